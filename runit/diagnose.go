@@ -1,0 +1,236 @@
+package runit
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+)
+
+// Symptom names one of the runit problems the runbook describes.
+type Symptom string
+
+// The runbook's runit symptoms ("Runit Process Structure and Checks").
+const (
+	// runsvdir's argv log holds error text instead of only dots.
+	SymptomRunsvdirErrors Symptom = "runsvdir-errors"
+	// More than one runsvdir supervises the same service directory: the
+	// opscode-runsvdir and private-chef-runsvdir trees alive at once.
+	SymptomTwoRunsvdirs Symptom = "two-runsvdirs"
+	// A service link points to a service EC 11 removed, or to nothing.
+	SymptomStaleServiceLink Symptom = "stale-service-link"
+	// An omnibus-ctl, private-chef-ctl or sv process is still running.
+	SymptomLeftoverCtl Symptom = "leftover-ctl-process"
+	// /var/log/opscode is not mode 755.
+	SymptomLogDirMode Symptom = "log-dir-mode"
+	// /var/log/opscode is not owned by opscode (EC 11).
+	SymptomLogDirOwner Symptom = "log-dir-owner"
+	// A /var/log/opscode/SERVICE/current file is missing.
+	SymptomLogCurrentMissing Symptom = "log-current-missing"
+	// The filesystem holding the logs is full.
+	SymptomLogFSFull Symptom = "log-fs-full"
+)
+
+// Finding is one symptom seen on a node.
+type Finding struct {
+	Symptom Symptom
+	// Subject is what the finding is about: a PID, a path, a service.
+	Subject  string
+	Evidence []string // the lines or values that show it
+	Fix      string   // what to do, in the runbook's terms
+}
+
+func (f Finding) String() string {
+	return fmt.Sprintf("%s: %s: %s", f.Symptom, f.Subject, strings.Join(f.Evidence, "; "))
+}
+
+// RemovedInEC11 are the Private Chef 1.x services that EC 11 no longer has.
+// During a 1.4.x → 11.x upgrade they stay down and `private-chef-ctl
+// cleanup` removes them; opscode-chef-mover also stays down but is kept.
+var RemovedInEC11 = []string{"fcgiwrap", "nagios", "nrpe", "opscode-chef", "php-fpm", "redis"}
+
+// ExpectedDownDuringUpgrade are the services the runbook says "will remain
+// down/unavailable and can be safely ignored" during a 1.4.x → 11.x upgrade.
+var ExpectedDownDuringUpgrade = append(slices.Clone(RemovedInEC11), "opscode-chef-mover")
+
+const restartRunsvdir = "private-chef-ctl stop; initctl stop opscode-runsvdir; initctl stop private-chef-runsvdir; " +
+	"make sure no runsv or svlogd processes remain; initctl start private-chef-runsvdir"
+
+// DiagnoseProcesses finds the symptoms a process listing shows: runsvdirs
+// with errors, more than one runsvdir per service directory, and leftover
+// control processes.
+func DiagnoseProcesses(ps []Process) []Finding {
+	var out []Finding
+	dirs := map[string][]Runsvdir{}
+	var order []string
+	for _, r := range FindRunsvdirs(ps) {
+		if len(dirs[r.ServiceDir]) == 0 {
+			order = append(order, r.ServiceDir)
+		}
+		dirs[r.ServiceDir] = append(dirs[r.ServiceDir], r)
+		if !r.Healthy() {
+			out = append(out, Finding{
+				Symptom:  SymptomRunsvdirErrors,
+				Subject:  fmt.Sprintf("runsvdir pid %d (%s)", r.Process.PID, r.ServiceDir),
+				Evidence: r.Errors,
+				Fix: "find what runsvdir's children complain of (log dir mode or owner, a missing SERVICE/current, " +
+					"a full filesystem) and correct it, then restart runsvdir: " + restartRunsvdir,
+			})
+		}
+	}
+	for _, d := range order {
+		if rs := dirs[d]; len(rs) > 1 {
+			var ev []string
+			for _, r := range rs {
+				ev = append(ev, fmt.Sprintf("pid %d: %s", r.Process.PID, abbreviate(r.Process.Command, 100)))
+			}
+			out = append(out, Finding{
+				Symptom:  SymptomTwoRunsvdirs,
+				Subject:  d,
+				Evidence: ev,
+				Fix:      "two supervision trees fight over the same services; stop both and start one: " + restartRunsvdir,
+			})
+		}
+	}
+	for _, p := range ps {
+		if isCtlProcess(p) {
+			out = append(out, Finding{
+				Symptom:  SymptomLeftoverCtl,
+				Subject:  fmt.Sprintf("pid %d", p.PID),
+				Evidence: []string{abbreviate(p.Command, 160)},
+				Fix: fmt.Sprintf("wait for pid %d to finish or kill it; all omnibus-ctl, private-chef-ctl and sv processes "+
+					"must be gone and opscode-chef-mover started before the upgrade is retried", p.PID),
+			})
+		}
+	}
+	return out
+}
+
+// isCtlProcess matches sv, and omnibus-ctl or private-chef-ctl whether run
+// directly or through the embedded ruby.
+func isCtlProcess(p Process) bool {
+	if p.Stat != "" && p.Stat[0] == 'Z' {
+		return false
+	}
+	argv := p.Argv()
+	for i, a := range argv {
+		if i > 2 {
+			break
+		}
+		switch path.Base(a) {
+		case "omnibus-ctl", "private-chef-ctl":
+			return true
+		case "sv":
+			return i == 0
+		}
+		if i == 0 && !strings.HasPrefix(path.Base(a), "ruby") && path.Base(a) != "sh" && path.Base(a) != "bash" {
+			return false
+		}
+	}
+	return false
+}
+
+// DiagnoseServiceLinks finds service directory entries that are symlinks to
+// nothing, and, when ec11 is true (the node runs Enterprise Chef 11), links
+// to the services EC 11 removed (RemovedInEC11).
+func DiagnoseServiceLinks(dir string, links []Link, ec11 bool) []Finding {
+	var out []Finding
+	for _, l := range links {
+		if !l.IsLink {
+			continue
+		}
+		var why string
+		switch {
+		case ec11 && slices.Contains(RemovedInEC11, l.Name):
+			why = "EC 11 removed this service"
+		case l.Dangling:
+			why = "the target does not exist"
+		default:
+			continue
+		}
+		p := path.Join(dir, l.Name)
+		out = append(out, Finding{
+			Symptom:  SymptomStaleServiceLink,
+			Subject:  p,
+			Evidence: []string{fmt.Sprintf("%s -> %s (%s)", p, l.Target, why)},
+			Fix:      fmt.Sprintf("rm %s (after private-chef-ctl stop), then restart runsvdir", p),
+		})
+	}
+	return out
+}
+
+// LogDir holds what was read about the log directory of a node.
+type LogDir struct {
+	Dir FileStat // /var/log/opscode itself
+	// Services are the services whose SERVICE/current must exist.
+	Services []string
+	// Files holds the stats of whatever of DIR/SERVICE/current exists.
+	Files []FileStat
+	// Usage is df -P (and optionally df -Pi) of the directory.
+	Usage []DiskUsage
+}
+
+// DiagnoseLogDir finds the runbook's log directory symptoms: mode not 755,
+// owner not wantOwner (pass "opscode" on EC 11, "" to skip), a missing
+// SERVICE/current, and a full filesystem.
+func DiagnoseLogDir(l LogDir, wantOwner string) []Finding {
+	var out []Finding
+	d := l.Dir
+	if d.Mode.Perm() != 0755 || d.Mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
+		out = append(out, Finding{
+			Symptom:  SymptomLogDirMode,
+			Subject:  d.Path,
+			Evidence: []string{fmt.Sprintf("%s has mode %#o", d.Path, uint32(d.Mode.Perm()))},
+			Fix:      fmt.Sprintf("chmod 755 %s, then restart runsvdir", d.Path),
+		})
+	}
+	if wantOwner != "" && d.Owner != wantOwner {
+		out = append(out, Finding{
+			Symptom:  SymptomLogDirOwner,
+			Subject:  d.Path,
+			Evidence: []string{fmt.Sprintf("%s is owned by %s:%s", d.Path, d.Owner, d.Group)},
+			Fix: fmt.Sprintf("chown -R %s:%s %s so the services can write their logs, then restart runsvdir: %s",
+				wantOwner, wantOwner, d.Path, restartRunsvdir),
+		})
+	}
+	have := map[string]bool{}
+	for _, f := range l.Files {
+		have[f.Path] = true
+	}
+	for _, s := range l.Services {
+		p := path.Join(d.Path, s, "current")
+		if !have[p] {
+			out = append(out, Finding{
+				Symptom:  SymptomLogCurrentMissing,
+				Subject:  p,
+				Evidence: []string{p + " does not exist"},
+				Fix: fmt.Sprintf("mkdir -p %s and give it the service's owner, then sv restart %s/%s/log",
+					path.Dir(p), DefaultServiceDir, s),
+			})
+		}
+	}
+	for _, u := range l.Usage {
+		if u.Full() {
+			what := "blocks"
+			if u.Inodes {
+				what = "inodes"
+			}
+			out = append(out, Finding{
+				Symptom: SymptomLogFSFull,
+				Subject: u.MountedOn,
+				Evidence: []string{fmt.Sprintf("%s on %s: %d%% of %s used, %d available",
+					u.Filesystem, u.MountedOn, u.Capacity, what, u.Available)},
+				Fix: fmt.Sprintf("free space on %s (old logs under %s), then restart runsvdir", u.MountedOn, d.Path),
+			})
+		}
+	}
+	return out
+}
+
+func abbreviate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,105 @@
+package runit
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDiagnoseProcesses(t *testing.T) {
+	tests := []struct {
+		file string
+		want []Symptom
+	}{
+		{"ps-aux-runbook-good.txt", nil},
+		{"ps-aux-runbook-bad.txt", []Symptom{SymptomRunsvdirErrors}},
+		{"live-ps-eo.txt", []Symptom{SymptomRunsvdirErrors}},
+		// Two runsvdirs on one directory, a ctl run through ruby and an sv
+		// start; the zombie sv and svlogd-not-a-ctl are not findings.
+		{"ps-eo-two-runsvdirs.txt", []Symptom{SymptomTwoRunsvdirs, SymptomLeftoverCtl, SymptomLeftoverCtl}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			procs, err := ParsePS(bytes.NewReader(fixture(t, tt.file)))
+			require.NoError(t, err)
+			f := DiagnoseProcesses(procs)
+			assert.Equal(t, tt.want, symptoms(f))
+			for _, x := range f {
+				assert.NotEmpty(t, x.Evidence, "%s has evidence", x.Symptom)
+				assert.NotEmpty(t, x.Fix, "%s has a fix", x.Symptom)
+			}
+		})
+	}
+	procs, err := ParsePS(bytes.NewReader(fixture(t, "ps-eo-two-runsvdirs.txt")))
+	require.NoError(t, err)
+	f := DiagnoseProcesses(procs)
+	assert.Equal(t, "/opt/opscode/service", f[0].Subject)
+	assert.Len(t, f[0].Evidence, 2)
+	assert.Contains(t, f[0].Fix, "initctl start private-chef-runsvdir")
+	assert.Equal(t, "pid 2001", f[1].Subject)
+	assert.Equal(t, "pid 2100", f[2].Subject)
+	assert.Contains(t, f[1].Fix, "opscode-chef-mover")
+}
+
+func TestDiagnoseServiceLinks(t *testing.T) {
+	links, err := ParseLinks(bytes.NewReader(fixture(t, "find-service-links.txt")))
+	require.NoError(t, err)
+
+	pre := DiagnoseServiceLinks(DefaultServiceDir, links, false)
+	require.Len(t, pre, 2, "on 1.4.6 only dangling links are stale")
+	assert.Equal(t, "/opt/opscode/service/nagios", pre[0].Subject)
+	assert.Equal(t, "/opt/opscode/service/bookshelf", pre[1].Subject)
+
+	post := DiagnoseServiceLinks(DefaultServiceDir, []Link{
+		{Name: "nagios", Target: "/opt/opscode/sv/nagios", IsLink: true},
+		{Name: "php-fpm", Target: "/opt/opscode/sv/php-fpm", IsLink: true},
+		{Name: "opscode-chef-mover", Target: "/opt/opscode/sv/opscode-chef-mover", IsLink: true},
+		{Name: "nginx", Target: "/opt/opscode/sv/nginx", IsLink: true},
+	}, true)
+	assert.Equal(t, []Symptom{SymptomStaleServiceLink, SymptomStaleServiceLink}, symptoms(post))
+	assert.Contains(t, post[0].Evidence[0], "EC 11 removed this service")
+	assert.Equal(t, "rm /opt/opscode/service/nagios (after private-chef-ctl stop), then restart runsvdir", post[0].Fix)
+}
+
+func TestDiagnoseLogDir(t *testing.T) {
+	stats, err := ParseStat(bytes.NewReader(fixture(t, "stat-logdir.txt")))
+	require.NoError(t, err)
+	full, err := ParseDF(bytes.NewReader(fixture(t, "df-P-full.txt")))
+	require.NoError(t, err)
+	roomy, err := ParseDF(bytes.NewReader(fixture(t, "df-P.txt")))
+	require.NoError(t, err)
+	good := stats[0]
+	good.Mode, good.Owner, good.Group = 0o755, "opscode", "opscode"
+
+	tests := []struct {
+		name  string
+		in    LogDir
+		owner string
+		want  []Symptom
+	}{
+		{"healthy EC 11", LogDir{Dir: good, Services: []string{"bookshelf", "nginx"}, Files: stats[1:], Usage: roomy}, "opscode", nil},
+		{"mode 700 (1.4.6+ wants 755)", LogDir{Dir: stats[0], Usage: roomy}, "", []Symptom{SymptomLogDirMode}},
+		{"root-owned on EC 11", LogDir{Dir: stats[0]}, "opscode", []Symptom{SymptomLogDirMode, SymptomLogDirOwner}},
+		{"owner not checked before EC 11", LogDir{Dir: func() FileStat { d := stats[0]; d.Mode = 0o755; return d }()}, "", nil},
+		{"current missing", LogDir{Dir: good, Services: []string{"bookshelf", "opscode-solr"}, Files: stats[1:]}, "opscode", []Symptom{SymptomLogCurrentMissing}},
+		{"filesystem full", LogDir{Dir: good, Usage: full}, "opscode", []Symptom{SymptomLogFSFull}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := DiagnoseLogDir(tt.in, tt.owner)
+			assert.Equal(t, tt.want, symptoms(f))
+			for _, x := range f {
+				assert.NotEmpty(t, x.Evidence)
+				assert.NotEmpty(t, x.Fix)
+			}
+		})
+	}
+	f := DiagnoseLogDir(LogDir{Dir: good, Services: []string{"opscode-solr"}}, "opscode")
+	require.Len(t, f, 1)
+	assert.Equal(t, "/var/log/opscode/opscode-solr/current", f[0].Subject)
+	f = DiagnoseLogDir(LogDir{Dir: stats[0]}, "opscode")
+	assert.Equal(t, []string{"/var/log/opscode has mode 0700"}, f[0].Evidence)
+	assert.Contains(t, f[1].Fix, "chown -R opscode:opscode /var/log/opscode")
+}

@@ -1,0 +1,136 @@
+package runit
+
+import (
+	"strings"
+)
+
+// Runsvdir is one runsvdir process and what its argv says about its health.
+type Runsvdir struct {
+	Process Process
+	// ServiceDir is the directory runsvdir scans (the -P argument's
+	// directory), e.g. /opt/opscode/service.
+	ServiceDir string
+	// Log is the raw text of runsvdir's log window: what follows "log:" in
+	// its argv. Healthy runsvdirs have only padding dots there.
+	Log string
+	// Errors holds each distinct message in the log window, oldest first.
+	// The window is a rolling one, so the oldest is usually cut at its
+	// front; a cut message that is the tail of a whole one seen later in the
+	// window is not listed twice.
+	Errors []string
+	// Runsv lists the runsv children (empty when the listing had no PPID
+	// column).
+	Runsv []Process
+}
+
+// Healthy reports whether runsvdir's log window holds nothing but padding.
+func (r Runsvdir) Healthy() bool { return len(r.Errors) == 0 }
+
+// FindRunsvdirs returns every runsvdir process in ps, in listing order.
+func FindRunsvdirs(ps []Process) []Runsvdir {
+	var out []Runsvdir
+	for _, p := range ps {
+		if p.Name() != "runsvdir" {
+			continue
+		}
+		r := Runsvdir{Process: p}
+		r.ServiceDir, r.Log = splitRunsvdirArgs(p.Command)
+		r.Errors = logMessages(r.Log)
+		for _, c := range Children(ps, p.PID) {
+			if c.Name() == "runsv" {
+				r.Runsv = append(r.Runsv, c)
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// splitRunsvdirArgs reads `runsvdir [-P] dir [log]` as ps prints it. The
+// log argument is everything after the directory; it starts with "log:" by
+// the packaging's convention (runsvdir-start passes 'log: ....').
+func splitRunsvdirArgs(cmd string) (dir, log string) {
+	rest := cmd
+	next := func() string {
+		rest = strings.TrimLeft(rest, " ")
+		i := strings.IndexByte(rest, ' ')
+		if i < 0 {
+			w := rest
+			rest = ""
+			return w
+		}
+		w := rest[:i]
+		rest = rest[i+1:]
+		return w
+	}
+	next() // argv[0]
+	dir = next()
+	if dir == "-P" {
+		dir = next()
+	}
+	log = rest
+	if strings.HasPrefix(log, "log:") {
+		log = strings.TrimPrefix(log[len("log:"):], " ")
+	}
+	return dir, log
+}
+
+// Message starts that runit's programs put in front of what they write to
+// stderr. In the argv window, message ends show as '\n' (read from
+// /proc/PID/cmdline), '?' (older procps) or ' ' (procps 4); a space is also
+// a space inside a message, so these starts are what separate messages then.
+var messageStarts = []string{"svlogd: ", "runsv ", "runsvdir: ", "runsv: "}
+
+// logMessages splits runsvdir's log window into distinct messages.
+func logMessages(window string) []string {
+	// Padding dots, at the front and between messages, are not text.
+	var pieces []string
+	for _, line := range strings.FieldsFunc(window, func(r rune) bool { return r == '\n' || r == '?' }) {
+		pieces = append(pieces, splitAtStarts(line)...)
+	}
+	var msgs []string
+	seen := map[string]bool{}
+	for i, p := range pieces {
+		m := strings.Trim(p, ". \t")
+		if m == "" || seen[m] {
+			continue
+		}
+		// The first piece may be the cut tail of a message repeated whole
+		// later on; the whole one stands for it.
+		if i == 0 && tailOfLater(m, pieces[1:]) {
+			continue
+		}
+		seen[m] = true
+		msgs = append(msgs, m)
+	}
+	return msgs
+}
+
+// splitAtStarts cuts s before every message start.
+func splitAtStarts(s string) []string {
+	var out []string
+	from := 0
+	for i := 1; i < len(s); i++ {
+		if s[i-1] != ' ' && s[i-1] != '.' {
+			continue
+		}
+		for _, st := range messageStarts {
+			if strings.HasPrefix(s[i:], st) {
+				out = append(out, s[from:i])
+				from = i
+				break
+			}
+		}
+	}
+	return append(out, s[from:])
+}
+
+func tailOfLater(frag string, later []string) bool {
+	for _, l := range later {
+		l = strings.Trim(l, ". \t")
+		if len(l) > len(frag) && strings.HasSuffix(l, frag) {
+			return true
+		}
+	}
+	return false
+}
