@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chefha/chefha/internal/peer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -36,11 +37,10 @@ const (
 
 func needRunit(t testing.TB) {
 	t.Helper()
-	for _, p := range []string{"runsvdir", "runsv", "sv", "svlogd", "ps"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s not found: install Debian's runit and procps packages (apt-get install -y runit procps) to run this test against the real programs", p)
-		}
+	for _, p := range []string{"runsvdir", "runsv", "sv", "svlogd"} {
+		peer.Need(t, p, "runit")
 	}
+	peer.Need(t, "ps", "procps")
 }
 
 func startRunsvdir(t *testing.T) *liveTree {

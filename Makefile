@@ -1,0 +1,37 @@
+# make test: install the real peers the tests talk to (when root and missing),
+# then vet and run every test with the race detector. .ci/run calls this.
+GO ?= go
+
+# Debian packages whose programs the tests start for real.
+PEERS := runit:runsvdir openssh-server:sshd keepalived:keepalived iproute2:ip procps:ps
+
+.PHONY: test peers vet bench fuzz
+
+test: peers vet
+	$(GO) test -race ./...
+
+vet:
+	$(GO) vet ./...
+
+peers:
+	@missing=""; \
+	for p in $(PEERS); do \
+		pkg=$${p%%:*}; bin=$${p##*:}; \
+		command -v $$bin >/dev/null 2>&1 || [ -x /usr/sbin/$$bin ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing test peers:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		else \
+			echo "note: missing$$missing; the tests that need them will skip (run make test as root on Debian to install)"; \
+		fi; \
+	fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	$(GO) test ./runit -run '^$$' -fuzz FuzzParsePS -fuzztime 30s
+	$(GO) test ./runit -run '^$$' -fuzz FuzzParseStatus -fuzztime 30s
+	$(GO) test ./migration -run '^$$' -fuzz FuzzParse -fuzztime 30s

@@ -1,0 +1,17 @@
+// Package chefha makes high-availability Enterprise Chef upgrades safe and
+// boring: it turns the HA upgrade runbook (Private Chef 1.2.x / 1.4.6+ to
+// Enterprise Chef 11.1.3+) into code that reads the cluster, says what is
+// wrong before anything is touched, plans the version hops, and runs the
+// upgrade node by node, resumably.
+//
+// Data flows one way, observe → diagnose → plan → act:
+//
+//	cluster      observe/act: topology from private-chef.rb; Node (SSH + SFTP, local, recording)
+//	runit        diagnose: ps trees, runsvdir's argv log, sv status, log-dir health
+//	keepalived   diagnose: cluster status files, cluster.log, ha-status; the stable-master gate
+//	migration    diagnose: migration-level files and the version table
+//	upgrade      plan/act: version hops, preflight checks, known issues, the resumable runner
+//	clustertest  a simulated HA cluster over real SSH, for tests and demos
+//
+// This root package holds no code; import the packages above.
+package chefha
