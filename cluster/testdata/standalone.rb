@@ -1,0 +1,3 @@
+# source: constructed from Chef's published standalone example
+topology "standalone"
+api_fqdn "chef.example.com"

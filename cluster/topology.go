@@ -1,0 +1,589 @@
+package cluster
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// TopologyPath is where Private Chef and Enterprise Chef keep the topology.
+const TopologyPath = "/etc/opscode/private-chef.rb"
+
+// Topology kinds private-chef.rb accepts.
+const (
+	TopologyStandalone = "standalone"
+	TopologyManual     = "manual"
+	TopologyHA         = "ha"
+	TopologyTier       = "tier"
+)
+
+// Server roles.
+const (
+	RoleBackend  = "backend"
+	RoleFrontend = "frontend"
+)
+
+// Topology is what /etc/opscode/private-chef.rb declares.
+type Topology struct {
+	Kind       string // topology "ha"
+	Servers    []Server
+	BackendVIP *VIP
+	APIFQDN    string
+	// Settings are the other directives, in file order, as raw key and value
+	// text: `nginx['non_ssl_port'] = false` is {Key: "nginx['non_ssl_port']",
+	// Value: "false"}; `notification_email "a@b"` is {Key:
+	// "notification_email", Value: `"a@b"`}.
+	Settings []Setting
+}
+
+// Server is one `server "fqdn", :ipaddress => ..., :role => ...` entry.
+type Server struct {
+	Name             string
+	IPAddress        string // may carry a prefix length: "192.168.4.1/24"
+	Role             string
+	Bootstrap        bool
+	ClusterIPAddress string
+	Options          map[string]string // every option as written, values unquoted
+	Line             int
+}
+
+// IsBackend reports whether the server is a back end.
+func (s Server) IsBackend() bool { return s.Role == RoleBackend }
+
+// Host is the address to reach the server at: its IP address without a
+// prefix length, or its name when no address is set.
+func (s Server) Host() string {
+	if s.IPAddress == "" {
+		return s.Name
+	}
+	ip, _, _ := strings.Cut(s.IPAddress, "/")
+	return ip
+}
+
+// VIP is the `backend_vip` entry: the address keepalived moves to the master.
+type VIP struct {
+	Name            string
+	IPAddress       string
+	Device          string
+	HeartbeatDevice string
+	Options         map[string]string
+	Line            int
+}
+
+// Setting is a directive chefha does not model, kept raw.
+type Setting struct {
+	Key   string
+	Value string
+	Line  int
+}
+
+// Setting returns the raw value of the last setting with key (later lines
+// override earlier ones, as Ruby does).
+func (t Topology) Setting(key string) (string, bool) {
+	for i := len(t.Settings) - 1; i >= 0; i-- {
+		if t.Settings[i].Key == key {
+			return t.Settings[i].Value, true
+		}
+	}
+	return "", false
+}
+
+// Backends returns the back-end servers in file order.
+func (t Topology) Backends() []Server { return t.withRole(RoleBackend) }
+
+// Frontends returns the front-end servers in file order.
+func (t Topology) Frontends() []Server { return t.withRole(RoleFrontend) }
+
+func (t Topology) withRole(role string) []Server {
+	var out []Server
+	for _, s := range t.Servers {
+		if s.Role == role {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Bootstrap returns the back end with `:bootstrap => true`.
+func (t Topology) Bootstrap() (Server, bool) {
+	for _, s := range t.Servers {
+		if s.Bootstrap {
+			return s, true
+		}
+	}
+	return Server{}, false
+}
+
+// Secondary returns the non-bootstrap back end of an HA pair: the one the
+// runbook stops keepalived on first and upgrades after the bootstrap.
+func (t Topology) Secondary() (Server, bool) {
+	for _, s := range t.Backends() {
+		if !s.Bootstrap {
+			return s, true
+		}
+	}
+	return Server{}, false
+}
+
+// Server returns the server named name.
+func (t Topology) Server(name string) (Server, bool) {
+	for _, s := range t.Servers {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Server{}, false
+}
+
+// SyntaxError is a line of private-chef.rb that could not be read.
+type SyntaxError struct {
+	Line int
+	Msg  string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("private-chef.rb line %d: %s", e.Line, e.Msg)
+}
+
+// ParseTopology reads private-chef.rb. It understands the subset of Ruby the
+// file uses (method calls with string/symbol/boolean/number arguments and
+// `:key => value` or `key: value` options, assignments, comments, statements
+// continued over lines after a comma, a backslash or an open bracket) and
+// checks the topology it declares: an HA file needs two back ends, exactly
+// one of them the bootstrap, and a backend_vip.
+func ParseTopology(r io.Reader) (Topology, error) {
+	var t Topology
+	stmts, err := statements(r)
+	if err != nil {
+		return t, err
+	}
+	for _, st := range stmts {
+		if err := t.apply(st); err != nil {
+			return Topology{}, err
+		}
+	}
+	if err := t.validate(); err != nil {
+		return Topology{}, err
+	}
+	return t, nil
+}
+
+type statement struct {
+	text string
+	line int // where it starts
+}
+
+// statements joins continued lines and strips comments.
+func statements(r io.Reader) ([]statement, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	var out []statement
+	var cur strings.Builder
+	start, n := 0, 0
+	depth := 0
+	for sc.Scan() {
+		n++
+		line, d, err := stripComment(sc.Text())
+		if err != nil {
+			return nil, &SyntaxError{Line: n, Msg: err.Error()}
+		}
+		line = strings.TrimSpace(line)
+		if cur.Len() == 0 {
+			if line == "" {
+				continue
+			}
+			start = n
+		}
+		depth += d
+		cont := strings.HasSuffix(line, "\\")
+		line = strings.TrimSuffix(line, "\\")
+		if cur.Len() > 0 {
+			cur.WriteByte(' ')
+		}
+		cur.WriteString(line)
+		if depth < 0 {
+			return nil, &SyntaxError{Line: n, Msg: "unbalanced closing bracket"}
+		}
+		if cont || depth > 0 || strings.HasSuffix(line, ",") || strings.HasSuffix(line, "=>") {
+			continue
+		}
+		out = append(out, statement{text: cur.String(), line: start})
+		cur.Reset()
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("private-chef.rb: %w", err)
+	}
+	if cur.Len() > 0 {
+		return nil, &SyntaxError{Line: start, Msg: "statement not finished at end of file: " + abbrev(cur.String())}
+	}
+	return out, nil
+}
+
+// stripComment cuts a # comment outside quotes and returns the change in
+// bracket depth. An unterminated string is an error (Ruby strings may span
+// lines, but private-chef.rb's never do, and a stray quote is far likelier).
+func stripComment(s string) (string, int, error) {
+	var quote byte
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#':
+			return s[:i], depth, nil
+		case c == '(' || c == '[' || c == '{':
+			depth++
+		case c == ')' || c == ']' || c == '}':
+			depth--
+		}
+	}
+	if quote != 0 {
+		return "", 0, fmt.Errorf("unterminated %c string", quote)
+	}
+	return s, depth, nil
+}
+
+func (t *Topology) apply(st statement) error {
+	fail := func(format string, a ...any) error {
+		return &SyntaxError{Line: st.line, Msg: fmt.Sprintf(format, a...)}
+	}
+	if key, val, ok := assignment(st.text); ok {
+		t.Settings = append(t.Settings, Setting{Key: key, Value: val, Line: st.line})
+		return nil
+	}
+	name, rest := splitIdent(st.text)
+	if name == "" {
+		return fail("expected a directive, got %s", abbrev(st.text))
+	}
+	switch name {
+	case "topology", "api_fqdn", "server", "backend_vip":
+	default:
+		t.Settings = append(t.Settings, Setting{Key: name, Value: strings.TrimSpace(rest), Line: st.line})
+		return nil
+	}
+	args, opts, err := parseArgs(rest)
+	if err != nil {
+		return fail("%s: %v", name, err)
+	}
+	first := func() (string, error) {
+		if len(args) != 1 {
+			return "", fmt.Errorf("%s takes one string argument, got %d", name, len(args))
+		}
+		return args[0], nil
+	}
+	switch name {
+	case "topology":
+		v, err := first()
+		if err != nil {
+			return fail("%v", err)
+		}
+		switch v {
+		case TopologyStandalone, TopologyManual, TopologyHA, TopologyTier:
+		default:
+			return fail("unknown topology %q (want standalone, manual, ha or tier)", v)
+		}
+		if t.Kind != "" && t.Kind != v {
+			return fail("topology set twice: %q, then %q", t.Kind, v)
+		}
+		t.Kind = v
+	case "api_fqdn":
+		v, err := first()
+		if err != nil {
+			return fail("%v", err)
+		}
+		t.APIFQDN = v
+	case "server":
+		v, err := first()
+		if err != nil {
+			return fail("%v", err)
+		}
+		if _, dup := t.Server(v); dup {
+			return fail("server %q declared twice", v)
+		}
+		s := Server{Name: v, Options: opts, Line: st.line,
+			IPAddress: opts["ipaddress"], Role: opts["role"], ClusterIPAddress: opts["cluster_ipaddress"]}
+		switch opts["bootstrap"] {
+		case "", "false", "nil":
+		case "true":
+			s.Bootstrap = true
+		default:
+			return fail("server %q: :bootstrap must be true or false, got %s", v, opts["bootstrap"])
+		}
+		switch s.Role {
+		case RoleBackend, RoleFrontend:
+		case "":
+			return fail("server %q has no :role", v)
+		default:
+			return fail("server %q: unknown role %q (want backend or frontend)", v, s.Role)
+		}
+		if s.Bootstrap && s.Role != RoleBackend {
+			return fail("server %q: only a back end can be the bootstrap", v)
+		}
+		t.Servers = append(t.Servers, s)
+	case "backend_vip":
+		v, err := first()
+		if err != nil {
+			return fail("%v", err)
+		}
+		if t.BackendVIP != nil {
+			return fail("backend_vip declared twice (first on line %d)", t.BackendVIP.Line)
+		}
+		t.BackendVIP = &VIP{Name: v, IPAddress: opts["ipaddress"], Device: opts["device"],
+			HeartbeatDevice: opts["heartbeat_device"], Options: opts, Line: st.line}
+	}
+	return nil
+}
+
+// TopologyError is a file that parses but does not describe a usable cluster.
+type TopologyError struct{ Msg string }
+
+func (e *TopologyError) Error() string { return "private-chef.rb: " + e.Msg }
+
+// ErrNoTopology is returned for a file without a topology directive.
+var ErrNoTopology = errors.New(`private-chef.rb: no topology directive (want e.g. topology "ha")`)
+
+func (t *Topology) validate() error {
+	if t.Kind == "" {
+		return ErrNoTopology
+	}
+	if t.Kind != TopologyHA {
+		return nil
+	}
+	be := t.Backends()
+	var boot []string
+	for _, s := range be {
+		if s.Bootstrap {
+			boot = append(boot, s.Name)
+		}
+	}
+	switch {
+	case len(boot) == 0:
+		return &TopologyError{`HA topology has no bootstrap back end: exactly one back end needs :bootstrap => true`}
+	case len(boot) > 1:
+		return &TopologyError{fmt.Sprintf("HA topology has %d bootstrap back ends (%s): exactly one may have :bootstrap => true", len(boot), strings.Join(boot, ", "))}
+	case len(be) != 2:
+		return &TopologyError{fmt.Sprintf("HA topology needs exactly two back ends, found %d", len(be))}
+	case t.BackendVIP == nil:
+		return &TopologyError{"HA topology has no backend_vip"}
+	}
+	return nil
+}
+
+// assignment recognises `key = value` at the top level (not `==` or `=>`).
+func assignment(s string) (key, val string, ok bool) {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '=':
+			if i+1 < len(s) && (s[i+1] == '=' || s[i+1] == '>' || s[i+1] == '~') {
+				return "", "", false
+			}
+			if i > 0 && strings.ContainsRune("!<>=", rune(s[i-1])) {
+				return "", "", false
+			}
+			key = strings.TrimSpace(s[:i])
+			if key == "" || strings.ContainsAny(key, " \t") {
+				return "", "", false
+			}
+			return key, strings.TrimSpace(s[i+1:]), true
+		}
+	}
+	return "", "", false
+}
+
+func splitIdent(s string) (name, rest string) {
+	i := 0
+	for i < len(s) && (isIdent(s[i]) || (i > 0 && s[i] >= '0' && s[i] <= '9')) {
+		i++
+	}
+	if i == 0 || (i < len(s) && s[i] != ' ' && s[i] != '\t' && s[i] != '(') {
+		return "", s
+	}
+	return s[:i], s[i:]
+}
+
+func isIdent(c byte) bool { return c == '_' || (c|0x20 >= 'a' && c|0x20 <= 'z') }
+
+// parseArgs reads `"a", :k => v, k2: v2` (optionally in parentheses, the
+// options optionally in braces) into positional values and options.
+func parseArgs(s string) ([]string, map[string]string, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "(") {
+		if !strings.HasSuffix(s, ")") {
+			return nil, nil, errors.New("unbalanced parentheses")
+		}
+		s = strings.TrimSpace(s[1 : len(s)-1])
+	}
+	parts, err := splitTop(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	var args []string
+	opts := map[string]string{}
+	for _, p := range parts {
+		p = strings.TrimSpace(strings.Trim(strings.TrimSpace(p), "{}"))
+		if p == "" {
+			return nil, nil, errors.New("empty argument")
+		}
+		k, v, isOpt := optionPair(p)
+		if !isOpt {
+			if len(opts) > 0 {
+				return nil, nil, fmt.Errorf("positional argument %s after options", abbrev(p))
+			}
+			val, err := scalar(p)
+			if err != nil {
+				return nil, nil, err
+			}
+			args = append(args, val)
+			continue
+		}
+		val, err := scalar(v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("option %s: %w", k, err)
+		}
+		if _, dup := opts[k]; dup {
+			return nil, nil, fmt.Errorf("option %s given twice", k)
+		}
+		opts[k] = val
+	}
+	return args, opts, nil
+}
+
+// optionPair splits `:key => value`, `"key" => value` or `key: value`.
+func optionPair(p string) (key, val string, ok bool) {
+	if k, v, found := cutTop(p, "=>"); found {
+		k = strings.TrimSpace(k)
+		if s, err := scalar(k); err == nil && k != "" {
+			return s, strings.TrimSpace(v), true
+		}
+		return "", "", false
+	}
+	name, rest := splitIdent(p)
+	if name == "" && len(p) > 0 && isIdent(p[0]) {
+		i := 0
+		for i < len(p) && (isIdent(p[i]) || p[i] >= '0' && p[i] <= '9') {
+			i++
+		}
+		name, rest = p[:i], p[i:]
+	}
+	if name != "" && strings.HasPrefix(rest, ":") && !strings.HasPrefix(rest, "::") {
+		return name, strings.TrimSpace(rest[1:]), true
+	}
+	return "", "", false
+}
+
+// scalar unquotes a string, drops a symbol's colon, and passes booleans,
+// nil and numbers through. Anything else is an error: chefha must not guess
+// at Ruby it does not understand in the one file that names the cluster.
+func scalar(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", errors.New("missing value")
+	case len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0]:
+		body := s[1 : len(s)-1]
+		if strings.Contains(body, `#{`) && s[0] == '"' {
+			return "", fmt.Errorf("string interpolation in %s is not supported", s)
+		}
+		var b strings.Builder
+		for i := 0; i < len(body); i++ {
+			if body[i] == '\\' && i+1 < len(body) {
+				i++
+			} else if body[i] == s[0] {
+				return "", fmt.Errorf("malformed string %s", s)
+			}
+			b.WriteByte(body[i])
+		}
+		return b.String(), nil
+	case s[0] == ':' && len(s) > 1 && isIdent(s[1]):
+		return s[1:], nil
+	case s == "true" || s == "false" || s == "nil":
+		return s, nil
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c == '.' || c == '_' || (i == 0 && c == '-')) {
+			return "", fmt.Errorf("cannot read value %s", abbrev(s))
+		}
+	}
+	return s, nil
+}
+
+// splitTop splits on commas outside quotes and brackets.
+func splitTop(s string) ([]string, error) {
+	var parts []string
+	var quote byte
+	depth, start := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '(' || c == '[':
+			depth++
+		case c == ')' || c == ']':
+			depth--
+		case c == ',' && depth == 0:
+			parts = append(parts, s[start:i])
+			start = i + 1
+		}
+	}
+	if quote != 0 || depth != 0 {
+		return nil, errors.New("unbalanced quotes or brackets")
+	}
+	if rest := s[start:]; strings.TrimSpace(rest) != "" || len(parts) > 0 {
+		parts = append(parts, rest)
+	}
+	return parts, nil
+}
+
+func cutTop(s, sep string) (string, string, bool) {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case strings.HasPrefix(s[i:], sep):
+			return s[:i], s[i+len(sep):], true
+		}
+	}
+	return s, "", false
+}
+
+func abbrev(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}
