@@ -1,0 +1,465 @@
+package cluster_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/clustertest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// sshEnv is an in-process SSH server and a client key it trusts.
+type sshEnv struct {
+	srv        *clustertest.SSHServer
+	key        ssh.Signer
+	knownHosts string
+	keyFile    string // key's private half, unencrypted
+	dir        string
+}
+
+func newSSHEnv(t *testing.T, env ...string) *sshEnv {
+	t.Helper()
+	dir := t.TempDir()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	key, err := ssh.NewSignerFromKey(priv)
+	require.NoError(t, err)
+	block, err := ssh.MarshalPrivateKey(priv, "chefha test")
+	require.NoError(t, err)
+	keyFile := filepath.Join(dir, "id_ed25519")
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600))
+	srv, err := clustertest.NewSSHServer(clustertest.SSHServerConfig{
+		AuthorizedKeys: []ssh.PublicKey{key.PublicKey()},
+		Exec:           clustertest.ShellExec(env),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	e := &sshEnv{srv: srv, key: key, dir: dir, keyFile: keyFile, knownHosts: filepath.Join(dir, "known_hosts")}
+	e.trust(t, srv)
+	return e
+}
+
+// trust records srv's host key in the env's known_hosts.
+func (e *sshEnv) trust(t *testing.T, srv *clustertest.SSHServer) {
+	line := knownhosts.Line([]string{knownhosts.Normalize(srv.Addr)}, srv.HostKey.PublicKey())
+	f, err := os.OpenFile(e.knownHosts, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	require.NoError(t, err)
+	_, err = fmt.Fprintln(f, line)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+}
+
+func (e *sshEnv) config(user string) cluster.SSHConfig {
+	return cluster.SSHConfig{
+		Name: "be1", Host: "127.0.0.1", Port: e.srv.Port(), User: user,
+		NoAgent: true, Signers: []ssh.Signer{e.key},
+		KnownHostsFiles: []string{e.knownHosts},
+	}
+}
+
+func (e *sshEnv) dial(t *testing.T, user string) *cluster.SSH {
+	t.Helper()
+	n, err := cluster.DialSSH(context.Background(), e.config(user))
+	require.NoError(t, err)
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+func TestSSHRun(t *testing.T) {
+	n := newSSHEnv(t).dial(t, "root")
+	ctx := context.Background()
+
+	res, err := n.Run(ctx, cluster.Command("printf", "%s|", "two words", "it's", "$HOME", "*"))
+	require.NoError(t, err)
+	assert.Equal(t, "two words|it's|$HOME|*|", string(res.Stdout), "argv arrives unexpanded")
+
+	res, err = n.Run(ctx, cluster.Cmd{Argv: []string{"tr", "a-z", "A-Z"}, Stdin: []byte("keepalived\n")})
+	require.NoError(t, err)
+	assert.Equal(t, "KEEPALIVED\n", string(res.Stdout))
+
+	res, err = n.Run(ctx, cluster.Command("sh", "-c", "echo out; echo 'runsv not running' >&2; exit 3"))
+	var ee *cluster.ExitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, 3, res.ExitCode)
+	assert.Equal(t, 3, ee.Result.ExitCode)
+	assert.Equal(t, "out\n", string(ee.Result.Stdout))
+	assert.Equal(t, "runsv not running\n", string(res.Stderr))
+	assert.Contains(t, err.Error(), "be1: sh -c 'echo out; echo '\\''runsv not running'\\'' >&2; exit 3' exited 3: runsv not running")
+}
+
+func TestSSHConcurrentCallsShareOneConnection(t *testing.T) {
+	n := newSSHEnv(t).dial(t, "root")
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := n.Run(context.Background(), cluster.Command("echo", strconv.Itoa(i)))
+			if err == nil && strings.TrimSpace(string(res.Stdout)) != strconv.Itoa(i) {
+				err = fmt.Errorf("got %q", res.Stdout)
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		assert.NoError(t, err)
+	}
+}
+
+// Cancelling the context kills the remote command and returns at once.
+func TestSSHCancelKillsRemoteCommand(t *testing.T) {
+	e := newSSHEnv(t)
+	n := e.dial(t, "root")
+	pidFile := filepath.Join(e.dir, "pid")
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := n.Run(ctx, cluster.Command("sh", "-c", "echo $$ > "+pidFile+"; exec sleep 60"))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 10*time.Second, "returned promptly")
+	assertProcessGone(t, pidFile)
+	// The connection is still good.
+	_, err = n.Run(context.Background(), cluster.Command("true"))
+	assert.NoError(t, err)
+}
+
+func assertProcessGone(t *testing.T, pidFile string) {
+	t.Helper()
+	b, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return syscall.Kill(pid, 0) != nil
+	}, 5*time.Second, 20*time.Millisecond, "remote process %d still alive", pid)
+}
+
+func TestSSHDroppedConnectionThenReconnect(t *testing.T) {
+	e := newSSHEnv(t)
+	n := e.dial(t, "root")
+	errc := make(chan error, 1)
+	go func() {
+		_, err := n.Run(context.Background(), cluster.Command("sleep", "30"))
+		errc <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	e.srv.DropConnections()
+	select {
+	case err := <-errc:
+		assert.ErrorIs(t, err, cluster.ErrConnectionLost)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after the connection dropped")
+	}
+	res, err := n.Run(context.Background(), cluster.Command("echo", "back"))
+	require.NoError(t, err, "the next call redials")
+	assert.Equal(t, "back\n", string(res.Stdout))
+}
+
+func TestSSHHostKeyMismatch(t *testing.T) {
+	e := newSSHEnv(t)
+	other, err := clustertest.NewSigner()
+	require.NoError(t, err)
+	// A known_hosts whose second line holds another key for this host.
+	kh := filepath.Join(e.dir, "known_hosts_changed")
+	content := "# chefha test\n" + knownhosts.Line([]string{knownhosts.Normalize(e.srv.Addr)}, other.PublicKey()) + "\n"
+	require.NoError(t, os.WriteFile(kh, []byte(content), 0o600))
+	cfg := e.config("root")
+	cfg.KnownHostsFiles = []string{kh}
+	cfg.HostKeyPolicy = cluster.HostKeyAcceptNew // never overrides a mismatch
+	_, err = cluster.DialSSH(context.Background(), cfg)
+	var he *cluster.HostKeyError
+	require.ErrorAs(t, err, &he)
+	assert.False(t, he.Unknown)
+	assert.Equal(t, kh, he.File)
+	assert.Equal(t, 2, he.Line)
+	assert.Contains(t, err.Error(), "HOST KEY MISMATCH for "+e.srv.Addr)
+	assert.Contains(t, err.Error(), kh+":2")
+}
+
+func TestSSHUnknownHost(t *testing.T) {
+	e := newSSHEnv(t)
+	cfg := e.config("root")
+	cfg.KnownHostsFiles = []string{filepath.Join(e.dir, "empty")}
+	require.NoError(t, os.WriteFile(cfg.KnownHostsFiles[0], nil, 0o600))
+	_, err := cluster.DialSSH(context.Background(), cfg)
+	var he *cluster.HostKeyError
+	require.ErrorAs(t, err, &he)
+	assert.True(t, he.Unknown)
+	assert.Contains(t, err.Error(), "not in known_hosts")
+
+	cfg.KnownHostsFiles = []string{filepath.Join(e.dir, "missing")}
+	_, err = cluster.DialSSH(context.Background(), cfg)
+	assert.ErrorContains(t, err, "known_hosts file "+cfg.KnownHostsFiles[0])
+}
+
+func TestSSHAcceptNewAppendsOnce(t *testing.T) {
+	e := newSSHEnv(t)
+	cfg := e.config("root")
+	kh := filepath.Join(e.dir, "new", "known_hosts")
+	cfg.KnownHostsFiles = []string{kh}
+	cfg.HostKeyPolicy = cluster.HostKeyAcceptNew
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := cluster.DialSSH(context.Background(), cfg)
+			if assert.NoError(t, err) {
+				n.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	b, err := os.ReadFile(kh)
+	require.NoError(t, err)
+	assert.Equal(t, 1, strings.Count(string(b), "\n"), "one line however many dials raced: %s", b)
+	// The recorded key now passes a strict check.
+	cfg.HostKeyPolicy = cluster.HostKeyStrict
+	n, err := cluster.DialSSH(context.Background(), cfg)
+	require.NoError(t, err)
+	n.Close()
+}
+
+func TestSSHHandshakeTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // accept, then say nothing
+		}
+	}()
+	e := newSSHEnv(t)
+	cfg := e.config("root")
+	cfg.Port = ln.Addr().(*net.TCPAddr).Port
+	cfg.HandshakeTimeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err = cluster.DialSSH(context.Background(), cfg)
+	assert.ErrorContains(t, err, "did not finish within 300ms")
+	assert.Less(t, time.Since(start), 5*time.Second)
+}
+
+func TestSSHFiles(t *testing.T) {
+	e := newSSHEnv(t)
+	n := e.dial(t, "root")
+	ctx := context.Background()
+	p := filepath.Join(e.dir, "migration-level")
+	require.NoError(t, n.WriteFile(ctx, p, []byte(`{"major":1,"minor":13}`+"\n"), 0o640))
+	b, err := n.ReadFile(ctx, p)
+	require.NoError(t, err)
+	assert.Equal(t, `{"major":1,"minor":13}`+"\n", string(b))
+	fi, err := n.Stat(ctx, p)
+	require.NoError(t, err)
+	assert.Equal(t, fs.FileMode(0o640), fi.Mode.Perm())
+	assert.Equal(t, int64(23), fi.Size)
+	assert.Equal(t, os.Getuid(), fi.UID)
+	// Overwrite: atomic, no temp file left behind.
+	require.NoError(t, n.WriteFile(ctx, p, []byte("x"), 0o600))
+	require.NoError(t, os.Symlink("/opt/opscode/sv/nagios", filepath.Join(e.dir, "nagios")))
+	ents, err := n.ReadDir(ctx, e.dir)
+	require.NoError(t, err)
+	var names []string
+	for _, fi := range ents {
+		names = append(names, fi.Name())
+		if fi.Name() == "nagios" {
+			assert.Equal(t, "/opt/opscode/sv/nagios", fi.Target)
+		}
+	}
+	assert.Equal(t, []string{"id_ed25519", "known_hosts", "migration-level", "nagios"}, names)
+	_, err = n.ReadFile(ctx, filepath.Join(e.dir, "missing"))
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+	assert.ErrorContains(t, err, "be1: read "+filepath.Join(e.dir, "missing"))
+	_, err = n.Stat(ctx, filepath.Join(e.dir, "missing"))
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+}
+
+// fakeSudo puts a sudo on PATH that behaves like sudo -n for a user with
+// (ok) or without (password) passwordless sudo. The message is sudo 1.9's.
+func fakeSudo(t *testing.T, dir string, ok bool) []string {
+	bin := filepath.Join(dir, "bin")
+	require.NoError(t, os.MkdirAll(bin, 0o755))
+	script := "#!/bin/sh\nprintf '%s\\n' \"$*\" >> " + filepath.Join(dir, "sudo.log") + "\n"
+	if ok {
+		script += "[ \"$1\" = -n ] && [ \"$2\" = -- ] || exit 99\nshift 2\nexec \"$@\"\n"
+	} else {
+		script += "echo 'sudo: a password is required' >&2\nexit 1\n"
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "sudo"), []byte(script), 0o755))
+	return []string{"PATH=" + bin + ":" + os.Getenv("PATH")}
+}
+
+func TestSSHSudo(t *testing.T) {
+	dir := t.TempDir()
+	e := newSSHEnv(t, fakeSudo(t, dir, true)...)
+	n := e.dial(t, "deploy")
+	res, err := n.Run(context.Background(), cluster.Command("echo", "as root").AsRoot())
+	require.NoError(t, err)
+	assert.Equal(t, "as root\n", string(res.Stdout))
+	_, err = n.Run(context.Background(), cluster.Command("true")) // no sudo
+	require.NoError(t, err)
+	log, err := os.ReadFile(filepath.Join(dir, "sudo.log"))
+	require.NoError(t, err)
+	assert.Equal(t, "-n -- echo as root\n", string(log), "only the root command went through sudo -n")
+
+	// root never goes through sudo.
+	rootNode := e.dial(t, "root")
+	_, err = rootNode.Run(context.Background(), cluster.Command("true").AsRoot())
+	require.NoError(t, err)
+	log, _ = os.ReadFile(filepath.Join(dir, "sudo.log"))
+	assert.Equal(t, 1, strings.Count(string(log), "\n"))
+}
+
+func TestSSHSudoWantsPassword(t *testing.T) {
+	dir := t.TempDir()
+	e := newSSHEnv(t, fakeSudo(t, dir, false)...)
+	n := e.dial(t, "deploy")
+	_, err := n.Run(context.Background(), cluster.Command("private-chef-ctl", "status").AsRoot())
+	var se *cluster.SudoError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "deploy", se.User)
+	assert.Contains(t, err.Error(), "be1: sudo -n refused \"private-chef-ctl status\" for user deploy")
+	assert.Contains(t, err.Error(), "passwordless sudo")
+}
+
+func TestSSHKeyFiles(t *testing.T) {
+	e := newSSHEnv(t)
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	signer, err := ssh.NewSignerFromKey(priv)
+	require.NoError(t, err)
+	block, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "test", []byte("s3cret"))
+	require.NoError(t, err)
+	keyFile := filepath.Join(e.dir, "id_encrypted")
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600))
+
+	srv, err := clustertest.NewSSHServer(clustertest.SSHServerConfig{AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}})
+	require.NoError(t, err)
+	defer srv.Close()
+	e.trust(t, srv)
+	cfg := cluster.SSHConfig{Host: "127.0.0.1", Port: srv.Port(), User: "root", NoAgent: true,
+		IdentityFiles: []string{keyFile}, KnownHostsFiles: []string{e.knownHosts}}
+
+	_, err = cluster.DialSSH(context.Background(), cfg)
+	var ek *cluster.EncryptedKeyError
+	require.ErrorAs(t, err, &ek)
+	assert.Contains(t, err.Error(), "ssh-add "+keyFile)
+
+	cfg.Passphrase = func(file string) ([]byte, error) {
+		assert.Equal(t, keyFile, file)
+		return []byte("s3cret"), nil
+	}
+	n, err := cluster.DialSSH(context.Background(), cfg)
+	require.NoError(t, err)
+	defer n.Close()
+	_, err = n.Run(context.Background(), cluster.Command("true"))
+	assert.NoError(t, err)
+}
+
+func TestSSHAgent(t *testing.T) {
+	e := newSSHEnv(t)
+	keyring := agent.NewKeyring()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	require.NoError(t, keyring.Add(agent.AddedKey{PrivateKey: priv}))
+	sock := filepath.Join(e.dir, "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go agent.ServeAgent(keyring, c)
+		}
+	}()
+	signer, _ := ssh.NewSignerFromKey(priv)
+	srv, err := clustertest.NewSSHServer(clustertest.SSHServerConfig{AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}})
+	require.NoError(t, err)
+	defer srv.Close()
+	e.trust(t, srv)
+	n, err := cluster.DialSSH(context.Background(), cluster.SSHConfig{Host: "127.0.0.1", Port: srv.Port(), User: "root",
+		AgentSocket: sock, IdentityFiles: nil, KnownHostsFiles: []string{e.knownHosts}})
+	require.NoError(t, err, "the agent's key logs in")
+	defer n.Close()
+	res, err := n.Run(context.Background(), cluster.Command("echo", "via agent"))
+	require.NoError(t, err)
+	assert.Equal(t, "via agent\n", string(res.Stdout))
+}
+
+func TestSSHConfigProxyJump(t *testing.T) {
+	e := newSSHEnv(t)
+	bastion, err := clustertest.NewSSHServer(clustertest.SSHServerConfig{AuthorizedKeys: []ssh.PublicKey{e.key.PublicKey()}})
+	require.NoError(t, err)
+	defer bastion.Close()
+	e.trust(t, bastion)
+	keyFile := e.keyFile
+	conf := filepath.Join(e.dir, "config")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`
+Host bastion
+  HostName 127.0.0.1
+  Port %d
+  User jump
+
+Host be1 be2
+  HostName 127.0.0.1
+  Port %d
+  User root
+  ProxyJump bastion
+  IdentityAgent none
+
+Host *
+  IdentityFile %s
+  UserKnownHostsFile %s
+`, bastion.Port(), e.srv.Port(), keyFile, e.knownHosts)), 0o600))
+	cfg, err := cluster.LoadSSHConfig(conf, "be1")
+	require.NoError(t, err)
+	assert.Equal(t, "be1", cfg.Name)
+	assert.Equal(t, "127.0.0.1", cfg.Host)
+	assert.Equal(t, e.srv.Port(), cfg.Port)
+	assert.Equal(t, "root", cfg.User)
+	assert.Equal(t, []string{keyFile}, cfg.IdentityFiles)
+	require.Len(t, cfg.ProxyJump, 1)
+	assert.Equal(t, "jump", cfg.ProxyJump[0].User)
+	assert.Equal(t, bastion.Port(), cfg.ProxyJump[0].Port)
+
+	n, err := cluster.DialSSH(context.Background(), cfg)
+	require.NoError(t, err)
+	defer n.Close()
+	res, err := n.Run(context.Background(), cluster.Command("echo", "through the bastion"))
+	require.NoError(t, err)
+	assert.Equal(t, "through the bastion\n", string(res.Stdout))
+
+	require.NoError(t, os.WriteFile(conf, []byte("Host a\n  ProxyJump b\nHost b\n  ProxyJump a\n"), 0o600))
+	_, err = cluster.LoadSSHConfig(conf, "a")
+	assert.ErrorContains(t, err, "a loop?")
+	require.NoError(t, os.WriteFile(conf, []byte("Host a\n  StrictHostKeyChecking no\n"), 0o600))
+	_, err = cluster.LoadSSHConfig(conf, "a")
+	assert.ErrorContains(t, err, "StrictHostKeyChecking no is not honoured")
+}
+
