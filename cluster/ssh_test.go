@@ -462,4 +462,3 @@ Host *
 	_, err = cluster.LoadSSHConfig(conf, "a")
 	assert.ErrorContains(t, err, "StrictHostKeyChecking no is not honoured")
 }
-
