@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -173,4 +174,60 @@ func (l *Local) wrap(err error) error {
 		return nil
 	}
 	return fmt.Errorf("%s: %w", l.name, err)
+}
+
+// Mkdir makes a directory, or sets the mode of one that exists.
+func (l *Local) Mkdir(ctx context.Context, name string, perm fs.FileMode) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := os.Mkdir(name, perm)
+	if errors.Is(err, fs.ErrExist) {
+		err = os.Chmod(name, perm)
+	}
+	return l.wrap(err)
+}
+
+func (l *Local) Rename(ctx context.Context, oldname, newname string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.wrap(os.Rename(oldname, newname))
+}
+
+func (l *Local) RemoveAll(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.wrap(os.RemoveAll(name))
+}
+
+func (l *Local) Chown(ctx context.Context, name string, uid, gid int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.wrap(os.Lchown(name, uid, gid))
+}
+
+func (l *Local) Symlink(ctx context.Context, target, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.wrap(os.Symlink(target, name))
+}
+
+// SHA256 hashes local files.
+func (l *Local) SHA256(ctx context.Context, paths []string) ([][sha256.Size]byte, error) {
+	out := make([][sha256.Size]byte, len(paths))
+	for i, p := range paths {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, l.wrap(err)
+		}
+		out[i] = sha256.Sum256(b)
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -347,16 +348,29 @@ func (n *SSH) Run(ctx context.Context, c Cmd) (Result, error) {
 	}
 	sess, err := conn.client.NewSession()
 	if err != nil {
-		n.dropIfDead(conn)
-		return Result{}, fmt.Errorf("%s: open session: %w: %w", n.Name(), ErrConnectionLost, err)
+		// Nothing ran yet, so one retry on a fresh connection is safe.
+		n.forget(conn)
+		if conn, err = n.get(ctx); err != nil {
+			return Result{}, err
+		}
+		if sess, err = conn.client.NewSession(); err != nil {
+			n.forget(conn)
+			return Result{}, fmt.Errorf("%s: open session: %w: %w", n.Name(), ErrConnectionLost, err)
+		}
 	}
 	defer sess.Close()
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr syncBuffer
 	sess.Stdout, sess.Stderr = &stdout, &stderr
 	if c.Stdin != nil {
 		sess.Stdin = bytes.NewReader(c.Stdin)
 	}
-	line := ShellJoin(sudoArgv(c, n.cfg.User))
+	// The shell prints its PID, then execs the command with that PID:
+	// sshd made it a process group leader, so on cancel the whole group
+	// can be killed from a second session. SSH "signal" requests alone are
+	// not enough: OpenSSH refuses them for root logins (no post-auth
+	// privilege separation) before 9.8.
+	argv := sudoArgv(c, n.cfg.User)
+	line := "echo $$; exec " + ShellJoin(argv)
 	if err := sess.Start(line); err != nil {
 		return Result{}, fmt.Errorf("%s: start %s: %w", n.Name(), c, err)
 	}
@@ -365,16 +379,21 @@ func (n *SSH) Run(ctx context.Context, c Cmd) (Result, error) {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		// End the remote command, not only our wait for it.
 		sess.Signal(ssh.SIGKILL)
+		n.killGroup(conn, stdout.Bytes(), c.Sudo)
 		sess.Close()
 		select {
 		case <-done:
 		case <-time.After(2 * time.Second):
 		}
-		return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, fmt.Errorf("%s: %s: %w", n.Name(), c, ctx.Err())
+		out, _ := splitPID(stdout.Bytes())
+		return Result{Stdout: out, Stderr: stderr.Bytes()}, fmt.Errorf("%s: %s: %w", n.Name(), c, ctx.Err())
 	}
-	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	out, ok := splitPID(stdout.Bytes())
+	if !ok && err == nil {
+		return Result{}, fmt.Errorf("%s: %s: the remote shell did not print its PID first (is the login shell POSIX?): %q", n.Name(), c, abbrev(string(stdout.Bytes())))
+	}
+	res := Result{Stdout: out, Stderr: stderr.Bytes()}
 	var ee *ssh.ExitError
 	switch {
 	case err == nil:
@@ -383,17 +402,75 @@ func (n *SSH) Run(ctx context.Context, c Cmd) (Result, error) {
 	default:
 		// ExitMissingError or io.EOF: the channel closed without an exit
 		// status, which is what a dropped connection looks like.
-		n.dropIfDead(conn)
+		n.forget(conn)
 		return res, fmt.Errorf("%s: %s: %w (the command's outcome is unknown): %v", n.Name(), c, ErrConnectionLost, err)
 	}
 	return finish(n.Name(), n.cfg.User, c, res)
 }
 
-// dropIfDead forgets a connection that can no longer open channels, so the
-// next call redials.
-func (n *SSH) dropIfDead(c *sshConn) {
-	if _, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil); err != nil {
-		c.client.Close()
+// splitPID removes the PID line Run's wrapper prints first.
+func splitPID(b []byte) ([]byte, bool) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return b, false
+	}
+	if _, err := strconv.Atoi(string(b[:i])); err != nil {
+		return b, false
+	}
+	return b[i+1:], true
+}
+
+// killGroup kills a cancelled command's process group from a new session.
+func (n *SSH) killGroup(conn *sshConn, stdout []byte, sudo bool) {
+	i := bytes.IndexByte(stdout, '\n')
+	if i < 0 {
+		return
+	}
+	pid, err := strconv.Atoi(string(stdout[:i]))
+	if err != nil || pid <= 1 {
+		return
+	}
+	sess, err := conn.client.NewSession()
+	if err != nil {
+		return
+	}
+	defer sess.Close()
+	kill := ShellJoin(sudoArgv(Cmd{Argv: []string{"kill", "-KILL", "--", "-" + strconv.Itoa(pid)}, Sudo: sudo}, n.cfg.User))
+	done := make(chan struct{})
+	go func() { sess.Run(kill); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the session writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
+}
+
+// forget drops a connection that failed, so the next call redials. A
+// command whose session ended without an exit status is the sign: the
+// transport may look alive for a moment longer, but it is not to be trusted.
+func (n *SSH) forget(c *sshConn) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.conn == c {
+		c.close()
+		n.conn = nil
 	}
 }
 
@@ -433,7 +510,7 @@ func (n *SSH) withSFTP(ctx context.Context, fn func(*sftp.Client) error) error {
 		}
 		n.mu.Unlock()
 		<-done
-		return ctx.Err()
+		return fmt.Errorf("%w (connection closed to stop the transfer)", ctx.Err())
 	}
 }
 
@@ -562,4 +639,48 @@ func (n *SSH) Close() error {
 	}
 	n.auth.close()
 	return nil
+}
+
+// Mkdir makes a directory, or sets the mode of one that exists.
+func (n *SSH) Mkdir(ctx context.Context, name string, perm fs.FileMode) error {
+	return n.fileErr("mkdir", name, n.withSFTP(ctx, func(cl *sftp.Client) error {
+		err := cl.Mkdir(name)
+		if err != nil {
+			if st, serr := cl.Stat(name); serr != nil || !st.IsDir() {
+				return err
+			}
+		}
+		return cl.Chmod(name, perm)
+	}))
+}
+
+// Rename renames, replacing newname if it is a file (posix-rename@openssh.com).
+func (n *SSH) Rename(ctx context.Context, oldname, newname string) error {
+	return n.fileErr("rename", oldname, n.withSFTP(ctx, func(cl *sftp.Client) error {
+		return cl.PosixRename(oldname, newname)
+	}))
+}
+
+func (n *SSH) RemoveAll(ctx context.Context, name string) error {
+	return n.fileErr("remove", name, n.withSFTP(ctx, func(cl *sftp.Client) error {
+		return cl.RemoveAll(name)
+	}))
+}
+
+func (n *SSH) Chown(ctx context.Context, name string, uid, gid int) error {
+	return n.fileErr("chown", name, n.withSFTP(ctx, func(cl *sftp.Client) error {
+		return cl.Chown(name, uid, gid)
+	}))
+}
+
+func (n *SSH) Symlink(ctx context.Context, target, name string) error {
+	return n.fileErr("symlink", name, n.withSFTP(ctx, func(cl *sftp.Client) error {
+		return cl.Symlink(target, name)
+	}))
+}
+
+// SHA256 hashes files on the node with sha256sum, so a copy is verified
+// without reading it back.
+func (n *SSH) SHA256(ctx context.Context, paths []string) ([][sha256.Size]byte, error) {
+	return remoteSHA256(ctx, n, false, paths)
 }

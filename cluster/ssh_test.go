@@ -6,14 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -83,26 +81,9 @@ func (e *sshEnv) dial(t *testing.T, user string) *cluster.SSH {
 	return n
 }
 
-func TestSSHRun(t *testing.T) {
-	n := newSSHEnv(t).dial(t, "root")
-	ctx := context.Background()
-
-	res, err := n.Run(ctx, cluster.Command("printf", "%s|", "two words", "it's", "$HOME", "*"))
-	require.NoError(t, err)
-	assert.Equal(t, "two words|it's|$HOME|*|", string(res.Stdout), "argv arrives unexpanded")
-
-	res, err = n.Run(ctx, cluster.Cmd{Argv: []string{"tr", "a-z", "A-Z"}, Stdin: []byte("keepalived\n")})
-	require.NoError(t, err)
-	assert.Equal(t, "KEEPALIVED\n", string(res.Stdout))
-
-	res, err = n.Run(ctx, cluster.Command("sh", "-c", "echo out; echo 'runsv not running' >&2; exit 3"))
-	var ee *cluster.ExitError
-	require.ErrorAs(t, err, &ee)
-	assert.Equal(t, 3, res.ExitCode)
-	assert.Equal(t, 3, ee.Result.ExitCode)
-	assert.Equal(t, "out\n", string(ee.Result.Stdout))
-	assert.Equal(t, "runsv not running\n", string(res.Stderr))
-	assert.Contains(t, err.Error(), "be1: sh -c 'echo out; echo '\\''runsv not running'\\'' >&2; exit 3' exited 3: runsv not running")
+func TestSSHNodeBehaviour(t *testing.T) {
+	e := newSSHEnv(t)
+	testNodeBehaviour(t, e.dial(t, "root"), t.TempDir())
 }
 
 func TestSSHConcurrentCallsShareOneConnection(t *testing.T) {
@@ -124,34 +105,6 @@ func TestSSHConcurrentCallsShareOneConnection(t *testing.T) {
 	for _, err := range errs {
 		assert.NoError(t, err)
 	}
-}
-
-// Cancelling the context kills the remote command and returns at once.
-func TestSSHCancelKillsRemoteCommand(t *testing.T) {
-	e := newSSHEnv(t)
-	n := e.dial(t, "root")
-	pidFile := filepath.Join(e.dir, "pid")
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := n.Run(ctx, cluster.Command("sh", "-c", "echo $$ > "+pidFile+"; exec sleep 60"))
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), 10*time.Second, "returned promptly")
-	assertProcessGone(t, pidFile)
-	// The connection is still good.
-	_, err = n.Run(context.Background(), cluster.Command("true"))
-	assert.NoError(t, err)
-}
-
-func assertProcessGone(t *testing.T, pidFile string) {
-	t.Helper()
-	b, err := os.ReadFile(pidFile)
-	require.NoError(t, err)
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		return syscall.Kill(pid, 0) != nil
-	}, 5*time.Second, 20*time.Millisecond, "remote process %d still alive", pid)
 }
 
 func TestSSHDroppedConnectionThenReconnect(t *testing.T) {
@@ -261,40 +214,6 @@ func TestSSHHandshakeTimeout(t *testing.T) {
 	_, err = cluster.DialSSH(context.Background(), cfg)
 	assert.ErrorContains(t, err, "did not finish within 300ms")
 	assert.Less(t, time.Since(start), 5*time.Second)
-}
-
-func TestSSHFiles(t *testing.T) {
-	e := newSSHEnv(t)
-	n := e.dial(t, "root")
-	ctx := context.Background()
-	p := filepath.Join(e.dir, "migration-level")
-	require.NoError(t, n.WriteFile(ctx, p, []byte(`{"major":1,"minor":13}`+"\n"), 0o640))
-	b, err := n.ReadFile(ctx, p)
-	require.NoError(t, err)
-	assert.Equal(t, `{"major":1,"minor":13}`+"\n", string(b))
-	fi, err := n.Stat(ctx, p)
-	require.NoError(t, err)
-	assert.Equal(t, fs.FileMode(0o640), fi.Mode.Perm())
-	assert.Equal(t, int64(23), fi.Size)
-	assert.Equal(t, os.Getuid(), fi.UID)
-	// Overwrite: atomic, no temp file left behind.
-	require.NoError(t, n.WriteFile(ctx, p, []byte("x"), 0o600))
-	require.NoError(t, os.Symlink("/opt/opscode/sv/nagios", filepath.Join(e.dir, "nagios")))
-	ents, err := n.ReadDir(ctx, e.dir)
-	require.NoError(t, err)
-	var names []string
-	for _, fi := range ents {
-		names = append(names, fi.Name())
-		if fi.Name() == "nagios" {
-			assert.Equal(t, "/opt/opscode/sv/nagios", fi.Target)
-		}
-	}
-	assert.Equal(t, []string{"id_ed25519", "known_hosts", "migration-level", "nagios"}, names)
-	_, err = n.ReadFile(ctx, filepath.Join(e.dir, "missing"))
-	assert.ErrorIs(t, err, fs.ErrNotExist)
-	assert.ErrorContains(t, err, "be1: read "+filepath.Join(e.dir, "missing"))
-	_, err = n.Stat(ctx, filepath.Join(e.dir, "missing"))
-	assert.ErrorIs(t, err, fs.ErrNotExist)
 }
 
 // fakeSudo puts a sudo on PATH that behaves like sudo -n for a user with

@@ -1,0 +1,102 @@
+package cluster_test
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chefha/chefha/cluster"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// testNodeBehaviour is what every Node must do, run against each
+// implementation: the in-process SSH server, OpenSSH's sshd, and Local.
+// dir is a scratch directory on the node (the same machine in tests).
+func testNodeBehaviour(t *testing.T, n cluster.Node, dir string) {
+	ctx := context.Background()
+	t.Run("argv", func(t *testing.T) {
+		res, err := n.Run(ctx, cluster.Command("printf", "%s|", "two words", "it's", "$HOME", "*", ""))
+		require.NoError(t, err)
+		assert.Equal(t, "two words|it's|$HOME|*||", string(res.Stdout), "argv arrives unexpanded")
+	})
+	t.Run("stdin", func(t *testing.T) {
+		res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"tr", "a-z", "A-Z"}, Stdin: []byte("keepalived\n")})
+		require.NoError(t, err)
+		assert.Equal(t, "KEEPALIVED\n", string(res.Stdout))
+	})
+	t.Run("exit code and stderr", func(t *testing.T) {
+		res, err := n.Run(ctx, cluster.Command("sh", "-c", "echo out; echo 'runsv not running' >&2; exit 3"))
+		var ee *cluster.ExitError
+		require.ErrorAs(t, err, &ee)
+		assert.Equal(t, 3, res.ExitCode)
+		assert.Equal(t, 3, ee.Result.ExitCode)
+		assert.Equal(t, "out\n", string(ee.Result.Stdout))
+		assert.Equal(t, "runsv not running\n", string(res.Stderr))
+		assert.Contains(t, err.Error(), n.Name()+": sh -c 'echo out; echo '\\''runsv not running'\\'' >&2; exit 3' exited 3: runsv not running")
+	})
+	t.Run("cancel kills the command", func(t *testing.T) {
+		pidFile := filepath.Join(dir, "pid")
+		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := n.Run(cctx, cluster.Command("sh", "-c", "echo $$ > "+pidFile+"; exec sleep 60"))
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Less(t, time.Since(start), 10*time.Second, "returned promptly")
+		assertProcessGone(t, pidFile)
+		_, err = n.Run(ctx, cluster.Command("true"))
+		assert.NoError(t, err, "the node still works")
+	})
+	t.Run("files", func(t *testing.T) {
+		p := filepath.Join(dir, "migration-level")
+		require.NoError(t, n.WriteFile(ctx, p, []byte(`{"major":1,"minor":13}`+"\n"), 0o640))
+		b, err := n.ReadFile(ctx, p)
+		require.NoError(t, err)
+		assert.Equal(t, `{"major":1,"minor":13}`+"\n", string(b))
+		fi, err := n.Stat(ctx, p)
+		require.NoError(t, err)
+		assert.Equal(t, fs.FileMode(0o640), fi.Mode.Perm())
+		assert.Equal(t, int64(23), fi.Size)
+		assert.Equal(t, os.Getuid(), fi.UID)
+		require.NoError(t, n.WriteFile(ctx, p, []byte("x"), 0o600), "overwrite")
+		require.NoError(t, os.Symlink("/opt/opscode/sv/nagios", filepath.Join(dir, "nagios")))
+		ents, err := n.ReadDir(ctx, dir)
+		require.NoError(t, err)
+		var names []string
+		for _, fi := range ents {
+			names = append(names, fi.Name())
+			if fi.Name() == "nagios" {
+				assert.Equal(t, "/opt/opscode/sv/nagios", fi.Target)
+			}
+		}
+		assert.Contains(t, names, "migration-level")
+		assert.Contains(t, names, "nagios")
+		assert.NotContains(t, strings.Join(names, " "), ".chefha-", "no temp file left behind")
+		_, err = n.ReadFile(ctx, filepath.Join(dir, "missing"))
+		assert.ErrorIs(t, err, fs.ErrNotExist)
+		assert.ErrorContains(t, err, n.Name()+": ")
+		_, err = n.Stat(ctx, filepath.Join(dir, "missing"))
+		assert.ErrorIs(t, err, fs.ErrNotExist)
+	})
+}
+
+func assertProcessGone(t *testing.T, pidFile string) {
+	t.Helper()
+	b, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return syscall.Kill(pid, 0) != nil
+	}, 5*time.Second, 20*time.Millisecond, "remote process %d still alive", pid)
+}
+
+func TestLocalNodeBehaviour(t *testing.T) {
+	testNodeBehaviour(t, cluster.NewLocal("local"), t.TempDir())
+}
