@@ -1,0 +1,173 @@
+package keepalived
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Default gate timings, each with the reason for its value.
+const (
+	// DefaultHold is how long the pair must stay stable, with no new
+	// cluster.log transition, before the gate opens. cluster.sh exports
+	// SVWAIT=30: a transition's service starts and stops may take that
+	// long each, so 30 s without news means none is under way.
+	DefaultHold = 30 * time.Second
+	// DefaultTimeout bounds the wait. The runbook says "WAIT about 2
+	// minutes until all services have returned to a normal, working
+	// state"; chefha allows twice that before it gives up and says why.
+	DefaultTimeout = 4 * time.Minute
+	// DefaultPoll matches the runbook's monitoring loop (`sleep 1`) loosely:
+	// state files change at most a few times per transition.
+	DefaultPoll = 2 * time.Second
+)
+
+// Clock is the time source the Gate waits on; tests pass a fake one.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// RealClock is the wall clock.
+type RealClock struct{}
+
+func (RealClock) Now() time.Time                         { return time.Now() }
+func (RealClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Gate waits until a back-end pair is stable: Master is master and the
+// other node backup, neither in transition, the VIP (when reported) on the
+// master only, and no new cluster.log transition for Hold.
+type Gate struct {
+	// Read observes the pair once. A node that cannot be read is reported
+	// through its NodeState.Err; an error return aborts the wait.
+	Read func(ctx context.Context) (Pair, error)
+	// Master is the name of the node that must end up master.
+	Master  string
+	Clock   Clock
+	Hold    time.Duration
+	Timeout time.Duration
+	Poll    time.Duration
+	// CheckVIP requires the VIP on the master and not on the backup.
+	CheckVIP bool
+}
+
+// GateTimeoutError says what the gate last saw on each node, and for how
+// long, when the pair did not settle in time.
+type GateTimeoutError struct {
+	Waited   time.Duration
+	Master   string
+	Nodes    []SeenState
+	Findings []Finding
+}
+
+// SeenState is a node's last observed state and how long it had held it.
+type SeenState struct {
+	Summary string
+	For     time.Duration
+}
+
+func (e *GateTimeoutError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "keepalived pair not stable with %s master after %s:", e.Master, e.Waited.Round(time.Second))
+	for _, n := range e.Nodes {
+		fmt.Fprintf(&b, " [%s, for %s]", n.Summary, n.For.Round(time.Second))
+	}
+	if len(e.Findings) > 0 {
+		fmt.Fprintf(&b, "; %s", Summary(e.Findings))
+	}
+	return b.String()
+}
+
+// Wait polls until the pair is stable for Hold, the Timeout passes, or ctx
+// ends. It returns the last observation.
+func (g Gate) Wait(ctx context.Context) (Pair, error) {
+	clock := g.Clock
+	if clock == nil {
+		clock = RealClock{}
+	}
+	hold, timeout, poll := g.Hold, g.Timeout, g.Poll
+	if hold == 0 {
+		hold = DefaultHold
+	}
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	if poll == 0 {
+		poll = DefaultPoll
+	}
+	start := clock.Now()
+	var stableSince time.Time
+	seen := map[string]SeenState{}
+	since := map[string]time.Time{}
+	var last Pair
+	var lastFindings []Finding
+	for {
+		now := clock.Now()
+		rctx, cancel := context.WithTimeout(ctx, max(poll, 10*time.Second))
+		p, err := g.Read(rctx)
+		cancel()
+		if err != nil {
+			return p, fmt.Errorf("keepalived gate: %w", err)
+		}
+		last = p
+		for _, n := range []NodeState{p.Bootstrap, p.Secondary} {
+			s := n.Summary()
+			if prev, ok := seen[n.Name]; !ok || prev.Summary != s {
+				since[n.Name] = now
+			}
+			seen[n.Name] = SeenState{Summary: s, For: now.Sub(since[n.Name])}
+		}
+		lastFindings = g.findings(p)
+		if len(lastFindings) == 0 {
+			if stableSince.IsZero() {
+				stableSince = now
+			}
+			// A transition logged after the pair looked stable restarts the hold.
+			for _, n := range []NodeState{p.Bootstrap, p.Secondary} {
+				if t, ok := n.LastTransition(); ok && t.After(stableSince) {
+					stableSince = t
+				}
+			}
+			if now.Sub(stableSince) >= hold {
+				return p, nil
+			}
+		} else {
+			stableSince = time.Time{}
+		}
+		if now.Sub(start) >= timeout {
+			e := &GateTimeoutError{Waited: now.Sub(start), Master: g.Master, Findings: lastFindings}
+			for _, n := range []NodeState{last.Bootstrap, last.Secondary} {
+				e.Nodes = append(e.Nodes, seen[n.Name])
+			}
+			if len(lastFindings) == 0 {
+				e.Findings = []Finding{{Problem: ProblemInTransition, Detail: "cluster.log kept logging transitions: the pair is flapping"}}
+			}
+			return last, e
+		}
+		select {
+		case <-ctx.Done():
+			return last, fmt.Errorf("keepalived gate: %w", ctx.Err())
+		case <-clock.After(poll):
+		}
+	}
+}
+
+func (g Gate) findings(p Pair) []Finding {
+	var out []Finding
+	for _, f := range Judge(p) {
+		if !g.CheckVIP && (f.Problem == ProblemVIPNotOnMaster || f.Problem == ProblemVIPOnBackup) {
+			continue
+		}
+		out = append(out, f)
+	}
+	if len(out) > 0 {
+		return out
+	}
+	m, _ := p.Master()
+	if m.Name != g.Master {
+		out = append(out, Finding{Problem: ProblemBootstrapNotMaster, Node: g.Master,
+			Detail: fmt.Sprintf("%s is master, want %s", m.Name, g.Master)})
+	}
+	return out
+}

@@ -1,0 +1,55 @@
+package keepalived
+
+import (
+	"fmt"
+	"time"
+)
+
+// NodeState is what was read of one back end's HA state.
+type NodeState struct {
+	Name      string
+	Current   Status
+	Requested Status
+	// LockPID is the PID in cluster-transition.lock (0: no lock file);
+	// LockAlive says whether that process still runs (a stale lock from a
+	// killed cluster.sh does not mean a transition is running).
+	LockPID   int
+	LockAlive bool
+	// HasVIP reports whether the node holds the backend_vip address.
+	HasVIP bool
+	// Events are cluster.log's lines, oldest first.
+	Events []Event
+	// Err is set when the node could not be read: it says nothing about
+	// the node's state.
+	Err error
+}
+
+// InTransition reports a state change in progress or one that failed:
+// requested ≠ current, or the transition lock held by a live process.
+func (n NodeState) InTransition() bool {
+	return n.Requested != "" && n.Requested != n.Current || n.LockPID > 0 && n.LockAlive
+}
+
+// LastTransition returns the time of the newest transition in cluster.log.
+func (n NodeState) LastTransition() (time.Time, bool) {
+	e, ok := LastTransition(n.Events)
+	return e.Time, ok
+}
+
+// Summary is a one-line description for errors and logs.
+func (n NodeState) Summary() string {
+	if n.Err != nil {
+		return fmt.Sprintf("%s: unreadable (%v)", n.Name, n.Err)
+	}
+	s := fmt.Sprintf("%s: %s", n.Name, n.Current)
+	if n.Requested != "" && n.Requested != n.Current {
+		s += fmt.Sprintf(" (requested %s)", n.Requested)
+	}
+	if n.LockPID > 0 && n.LockAlive {
+		s += fmt.Sprintf(", transition lock held by pid %d", n.LockPID)
+	}
+	if n.HasVIP {
+		s += ", holds VIP"
+	}
+	return s
+}
