@@ -1,0 +1,170 @@
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/clustertest/ecnode"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// Options shape a simulated cluster.
+type Options struct {
+	Version   string // a key of ecnode.Releases; default "1.4.6"
+	Frontends int    // default 2
+	Clock     func() time.Time
+	Knobs     []Knob
+}
+
+// Knob puts a cluster into one of the runbook's failure states.
+type Knob struct {
+	Name  string
+	Apply func(c *Cluster) error
+}
+
+// Cluster is a simulated HA Enterprise Chef cluster: two back ends and N
+// front ends, each an emulated node behind its own real SSH server.
+type Cluster struct {
+	Topology   cluster.Topology
+	Nodes      map[string]*ecnode.Node
+	Servers    map[string]*SSHServer
+	KnownHosts string
+	dir        string
+	key        ssh.Signer
+}
+
+// New starts a cluster. Close it when done.
+//
+//	c, err := clustertest.New(clustertest.Options{Version: "1.4.6", Knobs: []clustertest.Knob{clustertest.OC11297()}})
+//	if err != nil { ... }
+//	defer c.Close()
+//	cl, err := c.Dial(ctx)        // a *cluster.Cluster over real SSH
+//	if err != nil { ... }
+//	defer cl.Close()
+//	report, err := upgrade.Preflight(ctx, cl, upgrade.Options{})
+func New(o Options) (c *Cluster, err error) {
+	if o.Version == "" {
+		o.Version = "1.4.6"
+	}
+	if o.Frontends == 0 {
+		o.Frontends = 2
+	}
+	dir, err := os.MkdirTemp("", "chefha-clustertest-")
+	if err != nil {
+		return nil, err
+	}
+	key, err := NewSigner()
+	if err != nil {
+		return nil, err
+	}
+	c = &Cluster{Nodes: map[string]*ecnode.Node{}, Servers: map[string]*SSHServer{}, dir: dir, key: key,
+		KnownHosts: filepath.Join(dir, "known_hosts")}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	rb := privateChefRB(o.Frontends)
+	c.Topology, err = cluster.ParseTopology(strings.NewReader(rb))
+	if err != nil {
+		return nil, err
+	}
+	var kh strings.Builder
+	for _, s := range c.Topology.Servers {
+		n, err := ecnode.New(s.Name, s.IsBackend(), s.Bootstrap, o.Version, filepath.Join(dir, s.Name), o.Clock)
+		if err != nil {
+			return nil, err
+		}
+		if err := n.WriteFile(cluster.TopologyPath, rb, 0o644); err != nil {
+			return nil, err
+		}
+		srv, err := NewSSHServer(SSHServerConfig{AuthorizedKeys: []ssh.PublicKey{key.PublicKey()}, Exec: nodeExec(n)})
+		if err != nil {
+			return nil, err
+		}
+		c.Nodes[s.Name], c.Servers[s.Name] = n, srv
+		kh.WriteString(knownhosts.Line([]string{knownhosts.Normalize(srv.Addr)}, srv.HostKey.PublicKey()) + "\n")
+	}
+	if err := os.WriteFile(c.KnownHosts, []byte(kh.String()), 0o600); err != nil {
+		return nil, err
+	}
+	for _, k := range o.Knobs {
+		if err := k.Apply(c); err != nil {
+			return nil, fmt.Errorf("clustertest: knob %s: %w", k.Name, err)
+		}
+	}
+	return c, nil
+}
+
+func nodeExec(n *ecnode.Node) ExecFunc {
+	return func(ctx context.Context, e Exec) int {
+		return n.Run(ctx, ecnode.Exec{Command: e.Command, Stdin: e.Stdin, Stdout: e.Stdout, Stderr: e.Stderr})
+	}
+}
+
+func privateChefRB(frontends int) string {
+	var b strings.Builder
+	b.WriteString(`topology "ha"
+server "be1.chefha.test",
+  :ipaddress => "192.168.4.1",
+  :role => "backend",
+  :bootstrap => true,
+  :cluster_ipaddress => "10.1.2.10"
+server "be2.chefha.test",
+  :ipaddress => "192.168.4.6",
+  :role => "backend",
+  :cluster_ipaddress => "10.1.2.12"
+backend_vip "be.chefha.test",
+  :ipaddress => "192.168.4.7",
+  :device => "eth0",
+  :heartbeat_device => "eth1"
+`)
+	for i := 1; i <= frontends; i++ {
+		fmt.Fprintf(&b, "server \"fe%d.chefha.test\",\n  :ipaddress => \"192.168.5.%d\",\n  :role => \"frontend\"\n", i, i)
+	}
+	b.WriteString("api_fqdn \"chef.chefha.test\"\n")
+	return b.String()
+}
+
+// SSHConfig is how the cluster package reaches node name.
+func (c *Cluster) SSHConfig(name string) (cluster.SSHConfig, error) {
+	srv, ok := c.Servers[name]
+	if !ok {
+		return cluster.SSHConfig{}, fmt.Errorf("clustertest: no node %s", name)
+	}
+	return cluster.SSHConfig{Name: name, Host: "127.0.0.1", Port: srv.Port(), User: "root",
+		NoAgent: true, Signers: []ssh.Signer{c.key}, KnownHostsFiles: []string{c.KnownHosts}}, nil
+}
+
+// Dial connects a cluster.Cluster to every node over SSH.
+func (c *Cluster) Dial(ctx context.Context) (*cluster.Cluster, error) {
+	return cluster.Dial(ctx, c.Topology, func(s cluster.Server) (cluster.SSHConfig, error) { return c.SSHConfig(s.Name) })
+}
+
+// Node returns the emulated node called name (e.g. "be1.chefha.test").
+func (c *Cluster) Node(name string) *ecnode.Node { return c.Nodes[name] }
+
+// Bootstrap and Secondary return the back ends.
+func (c *Cluster) Bootstrap() *ecnode.Node {
+	s, _ := c.Topology.Bootstrap()
+	return c.Nodes[s.Name]
+}
+
+func (c *Cluster) Secondary() *ecnode.Node {
+	s, _ := c.Topology.Secondary()
+	return c.Nodes[s.Name]
+}
+
+// Close stops every server and removes the node trees.
+func (c *Cluster) Close() error {
+	for _, s := range c.Servers {
+		s.Close()
+	}
+	return os.RemoveAll(c.dir)
+}

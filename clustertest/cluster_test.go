@@ -1,0 +1,76 @@
+package clustertest_test
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/migration"
+	"github.com/chefha/chefha/runit"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSanityRun(t *testing.T) {
+	before := runtime.NumGoroutine()
+	ctx := context.Background()
+	sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 3, Knobs: []clustertest.Knob{clustertest.OC11297()}})
+	require.NoError(t, err)
+	cl, err := sim.Dial(ctx)
+	require.NoError(t, err)
+	assert.Len(t, cl.All(), 5)
+	for _, n := range cl.All() {
+		res, err := n.Run(ctx, cluster.Command("private-chef-ctl", "status"))
+		require.NoError(t, err, "%s: down services on the standby are normally down", n.Name())
+		st, err := runit.ParseStatus(bytes.NewReader(res.Stdout))
+		require.NoError(t, err)
+		assert.NotEmpty(t, st)
+
+		res, _ = n.Run(ctx, cluster.Command("cat", migration.Path))
+		_, perr := migration.Parse(res.Stdout)
+		if n.Name()[:2] == "be" {
+			assert.ErrorIs(t, perr, migration.ErrEmpty, "OC-11297 on %s", n.Name())
+		} else {
+			assert.NoError(t, perr)
+		}
+	}
+	_, err = cl.All()[0].Run(ctx, cluster.Command("rm", "-rf", "/"))
+	var ee *cluster.ExitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, 127, ee.Result.ExitCode)
+	assert.Equal(t, "clustertest: not emulated: rm -rf /\n", string(ee.Result.Stderr))
+
+	require.NoError(t, cl.Close())
+	require.NoError(t, sim.Close())
+	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+1 }, 5*time.Second, 20*time.Millisecond,
+		"goroutines left after Close: %d before, %d after", before, runtime.NumGoroutine())
+}
+
+func TestKnobsShowOverSSH(t *testing.T) {
+	ctx := context.Background()
+	sim, err := clustertest.New(clustertest.Options{Knobs: []clustertest.Knob{clustertest.RunsvdirErrors(), clustertest.TwoRunsvdirs(), clustertest.LeftoverCtl()}})
+	require.NoError(t, err)
+	defer sim.Close()
+	cl, err := sim.Dial(ctx)
+	require.NoError(t, err)
+	defer cl.Close()
+	n, _ := cl.Node("be1.chefha.test")
+	res, err := n.Run(ctx, cluster.Command("ps", "-eo", "pid,ppid,user,stat,args"))
+	require.NoError(t, err)
+	ps, err := runit.ParsePS(bytes.NewReader(res.Stdout))
+	require.NoError(t, err)
+	var symptoms []runit.Symptom
+	for _, f := range runit.DiagnoseProcesses(ps) {
+		symptoms = append(symptoms, f.Symptom)
+	}
+	assert.Contains(t, symptoms, runit.SymptomRunsvdirErrors)
+	assert.Contains(t, symptoms, runit.SymptomTwoRunsvdirs)
+	assert.Contains(t, symptoms, runit.SymptomLeftoverCtl)
+	rs := runit.FindRunsvdirs(ps)
+	require.NotEmpty(t, rs)
+	assert.Contains(t, rs[0].Errors, "svlogd: pausing: unable to rename current: /var/log/opscode/opscode-erchef: file does not exist")
+}
