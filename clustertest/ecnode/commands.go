@@ -84,7 +84,7 @@ func (n *Node) cat(argv []string, e Exec) int {
 // ps prints `ps aux` or `ps -eo pid,ppid,user,stat,args`, procps-ng style.
 func (n *Node) ps(argv []string, e Exec) int {
 	type row struct {
-		pid, ppid int
+		pid, ppid        int
 		user, stat, args string
 	}
 	rows := []row{{1, 0, "root", "Ss", "/sbin/init"}}

@@ -129,7 +129,7 @@ func (n *Node) WriteFile(p, content string, mode os.FileMode) error {
 
 func (n *Node) layout() error {
 	files := map[string]string{
-		"/opt/opscode/version-manifest.txt":        "private-chef " + n.Release.Version + "\n",
+		"/opt/opscode/version-manifest.txt":         "private-chef " + n.Release.Version + "\n",
 		"/var/opt/opscode/upgrades/migration-level": fmt.Sprintf(`{"major":%d,"minor":%d}`+"\n", n.Release.Level[0], n.Release.Level[1]),
 	}
 	for p, c := range files {
