@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest/ecnode"
+	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -18,8 +20,13 @@ import (
 type Options struct {
 	Version   string // a key of ecnode.Releases; default "1.4.6"
 	Frontends int    // default 2
-	Clock     func() time.Time
-	Knobs     []Knob
+	// Clock is the nodes' time: keepalived transitions finish when it has
+	// moved on by their TransitionTime. Default time.Now; tests pass a
+	// fake clock so a two-minute wait takes milliseconds.
+	Clock func() time.Time
+	// TransitionTime is how long a keepalived transition takes (default 3 s).
+	TransitionTime time.Duration
+	Knobs          []Knob
 }
 
 // Knob puts a cluster into one of the runbook's failure states.
@@ -37,6 +44,7 @@ type Cluster struct {
 	KnownHosts string
 	dir        string
 	key        ssh.Signer
+	faults     map[string]*fault
 }
 
 // New starts a cluster. Close it when done.
@@ -63,7 +71,7 @@ func New(o Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c = &Cluster{Nodes: map[string]*ecnode.Node{}, Servers: map[string]*SSHServer{}, dir: dir, key: key,
+	c = &Cluster{Nodes: map[string]*ecnode.Node{}, Servers: map[string]*SSHServer{}, faults: map[string]*fault{}, dir: dir, key: key,
 		KnownHosts: filepath.Join(dir, "known_hosts")}
 	defer func() {
 		if err != nil {
@@ -76,21 +84,30 @@ func New(o Options) (c *Cluster, err error) {
 		return nil, err
 	}
 	var kh strings.Builder
+	mu := &sync.Mutex{}
 	for _, s := range c.Topology.Servers {
-		n, err := ecnode.New(s.Name, s.IsBackend(), s.Bootstrap, o.Version, filepath.Join(dir, s.Name), o.Clock)
+		n, err := ecnode.New(s.Name, s.IsBackend(), s.Bootstrap, o.Version, filepath.Join(dir, s.Name), o.Clock, mu)
 		if err != nil {
 			return nil, err
 		}
 		if err := n.WriteFile(cluster.TopologyPath, rb, 0o644); err != nil {
 			return nil, err
 		}
-		srv, err := NewSSHServer(SSHServerConfig{AuthorizedKeys: []ssh.PublicKey{key.PublicKey()}, Exec: nodeExec(n)})
+		f := &fault{}
+		srv, err := NewSSHServer(SSHServerConfig{AuthorizedKeys: []ssh.PublicKey{key.PublicKey()},
+			Exec: c.nodeExec(n, f), SFTP: func(string) sftp.Handlers { return RootedSFTP(n.Root, n.Settle) }})
 		if err != nil {
 			return nil, err
+		}
+		c.faults[s.Name] = f
+		if o.TransitionTime > 0 {
+			n.TransitionTime = o.TransitionTime
 		}
 		c.Nodes[s.Name], c.Servers[s.Name] = n, srv
 		kh.WriteString(knownhosts.Line([]string{knownhosts.Normalize(srv.Addr)}, srv.HostKey.PublicKey()) + "\n")
 	}
+	boot, sec := c.Bootstrap(), c.Secondary()
+	boot.Peer, sec.Peer = sec, boot
 	if err := os.WriteFile(c.KnownHosts, []byte(kh.String()), 0o600); err != nil {
 		return nil, err
 	}
@@ -102,8 +119,35 @@ func New(o Options) (c *Cluster, err error) {
 	return c, nil
 }
 
-func nodeExec(n *ecnode.Node) ExecFunc {
+// fault is a node's transport trouble, set by the transport knobs.
+type fault struct {
+	mu        sync.Mutex
+	delay     time.Duration // every command takes this long (a slow node)
+	dropAfter int           // drop the connection during the Nth command from now (0: never)
+}
+
+func (c *Cluster) nodeExec(n *ecnode.Node, f *fault) ExecFunc {
 	return func(ctx context.Context, e Exec) int {
+		f.mu.Lock()
+		delay := f.delay
+		drop := false
+		if f.dropAfter > 0 {
+			f.dropAfter--
+			drop = f.dropAfter == 0
+		}
+		f.mu.Unlock()
+		if drop {
+			c.Servers[n.Name].DropConnections()
+			<-ctx.Done()
+			return 255
+		}
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return 255
+			}
+		}
 		return n.Run(ctx, ecnode.Exec{Command: e.Command, Stdin: e.Stdin, Stdout: e.Stdout, Stderr: e.Stderr})
 	}
 }

@@ -38,11 +38,11 @@ func TestSanityRun(t *testing.T) {
 			assert.NoError(t, perr)
 		}
 	}
-	_, err = cl.All()[0].Run(ctx, cluster.Command("rm", "-rf", "/"))
+	_, err = cl.All()[0].Run(ctx, cluster.Command("apt-get", "install", "chef"))
 	var ee *cluster.ExitError
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, 127, ee.Result.ExitCode)
-	assert.Equal(t, "clustertest: not emulated: rm -rf /\n", string(ee.Result.Stderr))
+	assert.Equal(t, "clustertest: not emulated: apt-get install chef\n", string(ee.Result.Stderr))
 
 	require.NoError(t, cl.Close())
 	require.NoError(t, sim.Close())

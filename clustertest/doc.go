@@ -1,5 +1,23 @@
-// Package clustertest provides what tests of HA Chef tooling need, the way
-// net/http/httptest does for HTTP: SSHServer, a real SSH server (x/crypto/ssh,
-// SFTP by github.com/pkg/sftp) on 127.0.0.1, and on top of it a simulated
-// HA cluster whose nodes answer like Enterprise Chef nodes.
+// Package clustertest gives tests of HA Chef tooling a real cluster to talk
+// to, the way net/http/httptest gives a real server: New starts two back
+// ends and N front ends, each an emulated Enterprise Chef node
+// (clustertest/ecnode) behind its own SSH server on 127.0.0.1 (x/crypto/ssh,
+// SFTP rooted in the node's file tree), with known_hosts and SSH configs
+// the cluster package uses unchanged. Knobs reproduce each known issue and
+// runit symptom of the runbook, and transport faults; a FakeClock makes a
+// two-minute keepalived wait take milliseconds.
+//
+//	sim, err := clustertest.New(clustertest.Options{
+//		Version: "1.4.6", Frontends: 3,
+//		Knobs:   []clustertest.Knob{clustertest.OC11297(), clustertest.RunsvdirErrors()},
+//	})
+//	if err != nil { ... }
+//	defer sim.Close()
+//	cl, err := sim.Dial(ctx) // a *cluster.Cluster over real SSH
+//	if err != nil { ... }
+//	defer cl.Close()
+//	be1, _ := cl.Node("be1.chefha.test")
+//	res, err := be1.Run(ctx, cluster.Command("private-chef-ctl", "status"))
+//
+// SSHServer, underneath, is a general in-process SSH server for tests.
 package clustertest

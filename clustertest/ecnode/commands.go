@@ -187,6 +187,13 @@ func (n *Node) sv(argv []string, e Exec) int {
 			}
 			fmt.Fprintf(e.Stdout, "ok: %s\n", n.statusLine(s))
 		case "start", "up":
+			if !s.Up && s.StartDelay > wait {
+				// It comes up, but later than sv waits (OC-11662).
+				s.Up, s.PID, s.Since = true, n.pid(), n.Clock()
+				fmt.Fprintf(e.Stdout, "timeout: down: %s: 0s, normally up, want up\n", s.Name)
+				status = 1
+				continue
+			}
 			if !s.Up {
 				s.Up, s.PID, s.Since = true, n.pid(), n.Clock()
 			}
@@ -196,47 +203,6 @@ func (n *Node) sv(argv []string, e Exec) int {
 		}
 	}
 	return status
-}
-
-// ctl emulates private-chef-ctl status|start|stop [SERVICE] and ha-status.
-func (n *Node) ctl(argv []string, e Exec) int {
-	if len(argv) < 2 {
-		return notEmulated(argv, e)
-	}
-	target := func() []*Service {
-		if len(argv) > 2 {
-			if s, ok := n.Services[argv[2]]; ok {
-				return []*Service{s}
-			}
-			return nil
-		}
-		return n.sortedServices()
-	}
-	switch argv[1] {
-	case "status":
-		status := 0
-		for _, s := range target() {
-			fmt.Fprintln(e.Stdout, n.statusLine(s))
-			if !s.Up && s.NormallyUp {
-				status = 3
-			}
-		}
-		return status
-	case "stop", "start":
-		if len(argv) > 2 && argv[2] == "keepalived" {
-			n.KeepalivedUp = argv[1] == "start"
-			fmt.Fprintf(e.Stdout, "ok: %s: keepalived\n", map[string]string{"start": "run", "stop": "down"}[argv[1]])
-			return 0
-		}
-		sv := append([]string{"sv", argv[1]}, "placeholder")
-		status := 0
-		for _, s := range target() {
-			sv[2] = s.Name
-			status = max(status, n.sv(append([]string{"sv", "-w", "30"}, sv[1:]...), e)) // EC's wrapper exports SVWAIT=30
-		}
-		return status
-	}
-	return notEmulated(argv, e)
 }
 
 // stat -c FORMAT PATH…, for the formats chefha uses (runit.StatFormat).

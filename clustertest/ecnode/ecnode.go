@@ -1,9 +1,14 @@
 // Package ecnode emulates one Private Chef / Enterprise Chef node: a file
-// tree laid out like a real node in a temp dir, an installed version, runit
-// services, keepalived state, and the commands chefha sends, answered with
-// the real programs' output formats and exit codes (reference/formats.md).
+// tree laid out like a real node in a temp dir, an installed package and a
+// running release, runit services, keepalived state moving with its peer,
+// partybus migrations, and the commands chefha sends, answered with the
+// real programs' output formats and exit codes (reference/formats.md).
 // A command it does not emulate fails with exit 127 and
 // "clustertest: not emulated: <argv>", so a gap is loud.
+//
+// Known bugs (OC-xxxxx) are off unless a test turns them on with Bugs, so
+// each can be shown alone; a bug that only affects some versions also
+// checks the versions involved, as the real one did.
 package ecnode
 
 import (
@@ -18,27 +23,41 @@ import (
 	"time"
 )
 
-// Release is what a version installs.
+// Release is what a version installs and runs.
 type Release struct {
 	Version      string
 	RunsvdirJob  string // opscode-runsvdir (pre-11) or private-chef-runsvdir
 	Services     []string
-	Level        [2]int // last migration level shipped
+	Level        Level  // last migration level shipped
 	ServiceOwner string // owner of /var/log/opscode: root before EC 11, opscode after
 }
+
+// Level is a migration level.
+type Level struct{ Major, Minor int }
+
+func (l Level) String() string { return fmt.Sprintf("%d.%d", l.Major, l.Minor) }
 
 // Releases are the versions of the runbook.
 func Releases() map[string]Release {
 	pc := []string{"bookshelf", "couchdb", "fcgiwrap", "nagios", "nginx", "nrpe", "opscode-account", "opscode-chef", "opscode-erchef",
 		"opscode-expander", "opscode-org-creator", "opscode-solr", "opscode-webui", "php-fpm", "postgresql", "rabbitmq", "redis"}
-	ec := []string{"bookshelf", "nginx", "oc_bifrost", "opscode-account", "opscode-certificate", "opscode-erchef", "opscode-expander",
-		"opscode-org-creator", "opscode-solr", "opscode-webui", "postgresql", "rabbitmq", "redis_lb"}
+	ec := []string{"bookshelf", "nginx", "oc_bifrost", "opscode-account", "opscode-certificate", "opscode-chef-mover", "opscode-erchef",
+		"opscode-expander", "opscode-org-creator", "opscode-solr", "opscode-webui", "postgresql", "rabbitmq", "redis_lb"}
 	return map[string]Release{
-		"1.2.8":  {"1.2.8", "opscode-runsvdir", pc, [2]int{1, 4}, "root"},
-		"1.4.6":  {"1.4.6", "opscode-runsvdir", pc, [2]int{1, 7}, "root"},
-		"11.0.2": {"11.0.2", "private-chef-runsvdir", ec, [2]int{1, 12}, "opscode"},
-		"11.1.8": {"11.1.8", "private-chef-runsvdir", ec, [2]int{1, 13}, "opscode"},
+		"1.2.8":  {"1.2.8", "opscode-runsvdir", pc, Level{1, 4}, "root"},
+		"1.4.6":  {"1.4.6", "opscode-runsvdir", pc, Level{1, 7}, "root"},
+		"11.0.2": {"11.0.2", "private-chef-runsvdir", ec, Level{1, 12}, "opscode"},
+		"11.1.8": {"11.1.8", "private-chef-runsvdir", ec, Level{1, 13}, "opscode"},
 	}
+}
+
+// removedInEC11 reports the 1.x services EC 11 drops; cleanup removes them.
+func removedInEC11(name string) bool {
+	switch name {
+	case "fcgiwrap", "nagios", "nrpe", "opscode-chef", "php-fpm", "redis", "couchdb":
+		return true
+	}
+	return false
 }
 
 // Service is one runit service's state.
@@ -48,43 +67,64 @@ type Service struct {
 	PID        int
 	Since      time.Time
 	NormallyUp bool
-	// StopDelay is how long the service takes to stop (OC-11657: longer
-	// than sv's 7 s default makes `sv stop` print timeout:).
-	StopDelay time.Duration
+	// StopDelay and StartDelay are how long the service takes to stop or
+	// start; longer than sv's wait (7 s by default) prints timeout:.
+	StopDelay, StartDelay time.Duration
 }
 
-// Node is one emulated node. Its fields are its state; tests and knobs
-// change them under Lock.
+// Status is a keepalived cluster status word.
+type Status string
+
+// Node is one emulated node. Its exported fields are its state; change
+// them under Lock.
 type Node struct {
-	mu sync.Mutex
+	mu *sync.Mutex // shared by the nodes of a cluster: back ends move as a pair
 
 	Name      string
 	Backend   bool
 	Bootstrap bool
 	Root      string // the node's file tree
+	Family    string // "debian" (dpkg) or "rhel" (rpm)
 	Release   Release
+	Package   string // installed package version (what the manifest says)
 	Services  map[string]*Service
 	Clock     func() time.Time
+	Peer      *Node // the other back end
 
 	// Supervision.
 	Runsvdirs   []string // Upstart jobs whose runsvdir is alive
 	RunsvdirLog string   // error text in runsvdir's argv (svlogd complaints)
 	Leftovers   []string // leftover omnibus-ctl / private-chef-ctl / sv command lines
 	// Keepalived.
-	KeepalivedUp bool
-	HasVIP       bool
+	KeepalivedUp   bool
+	HasVIP         bool
+	TransitionTime time.Duration // how long cluster.sh takes
+	transTo        Status
+	transUntil     time.Time
+	thenMaster     bool
 	// Owners overrides the owner stat prints for a path ("user:group"):
 	// tests run as one user, real nodes have opscode.
 	Owners map[string]string
-	// DiskFull makes df report /var/log/opscode's filesystem full.
+	// DiskFull makes df report the log filesystem full.
 	DiskFull bool
+	// Bugs are the known issues (e.g. "OC-11297") this node reproduces.
+	Bugs map[string]bool
+	// Harm records damage the real bug would have done (migrations re-run
+	// from 0.0, a migration skipped, data un-migrated): tests assert that
+	// chefha prevented all of it.
+	Harm []string
+	// Log is every state-changing command the node ran, in order.
+	Log []string
+	// PartybusLocked makes the migration-level lock look held.
+	PartybusLocked   bool
+	redisLBRestarted bool
 
 	nextPID int
 }
 
 // New makes a node at version (a key of Releases) with its file tree
-// under root.
-func New(name string, backend, bootstrap bool, version, root string, clock func() time.Time) (*Node, error) {
+// under root. mu is shared by the nodes of one cluster (nil: its own).
+func New(name string, backend, bootstrap bool, version, root string, clock func() time.Time, mu *sync.Mutex) (*Node, error) {
 	rel, ok := Releases()[version]
 	if !ok {
 		return nil, fmt.Errorf("ecnode: no release %q", version)
@@ -92,11 +132,14 @@ func New(name string, backend, bootstrap bool, version, root string, clock func(
 	if clock == nil {
 		clock = time.Now
 	}
-	n := &Node{Name: name, Backend: backend, Bootstrap: bootstrap, Root: root, Release: rel,
-		Services: map[string]*Service{}, Clock: clock, Owners: map[string]string{"/var/log/opscode": rel.ServiceOwner + ":" + rel.ServiceOwner}, Runsvdirs: []string{rel.RunsvdirJob}, nextPID: 1000}
-	for _, s := range rel.Services {
-		n.Services[s] = &Service{Name: s, Up: true, PID: n.pid(), Since: clock().Add(-time.Hour), NormallyUp: true}
+	if mu == nil {
+		mu = &sync.Mutex{}
 	}
+	n := &Node{mu: mu, Name: name, Backend: backend, Bootstrap: bootstrap, Root: root, Family: "debian", Release: rel, Package: version,
+		Services: map[string]*Service{}, Clock: clock, Owners: map[string]string{}, Bugs: map[string]bool{},
+		Runsvdirs: []string{rel.RunsvdirJob}, TransitionTime: 3 * time.Second, nextPID: 1000}
+	n.Owners["/var/log/opscode"] = rel.ServiceOwner + ":" + rel.ServiceOwner
+	n.Owners["/var/log/opscode/keepalived"] = rel.ServiceOwner + ":" + rel.ServiceOwner
 	if err := n.layout(); err != nil {
 		return nil, err
 	}
@@ -105,12 +148,16 @@ func New(name string, backend, bootstrap bool, version, root string, clock func(
 
 func (n *Node) pid() int { n.nextPID += 7; return n.nextPID }
 
-// Lock runs fn with the node's state locked.
+// Lock runs fn with the node's (the cluster's) state locked.
 func (n *Node) Lock(fn func(n *Node)) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.settle()
 	fn(n)
 }
+
+// Settle lets emulated time pass: transitions whose time is up finish.
+func (n *Node) Settle() { n.Lock(func(*Node) {}) }
 
 // Path maps a node path to the file tree.
 func (n *Node) Path(p string) string { return filepath.Join(n.Root, filepath.Clean("/"+p)) }
@@ -127,57 +174,83 @@ func (n *Node) WriteFile(p, content string, mode os.FileMode) error {
 	return os.Chmod(full, mode)
 }
 
+// ReadFile reads a file of the node's tree.
+func (n *Node) ReadFile(p string) (string, error) {
+	b, err := os.ReadFile(n.Path(p))
+	return string(b), err
+}
+
+const (
+	levelPath   = "/var/opt/opscode/upgrades/migration-level"
+	statusDir   = "/var/opt/opscode/keepalived/"
+	clusterLog  = "/var/log/opscode/keepalived/cluster.log"
+	manifest    = "/opt/opscode/version-manifest.txt"
+	bootstrapFl = "/var/opt/opscode/bootstrapped"
+)
+
 func (n *Node) layout() error {
-	files := map[string]string{
-		"/opt/opscode/version-manifest.txt":         "private-chef " + n.Release.Version + "\n",
-		"/var/opt/opscode/upgrades/migration-level": fmt.Sprintf(`{"major":%d,"minor":%d}`+"\n", n.Release.Level[0], n.Release.Level[1]),
+	if err := n.WriteFile(manifest, "private-chef "+n.Package+"\n", 0o644); err != nil {
+		return err
 	}
-	for p, c := range files {
-		if err := n.WriteFile(p, c, 0o644); err != nil {
+	if err := n.writeLevel(n.Release.Level); err != nil {
+		return err
+	}
+	for _, d := range []string{"/var/log/opscode", "/opt/opscode/service", "/opt/opscode/sv", "/etc/opscode", "/tmp"} {
+		if err := os.MkdirAll(n.Path(d), 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(n.Path(d), 0o755); err != nil {
 			return err
 		}
 	}
+	if err := n.WriteFile("/etc/opscode/pivotal.pem", "-----BEGIN RSA PRIVATE KEY-----\n(emulated)\n", 0o600); err != nil {
+		return err
+	}
+	if err := n.WriteFile("/etc/opscode/webui_priv.pem", "-----BEGIN RSA PRIVATE KEY-----\n(emulated webui)\n", 0o600); err != nil {
+		return err
+	}
+	if err := n.installServices(n.Release, true); err != nil {
+		return err
+	}
 	if n.Backend {
-		st := "backup"
+		st := Status("backup")
 		if n.Bootstrap {
 			st = "master"
-			n.HasVIP = true
-			if err := n.WriteFile("/var/opt/opscode/bootstrapped", "", 0o644); err != nil {
+			if err := n.WriteFile(bootstrapFl, "", 0o644); err != nil {
 				return err
 			}
 		}
 		n.KeepalivedUp = true
-		for _, f := range []string{"current_cluster_status", "requested_cluster_status"} {
-			if err := n.WriteFile("/var/opt/opscode/keepalived/"+f, st+"\n", 0o644); err != nil {
-				return err
-			}
-		}
-		stamp := n.Clock().Add(-time.Hour).Format("Mon, 02 Jan 2006 15:04:05 -0700")
-		log := fmt.Sprintf("%s: Transitioning to %s\n%s: Transitioned to %s\n", stamp, st, stamp, st)
-		if err := n.WriteFile("/var/log/opscode/keepalived/cluster.log", log, 0o644); err != nil {
+		if err := os.MkdirAll(n.Path("/var/log/opscode/keepalived"), 0o755); err != nil {
 			return err
 		}
-		if !n.Bootstrap {
-			// The standby runs only keepalived: HA services are down there.
-			for _, s := range n.Services {
-				s.Up, s.NormallyUp = false, false
-			}
+		n.log("Transitioning to " + string(st))
+		n.setStatus("requested_cluster_status", st)
+		n.becomeStatus(st)
+	}
+	return nil
+}
+
+// installServices adds rel's services (up unless this is the standby) and
+// their links and log dirs.
+func (n *Node) installServices(rel Release, initial bool) error {
+	for _, s := range rel.Services {
+		if _, ok := n.Services[s]; ok {
+			continue
 		}
-	}
-	if err := os.MkdirAll(n.Path("/var/log/opscode"), 0o755); err != nil {
-		return err
-	}
-	if err := os.Chmod(n.Path("/var/log/opscode"), 0o755); err != nil {
-		return err
-	}
-	for s := range n.Services {
+		up := !(n.Backend && !n.Bootstrap) && s != "opscode-chef-mover"
+		svc := &Service{Name: s, Up: up, PID: n.pid(), Since: n.Clock().Add(-time.Hour), NormallyUp: up || s == "opscode-chef-mover"}
+		if s == "redis_lb" && n.Bugs["OC-11662"] {
+			svc.StartDelay = 12 * time.Second // redis_lb loads its data slowly
+		}
+		if s == "opscode-expander" && n.Bugs["OC-11657"] {
+			svc.StopDelay = 10 * time.Second // drains its queue before exiting
+		}
+		n.Services[s] = svc
 		if err := n.WriteFile("/var/log/opscode/"+s+"/current", "", 0o644); err != nil {
 			return err
 		}
 		if err := os.MkdirAll(n.Path("/opt/opscode/sv/"+s), 0o755); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(n.Path("/opt/opscode/service"), 0o755); err != nil {
 			return err
 		}
 		if err := os.Symlink("/opt/opscode/sv/"+s, n.Path("/opt/opscode/service/"+s)); err != nil && !os.IsExist(err) {
@@ -185,6 +258,134 @@ func (n *Node) layout() error {
 		}
 	}
 	return nil
+}
+
+func (n *Node) writeLevel(l Level) error {
+	return n.WriteFile(levelPath, fmt.Sprintf(`{"major":%d,"minor":%d}`+"\n", l.Major, l.Minor), 0o644)
+}
+
+// log appends a cluster.log line as cluster.sh does.
+func (n *Node) log(msg string) {
+	f, err := os.OpenFile(n.Path(clusterLog), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(f, "%s: %s\n", n.Clock().Format("Mon, 02 Jan 2006 15:04:05 -0700"), msg)
+	f.Close()
+}
+
+func (n *Node) setStatus(file string, s Status) {
+	n.WriteFile(statusDir+file, string(s)+"\n", 0o644)
+}
+
+// Current returns the node's current_cluster_status.
+func (n *Node) Current() Status {
+	b, _ := n.ReadFile(statusDir + "current_cluster_status")
+	return Status(strings.TrimSpace(b))
+}
+
+func (n *Node) requested() Status {
+	b, _ := n.ReadFile(statusDir + "requested_cluster_status")
+	return Status(strings.TrimSpace(b))
+}
+
+// InTransition reports requested ≠ current.
+func (n *Node) InTransition() bool { return n.transTo != "" }
+
+// becomeStatus finishes a transition: the HA services follow the status.
+func (n *Node) becomeStatus(s Status) {
+	n.setStatus("current_cluster_status", s)
+	os.Remove(n.Path(statusDir + "cluster-transition.lock"))
+	n.HasVIP = s == "master"
+	for _, svc := range n.Services {
+		if removedInEC11(svc.Name) && strings.HasPrefix(n.Release.Version, "11.") {
+			continue
+		}
+		if svc.Name == "opscode-chef-mover" {
+			continue
+		}
+		want := s == "master"
+		if svc.Up != want && !(s != "master" && n.Bugs["OC-11575"]) {
+			svc.Up, svc.Since = want, n.Clock()
+			if want {
+				svc.PID = n.pid()
+			}
+		}
+		svc.NormallyUp = want
+	}
+	n.log("Transitioned to " + string(s))
+}
+
+// startTransition begins a cluster.sh run towards s, taking TransitionTime.
+func (n *Node) startTransition(s Status) {
+	if n.transTo != "" {
+		n.log("Requested transition to " + string(s) + ", but state transition already running.")
+		n.setStatus("requested_cluster_status", s)
+		return
+	}
+	n.setStatus("requested_cluster_status", s)
+	n.WriteFile(statusDir+"cluster-transition.lock", "4711\n", 0o644)
+	n.log("Transitioning to " + string(s))
+	if s == "master" {
+		n.log("Attempting DRBD primary takeover - attempts left 3")
+		n.log("DRBD primary takeover successful")
+		n.log("Mounting /dev/drbd0 at /var/opt/opscode/drbd/data")
+	}
+	n.transTo, n.transUntil = s, n.Clock().Add(n.TransitionTime)
+}
+
+// settle finishes transitions whose time has come, for this node and its peer.
+func (n *Node) settle() {
+	for _, m := range []*Node{n, n.Peer} {
+		if m == nil || m.transTo == "" || m.Clock().Before(m.transUntil) {
+			continue
+		}
+		to := m.transTo
+		m.transTo = ""
+		m.becomeStatus(to)
+		if to == "backup" && m.thenMaster && m.KeepalivedUp && (m.Peer == nil || !m.Peer.KeepalivedUp || m.Peer.Current() != "master") {
+			m.thenMaster = false
+			m.startTransition("master")
+		}
+	}
+}
+
+// keepalivedStop is `private-chef-ctl stop keepalived`: a master gives up
+// the VIP and its peer, if its keepalived runs, takes over.
+func (n *Node) keepalivedStop() {
+	if !n.KeepalivedUp {
+		return
+	}
+	n.KeepalivedUp = false
+	n.thenMaster = false
+	if n.Current() == "master" || n.transTo == "master" {
+		n.transTo = ""
+		n.setStatus("requested_cluster_status", "backup")
+		n.becomeStatus("backup")
+		if p := n.Peer; p != nil && p.KeepalivedUp && p.Current() != "master" {
+			p.startTransition("master")
+		}
+	}
+}
+
+// keepalivedStart is `private-chef-ctl start keepalived`: with nopreempt a
+// node whose peer is master stays backup; otherwise it becomes master.
+func (n *Node) keepalivedStart() {
+	if n.KeepalivedUp {
+		return
+	}
+	if n.Bugs["OC-11490"] && strings.HasPrefix(n.Release.Version, "11.") {
+		// /var/log/opscode/keepalived owned by root: cluster.sh cannot log
+		// and keepalived does not come up.
+		return
+	}
+	n.KeepalivedUp = true
+	if p := n.Peer; p != nil && p.KeepalivedUp && (p.Current() == "master" || p.transTo == "master") {
+		return
+	}
+	if n.Current() != "master" {
+		n.startTransition("master")
+	}
 }
 
 // Exec is one command for the node.
@@ -204,7 +405,7 @@ func (n *Node) Run(ctx context.Context, e Exec) int {
 		fmt.Fprintf(e.Stderr, "sh: %v\n", err)
 		return 2
 	}
-	// Run's wrapper in the cluster package: "echo $$; exec CMD".
+	// The cluster package's wrapper: "echo $$; exec CMD".
 	if len(argv) >= 3 && argv[0] == "echo" && argv[1] == "$$;" && argv[2] == "exec" {
 		fmt.Fprintf(e.Stdout, "%d\n", 4242)
 		argv = argv[3:]
@@ -221,8 +422,7 @@ func (n *Node) Run(ctx context.Context, e Exec) int {
 func (n *Node) script(ctx context.Context, s string, e Exec) int {
 	status := 0
 	for _, line := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == ';' }) {
-		line = strings.TrimSpace(strings.ReplaceAll(line, `"$?"`, fmt.Sprint(status)))
-		line = strings.ReplaceAll(line, "$?", fmt.Sprint(status))
+		line = strings.TrimSpace(strings.ReplaceAll(line, "$?", fmt.Sprint(status)))
 		if line == "" {
 			continue
 		}
@@ -231,13 +431,9 @@ func (n *Node) script(ctx context.Context, s string, e Exec) int {
 			fmt.Fprintf(e.Stderr, "sh: %v\n", err)
 			return 2
 		}
-		redirErr := false
-		if len(argv) > 0 && argv[len(argv)-1] == "2>&1" {
-			argv, redirErr = argv[:len(argv)-1], true
-		}
 		ee := e
-		if redirErr {
-			ee.Stderr = e.Stdout
+		if len(argv) > 0 && argv[len(argv)-1] == "2>&1" {
+			argv, ee.Stderr = argv[:len(argv)-1], e.Stdout
 		}
 		status = n.command(ctx, argv, ee)
 	}
@@ -251,6 +447,7 @@ func (n *Node) command(ctx context.Context, argv []string, e Exec) int {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.settle()
 	switch filepath.Base(argv[0]) {
 	case "echo":
 		fmt.Fprintln(e.Stdout, strings.Join(argv[1:], " "))
@@ -275,6 +472,10 @@ func (n *Node) command(ctx context.Context, argv []string, e Exec) int {
 		return n.initctl(argv, e)
 	case "test":
 		return n.test(argv, e)
+	case "dpkg", "rpm":
+		return n.install(argv, e)
+	case "chown", "chmod", "rm", "cp", "mkdir", "readlink", "ls", "sha256sum":
+		return n.fileCommand(argv, e)
 	}
 	return notEmulated(argv, e)
 }
