@@ -74,3 +74,43 @@ func TestKnobsShowOverSSH(t *testing.T) {
 	require.NotEmpty(t, rs)
 	assert.Contains(t, rs[0].Errors, "svlogd: pausing: unable to rename current: /var/log/opscode/opscode-erchef: file does not exist")
 }
+
+func TestVersions(t *testing.T) {
+	for _, tc := range []struct {
+		version, job string
+		level        migration.Level
+	}{
+		{"1.2.8", "opscode-runsvdir", migration.Level{Major: 1, Minor: 4}},
+		{"1.4.6", "opscode-runsvdir", migration.Level{Major: 1, Minor: 7}},
+		{"11.0.2", "private-chef-runsvdir", migration.Level{Major: 1, Minor: 12}},
+		{"11.1.8", "private-chef-runsvdir", migration.Level{Major: 1, Minor: 13}},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			s := start(t, tc.version)
+			out, _, code := s.run(t, be1, "initctl", "status", tc.job)
+			assert.Equal(t, 0, code)
+			assert.Contains(t, out, tc.job+" start/running, process ")
+			l, err := s.level(t, fe1)
+			require.NoError(t, err)
+			assert.Equal(t, tc.level, l)
+			v, err := migration.ParseVersion(tc.version)
+			require.NoError(t, err)
+			want, err := migration.Expected(v)
+			require.NoError(t, err)
+			assert.Equal(t, want, l, "the emulator agrees with the migration table")
+			manifest, _, _ := s.run(t, be1, "cat", "/opt/opscode/version-manifest.txt")
+			assert.Equal(t, "private-chef "+tc.version+"\n", manifest)
+		})
+	}
+}
+
+func TestCloseLeavesNoListener(t *testing.T) {
+	sim, err := clustertest.New(clustertest.Options{})
+	require.NoError(t, err)
+	cfg, err := sim.SSHConfig(be1)
+	require.NoError(t, err)
+	require.NoError(t, sim.Close())
+	cfg.KnownHostsFiles, cfg.InsecureIgnoreHostKey = nil, true // the cluster's dir is gone too
+	_, err = cluster.DialSSH(context.Background(), cfg)
+	assert.ErrorContains(t, err, "connection refused")
+}
