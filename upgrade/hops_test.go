@@ -1,0 +1,71 @@
+package upgrade
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/migration"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPlanHops(t *testing.T) {
+	v := semver.MustParse
+	tests := []struct {
+		from, to  string
+		hops      []string // "from→to"
+		levels    [][2]migration.Level
+		mandatory string
+		skippable string
+	}{
+		{from: "1.2.8", to: "11.1.8", hops: []string{"1.2.8→1.4.6", "1.4.6→11.1.8"},
+			levels: [][2]migration.Level{{{1, 4}, {1, 7}}, {{1, 7}, {1, 13}}}},
+		{from: "1.2.8", to: "1.4.6", hops: []string{"1.2.8→1.4.6"}},
+		{from: "1.2.8", to: "1.4.9", hops: []string{"1.2.8→1.4.6", "1.4.6→1.4.9"}},
+		{from: "1.4.6", to: "11.1.3", hops: []string{"1.4.6→11.1.3"}, levels: [][2]migration.Level{{{1, 7}, {1, 13}}}},
+		{from: "1.4.6", to: "11.1.8", hops: []string{"1.4.6→11.1.8"}},
+		{from: "1.4.7", to: "11.1.8", hops: []string{"1.4.7→11.1.8"}},
+		{from: "11.0.2", to: "11.1.8", hops: []string{"11.0.2→11.1.8"}, levels: [][2]migration.Level{{{1, 12}, {1, 13}}}},
+		{from: "11.1.3", to: "11.1.8", hops: []string{"11.1.3→11.1.8"}},
+		{from: "11.1.8", to: "11.1.8"},
+		{from: "1.4.6", to: "11.0.2", hops: []string{"1.4.6→11.0.2"}, skippable: "missing hop 1.4.6 → 11.1.3+"},
+		{from: "1.4.6", to: "11.1.2", hops: []string{"1.4.6→11.1.2"}, skippable: "11.1.3+"},
+		{from: "11.1.8", to: "1.4.6", mandatory: "downgrade"},
+		{from: "1.4.5", to: "11.1.8", mandatory: "installed version 1.4.5 has no known migration level"},
+		{from: "1.2.6", to: "11.1.8", mandatory: "installed version 1.2.6"},
+		{from: "1.4.6", to: "12.0.0", mandatory: "target 12.0.0 has no known migration level"},
+		{from: "11.1.8", to: "11.4.0", mandatory: "target 11.4.0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.from+"→"+tt.to, func(t *testing.T) {
+			hops, err := PlanHops(v(tt.from), v(tt.to))
+			var pe *PlanError
+			switch {
+			case tt.mandatory != "":
+				require.True(t, errors.As(err, &pe), "%v", err)
+				assert.False(t, pe.OnlySkippable())
+				assert.Contains(t, err.Error(), tt.mandatory)
+				assert.Empty(t, hops)
+				return
+			case tt.skippable != "":
+				require.True(t, errors.As(err, &pe), "%v", err)
+				assert.True(t, pe.OnlySkippable())
+				assert.Contains(t, err.Error(), tt.skippable)
+			default:
+				require.NoError(t, err)
+			}
+			var got []string
+			for _, h := range hops {
+				got = append(got, h.From.String()+"→"+h.To.String())
+			}
+			assert.Equal(t, tt.hops, got)
+			for i, l := range tt.levels {
+				assert.Equal(t, l[0], hops[i].LevelBefore)
+				assert.Equal(t, l[1], hops[i].LevelAfter)
+			}
+		})
+	}
+	_, err := PlanHops(nil, v("11.1.8"))
+	assert.Error(t, err)
+}
