@@ -100,6 +100,9 @@ func New(o Options) (c *Cluster, err error) {
 			return nil, err
 		}
 		c.faults[s.Name] = f
+		if c.Topology.BackendVIP != nil {
+			n.VIP = c.Topology.BackendVIP.IPAddress
+		}
 		if o.TransitionTime > 0 {
 			n.TransitionTime = o.TransitionTime
 		}

@@ -20,13 +20,13 @@ func TestPlanHops(t *testing.T) {
 		skippable string
 	}{
 		{from: "1.2.8", to: "11.1.8", hops: []string{"1.2.8→1.4.6", "1.4.6→11.1.8"},
-			levels: [][2]migration.Level{{{1, 4}, {1, 7}}, {{1, 7}, {1, 13}}}},
+			levels: [][2]migration.Level{{lv(1, 4), lv(1, 7)}, {lv(1, 7), lv(1, 13)}}},
 		{from: "1.2.8", to: "1.4.6", hops: []string{"1.2.8→1.4.6"}},
 		{from: "1.2.8", to: "1.4.9", hops: []string{"1.2.8→1.4.6", "1.4.6→1.4.9"}},
-		{from: "1.4.6", to: "11.1.3", hops: []string{"1.4.6→11.1.3"}, levels: [][2]migration.Level{{{1, 7}, {1, 13}}}},
+		{from: "1.4.6", to: "11.1.3", hops: []string{"1.4.6→11.1.3"}, levels: [][2]migration.Level{{lv(1, 7), lv(1, 13)}}},
 		{from: "1.4.6", to: "11.1.8", hops: []string{"1.4.6→11.1.8"}},
 		{from: "1.4.7", to: "11.1.8", hops: []string{"1.4.7→11.1.8"}},
-		{from: "11.0.2", to: "11.1.8", hops: []string{"11.0.2→11.1.8"}, levels: [][2]migration.Level{{{1, 12}, {1, 13}}}},
+		{from: "11.0.2", to: "11.1.8", hops: []string{"11.0.2→11.1.8"}, levels: [][2]migration.Level{{lv(1, 12), lv(1, 13)}}},
 		{from: "11.1.3", to: "11.1.8", hops: []string{"11.1.3→11.1.8"}},
 		{from: "11.1.8", to: "11.1.8"},
 		{from: "1.4.6", to: "11.0.2", hops: []string{"1.4.6→11.0.2"}, skippable: "missing hop 1.4.6 → 11.1.3+"},
@@ -69,3 +69,5 @@ func TestPlanHops(t *testing.T) {
 	_, err := PlanHops(nil, v("11.1.8"))
 	assert.Error(t, err)
 }
+
+func lv(major, minor int) migration.Level { return migration.Level{Major: major, Minor: minor} }

@@ -349,3 +349,38 @@ func (n *Node) test(argv []string, e Exec) int {
 	}
 	return 0
 }
+
+// tail -n N FILE.
+func (n *Node) tail(argv []string, e Exec) int {
+	if len(argv) != 4 || argv[1] != "-n" {
+		return notEmulated(argv, e)
+	}
+	k, err := strconv.Atoi(argv[2])
+	if err != nil {
+		return notEmulated(argv, e)
+	}
+	b, err := os.ReadFile(n.Path(argv[3]))
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "tail: cannot open '%s' for reading: No such file or directory\n", argv[3])
+		return 1
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	fmt.Fprint(e.Stdout, strings.Join(lines[max(0, len(lines)-k):], ""))
+	return 0
+}
+
+// ip -o -4 addr show: the node's addresses, the VIP on eth0 when it holds it.
+func (n *Node) ip(argv []string, e Exec) int {
+	if strings.Join(argv[1:], " ") != "-o -4 addr show" {
+		return notEmulated(argv, e)
+	}
+	fmt.Fprintln(e.Stdout, "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever")
+	fmt.Fprintln(e.Stdout, "2: eth0    inet 192.168.4.250/24 brd 192.168.4.255 scope global eth0\\       valid_lft forever preferred_lft forever")
+	if n.HasVIP && n.VIP != "" {
+		fmt.Fprintf(e.Stdout, "2: eth0    inet %s/24 scope global secondary eth0\\       valid_lft forever preferred_lft forever\n", n.VIP)
+	}
+	return 0
+}

@@ -98,6 +98,7 @@ type Node struct {
 	// Keepalived.
 	KeepalivedUp   bool
 	HasVIP         bool
+	VIP            string // backend_vip's address, shown by `ip addr` on the master
 	TransitionTime time.Duration // how long cluster.sh takes
 	transTo        Status
 	transUntil     time.Time
@@ -421,7 +422,7 @@ func (n *Node) Run(ctx context.Context, e Exec) int {
 
 func (n *Node) script(ctx context.Context, s string, e Exec) int {
 	status := 0
-	for _, line := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == ';' }) {
+	for _, line := range splitScript(s) {
 		line = strings.TrimSpace(strings.ReplaceAll(line, "$?", fmt.Sprint(status)))
 		if line == "" {
 			continue
@@ -431,6 +432,7 @@ func (n *Node) script(ctx context.Context, s string, e Exec) int {
 			fmt.Fprintf(e.Stderr, "sh: %v\n", err)
 			return 2
 		}
+		argv = n.glob(argv)
 		ee := e
 		if len(argv) > 0 && argv[len(argv)-1] == "2>&1" {
 			argv, ee.Stderr = argv[:len(argv)-1], e.Stdout
@@ -438,6 +440,50 @@ func (n *Node) script(ctx context.Context, s string, e Exec) int {
 		status = n.command(ctx, argv, ee)
 	}
 	return status
+}
+
+// splitScript splits a script at newlines and semicolons outside quotes.
+func splitScript(s string) []string {
+	var out []string
+	var quote byte
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == ';' || c == '\n':
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// glob expands absolute path words holding '*' against the node's tree,
+// as sh does (a pattern that matches nothing stays as it is).
+func (n *Node) glob(argv []string) []string {
+	var out []string
+	for _, a := range argv {
+		if !strings.HasPrefix(a, "/") || !strings.Contains(a, "*") {
+			out = append(out, a)
+			continue
+		}
+		matches, _ := filepath.Glob(n.Path(a))
+		if len(matches) == 0 {
+			out = append(out, a)
+			continue
+		}
+		sort.Strings(matches)
+		for _, m := range matches {
+			out = append(out, "/"+strings.TrimPrefix(strings.TrimPrefix(m, n.Root), "/"))
+		}
+	}
+	return out
 }
 
 // command dispatches one argv.
@@ -474,6 +520,10 @@ func (n *Node) command(ctx context.Context, argv []string, e Exec) int {
 		return n.test(argv, e)
 	case "dpkg", "rpm":
 		return n.install(argv, e)
+	case "tail":
+		return n.tail(argv, e)
+	case "ip":
+		return n.ip(argv, e)
 	case "chown", "chmod", "rm", "cp", "mkdir", "readlink", "ls", "sha256sum":
 		return n.fileCommand(argv, e)
 	}

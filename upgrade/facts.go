@@ -1,0 +1,234 @@
+package upgrade
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/keepalived"
+	"github.com/chefha/chefha/migration"
+	"github.com/chefha/chefha/runit"
+)
+
+// Section is one command's output in a node's facts.
+type Section struct {
+	Output string `json:"output"`
+	RC     int    `json:"rc"`
+}
+
+// NodeFacts is everything read from one node, raw, so that checks are pure
+// functions of it and a saved copy can be checked again offline.
+type NodeFacts struct {
+	Node      string             `json:"node"`
+	Role      string             `json:"role"`
+	Bootstrap bool               `json:"bootstrap"`
+	Sections  map[string]Section `json:"sections,omitempty"`
+	// Err is set when the node could not be read at all.
+	Err string `json:"error,omitempty"`
+}
+
+// Facts is the cluster as read by Gather.
+type Facts struct {
+	Gathered time.Time        `json:"gathered"`
+	Topology cluster.Topology `json:"topology"`
+	Nodes    []NodeFacts      `json:"nodes"`
+}
+
+// The sections Gather reads, in order, and the command of each. One shell
+// script runs them all: one exec session per node.
+var factCommands = []struct{ name, cmd string }{
+	{"manifest", "cat /opt/opscode/version-manifest.txt"},
+	{"topology", "cat " + cluster.TopologyPath},
+	{"level", "cat " + migration.Path},
+	{"current", "cat " + keepalived.CurrentStatusPath},
+	{"requested", "cat " + keepalived.RequestedPath},
+	{"lock", "cat " + keepalived.LockPath},
+	{"clusterlog", "tail -n 200 " + keepalived.ClusterLogPath},
+	{"ps", "ps -eo pid,ppid,user,stat,args"},
+	{"status", "private-chef-ctl status"},
+	{"stat", "stat -c '" + runit.StatFormat + "' /var/log/opscode /var/log/opscode/keepalived " + cluster.TopologyPath + " /var/log/opscode/*/current"},
+	{"df", "df -P /var/log/opscode"},
+	{"dfi", "df -Pi /var/log/opscode"},
+	{"links", "find /opt/opscode/service -mindepth 1 -maxdepth 1 -printf '" + strings.ReplaceAll(strings.ReplaceAll(runit.LinkFormat, "\t", `\t`), "\n", `\n`) + "'"},
+	{"job-opscode-runsvdir", "initctl status opscode-runsvdir"},
+	{"job-private-chef-runsvdir", "initctl status private-chef-runsvdir"},
+	{"bootstrapped", "test -e /var/opt/opscode/bootstrapped"},
+	{"addrs", "ip -o -4 addr show"},
+}
+
+const (
+	markSection = "@@chefha:"
+	markRC      = "@@chefha-rc:"
+)
+
+// factScript is the shell script Gather runs on every node.
+func factScript() string {
+	var b strings.Builder
+	for _, c := range factCommands {
+		fmt.Fprintf(&b, "echo %s%s\n%s 2>&1\necho %s$?\n", markSection, c.name, c.cmd, markRC)
+	}
+	b.WriteString("true\n")
+	return b.String()
+}
+
+// parseSections splits the script's output back into sections.
+func parseSections(out string) (map[string]Section, error) {
+	secs := map[string]Section{}
+	var name string
+	var body strings.Builder
+	for _, line := range strings.SplitAfter(out, "\n") {
+		t := strings.TrimRight(line, "\n")
+		switch {
+		case strings.HasPrefix(t, markSection):
+			name = strings.TrimPrefix(t, markSection)
+			body.Reset()
+		case strings.HasPrefix(t, markRC) && name != "":
+			rc, err := strconv.Atoi(strings.TrimPrefix(t, markRC))
+			if err != nil {
+				return nil, fmt.Errorf("facts: bad status line %q", t)
+			}
+			secs[name] = Section{Output: body.String(), RC: rc}
+			name = ""
+		case name != "":
+			body.WriteString(line)
+		}
+	}
+	for _, c := range factCommands {
+		if _, ok := secs[c.name]; !ok {
+			return secs, fmt.Errorf("facts: no %s section in the output (cut short?)", c.name)
+		}
+	}
+	return secs, nil
+}
+
+// Gather reads every node at once (one exec session each) and returns
+// the facts; a node that cannot be read has Err set, the others are kept.
+func Gather(ctx context.Context, c *cluster.Cluster) Facts {
+	f := Facts{Gathered: time.Now().UTC(), Topology: c.Topology}
+	servers := c.Topology.Servers
+	rs := cluster.Each(ctx, c.Nodes(servers), 64, func(ctx context.Context, n cluster.Node) (map[string]Section, error) {
+		res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sh", "-c", factScript()}, Sudo: true})
+		if err != nil {
+			return nil, err
+		}
+		return parseSections(string(res.Stdout))
+	})
+	for i, r := range rs {
+		s := servers[i]
+		nf := NodeFacts{Node: s.Name, Role: s.Role, Bootstrap: s.Bootstrap, Sections: r.Value}
+		if r.Err != nil {
+			nf.Err = r.Err.Error()
+		}
+		f.Nodes = append(f.Nodes, nf)
+	}
+	return f
+}
+
+// Save writes the facts as JSON.
+func (f Facts) Save(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(f)
+}
+
+// LoadFacts reads facts saved by Save.
+func LoadFacts(r io.Reader) (Facts, error) {
+	var f Facts
+	err := json.NewDecoder(r).Decode(&f)
+	return f, err
+}
+
+// Node returns the facts of the node called name.
+func (f Facts) Node(name string) (NodeFacts, bool) {
+	for _, n := range f.Nodes {
+		if n.Node == name {
+			return n, true
+		}
+	}
+	return NodeFacts{}, false
+}
+
+// ok reports whether a section exists and its command succeeded.
+func (n NodeFacts) ok(name string) (string, bool) {
+	s, found := n.Sections[name]
+	return s.Output, found && s.RC == 0
+}
+
+// Version is the installed package version, from the version manifest
+// ("private-chef 11.1.8").
+func (n NodeFacts) Version() (string, error) {
+	out, ok := n.ok("manifest")
+	if !ok {
+		return "", fmt.Errorf("%s: cannot read /opt/opscode/version-manifest.txt: %s", n.Node, strings.TrimSpace(out))
+	}
+	f := strings.Fields(strings.SplitN(out, "\n", 2)[0])
+	if len(f) < 2 {
+		return "", fmt.Errorf("%s: version manifest first line %q has no version", n.Node, strings.SplitN(out, "\n", 2)[0])
+	}
+	return f[1], nil
+}
+
+// Processes parses the ps section.
+func (n NodeFacts) Processes() ([]runit.Process, error) {
+	out, ok := n.ok("ps")
+	if !ok {
+		return nil, fmt.Errorf("%s: ps failed: %s", n.Node, strings.TrimSpace(out))
+	}
+	return runit.ParsePS(strings.NewReader(out))
+}
+
+// Services parses private-chef-ctl status (its exit code is 3 when a
+// service is down, which is information, not failure).
+func (n NodeFacts) Services() ([]runit.ServiceStatus, error) {
+	s, found := n.Sections["status"]
+	if !found {
+		return nil, fmt.Errorf("%s: no private-chef-ctl status", n.Node)
+	}
+	return runit.ParseStatus(strings.NewReader(s.Output))
+}
+
+// KeepalivedState builds the node's HA state from its facts.
+func (n NodeFacts) KeepalivedState(vip string) keepalived.NodeState {
+	st := keepalived.NodeState{Name: n.Node}
+	if n.Err != "" {
+		st.Err = fmt.Errorf("%s", n.Err)
+		return st
+	}
+	cur, ok := n.ok("current")
+	if !ok {
+		st.Err = fmt.Errorf("%s: %s", keepalived.CurrentStatusPath, strings.TrimSpace(cur))
+		return st
+	}
+	var err error
+	if st.Current, err = keepalived.ParseStatus(keepalived.CurrentStatusPath, []byte(cur)); err != nil {
+		st.Err = err
+		return st
+	}
+	if req, ok := n.ok("requested"); ok {
+		st.Requested, _ = keepalived.ParseStatus(keepalived.RequestedPath, []byte(req))
+	}
+	if lock, ok := n.ok("lock"); ok {
+		if pid, err := keepalived.ParseLock(keepalived.LockPath, []byte(lock)); err == nil {
+			st.LockPID = pid
+			if ps, err := n.Processes(); err == nil {
+				for _, p := range ps {
+					if p.PID == pid {
+						st.LockAlive = true
+					}
+				}
+			}
+		}
+	}
+	if addrs, ok := n.ok("addrs"); ok && vip != "" {
+		st.HasVIP = strings.Contains(addrs, " "+vip+"/")
+	}
+	if log, ok := n.ok("clusterlog"); ok {
+		st.Events, _ = keepalived.ParseClusterLog(strings.NewReader(log))
+	}
+	return st
+}
