@@ -1,6 +1,7 @@
 package clustertest
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -151,7 +152,12 @@ func (c *Cluster) nodeExec(n *ecnode.Node, f *fault) ExecFunc {
 				return 255
 			}
 		}
-		return n.Run(ctx, ecnode.Exec{Command: e.Command, Stdin: e.Stdin, Stdout: e.Stdout, Stderr: e.Stderr})
+		// Buffered: a real program's stdio is, and one SSH packet per
+		// line would make the emulator, not chefha, what a benchmark measures.
+		stdout, stderr := bufio.NewWriterSize(e.Stdout, 32<<10), bufio.NewWriter(e.Stderr)
+		defer stderr.Flush()
+		defer stdout.Flush()
+		return n.Run(ctx, ecnode.Exec{Command: e.Command, Stdin: e.Stdin, Stdout: stdout, Stderr: stderr})
 	}
 }
 

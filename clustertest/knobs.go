@@ -305,3 +305,19 @@ func SlowNode(node string, d time.Duration) Knob {
 func Unreachable(node string) Knob {
 	return Knob{Name: "unreachable", Apply: func(c *Cluster) error { return c.Servers[node].Close() }}
 }
+
+// ServiceDown stops one service on one node.
+func ServiceDown(node, service string) Knob {
+	return onNodes("service-down", named(node), func(n *ecnode.Node) error {
+		if s, ok := n.Services[service]; ok {
+			s.Up = false
+		}
+		return nil
+	})
+}
+
+// File writes a file on one node (e.g. a different version manifest or
+// private-chef.rb).
+func File(node, path, content string, mode os.FileMode) Knob {
+	return onNodes("file", named(node), func(n *ecnode.Node) error { return n.WriteFile(path, content, mode) })
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/pkg/sftp"
@@ -48,7 +49,11 @@ type SSHServer struct {
 	conns  map[*ssh.ServerConn]bool
 	closed bool
 	wg     sync.WaitGroup
+	execs  atomic.Int64
 }
+
+// Execs counts the exec requests (commands) served so far.
+func (s *SSHServer) Execs() int64 { return s.execs.Load() }
 
 // SSHServerConfig configures NewSSHServer.
 type SSHServerConfig struct {
@@ -220,6 +225,7 @@ func (s *SSHServer) session(user string, ch ssh.Channel, reqs <-chan *ssh.Reques
 				return
 			}
 			r.Reply(true, nil)
+			s.execs.Add(1)
 			done := make(chan int, 1)
 			go func() {
 				done <- s.exec(ctx, Exec{User: user, Command: p.Command, Stdin: ch, Stdout: ch, Stderr: ch.Stderr()})

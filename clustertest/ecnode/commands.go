@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -221,7 +219,6 @@ func (n *Node) stat(argv []string, e Exec) int {
 			status = 1
 			continue
 		}
-		sys := st.Sys().(*syscall.Stat_t)
 		kind := "regular file"
 		switch {
 		case st.IsDir():
@@ -231,10 +228,7 @@ func (n *Node) stat(argv []string, e Exec) int {
 		case st.Size() == 0:
 			kind = "regular empty file"
 		}
-		u, g := userName(sys.Uid), groupName(sys.Gid)
-		if o, ok := n.Owners[filepath.Clean(p)]; ok {
-			u, g, _ = strings.Cut(o, ":")
-		}
+		u, g, _ := strings.Cut(n.owner(p), ":")
 		out := format
 		for k, v := range map[string]string{
 			"%a": strconv.FormatUint(uint64(st.Mode().Perm()), 8), "%U": u, "%G": g,
@@ -247,20 +241,18 @@ func (n *Node) stat(argv []string, e Exec) int {
 	return status
 }
 
-// Owners recorded by knobs override the file system's (tests run as one
-// user, nodes have opscode).
-func userName(uid uint32) string {
-	if u, err := user.LookupId(strconv.Itoa(int(uid))); err == nil {
-		return u.Username
+// owner is the "user:group" stat prints for a path: a knob's override, or
+// what the release's packaging makes it (the emulator runs as one user, a
+// real node has opscode).
+func (n *Node) owner(p string) string {
+	p = filepath.Clean(p)
+	if o, ok := n.Owners[p]; ok {
+		return o
 	}
-	return strconv.Itoa(int(uid))
-}
-
-func groupName(gid uint32) string {
-	if g, err := user.LookupGroupId(strconv.Itoa(int(gid))); err == nil {
-		return g.Name
+	if strings.HasPrefix(p, "/var/log/opscode/") {
+		return n.Release.ServiceOwner + ":" + n.Release.ServiceOwner
 	}
-	return strconv.Itoa(int(gid))
+	return "root:root"
 }
 
 func (n *Node) df(argv []string, e Exec) int {

@@ -98,7 +98,7 @@ type Node struct {
 	// Keepalived.
 	KeepalivedUp   bool
 	HasVIP         bool
-	VIP            string // backend_vip's address, shown by `ip addr` on the master
+	VIP            string        // backend_vip's address, shown by `ip addr` on the master
 	TransitionTime time.Duration // how long cluster.sh takes
 	transTo        Status
 	transUntil     time.Time

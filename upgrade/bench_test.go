@@ -1,0 +1,48 @@
+package upgrade_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/upgrade"
+)
+
+// BenchmarkPreflight times a whole pre-flight (gather over SSH + checks)
+// on simulated clusters of 5 and 200 nodes, and reports the exec sessions
+// each node served per run.
+func BenchmarkPreflight(b *testing.B) {
+	for _, size := range []int{5, 200} {
+		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
+			sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: size - 2})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sim.Close()
+			ctx := context.Background()
+			cl, err := sim.Dial(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cl.Close()
+			before := execs(sim)
+			target := semver.MustParse("11.1.8")
+			for b.Loop() {
+				if _, err := upgrade.Preflight(ctx, cl, upgrade.WithTarget(target)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(execs(sim)-before)/float64(b.N)/float64(size), "execs/node")
+		})
+	}
+}
+
+func execs(sim *clustertest.Cluster) int64 {
+	var n int64
+	for _, s := range sim.Servers {
+		n += s.Execs()
+	}
+	return n
+}

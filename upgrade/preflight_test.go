@@ -1,0 +1,261 @@
+package upgrade_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/upgrade"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var record = flag.Bool("record", false, "rewrite testdata/facts-*.json from simulated clusters")
+
+const (
+	be1 = "be1.chefha.test"
+	be2 = "be2.chefha.test"
+	fe1 = "fe1.chefha.test"
+	fe2 = "fe2.chefha.test"
+)
+
+// preflight runs Preflight over SSH against a simulated cluster.
+func preflight(t testing.TB, version, target string, knobs []clustertest.Knob, opts ...upgrade.Option) upgrade.Report {
+	t.Helper()
+	sim, err := clustertest.New(clustertest.Options{Version: version, Knobs: knobs})
+	require.NoError(t, err)
+	defer sim.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := sim.Dial(ctx)
+	require.NoError(t, err)
+	defer cl.Close()
+	rep, err := upgrade.Preflight(ctx, cl, append([]upgrade.Option{upgrade.WithTarget(semver.MustParse(target))}, opts...)...)
+	require.NoError(t, err)
+	return rep
+}
+
+// healthy is what the runbook's pre-flight asks for, done.
+func healthy() []clustertest.Knob {
+	return []clustertest.Knob{clustertest.FrontendsStopped(), clustertest.StandbyKeepalivedStopped()}
+}
+
+// broken plants a failure for every check at once.
+func broken() []clustertest.Knob {
+	return []clustertest.Knob{
+		clustertest.Unreachable("fe3.chefha.test"),
+		clustertest.File(fe2, "/etc/opscode/private-chef.rb", "topology \"ha\"\n# edited by hand\n", 0o644),
+		clustertest.File(fe2, "/opt/opscode/version-manifest.txt", "private-chef 1.4.7\n", 0o644),
+		clustertest.MigrationLevel(be2, ""),
+		clustertest.RunsvdirErrors(),
+		clustertest.StaleLinks(),
+		clustertest.LogDirMode(),
+		clustertest.OC11540(),
+		clustertest.OC11490(),
+		clustertest.File(be2, "/opt/opscode/version-manifest.txt", "private-chef 11.0.2\n", 0o644), // half-upgraded
+		clustertest.OC11656(),
+		clustertest.SplitBrain(),
+		clustertest.ServiceDown(be1, "opscode-erchef"),
+		clustertest.OC11575(),
+	}
+}
+
+func fixture(t *testing.T, name string, knobs []clustertest.Knob) upgrade.Facts {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *record {
+		sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 3, Knobs: knobs})
+		require.NoError(t, err)
+		cl, err := sim.Dial(context.Background())
+		if err != nil {
+			// Unreachable nodes make Dial fail: gather from the rest.
+			cl = nil
+		}
+		var facts upgrade.Facts
+		if cl != nil {
+			facts = upgrade.Gather(context.Background(), cl)
+			cl.Close()
+		} else {
+			facts = gatherPartial(t, sim)
+		}
+		sim.Close()
+		var b bytes.Buffer
+		require.NoError(t, facts.Save(&b))
+		require.NoError(t, os.WriteFile(path, b.Bytes(), 0o644))
+	}
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	facts, err := upgrade.LoadFacts(f)
+	require.NoError(t, err)
+	return facts
+}
+
+// Every check passes on the healthy fixture and fails (or warns) on the
+// broken one, read offline from facts recorded over SSH from clustertest.
+func TestChecksOnFactsFixtures(t *testing.T) {
+	good := fixture(t, "facts-healthy.json", healthy())
+	bad := fixture(t, "facts-broken.json", broken())
+	target := semver.MustParse("11.1.3")
+	goodRep := upgrade.Judge(good, target, "LVM snapshot vg0/chef", nil)
+	badRep := upgrade.Judge(bad, target, "", nil)
+	bySev := func(r upgrade.Report) map[string]upgrade.Severity {
+		worst := map[string]upgrade.Severity{}
+		for _, f := range r.Findings {
+			if cur, ok := worst[f.Check]; !ok || cur == upgrade.OK || (cur == upgrade.Warn && f.Severity == upgrade.Fail) {
+				worst[f.Check] = f.Severity
+			}
+		}
+		return worst
+	}
+	g, b := bySev(goodRep), bySev(badRep)
+	for _, c := range upgrade.Checks() {
+		t.Run(c.Name(), func(t *testing.T) {
+			assert.NotEmpty(t, c.Doc())
+			assert.Equal(t, upgrade.OK, g[c.Name()], "healthy: %v", findingsOf(goodRep, c.Name()))
+			assert.NotEqual(t, upgrade.OK, b[c.Name()], "broken: %v", findingsOf(badRep, c.Name()))
+		})
+	}
+}
+
+func findingsOf(r upgrade.Report, check string) []upgrade.Finding {
+	var out []upgrade.Finding
+	for _, f := range r.Findings {
+		if f.Check == check {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// want is one expected finding of an end-to-end run.
+type want struct {
+	check string
+	node  string
+	sev   upgrade.Severity
+	issue string
+}
+
+func has(r upgrade.Report, w want) bool {
+	for _, f := range r.Findings {
+		if f.Check == w.check && f.Node == w.node && f.Severity == w.sev && (w.issue == "" || f.Issue == w.issue) {
+			return true
+		}
+	}
+	return false
+}
+
+// Each clustertest knob a check can see, end to end over SSH: the report
+// names the right node and severity.
+func TestPreflightSeesEachKnob(t *testing.T) {
+	tests := []struct {
+		name    string
+		version string
+		target  string
+		knob    clustertest.Knob
+		want    want
+	}{
+		{"OC-11297", "11.0.2", "11.1.8", clustertest.OC11297(), want{"migration-level", be1, upgrade.Fail, "OC-11297"}},
+		{"OC-11426", "11.0.2", "11.1.8", clustertest.OC11426(), want{"log-dir", be1, upgrade.Fail, ""}},
+		{"OC-11490", "11.0.2", "11.1.8", clustertest.OC11490(), want{"keepalived-log-dir", be1, upgrade.Fail, "OC-11490"}},
+		{"OC-11540", "1.4.6", "11.1.3", clustertest.OC11540(), want{"non-ssl-port", be1, upgrade.Fail, "OC-11540"}},
+		{"OC-11575", "11.1.8", "11.1.8", clustertest.OC11575(), want{"standby-services-stopped", be2, upgrade.Fail, "OC-11575"}},
+		{"OC-11656", "1.4.6", "11.1.8", clustertest.OC11656(), want{"config-readable", fe1, upgrade.Warn, "OC-11656"}},
+		{"OC-11669 in flight", "1.4.6", "11.1.8", clustertest.SplitBrain(), want{"keepalived-pair", "", upgrade.Fail, ""}},
+		{"runsvdir errors", "1.4.6", "11.1.8", clustertest.RunsvdirErrors(), want{"runit-processes", be1, upgrade.Fail, ""}},
+		{"two runsvdirs", "1.4.6", "11.1.8", clustertest.TwoRunsvdirs(), want{"runit-processes", be1, upgrade.Fail, ""}},
+		{"leftover ctl", "1.4.6", "11.1.8", clustertest.LeftoverCtl(), want{"runit-processes", be1, upgrade.Fail, ""}},
+		{"stale links", "11.1.8", "11.1.8", clustertest.StaleLinks(), want{"service-links", be1, upgrade.Warn, ""}},
+		{"log dir mode", "1.4.6", "11.1.8", clustertest.LogDirMode(), want{"log-dir", be1, upgrade.Fail, ""}},
+		{"log dir owner", "11.1.8", "11.1.8", clustertest.LogDirOwner(), want{"log-dir", be1, upgrade.Fail, ""}},
+		{"current missing", "1.4.6", "11.1.8", clustertest.CurrentMissing(), want{"log-dir", be1, upgrade.Fail, ""}},
+		{"log fs full", "1.4.6", "11.1.8", clustertest.LogFSFull(), want{"log-dir", be1, upgrade.Fail, ""}},
+		{"bootstrap not master", "1.4.6", "11.1.8", clustertest.SplitBrain(), want{"bootstrap-master", be1, upgrade.Fail, ""}},
+		{"bootstrap service down", "1.4.6", "11.1.8", clustertest.ServiceDown(be1, "opscode-erchef"), want{"bootstrap-healthy", be1, upgrade.Fail, ""}},
+		{"front ends running", "1.4.6", "11.1.8", clustertest.StandbyKeepalivedStopped(), want{"frontends-stopped", fe1, upgrade.Warn, ""}},
+		{"standby keepalived", "1.4.6", "11.1.8", clustertest.FrontendsStopped(), want{"standby-keepalived-stopped", be2, upgrade.Warn, ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := preflight(t, tt.version, tt.target, []clustertest.Knob{tt.knob})
+			assert.True(t, has(rep, tt.want), "want %+v in:\n%s", tt.want, table(rep))
+		})
+	}
+}
+
+func table(r upgrade.Report) string {
+	var b bytes.Buffer
+	r.WriteTable(&b)
+	return b.String()
+}
+
+func TestPreflightHealthyCluster(t *testing.T) {
+	rep := preflight(t, "1.4.6", "11.1.8", healthy(), upgrade.WithBackup("LVM snapshot"))
+	assert.False(t, rep.Failed(), table(rep))
+	assert.Zero(t, rep.Summary["warn"], table(rep))
+	assert.Equal(t, []upgrade.PlanHop{{From: "1.4.6", To: "11.1.8", LevelBefore: "1.7", LevelAfter: "1.13"}}, rep.Plan)
+	var ids []string
+	for _, k := range rep.KnownIssues {
+		ids = append(ids, k.ID)
+	}
+	assert.Equal(t, []string{"OC-11575", "OC-11657"}, ids)
+}
+
+func TestPreflightUnreachableNode(t *testing.T) {
+	sim, err := clustertest.New(clustertest.Options{})
+	require.NoError(t, err)
+	defer sim.Close()
+	require.NoError(t, sim.Servers[fe1].Close())
+	facts := gatherPartial(t, sim)
+	rep, err := upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts))
+	require.NoError(t, err)
+	require.True(t, has(rep, want{"reachable", fe1, upgrade.Fail, ""}), table(rep))
+	assert.Contains(t, findingsOf(rep, "reachable")[0].Evidence[0], "connection refused")
+	assert.True(t, has(rep, want{"bootstrap-master", "", upgrade.OK, ""}), "the other nodes are still judged")
+}
+
+func TestIgnore(t *testing.T) {
+	facts := fixture(t, "facts-broken.json", broken())
+	rep, err := upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts), upgrade.WithIgnore("Runit-Processes", "LOG-DIR"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"runit-processes", "log-dir"}, rep.Ignored)
+	assert.Empty(t, findingsOf(rep, "runit-processes"))
+
+	rep, err = upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts), upgrade.WithIgnore("all"))
+	require.NoError(t, err)
+	for _, f := range rep.Findings {
+		assert.Contains(t, []string{"reachable", "topology", "version"}, f.Check, "only mandatory checks run")
+	}
+
+	_, err = upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts), upgrade.WithIgnore("version"))
+	var ie *upgrade.IgnoreError
+	require.ErrorAs(t, err, &ie)
+	_, err = upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts), upgrade.WithIgnore("no-such-check"))
+	assert.ErrorContains(t, err, `no check named "no-such-check"`)
+}
+
+func TestReportJSONIsStable(t *testing.T) {
+	rep := upgrade.Judge(fixture(t, "facts-broken.json", broken()), semver.MustParse("11.1.3"), "", nil)
+	var b bytes.Buffer
+	require.NoError(t, rep.WriteJSON(&b))
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b.Bytes(), &m))
+	for _, k := range []string{"generated", "installed", "target", "plan", "known_issues", "findings", "summary"} {
+		assert.Contains(t, m, k)
+	}
+	f := m["findings"].([]any)[0].(map[string]any)
+	for _, k := range []string{"check", "severity"} {
+		assert.Contains(t, f, k)
+	}
+	out := table(rep)
+	assert.Contains(t, out, "NOT safe to upgrade")
+	assert.True(t, strings.HasPrefix(out, "installed 1.4.6, target 11.1.3\n"), out)
+}
