@@ -276,7 +276,10 @@ func SplitBrain() Knob {
 
 // RHEL makes every node a RHEL node (rpm instead of dpkg).
 func RHEL() Knob {
-	return onNodes("rhel", all, func(n *ecnode.Node) error { n.Family = "rhel"; return nil })
+	return onNodes("rhel", all, func(n *ecnode.Node) error {
+		n.Family = "rhel"
+		return n.WriteFile("/etc/os-release", "NAME=\"Red Hat Enterprise Linux Server\"\nID=\"rhel\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"6.5\"\n", 0o644)
+	})
 }
 
 // Transport faults.

@@ -59,6 +59,7 @@ var factCommands = []struct{ name, cmd string }{
 	{"job-private-chef-runsvdir", "initctl status private-chef-runsvdir"},
 	{"bootstrapped", "test -e /var/opt/opscode/bootstrapped"},
 	{"addrs", "ip -o -4 addr show"},
+	{"os", "cat /etc/os-release"},
 }
 
 const (
@@ -171,6 +172,30 @@ func (n NodeFacts) Version() (string, error) {
 		return "", fmt.Errorf("%s: version manifest first line %q has no version", n.Node, strings.SplitN(out, "\n", 2)[0])
 	}
 	return f[1], nil
+}
+
+// Family is the node's package family, "debian" (dpkg) or "rhel" (rpm),
+// from /etc/os-release's ID and ID_LIKE.
+func (n NodeFacts) Family() (string, error) {
+	out, ok := n.ok("os")
+	if !ok {
+		return "", fmt.Errorf("%s: cannot read /etc/os-release", n.Node)
+	}
+	ids := ""
+	for _, l := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok && (k == "ID" || k == "ID_LIKE") {
+			ids += " " + strings.Trim(v, `"`)
+		}
+	}
+	for _, f := range strings.Fields(ids) {
+		switch f {
+		case "debian", "ubuntu":
+			return "debian", nil
+		case "rhel", "fedora", "centos":
+			return "rhel", nil
+		}
+	}
+	return "", fmt.Errorf("%s: unknown OS family in /etc/os-release (ID%s)", n.Node, ids)
 }
 
 // Processes parses the ps section.

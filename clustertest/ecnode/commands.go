@@ -149,6 +149,9 @@ func (n *Node) statusLine(s *Service) string {
 func (n *Node) sv(argv []string, e Exec) int {
 	args := argv[1:]
 	wait := 7 * time.Second // OC-11657: sv's default
+	if secs, err := strconv.Atoi(n.svwait); err == nil {
+		wait = time.Duration(secs) * time.Second
+	}
 	if len(args) >= 2 && args[0] == "-w" {
 		secs, err := strconv.Atoi(args[1])
 		if err != nil {

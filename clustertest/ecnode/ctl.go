@@ -58,10 +58,17 @@ func (n *Node) ctl(argv []string, e Exec) int {
 			}
 			return n.keepalivedStatus(e)
 		}
-		// EC 11.1.8's wrapper exports SVWAIT=30 (OC-11657); older ctls use sv's 7 s.
+		// EC 11.1.8's wrapper exports SVWAIT=30 (OC-11657); older ctls use
+		// sv's 7 s unless the caller exported a longer SVWAIT.
 		wait := "7"
 		if n.atLeast("11.1.8") {
 			wait = "30"
+		}
+		if n.svwait != "" {
+			wait = n.svwait
+		}
+		if argv[1] == "start" && len(argv) == 2 && n.Backend {
+			n.keepalivedStart() // start-all includes keepalived on a back end
 		}
 		status := 0
 		for _, s := range svcs {
@@ -423,8 +430,16 @@ func (n *Node) fileCommand(argv []string, e Exec) int {
 		return 0
 	case "mkdir":
 		for _, p := range args {
-			if err := os.MkdirAll(n.Path(p), 0o755); err != nil {
-				fmt.Fprintln(e.Stderr, err)
+			mk := os.Mkdir
+			if recursive {
+				mk = os.MkdirAll
+			}
+			if err := mk(n.Path(p), 0o755); err != nil {
+				if os.IsExist(err) {
+					fmt.Fprintf(e.Stderr, "mkdir: cannot create directory '%s': File exists\n", p)
+				} else {
+					fmt.Fprintf(e.Stderr, "mkdir: cannot create directory '%s': No such file or directory\n", p)
+				}
 				return 1
 			}
 		}

@@ -119,6 +119,7 @@ type Node struct {
 	// PartybusLocked makes the migration-level lock look held.
 	PartybusLocked   bool
 	redisLBRestarted bool
+	svwait           string // SVWAIT of the running command, if set
 
 	nextPID int
 }
@@ -191,6 +192,9 @@ const (
 
 func (n *Node) layout() error {
 	if err := n.WriteFile(manifest, "private-chef "+n.Package+"\n", 0o644); err != nil {
+		return err
+	}
+	if err := n.WriteFile("/etc/os-release", "NAME=\"Ubuntu\"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"12.04\"\n", 0o644); err != nil {
 		return err
 	}
 	if err := n.writeLevel(n.Release.Level); err != nil {
@@ -494,7 +498,25 @@ func (n *Node) command(ctx context.Context, argv []string, e Exec) int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.settle()
+	n.svwait = ""
+	return n.dispatch(ctx, argv, e)
+}
+
+// dispatch runs one argv with the node locked.
+func (n *Node) dispatch(ctx context.Context, argv []string, e Exec) int {
 	switch filepath.Base(argv[0]) {
+	case "env":
+		// env VAR=value… CMD: only SVWAIT matters to the emulated programs.
+		i := 1
+		for ; i < len(argv) && strings.Contains(argv[i], "="); i++ {
+			if v, ok := strings.CutPrefix(argv[i], "SVWAIT="); ok {
+				n.svwait = v
+			}
+		}
+		if i == len(argv) {
+			return notEmulated(argv, e)
+		}
+		return n.dispatch(ctx, argv[i:], e)
 	case "echo":
 		fmt.Fprintln(e.Stdout, strings.Join(argv[1:], " "))
 		return 0
