@@ -108,8 +108,8 @@ func TestKnobOC11490(t *testing.T) {
 	assert.Equal(t, "root\n", out)
 	s.run(t, be1, "private-chef-ctl", "stop", "keepalived")
 	out, _, code := s.run(t, be1, "private-chef-ctl", "start", "keepalived")
-	assert.Equal(t, 3, code, "keepalived cannot run")
-	assert.Contains(t, out, "down: keepalived")
+	assert.Equal(t, 1, code, "keepalived cannot run")
+	assert.Equal(t, "timeout: down: keepalived: 0s, normally up, want up\n", out)
 }
 
 func TestKnobOC11540(t *testing.T) {

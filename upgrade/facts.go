@@ -67,18 +67,23 @@ const (
 	markRC      = "@@chefha-rc:"
 )
 
-// factScript is the shell script Gather runs on every node.
-func factScript() string {
+// factScript is the shell script that reads the named sections (all when
+// none are named).
+func factScript(only ...string) string {
 	var b strings.Builder
 	for _, c := range factCommands {
+		if len(only) > 0 && !containsString(only, c.name) {
+			continue
+		}
 		fmt.Fprintf(&b, "echo %s%s\n%s 2>&1\necho %s$?\n", markSection, c.name, c.cmd, markRC)
 	}
 	b.WriteString("true\n")
 	return b.String()
 }
 
-// parseSections splits the script's output back into sections.
-func parseSections(out string) (map[string]Section, error) {
+// parseSections splits the script's output back into sections and checks
+// that the wanted ones (all when none are named) are there.
+func parseSections(out string, only ...string) (map[string]Section, error) {
 	secs := map[string]Section{}
 	var name string
 	var body strings.Builder
@@ -100,11 +105,20 @@ func parseSections(out string) (map[string]Section, error) {
 		}
 	}
 	for _, c := range factCommands {
-		if _, ok := secs[c.name]; !ok {
+		if _, ok := secs[c.name]; !ok && (len(only) == 0 || containsString(only, c.name)) {
 			return secs, fmt.Errorf("facts: no %s section in the output (cut short?)", c.name)
 		}
 	}
 	return secs, nil
+}
+
+// readNode reads the named sections of one node in one exec session.
+func readNode(ctx context.Context, n cluster.Node, only ...string) (map[string]Section, error) {
+	res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sh", "-c", factScript(only...)}, Sudo: true})
+	if err != nil {
+		return nil, err
+	}
+	return parseSections(string(res.Stdout), only...)
 }
 
 // Gather reads every node at once (one exec session each) and returns
@@ -113,11 +127,7 @@ func Gather(ctx context.Context, c *cluster.Cluster) Facts {
 	f := Facts{Gathered: time.Now().UTC(), Topology: c.Topology}
 	servers := c.Topology.Servers
 	rs := cluster.Each(ctx, c.Nodes(servers), 64, func(ctx context.Context, n cluster.Node) (map[string]Section, error) {
-		res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sh", "-c", factScript()}, Sudo: true})
-		if err != nil {
-			return nil, err
-		}
-		return parseSections(string(res.Stdout))
+		return readNode(ctx, n)
 	})
 	for i, r := range rs {
 		s := servers[i]

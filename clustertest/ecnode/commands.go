@@ -316,9 +316,69 @@ func (n *Node) find(argv []string, e Exec) int {
 	return 0
 }
 
-// initctl status JOB, as Upstart prints it.
+// initctl status|start|stop JOB, as Upstart prints it. Stopping a runsvdir
+// job takes its runsv and services down; starting it brings the normally-up
+// services back, and svlogd recreates missing current files.
 func (n *Node) initctl(argv []string, e Exec) int {
-	if len(argv) != 3 || argv[1] != "status" {
+	if len(argv) != 3 {
+		return notEmulated(argv, e)
+	}
+	job := argv[2]
+	known := job == "opscode-runsvdir" || job == "private-chef-runsvdir"
+	switch argv[1] {
+	case "status":
+	case "stop":
+		if !known {
+			fmt.Fprintln(e.Stderr, "initctl: Unknown job: "+job)
+			return 1
+		}
+		n.Log = append(n.Log, strings.Join(argv, " "))
+		running := false
+		var keep []string
+		for _, j := range n.Runsvdirs {
+			if j == job {
+				running = true
+			} else {
+				keep = append(keep, j)
+			}
+		}
+		if !running {
+			fmt.Fprintln(e.Stderr, "initctl: Unknown instance: ")
+			return 1
+		}
+		n.Runsvdirs = keep
+		if len(keep) == 0 {
+			for _, s := range n.Services {
+				s.Up = false
+			}
+		}
+		fmt.Fprintf(e.Stdout, "%s stop/waiting\n", job)
+		return 0
+	case "start":
+		if !known {
+			fmt.Fprintln(e.Stderr, "initctl: Unknown job: "+job)
+			return 1
+		}
+		n.Log = append(n.Log, strings.Join(argv, " "))
+		for _, j := range n.Runsvdirs {
+			if j == job {
+				fmt.Fprintln(e.Stderr, "initctl: Job is already running: "+job)
+				return 1
+			}
+		}
+		n.Runsvdirs = append(n.Runsvdirs, job)
+		if n.owner("/var/log/opscode") == n.Release.ServiceOwner+":"+n.Release.ServiceOwner {
+			n.RunsvdirLog = ""
+		}
+		for _, s := range n.sortedServices() {
+			n.WriteFile("/var/log/opscode/"+s.Name+"/current", "", 0o644)
+			if s.NormallyUp && !s.Up {
+				s.Up, s.PID, s.Since = true, n.pid(), n.Clock()
+			}
+		}
+		fmt.Fprintf(e.Stdout, "%s start/running, process %d\n", job, 699)
+		return 0
+	default:
 		return notEmulated(argv, e)
 	}
 	for i, j := range n.Runsvdirs {

@@ -56,7 +56,16 @@ func (n *Node) ctl(argv []string, e Exec) int {
 			if argv[1] != "stop" {
 				n.keepalivedStart()
 			}
-			return n.keepalivedStatus(e)
+			if argv[1] != "stop" && !n.KeepalivedUp {
+				fmt.Fprintln(e.Stdout, "timeout: down: keepalived: 0s, normally up, want up")
+				return 1
+			}
+			if n.KeepalivedUp {
+				fmt.Fprintln(e.Stdout, "ok: run: keepalived: (pid 600) 0s")
+			} else {
+				fmt.Fprintln(e.Stdout, "ok: down: keepalived: 0s, normally up")
+			}
+			return 0
 		}
 		// EC 11.1.8's wrapper exports SVWAIT=30 (OC-11657); older ctls use
 		// sv's 7 s unless the caller exported a longer SVWAIT.

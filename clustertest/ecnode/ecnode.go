@@ -41,7 +41,7 @@ func (l Level) String() string { return fmt.Sprintf("%d.%d", l.Major, l.Minor) }
 func Releases() map[string]Release {
 	pc := []string{"bookshelf", "couchdb", "fcgiwrap", "nagios", "nginx", "nrpe", "opscode-account", "opscode-chef", "opscode-erchef",
 		"opscode-expander", "opscode-org-creator", "opscode-solr", "opscode-webui", "php-fpm", "postgresql", "rabbitmq", "redis"}
-	ec := []string{"bookshelf", "nginx", "oc_bifrost", "opscode-account", "opscode-certificate", "opscode-chef-mover", "opscode-erchef",
+	ec := []string{"bookshelf", "couchdb", "nginx", "oc_bifrost", "opscode-account", "opscode-certificate", "opscode-chef-mover", "opscode-erchef",
 		"opscode-expander", "opscode-org-creator", "opscode-solr", "opscode-webui", "postgresql", "rabbitmq", "redis_lb"}
 	return map[string]Release{
 		"1.2.8":  {"1.2.8", "opscode-runsvdir", pc, Level{1, 4}, "root"},
@@ -54,7 +54,7 @@ func Releases() map[string]Release {
 // removedInEC11 reports the 1.x services EC 11 drops; cleanup removes them.
 func removedInEC11(name string) bool {
 	switch name {
-	case "fcgiwrap", "nagios", "nrpe", "opscode-chef", "php-fpm", "redis", "couchdb":
+	case "fcgiwrap", "nagios", "nrpe", "opscode-chef", "php-fpm", "redis":
 		return true
 	}
 	return false
