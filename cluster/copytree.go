@@ -97,6 +97,14 @@ func CopyTree(ctx context.Context, from Node, fromPath string, to TreeWriter, to
 	swapCtx := context.WithoutCancel(ctx)
 	if _, err := to.Stat(swapCtx, toPath); err == nil {
 		rep.Backup = toPath + ".chefha-backup-" + stamp
+		// Two copies within a second (two hops of one upgrade) must not
+		// collide: number the later backups.
+		for i := 2; ; i++ {
+			if _, err := to.Stat(swapCtx, rep.Backup); errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+			rep.Backup = fmt.Sprintf("%s.chefha-backup-%s-%d", toPath, stamp, i)
+		}
 		if err := to.Rename(swapCtx, toPath, rep.Backup); err != nil {
 			to.RemoveAll(swapCtx, stage)
 			return fail(fmt.Errorf("keep the old tree as %s: %w", rep.Backup, err))

@@ -236,3 +236,17 @@ func BenchmarkCopyTree(b *testing.B) {
 		}
 	})
 }
+
+func TestCopyTreeTwiceInOneSecondKeepsBothBackups(t *testing.T) {
+	base := t.TempDir()
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	makeTree(t, src, 3)
+	require.NoError(t, os.MkdirAll(dst, 0o755))
+	var backups []string
+	for range 2 {
+		rep, err := cluster.CopyTree(context.Background(), cluster.NewLocal("a"), src, cluster.NewLocal("b"), dst, cluster.CopyOptions{Now: fixedNow})
+		require.NoError(t, err)
+		backups = append(backups, rep.Backup)
+	}
+	assert.Equal(t, []string{dst + ".chefha-backup-20261125T120000Z", dst + ".chefha-backup-20261125T120000Z-2"}, backups)
+}

@@ -137,3 +137,76 @@ func TestUpgrade146To1118(t *testing.T) {
 		len(p.Steps), len(events), time.Since(start).Round(time.Millisecond), e.clock.Now().Sub(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)))
 	e.assertUpgraded(t, "11.1.8", "1.13")
 }
+
+func TestUpgrade128Via146To1118(t *testing.T) {
+	e := newUpgradeEnv(t, "1.2.8", 3)
+	p := e.plan(t, "11.1.8")
+	hops := map[int]string{}
+	for _, s := range p.Steps {
+		hops[s.Hop] = s.Target
+	}
+	assert.Equal(t, map[int]string{1: "1.4.6", 2: "11.1.8"}, hops, "1.2.x goes through 1.4.6 first")
+	require.NoError(t, e.runner(p, nil).Run(context.Background()))
+	e.assertUpgraded(t, "11.1.8", "1.13")
+}
+
+func TestUpgrade1102To1118WithOC11297(t *testing.T) {
+	e := newUpgradeEnv(t, "11.0.2", 3, clustertest.OC11297())
+	p := e.plan(t, "11.1.8")
+	var repair *upgrade.Step
+	for i := range p.Steps {
+		if p.Steps[i].Kind == upgrade.StepRepairLevels {
+			repair = &p.Steps[i]
+		}
+	}
+	require.NotNil(t, repair)
+	assert.ElementsMatch(t, []string{"be1.chefha.test", "be2.chefha.test"}, repair.Nodes, "both back ends lost their level")
+	require.NoError(t, e.runner(p, nil).Run(context.Background()))
+	e.assertUpgraded(t, "11.1.8", "1.13")
+	bak, err := filepath.Glob(e.sim.Bootstrap().Path("/var/opt/opscode/upgrades/migration-level.chefha-backup-*"))
+	require.NoError(t, err)
+	assert.Len(t, bak, 1, "the empty file was kept before it was replaced")
+}
+
+func TestUpgradeOnRHEL(t *testing.T) {
+	e := newUpgradeEnv(t, "1.4.6", 1, clustertest.RHEL())
+	p := e.plan(t, "11.1.8")
+	var argv []string
+	for _, s := range p.Steps {
+		for _, a := range s.Actions {
+			if a.Kind == upgrade.ActRun && a.Node == "fe1.chefha.test" && len(a.Argv) > 0 && (a.Argv[0] == "rpm" || a.Argv[0] == "dpkg") {
+				argv = a.Argv
+			}
+		}
+	}
+	assert.Equal(t, []string{"rpm", "-Uvh", "/tmp/private-chef-11.1.8-1.el6.x86_64.rpm"}, argv)
+	require.NoError(t, e.runner(p, nil).Run(context.Background()))
+	e.assertUpgraded(t, "11.1.8", "1.13")
+}
+
+func TestPlanRefusals(t *testing.T) {
+	e := newUpgradeEnv(t, "1.4.6", 1)
+	facts := upgrade.Gather(context.Background(), e.cl)
+	_, err := upgrade.BuildPlan(facts, semver.MustParse("11.1.8"), upgrade.PlanOptions{Packages: e.packages})
+	assert.ErrorIs(t, err, upgrade.ErrNoBackup)
+	_, err = upgrade.BuildPlan(facts, semver.MustParse("11.1.8"), upgrade.PlanOptions{BackupWaived: "ticket 1", Packages: map[string]map[string]string{}})
+	assert.ErrorContains(t, err, "no debian package for 11.1.8")
+	_, err = upgrade.BuildPlan(facts, semver.MustParse("1.2.8"), upgrade.PlanOptions{BackupWaived: "ticket 1", Packages: e.packages})
+	assert.ErrorContains(t, err, "downgrade")
+}
+
+// The dry run lists exactly the actions a real run carries out, step for step.
+func TestDryRunEqualsRealRun(t *testing.T) {
+	e := newUpgradeEnv(t, "1.4.6", 2)
+	p := e.plan(t, "11.1.8")
+	dry := e.runner(p, nil)
+	dry.DryRun, dry.StateFile = true, ""
+	require.NoError(t, dry.Run(context.Background()))
+	e.sim.Bootstrap().Lock(func(n *ecnode.Node) {
+		assert.Empty(t, n.Log, "a dry run changes nothing")
+	})
+	real := e.runner(p, nil)
+	require.NoError(t, real.Run(context.Background()))
+	assert.Equal(t, dry.Actions, real.Actions)
+	e.assertUpgraded(t, "11.1.8", "1.13")
+}
