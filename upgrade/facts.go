@@ -75,7 +75,10 @@ func factScript(only ...string) string {
 		if len(only) > 0 && !containsString(only, c.name) {
 			continue
 		}
-		fmt.Fprintf(&b, "echo %s%s\n%s 2>&1\necho %s$?\n", markSection, c.name, c.cmd, markRC)
+		// printf starts the status line on a line of its own even when the
+		// output does not end in a newline (a cut-short file); the parser
+		// takes that one newline off again.
+		fmt.Fprintf(&b, "echo %s%s\n%s 2>&1\nprintf '\\n%s%%d\\n' $?\n", markSection, c.name, c.cmd, markRC)
 	}
 	b.WriteString("true\n")
 	return b.String()
@@ -98,7 +101,7 @@ func parseSections(out string, only ...string) (map[string]Section, error) {
 			if err != nil {
 				return nil, fmt.Errorf("facts: bad status line %q", t)
 			}
-			secs[name] = Section{Output: body.String(), RC: rc}
+			secs[name] = Section{Output: strings.TrimSuffix(body.String(), "\n"), RC: rc}
 			name = ""
 		case name != "":
 			body.WriteString(line)

@@ -29,6 +29,9 @@ type KnownIssue struct {
 	Mitigation MitigationKind
 	// Action is what chefha does about it, in the runbook's terms.
 	Action string
+	// Signatures are output fragments by which a failed command shows
+	// this issue, so the runner's error can name it.
+	Signatures []string
 }
 
 // AppliesTo reports whether the issue bites on a hop from → to.
@@ -58,7 +61,8 @@ func KnownIssues() []KnownIssue {
 			Action: "compare every node's migration-level with the front ends and the version table; copy the front ends' file to the back ends before upgrading"},
 		{ID: "OC-11382", Title: "HA upgrades to 11.1.3+ fail because keepalived restart interferes with partybus migrations",
 			Target: constraint(">= 11.1.3, < 11.1.8"), Mitigation: MitigateGate,
-			Action: "gate on a stable keepalived pair (bootstrap master, no transition) before and after every upgrade step; re-run upgrade from the level reached"},
+			Action:     "gate on a stable keepalived pair (bootstrap master, no transition) before and after every upgrade step; re-run upgrade from the level reached",
+			Signatures: []string{"must be the HA-master", "postgresql went away"}},
 		{ID: "OC-11426", Title: "Upgrade runit ownership issue OPC 1.4.6 → EC 11.1.3+",
 			From: from1x, Target: before1118, Check: "log-dir", Mitigation: MitigateWorkaround,
 			Action: "chown -R opscode:opscode /var/log/opscode before starting the new runsvdir"},
@@ -67,25 +71,30 @@ func KnownIssues() []KnownIssue {
 			Action: "chown -R opscode:opscode /var/log/opscode/keepalived before reconfiguring"},
 		{ID: "OC-11540", Title: "Setting non_ssl_port to false causes invalid opscode-account configuration",
 			Target: before1118, Check: "non-ssl-port", Mitigation: MitigateCheck,
-			Action: "remove nginx['non_ssl_port'] = false from /etc/opscode/private-chef.rb before the upgrade; set it again after 11.1.8"},
+			Action:     "remove nginx['non_ssl_port'] = false from /etc/opscode/private-chef.rb before the upgrade; set it again after 11.1.8",
+			Signatures: []string{"opscode-account: invalid configuration", "non_ssl_port"}},
 		{ID: "OC-11575", Title: "Services start automatically at boot on backup/passive machine in HA mode",
 			Target: ec11, Check: "standby-services-stopped", Mitigation: MitigateCheck,
 			Action: "stop the HA services on the standby back end (private-chef-ctl stop) before the upgrade and after any reboot"},
 		{ID: "OC-11601", Title: "During an upgrade redis_lb isn't restarted before the attempt to reconfigure it",
 			From: ec11, Target: ec11, Mitigation: MitigateWorkaround,
-			Action: "private-chef-ctl restart redis_lb before every reconfigure and upgrade"},
+			Action:     "private-chef-ctl restart redis_lb before every reconfigure and upgrade",
+			Signatures: []string{"127.0.0.1:16379"}},
 		{ID: "OC-11656", Title: "Test umask inheritance and cleanup ownership in EC11 embedded cookbooks",
 			Target: before1118, Check: "config-readable", Mitigation: MitigateWorkaround,
 			Action: "run reconfigure and upgrade with umask 022; check /etc/opscode files are readable afterwards"},
 		{ID: "OC-11657", Title: "Default svwait timeout of 7 seconds is too short, causes many unnecessary failures during reconfigure/upgrade",
 			From: constraint("< 11.1.8"), Mitigation: MitigateSVWait, // the installed private-chef-ctl stops services before the new one exists
-			Action: "export SVWAIT=30 (and sv -w 30) for every private-chef-ctl and sv call"},
+			Action:     "export SVWAIT=30 (and sv -w 30) for every private-chef-ctl and sv call",
+			Signatures: []string{"timeout: run: ", "timeout: down: "}},
 		{ID: "OC-11658", Title: "oc_authz_migrator failures are not trapped, leaving Authz → Bifrost data un-migrated",
 			From: from1x, Target: before1118, Mitigation: MitigateVerify,
-			Action: "scan the upgrade output for oc_authz_migrator errors and stop with the log lines, even though partybus exits 0"},
+			Action:     "scan the upgrade output for oc_authz_migrator errors and stop with the log lines, even though partybus exits 0",
+			Signatures: []string{"oc_authz_migrator"}},
 		{ID: "OC-11662", Title: "redis_lb timeout is too short for the real world",
 			Target: before1118, Mitigation: MitigateSVWait,
-			Action: "start redis_lb with a 60 s wait and gate on sv status before going on"},
+			Action:     "start redis_lb with a 60 s wait and gate on sv status before going on",
+			Signatures: []string{"timeout: down: redis_lb"}},
 		{ID: "OC-11669", Title: "During 1.4.x → EC 11.x upgrade keepalived transitions to backup because of the opscode-runsvdir → private-chef-runsvdir change",
 			From: constraint(">= 1.4.0, < 1.5.0"), Target: before1118, Mitigation: MitigateGate,
 			Action: "after reconfiguring the bootstrap, wait until keepalived reports it master again and stable for the hold period"},

@@ -48,8 +48,10 @@ type Action struct {
 	FailOn []string `json:"fail_on,omitempty"`
 	// RetryAfterGate re-runs a failed command once after a stable-master
 	// gate: partybus resumes from the level reached (OC-11382).
-	RetryAfterGate bool   `json:"retry_after_gate,omitempty"`
-	Why            string `json:"why,omitempty"`
+	RetryAfterGate bool `json:"retry_after_gate,omitempty"`
+	// IgnoreExit accepts a non-zero exit (stopping a job that may not run).
+	IgnoreExit bool   `json:"ignore_exit,omitempty"`
+	Why        string `json:"why,omitempty"`
 }
 
 func (a Action) String() string {
@@ -177,12 +179,8 @@ func BuildPlan(f Facts, target *semver.Version, o PlanOptions) (Plan, error) {
 		return Plan{}, ErrNoBackup
 	}
 	in := Input{Facts: f, Target: target}
-	for _, c := range []func(Input) []Finding{checkReachable, checkTopology} {
-		for _, fd := range c(in) {
-			if fd.Severity == Fail {
-				return Plan{}, fmt.Errorf("cannot plan: %s: %s: %s", fd.Node, fd.Check, strings.Join(fd.Evidence, "; "))
-			}
-		}
+	if err := blocking(in, o); err != nil {
+		return Plan{}, err
 	}
 	from, vf := installedVersion(in)
 	for _, fd := range vf {
@@ -241,6 +239,19 @@ func BuildPlan(f Facts, target *semver.Version, o PlanOptions) (Plan, error) {
 		} else {
 			add(StepBackup, "backup waived: "+o.BackupWaived, nil, nil)
 		}
+		if hi == 0 && o.RecoverRunit {
+			// Before anything else: a reconfigure under a broken runsvdir
+			// is how the runbook's example went wrong.
+			var acts []Action
+			for _, fd := range checkRunitProcesses(in) {
+				if fd.Severity == Fail && fd.Node != "" && !containsNode(acts, fd.Node) {
+					acts = append(acts, recoverRunit(fd.Node, h.From)...)
+				}
+			}
+			if len(acts) > 0 {
+				add(StepRecoverRunit, "recover runsvdir as the runbook does", nodesOf(acts), acts, "OC-11426")
+			}
+		}
 		var acts []Action
 		for _, node := range all {
 			if !strings.HasPrefix(h.From.String(), "1.") && has("OC-11601") {
@@ -265,17 +276,6 @@ func BuildPlan(f Facts, target *semver.Version, o PlanOptions) (Plan, error) {
 				}
 			}
 			add(StepRepairLevels, "make every migration-level match the front ends and the version table", nodesOf(acts), acts, "OC-11297")
-			if o.RecoverRunit {
-				var acts []Action
-				for _, fd := range checkRunitProcesses(in) {
-					if fd.Severity == Fail && fd.Node != "" && !containsNode(acts, fd.Node) {
-						acts = append(acts, recoverRunit(fd.Node)...)
-					}
-				}
-				if len(acts) > 0 {
-					add(StepRecoverRunit, "recover runsvdir as the runbook does", nodesOf(acts), acts, "OC-11426")
-				}
-			}
 		}
 		acts = nil
 		for _, node := range all {
@@ -308,9 +308,14 @@ func BuildPlan(f Facts, target *semver.Version, o PlanOptions) (Plan, error) {
 		if !strings.HasPrefix(h.From.String(), "1.") && has("OC-11601") {
 			acts = append(acts, Action{Kind: ActRun, Node: boot.Name, Argv: ctl("restart", "redis_lb")})
 		}
-		acts = append(acts, Action{Kind: ActRun, Node: boot.Name, Argv: ctl("reconfigure")}, gate)
+		acts = append(acts, Action{Kind: ActRun, Node: boot.Name, Argv: ctl("reconfigure")})
+		if toEC11 && h.From.Major() == 1 {
+			acts = append(acts, stopOldJob(boot.Name))
+		}
+		acts = append(acts, gate)
 		add(StepReconfigureBoot, "reconfigure the bootstrap and wait for a stable master", []string{boot.Name}, acts, "OC-11426", "OC-11490", "OC-11601", "OC-11669")
-		add(StepUpgradeBootstrap, "upgrade the bootstrap", []string{boot.Name}, upgradeActions(boot.Name, h, true, toEC11, gate), "OC-11382", "OC-11658", "OC-11670")
+		redis := !strings.HasPrefix(h.From.String(), "1.") && has("OC-11601")
+		add(StepUpgradeBootstrap, "upgrade the bootstrap", []string{boot.Name}, upgradeActions(boot.Name, h, true, toEC11, redis, gate), "OC-11382", "OC-11658", "OC-11670")
 		acts = nil
 		for _, node := range all {
 			if node != boot.Name {
@@ -318,9 +323,9 @@ func BuildPlan(f Facts, target *semver.Version, o PlanOptions) (Plan, error) {
 			}
 		}
 		add(StepCopyConfig, "copy /etc/opscode from the bootstrap to every machine", nodesOf(acts), acts)
-		add(StepUpgradeSecondary, "upgrade the secondary back end", []string{sec.Name}, upgradeActions(sec.Name, h, false, toEC11, gate), "OC-11297")
+		add(StepUpgradeSecondary, "upgrade the secondary back end", []string{sec.Name}, upgradeActions(sec.Name, h, false, toEC11, redis, gate), "OC-11297")
 		for _, fe := range fes {
-			add(StepUpgradeFrontend, "upgrade front end "+fe, []string{fe}, upgradeActions(fe, h, false, toEC11, gate))
+			add(StepUpgradeFrontend, "upgrade front end "+fe, []string{fe}, upgradeActions(fe, h, false, toEC11, redis, gate))
 		}
 		acts = nil
 		for _, node := range all {
@@ -346,12 +351,67 @@ func BuildPlan(f Facts, target *semver.Version, o PlanOptions) (Plan, error) {
 	return p, nil
 }
 
+// BlockedError lists the pre-flight failures a plan cannot work around:
+// the runner stops before harm, not in the middle.
+type BlockedError struct{ Findings []Finding }
+
+func (e *BlockedError) Error() string {
+	var parts []string
+	for _, f := range e.Findings {
+		node := f.Node
+		if node == "" {
+			node = "cluster"
+		}
+		issue := ""
+		if f.Issue != "" {
+			issue = " [" + f.Issue + "]"
+		}
+		parts = append(parts, fmt.Sprintf("%s: %s%s: %s; fix: %s", node, f.Check, issue, strings.Join(f.Evidence, "; "), f.Fix))
+	}
+	return "cannot plan the upgrade until these are fixed:\n  " + strings.Join(parts, "\n  ")
+}
+
+// blocking runs the checks whose failures the plan has no step for.
+// Migration levels, front ends, the standby's keepalived and services,
+// and log ownership on the way to EC 11 are steps of the plan; runsvdir
+// errors are too when RecoverRunit is set.
+func blocking(in Input, o PlanOptions) error {
+	var fs []Finding
+	for _, c := range Checks() {
+		switch c.Name() {
+		case "reachable", "topology", "version", "non-ssl-port", "keepalived-pair", "bootstrap-healthy", "keepalived-log-dir", "log-dir", "runit-processes":
+		default:
+			continue
+		}
+		for _, f := range c.Check(in) {
+			if f.Severity != Fail {
+				continue
+			}
+			if c.Name() == "log-dir" && len(f.Evidence) > 0 && strings.HasPrefix(f.Evidence[0], string(runit.SymptomLogDirOwner)) {
+				continue // the plan chowns before the EC 11 reconfigure
+			}
+			if c.Name() == "runit-processes" && o.RecoverRunit && len(f.Evidence) > 0 &&
+				(strings.HasPrefix(f.Evidence[0], string(runit.SymptomRunsvdirErrors)) || strings.HasPrefix(f.Evidence[0], string(runit.SymptomTwoRunsvdirs))) {
+				continue // the plan recovers runsvdir
+			}
+			fs = append(fs, f)
+		}
+	}
+	if len(fs) > 0 {
+		return &BlockedError{Findings: fs}
+	}
+	return nil
+}
+
 // upgradeActions are one node's upgrade: ownership first on EC 11, the
 // upgrade with the output markers of silent failures, the level re-read.
-func upgradeActions(node string, h Hop, bootstrap, toEC11 bool, gate Action) []Action {
+func upgradeActions(node string, h Hop, bootstrap, toEC11, restartRedis bool, gate Action) []Action {
 	var acts []Action
 	if toEC11 {
 		acts = append(acts, Action{Kind: ActRun, Node: node, Argv: []string{"chown", "-R", "opscode:opscode", runit.DefaultLogDir}})
+	}
+	if restartRedis { // upgrade reconfigures first (OC-11601)
+		acts = append(acts, Action{Kind: ActRun, Node: node, Argv: ctl("restart", "redis_lb")})
 	}
 	up := Action{Kind: ActRun, Node: node, Argv: ctl("upgrade"),
 		FailOn: []string{"oc_authz_migrator: ERROR", "Unable to obtain file lock"}}
@@ -360,20 +420,36 @@ func upgradeActions(node string, h Hop, bootstrap, toEC11 bool, gate Action) []A
 		acts = append(acts, gate)
 	}
 	acts = append(acts, up)
+	if toEC11 && h.From.Major() == 1 {
+		acts = append(acts, stopOldJob(node))
+	}
 	if bootstrap {
 		acts = append(acts, gate)
 	}
 	return append(acts, Action{Kind: ActVerifyLevel, Node: node, Level: h.LevelAfter.String()})
 }
 
-// recoverRunit is the runbook's recovery of a bad runsvdir on one node.
-func recoverRunit(node string) []Action {
+// stopOldJob stops Private Chef's runsvdir job once EC 11's runs: the
+// runbook warns both may be alive after the job rename. It is usually
+// gone already, so its exit status is ignored.
+func stopOldJob(node string) Action {
+	return Action{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "opscode-runsvdir"}, IgnoreExit: true}
+}
+
+// recoverRunit is the runbook's recovery of a bad runsvdir on one node
+// running version v: stop, stop both Upstart jobs, fix the log dir (owned
+// by opscode on EC 11, mode 755 before), start the job of v.
+func recoverRunit(node string, v *semver.Version) []Action {
+	job, fix := "opscode-runsvdir", []string{"chmod", "755", runit.DefaultLogDir}
+	if v.Major() == 11 {
+		job, fix = "private-chef-runsvdir", []string{"chown", "-R", "opscode:opscode", runit.DefaultLogDir}
+	}
 	return []Action{
 		{Kind: ActRun, Node: node, Argv: ctl("stop")},
-		{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "opscode-runsvdir"}},
-		{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "private-chef-runsvdir"}},
-		{Kind: ActRun, Node: node, Argv: []string{"chown", "-R", "opscode:opscode", runit.DefaultLogDir}},
-		{Kind: ActRun, Node: node, Argv: []string{"initctl", "start", "private-chef-runsvdir"}},
+		{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "opscode-runsvdir"}, IgnoreExit: true},
+		{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "private-chef-runsvdir"}, IgnoreExit: true},
+		{Kind: ActRun, Node: node, Argv: fix},
+		{Kind: ActRun, Node: node, Argv: []string{"initctl", "start", job}},
 		{Kind: ActCheckRunit, Node: node},
 	}
 }

@@ -320,8 +320,14 @@ func (r *Runner) run(ctx context.Context, a Action) error {
 			res, err = n.Run(ctx, cluster.Cmd{Argv: a.Argv, Sudo: true})
 		}
 	}
+	if err != nil && a.IgnoreExit {
+		var ee *cluster.ExitError
+		if errors.As(err, &ee) {
+			return nil
+		}
+	}
 	if err != nil {
-		return err
+		return r.nameIssue(err)
 	}
 	out := string(res.Stdout) + string(res.Stderr)
 	for _, marker := range a.FailOn {
@@ -341,6 +347,23 @@ func (r *Runner) run(ctx context.Context, a Action) error {
 		}
 	}
 	return nil
+}
+
+// nameIssue adds the known issue a failure's output shows, with its fix.
+func (r *Runner) nameIssue(err error) error {
+	var ee *cluster.ExitError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	out := string(ee.Result.Stdout) + string(ee.Result.Stderr)
+	for _, k := range KnownIssues() {
+		for _, sig := range k.Signatures {
+			if strings.Contains(out, sig) {
+				return fmt.Errorf("%w\n  this is %s (%s): %s", err, k.ID, k.Title, k.Action)
+			}
+		}
+	}
+	return err
 }
 
 // gate waits until keepalived is stable with a.Master master, a.Node's

@@ -439,3 +439,44 @@ func (n *Node) ip(argv []string, e Exec) int {
 	}
 	return 0
 }
+
+// printf FORMAT ARG…, for %s, %d, %% and the escapes \n and \t.
+func (n *Node) printf(argv []string, e Exec) int {
+	if len(argv) < 2 {
+		return notEmulated(argv, e)
+	}
+	format, args := argv[1], argv[2:]
+	var b strings.Builder
+	for i := 0; i < len(format); i++ {
+		c := format[i]
+		switch {
+		case c == '\\' && i+1 < len(format):
+			i++
+			switch format[i] {
+			case 'n':
+				b.WriteByte('\n')
+			case 't':
+				b.WriteByte('\t')
+			default:
+				b.WriteByte(format[i])
+			}
+		case c == '%' && i+1 < len(format):
+			i++
+			switch format[i] {
+			case '%':
+				b.WriteByte('%')
+			case 's', 'd':
+				if len(args) > 0 {
+					b.WriteString(args[0])
+					args = args[1:]
+				}
+			default:
+				return notEmulated(argv, e)
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	fmt.Fprint(e.Stdout, b.String())
+	return 0
+}

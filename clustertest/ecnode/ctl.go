@@ -136,7 +136,7 @@ func (n *Node) packageAtLeast(v string) bool {
 func (n *Node) reconfigure(e Exec) int {
 	fmt.Fprintln(e.Stdout, "Starting Chef Client, version 11.4.4")
 	rb, _ := n.ReadFile("/etc/opscode/private-chef.rb")
-	if n.Bugs["OC-11540"] && strings.Contains(rb, "nginx['non_ssl_port'] = false") && strings.HasPrefix(n.Package, "11.") {
+	if n.Bugs["OC-11540"] && strings.Contains(rb, "nginx['non_ssl_port'] = false") && strings.HasPrefix(n.Package, "11.") && !n.packageAtLeast("11.1.8") {
 		fmt.Fprintln(e.Stdout, "================================================================================")
 		fmt.Fprintln(e.Stdout, "Error executing action `create` on resource 'template[/var/opt/opscode/opscode-account/config.rb]'")
 		fmt.Fprintln(e.Stderr, "opscode-account: invalid configuration: non_ssl_port is false")
@@ -173,8 +173,12 @@ func (n *Node) reconfigure(e Exec) int {
 	}
 	owner := rel.ServiceOwner + ":" + rel.ServiceOwner
 	if n.Bugs["OC-11426"] && strings.HasPrefix(rel.Version, "11.") {
-		owner = "root:root"
-		n.RunsvdirLog = "svlogd: pausing: unable to rename current: /var/log/opscode/opscode-erchef: permission denied?svlogd: pausing: unable to rename current: /var/log/opscode/opscode-erchef: permission denied?"
+		// The bug: reconfigure does not fix ownership; whatever 1.4.6 left
+		// (root) stays, and svlogd, now running as opscode, cannot rotate.
+		owner = n.owner("/var/log/opscode")
+		if owner != "opscode:opscode" {
+			n.RunsvdirLog = "svlogd: pausing: unable to rename current: /var/log/opscode/opscode-erchef: permission denied?svlogd: pausing: unable to rename current: /var/log/opscode/opscode-erchef: permission denied?"
+		}
 	}
 	n.Owners["/var/log/opscode"] = owner
 	if !n.Bugs["OC-11490"] {

@@ -379,9 +379,9 @@ func (n *Node) keepalivedStart() {
 	if n.KeepalivedUp {
 		return
 	}
-	if n.Bugs["OC-11490"] && strings.HasPrefix(n.Release.Version, "11.") {
-		// /var/log/opscode/keepalived owned by root: cluster.sh cannot log
-		// and keepalived does not come up.
+	if strings.HasPrefix(n.Release.Version, "11.") && n.owner("/var/log/opscode/keepalived") == "root:root" {
+		// OC-11490: owned by root, cluster.sh (run as opscode on EC 11)
+		// cannot log and keepalived does not come up.
 		return
 	}
 	n.KeepalivedUp = true
@@ -520,6 +520,8 @@ func (n *Node) dispatch(ctx context.Context, argv []string, e Exec) int {
 	case "echo":
 		fmt.Fprintln(e.Stdout, strings.Join(argv[1:], " "))
 		return 0
+	case "printf":
+		return n.printf(argv, e)
 	case "true":
 		return 0
 	case "cat":

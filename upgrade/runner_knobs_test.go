@@ -1,0 +1,131 @@
+package upgrade_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/clustertest/ecnode"
+	"github.com/chefha/chefha/upgrade"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Every clustertest knob: the runner works around it and finishes, or
+// stops before harm with a message naming the OC id (or the symptom) and
+// the fix — at plan time when the pre-flight can see it.
+func TestRunnerAgainstEveryKnob(t *testing.T) {
+	const (
+		finish = iota // the upgrade completes
+		refuse        // BuildPlan refuses, naming the problem
+		stop          // the run stops at a step, naming the problem
+	)
+	tests := []struct {
+		name     string
+		version  string
+		knobs    []clustertest.Knob
+		recover  bool
+		outcome  int
+		msg      []string // substrings of the refusal or stop
+		harmless bool     // for stops: nothing was damaged
+	}{
+		{name: "OC-11297", version: "11.0.2", knobs: []clustertest.Knob{clustertest.OC11297()}, outcome: finish},
+		{name: "OC-11382", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11382()}, outcome: finish},
+		{name: "OC-11426", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11426()}, outcome: finish},
+		{name: "OC-11490", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11490()}, outcome: finish},
+		{name: "OC-11490 on EC 11", version: "11.0.2", knobs: []clustertest.Knob{clustertest.OC11490()}, outcome: refuse, msg: []string{"OC-11490", "chown -R opscode:opscode /var/log/opscode/keepalived"}},
+		{name: "OC-11540 (fixed in the 11.1.8 target)", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11540()}, outcome: finish},
+		{name: "OC-11575", version: "11.0.2", knobs: []clustertest.Knob{clustertest.OC11575()}, outcome: finish},
+		{name: "OC-11601", version: "11.0.2", knobs: []clustertest.Knob{clustertest.OC11601()}, outcome: finish},
+		{name: "OC-11656", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11656()}, outcome: finish},
+		{name: "OC-11657", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11657()}, outcome: finish},
+		{name: "OC-11658", version: "11.0.2", knobs: []clustertest.Knob{clustertest.OC11658()}, outcome: stop, msg: []string{"OC-11658", "oc_authz_migrator: ERROR"}},
+		{name: "OC-11662", version: "11.0.2", knobs: []clustertest.Knob{clustertest.OC11662()}, outcome: finish},
+		{name: "OC-11669", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11669()}, outcome: finish},
+		{name: "OC-11670", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11669(), clustertest.OC11670()}, outcome: finish},
+		{name: "partybus lock", version: "11.0.2", knobs: []clustertest.Knob{clustertest.PartybusLocked()}, outcome: stop, msg: []string{"Unable to obtain file lock", "another upgrade holds"}, harmless: true},
+		{name: "runsvdir errors", version: "1.4.6", knobs: []clustertest.Knob{clustertest.RunsvdirErrors()}, outcome: refuse, msg: []string{"runsvdir-errors", "initctl start private-chef-runsvdir"}},
+		{name: "runsvdir errors recovered", version: "1.4.6", knobs: []clustertest.Knob{clustertest.RunsvdirErrors()}, recover: true, outcome: finish},
+		{name: "two runsvdirs recovered", version: "1.4.6", knobs: []clustertest.Knob{clustertest.TwoRunsvdirs()}, recover: true, outcome: finish},
+		{name: "leftover ctl", version: "1.4.6", knobs: []clustertest.Knob{clustertest.LeftoverCtl()}, outcome: refuse, msg: []string{"leftover-ctl-process", "must be gone"}},
+		{name: "log dir mode", version: "1.4.6", knobs: []clustertest.Knob{clustertest.LogDirMode()}, outcome: refuse, msg: []string{"log-dir-mode", "chmod 755"}},
+		{name: "log dir owner", version: "11.0.2", knobs: []clustertest.Knob{clustertest.LogDirOwner()}, outcome: finish},
+		{name: "current missing", version: "1.4.6", knobs: []clustertest.Knob{clustertest.CurrentMissing()}, outcome: refuse, msg: []string{"log-current-missing"}},
+		{name: "log fs full", version: "1.4.6", knobs: []clustertest.Knob{clustertest.LogFSFull()}, outcome: refuse, msg: []string{"log-fs-full", "free space"}},
+		{name: "stale links", version: "1.4.6", knobs: []clustertest.Knob{clustertest.StaleLinks()}, outcome: finish},
+		{name: "split brain", version: "1.4.6", knobs: []clustertest.Knob{clustertest.SplitBrain()}, outcome: refuse, msg: []string{"split-brain", "stop keepalived on the secondary"}},
+		{name: "bootstrap service down", version: "1.4.6", knobs: []clustertest.Knob{clustertest.ServiceDown("be1.chefha.test", "opscode-erchef")}, outcome: refuse, msg: []string{"bootstrap-healthy", "opscode-erchef"}},
+		{name: "front ends already stopped", version: "1.4.6", knobs: []clustertest.Knob{clustertest.FrontendsStopped(), clustertest.StandbyKeepalivedStopped()}, outcome: finish},
+		{name: "migration level corrupt", version: "1.4.6", knobs: []clustertest.Knob{clustertest.MigrationLevel("fe1.chefha.test", `{"major":1,"mi`)}, outcome: finish},
+		{name: "slow node", version: "1.4.6", knobs: []clustertest.Knob{clustertest.SlowNode("fe2.chefha.test", 2*time.Millisecond)}, outcome: finish},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newUpgradeEnv(t, tt.version, 2, tt.knobs...)
+			facts := upgrade.Gather(context.Background(), e.cl)
+			p, err := upgrade.BuildPlan(facts, semver.MustParse("11.1.8"), upgrade.PlanOptions{
+				BackupCommand: []string{"true"}, Packages: e.packages, RecoverRunit: tt.recover})
+			if tt.outcome == refuse {
+				var be *upgrade.BlockedError
+				require.ErrorAs(t, err, &be)
+				for _, m := range tt.msg {
+					assert.Contains(t, err.Error(), m)
+				}
+				assertUntouched(t, e, tt.version)
+				return
+			}
+			require.NoError(t, err)
+			err = e.runner(p, nil).Run(context.Background())
+			if tt.outcome == finish {
+				require.NoError(t, err)
+				e.assertUpgraded(t, "11.1.8", "1.13")
+				return
+			}
+			var se *upgrade.StepError
+			require.ErrorAs(t, err, &se)
+			for _, m := range tt.msg {
+				assert.Contains(t, err.Error(), m)
+			}
+			if tt.harmless {
+				for _, n := range e.sim.Nodes {
+					n.Lock(func(n *ecnode.Node) { assert.Empty(t, n.Harm, n.Name) })
+				}
+			}
+			// It stopped at the bootstrap: nothing else was upgraded.
+			for _, s := range e.sim.Topology.Frontends() {
+				e.sim.Node(s.Name).Lock(func(n *ecnode.Node) {
+					assert.NotContains(t, strings.Join(n.Log, "\n"), "private-chef-ctl upgrade", "%s was upgraded after the stop", s.Name)
+				})
+			}
+		})
+	}
+}
+
+func assertUntouched(t *testing.T, e *upgradeEnv, version string) {
+	t.Helper()
+	for _, n := range e.sim.Nodes {
+		n.Lock(func(n *ecnode.Node) {
+			assert.Empty(t, n.Log, "%s: a refused plan changes nothing", n.Name)
+			assert.Equal(t, version, n.Package)
+		})
+	}
+}
+
+// A dropped connection stops the run at a step; running again resumes
+// there and finishes.
+func TestRunnerDroppedConnectionThenResume(t *testing.T) {
+	e := newUpgradeEnv(t, "1.4.6", 2)
+	p := e.plan(t, "11.1.8")
+	require.NoError(t, clustertest.DropMidCommand("fe2.chefha.test", 4).Apply(e.sim))
+	err := e.runner(p, nil).Run(context.Background())
+	require.ErrorIs(t, err, cluster.ErrConnectionLost)
+	var se *upgrade.StepError
+	require.True(t, errors.As(err, &se))
+	require.NoError(t, e.runner(p, nil).Run(context.Background()), "resumed")
+	e.assertUpgraded(t, "11.1.8", "1.13")
+}
