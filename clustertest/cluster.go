@@ -3,6 +3,9 @@ package clustertest
 import (
 	"bufio"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,6 +48,7 @@ type Cluster struct {
 	KnownHosts string
 	dir        string
 	key        ssh.Signer
+	priv       ed25519.PrivateKey
 	faults     map[string]*fault
 }
 
@@ -68,11 +72,15 @@ func New(o Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := NewSigner()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	c = &Cluster{Nodes: map[string]*ecnode.Node{}, Servers: map[string]*SSHServer{}, faults: map[string]*fault{}, dir: dir, key: key,
+	key, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	c = &Cluster{Nodes: map[string]*ecnode.Node{}, Servers: map[string]*SSHServer{}, faults: map[string]*fault{}, dir: dir, key: key, priv: priv,
 		KnownHosts: filepath.Join(dir, "known_hosts")}
 	defer func() {
 		if err != nil {
@@ -193,6 +201,36 @@ func (c *Cluster) SSHConfig(name string) (cluster.SSHConfig, error) {
 	}
 	return cluster.SSHConfig{Name: name, Host: "127.0.0.1", Port: srv.Port(), User: "root",
 		NoAgent: true, Signers: []ssh.Signer{c.key}, KnownHostsFiles: []string{c.KnownHosts}}, nil
+}
+
+// WriteSSHConfig writes an OpenSSH client config for the cluster into dir,
+// with the client key and known_hosts beside it, and returns its path: a
+// separate process (or `ssh -F`) reaches the nodes by name with it, and
+// cluster.LoadSSHConfig reads it.
+func (c *Cluster) WriteSSHConfig(dir string) (string, error) {
+	block, err := ssh.MarshalPrivateKey(c.priv, "clustertest")
+	if err != nil {
+		return "", err
+	}
+	key := filepath.Join(dir, "id_ed25519")
+	if err := os.WriteFile(key, pem.EncodeToMemory(block), 0o600); err != nil {
+		return "", err
+	}
+	kh, err := os.ReadFile(c.KnownHosts)
+	if err != nil {
+		return "", err
+	}
+	khPath := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(khPath, kh, 0o600); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, s := range c.Topology.Servers {
+		fmt.Fprintf(&b, "Host %s\n  HostName 127.0.0.1\n  Port %d\n  User root\n  IdentityFile %s\n  UserKnownHostsFile %s\n  IdentityAgent none\n\n",
+			s.Name, c.Servers[s.Name].Port(), key, khPath)
+	}
+	conf := filepath.Join(dir, "config")
+	return conf, os.WriteFile(conf, []byte(b.String()), 0o600)
 }
 
 // Dial connects a cluster.Cluster to every node over SSH.

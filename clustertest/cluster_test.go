@@ -114,3 +114,19 @@ func TestCloseLeavesNoListener(t *testing.T) {
 	_, err = cluster.DialSSH(context.Background(), cfg)
 	assert.ErrorContains(t, err, "connection refused")
 }
+
+func TestWriteSSHConfig(t *testing.T) {
+	sim, err := clustertest.New(clustertest.Options{Frontends: 1})
+	require.NoError(t, err)
+	defer sim.Close()
+	conf, err := sim.WriteSSHConfig(t.TempDir())
+	require.NoError(t, err)
+	cfg, err := cluster.LoadSSHConfig(conf, fe1)
+	require.NoError(t, err)
+	n, err := cluster.DialSSH(context.Background(), cfg)
+	require.NoError(t, err, "a separate process can reach the nodes from the written config")
+	defer n.Close()
+	res, err := n.Run(context.Background(), cluster.Command("cat", "/opt/opscode/version-manifest.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, "private-chef 1.4.6\n", string(res.Stdout))
+}

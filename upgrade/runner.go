@@ -178,14 +178,37 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 				continue
 			}
 		}
-		if err := r.runStep(ctx, step); err != nil {
+		if err := r.runStep(ctx, step, r.state.Running == step.ID); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *Runner) runStep(ctx context.Context, step Step) error {
+// doneNodes lists, for an install step that was interrupted, the nodes
+// that already have the package: their actions are not repeated.
+func (r *Runner) doneNodes(ctx context.Context, step Step) map[string]bool {
+	done := map[string]bool{}
+	if step.Kind != StepInstall {
+		return done
+	}
+	for _, node := range step.Nodes {
+		n, err := r.node(node)
+		if err != nil {
+			continue
+		}
+		secs, err := readNode(ctx, n, "manifest")
+		if err != nil {
+			continue
+		}
+		if v, err := (NodeFacts{Node: node, Sections: secs}).Version(); err == nil && v == step.Target {
+			done[node] = true
+		}
+	}
+	return done
+}
+
+func (r *Runner) runStep(ctx context.Context, step Step, resumed bool) error {
 	began := time.Now()
 	r.emit(Event{Kind: EventStepStart, Step: step.ID, Title: step.Title})
 	if !r.DryRun {
@@ -196,7 +219,15 @@ func (r *Runner) runStep(ctx context.Context, step Step) error {
 	}
 	sctx, cancel := context.WithTimeout(ctx, step.Timeout)
 	defer cancel()
+	skip := map[string]bool{}
+	if resumed && !r.DryRun {
+		skip = r.doneNodes(sctx, step)
+	}
 	for _, a := range step.Actions {
+		if skip[a.Node] {
+			r.emit(Event{Kind: EventStepSkip, Step: step.ID, Node: a.Node, Message: "already done on " + a.Node + ": " + a.String()})
+			continue
+		}
 		if err := r.act(sctx, step, a); err != nil {
 			if ctx.Err() != nil {
 				err = fmt.Errorf("%w (stopped; run again to resume)", ctx.Err())
