@@ -86,6 +86,28 @@ func testNodeBehaviour(t *testing.T, n cluster.Node, dir string) {
 	})
 }
 
+// testDropAndReconnect cuts the connection (drop) while a command runs:
+// Run returns ErrConnectionLost promptly, and the next call redials.
+func testDropAndReconnect(t *testing.T, n cluster.Node, drop func()) {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := n.Run(context.Background(), cluster.Command("sleep", "30"))
+		errc <- err
+	}()
+	time.Sleep(400 * time.Millisecond)
+	drop()
+	select {
+	case err := <-errc:
+		require.ErrorIs(t, err, cluster.ErrConnectionLost)
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after the connection dropped")
+	}
+	res, err := n.Run(context.Background(), cluster.Command("echo", "back"))
+	require.NoError(t, err, "the next call redials")
+	assert.Equal(t, "back\n", string(res.Stdout))
+}
+
 func assertProcessGone(t *testing.T, pidFile string) {
 	t.Helper()
 	b, err := os.ReadFile(pidFile)

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"syscall"
 	"time"
+
+	"github.com/chefha/chefha/internal/atomicfile"
 )
 
 // Local is the machine chefha runs on, as a Node: for running on the
@@ -85,43 +87,7 @@ func (l *Local) WriteFile(ctx context.Context, name string, data []byte, perm fs
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return l.wrap(writeFileAtomic(name, data, perm))
-}
-
-// writeFileAtomic writes data to a temp file beside name, syncs it and
-// renames it over name.
-func writeFileAtomic(name string, data []byte, perm fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".chefha-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+	return l.wrap(atomicfile.WriteFile(name, data, perm))
 }
 
 func (l *Local) Stat(ctx context.Context, name string) (FileInfo, error) {

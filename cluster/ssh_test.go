@@ -109,23 +109,7 @@ func TestSSHConcurrentCallsShareOneConnection(t *testing.T) {
 
 func TestSSHDroppedConnectionThenReconnect(t *testing.T) {
 	e := newSSHEnv(t)
-	n := e.dial(t, "root")
-	errc := make(chan error, 1)
-	go func() {
-		_, err := n.Run(context.Background(), cluster.Command("sleep", "30"))
-		errc <- err
-	}()
-	time.Sleep(300 * time.Millisecond)
-	e.srv.DropConnections()
-	select {
-	case err := <-errc:
-		assert.ErrorIs(t, err, cluster.ErrConnectionLost)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after the connection dropped")
-	}
-	res, err := n.Run(context.Background(), cluster.Command("echo", "back"))
-	require.NoError(t, err, "the next call redials")
-	assert.Equal(t, "back\n", string(res.Stdout))
+	testDropAndReconnect(t, e.dial(t, "root"), e.srv.DropConnections)
 }
 
 func TestSSHHostKeyMismatch(t *testing.T) {

@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -120,4 +122,25 @@ func expandTilde(p string) string {
 		}
 	}
 	return p
+}
+
+// ServerConfigs returns how to reach each server of a topology: by its
+// name through the OpenSSH config file (default ~/.ssh/config), or at its
+// private-chef.rb address when there is no config file. acceptNew opts
+// into recording unknown host keys (never changed ones). It is the usual
+// argument to Dial.
+func ServerConfigs(file string, acceptNew bool) func(Server) (SSHConfig, error) {
+	return func(s Server) (SSHConfig, error) {
+		cfg, err := LoadSSHConfig(file, s.Name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			cfg = SSHConfig{Name: s.Name, Host: s.Host()}
+		case err != nil:
+			return cfg, err
+		}
+		if acceptNew {
+			cfg.HostKeyPolicy = HostKeyAcceptNew
+		}
+		return cfg, nil
+	}
 }

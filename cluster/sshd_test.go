@@ -185,23 +185,7 @@ func TestOpenSSHNodeBehaviour(t *testing.T) {
 func TestOpenSSHDroppedConnectionThenReconnect(t *testing.T) {
 	k := newClientKey(t)
 	s := startSSHD(t, k)
-	n := dialReal(t, s.config(k, "be1"))
-	errc := make(chan error, 1)
-	go func() {
-		_, err := n.Run(context.Background(), cluster.Command("sleep", "30"))
-		errc <- err
-	}()
-	time.Sleep(500 * time.Millisecond)
-	s.dropConnections(t)
-	select {
-	case err := <-errc:
-		require.ErrorIs(t, err, cluster.ErrConnectionLost)
-	case <-time.After(15 * time.Second):
-		t.Fatal("Run did not return after sshd dropped the connection")
-	}
-	res, err := n.Run(context.Background(), cluster.Command("echo", "back"))
-	require.NoError(t, err, "the next call redials")
-	require.Equal(t, "back\n", string(res.Stdout))
+	testDropAndReconnect(t, dialReal(t, s.config(k, "be1")), func() { s.dropConnections(t) })
 }
 
 func TestOpenSSHHostKeyChecks(t *testing.T) {

@@ -225,8 +225,33 @@ func statements(r io.Reader) ([]statement, error) {
 // bracket depth. An unterminated string is an error (Ruby strings may span
 // lines, but private-chef.rb's never do, and a stray quote is far likelier).
 func stripComment(s string) (string, int, error) {
+	depth, cut := 0, -1
+	quote := unquoted(s, func(i int) bool {
+		switch s[i] {
+		case '#':
+			cut = i
+			return false
+		case '(', '[', '{':
+			depth++
+		case ')', ']', '}':
+			depth--
+		}
+		return true
+	})
+	if cut >= 0 {
+		return s[:cut], depth, nil
+	}
+	if quote != 0 {
+		return "", 0, fmt.Errorf("unterminated %c string", quote)
+	}
+	return s, depth, nil
+}
+
+// unquoted calls fn with the index of every byte of s outside '…' and
+// "…" strings (backslash escapes honoured), until fn returns false. It
+// returns the quote still open at the end, or 0.
+func unquoted(s string, fn func(i int) bool) byte {
 	var quote byte
-	depth := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -238,18 +263,13 @@ func stripComment(s string) (string, int, error) {
 			}
 		case c == '"' || c == '\'':
 			quote = c
-		case c == '#':
-			return s[:i], depth, nil
-		case c == '(' || c == '[' || c == '{':
-			depth++
-		case c == ')' || c == ']' || c == '}':
-			depth--
+		default:
+			if !fn(i) {
+				return 0
+			}
 		}
 	}
-	if quote != 0 {
-		return "", 0, fmt.Errorf("unterminated %c string", quote)
-	}
-	return s, depth, nil
+	return quote
 }
 
 func (t *Topology) apply(st statement) error {
@@ -380,33 +400,20 @@ func (t *Topology) validate() error {
 
 // assignment recognises `key = value` at the top level (not `==` or `=>`).
 func assignment(s string) (key, val string, ok bool) {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '=':
-			if i+1 < len(s) && (s[i+1] == '=' || s[i+1] == '>' || s[i+1] == '~') {
-				return "", "", false
-			}
-			if i > 0 && strings.ContainsRune("!<>=", rune(s[i-1])) {
-				return "", "", false
-			}
-			key = strings.TrimSpace(s[:i])
-			if key == "" || strings.ContainsAny(key, " \t") {
-				return "", "", false
-			}
-			return key, strings.TrimSpace(s[i+1:]), true
+	unquoted(s, func(i int) bool {
+		if s[i] != '=' {
+			return true
 		}
-	}
-	return "", "", false
+		if i+1 < len(s) && (s[i+1] == '=' || s[i+1] == '>' || s[i+1] == '~') || i > 0 && strings.ContainsRune("!<>=", rune(s[i-1])) {
+			return false
+		}
+		k := strings.TrimSpace(s[:i])
+		if k != "" && !strings.ContainsAny(k, " \t") {
+			key, val, ok = k, strings.TrimSpace(s[i+1:]), true
+		}
+		return false
+	})
+	return key, val, ok
 }
 
 func splitIdent(s string) (name, rest string) {
@@ -530,28 +537,21 @@ func scalar(s string) (string, error) {
 // splitTop splits on commas outside quotes and brackets.
 func splitTop(s string) ([]string, error) {
 	var parts []string
-	var quote byte
 	depth, start := 0, 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '(' || c == '[':
+	quote := unquoted(s, func(i int) bool {
+		switch s[i] {
+		case '(', '[':
 			depth++
-		case c == ')' || c == ']':
+		case ')', ']':
 			depth--
-		case c == ',' && depth == 0:
-			parts = append(parts, s[start:i])
-			start = i + 1
+		case ',':
+			if depth == 0 {
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
 		}
-	}
+		return true
+	})
 	if quote != 0 || depth != 0 {
 		return nil, errors.New("unbalanced quotes or brackets")
 	}
@@ -561,24 +561,18 @@ func splitTop(s string) ([]string, error) {
 	return parts, nil
 }
 
-func cutTop(s, sep string) (string, string, bool) {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case strings.HasPrefix(s[i:], sep):
-			return s[:i], s[i+len(sep):], true
+func cutTop(s, sep string) (before, after string, found bool) {
+	unquoted(s, func(i int) bool {
+		if strings.HasPrefix(s[i:], sep) {
+			before, after, found = s[:i], s[i+len(sep):], true
+			return false
 		}
+		return true
+	})
+	if !found {
+		return s, "", false
 	}
-	return s, "", false
+	return before, after, true
 }
 
 func abbrev(s string) string {

@@ -92,7 +92,7 @@ func Checks() []Check {
 	}
 }
 
-func okFinding(name string, in Input, detail string) []Finding {
+func okFinding(name, detail string) []Finding {
 	return []Finding{{Check: name, Severity: OK, Evidence: []string{detail}}}
 }
 
@@ -109,7 +109,7 @@ func readable(in Input, roles ...string) []NodeFacts {
 
 func result(name string, in Input, fs []Finding, okDetail string) []Finding {
 	if len(fs) == 0 {
-		return okFinding(name, in, okDetail)
+		return okFinding(name, okDetail)
 	}
 	return fs
 }
@@ -220,7 +220,7 @@ func checkVersion(in Input) []Finding {
 
 func checkBackup(in Input) []Finding {
 	if in.Backup != "" {
-		return okFinding("backup", in, "declared: "+in.Backup)
+		return okFinding("backup", "declared: "+in.Backup)
 	}
 	boot, _ := in.Facts.Topology.Bootstrap()
 	return []Finding{{Check: "backup", Severity: Warn, Node: boot.Name, Evidence: []string{"no backup declared"},
@@ -480,20 +480,31 @@ func keepalivedRunning(n NodeFacts) bool {
 	return false
 }
 
-func checkStandbyKeepalived(in Input) []Finding {
-	sec, ok := in.Facts.Topology.Secondary()
-	if !ok {
-		return nil
+// backendFacts returns the readable facts of the bootstrap (or the
+// secondary); unreadable nodes are the reachable check's to report.
+func backendFacts(in Input, bootstrap bool) (NodeFacts, bool) {
+	get := in.Facts.Topology.Secondary
+	if bootstrap {
+		get = in.Facts.Topology.Bootstrap
 	}
-	n, found := in.Facts.Node(sec.Name)
-	if !found || n.Err != "" {
+	s, ok := get()
+	if !ok {
+		return NodeFacts{}, false
+	}
+	n, found := in.Facts.Node(s.Name)
+	return n, found && n.Err == ""
+}
+
+func checkStandbyKeepalived(in Input) []Finding {
+	n, ok := backendFacts(in, false)
+	if !ok {
 		return nil
 	}
 	if keepalivedRunning(n) {
 		return []Finding{{Check: "standby-keepalived-stopped", Severity: Warn, Node: n.Node, Evidence: []string{"keepalived is running"},
 			Fix: "private-chef-ctl stop keepalived on " + n.Node + " so the bootstrap stays the active machine (the runner does this; it may trigger a failover)"}}
 	}
-	return okFinding("standby-keepalived-stopped", in, "keepalived stopped on "+n.Node)
+	return okFinding("standby-keepalived-stopped", "keepalived stopped on "+n.Node)
 }
 
 func pair(in Input) (keepalived.Pair, bool) {
@@ -544,12 +555,8 @@ func checkBootstrapMaster(in Input) []Finding {
 }
 
 func checkBootstrapHealthy(in Input) []Finding {
-	boot, ok := in.Facts.Topology.Bootstrap()
+	n, ok := backendFacts(in, true)
 	if !ok {
-		return nil
-	}
-	n, found := in.Facts.Node(boot.Name)
-	if !found || n.Err != "" {
 		return nil
 	}
 	svcs, err := n.Services()
@@ -570,16 +577,12 @@ func checkBootstrapHealthy(in Input) []Finding {
 			Evidence: []string{fmt.Sprintf("%d services not running: %s", len(down), abbreviateList(down, 6))},
 			Fix:      "private-chef-ctl start on " + n.Node + " and check each service's log under /var/log/opscode; the bootstrap must be healthy before the upgrade"}}
 	}
-	return okFinding("bootstrap-healthy", in, fmt.Sprintf("%d services running on %s", len(svcs), n.Node))
+	return okFinding("bootstrap-healthy", fmt.Sprintf("%d services running on %s", len(svcs), n.Node))
 }
 
 func checkStandbyStopped(in Input) []Finding {
-	sec, ok := in.Facts.Topology.Secondary()
+	n, ok := backendFacts(in, false)
 	if !ok {
-		return nil
-	}
-	n, found := in.Facts.Node(sec.Name)
-	if !found || n.Err != "" {
 		return nil
 	}
 	if up := upServices(n); len(up) > 0 {
@@ -587,5 +590,5 @@ func checkStandbyStopped(in Input) []Finding {
 			Evidence: []string{fmt.Sprintf("%d HA services running on the standby: %s", len(up), abbreviateList(up, 5))},
 			Fix:      "private-chef-ctl stop on " + n.Node + " (services started at boot on the passive back end)"}}
 	}
-	return okFinding("standby-services-stopped", in, "standby services stopped")
+	return okFinding("standby-services-stopped", "standby services stopped")
 }

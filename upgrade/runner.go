@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/internal/atomicfile"
 	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/runit"
@@ -670,32 +670,7 @@ func (r *Runner) saveState() error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(r.StateFile)
-	f, err := os.CreateTemp(dir, ".chefha-state-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), r.StateFile); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.WriteFile(r.StateFile, append(b, '\n'), 0o600)
 }
 
 // State returns the checkpoint as it stands.

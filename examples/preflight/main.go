@@ -99,19 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "preflight: %v\n", err)
 			return 2
 		}
-		cl, err = cluster.Dial(ctx, top, func(s cluster.Server) (cluster.SSHConfig, error) {
-			cfg, err := cluster.LoadSSHConfig(*sshConfig, s.Name)
-			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				return cfg, err
-			}
-			if err != nil {
-				cfg = cluster.SSHConfig{Name: s.Name, Host: s.Host()}
-			}
-			if *acceptNew {
-				cfg.HostKeyPolicy = cluster.HostKeyAcceptNew
-			}
-			return cfg, nil
-		})
+		cl, err = cluster.Dial(ctx, top, cluster.ServerConfigs(*sshConfig, *acceptNew))
 		if err != nil {
 			fmt.Fprintf(stderr, "preflight: %v\n", err)
 			return 2

@@ -147,13 +147,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "upgrade:", err)
 			return 2
 		}
-		cl, err = cluster.Dial(ctx, top, func(s cluster.Server) (cluster.SSHConfig, error) {
-			cfg, err := cluster.LoadSSHConfig(*sshConfig, s.Name)
-			if errors.Is(err, os.ErrNotExist) {
-				return cluster.SSHConfig{Name: s.Name, Host: s.Host()}, nil
-			}
-			return cfg, err
-		})
+		cl, err = cluster.Dial(ctx, top, cluster.ServerConfigs(*sshConfig, false))
 		if err != nil {
 			fmt.Fprintln(stderr, "upgrade:", err)
 			return 2
