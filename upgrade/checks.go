@@ -107,7 +107,7 @@ func readable(in Input, roles ...string) []NodeFacts {
 	return out
 }
 
-func result(name string, in Input, fs []Finding, okDetail string) []Finding {
+func result(name string, fs []Finding, okDetail string) []Finding {
 	if len(fs) == 0 {
 		return okFinding(name, okDetail)
 	}
@@ -122,7 +122,7 @@ func checkReachable(in Input) []Finding {
 				Fix: "make the node reachable over SSH (address, key, known_hosts, sudo) and run again"})
 		}
 	}
-	return result("reachable", in, fs, fmt.Sprintf("%d nodes read", len(in.Facts.Nodes)))
+	return result("reachable", fs, fmt.Sprintf("%d nodes read", len(in.Facts.Nodes)))
 }
 
 func checkTopology(in Input) []Finding {
@@ -151,7 +151,7 @@ func checkTopology(in Input) []Finding {
 		}
 	}
 	sec, _ := t.Secondary()
-	return result("topology", in, fs, fmt.Sprintf("HA: bootstrap %s, secondary %s, %d front ends", boot.Name, sec.Name, len(t.Frontends())))
+	return result("topology", fs, fmt.Sprintf("HA: bootstrap %s, secondary %s, %d front ends", boot.Name, sec.Name, len(t.Frontends())))
 }
 
 // installedVersion is the version most nodes run (the runbook assumes one).
@@ -197,7 +197,7 @@ func checkVersion(in Input) []Finding {
 		return fs
 	}
 	if in.Target == nil {
-		return result("version", in, fs, "all nodes run "+from.String()+" (no target given)")
+		return result("version", fs, "all nodes run "+from.String()+" (no target given)")
 	}
 	hops, err := PlanHops(from, in.Target)
 	if pe, ok := err.(*PlanError); ok {
@@ -215,7 +215,7 @@ func checkVersion(in Input) []Finding {
 	if len(plan) == 0 {
 		plan = []string{"nothing to do"}
 	}
-	return result("version", in, fs, "all nodes run "+from.String()+"; plan: "+strings.Join(plan, ", then "))
+	return result("version", fs, "all nodes run "+from.String()+"; plan: "+strings.Join(plan, ", then "))
 }
 
 func checkBackup(in Input) []Finding {
@@ -255,7 +255,7 @@ func checkMigrationLevel(in Input) []Finding {
 		fs = append(fs, Finding{Check: "migration-level", Severity: Fail, Node: m.Node, Evidence: []string{m.String() + " (" + cmp.WantFrom + ")"},
 			Fix: cmp.Fix() + ": partybus reads a wrong or unreadable level as 0.0 and re-runs every migration", Issue: "OC-11297"})
 	}
-	return result("migration-level", in, fs, "every node holds "+cmp.Want.String())
+	return result("migration-level", fs, "every node holds "+cmp.Want.String())
 }
 
 func runitFindings(name string, sev Severity, n NodeFacts, rf []runit.Finding) []Finding {
@@ -282,7 +282,7 @@ func checkRunitProcesses(in Input) []Finding {
 		}
 		fs = append(fs, runitFindings("runit-processes", Fail, n, runit.DiagnoseProcesses(ps))...)
 	}
-	return result("runit-processes", in, fs, "runsvdir healthy everywhere")
+	return result("runit-processes", fs, "runsvdir healthy everywhere")
 }
 
 func nodeIsEC11(n NodeFacts) bool {
@@ -305,7 +305,7 @@ func checkServiceLinks(in Input) []Finding {
 		}
 		fs = append(fs, runitFindings("service-links", Warn, n, runit.DiagnoseServiceLinks(runit.DefaultServiceDir, links, nodeIsEC11(n)))...)
 	}
-	return result("service-links", in, fs, "no stale service links")
+	return result("service-links", fs, "no stale service links")
 }
 
 // stats parses the stat section (stat's complaints about missing files went
@@ -367,7 +367,7 @@ func checkLogDir(in Input) []Finding {
 		}
 		fs = append(fs, runitFindings("log-dir", Fail, n, rf)...)
 	}
-	return result("log-dir", in, fs, "log directories healthy")
+	return result("log-dir", fs, "log directories healthy")
 }
 
 func checkKeepalivedLogDir(in Input) []Finding {
@@ -383,7 +383,7 @@ func checkKeepalivedLogDir(in Input) []Finding {
 			Evidence: []string{fmt.Sprintf("/var/log/opscode/keepalived is owned by %s:%s", st.Owner, st.Group)},
 			Fix:      "chown -R opscode:opscode /var/log/opscode/keepalived, or keepalived cannot run on EC 11 (the runner does this before reconfiguring)"})
 	}
-	return result("keepalived-log-dir", in, fs, "keepalived can write its log")
+	return result("keepalived-log-dir", fs, "keepalived can write its log")
 }
 
 // checkNonSSLPort reads each node's private-chef.rb as gathered: the file
@@ -414,7 +414,7 @@ func checkNonSSLPort(in Input) []Finding {
 				Fix:      "remove that line from /etc/opscode/private-chef.rb before the upgrade (EC 11 before 11.1.8 writes an invalid opscode-account config); set it again afterwards"})
 		}
 	}
-	return result("non-ssl-port", in, fs, "nginx['non_ssl_port'] not set to false")
+	return result("non-ssl-port", fs, "nginx['non_ssl_port'] not set to false")
 }
 
 func checkConfigReadable(in Input) []Finding {
@@ -430,7 +430,7 @@ func checkConfigReadable(in Input) []Finding {
 				Fix:      "chmod 644 " + cluster.TopologyPath + " and run reconfigure with umask 022"})
 		}
 	}
-	return result("config-readable", in, fs, "configuration readable")
+	return result("config-readable", fs, "configuration readable")
 }
 
 // upServices lists the node's running services (keepalived aside).
@@ -457,7 +457,7 @@ func checkFrontendsStopped(in Input) []Finding {
 				Fix:      "private-chef-ctl stop on every front end (the runner does this first)"})
 		}
 	}
-	return result("frontends-stopped", in, fs, "front ends stopped")
+	return result("frontends-stopped", fs, "front ends stopped")
 }
 
 func abbreviateList(xs []string, n int) string {
@@ -543,7 +543,7 @@ func checkPair(in Input) []Finding {
 		}
 	}
 	m, _ := p.Master()
-	return result("keepalived-pair", in, keepalivedFindings("keepalived-pair", kf), "master: "+m.Name)
+	return result("keepalived-pair", keepalivedFindings("keepalived-pair", kf), "master: "+m.Name)
 }
 
 func checkBootstrapMaster(in Input) []Finding {
@@ -551,7 +551,7 @@ func checkBootstrapMaster(in Input) []Finding {
 	if !ok || p.Bootstrap.Err != nil {
 		return nil
 	}
-	return result("bootstrap-master", in, keepalivedFindings("bootstrap-master", keepalived.JudgeBootstrapMaster(p)), p.Bootstrap.Name+" is master")
+	return result("bootstrap-master", keepalivedFindings("bootstrap-master", keepalived.JudgeBootstrapMaster(p)), p.Bootstrap.Name+" is master")
 }
 
 func checkBootstrapHealthy(in Input) []Finding {
