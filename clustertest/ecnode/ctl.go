@@ -158,7 +158,7 @@ func (n *Node) reconfigure(e Exec) int {
 	}
 	if rel.Version != n.Release.Version {
 		for _, s := range n.Services {
-			if strings.HasPrefix(rel.Version, "11.") && removedInEC11(s.Name) && s.Up {
+			if strings.HasPrefix(rel.Version, "11.") && RemovedInEC11(s.Name) && s.Up {
 				s.Up, s.NormallyUp, s.Since = false, true, n.Clock()
 			}
 		}
@@ -200,14 +200,18 @@ func (n *Node) reconfigure(e Exec) int {
 	return 0
 }
 
-// migrations between two levels, as partybus numbers them.
-func migrations(from, to Level) []Level {
+// Migrations lists the partybus migrations between two levels, in order.
+func Migrations(from, to Level) []Level {
 	var out []Level
 	for m := from.Minor + 1; m <= to.Minor; m++ {
 		out = append(out, Level{1, m})
 	}
 	return out
 }
+
+// MustBeMaster is what partybus prints, and exits 1 after, on a bootstrap
+// that is not the HA master.
+const MustBeMaster = "ERROR: \n****\nThe bootstrap server must be the HA-master at the time of upgrade.\n"
 
 // upgrade is `private-chef-ctl upgrade`: reconfigure, then partybus.
 func (n *Node) upgrade(e Exec) int {
@@ -229,7 +233,7 @@ func (n *Node) upgrade(e Exec) int {
 		// partybus reads a missing or corrupt file as 0.0.
 		n.Harm = append(n.Harm, fmt.Sprintf("%s: migration-level unreadable (%q): partybus re-ran every migration from 0.0", n.Name, strings.TrimSpace(b)))
 	}
-	for _, m := range migrations(from, target) {
+	for _, m := range Migrations(from, target) {
 		dataNode := n.Backend && n.Bootstrap
 		if dataNode && (n.Current() != "master" || n.InTransition()) {
 			if n.InTransition() && m == (Level{1, 9}) {
@@ -238,7 +242,7 @@ func (n *Node) upgrade(e Exec) int {
 				continue
 			}
 			if n.Current() != "master" {
-				fmt.Fprint(e.Stdout, "ERROR: \n****\nThe bootstrap server must be the HA-master at the time of upgrade.\n")
+				fmt.Fprint(e.Stdout, MustBeMaster)
 				return 1
 			}
 		}
@@ -281,7 +285,7 @@ func (n *Node) cleanup(e Exec) int {
 		return 1
 	}
 	for name := range n.Services {
-		if removedInEC11(name) {
+		if RemovedInEC11(name) {
 			delete(n.Services, name)
 			os.Remove(n.Path("/opt/opscode/service/" + name))
 			fmt.Fprintf(e.Stdout, "Removing %s\n", name)
@@ -315,7 +319,7 @@ func (n *Node) haStatus(e Exec) int {
 		code = 3
 	}
 	for _, s := range n.sortedServices() {
-		if removedInEC11(s.Name) || s.Name == "opscode-chef-mover" {
+		if RemovedInEC11(s.Name) || s.Name == "opscode-chef-mover" {
 			continue
 		}
 		switch {

@@ -51,8 +51,8 @@ func Releases() map[string]Release {
 	}
 }
 
-// removedInEC11 reports the 1.x services EC 11 drops; cleanup removes them.
-func removedInEC11(name string) bool {
+// RemovedInEC11 reports the 1.x services EC 11 drops; cleanup removes them.
+func RemovedInEC11(name string) bool {
 	switch name {
 	case "fcgiwrap", "nagios", "nrpe", "opscode-chef", "php-fpm", "redis":
 		return true
@@ -303,7 +303,7 @@ func (n *Node) becomeStatus(s Status) {
 	os.Remove(n.Path(statusDir + "cluster-transition.lock"))
 	n.HasVIP = s == "master"
 	for _, svc := range n.Services {
-		if removedInEC11(svc.Name) && strings.HasPrefix(n.Release.Version, "11.") {
+		if RemovedInEC11(svc.Name) && strings.HasPrefix(n.Release.Version, "11.") {
 			continue
 		}
 		if svc.Name == "opscode-chef-mover" {

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// initNode is PID 1 of a node: it mounts the node's private directories
+// over the shared paths, starts sshd and the runsvdir job of the installed
+// release, reaps orphans, and takes everything down on TERM.
+//
+//	chefha-labnode init NODEDIR
+func initNode(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: init NODEDIR")
+		return 2
+	}
+	dir := args[0]
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		fmt.Fprintln(os.Stderr, "init: make / private:", err)
+		return 1
+	}
+	for _, p := range []string{"/etc/opscode", "/opt/opscode", "/var/opt/opscode", "/var/log/opscode", "/usr/local/bin", "/tmp"} {
+		src := filepath.Join(dir, "root", p)
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "init:", err)
+			return 1
+		}
+		if err := syscall.Mount(src, p, "", syscall.MS_BIND, ""); err != nil {
+			fmt.Fprintf(os.Stderr, "init: bind %s over %s: %v\n", src, p, err)
+			return 1
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "hostname")); err == nil {
+		syscall.Sethostname([]byte(strings.TrimSpace(string(b))))
+	}
+	os.MkdirAll("/run/sshd", 0o755)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
+	sshd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+	logf, _ := os.Create(filepath.Join(dir, "sshd.log"))
+	sshd.Stdout, sshd.Stderr = logf, logf
+	if err := sshd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "init: sshd:", err)
+		return 1
+	}
+	job := "opscode-runsvdir"
+	if rel := running(); strings.HasPrefix(rel.Version, "11.") {
+		job = "private-chef-runsvdir"
+	}
+	if code := initctl([]string{"start", job}); code != 0 {
+		return code
+	}
+	os.WriteFile(filepath.Join(dir, "ready"), []byte("ok\n"), 0o644)
+	for sig := range sigs {
+		if sig == syscall.SIGCHLD {
+			for {
+				var ws syscall.WaitStatus
+				pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+				if pid <= 0 || err != nil {
+					break
+				}
+			}
+			continue
+		}
+		// Down: runsvdirs first (HUP makes them TERM their runsv), then the rest.
+		for _, j := range []string{"private-chef-runsvdir", "opscode-runsvdir"} {
+			initctl([]string{"stop", j})
+		}
+		syscall.Kill(-1, syscall.SIGTERM)
+		time.Sleep(300 * time.Millisecond)
+		syscall.Kill(-1, syscall.SIGKILL)
+		return 0
+	}
+	return 0
+}
