@@ -229,11 +229,17 @@ func Start(ctx context.Context, spec Spec) (_ *Lab, err error) {
 
 // hostPrep makes the mount points and the opscode user the nodes need.
 func hostPrep(ctx context.Context) error {
-	for _, p := range []string{"/etc/opscode", "/opt/opscode", "/var/opt/opscode", "/var/log/opscode"} {
+	for _, p := range []string{"/opt/opscode", "/var/opt/opscode", "/var/log/opscode"} {
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			return err
 		}
 	}
+	// /etc/opscode lives in each node's /etc overlay; one on the host
+	// would make it a lower-layer directory that cannot be renamed.
+	if _, err := os.Stat("/etc/opscode/private-chef.rb"); err == nil {
+		return fmt.Errorf("%w: /etc/opscode/private-chef.rb exists: this machine is a Chef server, not a lab host", ErrUnsupported)
+	}
+	os.Remove("/etc/opscode")
 	if err := exec.CommandContext(ctx, "id", "opscode").Run(); err != nil {
 		if err := run(ctx, "useradd", "-r", "-M", "-s", "/usr/sbin/nologin", "opscode"); err != nil {
 			return err

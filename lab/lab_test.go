@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/internal/peer"
+	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/lab"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/require"
@@ -50,4 +52,62 @@ func TestLabPreflight(t *testing.T) {
 	rep.WriteTable(&b)
 	t.Log("\n" + b.String())
 	require.False(t, rep.Failed(), b.String())
+}
+
+// A missing log directory: svlogd fails, and the real runsvdir writes its
+// complaint into its argv, where the pre-flight reads it.
+func TestLabRunsvdirLogDirMissing(t *testing.T) {
+	l := startLab(t, lab.Spec{Version: "1.4.6", Frontends: 1, MissingLogDir: true})
+	ctx := context.Background()
+	cl, err := l.Dial(ctx)
+	require.NoError(t, err)
+	defer cl.Close()
+	var rep upgrade.Report
+	// runsvdir writes the error when svlogd exits; give it a few tries.
+	require.Eventually(t, func() bool {
+		rep, err = upgrade.Preflight(ctx, cl, upgrade.WithTarget(semver.MustParse("11.1.8")))
+		require.NoError(t, err)
+		for _, f := range rep.Findings {
+			if f.Check == "runit-processes" && f.Node == "be1.lab.test" && f.Severity == upgrade.Fail {
+				return strings.Contains(strings.Join(f.Evidence, " "), "/var/log/opscode/opscode-erchef")
+			}
+		}
+		return false
+	}, 30*time.Second, time.Second, "no runsvdir finding naming the missing log dir")
+	var b bytes.Buffer
+	rep.WriteTable(&b)
+	t.Log("\n" + b.String())
+}
+
+// Kill the bootstrap's keepalived: the gate sees the real failover.
+func TestLabFailover(t *testing.T) {
+	l := startLab(t, lab.Spec{Version: "1.4.6", Frontends: 1})
+	ctx := context.Background()
+	cl, err := l.Dial(ctx)
+	require.NoError(t, err)
+	defer cl.Close()
+	read := func(ctx context.Context) (keepalived.Pair, error) {
+		f := upgrade.Gather(ctx, cl)
+		bf, _ := f.Node("be1.lab.test")
+		sf, _ := f.Node("be2.lab.test")
+		return keepalived.Pair{Bootstrap: bf.KeepalivedState(l.VIP), Secondary: sf.KeepalivedState(l.VIP)}, nil
+	}
+	g := keepalived.Gate{Read: read, Master: "be1.lab.test", Hold: 2 * time.Second, Timeout: 60 * time.Second, Poll: 200 * time.Millisecond, CheckVIP: true}
+	_, err = g.Wait(ctx)
+	require.NoError(t, err, "be1 master at start")
+
+	// Stop it the way an operator (or a crash) would: kill the process;
+	// runsv restarts it, in BACKUP, and nopreempt keeps be2 master.
+	out, err := l.Node("be1.lab.test").Exec(ctx, "pkill", "-KILL", "-x", "keepalived")
+	require.NoError(t, err, string(out))
+	killed := time.Now()
+	g.Master, g.Hold = "be2.lab.test", time.Nanosecond
+	p, err := g.Wait(ctx)
+	require.NoError(t, err, "failover to be2")
+	t.Logf("failover (kill -9 of be1's keepalived → be2 master with the VIP): %s", time.Since(killed).Round(10*time.Millisecond))
+	require.True(t, p.Secondary.HasVIP)
+	g.Hold = 5 * time.Second
+	p, err = g.Wait(ctx)
+	require.NoError(t, err, "stable with be2 master after be1's keepalived is back")
+	require.Equal(t, keepalived.Backup, p.Bootstrap.Current)
 }

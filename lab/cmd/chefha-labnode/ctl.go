@@ -99,8 +99,11 @@ func reconfigure() int {
 	os.Chmod(logDir, 0o755)
 	os.WriteFile(filepath.Join(labDir, "release"), []byte(rel.Version+"\n"), 0o644)
 	if old.RunsvdirJob != rel.RunsvdirJob {
-		initctl([]string{"start", rel.RunsvdirJob})
+		// Stop the old tree before starting the new one: two runsvdirs on
+		// one service dir fight over supervise/lock and fill their argv
+		// with errors. The restart takes keepalived down and up (OC-11669).
 		initctl([]string{"stop", old.RunsvdirJob})
+		initctl([]string{"start", rel.RunsvdirJob})
 	}
 	fmt.Println("Chef Client finished, 84 resources updated")
 	fmt.Println("private-chef Reconfigured!")

@@ -26,7 +26,17 @@ func initNode(args []string) int {
 		fmt.Fprintln(os.Stderr, "init: make / private:", err)
 		return 1
 	}
-	for _, p := range []string{"/etc/opscode", "/opt/opscode", "/var/opt/opscode", "/var/log/opscode", "/usr/local/bin", "/tmp"} {
+	// /etc is an overlay (the host's /etc below, the node's changes above)
+	// rather than a bind mount on /etc/opscode: the runner replaces
+	// /etc/opscode by rename, which a mount point would refuse.
+	upper, work := filepath.Join(dir, "root", "etc"), filepath.Join(dir, "etc-work")
+	os.MkdirAll(upper, 0o755)
+	os.MkdirAll(work, 0o755)
+	if err := syscall.Mount("overlay", "/etc", "overlay", 0, "lowerdir=/etc,upperdir="+upper+",workdir="+work); err != nil {
+		fmt.Fprintln(os.Stderr, "init: overlay on /etc:", err)
+		return 1
+	}
+	for _, p := range []string{"/opt/opscode", "/var/opt/opscode", "/var/log/opscode", "/usr/local/bin", "/tmp"} {
 		src := filepath.Join(dir, "root", p)
 		if err := os.MkdirAll(src, 0o755); err != nil {
 			fmt.Fprintln(os.Stderr, "init:", err)
