@@ -105,6 +105,17 @@ func reconfigure() int {
 		initctl([]string{"stop", old.RunsvdirJob})
 		initctl([]string{"start", rel.RunsvdirJob})
 	}
+	// Like chef's runit_service resources, wait until every service is
+	// supervised again before saying reconfigure is done.
+	for _, s := range services() {
+		ok := filepath.Join(svDir, s, "supervise", "ok")
+		for i := 0; i < 300; i++ {
+			if _, err := os.Stat(ok); err == nil && supervised(s) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 	fmt.Println("Chef Client finished, 84 resources updated")
 	fmt.Println("private-chef Reconfigured!")
 	return 0
@@ -250,4 +261,9 @@ func install(tool string, args []string) int {
 	os.WriteFile(manifest, []byte("private-chef "+f[1]+"\n"), 0o644)
 	fmt.Printf("Unpacking private-chef (%s-1) ...\nSetting up private-chef (%s-1) ...\nThank you for installing Chef Server!\n", f[1], f[1])
 	return 0
+}
+
+// supervised reports whether runsv answers for a service (sv status works).
+func supervised(name string) bool {
+	return exec.Command("sv", "status", filepath.Join(serviceDir, name)).Run() == nil
 }

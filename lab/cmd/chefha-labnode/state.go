@@ -208,9 +208,11 @@ func initctl(args []string) int {
 			fmt.Fprintln(os.Stderr, "initctl: Unknown instance: ")
 			return 1
 		}
-		// HUP: runsvdir TERMs every runsv it started, then exits.
+		// HUP: runsvdir TERMs every runsv it started, then exits. The job
+		// is down once the runsv are gone too: a new runsvdir started
+		// earlier would find their supervise locks held.
 		syscall.Kill(pid, syscall.SIGHUP)
-		for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+		for i := 0; i < 600 && (syscall.Kill(pid, 0) == nil || len(processes("runsv")) > 0); i++ {
 			time.Sleep(100 * time.Millisecond)
 		}
 		os.Remove(jobPIDFile(job))
@@ -238,4 +240,20 @@ func service(args []string) int {
 	}
 	fmt.Printf("%s: stopped\n", name)
 	return 0
+}
+
+// processes lists the PIDs of this PID namespace's processes named comm.
+func processes(comm string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if readTrim("/proc/"+e.Name()+"/comm") == comm {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
