@@ -78,6 +78,14 @@ func reconfigure() int {
 	}
 	old := running()
 	standby := role() == "backend" && currentStatus() != "master"
+	renamed := old.RunsvdirJob != rel.RunsvdirJob
+	if renamed {
+		// Stop the old tree before touching the service dir (so it starts
+		// nothing new) and before the new one starts: two runsvdirs on one
+		// service dir fight over supervise/lock. The restart takes
+		// keepalived down and up (OC-11669).
+		initctl([]string{"stop", old.RunsvdirJob})
+	}
 	for _, s := range rel.Services {
 		down := isBackend() && standby && s != "keepalived"
 		if err := writeService(s, down); err != nil {
@@ -88,8 +96,10 @@ func reconfigure() int {
 	if strings.HasPrefix(rel.Version, "11.") {
 		for _, s := range old.Services {
 			if ecnode.RemovedInEC11(s) {
-				setDown(s, true)
-				sv("stop", s)
+				setDown(s, true) // the new runsvdir leaves it down
+				if !renamed {
+					sv("stop", s)
+				}
 			}
 		}
 		if !hasBug("OC-11426") {
@@ -98,11 +108,7 @@ func reconfigure() int {
 	}
 	os.Chmod(logDir, 0o755)
 	os.WriteFile(filepath.Join(labDir, "release"), []byte(rel.Version+"\n"), 0o644)
-	if old.RunsvdirJob != rel.RunsvdirJob {
-		// Stop the old tree before starting the new one: two runsvdirs on
-		// one service dir fight over supervise/lock and fill their argv
-		// with errors. The restart takes keepalived down and up (OC-11669).
-		initctl([]string{"stop", old.RunsvdirJob})
+	if renamed {
 		initctl([]string{"start", rel.RunsvdirJob})
 	}
 	// Like chef's runit_service resources, wait until every service is

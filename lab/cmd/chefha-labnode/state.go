@@ -213,6 +213,13 @@ func initctl(args []string) int {
 		// earlier would find their supervise locks held.
 		syscall.Kill(pid, syscall.SIGHUP)
 		for i := 0; i < 600 && (syscall.Kill(pid, 0) == nil || len(processes("runsv")) > 0); i++ {
+			if i%50 == 49 {
+				// A runsv started just before the HUP is not always told:
+				// as the runbook says, make sure none is left.
+				for _, p := range processes("runsv") {
+					syscall.Kill(p, syscall.SIGTERM)
+				}
+			}
 			time.Sleep(100 * time.Millisecond)
 		}
 		os.Remove(jobPIDFile(job))
