@@ -6,6 +6,7 @@
 //
 //	preflight -config /etc/opscode/private-chef.rb -target 11.1.8
 //	preflight -hosts be1=backend:bootstrap,be2=backend,fe1=frontend -ssh-config ~/.ssh/config
+//	preflight -lab                           # a real cluster in Linux namespaces (root)
 //
 // Exit status: 0 when nothing fails, 1 when a check fails, 2 on usage or
 // connection errors.
@@ -23,6 +24,7 @@ import (
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/lab"
 	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/upgrade"
 )
@@ -43,6 +45,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	saveFacts := fl.String("save-facts", "", "write the gathered facts as JSON to this file")
 	loadFacts := fl.String("facts", "", "check facts saved with -save-facts instead of reading a cluster")
 	timeout := fl.Duration("timeout", 2*time.Minute, "give up reading the cluster after this long")
+	useLab := fl.Bool("lab", false, "start a real lab cluster in Linux namespaces (root; runit, keepalived, openssh-server) and check it")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "usage: preflight [flags]\n\nWith no -config, -hosts or -facts, checks a simulated cluster.\n\n")
 		fl.PrintDefaults()
@@ -93,6 +96,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		opts = append(opts, upgrade.WithFacts(facts))
+	case *useLab:
+		if *out == "table" {
+			fmt.Fprintln(stdout, "LAB: starting a real 1.4.6 cluster (2 back ends, 1 front end) in Linux namespaces…")
+		}
+		l, err := lab.Start(ctx, lab.Spec{Version: "1.4.6", Frontends: 1})
+		if err != nil {
+			fmt.Fprintf(stderr, "preflight: -lab: %v\n", err)
+			return 2
+		}
+		defer l.Close()
+		if cl, err = l.Dial(ctx); err != nil {
+			fmt.Fprintf(stderr, "preflight: -lab: %v\n", err)
+			return 2
+		}
+		defer cl.Close()
 	case *config != "" || *hosts != "":
 		top, err := topology(*config, *hosts)
 		if err != nil {
