@@ -238,3 +238,13 @@ func TestNotifyScript(t *testing.T) {
 	_, err = exec.Command(sh, "limbo").CombinedOutput()
 	assert.Error(t, err)
 }
+
+func TestVRRPConfig(t *testing.T) {
+	conf := VRRPConfig{RouterID: "be1", Interface: "eth1", Priority: 100, SourceIP: "10.1.2.10", PeerIP: "10.1.2.12",
+		VIP: "192.168.4.7", Notify: "/opt/opscode/bin/cluster.sh"}.String()
+	for _, want := range []string{"state BACKUP\n  nopreempt", "interface eth1", "priority 100", "unicast_src_ip 10.1.2.10",
+		"unicast_peer {\n    10.1.2.12\n  }", "192.168.4.7/24 dev eth1", `notify_master "/opt/opscode/bin/cluster.sh master"`,
+		`notify_stop "/opt/opscode/bin/cluster.sh backup"`} {
+		assert.Contains(t, conf, want)
+	}
+}

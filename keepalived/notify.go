@@ -50,3 +50,45 @@ echo "$state" > "$STATE_DIR/current_cluster_status"
 log "Transitioned to $state"
 `, q(c.StateDir), q(c.LogFile), q(c.Hook))
 }
+
+// VRRPConfig is one back end's keepalived.conf in the shape EC writes it:
+// one VRRP instance, unicast to the peer, both nodes starting as BACKUP
+// with nopreempt (a recovered node does not take the master role back),
+// and the notify script for every transition, stop included.
+type VRRPConfig struct {
+	RouterID  string // the node's name
+	Interface string // the VRRP and VIP interface
+	Priority  int    // the bootstrap's is higher
+	SourceIP  string // this node's address
+	PeerIP    string // the other back end's address
+	VIP       string // backend_vip's address, without a prefix
+	Notify    string // the notify script, called with master|backup|fault
+}
+
+// String renders keepalived.conf.
+func (c VRRPConfig) String() string {
+	return fmt.Sprintf(`global_defs {
+  router_id %s
+  script_user root
+}
+vrrp_instance chef_ha {
+  state BACKUP
+  nopreempt
+  interface %s
+  virtual_router_id 77
+  priority %d
+  advert_int 1
+  unicast_src_ip %s
+  unicast_peer {
+    %s
+  }
+  virtual_ipaddress {
+    %s/24 dev %s
+  }
+  notify_master "%[8]s master"
+  notify_backup "%[8]s backup"
+  notify_fault "%[8]s fault"
+  notify_stop "%[8]s backup"
+}
+`, c.RouterID, c.Interface, c.Priority, c.SourceIP, c.PeerIP, c.VIP, c.Interface, c.Notify)
+}

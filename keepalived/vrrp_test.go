@@ -3,7 +3,6 @@ package keepalived
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,31 +128,8 @@ func TestRealVRRPPair(t *testing.T) {
 			StateDir: filepath.Join(n.dir, "state"), LogFile: filepath.Join(n.dir, "cluster.log")})), 0o755))
 		// be1 (the bootstrap) has the higher priority; both start as BACKUP
 		// with nopreempt, as EC's keepalived.conf does.
-		prio := 150 - 50*i
-		conf := fmt.Sprintf(`global_defs {
-  router_id %s
-  script_user root
-}
-vrrp_instance chef_ha {
-  state BACKUP
-  nopreempt
-  interface %s
-  virtual_router_id 77
-  priority %d
-  advert_int 1
-  unicast_src_ip %s
-  unicast_peer {
-    %s
-  }
-  virtual_ipaddress {
-    %s/24 dev %s
-  }
-  notify_master "%s master"
-  notify_backup "%s backup"
-  notify_fault "%s fault"
-  notify_stop "%s backup"
-}
-`, n.name, n.ifname, prio, n.addr, other.addr, testVIP, n.ifname, script, script, script, script)
+		conf := VRRPConfig{RouterID: n.name, Interface: n.ifname, Priority: 150 - 50*i, SourceIP: n.addr,
+			PeerIP: other.addr, VIP: testVIP, Notify: script}.String()
 		require.NoError(t, os.WriteFile(filepath.Join(n.dir, "keepalived.conf"), []byte(conf), 0o644))
 	}
 	t.Cleanup(func() {

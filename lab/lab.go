@@ -411,30 +411,8 @@ func (l *Lab) keepalivedConfig(n *Node, w func(string, string, os.FileMode) erro
 	if n.Bootstrap {
 		peer, prio = "10.231.0.2", 100
 	}
-	conf := fmt.Sprintf(`global_defs {
-  router_id %s
-  script_user root
-}
-vrrp_instance chef_ha {
-  state BACKUP
-  nopreempt
-  interface eth0
-  virtual_router_id 77
-  priority %d
-  advert_int 1
-  unicast_src_ip %s
-  unicast_peer {
-    %s
-  }
-  virtual_ipaddress {
-    %s/24 dev eth0
-  }
-  notify_master "/opt/opscode/bin/cluster.sh master"
-  notify_backup "/opt/opscode/bin/cluster.sh backup"
-  notify_fault "/opt/opscode/bin/cluster.sh fault"
-  notify_stop "/opt/opscode/bin/cluster.sh backup"
-}
-`, n.Name, prio, n.Addr, peer, l.VIP)
+	conf := keepalived.VRRPConfig{RouterID: n.Name, Interface: "eth0", Priority: prio, SourceIP: n.Addr,
+		PeerIP: peer, VIP: l.VIP, Notify: "/opt/opscode/bin/cluster.sh"}.String()
 	if err := w("/var/opt/opscode/keepalived/etc/keepalived.conf", conf, 0o644); err != nil {
 		return err
 	}
