@@ -6,12 +6,15 @@
 //
 // Data flows one way, observe → diagnose → plan → act:
 //
-//	cluster      observe/act: topology from private-chef.rb; Node (SSH + SFTP, local, recording)
+//	cluster      observe/act: topology from private-chef.rb; Node (SSH + SFTP, local, recording, replay); CopyTree
 //	runit        diagnose: ps trees, runsvdir's argv log, sv status, log-dir health
 //	keepalived   diagnose: cluster status files, cluster.log, ha-status; the stable-master gate
 //	migration    diagnose: migration-level files and the version table
-//	upgrade      plan/act: version hops, preflight checks, known issues, the resumable runner
-//	clustertest  a simulated HA cluster over real SSH, for tests and demos
+//	upgrade      plan/act: version hops, facts, preflight checks, known issues, the resumable runner
+//	clustertest  a simulated HA cluster over real SSH, for tests and demos (ecnode: one emulated node)
+//	lab          a real HA cluster in Linux namespaces: sshd, runit and keepalived for real
+//
+// examples/preflight and examples/upgrade are the thin binaries operators run.
 //
 // This root package holds no code; import the packages above.
 package chefha

@@ -45,14 +45,16 @@ func (f Finding) String() string {
 	return fmt.Sprintf("%s: %s: %s", f.Symptom, f.Subject, strings.Join(f.Evidence, "; "))
 }
 
-// RemovedInEC11 are the Private Chef 1.x services that EC 11 no longer has.
+// RemovedInEC11 returns the Private Chef 1.x services that EC 11 no longer has.
 // During a 1.4.x → 11.x upgrade they stay down and `private-chef-ctl
 // cleanup` removes them; opscode-chef-mover also stays down but is kept.
-var RemovedInEC11 = []string{"fcgiwrap", "nagios", "nrpe", "opscode-chef", "php-fpm", "redis"}
+func RemovedInEC11() []string {
+	return []string{"fcgiwrap", "nagios", "nrpe", "opscode-chef", "php-fpm", "redis"}
+}
 
-// ExpectedDownDuringUpgrade are the services the runbook says "will remain
+// ExpectedDownDuringUpgrade returns the services the runbook says "will remain
 // down/unavailable and can be safely ignored" during a 1.4.x → 11.x upgrade.
-var ExpectedDownDuringUpgrade = append(slices.Clone(RemovedInEC11), "opscode-chef-mover")
+func ExpectedDownDuringUpgrade() []string { return append(RemovedInEC11(), "opscode-chef-mover") }
 
 const restartRunsvdir = "private-chef-ctl stop; initctl stop opscode-runsvdir; initctl stop private-chef-runsvdir; " +
 	"make sure no runsv or svlogd processes remain; initctl start private-chef-runsvdir"
@@ -142,7 +144,7 @@ func DiagnoseServiceLinks(dir string, links []Link, ec11 bool) []Finding {
 		}
 		var why string
 		switch {
-		case ec11 && slices.Contains(RemovedInEC11, l.Name):
+		case ec11 && slices.Contains(RemovedInEC11(), l.Name):
 			why = "EC 11 removed this service"
 		case l.Dangling:
 			why = "the target does not exist"

@@ -565,7 +565,7 @@ func checkBootstrapHealthy(in Input) []Finding {
 	}
 	var down []string
 	for _, s := range svcs {
-		if s.Service == "keepalived" || slices.Contains(runit.ExpectedDownDuringUpgrade, s.Service) {
+		if s.Service == "keepalived" || slices.Contains(runit.ExpectedDownDuringUpgrade(), s.Service) {
 			continue
 		}
 		if s.State != runit.StateRun {

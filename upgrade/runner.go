@@ -457,7 +457,7 @@ func (r *Runner) gate(ctx context.Context, step Step, a Action) error {
 			err = perr
 			for _, s := range svcs {
 				if s.Service != "keepalived" && s.NormallyUp && s.State != runit.StateRun &&
-					!slices.Contains(runit.ExpectedDownDuringUpgrade, s.Service) {
+					!slices.Contains(runit.ExpectedDownDuringUpgrade(), s.Service) {
 					down = append(down, s.Service)
 				}
 			}

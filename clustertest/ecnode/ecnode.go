@@ -17,10 +17,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/chefha/chefha/runit"
 )
 
 // Release is what a version installs and runs.
@@ -52,13 +55,7 @@ func Releases() map[string]Release {
 }
 
 // RemovedInEC11 reports the 1.x services EC 11 drops; cleanup removes them.
-func RemovedInEC11(name string) bool {
-	switch name {
-	case "fcgiwrap", "nagios", "nrpe", "opscode-chef", "php-fpm", "redis":
-		return true
-	}
-	return false
-}
+func RemovedInEC11(name string) bool { return slices.Contains(runit.RemovedInEC11(), name) }
 
 // Service is one runit service's state.
 type Service struct {
