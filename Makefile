@@ -31,7 +31,11 @@ peers:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+FUZZ := runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse cluster:FuzzParseTopology \
+	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus
+
 fuzz:
-	$(GO) test ./runit -run '^$$' -fuzz FuzzParsePS -fuzztime 30s
-	$(GO) test ./runit -run '^$$' -fuzz FuzzParseStatus -fuzztime 30s
-	$(GO) test ./migration -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	@for t in $(FUZZ); do \
+		echo "fuzz $$t"; \
+		$(GO) test ./$${t%%:*} -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime 30s || exit 1; \
+	done
