@@ -129,12 +129,13 @@ func Start(ctx context.Context, spec Spec) (_ *Lab, err error) {
 	if err := hostPrep(ctx); err != nil {
 		return nil, err
 	}
-	// Not under /tmp: each node gets a private /tmp over it.
-	dir, err := os.MkdirTemp("/var/tmp", "chefha-lab-")
+	// Not under /tmp: each node gets a private /tmp over it. The PID in
+	// every name lets a later Start clean up after a killed run.
+	id := strconv.Itoa(os.Getpid())
+	dir, err := os.MkdirTemp("/var/tmp", "chefha-lab-"+id+"-")
 	if err != nil {
 		return nil, err
 	}
-	id := strconv.Itoa(os.Getpid())
 	l := &Lab{Dir: dir, id: id, bridge: "chlb" + id, VIP: "10.231.0.100"}
 	defer func() {
 		if err != nil {
@@ -487,17 +488,18 @@ func (l *Lab) Dial(ctx context.Context) (*cluster.Cluster, error) {
 // Exec runs a command inside a node's namespaces (as its sshd would), for
 // tests that act on a node behind chefha's back.
 func (n *Node) Exec(ctx context.Context, argv ...string) ([]byte, error) {
+	// init was started as `ip netns exec … unshare --fork …`: that PID is
+	// unshare's, and the node's PID 1 (in all the node's namespaces) is
+	// its only child.
 	pid := n.init.Process.Pid
-	// The node's PID 1 is unshare's child; nsenter follows the target's namespaces.
 	child, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
 	if err != nil {
 		return nil, err
 	}
 	target := strings.Fields(string(child))
 	if len(target) == 0 {
-		return nil, fmt.Errorf("%s: unshare has no child", n.Name)
+		return nil, fmt.Errorf("%s: the node's init is not running", n.Name)
 	}
-	// ip netns exec's own pid is the unshare process: find its child instead.
 	return exec.CommandContext(ctx, "nsenter", append([]string{"-t", target[0], "-a"}, argv...)...).CombinedOutput()
 }
 
@@ -537,9 +539,19 @@ func killNetNS(ns string) {
 	exec.Command("ip", "netns", "delete", ns).Run()
 }
 
-// CleanLeftovers removes the namespaces and bridges of labs whose process
-// is gone (a killed test run).
+// CleanLeftovers removes the namespaces, bridges and files of labs whose
+// process is gone (a killed test run).
 func CleanLeftovers() {
+	dead := func(s string) bool {
+		pid, err := strconv.Atoi(s)
+		return err == nil && pid != os.Getpid() && syscall.Kill(pid, 0) != nil
+	}
+	dirs, _ := filepath.Glob("/var/tmp/chefha-lab-*-*")
+	for _, d := range dirs {
+		if parts := strings.Split(filepath.Base(d), "-"); len(parts) >= 4 && dead(parts[2]) {
+			os.RemoveAll(d)
+		}
+	}
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
@@ -550,7 +562,7 @@ func CleanLeftovers() {
 		if len(parts) < 3 {
 			continue
 		}
-		if pid, err := strconv.Atoi(parts[1]); err == nil && pid != os.Getpid() && syscall.Kill(pid, 0) != nil {
+		if dead(parts[1]) {
 			killNetNS(f[0])
 		}
 	}
@@ -561,7 +573,7 @@ func CleanLeftovers() {
 			continue
 		}
 		name := strings.TrimSuffix(f[1], ":")
-		if pid, err := strconv.Atoi(strings.TrimPrefix(name, "chlb")); err == nil && strings.HasPrefix(name, "chlb") && pid != os.Getpid() && syscall.Kill(pid, 0) != nil {
+		if strings.HasPrefix(name, "chlb") && dead(strings.TrimPrefix(name, "chlb")) {
 			exec.Command("ip", "link", "delete", name).Run()
 		}
 	}

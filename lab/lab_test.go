@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/lab"
 	"github.com/chefha/chefha/upgrade"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -110,4 +113,26 @@ func TestLabFailover(t *testing.T) {
 	p, err = g.Wait(ctx)
 	require.NoError(t, err, "stable with be2 master after be1's keepalived is back")
 	require.Equal(t, keepalived.Backup, p.Bootstrap.Current)
+}
+
+// A lab whose process was killed leaves namespaces, a bridge and files;
+// the next Start (CleanLeftovers) removes them.
+func TestLabLeftoversAreCleaned(t *testing.T) {
+	if err := lab.Check(); errors.Is(err, lab.ErrUnsupported) {
+		peer.Missing(t, err.Error())
+	}
+	// A PID that is surely dead: a finished child's.
+	cmd := exec.Command("true")
+	require.NoError(t, cmd.Run())
+	pid := strconv.Itoa(cmd.Process.Pid)
+	ns, br, dir := "chl-"+pid+"-0", "chlb"+pid, "/var/tmp/chefha-lab-"+pid+"-x"
+	require.NoError(t, exec.Command("ip", "netns", "add", ns).Run())
+	require.NoError(t, exec.Command("ip", "link", "add", br, "type", "bridge").Run())
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	lab.CleanLeftovers()
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	assert.NotContains(t, string(out), ns)
+	assert.Error(t, exec.Command("ip", "link", "show", br).Run(), "bridge removed")
+	_, err := os.Stat(dir)
+	assert.True(t, os.IsNotExist(err), "files removed")
 }
