@@ -27,10 +27,7 @@ func upgradeCmd(t *testing.T, l *lab.Lab) (bin string, args []string) {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, string(out))
 	rb := filepath.Join(dir, "private-chef.rb")
-	b, err := os.ReadFile(l.Nodes[0].Root("/etc/opscode/private-chef.rb"))
-	if err != nil { // in the /etc overlay's upper layer
-		b, err = os.ReadFile(filepath.Join(l.Nodes[0].Dir, "root", "etc", "opscode", "private-chef.rb"))
-	}
+	b, err := os.ReadFile(l.Nodes[0].Root("/etc/opscode/private-chef.rb")) // the /etc overlay's upper layer
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(rb, b, 0o644))
 	pkg := filepath.Join(dir, "private-chef_11.1.8-1_amd64.deb")
