@@ -2,6 +2,8 @@ package cluster_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -121,4 +123,47 @@ func assertProcessGone(t *testing.T, pidFile string) {
 
 func TestLocalNodeBehaviour(t *testing.T) {
 	testNodeBehaviour(t, cluster.NewLocal("local"), t.TempDir())
+}
+
+// streamWriter is what SSH and Local offer for files too large for memory.
+type streamWriter interface {
+	WriteFileFrom(ctx context.Context, name string, r io.Reader, perm fs.FileMode) error
+}
+
+func testWriteFileFrom(t *testing.T, n cluster.Node, dir string) {
+	sw, ok := n.(streamWriter)
+	require.True(t, ok, "%T streams", n)
+	// 8 MiB of a repeating pattern, from a reader that is not a bytes.Reader.
+	const size = 8 << 20
+	r := io.LimitReader(patternReader{}, size)
+	p := filepath.Join(dir, "private-chef_11.1.8-1_amd64.deb")
+	require.NoError(t, sw.WriteFileFrom(context.Background(), p, r, 0o644))
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	require.Len(t, b, size)
+	want := make([]byte, size)
+	patternReader{}.Read(want)
+	assert.Equal(t, sha256.Sum256(want), sha256.Sum256(b))
+}
+
+type patternReader struct{}
+
+func (patternReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(i * 7)
+	}
+	return len(p), nil
+}
+
+func TestWriteFileFrom(t *testing.T) {
+	t.Run("local", func(t *testing.T) { testWriteFileFrom(t, cluster.NewLocal("local"), t.TempDir()) })
+	t.Run("in-process ssh", func(t *testing.T) {
+		e := newSSHEnv(t)
+		testWriteFileFrom(t, e.dial(t, "root"), t.TempDir())
+	})
+	t.Run("openssh", func(t *testing.T) {
+		k := newClientKey(t)
+		s := startSSHD(t, k)
+		testWriteFileFrom(t, dialReal(t, s.config(k, "fe1")), t.TempDir())
+	})
 }

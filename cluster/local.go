@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -88,6 +89,14 @@ func (l *Local) WriteFile(ctx context.Context, name string, data []byte, perm fs
 		return err
 	}
 	return l.wrap(atomicfile.WriteFile(name, data, perm))
+}
+
+// WriteFileFrom streams r into name, atomically.
+func (l *Local) WriteFileFrom(ctx context.Context, name string, r io.Reader, perm fs.FileMode) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return l.wrap(atomicfile.WriteFrom(name, r, perm))
 }
 
 func (l *Local) Stat(ctx context.Context, name string) (FileInfo, error) {

@@ -537,13 +537,41 @@ func (n *SSH) ReadFile(ctx context.Context, name string) ([]byte, error) {
 }
 
 func (n *SSH) WriteFile(ctx context.Context, name string, data []byte, perm fs.FileMode) error {
+	tmp, err := n.writeFrom(ctx, name, bytes.NewReader(data), perm)
+	if errors.Is(err, fs.ErrPermission) && n.cfg.User != "root" {
+		// The login user may not write there; root may, through sudo.
+		script := `umask 077 && cat > "$1" && chmod "$2" "$1" && mv -f "$1" "$3"`
+		_, serr := n.Run(ctx, Cmd{Argv: []string{"sh", "-c", script, "sh", tmp, strconv.FormatUint(uint64(perm.Perm()), 8), name}, Stdin: data, Sudo: true})
+		if serr == nil {
+			return nil
+		}
+		return fmt.Errorf("%s: write %s: %w (and through sudo: %v)", n.Name(), name, err, serr)
+	}
+	return n.fileErr("write", name, err)
+}
+
+// WriteFileFrom is WriteFile for data too large to hold in memory (a
+// package file): it streams r into a temporary file beside name and
+// renames it over name.
+func (n *SSH) WriteFileFrom(ctx context.Context, name string, r io.Reader, perm fs.FileMode) error {
+	_, err := n.writeFrom(ctx, name, r, perm)
+	if errors.Is(err, fs.ErrPermission) && n.cfg.User != "root" {
+		err = fmt.Errorf("%w (%s may not write there; choose a directory it owns)", err, n.cfg.User)
+	}
+	return n.fileErr("write", name, err)
+}
+
+// writeFrom streams r to a temporary file over SFTP (writes overlap:
+// UseConcurrentWrites) and renames it over name; it returns the temporary
+// name it used.
+func (n *SSH) writeFrom(ctx context.Context, name string, r io.Reader, perm fs.FileMode) (string, error) {
 	tmp := path.Join(path.Dir(name), "."+path.Base(name)+".chefha-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	err := n.withSFTP(ctx, func(cl *sftp.Client) error {
+	return tmp, n.withSFTP(ctx, func(cl *sftp.Client) error {
 		f, err := cl.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 		if err != nil {
 			return err
 		}
-		_, err = f.ReadFrom(bytes.NewReader(data))
+		_, err = f.ReadFrom(r)
 		if err == nil {
 			err = f.Chmod(perm)
 		}
@@ -558,16 +586,6 @@ func (n *SSH) WriteFile(ctx context.Context, name string, data []byte, perm fs.F
 		}
 		return err
 	})
-	if errors.Is(err, fs.ErrPermission) && n.cfg.User != "root" {
-		// The login user may not write there; root may, through sudo.
-		script := `umask 077 && cat > "$1" && chmod "$2" "$1" && mv -f "$1" "$3"`
-		_, serr := n.Run(ctx, Cmd{Argv: []string{"sh", "-c", script, "sh", tmp, strconv.FormatUint(uint64(perm.Perm()), 8), name}, Stdin: data, Sudo: true})
-		if serr == nil {
-			return nil
-		}
-		return fmt.Errorf("%s: write %s: %w (and through sudo: %v)", n.Name(), name, err, serr)
-	}
-	return n.fileErr("write", name, err)
 }
 
 func (n *SSH) Stat(ctx context.Context, name string) (FileInfo, error) {

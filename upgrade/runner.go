@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -268,15 +269,11 @@ func (r *Runner) act(ctx context.Context, step Step, a Action) error {
 	case ActRun:
 		return r.run(ctx, a)
 	case ActUpload:
-		data, err := os.ReadFile(a.Src)
-		if err != nil {
-			return err
-		}
 		n, err := r.node(a.Node)
 		if err != nil {
 			return err
 		}
-		return n.WriteFile(ctx, a.Path, data, 0o644)
+		return upload(ctx, n, a.Src, a.Path)
 	case ActWrite:
 		n, err := r.node(a.Node)
 		if err != nil {
@@ -322,6 +319,28 @@ func (r *Runner) act(ctx context.Context, step Step, a Action) error {
 		return nil
 	}
 	return fmt.Errorf("unknown action %q", a.Kind)
+}
+
+// streamWriter is a node that can take a file without it being held in
+// memory (a package is hundreds of megabytes); SSH and Local are.
+type streamWriter interface {
+	WriteFileFrom(ctx context.Context, name string, r io.Reader, perm fs.FileMode) error
+}
+
+func upload(ctx context.Context, n cluster.Node, src, dst string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if sw, ok := n.(streamWriter); ok {
+		return sw.WriteFileFrom(ctx, dst, f, 0o644)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	return n.WriteFile(ctx, dst, data, 0o644)
 }
 
 func (r *Runner) node(name string) (cluster.Node, error) {

@@ -4,6 +4,8 @@
 package atomicfile
 
 import (
+	"bytes"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +13,11 @@ import (
 
 // WriteFile replaces name with data, mode perm.
 func WriteFile(name string, data []byte, perm fs.FileMode) error {
+	return WriteFrom(name, bytes.NewReader(data), perm)
+}
+
+// WriteFrom replaces name with what r yields, mode perm.
+func WriteFrom(name string, r io.Reader, perm fs.FileMode) error {
 	dir := filepath.Dir(name)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(name)+".chefha-*")
 	if err != nil {
@@ -23,7 +30,7 @@ func WriteFile(name string, data []byte, perm fs.FileMode) error {
 			os.Remove(tmp)
 		}
 	}()
-	if _, err := f.Write(data); err != nil {
+	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
 		return err
 	}
