@@ -168,6 +168,12 @@ func ctl(args ...string) []string {
 	return append([]string{"env", svwait, "private-chef-ctl"}, args...)
 }
 
+// withUmask runs argv under umask 022: EC 11 before 11.1.8 lets the
+// caller's umask into files its services must read (OC-11656).
+func withUmask(argv []string) []string {
+	return append([]string{"sh", "-c", `umask 022; exec "$@"`, "chefha"}, argv...)
+}
+
 // BuildPlan turns the facts of a cluster and a target into the runbook's
 // steps, per hop. It refuses what the pre-flight calls mandatory failures
 // (unreachable nodes, no bootstrap, no path) and a plan without a backup.
@@ -225,6 +231,14 @@ func BuildPlan(f Facts, target *semver.Version, o PlanOptions) (Plan, error) {
 			return false
 		}
 		toEC11 := h.To.Major() == 11
+		umask := has("OC-11656")
+		// converge is reconfigure or upgrade: the commands that write files.
+		converge := func(verb string) []string {
+			if umask {
+				return withUmask(ctl(verb))
+			}
+			return ctl(verb)
+		}
 		n := 0
 		add := func(kind StepKind, title string, nodes []string, acts []Action, ids ...string) {
 			n++
@@ -257,7 +271,7 @@ func BuildPlan(f Facts, target *semver.Version, o PlanOptions) (Plan, error) {
 			if !strings.HasPrefix(h.From.String(), "1.") && has("OC-11601") {
 				acts = append(acts, Action{Kind: ActRun, Node: node, Argv: ctl("restart", "redis_lb")})
 			}
-			acts = append(acts, Action{Kind: ActRun, Node: node, Argv: ctl("reconfigure")})
+			acts = append(acts, Action{Kind: ActRun, Node: node, Argv: converge("reconfigure")})
 		}
 		add(StepReconfigureAll, "reconfigure all machines so they are in a sane state", all, acts, "OC-11601", "OC-11657")
 		acts = nil
@@ -308,14 +322,14 @@ func BuildPlan(f Facts, target *semver.Version, o PlanOptions) (Plan, error) {
 		if !strings.HasPrefix(h.From.String(), "1.") && has("OC-11601") {
 			acts = append(acts, Action{Kind: ActRun, Node: boot.Name, Argv: ctl("restart", "redis_lb")})
 		}
-		acts = append(acts, Action{Kind: ActRun, Node: boot.Name, Argv: ctl("reconfigure")})
+		acts = append(acts, Action{Kind: ActRun, Node: boot.Name, Argv: converge("reconfigure")})
 		if toEC11 && h.From.Major() == 1 {
 			acts = append(acts, stopOldJob(boot.Name))
 		}
 		acts = append(acts, gate)
-		add(StepReconfigureBoot, "reconfigure the bootstrap and wait for a stable master", []string{boot.Name}, acts, "OC-11426", "OC-11490", "OC-11601", "OC-11669")
+		add(StepReconfigureBoot, "reconfigure the bootstrap and wait for a stable master", []string{boot.Name}, acts, "OC-11426", "OC-11490", "OC-11601", "OC-11656", "OC-11669")
 		redis := !strings.HasPrefix(h.From.String(), "1.") && has("OC-11601")
-		add(StepUpgradeBootstrap, "upgrade the bootstrap", []string{boot.Name}, upgradeActions(boot.Name, h, true, toEC11, redis, gate), "OC-11382", "OC-11658", "OC-11670")
+		add(StepUpgradeBootstrap, "upgrade the bootstrap", []string{boot.Name}, upgradeActions(boot.Name, h, true, toEC11, redis, converge, gate), "OC-11382", "OC-11658", "OC-11670")
 		acts = nil
 		for _, node := range all {
 			if node != boot.Name {
@@ -323,9 +337,9 @@ func BuildPlan(f Facts, target *semver.Version, o PlanOptions) (Plan, error) {
 			}
 		}
 		add(StepCopyConfig, "copy /etc/opscode from the bootstrap to every machine", nodesOf(acts), acts)
-		add(StepUpgradeSecondary, "upgrade the secondary back end", []string{sec.Name}, upgradeActions(sec.Name, h, false, toEC11, redis, gate), "OC-11297")
+		add(StepUpgradeSecondary, "upgrade the secondary back end", []string{sec.Name}, upgradeActions(sec.Name, h, false, toEC11, redis, converge, gate), "OC-11297")
 		for _, fe := range fes {
-			add(StepUpgradeFrontend, "upgrade front end "+fe, []string{fe}, upgradeActions(fe, h, false, toEC11, redis, gate))
+			add(StepUpgradeFrontend, "upgrade front end "+fe, []string{fe}, upgradeActions(fe, h, false, toEC11, redis, converge, gate))
 		}
 		acts = nil
 		for _, node := range all {
@@ -405,7 +419,7 @@ func blocking(in Input, o PlanOptions) error {
 
 // upgradeActions are one node's upgrade: ownership first on EC 11, the
 // upgrade with the output markers of silent failures, the level re-read.
-func upgradeActions(node string, h Hop, bootstrap, toEC11, restartRedis bool, gate Action) []Action {
+func upgradeActions(node string, h Hop, bootstrap, toEC11, restartRedis bool, converge func(string) []string, gate Action) []Action {
 	var acts []Action
 	if toEC11 {
 		acts = append(acts, Action{Kind: ActRun, Node: node, Argv: []string{"chown", "-R", "opscode:opscode", runit.DefaultLogDir}})
@@ -413,7 +427,7 @@ func upgradeActions(node string, h Hop, bootstrap, toEC11, restartRedis bool, ga
 	if restartRedis { // upgrade reconfigures first (OC-11601)
 		acts = append(acts, Action{Kind: ActRun, Node: node, Argv: ctl("restart", "redis_lb")})
 	}
-	up := Action{Kind: ActRun, Node: node, Argv: ctl("upgrade"),
+	up := Action{Kind: ActRun, Node: node, Argv: converge("upgrade"),
 		FailOn: []string{"oc_authz_migrator: ERROR", "Unable to obtain file lock"}}
 	if bootstrap {
 		up.RetryAfterGate = true

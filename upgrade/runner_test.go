@@ -210,3 +210,27 @@ func TestDryRunEqualsRealRun(t *testing.T) {
 	assert.Equal(t, dry.Actions, real.Actions)
 	e.assertUpgraded(t, "11.1.8", "1.13")
 }
+
+// OC-11656 on a path to 11.0.x: reconfigure and upgrade run under umask
+// 022, so the configuration stays readable to the services.
+func TestUpgradeUnderUmaskForOC11656(t *testing.T) {
+	e := newUpgradeEnv(t, "1.4.6", 1, clustertest.OC11656())
+	facts := upgrade.Gather(context.Background(), e.cl)
+	p, err := upgrade.BuildPlan(facts, semver.MustParse("11.0.2"), upgrade.PlanOptions{BackupCommand: []string{"true"}, Packages: e.packages})
+	require.NoError(t, err, "1.4.6 → 11.0.2 is skippable, not refused")
+	var wrapped int
+	for _, s := range p.Steps {
+		for _, a := range s.Actions {
+			if len(a.Argv) > 2 && a.Argv[0] == "sh" && a.Argv[2] == `umask 022; exec "$@"` {
+				wrapped++
+			}
+		}
+	}
+	assert.Equal(t, 3+1+3, wrapped, "reconfigure on all 3 nodes, the bootstrap's reconfigure, 3 upgrades")
+	require.NoError(t, e.runner(p, nil).Run(context.Background()))
+	for _, s := range e.sim.Topology.Servers {
+		st, err := os.Stat(e.sim.Node(s.Name).Path("/etc/opscode/private-chef.rb"))
+		require.NoError(t, err)
+		assert.Equal(t, fs.FileMode(0o644), st.Mode().Perm(), "%s: private-chef.rb readable", s.Name)
+	}
+}

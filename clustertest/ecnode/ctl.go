@@ -195,6 +195,15 @@ func (n *Node) reconfigure(e Exec) int {
 	} else if n.Backend && n.Bootstrap && !n.KeepalivedUp {
 		n.keepalivedStart()
 	}
+	if n.Bugs["OC-11656"] && strings.HasPrefix(rel.Version, "11.") && !n.packageAtLeast("11.1.8") {
+		// The cookbooks inherit the caller's umask: under a hardened 077
+		// the files they write are unreadable to the services.
+		mode := os.FileMode(0o600)
+		if n.Umask == "022" {
+			mode = 0o644
+		}
+		os.Chmod(n.Path("/etc/opscode/private-chef.rb"), mode)
+	}
 	fmt.Fprintln(e.Stdout, "Chef Client finished, 84 resources updated")
 	fmt.Fprintln(e.Stdout, "private-chef Reconfigured!")
 	return 0

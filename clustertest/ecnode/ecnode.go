@@ -113,6 +113,9 @@ type Node struct {
 	Harm []string
 	// Log is every state-changing command the node ran, in order.
 	Log []string
+	// Umask is the umask the last script set ("" for the login default,
+	// 077 on the hardened hosts OC-11656 bit).
+	Umask string
 	// PartybusLocked makes the migration-level lock look held.
 	PartybusLocked   bool
 	redisLBRestarted bool
@@ -402,6 +405,9 @@ type Exec struct {
 // `sh -c SCRIPT` runs SCRIPT's lines (`cmd; cmd` or one per line) in turn,
 // with "$?" meaning the previous command's status.
 func (n *Node) Run(ctx context.Context, e Exec) int {
+	n.mu.Lock()
+	n.Umask = "" // each session starts with the login umask
+	n.mu.Unlock()
 	argv, err := Split(e.Command)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "sh: %v\n", err)
@@ -415,8 +421,16 @@ func (n *Node) Run(ctx context.Context, e Exec) int {
 	if len(argv) >= 3 && argv[0] == "sudo" && argv[1] == "-n" && argv[2] == "--" {
 		argv = argv[3:]
 	}
-	if len(argv) == 3 && argv[0] == "sh" && argv[1] == "-c" {
-		return n.script(ctx, argv[2], e)
+	if len(argv) >= 3 && argv[0] == "sh" && argv[1] == "-c" {
+		script := argv[2]
+		if len(argv) > 4 { // sh -c SCRIPT $0 ARGS…: "$@" is ARGS
+			q := make([]string, len(argv)-4)
+			for i, a := range argv[4:] {
+				q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+			}
+			script = strings.ReplaceAll(script, `"$@"`, strings.Join(q, " "))
+		}
+		return n.script(ctx, script, e)
 	}
 	return n.command(ctx, argv, e)
 }
@@ -434,6 +448,9 @@ func (n *Node) script(ctx context.Context, s string, e Exec) int {
 			return 2
 		}
 		argv = n.glob(argv)
+		if len(argv) > 1 && argv[0] == "exec" {
+			argv = argv[1:]
+		}
 		ee := e
 		if len(argv) > 0 && argv[len(argv)-1] == "2>&1" {
 			argv, ee.Stderr = argv[:len(argv)-1], e.Stdout
@@ -516,6 +533,12 @@ func (n *Node) dispatch(ctx context.Context, argv []string, e Exec) int {
 		return n.dispatch(ctx, argv[i:], e)
 	case "echo":
 		fmt.Fprintln(e.Stdout, strings.Join(argv[1:], " "))
+		return 0
+	case "umask":
+		if len(argv) != 2 {
+			return notEmulated(argv, e)
+		}
+		n.Umask = argv[1] // for the rest of this session's script
 		return 0
 	case "printf":
 		return n.printf(argv, e)
