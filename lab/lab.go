@@ -32,6 +32,15 @@ type Spec struct {
 	// before its services start, so svlogd fails and runsvdir's argv fills
 	// with the real errors.
 	MissingLogDir bool
+	// TwoRunsvdirs starts private-chef-runsvdir beside the bootstrap's
+	// opscode-runsvdir: both supervise one service dir, as the runbook
+	// warns happens mid-upgrade.
+	TwoRunsvdirs bool
+	// StaleLink leaves a service link to a removed service's directory on
+	// the bootstrap.
+	StaleLink bool
+	// LogDirMode700 makes the bootstrap's /var/log/opscode mode 700.
+	LogDirMode700 bool
 	// Bugs are known issues (e.g. "OC-11657") the nodes reproduce.
 	Bugs []string
 }
@@ -223,6 +232,11 @@ func Start(ctx context.Context, spec Spec) (_ *Lab, err error) {
 			if err := l.waitStatus(ctx, n, "master", 30*time.Second); err != nil {
 				return nil, err
 			}
+			if spec.TwoRunsvdirs {
+				if out, err := n.Exec(ctx, "/usr/local/bin/initctl", "start", "private-chef-runsvdir"); err != nil {
+					return nil, fmt.Errorf("lab: second runsvdir on %s: %v: %s", n.Name, err, out)
+				}
+			}
 		}
 	}
 	return l, nil
@@ -370,6 +384,16 @@ func (l *Lab) layoutNode(n *Node, rel ecnode.Release, spec Spec, rb, bin string,
 	owner := rel.ServiceOwner
 	if err := chownTree(n.Root("/var/log/opscode"), owner); err != nil {
 		return nil, err
+	}
+	if n.Bootstrap && spec.StaleLink {
+		if err := os.Symlink("/opt/opscode/sv/nagios-removed", n.Root("/opt/opscode/service/nagios-old")); err != nil {
+			return nil, err
+		}
+	}
+	if n.Bootstrap && spec.LogDirMode700 {
+		if err := os.Chmod(n.Root("/var/log/opscode"), 0o700); err != nil {
+			return nil, err
+		}
 	}
 	if n.Backend {
 		if err := l.keepalivedConfig(n, w); err != nil {

@@ -136,3 +136,37 @@ func TestLabLeftoversAreCleaned(t *testing.T) {
 	_, err := os.Stat(dir)
 	assert.True(t, os.IsNotExist(err), "files removed")
 }
+
+// The runbook's runit symptoms, made for real: a second runsvdir on the
+// same service dir, a stale service link, /var/log/opscode mode 700. The
+// pre-flight reads them from the real programs' output.
+func TestLabRunitSymptoms(t *testing.T) {
+	l := startLab(t, lab.Spec{Version: "1.4.6", Frontends: 1, TwoRunsvdirs: true, StaleLink: true, LogDirMode700: true})
+	ctx := context.Background()
+	cl, err := l.Dial(ctx)
+	require.NoError(t, err)
+	defer cl.Close()
+	want := map[string]bool{"two-runsvdirs": false, "runsvdir-errors": false, "stale-service-link": false, "log-dir-mode": false}
+	var rep upgrade.Report
+	require.Eventually(t, func() bool {
+		rep, err = upgrade.Preflight(ctx, cl, upgrade.WithTarget(semver.MustParse("11.1.8")))
+		require.NoError(t, err)
+		for _, f := range rep.Findings {
+			if f.Node == "be1.lab.test" && len(f.Evidence) > 0 {
+				sym, _, _ := strings.Cut(f.Evidence[0], ":")
+				if _, ok := want[sym]; ok {
+					want[sym] = true
+				}
+			}
+		}
+		for _, seen := range want {
+			if !seen {
+				return false
+			}
+		}
+		return true
+	}, 40*time.Second, 2*time.Second, "symptoms seen: %v", want)
+	var b bytes.Buffer
+	rep.WriteTable(&b)
+	t.Log("\n" + b.String())
+}
