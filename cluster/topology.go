@@ -178,7 +178,7 @@ type statement struct {
 // statements joins continued lines and strips comments.
 func statements(r io.Reader) ([]statement, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	sc.Buffer(nil, 1<<20) // grows from 4 KiB as lines need
 	var out []statement
 	var cur strings.Builder
 	start, n := 0, 0

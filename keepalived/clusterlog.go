@@ -68,7 +68,7 @@ var messages = []struct {
 func ParseClusterLog(r io.Reader) ([]Event, error) {
 	var out []Event
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	sc.Buffer(nil, 1<<20) // grows from 4 KiB as lines need
 	n := 0
 	for sc.Scan() {
 		n++

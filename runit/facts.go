@@ -242,7 +242,7 @@ func ParseInitctlStatus(r io.Reader) ([]JobState, error) {
 // line number.
 func eachLine(r io.Reader, what string, fn func(string) error) error {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	sc.Buffer(nil, 1<<20) // grows from 4 KiB as lines need
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimRight(sc.Text(), "\r")
 		if strings.TrimSpace(line) == "" {

@@ -46,3 +46,27 @@ func execs(sim *clustertest.Cluster) int64 {
 	}
 	return n
 }
+
+// BenchmarkJudge times chefha's own share of a pre-flight, the checks over
+// gathered facts, apart from the SSH round trips and the emulated nodes.
+func BenchmarkJudge(b *testing.B) {
+	for _, size := range []int{5, 200} {
+		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
+			sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: size - 2})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sim.Close()
+			cl, err := sim.Dial(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cl.Close()
+			facts := upgrade.Gather(context.Background(), cl)
+			target := semver.MustParse("11.1.8")
+			for b.Loop() {
+				upgrade.Judge(facts, target, "", nil)
+			}
+		})
+	}
+}
