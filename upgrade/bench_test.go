@@ -48,7 +48,8 @@ func execs(sim *clustertest.Cluster) int64 {
 }
 
 // BenchmarkJudge times chefha's own share of a pre-flight, the checks over
-// gathered facts, apart from the SSH round trips and the emulated nodes.
+// gathered facts (Preflight WithFacts), apart from the SSH round trips and
+// the emulated nodes.
 func BenchmarkJudge(b *testing.B) {
 	for _, size := range []int{5, 200} {
 		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
@@ -65,7 +66,7 @@ func BenchmarkJudge(b *testing.B) {
 			facts := upgrade.Gather(context.Background(), cl)
 			target := semver.MustParse("11.1.8")
 			for b.Loop() {
-				upgrade.Judge(facts, target, "", nil)
+				judge(b, facts, target)
 			}
 		})
 	}

@@ -105,8 +105,8 @@ func TestChecksOnFactsFixtures(t *testing.T) {
 	good := fixture(t, "facts-healthy.json", healthy())
 	bad := fixture(t, "facts-broken.json", broken())
 	target := semver.MustParse("11.1.3")
-	goodRep := upgrade.Judge(good, target, "LVM snapshot vg0/chef", nil)
-	badRep := upgrade.Judge(bad, target, "", nil)
+	goodRep := judge(t, good, target, upgrade.WithBackup("LVM snapshot vg0/chef"))
+	badRep := judge(t, bad, target)
 	bySev := func(r upgrade.Report) map[string]upgrade.Severity {
 		worst := map[string]upgrade.Severity{}
 		for _, f := range r.Findings {
@@ -124,6 +124,14 @@ func TestChecksOnFactsFixtures(t *testing.T) {
 			assert.NotEqual(t, upgrade.OK, b[c.Name()], "broken: %v", findingsOf(badRep, c.Name()))
 		})
 	}
+}
+
+// judge checks saved facts offline.
+func judge(t testing.TB, f upgrade.Facts, target *semver.Version, opts ...upgrade.Option) upgrade.Report {
+	t.Helper()
+	rep, err := upgrade.Preflight(context.Background(), nil, append([]upgrade.Option{upgrade.WithFacts(f), upgrade.WithTarget(target)}, opts...)...)
+	require.NoError(t, err)
+	return rep
 }
 
 func findingsOf(r upgrade.Report, check string) []upgrade.Finding {
@@ -243,7 +251,7 @@ func TestIgnore(t *testing.T) {
 }
 
 func TestReportJSONIsStable(t *testing.T) {
-	rep := upgrade.Judge(fixture(t, "facts-broken.json", broken()), semver.MustParse("11.1.3"), "", nil)
+	rep := judge(t, fixture(t, "facts-broken.json", broken()), semver.MustParse("11.1.3"))
 	var b bytes.Buffer
 	require.NoError(t, rep.WriteJSON(&b))
 	var m map[string]any

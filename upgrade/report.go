@@ -111,7 +111,7 @@ func Preflight(ctx context.Context, c *cluster.Cluster, opts ...Option) (Report,
 		}
 		facts = Gather(ctx, c)
 	}
-	return Judge(facts, o.target, o.backup, ignored), nil
+	return judge(facts, o.target, o.backup, ignored), nil
 }
 
 func resolveIgnore(names []string) (map[string]bool, error) {
@@ -150,8 +150,8 @@ func resolveIgnore(names []string) (map[string]bool, error) {
 	return out, nil
 }
 
-// Judge runs the checks over facts: Preflight without the reading.
-func Judge(facts Facts, target *semver.Version, backup string, ignored map[string]bool) Report {
+// judge runs the checks over facts: Preflight without the reading.
+func judge(facts Facts, target *semver.Version, backup string, ignored map[string]bool) Report {
 	in := Input{Facts: facts, Target: target, Backup: backup}
 	r := Report{Generated: facts.Gathered, Summary: map[string]int{string(OK): 0, string(Warn): 0, string(Fail): 0}, Facts: &facts}
 	if target != nil {
