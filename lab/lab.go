@@ -20,6 +20,7 @@ import (
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest/ecnode"
 	"github.com/chefha/chefha/keepalived"
+	"github.com/chefha/chefha/lab/internal/svdir"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -356,28 +357,8 @@ func (l *Lab) layoutNode(n *Node, rel ecnode.Release, spec Spec, rb, bin string,
 	}
 	for _, s := range svc {
 		down := n.Backend && !n.Bootstrap && s != "keepalived"
-		run := "#!/bin/sh\nexec 2>&1\nexec /usr/local/bin/chefha-labnode service " + s + "\n"
-		if s == "keepalived" {
-			run = "#!/bin/sh\nexec 2>&1\nexec keepalived --dont-fork --log-console --vrrp -f /var/opt/opscode/keepalived/etc/keepalived.conf -p /var/opt/opscode/keepalived/keepalived.pid -r /var/opt/opscode/keepalived/vrrp.pid\n"
-		}
-		if err := w("/opt/opscode/sv/"+s+"/run", run, 0o755); err != nil {
-			return nil, err
-		}
-		if err := w("/opt/opscode/sv/"+s+"/log/run", "#!/bin/sh\nexec svlogd -tt /var/log/opscode/"+s+"\n", 0o755); err != nil {
-			return nil, err
-		}
-		if down {
-			if err := w("/opt/opscode/sv/"+s+"/down", "", 0o644); err != nil {
-				return nil, err
-			}
-		}
-		if !(spec.MissingLogDir && n.Bootstrap && s == "opscode-erchef") {
-			if err := os.MkdirAll(n.Root("/var/log/opscode/"+s), 0o755); err != nil {
-				return nil, err
-			}
-		}
-		os.MkdirAll(n.Root("/opt/opscode/service"), 0o755)
-		if err := os.Symlink("/opt/opscode/sv/"+s, n.Root("/opt/opscode/service/"+s)); err != nil {
+		noLogDir := spec.MissingLogDir && n.Bootstrap && s == "opscode-erchef"
+		if err := svdir.Write(n.Root("/"), s, down, noLogDir); err != nil {
 			return nil, err
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/upgrade"
 )
@@ -16,17 +17,8 @@ import (
 func BenchmarkPreflight(b *testing.B) {
 	for _, size := range []int{5, 200} {
 		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
-			sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: size - 2})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer sim.Close()
+			sim, cl := benchCluster(b, size)
 			ctx := context.Background()
-			cl, err := sim.Dial(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cl.Close()
 			before := execs(sim)
 			target := semver.MustParse("11.1.8")
 			for b.Loop() {
@@ -53,16 +45,7 @@ func execs(sim *clustertest.Cluster) int64 {
 func BenchmarkJudge(b *testing.B) {
 	for _, size := range []int{5, 200} {
 		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
-			sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: size - 2})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer sim.Close()
-			cl, err := sim.Dial(context.Background())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cl.Close()
+			_, cl := benchCluster(b, size)
 			facts := upgrade.Gather(context.Background(), cl)
 			target := semver.MustParse("11.1.8")
 			for b.Loop() {
@@ -70,4 +53,20 @@ func BenchmarkJudge(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchCluster is a dialled simulated 1.4.6 cluster of size nodes.
+func benchCluster(b *testing.B, size int) (*clustertest.Cluster, *cluster.Cluster) {
+	b.Helper()
+	sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: size - 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sim.Close() })
+	cl, err := sim.Dial(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cl.Close() })
+	return sim, cl
 }

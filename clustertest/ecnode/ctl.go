@@ -390,10 +390,11 @@ func (n *Node) install(argv []string, e Exec) int {
 // fileCommand emulates the file utilities chefha's steps use.
 func (n *Node) fileCommand(argv []string, e Exec) int {
 	args := argv[1:]
-	recursive := false
+	recursive, force := false, false
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
-		if args[0] == "-R" || args[0] == "-r" || args[0] == "-rf" || args[0] == "-p" {
-			recursive = true
+		if args[0] != "--" {
+			recursive = recursive || strings.ContainsAny(args[0], "Rrp")
+			force = force || strings.Contains(args[0], "f")
 		}
 		if args[0] == "--" {
 			args = args[1:]
@@ -447,7 +448,7 @@ func (n *Node) fileCommand(argv []string, e Exec) int {
 			}
 			if recursive {
 				os.RemoveAll(n.Path(p))
-			} else if err := os.Remove(n.Path(p)); err != nil && !strings.Contains(strings.Join(argv, " "), "-f") {
+			} else if err := os.Remove(n.Path(p)); err != nil && !force {
 				fmt.Fprintf(e.Stderr, "rm: cannot remove '%s': No such file or directory\n", p)
 				return 1
 			}

@@ -12,16 +12,17 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/clustertest/ecnode"
+	"github.com/chefha/chefha/lab/internal/svdir"
 )
 
 const (
 	labDir     = "/var/opt/opscode/chefha-lab"
-	svDir      = "/opt/opscode/sv"
-	serviceDir = "/opt/opscode/service"
-	logDir     = "/var/log/opscode"
+	svDir      = svdir.SvDir
+	serviceDir = svdir.ServiceDir
+	logDir     = svdir.LogDir
 	manifest   = "/opt/opscode/version-manifest.txt"
 	levelPath  = "/var/opt/opscode/upgrades/migration-level"
-	kaDir      = "/var/opt/opscode/keepalived"
+	kaDir      = svdir.KeepalivedDir
 )
 
 func readTrim(p string) string {
@@ -98,47 +99,10 @@ func sv(verb string, names ...string) int {
 	return 0
 }
 
-// writeService makes a service directory: a run script that stays up and
-// logs through svlogd, like the real services do.
-func writeService(name string, down bool) error {
-	dir := filepath.Join(svDir, name)
-	if err := os.MkdirAll(filepath.Join(dir, "log"), 0o755); err != nil {
-		return err
-	}
-	run := "#!/bin/sh\nexec 2>&1\nexec /usr/local/bin/chefha-labnode service " + name + "\n"
-	if name == "keepalived" {
-		run = "#!/bin/sh\nexec 2>&1\nexec keepalived --dont-fork --log-console --vrrp -f " + kaDir + "/etc/keepalived.conf -p " + kaDir + "/keepalived.pid -r " + kaDir + "/vrrp.pid\n"
-	}
-	if err := writeIfChanged(filepath.Join(dir, "run"), run, 0o755); err != nil {
-		return err
-	}
-	if err := writeIfChanged(filepath.Join(dir, "log", "run"), "#!/bin/sh\nexec svlogd -tt "+filepath.Join(logDir, name)+"\n", 0o755); err != nil {
-		return err
-	}
-	os.MkdirAll(filepath.Join(logDir, name), 0o755)
-	setDown(name, down)
-	link := filepath.Join(serviceDir, name)
-	if _, err := os.Lstat(link); err != nil {
-		return os.Symlink(dir, link)
-	}
-	return nil
-}
+// writeService makes (or rewrites) a service directory inside this node.
+func writeService(name string, down bool) error { return svdir.Write("/", name, down, false) }
 
-func writeIfChanged(p, content string, mode os.FileMode) error {
-	if b, err := os.ReadFile(p); err == nil && string(b) == content {
-		return nil
-	}
-	return os.WriteFile(p, []byte(content), mode)
-}
-
-func setDown(name string, down bool) {
-	p := filepath.Join(svDir, name, "down")
-	if down {
-		os.WriteFile(p, nil, 0o644)
-	} else {
-		os.Remove(p)
-	}
-}
+func setDown(name string, down bool) { svdir.SetDown("/", name, down) }
 
 // haServices are the services keepalived's transitions start and stop.
 func haServices() []string {
