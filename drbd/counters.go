@@ -15,23 +15,23 @@ type Counters struct {
 	LocalPending, Pending int64  // lo, pe: requests open to the local disk / to the peer
 	Unacked, AppPending   int64  // ua, ap: peer requests not yet answered / application requests in flight
 	Epochs                int64  // ep
-	// WriteOrder is the write-ordering method, 'b', 'f', 'd' or 'n'; 0
-	// when not printed (with ep, it arrived in DRBD 8.2).
+	// WriteOrder is the write-ordering method, 'b', 'f', 'd' or 'n'.
 	WriteOrder byte
-	// OutOfSyncKiB is what this node knows to differ from the peer (oos,
-	// DRBD 8.2.7+); valid when HasOutOfSync.
+	// OutOfSyncKiB is what this node knows to differ from the peer (oos).
 	OutOfSyncKiB uint64
+	// HasOutOfSync is false for DRBD before 8.2.7, which prints neither
+	// ep, wo nor oos.
 	HasOutOfSync bool
 }
 
-// counterKeys are the counters in print order. DRBD 8.0 prints the first
-// 10, 8.2 adds ep and wo, 8.2.7 oos.
+// counterKeys are the counters in print order. DRBD before 8.2.7 prints
+// the first 10; 8.2.7 added ep, wo and oos.
 var counterKeys = []string{"ns", "nr", "dw", "dr", "al", "bm", "lo", "pe", "ua", "ap", "ep", "wo", "oos"}
 
 func parseCounters(f []string) (Counters, error) {
 	var c Counters
-	if len(f) != 10 && len(f) != 12 && len(f) != 13 {
-		return c, fmt.Errorf("want the counters %s (DRBD 8.0: up to ap; 8.2: up to wo), got %d fields", strings.Join(counterKeys, " "), len(f))
+	if len(f) != 10 && len(f) != 13 {
+		return c, fmt.Errorf("want the counters %s (before DRBD 8.2.7: up to ap), got %d fields", strings.Join(counterKeys, " "), len(f))
 	}
 	unsigned := []*uint64{&c.NetSend, &c.NetReceive, &c.DiskWrite, &c.DiskRead, &c.ActivityLog, &c.Bitmap}
 	signed := []*int64{&c.LocalPending, &c.Pending, &c.Unacked, &c.AppPending, &c.Epochs}

@@ -15,7 +15,7 @@
 //
 // ParseProc reads it as DRBD 8.0 to 8.4 print it (drbd_proc.c in
 // LINBIT/drbd and in the Linux kernel): "st:" for the roles before 8.3.0,
-// "ro:" since; 10, 12 or 13 counters (oos since 8.2.7); 4 to 6 I/O flags;
+// "ro:" since; 10 or 13 counters (ep, wo and oos since 8.2.7); 4 to 6 I/O flags;
 // the progress formats of 8.0 to 8.4, including the distribution kernels'
 // module, which prints "srcversion:" for the build and, above 4 GiB to
 // sync, "…(33520/40960)Mfinish: …" on one line. DRBD 9 moved resources out

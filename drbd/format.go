@@ -43,16 +43,13 @@ func (s Status) String() string {
 }
 
 // String prints the counters line as DRBD does, with its leading indent;
-// ep and wo only when WriteOrder is set, oos only when HasOutOfSync.
+// ep, wo and oos only when HasOutOfSync.
 func (c Counters) String() string {
 	s := fmt.Sprintf("    ns:%d nr:%d dw:%d dr:%d al:%d bm:%d lo:%d pe:%d ua:%d ap:%d",
 		c.NetSend, c.NetReceive, c.DiskWrite, c.DiskRead, c.ActivityLog, c.Bitmap,
 		c.LocalPending, c.Pending, c.Unacked, c.AppPending)
-	if c.WriteOrder != 0 {
-		s += fmt.Sprintf(" ep:%d wo:%c", c.Epochs, c.WriteOrder)
-	}
 	if c.HasOutOfSync {
-		s += fmt.Sprintf(" oos:%d", c.OutOfSyncKiB)
+		s += fmt.Sprintf(" ep:%d wo:%c oos:%d", c.Epochs, c.WriteOrder, c.OutOfSyncKiB)
 	}
 	return s
 }

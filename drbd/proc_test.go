@@ -260,6 +260,7 @@ func TestParseProcErrors(t *testing.T) {
 		{"unknown counter", head + connected + "    ns:0 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f xx:0\n", `want oos:`, 4},
 		{"counter out of order", head + connected + "    nr:0 ns:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f oos:0\n", "want the counters line", 4},
 		{"counters cut short", head + connected + "    ns:0 nr:0 dw:0 dr:0 al:0\n", "got 5 fields", 4},
+		{"ep and wo without oos", head + connected + "    ns:0 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f\n", "got 12 fields", 4},
 		{"huge counter", head + connected + "    ns:99999999999999999999999 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f oos:0\n", "out of range", 4},
 		{"negative unsigned counter", head + connected + "    ns:-1 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:f oos:0\n", "invalid syntax", 4},
 		{"bad write order", head + connected + "    ns:0 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:x oos:0\n", "not b, f, d or n", 4},
@@ -351,6 +352,12 @@ func TestParseProcVariants(t *testing.T) {
 	// Copied from a web page: whitespace collapsed, Windows line ends.
 	r = parse(t, "version: 8.4.1 (api:1/proto:86-100)\r\nGIT-hash: 91b4c048c1a0e06777b5f65d312b38d47abaea80 build by buildsystem@linbit, 2011-12-20 12:58:48\r\n0: cs:Connected ro:Secondary/Primary ds:UpToDate/UpToDate C r-----\r\nns:0 nr:12 dw:12 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0 ep:1 wo:b oos:0\r\n")
 	assert.True(t, r.Healthy(Secondary))
+	// 8.2.4 to 8.2.6 (LINBIT/drbd "Preparing 8.2.4" fc00c6e00a1b) print the
+	// verify progress with an oos count in bits and spaced figures.
+	r = parse(t, "version: 8.2.4 (api:88/proto:86-88)\nGIT-hash: fc00c6e00a1b6039bfcebe37afa3e7e28dbd92fa build by buildsystem@linbit, 2008-01-11 12:44:36\n"+
+		" 0: cs:VerifyS st:Primary/Secondary ds:UpToDate/UpToDate C r---\n    ns:0 nr:0 dw:0 dr:0 al:0 bm:0 lo:0 pe:0 ua:0 ap:0\n"+
+		"\t 42% oos:0  2202009 / 5242880 \n")
+	assert.Equal(t, &Progress{Verify: true, Percent: 42, LeftKiB: (5242880 - 2202009) * 4, TotalKiB: 5242880 * 4}, r.Sync)
 	// A module compiled into the kernel prints "built-in".
 	_, err := ParseProc(strings.NewReader("version: 8.3.11 (api:88/proto:86-96)\nbuilt-in\n"))
 	assert.NoError(t, err, "no minors is fine: the module is loaded, nothing configured")

@@ -106,9 +106,9 @@ func (p *procParser) progress(line string, f []string) error {
 			return err
 		}
 		p.stage = stageSector
-	case len(f) == 2 && strings.HasSuffix(f[0], "%"):
-		// "\t 42%      1234/5678": online verify, DRBD 8.2 to 8.3.9, in
-		// bitmap bits of 4 KiB.
+	case strings.HasSuffix(f[0], "%") && (len(f) == 2 || len(f) == 5 && strings.HasPrefix(f[1], "oos:")):
+		// "\t 42%      1234/5678": online verify, DRBD 8.2.7 to 8.3.9, in
+		// bitmap bits of 4 KiB; 8.2.4 to 8.2.6: "\t 42% oos:9  1234 / 5678".
 		if p.stage != stageNone || !r.CState.Verifying() {
 			return fmt.Errorf("verify progress %q while %s", line, r.CState)
 		}
@@ -309,10 +309,18 @@ func checkSectorPos(f []string) error {
 	return nil
 }
 
-// parseOldVerify reads " 42%      1234/5678" (done/total bitmap bits).
+// parseOldVerify reads " 42%      1234/5678" or " 42% oos:9  1234 / 5678"
+// (done/total bitmap bits; that oos, in bits, is dropped).
 func parseOldVerify(f []string) (*Progress, error) {
 	pct := strings.TrimSuffix(f[0], "%")
-	done, total, ok := strings.Cut(f[1], "/")
+	figs := f[len(f)-1]
+	if len(f) == 5 {
+		if !isDigits(strings.TrimPrefix(f[1], "oos:")) || f[3] != "/" {
+			return nil, fmt.Errorf("verify progress %q is not \"N%% oos:N  done / total\"", strings.Join(f, " "))
+		}
+		figs = f[2] + "/" + f[4]
+	}
+	done, total, ok := strings.Cut(figs, "/")
 	if !ok || !isDigits(pct) || len(pct) > 3 {
 		return nil, fmt.Errorf("verify progress %q is not \"N%% done/total\"", strings.Join(f, " "))
 	}
