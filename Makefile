@@ -32,7 +32,8 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 FUZZ := runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse cluster:FuzzParseTopology \
-	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus
+	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus \
+	drbd:FuzzParseProc
 
 fuzz:
 	@for t in $(FUZZ); do \
