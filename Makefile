@@ -31,7 +31,7 @@ peers:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-FUZZ := runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse cluster:FuzzParseTopology \
+FUZZ := internal/pkgfile:FuzzReadDeb internal/pkgfile:FuzzReadRPM runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse cluster:FuzzParseTopology \
 	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus \
 	drbd:FuzzParseProc
 

@@ -50,6 +50,22 @@ type Gate struct {
 	Poll    time.Duration
 	// CheckVIP requires the VIP on the master and not on the backup.
 	CheckVIP bool
+	// Extra, if set, is asked after each Read for what else keeps the
+	// gate closed (services still starting, a resync): its findings count
+	// as instability, so the hold starts once everything is settled.
+	Extra func(ctx context.Context, p Pair) []Finding
+	// OnPoll, if set, is told what every look saw.
+	OnPoll func(GateStatus)
+}
+
+// GateStatus is one look of a gate at the pair.
+type GateStatus struct {
+	Pair      Pair
+	Findings  []Finding // what keeps the gate closed; none once it is about to open
+	StableFor time.Duration
+	Hold      time.Duration
+	Waited    time.Duration
+	TimeoutAt time.Time
 }
 
 // GateTimeoutError says what the gate last saw on each node, and for how
@@ -119,6 +135,10 @@ func (g Gate) Wait(ctx context.Context) (Pair, error) {
 			seen[n.Name] = SeenState{Summary: s, For: now.Sub(since[n.Name])}
 		}
 		lastFindings = g.findings(p)
+		if len(lastFindings) == 0 && g.Extra != nil {
+			lastFindings = g.Extra(ctx, p)
+		}
+		stableFor := time.Duration(0)
 		if len(lastFindings) == 0 {
 			if stableSince.IsZero() {
 				stableSince = now
@@ -129,11 +149,15 @@ func (g Gate) Wait(ctx context.Context) (Pair, error) {
 					stableSince = t
 				}
 			}
-			if now.Sub(stableSince) >= hold {
-				return p, nil
-			}
+			stableFor = now.Sub(stableSince)
 		} else {
 			stableSince = time.Time{}
+		}
+		if g.OnPoll != nil {
+			g.OnPoll(GateStatus{Pair: p, Findings: lastFindings, StableFor: stableFor, Hold: hold, Waited: now.Sub(start), TimeoutAt: start.Add(timeout)})
+		}
+		if len(lastFindings) == 0 && stableFor >= hold {
+			return p, nil
 		}
 		if now.Sub(start) >= timeout {
 			e := &GateTimeoutError{Waited: now.Sub(start), Master: g.Master, Findings: lastFindings}
@@ -145,10 +169,17 @@ func (g Gate) Wait(ctx context.Context) (Pair, error) {
 			}
 			return last, e
 		}
+		// Look again when the hold would end if nothing changes, or after
+		// one poll, whichever is sooner: a hold of H ends within a short poll
+		// of H, not rounded up to a whole one.
+		wait := poll
+		if len(lastFindings) == 0 && hold-stableFor < wait {
+			wait = hold - stableFor
+		}
 		select {
 		case <-ctx.Done():
 			return last, fmt.Errorf("keepalived gate: %w", ctx.Err())
-		case <-clock.After(poll):
+		case <-clock.After(wait):
 		}
 	}
 }

@@ -22,7 +22,7 @@ type Section struct {
 }
 
 // NodeFacts is everything read from one node, raw, so that checks are pure
-// functions of it and a saved copy can be checked again offline.
+// functions of it and a saved copy can be judged again offline.
 type NodeFacts struct {
 	Node      string             `json:"node"`
 	Role      string             `json:"role"`
@@ -39,10 +39,15 @@ type Facts struct {
 	Nodes    []NodeFacts      `json:"nodes"`
 }
 
+// EtcOpscode is the configuration directory the runbook copies from the
+// bootstrap to every node.
+const EtcOpscode = "/etc/opscode"
+
 // The sections Gather reads, in order, and the command of each. One shell
 // script runs them all: one exec session per node.
 var factCommands = []struct{ name, cmd string }{
 	{"manifest", "cat /opt/opscode/version-manifest.txt"},
+	{"pcversion", "cat /opt/opscode/pc-version.txt"},
 	{"topology", "cat " + cluster.TopologyPath},
 	{"level", "cat " + migration.Path},
 	{"current", "cat " + keepalived.CurrentStatusPath},
@@ -54,12 +59,14 @@ var factCommands = []struct{ name, cmd string }{
 	{"stat", "stat -c '" + runit.StatFormat + "' /var/log/opscode /var/log/opscode/keepalived " + cluster.TopologyPath + " /var/log/opscode/*/current"},
 	{"df", "df -P /var/log/opscode"},
 	{"dfi", "df -Pi /var/log/opscode"},
+	{"space", "df -Pk /tmp /opt/opscode"},
 	{"links", "find /opt/opscode/service -mindepth 1 -maxdepth 1 -printf '" + strings.ReplaceAll(strings.ReplaceAll(runit.LinkFormat, "\t", `\t`), "\n", `\n`) + "'"},
 	{"job-opscode-runsvdir", "initctl status opscode-runsvdir"},
 	{"job-private-chef-runsvdir", "initctl status private-chef-runsvdir"},
 	{"bootstrapped", "test -e /var/opt/opscode/bootstrapped"},
 	{"addrs", "ip -o -4 addr show"},
 	{"os", "cat /etc/os-release"},
+	{"etcsums", "sha256sum " + EtcOpscode + "/* " + EtcOpscode + "/*/*"},
 }
 
 const (
@@ -124,13 +131,18 @@ func readNode(ctx context.Context, n cluster.Node, only ...string) (map[string]S
 	return parseSections(string(res.Stdout), only...)
 }
 
-// Gather reads every node at once (one exec session each) and returns
-// the facts; a node that cannot be read has Err set, the others are kept.
-func Gather(ctx context.Context, c *cluster.Cluster) Facts {
+// Gather reads every node at once (one exec session each) and returns the
+// facts; a node that cannot be read has Err set, the others are kept.
+func Gather(ctx context.Context, c *cluster.Cluster, opts ...Option) Facts {
+	o := buildOptions(opts)
+	return gather(ctx, c, o.concurrency)
+}
+
+func gather(ctx context.Context, c *cluster.Cluster, limit int, only ...string) Facts {
 	f := Facts{Gathered: time.Now().UTC(), Topology: c.Topology}
 	servers := c.Topology.Servers
-	rs := cluster.Each(ctx, c.Nodes(servers), 64, func(ctx context.Context, n cluster.Node) (map[string]Section, error) {
-		return readNode(ctx, n)
+	rs := cluster.Each(ctx, c.Nodes(servers), limit, func(ctx context.Context, n cluster.Node) (map[string]Section, error) {
+		return readNode(ctx, n, only...)
 	})
 	for i, r := range rs {
 		s := servers[i]
@@ -150,13 +162,6 @@ func (f Facts) Save(w io.Writer) error {
 	return enc.Encode(f)
 }
 
-// LoadFacts reads facts saved by Save.
-func LoadFacts(r io.Reader) (Facts, error) {
-	var f Facts
-	err := json.NewDecoder(r).Decode(&f)
-	return f, err
-}
-
 // Node returns the facts of the node called name.
 func (f Facts) Node(name string) (NodeFacts, bool) {
 	for _, n := range f.Nodes {
@@ -174,15 +179,23 @@ func (n NodeFacts) ok(name string) (string, bool) {
 }
 
 // Version is the installed package version, from the version manifest
-// ("private-chef 11.1.8").
+// ("private-chef 11.1.8"), or on Private Chef 1.2, which has none, from
+// /opt/opscode/pc-version.txt ("Opscode Private Chef 1.2.8.3";
+// opscode-omnibus 1.2.8.3).
 func (n NodeFacts) Version() (string, error) {
 	out, ok := n.ok("manifest")
+	if pc, ok2 := n.ok("pcversion"); !ok && ok2 {
+		if f := strings.Fields(pc); len(f) > 0 && strings.HasPrefix(pc, "Opscode Private Chef ") {
+			return f[len(f)-1], nil
+		}
+	}
 	if !ok {
 		return "", fmt.Errorf("%s: cannot read /opt/opscode/version-manifest.txt: %s", n.Node, strings.TrimSpace(out))
 	}
-	f := strings.Fields(strings.SplitN(out, "\n", 2)[0])
+	first := strings.SplitN(out, "\n", 2)[0]
+	f := strings.Fields(first)
 	if len(f) < 2 {
-		return "", fmt.Errorf("%s: version manifest first line %q has no version", n.Node, strings.SplitN(out, "\n", 2)[0])
+		return "", fmt.Errorf("%s: version manifest first line %q has no version", n.Node, first)
 	}
 	return f[1], nil
 }
@@ -228,6 +241,27 @@ func (n NodeFacts) Services() ([]runit.ServiceStatus, error) {
 		return nil, fmt.Errorf("%s: no private-chef-ctl status", n.Node)
 	}
 	return runit.ParseStatus(strings.NewReader(s.Output))
+}
+
+// Level parses the migration-level section.
+func (n NodeFacts) Level() (migration.Level, error) {
+	out, ok := n.ok("level")
+	if !ok {
+		return migration.Level{}, fmt.Errorf("cannot read %s: %s", migration.Path, strings.TrimSpace(out))
+	}
+	return migration.Parse([]byte(out))
+}
+
+// EtcSums are the SHA-256 sums of the files of /etc/opscode, by path.
+func (n NodeFacts) EtcSums() map[string]string {
+	out := map[string]string{}
+	for _, l := range strings.Split(n.Sections["etcsums"].Output, "\n") {
+		sum, p, ok := strings.Cut(l, "  ")
+		if ok && len(sum) == 64 && strings.HasPrefix(p, EtcOpscode+"/") {
+			out[p] = sum
+		}
+	}
+	return out
 }
 
 // KeepalivedState builds the node's HA state from its facts.

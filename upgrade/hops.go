@@ -21,7 +21,8 @@ func (h Hop) String() string {
 
 // PlanError says why a path cannot be planned. Mandatory problems can never
 // be overridden; skippable ones (a path the runbook does not cover but
-// partybus can run) may be, with --force, as kubeadm splits its preflight.
+// partybus can run) may be, when the plan is told to allow them
+// (WithSkippable), as kubeadm splits its preflight.
 type PlanError struct {
 	Mandatory []string
 	Skippable []string
@@ -30,12 +31,12 @@ type PlanError struct {
 func (e *PlanError) Error() string {
 	parts := append([]string{}, e.Mandatory...)
 	for _, s := range e.Skippable {
-		parts = append(parts, s+" (skippable with force)")
+		parts = append(parts, s+" (skippable: allowed only when asked for)")
 	}
 	return "upgrade plan: " + strings.Join(parts, "; ")
 }
 
-// OnlySkippable reports whether force may override the error.
+// OnlySkippable reports whether allowing skippable paths overrides the error.
 func (e *PlanError) OnlySkippable() bool { return len(e.Mandatory) == 0 && len(e.Skippable) > 0 }
 
 var (

@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/issue"
 )
 
 // MitigationKind says how the runner deals with a known issue.
@@ -16,9 +17,10 @@ const (
 	MitigateManual     MitigationKind = "manual"     // an instruction for the operator
 )
 
-// KnownIssue is one bug of the runbook's "Known Issues", as data.
+// KnownIssue is one bug of the runbook's "Known Issues", as data: the one
+// place that says what it affects, how it is seen, and what chefha does.
 type KnownIssue struct {
-	ID    string
+	ID    issue.ID
 	Title string
 	// From and Target constrain the installed and target versions the bug
 	// bites on; nil matches any. A multi-hop plan matches if any hop does.
@@ -32,6 +34,9 @@ type KnownIssue struct {
 	// Signatures are output fragments by which a failed command shows
 	// this issue, so the runner's error can name it.
 	Signatures []string
+	// Source is where the facts about it come from (tag and path of
+	// chef-boneyard/opscode-omnibus unless said otherwise).
+	Source string
 }
 
 // AppliesTo reports whether the issue bites on a hop from → to.
@@ -47,60 +52,69 @@ func constraint(s string) *semver.Constraints {
 	return c
 }
 
-// KnownIssues is the registry: every OC issue of the runbook. "As of
-// 11.1.8" issues are still open in 11.1.8; "before 11.1.8" ones are fixed
-// there, so they bite on targets below it (or, for damage already done,
-// on clusters coming from the affected version).
+// KnownIssues is the registry: every OC issue of the runbook, with the
+// versions it bites on as the packaging sources show them (which is
+// sometimes not what the runbook's "before 11.1.8" says).
 func KnownIssues() []KnownIssue {
 	before1118 := constraint(">= 11.0.0, < 11.1.8")
-	ec11 := constraint(">= 11.0.0")
 	from1x := constraint("< 11.0.0")
 	return []KnownIssue{
-		{ID: "OC-11297", Title: "EC 11.0.x not saving its migration-level state on HA back end machines",
+		{ID: issue.OC11297, Title: "EC 11.0.x not saving its migration-level state on HA back end machines",
 			From: constraint("~11.0"), Check: "migration-level", Mitigation: MitigateWorkaround,
-			Action: "compare every node's migration-level with the front ends and the version table; copy the front ends' file to the back ends before upgrading"},
-		{ID: "OC-11382", Title: "HA upgrades to 11.1.3+ fail because keepalived restart interferes with partybus migrations",
+			Action: "compare every node's migration-level with the front ends and the version table; copy the right level to the back ends (old file kept) before upgrading",
+			Source: "1.4.6–11.1.6 recipes/partybus.rb: partybus init only as a delayed notification the HA back end's first reconfigure never reaches"},
+		{ID: issue.OC11382, Title: "HA upgrades to 11.1.3+ fail because keepalived restart interferes with partybus migrations",
 			Target: constraint(">= 11.1.3, < 11.1.8"), Mitigation: MitigateGate,
-			Action:     "gate on a stable keepalived pair (bootstrap master, no transition) before and after every upgrade step; re-run upgrade from the level reached",
-			Signatures: []string{"must be the HA-master", "postgresql went away"}},
-		{ID: "OC-11426", Title: "Upgrade runit ownership issue OPC 1.4.6 → EC 11.1.3+",
+			Action:     "gate on a stable keepalived pair (bootstrap master, no transition) before and after every upgrade step; re-run upgrade once after a gate (partybus resumes from the level reached)",
+			Signatures: []string{"must be the HA-master", "postgresql went away"},
+			Source:     "11.1.7 private-chef-ctl-commands/upgrade.rb adds the 120 s sleep before partybus"},
+		{ID: issue.OC11426, Title: "Upgrade runit ownership issue OPC 1.4.6 → EC 11.1.3+",
 			From: from1x, Target: before1118, Check: "log-dir", Mitigation: MitigateWorkaround,
-			Action: "chown -R opscode:opscode /var/log/opscode before starting the new runsvdir"},
-		{ID: "OC-11490", Title: "Root ownership of /var/log/opscode/keepalived prevents keepalived from running properly",
+			Action: "chown -R opscode:opscode /var/log/opscode before the EC 11 reconfigure and upgrade, so svlogd (run as opscode on EC 11) can rotate the logs 1.x's root svlogd left",
+			Source: "11.1.3+ recipes/default.rb manages /var/log/opscode opscode:opscode 0755; migration 1.8 chowns only SERVICE/*"},
+		{ID: issue.OC11490, Title: "Root ownership of /var/log/opscode/keepalived prevents keepalived from running properly",
 			Target: before1118, Check: "keepalived-log-dir", Mitigation: MitigateWorkaround,
-			Action: "chown -R opscode:opscode /var/log/opscode/keepalived before reconfiguring"},
-		{ID: "OC-11540", Title: "Setting non_ssl_port to false causes invalid opscode-account configuration",
-			Target: before1118, Check: "non-ssl-port", Mitigation: MitigateCheck,
-			Action:     "remove nginx['non_ssl_port'] = false from /etc/opscode/private-chef.rb before the upgrade; set it again after 11.1.8",
-			Signatures: []string{"opscode-account: invalid configuration", "non_ssl_port"}},
-		{ID: "OC-11575", Title: "Services start automatically at boot on backup/passive machine in HA mode",
-			Target: ec11, Check: "standby-services-stopped", Mitigation: MitigateCheck,
-			Action: "stop the HA services on the standby back end (private-chef-ctl stop) before the upgrade and after any reboot"},
-		{ID: "OC-11601", Title: "During an upgrade redis_lb isn't restarted before the attempt to reconfigure it",
-			From: ec11, Target: ec11, Mitigation: MitigateWorkaround,
-			Action:     "private-chef-ctl restart redis_lb before every reconfigure and upgrade",
-			Signatures: []string{"127.0.0.1:16379"}},
-		{ID: "OC-11656", Title: "Test umask inheritance and cleanup ownership in EC11 embedded cookbooks",
+			Action: "chown -R opscode:opscode /var/log/opscode/keepalived before reconfiguring: EC 11's keepalived svlogd runs as opscode and cannot write a root-owned directory",
+			Source: "11.0.2–11.1.6 recipes/keepalived.rb (no owner) with chpst -u opscode svlogd; 11.1.7 sets opscode 0700"},
+		{ID: issue.OC11540, Title: "Setting non_ssl_port to false causes invalid opscode-account configuration",
+			Target: constraint(">= 11.1.3, < 11.2.0"), Check: "non-ssl-port", Mitigation: MitigateCheck,
+			Action: "remove nginx['non_ssl_port'] = false from /etc/opscode/private-chef.rb before the upgrade: the reconfigure succeeds silently and writes internal_lb_url http://127.0.0.1:false; set it again after 11.2.0",
+			Source: "11.1.3–11.1.8 templates/default/opscode-account-config.rb.erb; fixed in 11.2.0 libraries/helper.rb internal_lb_url"},
+		{ID: issue.OC11575, Title: "Services start automatically at boot on backup/passive machine in HA mode",
+			Target: constraint(">= 11.0.0, < 11.2.0"), Check: "standby-services-stopped", Mitigation: MitigateCheck,
+			Action: "stop the standby's HA services by name before the upgrade, and start only keepalived on the standby at the end (cluster.sh decides what it runs): before 11.2.0 there are no down files",
+			Source: "enterprise-chef-common 0.4.4 (11.2.0) writes down files; 11.0–11.1.8 write none"},
+		{ID: issue.OC11601, Title: "During an upgrade redis_lb isn't restarted before the attempt to reconfigure it",
+			From: constraint(">= 11.1.0"), Target: constraint(">= 11.1.0, < 11.2.0"), Mitigation: MitigateWorkaround,
+			Action:     "private-chef-ctl restart redis_lb before every reconfigure and upgrade of a node that has it",
+			Signatures: []string{"127.0.0.1:16379"},
+			Source:     "11.1.x recipes/redis_lb.rb restarts only when its template changed; 11.2.0 restarts unconditionally"},
+		{ID: issue.OC11656, Title: "Test umask inheritance and cleanup ownership in EC11 embedded cookbooks",
 			Target: before1118, Check: "config-readable", Mitigation: MitigateWorkaround,
-			Action: "run reconfigure and upgrade with umask 022; check /etc/opscode files are readable afterwards"},
-		{ID: "OC-11657", Title: "Default svwait timeout of 7 seconds is too short, causes many unnecessary failures during reconfigure/upgrade",
-			From: constraint("< 11.1.8"), Mitigation: MitigateSVWait, // the installed private-chef-ctl stops services before the new one exists
-			Action:     "export SVWAIT=30 (and sv -w 30) for every private-chef-ctl and sv call",
-			Signatures: []string{"timeout: run: ", "timeout: down: "}},
-		{ID: "OC-11658", Title: "oc_authz_migrator failures are not trapped, leaving Authz → Bifrost data un-migrated",
+			Action: "run reconfigure and upgrade with umask 022; check private-chef.rb is readable afterwards (umask 022 does not undo root ownership: 11.1.7 sets owners explicitly)",
+			Source: "11.1.7 'Set explicit owner and group for services without them'"},
+		{ID: issue.OC11657, Title: "Default svwait timeout of 7 seconds is too short, causes many unnecessary failures during reconfigure/upgrade",
+			From: constraint("< 11.1.7"), Mitigation: MitigateSVWait, // the installed private-chef-ctl stops services before the new one exists
+			Action:     "export SVWAIT=30 for every private-chef-ctl call (the 11.1.7+ wrapper exports it itself, overriding the caller's)",
+			Signatures: []string{"timeout: run: ", "timeout: down: "},
+			Source:     "11.1.7 config/software/private-chef-ctl.rb: export SVWAIT=30"},
+		{ID: issue.OC11658, Title: "oc_authz_migrator failures are not trapped, leaving Authz → Bifrost data un-migrated",
 			From: from1x, Target: before1118, Mitigation: MitigateVerify,
 			Action:     "scan the upgrade output for oc_authz_migrator errors and stop with the log lines, even though partybus exits 0",
-			Signatures: []string{"oc_authz_migrator"}},
-		{ID: "OC-11662", Title: "redis_lb timeout is too short for the real world",
-			Target: before1118, Mitigation: MitigateSVWait,
-			Action:     "start redis_lb with a 60 s wait and gate on sv status before going on",
-			Signatures: []string{"timeout: down: redis_lb"}},
-		{ID: "OC-11669", Title: "During 1.4.x → EC 11.x upgrade keepalived transitions to backup because of the opscode-runsvdir → private-chef-runsvdir change",
+			Signatures: []string{"oc_authz_migrator"},
+			Source:     "oc_authz_migrator 0.0.1 in 11.0.2–11.1.6 (config/software/oc_authz_migrator.rb); 'exit immediately on errors' in 11.1.8's changelog"},
+		{ID: issue.OC11662, Title: "redis_lb timeout is too short for the real world",
+			Target: constraint(">= 11.1.0, < 11.1.7"), Mitigation: MitigateManual,
+			Action: "nginx-lua's redis timeouts: set lb['redis_connection_timeout'] = 1000 and lb['redis_keepalive_timeout'] = 2000 in private-chef.rb (11.1.7's defaults; 60 ms before)",
+			Source: "11.1.0–11.1.6 attributes/default.rb lb['redis_connection_timeout'] = 60; templates/default/nginx/scripts/config.lua.erb"},
+		{ID: issue.OC11669, Title: "During 1.4.x → EC 11.x upgrade keepalived transitions to backup because of the opscode-runsvdir → private-chef-runsvdir change",
 			From: constraint(">= 1.4.0, < 1.5.0"), Target: before1118, Mitigation: MitigateGate,
-			Action: "after reconfiguring the bootstrap, wait until keepalived reports it master again and stable for the hold period"},
-		{ID: "OC-11670", Title: "Partybus migration step 1.9 silently fails to run if keepalived is still in transition",
+			Action: "after reconfiguring the bootstrap, wait until keepalived reports it master again and stable for the hold period",
+			Source: "enterprise-chef-common 0.3.0 recipes/runit_upstart.rb stops opscode-runsvdir (the rename is in 11.0.0)"},
+		{ID: issue.OC11670, Title: "Partybus migration step 1.9 silently fails to run if keepalived is still in transition",
 			From: from1x, Target: before1118, Mitigation: MitigateGate,
-			Action: "never start upgrade while requested ≠ current; re-read the migration level afterwards and compare with the version table"},
+			Action: "never start reconfigure or upgrade on the bootstrap unless it is a stable master: partybus freezes is_data_master from current_cluster_status at reconfigure time, skips 1.9 and still writes the level, so re-reading the level cannot catch it",
+			Source: "11.1.7 files/private-chef-upgrades/001/009_*.rb skips silently; 11.1.8 fails with must_be_data_master"},
 	}
 }
 
@@ -121,4 +135,14 @@ func KnownIssuesFor(from, to *semver.Version) []KnownIssue {
 		}
 	}
 	return out
+}
+
+// knownIssue returns the registry's record of id.
+func knownIssue(id issue.ID) (KnownIssue, bool) {
+	for _, k := range KnownIssues() {
+		if k.ID == id {
+			return k, true
+		}
+	}
+	return KnownIssue{}, false
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/issue"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -14,11 +15,11 @@ import (
 func TestRegistryCoversTheRunbook(t *testing.T) {
 	b, err := os.ReadFile("testdata/runbook-known-issues.rst")
 	require.NoError(t, err)
-	want := map[string]bool{}
+	want := map[issue.ID]bool{}
 	for _, id := range regexp.MustCompile(`OC-\d+`).FindAllString(string(b), -1) {
-		want[id] = true
+		want[issue.ID(id)] = true
 	}
-	got := map[string]bool{}
+	got := map[issue.ID]bool{}
 	for _, k := range KnownIssues() {
 		got[k.ID] = true
 		assert.NotEmpty(t, k.Title, k.ID)
@@ -28,35 +29,47 @@ func TestRegistryCoversTheRunbook(t *testing.T) {
 	assert.Equal(t, want, got)
 }
 
-func TestRegistryHas13Issues(t *testing.T) {
-	ids := []string{"OC-11297", "OC-11382", "OC-11426", "OC-11490", "OC-11540", "OC-11575", "OC-11601",
-		"OC-11656", "OC-11657", "OC-11658", "OC-11662", "OC-11669", "OC-11670"}
-	var got []string
+// The registry holds every id of the issue package, in its order, and
+// each record's check exists and reports findings under that id.
+func TestRegistryMatchesTheIssuePackage(t *testing.T) {
+	var got []issue.ID
+	checks := map[string]bool{}
+	for _, c := range Checks() {
+		checks[c.Name()] = true
+	}
 	for _, k := range KnownIssues() {
 		got = append(got, k.ID)
+		assert.NotEmpty(t, k.Source, "%s: where the facts come from", k.ID)
+		if k.Check != "" {
+			assert.True(t, checks[k.Check], "%s names check %q, which does not exist", k.ID, k.Check)
+		}
 	}
-	assert.Equal(t, ids, got)
+	assert.Equal(t, issue.All(), got)
 }
 
 func TestKnownIssuesFor(t *testing.T) {
 	v := semver.MustParse
-	ids := func(from, to string) []string {
-		var out []string
+	ids := func(from, to string) []issue.ID {
+		var out []issue.ID
 		for _, k := range KnownIssuesFor(v(from), v(to)) {
 			out = append(out, k.ID)
 		}
 		return out
 	}
-	// To 11.1.8 the "before 11.1.8" bugs are fixed; 11575 is still open,
-	// and the installed (older) private-chef-ctl still waits 7 s (11657).
-	assert.Equal(t, []string{"OC-11575", "OC-11657"}, ids("1.2.8", "11.1.8"))
-	assert.Equal(t, []string{"OC-11575", "OC-11657"}, ids("1.4.6", "11.1.8"))
-	// To 11.1.3 from 1.4.6: every bug of the 1.4 → 11 path.
-	assert.Equal(t, []string{"OC-11382", "OC-11426", "OC-11490", "OC-11540", "OC-11575", "OC-11656", "OC-11657",
-		"OC-11658", "OC-11662", "OC-11669", "OC-11670"}, ids("1.4.6", "11.1.3"))
-	// From 11.0.2: its back ends lost their level (11297); redis_lb exists (11601).
-	assert.Equal(t, []string{"OC-11297", "OC-11575", "OC-11601", "OC-11657"}, ids("11.0.2", "11.1.8"))
+	// To 11.1.8 the "before 11.1.8" bugs are fixed; 11575 (down files) and
+	// 11540 (fixed in 11.2.0) are still open, and the installed (older)
+	// private-chef-ctl still waits 7 s (11657).
+	assert.Equal(t, []issue.ID{issue.OC11540, issue.OC11575, issue.OC11657}, ids("1.2.8", "11.1.8"))
+	assert.Equal(t, []issue.ID{issue.OC11540, issue.OC11575, issue.OC11657}, ids("1.4.6", "11.1.8"))
+	// To 11.1.3 from 1.4.6: every bug of the 1.4 → 11 path but redis_lb's
+	// restart (1.x has no redis_lb to restart).
+	assert.Equal(t, []issue.ID{issue.OC11382, issue.OC11426, issue.OC11490, issue.OC11540, issue.OC11575, issue.OC11656, issue.OC11657,
+		issue.OC11658, issue.OC11662, issue.OC11669, issue.OC11670}, ids("1.4.6", "11.1.3"))
+	// From 11.0.2: its back ends lost their level (11297); it has no redis_lb
+	// yet (11601 needs 11.1.x on both ends).
+	assert.Equal(t, []issue.ID{issue.OC11297, issue.OC11540, issue.OC11575, issue.OC11657}, ids("11.0.2", "11.1.8"))
+	assert.Equal(t, []issue.ID{issue.OC11540, issue.OC11575, issue.OC11601, issue.OC11657}, ids("11.1.6", "11.1.8"))
 	// A 1.2 → 1.4 hop has only the svwait bug.
-	assert.Equal(t, []string{"OC-11657"}, ids("1.2.8", "1.4.6"))
+	assert.Equal(t, []issue.ID{issue.OC11657}, ids("1.2.8", "1.4.6"))
 	require.Empty(t, ids("11.1.8", "11.1.8"))
 }

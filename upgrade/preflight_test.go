@@ -13,6 +13,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/issue"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -68,11 +69,19 @@ func broken() []clustertest.Knob {
 	}
 }
 
-func fixture(t *testing.T, name string, knobs []clustertest.Knob) upgrade.Facts {
+// brokenAfter plants a failure for every post-upgrade check.
+func brokenAfter() []clustertest.Knob {
+	return []clustertest.Knob{
+		clustertest.ServiceDown(fe1, "opscode-erchef"),
+		clustertest.StandbyKeepalivedStopped(),
+	}
+}
+
+func fixture(t *testing.T, name, version string, knobs []clustertest.Knob) upgrade.Facts {
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	if *record {
-		sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 3, Knobs: knobs})
+		sim, err := clustertest.New(clustertest.Options{Version: version, Frontends: 3, Knobs: knobs})
 		require.NoError(t, err)
 		cl, err := sim.Dial(context.Background())
 		if err != nil {
@@ -99,14 +108,10 @@ func fixture(t *testing.T, name string, knobs []clustertest.Knob) upgrade.Facts 
 	return facts
 }
 
-// Every check passes on the healthy fixture and fails (or warns) on the
-// broken one, read offline from facts recorded over SSH from clustertest.
+// Every check passes on a healthy fixture and fails (or warns) on a broken
+// one, read offline from facts recorded over SSH from clustertest: the
+// pre-upgrade checks on a 1.4.6 cluster, the post-upgrade ones on 11.1.8.
 func TestChecksOnFactsFixtures(t *testing.T) {
-	good := fixture(t, "facts-healthy.json", healthy())
-	bad := fixture(t, "facts-broken.json", broken())
-	target := semver.MustParse("11.1.3")
-	goodRep := judge(t, good, target, upgrade.WithBackup("LVM snapshot vg0/chef"))
-	badRep := judge(t, bad, target)
 	bySev := func(r upgrade.Report) map[string]upgrade.Severity {
 		worst := map[string]upgrade.Severity{}
 		for _, f := range r.Findings {
@@ -116,12 +121,24 @@ func TestChecksOnFactsFixtures(t *testing.T) {
 		}
 		return worst
 	}
-	g, b := bySev(goodRep), bySev(badRep)
+	backup := upgrade.WithBackup(upgrade.Backup{Description: "LVM snapshot vg0/chef"})
+	pre := semver.MustParse("11.1.3")
+	goodRep := judge(t, fixture(t, "facts-healthy.json", "1.4.6", healthy()), pre, backup)
+	badRep := judge(t, fixture(t, "facts-broken.json", "1.4.6", broken()), pre)
+	post := semver.MustParse("11.1.8")
+	goodPost := judge(t, fixture(t, "facts-upgraded.json", "11.1.8", nil), post)
+	badPost := judge(t, fixture(t, "facts-upgraded-broken.json", "11.1.8", brokenAfter()), post)
+	require.Equal(t, upgrade.ModePostFlight, goodPost.Mode, "a cluster at the target is judged as upgraded")
 	for _, c := range upgrade.Checks() {
 		t.Run(c.Name(), func(t *testing.T) {
 			assert.NotEmpty(t, c.Doc())
-			assert.Equal(t, upgrade.OK, g[c.Name()], "healthy: %v", findingsOf(goodRep, c.Name()))
-			assert.NotEqual(t, upgrade.OK, b[c.Name()], "broken: %v", findingsOf(badRep, c.Name()))
+			good, bad := goodRep, badRep
+			if !c.Applies(upgrade.ModePreUpgrade) {
+				good, bad = goodPost, badPost
+			}
+			g, b := bySev(good), bySev(bad)
+			assert.Equal(t, upgrade.OK, g[c.Name()], "healthy: %v", findingsOf(good, c.Name()))
+			assert.NotEqual(t, upgrade.OK, b[c.Name()], "broken: %v", findingsOf(bad, c.Name()))
 		})
 	}
 }
@@ -149,7 +166,7 @@ type want struct {
 	check string
 	node  string
 	sev   upgrade.Severity
-	issue string
+	issue issue.ID
 }
 
 func has(r upgrade.Report, w want) bool {
@@ -199,22 +216,16 @@ func TestPreflightSeesEachKnob(t *testing.T) {
 	}
 }
 
-func table(r upgrade.Report) string {
-	var b bytes.Buffer
-	r.WriteTable(&b)
-	return b.String()
-}
-
 func TestPreflightHealthyCluster(t *testing.T) {
-	rep := preflight(t, "1.4.6", "11.1.8", healthy(), upgrade.WithBackup("LVM snapshot"))
+	rep := preflight(t, "1.4.6", "11.1.8", healthy(), upgrade.WithBackup(upgrade.Backup{Description: "LVM snapshot"}))
 	assert.False(t, rep.Failed(), table(rep))
 	assert.Zero(t, rep.Summary["warn"], table(rep))
 	assert.Equal(t, []upgrade.PlanHop{{From: "1.4.6", To: "11.1.8", LevelBefore: "1.7", LevelAfter: "1.13"}}, rep.Plan)
-	var ids []string
+	var ids []issue.ID
 	for _, k := range rep.KnownIssues {
 		ids = append(ids, k.ID)
 	}
-	assert.Equal(t, []string{"OC-11575", "OC-11657"}, ids)
+	assert.Equal(t, []issue.ID{issue.OC11540, issue.OC11575, issue.OC11657}, ids)
 }
 
 func TestPreflightUnreachableNode(t *testing.T) {
@@ -231,7 +242,7 @@ func TestPreflightUnreachableNode(t *testing.T) {
 }
 
 func TestIgnore(t *testing.T) {
-	facts := fixture(t, "facts-broken.json", broken())
+	facts := fixture(t, "facts-broken.json", "1.4.6", broken())
 	rep, err := upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts), upgrade.WithIgnore("Runit-Processes", "LOG-DIR"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"runit-processes", "log-dir"}, rep.Ignored)
@@ -251,7 +262,7 @@ func TestIgnore(t *testing.T) {
 }
 
 func TestReportJSONIsStable(t *testing.T) {
-	rep := judge(t, fixture(t, "facts-broken.json", broken()), semver.MustParse("11.1.3"))
+	rep := judge(t, fixture(t, "facts-broken.json", "1.4.6", broken()), semver.MustParse("11.1.3"))
 	var b bytes.Buffer
 	require.NoError(t, rep.WriteJSON(&b))
 	var m map[string]any

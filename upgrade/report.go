@@ -1,7 +1,6 @@
 package upgrade
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,8 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
-	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/issue"
 )
 
 // Report is the outcome of Preflight. Its JSON field names are stable:
@@ -35,7 +33,9 @@ type Report struct {
 	Findings    []Finding      `json:"findings"`
 	Ignored     []string       `json:"ignored,omitempty"`
 	Summary     map[string]int `json:"summary"`
-	Facts       *Facts         `json:"-"`
+	// Mode is what the checks expected: pre-upgrade or post-upgrade.
+	Mode  Mode   `json:"mode"`
+	Facts *Facts `json:"-"`
 }
 
 // PlanHop is a Hop as the report prints it.
@@ -48,7 +48,7 @@ type PlanHop struct {
 
 // IssueSummary is a known issue as the report prints it.
 type IssueSummary struct {
-	ID         string         `json:"id"`
+	ID         issue.ID       `json:"id"`
 	Title      string         `json:"title"`
 	Mitigation MitigationKind `json:"mitigation"`
 	Action     string         `json:"action"`
@@ -56,135 +56,6 @@ type IssueSummary struct {
 
 // Failed reports whether any check failed.
 func (r Report) Failed() bool { return r.Summary[string(Fail)] > 0 }
-
-// Option tunes Preflight.
-type Option func(*options)
-
-type options struct {
-	target *semver.Version
-	ignore []string
-	backup string
-	facts  *Facts
-}
-
-// WithTarget plans for an upgrade to v.
-func WithTarget(v *semver.Version) Option { return func(o *options) { o.target = v } }
-
-// WithIgnore skips checks by name (case-insensitive; "all" skips every
-// check that is not mandatory).
-func WithIgnore(names ...string) Option {
-	return func(o *options) { o.ignore = append(o.ignore, names...) }
-}
-
-// WithBackup declares the operator's backup of the bootstrap.
-func WithBackup(desc string) Option { return func(o *options) { o.backup = desc } }
-
-// WithFacts checks saved facts instead of reading the cluster.
-func WithFacts(f Facts) Option { return func(o *options) { o.facts = &f } }
-
-// IgnoreError is an attempt to ignore a check that cannot be.
-type IgnoreError struct{ Names []string }
-
-func (e *IgnoreError) Error() string {
-	return "cannot ignore mandatory check(s): " + strings.Join(e.Names, ", ")
-}
-
-// Preflight reads every node at once and runs every check: is the cluster
-// safe to upgrade, and what exactly will happen. It returns an error only
-// when it cannot judge (bad options); problems with the cluster, down to
-// an unreachable node, are findings in the report.
-func Preflight(ctx context.Context, c *cluster.Cluster, opts ...Option) (Report, error) {
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
-	ignored, err := resolveIgnore(o.ignore)
-	if err != nil {
-		return Report{}, err
-	}
-	var facts Facts
-	if o.facts != nil {
-		facts = *o.facts
-	} else {
-		if c == nil {
-			return Report{}, fmt.Errorf("preflight: no cluster and no facts")
-		}
-		facts = Gather(ctx, c)
-	}
-	return judge(facts, o.target, o.backup, ignored), nil
-}
-
-func resolveIgnore(names []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	var refused []string
-	known := map[string]Check{}
-	for _, c := range Checks() {
-		known[strings.ToLower(c.Name())] = c
-	}
-	for _, raw := range names {
-		n := strings.ToLower(strings.TrimSpace(raw))
-		if n == "" {
-			continue
-		}
-		if n == "all" {
-			for name, c := range known {
-				if !c.Mandatory() {
-					out[name] = true
-				}
-			}
-			continue
-		}
-		c, ok := known[n]
-		if !ok {
-			return nil, fmt.Errorf("no check named %q (see -h for the list)", raw)
-		}
-		if c.Mandatory() {
-			refused = append(refused, c.Name())
-			continue
-		}
-		out[n] = true
-	}
-	if len(refused) > 0 {
-		return nil, &IgnoreError{Names: refused}
-	}
-	return out, nil
-}
-
-// judge runs the checks over facts: Preflight without the reading.
-func judge(facts Facts, target *semver.Version, backup string, ignored map[string]bool) Report {
-	in := Input{Facts: facts, Target: target, Backup: backup}
-	r := Report{Generated: facts.Gathered, Summary: map[string]int{string(OK): 0, string(Warn): 0, string(Fail): 0}, Facts: &facts}
-	if target != nil {
-		r.Target = target.String()
-	}
-	from, _ := installedVersion(in)
-	if from != nil {
-		r.Installed = from.String()
-	}
-	if from != nil && target != nil {
-		hops, err := PlanHops(from, target)
-		for _, h := range hops {
-			r.Plan = append(r.Plan, PlanHop{From: h.From.String(), To: h.To.String(), LevelBefore: h.LevelBefore.String(), LevelAfter: h.LevelAfter.String()})
-		}
-		if err != nil {
-			r.PlanError = err.Error()
-		}
-		for _, k := range KnownIssuesFor(from, target) {
-			r.KnownIssues = append(r.KnownIssues, IssueSummary{ID: k.ID, Title: k.Title, Mitigation: k.Mitigation, Action: k.Action})
-		}
-	}
-	for _, c := range Checks() {
-		if ignored[strings.ToLower(c.Name())] {
-			r.Ignored = append(r.Ignored, c.Name())
-			continue
-		}
-		for _, f := range c.Check(in) {
-			r.Findings = append(r.Findings, f)
-			r.Summary[string(f.Severity)]++
-		}
-	}
-	return r
-}
 
 // WriteJSON writes the report as indented JSON.
 func (r Report) WriteJSON(w io.Writer) error {
@@ -233,7 +104,7 @@ func (r Report) WriteTable(w io.Writer) error {
 		}
 		check := f.Check
 		if f.Issue != "" {
-			check += " [" + f.Issue + "]"
+			check += " [" + string(f.Issue) + "]"
 		}
 		ev := strings.Join(f.Evidence, "; ")
 		if len(ev) > 110 {

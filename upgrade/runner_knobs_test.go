@@ -3,11 +3,12 @@ package upgrade_test
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/clustertest/ecnode"
@@ -38,8 +39,8 @@ func TestRunnerAgainstEveryKnob(t *testing.T) {
 		{name: "OC-11382", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11382()}, outcome: finish},
 		{name: "OC-11426", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11426()}, outcome: finish},
 		{name: "OC-11490", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11490()}, outcome: finish},
-		{name: "OC-11490 on EC 11", version: "11.0.2", knobs: []clustertest.Knob{clustertest.OC11490()}, outcome: refuse, msg: []string{"OC-11490", "chown -R opscode:opscode /var/log/opscode/keepalived"}},
-		{name: "OC-11540 (fixed in the 11.1.8 target)", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11540()}, outcome: finish},
+		{name: "OC-11490 on EC 11", version: "11.0.2", knobs: []clustertest.Knob{clustertest.OC11490()}, outcome: finish},
+		{name: "OC-11540 (still in 11.1.8, silent)", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11540()}, outcome: refuse, msg: []string{"OC-11540", "http://127.0.0.1:false"}},
 		{name: "OC-11575", version: "11.0.2", knobs: []clustertest.Knob{clustertest.OC11575()}, outcome: finish},
 		{name: "OC-11601", version: "11.0.2", knobs: []clustertest.Knob{clustertest.OC11601()}, outcome: finish},
 		{name: "OC-11656", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11656()}, outcome: finish},
@@ -67,9 +68,12 @@ func TestRunnerAgainstEveryKnob(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newUpgradeEnv(t, tt.version, 2, tt.knobs...)
+			var more []upgrade.Option
+			if tt.recover {
+				more = append(more, upgrade.WithRecoverRunit())
+			}
 			facts := upgrade.Gather(context.Background(), e.cl)
-			p, err := upgrade.BuildPlan(facts, semver.MustParse("11.1.8"), upgrade.PlanOptions{
-				BackupCommand: []string{"true"}, Packages: e.packages, RecoverRunit: tt.recover})
+			_, err := upgrade.BuildPlan(facts, e.options("11.1.8", more...)...)
 			if tt.outcome == refuse {
 				var be *upgrade.BlockedError
 				require.ErrorAs(t, err, &be)
@@ -80,7 +84,7 @@ func TestRunnerAgainstEveryKnob(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			err = e.runner(p, nil).Run(context.Background())
+			err = e.runner("11.1.8", nil, more...).Run(context.Background())
 			if tt.outcome == finish {
 				require.NoError(t, err)
 				e.assertUpgraded(t, "11.1.8", "1.13")
@@ -120,12 +124,34 @@ func assertUntouched(t *testing.T, e *upgradeEnv, version string) {
 // there and finishes.
 func TestRunnerDroppedConnectionThenResume(t *testing.T) {
 	e := newUpgradeEnv(t, "1.4.6", 2)
-	p := e.plan(t, "11.1.8")
-	require.NoError(t, clustertest.DropMidCommand("fe2.chefha.test", 4).Apply(e.sim))
-	err := e.runner(p, nil).Run(context.Background())
+	// fe2's commands from now: the gather, the two mkdirs of its lock, the
+	// gather before the reconfigure, the reconfigure: it drops under that.
+	require.NoError(t, clustertest.DropMidCommand("fe2.chefha.test", 5).Apply(e.sim))
+	err := e.runner("11.1.8", nil).Run(context.Background())
 	require.ErrorIs(t, err, cluster.ErrConnectionLost)
 	var se *upgrade.StepError
-	require.True(t, errors.As(err, &se))
-	require.NoError(t, e.runner(p, nil).Run(context.Background()), "resumed")
+	require.True(t, errors.As(err, &se), "%v", err)
+	assert.Equal(t, "hop1/reconfigure-all", se.Step)
+	require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()), "resumed")
 	e.assertUpgraded(t, "11.1.8", "1.13")
+}
+
+// A lock that cannot be taken on one node is released on the others, the
+// node's own error is named, and nothing else runs.
+func TestPartialLockFailureLeavesNoLock(t *testing.T) {
+	e := newUpgradeEnv(t, "1.4.6", 2)
+	require.NoError(t, clustertest.DropMidCommand("fe2.chefha.test", 3).Apply(e.sim)) // gather, mkdir -p, mkdir LOCK
+	err := e.runner("11.1.8", nil).Run(context.Background())
+	var le *upgrade.LockError
+	require.ErrorAs(t, err, &le)
+	assert.Equal(t, "fe2.chefha.test", le.Node)
+	assert.ErrorIs(t, err, cluster.ErrConnectionLost, "the real error, not 'another run holds it'")
+	for _, s := range e.sim.Topology.Servers {
+		_, serr := os.Stat(e.sim.Node(s.Name).Path(upgrade.LockPath + "/owner"))
+		assert.ErrorIs(t, serr, fs.ErrNotExist, "%s: no lock left behind", s.Name)
+	}
+	for name, log := range e.logs() {
+		assert.NotContains(t, log, "reconfigure", "%s: nothing ran", name)
+	}
+	require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()), "the next run is not refused by leftovers")
 }

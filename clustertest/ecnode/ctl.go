@@ -4,13 +4,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/internal/pkgfile"
 )
 
 // ctl emulates private-chef-ctl.
@@ -361,16 +364,16 @@ func (n *Node) install(argv []string, e Exec) int {
 		fmt.Fprintf(e.Stderr, "%s: command not found\n", argv[0])
 		return 127
 	}
-	b, err := n.ReadFile(argv[2])
-	if err != nil {
+	info, err := pkgfile.Inspect(n.Path(argv[2]))
+	if errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(e.Stderr, "%s: error: cannot access archive '%s': No such file or directory\n", argv[0], argv[2])
 		return 2
 	}
-	f := strings.Fields(b)
-	if len(f) < 2 || f[0] != "private-chef" {
+	if err != nil || info.Name != "private-chef" {
 		fmt.Fprintf(e.Stderr, "%s: error: %s is not a private-chef package\n", argv[0], argv[2])
 		return 2
 	}
+	f := []string{info.Name, info.Version}
 	if _, ok := Releases()[f[1]]; !ok {
 		fmt.Fprintf(e.Stderr, "%s: no emulated release %s\n", argv[0], f[1])
 		return 2
@@ -470,6 +473,7 @@ func (n *Node) fileCommand(argv []string, e Exec) int {
 				return 1
 			}
 		}
+		n.Log = append(n.Log, strings.Join(argv, " "))
 		return 0
 	case "readlink":
 		if len(args) != 1 {

@@ -12,6 +12,7 @@
 package ecnode
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -421,6 +422,9 @@ func (n *Node) Run(ctx context.Context, e Exec) int {
 	if len(argv) >= 3 && argv[0] == "sudo" && argv[1] == "-n" && argv[2] == "--" {
 		argv = argv[3:]
 	}
+	if len(argv) >= 7 && argv[0] == "sh" && argv[1] == "-c" && argv[3] == "chefha-detached" {
+		return n.detached(ctx, argv[4], argv[5], argv[6:], e)
+	}
 	if len(argv) >= 3 && argv[0] == "sh" && argv[1] == "-c" {
 		script := argv[2]
 		if len(argv) > 4 { // sh -c SCRIPT $0 ARGS…: "$@" is ARGS
@@ -586,4 +590,25 @@ func (n *Node) sortedServices() []*Service {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// detached is chefha's detached run (upgrade's detach script: the command
+// in a session of its own, its output and status kept in DIR/ID.log and
+// DIR/ID.rc): emulated by running the command to its end and keeping the
+// same files.
+func (n *Node) detached(ctx context.Context, dir, id string, argv []string, e Exec) int {
+	var out bytes.Buffer
+	rc := n.Run(ctx, Exec{Command: shellJoin(argv), Stdout: &out, Stderr: &out})
+	n.WriteFile(dir+"/"+id+".log", out.String(), 0o600)
+	n.WriteFile(dir+"/"+id+".rc", fmt.Sprintf("%d\n", rc), 0o600)
+	e.Stdout.Write(out.Bytes())
+	return rc
+}
+
+func shellJoin(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
 }

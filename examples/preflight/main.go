@@ -76,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 
-	opts := []upgrade.Option{upgrade.WithTarget(tv), upgrade.WithBackup(*backup)}
+	opts := []upgrade.Option{upgrade.WithTarget(tv), upgrade.WithBackup(upgrade.Backup{Description: *backup})}
 	if *ignore != "" {
 		opts = append(opts, upgrade.WithIgnore(strings.Split(*ignore, ",")...))
 	}

@@ -1,0 +1,158 @@
+package upgrade
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/issue"
+	"github.com/chefha/chefha/runit"
+)
+
+func runitFindings(name string, sev Severity, n *nodeView, rf []runit.Finding) []Finding {
+	var fs []Finding
+	for _, f := range rf {
+		ev := append([]string{string(f.Symptom) + ": " + f.Subject}, f.Evidence...)
+		fs = append(fs, Finding{Check: name, Severity: sev, Node: n.Node, Symptom: string(f.Symptom), Evidence: ev, Fix: f.Fix})
+	}
+	return fs
+}
+
+func checkRunitProcesses(in Input) []Finding {
+	var fs []Finding
+	for _, n := range readable(in) {
+		ps, err := n.Processes()
+		if err != nil {
+			fs = append(fs, Finding{Check: "runit-processes", Severity: Fail, Node: n.Node, Symptom: "unreadable", Evidence: []string{err.Error()}})
+			continue
+		}
+		if len(runit.FindRunsvdirs(ps)) == 0 {
+			fs = append(fs, Finding{Check: "runit-processes", Severity: Fail, Node: n.Node, Symptom: "no-runsvdir", Evidence: []string{"no runsvdir process"},
+				Fix: "start the supervision tree: initctl start private-chef-runsvdir (opscode-runsvdir before EC 11)"})
+		}
+		fs = append(fs, runitFindings("runit-processes", Fail, n, runit.DiagnoseProcesses(ps))...)
+	}
+	return result("runit-processes", fs, "runsvdir healthy everywhere")
+}
+
+func checkServiceLinks(in Input) []Finding {
+	var fs []Finding
+	for _, n := range readable(in) {
+		out, ok := n.ok("links")
+		if !ok {
+			fs = append(fs, Finding{Check: "service-links", Severity: Warn, Node: n.Node, Symptom: "unreadable", Evidence: []string{"cannot list " + runit.DefaultServiceDir + ": " + strings.TrimSpace(out)}})
+			continue
+		}
+		links, err := runit.ParseLinks(strings.NewReader(out))
+		if err != nil {
+			fs = append(fs, Finding{Check: "service-links", Severity: Warn, Node: n.Node, Symptom: "unreadable", Evidence: []string{err.Error()}})
+			continue
+		}
+		fs = append(fs, runitFindings("service-links", Warn, n, runit.DiagnoseServiceLinks(runit.DefaultServiceDir, links, n.isEC11()))...)
+	}
+	return result("service-links", fs, "no stale service links")
+}
+
+func checkLogDir(in Input) []Finding {
+	var fs []Finding
+	for _, n := range readable(in) {
+		dir, ok := n.Stat(runit.DefaultLogDir)
+		if !ok {
+			fs = append(fs, Finding{Check: "log-dir", Severity: Fail, Node: n.Node, Symptom: "missing", Evidence: []string{runit.DefaultLogDir + " is missing"},
+				Fix: "mkdir -m 755 " + runit.DefaultLogDir + " and reconfigure"})
+			continue
+		}
+		ld := runit.LogDir{Dir: dir, Files: n.Stats()}
+		if svcs, err := n.Services(); err == nil {
+			for _, s := range svcs {
+				if s.Service != "keepalived" && s.Up() {
+					ld.Services = append(ld.Services, s.Service)
+				}
+			}
+		}
+		for _, sec := range []string{"df", "dfi"} {
+			if out, ok := n.ok(sec); ok {
+				if u, err := runit.ParseDF(strings.NewReader(out)); err == nil {
+					ld.Usage = append(ld.Usage, u...)
+				}
+			}
+		}
+		owner := ""
+		if n.isEC11() {
+			owner = "opscode"
+		}
+		for _, f := range runitFindings("log-dir", Fail, n, runit.DiagnoseLogDir(ld, owner)) {
+			if f.Symptom == string(runit.SymptomLogDirOwner) {
+				f.Issue = issue.OC11426
+			}
+			fs = append(fs, f)
+		}
+	}
+	return result("log-dir", fs, "log directories healthy")
+}
+
+func checkKeepalivedLogDir(in Input) []Finding {
+	// Before EC 11 the directory is root's by design; the runner chowns it
+	// before the EC 11 reconfigure. On EC 11 a root-owned one is the bug:
+	// keepalived's svlogd runs as opscode and cannot write it.
+	var fs []Finding
+	for _, n := range readable(in, cluster.RoleBackend) {
+		st, ok := n.Stat("/var/log/opscode/keepalived")
+		if !ok || st.Owner == "opscode" || !n.isEC11() {
+			continue
+		}
+		fs = append(fs, Finding{Check: "keepalived-log-dir", Severity: Fail, Node: n.Node, Issue: issue.OC11490, Symptom: "owner",
+			Evidence: []string{fmt.Sprintf("/var/log/opscode/keepalived is owned by %s:%s", st.Owner, st.Group)},
+			Fix:      "chown -R opscode:opscode /var/log/opscode/keepalived, or keepalived cannot run on EC 11 (the runner does this before reconfiguring)"})
+	}
+	return result("keepalived-log-dir", fs, "keepalived can write its log")
+}
+
+// checkNonSSLPort reads each node's private-chef.rb as gathered: the file
+// on disk is what reconfigure will use.
+func checkNonSSLPort(in Input) []Finding {
+	// Silent where it bites: the reconfigure succeeds and writes a broken
+	// URL, so the pre-flight is the only place to catch it.
+	sev := Warn
+	if k, _ := knownIssue(issue.OC11540); in.Target == nil || k.Target.Check(in.Target) {
+		sev = Fail
+	}
+	var fs []Finding
+	parsed := map[string]cluster.Topology{} // nodes mostly hold the same file
+	for _, n := range readable(in) {
+		rb, ok := n.ok("topology")
+		if !ok {
+			continue
+		}
+		top, seen := parsed[rb]
+		if !seen {
+			var err error
+			if top, err = cluster.ParseTopology(strings.NewReader(rb)); err != nil {
+				continue // the topology check reports it
+			}
+			parsed[rb] = top
+		}
+		if v, ok := top.Setting("nginx['non_ssl_port']"); ok && v == "false" {
+			fs = append(fs, Finding{Check: "non-ssl-port", Severity: sev, Node: n.Node, Issue: issue.OC11540, Symptom: "false",
+				Evidence: []string{"private-chef.rb sets nginx['non_ssl_port'] = false"},
+				Fix:      "remove that line from /etc/opscode/private-chef.rb before the upgrade (EC 11.1.3 to 11.1.8 write opscode-account's internal URL as http://127.0.0.1:false); set it again once on 11.2.0"})
+		}
+	}
+	return result("non-ssl-port", fs, "nginx['non_ssl_port'] not set to false")
+}
+
+func checkConfigReadable(in Input) []Finding {
+	var fs []Finding
+	for _, n := range readable(in) {
+		st, ok := n.Stat(cluster.TopologyPath)
+		if !ok {
+			continue
+		}
+		if st.Mode.Perm()&0o044 == 0 {
+			fs = append(fs, Finding{Check: "config-readable", Severity: Warn, Node: n.Node, Issue: issue.OC11656, Symptom: "mode",
+				Evidence: []string{fmt.Sprintf("%s has mode %s", cluster.TopologyPath, fmtMode(st.Mode))},
+				Fix:      "chmod 644 " + cluster.TopologyPath + " and run reconfigure with umask 022"})
+		}
+	}
+	return result("config-readable", fs, "configuration readable")
+}

@@ -1,0 +1,371 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/migration"
+)
+
+// runStep runs one step at its turn: skipped if its effect is already on
+// the cluster, otherwise its actions, worked out from the facts now, then
+// the journal.
+func (r *Runner) runStep(ctx context.Context, hc *hopCtx, step Step, facts Facts) error {
+	def := defOf(step.Kind)
+	sr := r.stepRun(ctx, hc, step, facts)
+	if def.done != nil && def.skipWhenDone {
+		if ok, _ := def.done(sr); ok {
+			r.emit(Event{Kind: EventStepSkip, Step: step.ID, Title: step.Title, Message: "already done on the cluster"})
+			return r.finish(ctx, step, 0, true)
+		}
+	}
+	began := time.Now()
+	r.emit(Event{Kind: EventStepStart, Step: step.ID, Title: step.Title})
+	fail := func(node string, err error) error {
+		serr := &StepError{Step: step.ID, Title: step.Title, Node: node, Err: err}
+		r.emit(Event{Kind: EventStepFailed, Step: step.ID, Title: step.Title, Node: node, Message: serr.Error(), Elapsed: time.Since(began), Error: eventError(serr)})
+		return serr
+	}
+	acts, err := def.run(sr)
+	if err != nil {
+		return fail("", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, step.Timeout)
+	defer cancel()
+	for i, a := range acts {
+		if i > 0 && r.stopping.Load() {
+			return ErrStopped
+		}
+		t0 := time.Now()
+		err := r.act(sctx, step, a)
+		if err == nil && !r.o.dryRun {
+			r.emit(Event{Kind: EventActionDone, Step: step.ID, Node: a.Node, Elapsed: time.Since(t0)})
+		}
+		if err != nil {
+			switch {
+			case errors.Is(err, ErrNeedsConfirmation):
+				return err
+			case ctx.Err() != nil:
+				err = fmt.Errorf("%w (stopped; run again to resume)", ctx.Err())
+			case sctx.Err() != nil:
+				err = fmt.Errorf("did not finish within %s: %w", step.Timeout, err)
+			}
+			return fail(a.Node, err)
+		}
+	}
+	if err := r.finish(ctx, step, time.Since(began), false); err != nil {
+		return err
+	}
+	r.emit(Event{Kind: EventStepDone, Step: step.ID, Title: step.Title, Elapsed: time.Since(began)})
+	return nil
+}
+
+func (r *Runner) finish(ctx context.Context, step Step, took time.Duration, found bool) error {
+	if r.o.dryRun {
+		return nil
+	}
+	r.rec.Steps[step.ID] = StepRecord{Finished: time.Now().UTC(), Took: took, Found: found}
+	return r.save(ctx)
+}
+
+// act is the one way an action reaches a node: in a dry run, changing
+// actions and waits are listed and skipped, so the list cannot drift from
+// what a real run does.
+func (r *Runner) act(ctx context.Context, step Step, a Action) error {
+	r.mu.Lock()
+	r.actions = append(r.actions, a)
+	r.mu.Unlock()
+	msg := a.String()
+	if a.Kind == ActRun {
+		msg = a.Node + ": " + detachedCommand(a.Argv)
+		if a.Critical {
+			msg = a.Node + ": " + cluster.ShellJoin(a.Argv) + " (detached: an interrupt never cuts it)"
+		}
+	}
+	r.emit(Event{Kind: EventAction, Step: step.ID, Node: a.Node, Message: msg, Action: &a})
+	if r.o.dryRun {
+		return nil
+	}
+	if a.Changes() {
+		r.lastGate = nil
+	}
+	switch a.Kind {
+	case ActRun:
+		return r.runCmd(ctx, step, a)
+	case ActUpload:
+		n, err := r.node(a.Node)
+		if err != nil {
+			return err
+		}
+		return upload(ctx, n, a.Src, a.Path)
+	case ActWrite:
+		n, err := r.node(a.Node)
+		if err != nil {
+			return err
+		}
+		return writeKeeping(ctx, n, a.Path, a.Content, time.Now())
+	case ActCopyTree:
+		return r.copyTree(ctx, step, a)
+	case ActBackup:
+		return r.backup(ctx, step, a)
+	case ActBackupCheck:
+		n, err := r.node(a.Node)
+		if err != nil {
+			return err
+		}
+		if ok, err := r.o.backup.checkOn(ctx, n); err != nil || !ok {
+			return errors.Join(err, errors.New("the backup check no longer finds the backup made before the upgrade: restore or remake it before going on"))
+		}
+		return nil
+	case ActGate:
+		if a.Gate.coveredBy(r.lastGate) {
+			r.emit(Event{Kind: EventGateSkip, Step: step.ID, Node: a.Gate.Master, Message: "the last gate showed this, and nothing ran since"})
+			return nil
+		}
+		if err := r.gate(ctx, step, a.Gate); err != nil {
+			return err
+		}
+		r.lastGate = a.Gate
+		return nil
+	case ActVerifyLevel:
+		return r.verifyLevel(ctx, a)
+	case ActCheckRunit:
+		return r.checkRunit(ctx, a.Node)
+	case ActPostflight:
+		return r.postflight(ctx, step)
+	case ActConfirm:
+		if !r.o.confirm {
+			return ErrNeedsConfirmation
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown action %q", a.Kind)
+}
+
+// runCmd runs a command as root. Critical commands run detached, so that
+// neither a second interrupt nor a step timeout cuts a package install or
+// a migration in half; the markers of partybus's silent failures count as
+// failures; a failed bootstrap upgrade is retried once after a gate
+// (OC-11382: partybus resumes from the level reached).
+func (r *Runner) runCmd(ctx context.Context, step Step, a Action) error {
+	n, err := r.node(a.Node)
+	if err != nil {
+		return err
+	}
+	argv := a.Argv
+	if a.Critical {
+		argv = detached(step.ID, a.Node, a.Argv)
+	}
+	res, err := n.Run(ctx, cluster.Cmd{Argv: argv, Sudo: true})
+	if err != nil && ctx.Err() != nil {
+		if a.Critical {
+			return fmt.Errorf("stopped waiting for %s on %s, which goes on running on the node, detached (its output: %s/…log); a resumed run waits for it: %w",
+				cluster.ShellJoin(a.Argv), a.Node, DetachDir, err)
+		}
+		return fmt.Errorf("%s on %s was cut short: %w", cluster.ShellJoin(a.Argv), a.Node, err)
+	}
+	if err != nil && a.RetryAfterGate {
+		var ee *cluster.ExitError
+		if errors.As(err, &ee) {
+			r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("%s failed: waiting for a stable master and running it again (OC-11382: a keepalived restart interrupts partybus, which resumes from the level reached)", cluster.ShellJoin(a.Argv))})
+			if gerr := r.gate(ctx, step, &GateSpec{Master: a.Node}); gerr != nil {
+				return fmt.Errorf("%w; then: %v", err, gerr)
+			}
+			res, err = n.Run(ctx, cluster.Cmd{Argv: argv, Sudo: true})
+		}
+	}
+	if err != nil && a.IgnoreExit {
+		var ee *cluster.ExitError
+		if errors.As(err, &ee) {
+			return nil
+		}
+	}
+	if err != nil {
+		return nameIssue(err)
+	}
+	if line, hint, found := failMarker(string(res.Stdout)+string(res.Stderr), a.FailOn); found {
+		return fmt.Errorf("%s printed %q%s", cluster.ShellJoin(a.Argv), line, hint)
+	}
+	return nil
+}
+
+func (r *Runner) copyTree(ctx context.Context, step Step, a Action) error {
+	from, err := r.node(a.From)
+	if err != nil {
+		return err
+	}
+	n, err := r.node(a.Node)
+	if err != nil {
+		return err
+	}
+	tw, ok := n.(cluster.TreeWriter)
+	if !ok {
+		return fmt.Errorf("%s cannot receive a tree copy (%T)", a.Node, n)
+	}
+	rep, err := cluster.CopyTree(ctx, from, a.Path, tw, a.Path, cluster.CopyOptions{})
+	if err == nil && rep.Backup != "" {
+		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("copied %d files; the old %s is kept as %s", rep.Files, a.Path, rep.Backup)})
+	}
+	return err
+}
+
+// backup runs the backup command and then its check. Neither the command
+// nor its output goes into an event: they may name volumes, hosts or
+// credentials. The journal keeps the exit status and the output's size
+// (the output itself only when asked).
+func (r *Runner) backup(ctx context.Context, step Step, a Action) error {
+	n, err := r.node(a.Node)
+	if err != nil {
+		return err
+	}
+	res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sh", "-c", r.o.backup.Command}, Sudo: true})
+	rec := BackupRecord{Hop: step.Hop, Node: a.Node, At: time.Now().UTC(), Kind: "command", Bytes: len(res.Stdout) + len(res.Stderr)}
+	var ee *cluster.ExitError
+	if errors.As(err, &ee) {
+		rec.ExitCode = ee.Result.ExitCode
+		rec.Bytes = len(ee.Result.Stdout) + len(ee.Result.Stderr)
+	}
+	if r.o.keepOutput {
+		rec.Output = string(res.Stdout) + string(res.Stderr)
+	}
+	r.rec.Backups = append(r.rec.Backups, rec)
+	if serr := r.save(ctx); serr != nil {
+		return serr
+	}
+	if err != nil {
+		return fmt.Errorf("the backup command failed (exit %d, %d bytes of output, kept in the journal only when asked): fix it and run again", rec.ExitCode, rec.Bytes)
+	}
+	ok, err := r.o.backup.checkOn(ctx, n)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errors.New("the backup command succeeded but the backup check does not find the backup: fix the pair of commands and run again")
+	}
+	r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("backup made and checked (command exit 0, %d bytes of output)", rec.Bytes)})
+	return nil
+}
+
+// verifyLevel re-reads a node's migration level: partybus can exit 0
+// without migrating (a held lock, OC-11670's skipped step, OC-11658).
+func (r *Runner) verifyLevel(ctx context.Context, a Action) error {
+	n, err := r.node(a.Node)
+	if err != nil {
+		return err
+	}
+	secs, err := readNode(ctx, n, "level")
+	if err != nil {
+		return err
+	}
+	got, err := migration.Parse([]byte(secs["level"].Output))
+	if err != nil {
+		return fmt.Errorf("after upgrade, %s: %w (OC-11297: copy the file from a front end that holds %s)", migration.Path, err, a.Level)
+	}
+	if got.String() != a.Level {
+		return fmt.Errorf("after upgrade the migration level is %s, want %s: partybus did not finish its migrations (OC-11670: keepalived in transition; OC-11382: interrupted). Check %s and run again", got, a.Level, "/var/log/opscode/keepalived/cluster.log")
+	}
+	return nil
+}
+
+// checkRunit stops on an unhealthy runsvdir or leftover control processes,
+// as the runbook asks between every upgrade.
+func (r *Runner) checkRunit(ctx context.Context, node string) error {
+	n, err := r.node(node)
+	if err != nil {
+		return err
+	}
+	secs, err := readNode(ctx, n, "ps")
+	if err != nil {
+		return err
+	}
+	ps, err := NodeFacts{Node: node, Sections: secs}.Processes()
+	if err != nil {
+		return err
+	}
+	if msgs := runitProblems(ps); len(msgs) > 0 {
+		return fmt.Errorf("runit is not healthy: %s (or plan again with the runbook's runit recovery)", strings.Join(msgs, "; "))
+	}
+	return nil
+}
+
+// postflight is the verify step: the post-upgrade checks on every node.
+func (r *Runner) postflight(ctx context.Context, step Step) error {
+	target, err := migration.ParseVersion(step.Target)
+	if err != nil {
+		return err
+	}
+	f := gather(ctx, r.cluster, r.o.concurrency)
+	rep := judge(newInput(f, target, r.o.backup, ModePostFlight), nil)
+	var bad []string
+	for _, fd := range rep.Findings {
+		if fd.Severity == Fail {
+			node := fd.Node
+			if node == "" {
+				node = "cluster"
+			}
+			bad = append(bad, fmt.Sprintf("%s: %s: %s", node, fd.Check, strings.Join(fd.Evidence, "; ")))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("the post-flight finds %d failures:\n  %s", len(bad), strings.Join(bad, "\n  "))
+	}
+	return nil
+}
+
+// emitOutcome ends every run with one event saying how it ended.
+func (r *Runner) emitOutcome(err error, took time.Duration) {
+	ev := Event{Kind: EventOutcome, Outcome: OutcomeDone, Elapsed: took}
+	var serr *StepError
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNeedsConfirmation):
+		ev.Outcome = OutcomePaused
+	case errors.Is(err, ErrStopped):
+		ev.Outcome = OutcomeStopped
+	case errors.As(err, &serr):
+		ev.Outcome = OutcomeFailed
+	default:
+		ev.Outcome = OutcomeRefused
+	}
+	if err != nil {
+		ev.Message = err.Error()
+		ev.Error = eventError(err)
+	}
+	r.emit(ev)
+}
+
+// eventError classifies an error for programs reading events.
+func eventError(err error) *EventError {
+	e := &EventError{Type: "error", Message: err.Error()}
+	var (
+		serr *StepError
+		be   *BlockedError
+		mp   *MissingPackageError
+		pe   *PackageError
+		jm   *JournalMismatchError
+		le   *LockedError
+	)
+	switch {
+	case errors.Is(err, ErrNeedsConfirmation):
+		e.Type = "needs-confirmation"
+	case errors.Is(err, ErrStopped):
+		e.Type = "stopped"
+	case errors.As(err, &be):
+		e.Type = "blocked"
+	case errors.As(err, &mp):
+		e.Type = "missing-package"
+	case errors.As(err, &pe):
+		e.Type = "package"
+	case errors.As(err, &jm):
+		e.Type = "journal-mismatch"
+	case errors.As(err, &le):
+		e.Type, e.Node = "locked", le.Node
+	case errors.As(err, &serr):
+		e.Type, e.Step, e.Node = "step", serr.Step, serr.Node
+	}
+	return e
+}

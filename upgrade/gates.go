@@ -1,0 +1,183 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/keepalived"
+	"github.com/chefha/chefha/runit"
+)
+
+// GateSpec is what a gate waits for, instead of a fixed sleep: the
+// keepalived pair stable with Master master (no transition, the VIP on the
+// master, no new cluster.log transition for the hold), the services of the
+// Services nodes up, and keepalived running on the Keepalived nodes.
+type GateSpec struct {
+	Master     string   `json:"master"`
+	Services   []string `json:"services,omitempty"`
+	Keepalived []string `json:"keepalived,omitempty"`
+}
+
+func (g *GateSpec) String() string {
+	s := "wait until " + g.Master + " is keepalived master and stable"
+	if len(g.Keepalived) > 0 {
+		s += ", keepalived runs on " + strings.Join(g.Keepalived, " and ")
+	}
+	if len(g.Services) > 0 {
+		s += ", the services of " + strings.Join(g.Services, ", ") + " run and their runsvdir is healthy"
+	}
+	return s
+}
+
+// covers reports whether a gate that passed already shows everything g
+// waits for.
+func (g *GateSpec) coveredBy(prev *GateSpec) bool {
+	if prev == nil || prev.Master != g.Master {
+		return false
+	}
+	for _, n := range g.Services {
+		if !slices.Contains(prev.Services, n) {
+			return false
+		}
+	}
+	for _, n := range g.Keepalived {
+		if !slices.Contains(prev.Keepalived, n) {
+			return false
+		}
+	}
+	return true
+}
+
+// gateSections are what a gate reads of each node it watches.
+var gateSections = []string{"current", "requested", "lock", "clusterlog", "ps", "addrs", "status"}
+
+// gate waits for spec, polling on the runner's clock.
+func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
+	t := r.cluster.Topology
+	boot, _ := t.Bootstrap()
+	sec, _ := t.Secondary()
+	watch := []string{boot.Name, sec.Name}
+	for _, n := range append(slices.Clone(spec.Services), spec.Keepalived...) {
+		if !slices.Contains(watch, n) {
+			watch = append(watch, n)
+		}
+	}
+	nodes := make([]cluster.Node, len(watch))
+	for i, name := range watch {
+		n, err := r.node(name)
+		if err != nil {
+			return err
+		}
+		nodes[i] = n
+	}
+	vip := vipOf(t)
+	var views map[string]*nodeView
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var fatal error
+	var lastEmit time.Time
+	lastWaiting := ""
+	g := keepalived.Gate{
+		Master: spec.Master, Clock: r.clock(), Hold: r.o.hold, Timeout: r.o.gateTimeout, Poll: r.o.poll, CheckVIP: vip != "",
+		Read: func(ctx context.Context) (keepalived.Pair, error) {
+			rs := cluster.Each(ctx, nodes, 0, func(ctx context.Context, n cluster.Node) (map[string]Section, error) {
+				return readNode(ctx, n, gateSections...)
+			})
+			views = map[string]*nodeView{}
+			states := map[string]keepalived.NodeState{}
+			for i, res := range rs {
+				nf := NodeFacts{Node: watch[i], Sections: res.Value}
+				if res.Err != nil {
+					nf.Err = res.Err.Error()
+				}
+				views[watch[i]] = &nodeView{NodeFacts: nf}
+				states[watch[i]] = nf.KeepalivedState(vip)
+			}
+			return keepalived.Pair{Bootstrap: states[boot.Name], Secondary: states[sec.Name]}, nil
+		},
+		Extra: func(ctx context.Context, p keepalived.Pair) []keepalived.Finding {
+			var out []keepalived.Finding
+			for _, name := range spec.Keepalived {
+				if !views[name].keepalivedRunning() {
+					out = append(out, keepalived.Finding{Problem: "keepalived-stopped", Node: name, Detail: "keepalived is not running yet"})
+				}
+			}
+			for _, name := range spec.Services {
+				v := views[name]
+				if ps, err := v.Processes(); err == nil {
+					for _, rd := range runit.FindRunsvdirs(ps) {
+						if !rd.Healthy() {
+							fatal = fmt.Errorf("runsvdir on %s is unhealthy: %s (fix the cause, then recover runsvdir as the runbook's example does: plan again with the runit recovery)", name, strings.Join(rd.Errors, "; "))
+							cancel()
+						}
+					}
+				}
+				down, err := downServices(v)
+				if err != nil {
+					out = append(out, keepalived.Finding{Problem: "services-unreadable", Node: name, Detail: err.Error()})
+					continue
+				}
+				if len(down) > 0 {
+					out = append(out, keepalived.Finding{Problem: "services-down", Node: name, Detail: "waiting for " + abbreviateList(down, 6)})
+				}
+			}
+			return out
+		},
+		OnPoll: func(st keepalived.GateStatus) {
+			gp := gateProgress(spec, st)
+			waiting := strings.Join(gp.Waiting, "; ")
+			now := r.clock().Now()
+			if waiting == lastWaiting && now.Sub(lastEmit) < 10*time.Second {
+				return
+			}
+			lastEmit, lastWaiting = now, waiting
+			r.emit(Event{Kind: EventGateWait, Step: step.ID, Node: spec.Master, Gate: gp, Message: gp.summary()})
+		},
+	}
+	_, err := g.Wait(ctx)
+	if fatal != nil {
+		return fatal
+	}
+	return err
+}
+
+func gateProgress(spec *GateSpec, st keepalived.GateStatus) *GateProgress {
+	gp := &GateProgress{Master: spec.Master, StableFor: st.StableFor, Hold: st.Hold, Waited: st.Waited, TimeoutAt: st.TimeoutAt}
+	for _, n := range []keepalived.NodeState{st.Pair.Bootstrap, st.Pair.Secondary} {
+		gn := GateNode{Node: n.Name, Requested: string(n.Requested), Current: string(n.Current), InTransition: n.InTransition(), HasVIP: n.HasVIP}
+		if n.Err != nil {
+			gn.Unreadable = n.Err.Error()
+		}
+		gp.Nodes = append(gp.Nodes, gn)
+	}
+	for _, f := range st.Findings {
+		gp.Waiting = append(gp.Waiting, f.String())
+	}
+	return gp
+}
+
+// summary is the gate's progress in one line.
+func (g *GateProgress) summary() string {
+	var parts []string
+	for _, n := range g.Nodes {
+		s := n.Node + ": " + n.Current
+		if n.Unreadable != "" {
+			s = n.Node + ": unreadable"
+		} else if n.Requested != "" && n.Requested != n.Current {
+			s += " (requested " + n.Requested + ")"
+		}
+		if n.HasVIP {
+			s += ", VIP"
+		}
+		parts = append(parts, s)
+	}
+	s := strings.Join(parts, "; ")
+	if len(g.Waiting) > 0 {
+		return s + "; waiting for: " + strings.Join(g.Waiting, "; ")
+	}
+	return fmt.Sprintf("%s; stable for %s of %s", s, g.StableFor.Round(time.Second), g.Hold)
+}

@@ -1,0 +1,330 @@
+package upgrade
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/internal/atomicfile"
+)
+
+// Journal records what a run did: the plan it ran (by hash), the steps that
+// finished and the backups it made. It is never a source of actions: every
+// run rebuilds its plan from the operator's inputs and the cluster's facts,
+// refuses a journal of another plan, and re-checks each recorded step
+// against the cluster before trusting it. Implementations: FileJournal,
+// NodeJournal (a copy on the bootstrap, so another operator machine can
+// resume), MirrorJournal (both), MemJournal (tests).
+type Journal interface {
+	// Load returns the record; ErrNoJournal when none was written yet.
+	Load(ctx context.Context) (Record, error)
+	// Save replaces the record atomically.
+	Save(ctx context.Context, r Record) error
+	// String says where the journal is, for messages.
+	String() string
+}
+
+// ErrNoJournal is Load's answer when nothing was recorded yet.
+var ErrNoJournal = errors.New("no journal yet")
+
+// JournalFormat is the version of Record's JSON.
+const JournalFormat = 1
+
+// Record is a journal's content.
+type Record struct {
+	Format   int                   `json:"format"`
+	PlanHash string                `json:"plan_hash"`
+	Plan     Plan                  `json:"plan"`
+	Started  time.Time             `json:"started"`
+	Updated  time.Time             `json:"updated"`
+	Steps    map[string]StepRecord `json:"steps"`
+	Backups  []BackupRecord        `json:"backups,omitempty"`
+}
+
+// StepRecord is a finished step.
+type StepRecord struct {
+	Finished time.Time     `json:"finished"`
+	Took     time.Duration `json:"took_ns"`
+	// Found is set when the step's effect was found already in place, so
+	// nothing was run.
+	Found bool `json:"found,omitempty"`
+}
+
+// BackupRecord is a backup the runner made (or checked).
+type BackupRecord struct {
+	Hop      int       `json:"hop"`
+	Node     string    `json:"node"`
+	At       time.Time `json:"at"`
+	Kind     string    `json:"kind"` // "command"
+	ExitCode int       `json:"exit_code"`
+	Bytes    int       `json:"output_bytes"`
+	// Output is kept only when the operator asked (WithBackupOutput).
+	Output string `json:"output,omitempty"`
+}
+
+// Finished reports whether every step of the plan is recorded.
+func (r Record) Finished() bool {
+	if len(r.Plan.Steps) == 0 {
+		return false
+	}
+	for _, s := range r.Plan.Steps {
+		if _, ok := r.Steps[s.ID]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+var stepIDPattern = regexp.MustCompile(`^[a-z0-9]+(/[a-z0-9][a-z0-9.-]*){1,2}$`)
+
+// DecodeRecord parses and validates a journal's bytes. A record that does
+// not hold together (unknown format, a step recorded that its plan does
+// not have, an id of the wrong shape) is an error: a journal only ever
+// narrows what the runner does, and then only after re-checking.
+func DecodeRecord(b []byte) (Record, error) {
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Record{}, fmt.Errorf("journal: %w", err)
+	}
+	if r.Format != JournalFormat {
+		return Record{}, fmt.Errorf("journal: format %d, this chefha reads %d", r.Format, JournalFormat)
+	}
+	if r.PlanHash != r.Plan.Hash() {
+		return Record{}, fmt.Errorf("journal: plan hash %q does not match the plan recorded with it (%s): the file was edited", r.PlanHash, r.Plan.Hash())
+	}
+	ids := map[string]bool{}
+	for _, s := range r.Plan.Steps {
+		if !stepIDPattern.MatchString(s.ID) {
+			return Record{}, fmt.Errorf("journal: step id %q is not a chefha step id", s.ID)
+		}
+		ids[s.ID] = true
+	}
+	for id := range r.Steps {
+		if !ids[id] {
+			return Record{}, fmt.Errorf("journal: step %q recorded done is not in its plan", id)
+		}
+	}
+	if r.Steps == nil {
+		r.Steps = map[string]StepRecord{}
+	}
+	return r, nil
+}
+
+func encodeRecord(r Record) ([]byte, error) {
+	r.Format = JournalFormat
+	b, err := json.MarshalIndent(r, "", "  ")
+	return append(b, '\n'), err
+}
+
+// FileJournal keeps the journal in a local file, written mode 0600 in a
+// directory of mode 0700 at most (it names the cluster's nodes and
+// backups). An existing file or directory others can read is refused.
+type FileJournal struct{ Path string }
+
+func (j FileJournal) String() string { return j.Path }
+
+// Load reads the file.
+func (j FileJournal) Load(context.Context) (Record, error) {
+	if err := j.checkModes(); err != nil {
+		return Record{}, err
+	}
+	b, err := os.ReadFile(j.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Record{}, ErrNoJournal
+	}
+	if err != nil {
+		return Record{}, err
+	}
+	r, err := DecodeRecord(b)
+	if err != nil {
+		return Record{}, fmt.Errorf("%s: %w", j.Path, err)
+	}
+	return r, nil
+}
+
+// Save replaces the file atomically.
+func (j FileJournal) Save(_ context.Context, r Record) error {
+	if err := j.checkModes(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(j.Path), 0o700); err != nil {
+		return fmt.Errorf("journal %s: %w", j.Path, err)
+	}
+	b, err := encodeRecord(r)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(j.Path, b, 0o600); err != nil {
+		return fmt.Errorf("journal %s: %w", j.Path, err)
+	}
+	return nil
+}
+
+// checkModes refuses a journal others could read or replace.
+func (j FileJournal) checkModes() error {
+	if st, err := os.Stat(j.Path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return &ModeError{Path: j.Path, Mode: st.Mode(), Want: "0600"}
+	}
+	dir := filepath.Dir(j.Path)
+	if st, err := os.Stat(dir); err == nil && st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0 {
+		return &ModeError{Path: dir, Mode: st.Mode(), Want: "not writable by group or others"}
+	}
+	return nil
+}
+
+// ModeError is a file chefha would write secrets or node data to that
+// others can read or replace.
+type ModeError struct {
+	Path string
+	Mode fs.FileMode
+	Want string
+}
+
+func (e *ModeError) Error() string {
+	return fmt.Sprintf("%s has mode %s: others could read or change what chefha keeps there; chmod it to %s (or choose another path)",
+		e.Path, fmtMode(e.Mode), e.Want)
+}
+
+// MemJournal keeps the record in memory (tests, dry runs).
+type MemJournal struct {
+	mu  sync.Mutex
+	rec *Record
+}
+
+func (j *MemJournal) String() string { return "memory" }
+
+// Load returns the record saved last.
+func (j *MemJournal) Load(context.Context) (Record, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.rec == nil {
+		return Record{}, ErrNoJournal
+	}
+	b, err := encodeRecord(*j.rec) // a copy, decoded as a file would be
+	if err != nil {
+		return Record{}, err
+	}
+	return DecodeRecord(b)
+}
+
+// Save keeps r.
+func (j *MemJournal) Save(_ context.Context, r Record) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	r.Format = JournalFormat
+	j.rec = &r
+	return nil
+}
+
+// NodeJournalPath is where NodeJournal keeps its copy on a node.
+const NodeJournalPath = "/var/opt/opscode/upgrades/chefha-journal.json"
+
+// NodeJournal keeps the journal on a node (the bootstrap), mode 0600, so an
+// operator on another machine can resume the run.
+type NodeJournal struct {
+	Node cluster.Node
+	Path string // default NodeJournalPath
+}
+
+func (j NodeJournal) path() string {
+	if j.Path == "" {
+		return NodeJournalPath
+	}
+	return j.Path
+}
+
+func (j NodeJournal) String() string { return j.Node.Name() + ":" + j.path() }
+
+// Load reads the node's copy.
+func (j NodeJournal) Load(ctx context.Context) (Record, error) {
+	b, err := j.Node.ReadFile(ctx, j.path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return Record{}, ErrNoJournal
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("journal %s: %w", j, err)
+	}
+	r, err := DecodeRecord(b)
+	if err != nil {
+		return Record{}, fmt.Errorf("%s: %w", j, err)
+	}
+	return r, nil
+}
+
+// Save writes the node's copy atomically.
+func (j NodeJournal) Save(ctx context.Context, r Record) error {
+	b, err := encodeRecord(r)
+	if err != nil {
+		return err
+	}
+	if err := j.Node.WriteFile(ctx, j.path(), b, 0o600); err != nil {
+		return fmt.Errorf("journal %s: %w", j, err)
+	}
+	return nil
+}
+
+// MirrorJournal writes every record to all its journals and loads the most
+// recently updated one, so a run can resume from whichever survived: the
+// operator's file, or the copy on the bootstrap when the run moves to
+// another machine. Two copies of different plans are refused.
+type MirrorJournal []Journal
+
+func (m MirrorJournal) String() string {
+	s := ""
+	for i, j := range m {
+		if i > 0 {
+			s += " + "
+		}
+		s += j.String()
+	}
+	return s
+}
+
+// Load returns the newest record of the mirrors.
+func (m MirrorJournal) Load(ctx context.Context) (Record, error) {
+	var best *Record
+	var bestFrom Journal
+	for _, j := range m {
+		r, err := j.Load(ctx)
+		if errors.Is(err, ErrNoJournal) {
+			continue
+		}
+		if err != nil {
+			return Record{}, err
+		}
+		if best != nil && best.PlanHash != r.PlanHash {
+			return Record{}, fmt.Errorf("journals %s and %s record different plans (%s, %s): keep the right one and move the other away", bestFrom, j, best.PlanHash, r.PlanHash)
+		}
+		if best == nil || r.Updated.After(best.Updated) {
+			r := r
+			best, bestFrom = &r, j
+		}
+	}
+	if best == nil {
+		return Record{}, ErrNoJournal
+	}
+	return *best, nil
+}
+
+// Save writes every mirror; the first failure is returned.
+func (m MirrorJournal) Save(ctx context.Context, r Record) error {
+	for _, j := range m {
+		if err := j.Save(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LoadJournal reads a journal file, for tools that report on a run.
+func LoadJournal(path string) (Record, error) {
+	return FileJournal{Path: path}.Load(context.Background())
+}

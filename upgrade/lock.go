@@ -1,0 +1,220 @@
+package upgrade
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chefha/chefha/cluster"
+)
+
+// LockPath is the per-node lock directory that keeps two runners apart.
+const LockPath = "/var/opt/opscode/upgrades/chefha.lock"
+
+const lockOwnerFile = LockPath + "/owner"
+
+// LockHeartbeat is how often a running runner renews its locks; a lock not
+// renewed for LockStale is taken to belong to a run that died on another
+// machine (on this machine the owner's process is checked directly).
+const (
+	LockHeartbeat = 30 * time.Second
+	LockStale     = 3 * LockHeartbeat
+)
+
+// LockOwner names the process that holds the locks: the machine, the
+// process (with its start time, so a reused PID is not mistaken for it),
+// and a random nonce that tells two runners of one process apart.
+type LockOwner struct {
+	Host      string    `json:"host"`
+	PID       int       `json:"pid"`
+	PIDStart  string    `json:"pid_start,omitempty"`
+	Nonce     string    `json:"nonce"`
+	Since     time.Time `json:"since"`
+	Heartbeat time.Time `json:"heartbeat"`
+	Plan      string    `json:"plan,omitempty"`
+}
+
+func (o LockOwner) String() string {
+	return fmt.Sprintf("pid %d on %s (run %s, plan %s, since %s)", o.PID, o.Host, o.Nonce, o.Plan, o.Since.Format(time.RFC3339))
+}
+
+func newLockOwner(plan string, now time.Time) LockOwner {
+	host, _ := os.Hostname()
+	nonce := make([]byte, 8)
+	rand.Read(nonce)
+	return LockOwner{Host: host, PID: os.Getpid(), PIDStart: processStart(os.Getpid()), Nonce: hex.EncodeToString(nonce),
+		Since: now.UTC(), Heartbeat: now.UTC(), Plan: plan}
+}
+
+// processStart is a process's start time in clock ticks since boot
+// (/proc/PID/stat field 22), "" where /proc cannot tell.
+func processStart(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		if f := strings.Fields(s[i+1:]); len(f) > 19 {
+			return f[19]
+		}
+	}
+	return ""
+}
+
+// alive says whether the owner may still run: on this machine by its
+// process, elsewhere by its heartbeat.
+func (o LockOwner) alive(now time.Time) bool {
+	if host, _ := os.Hostname(); o.Host == host {
+		return o.PID > 0 && processStart(o.PID) != "" && processStart(o.PID) == o.PIDStart
+	}
+	return now.Sub(o.Heartbeat) < LockStale
+}
+
+// LockedError is a lock held by a live runner.
+type LockedError struct {
+	Node  string
+	Owner LockOwner
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("%s: another chefha run holds %s: %s; wait for it to finish (if you are sure it is gone, remove %s on every node)",
+		e.Node, LockPath, e.Owner, LockPath)
+}
+
+// LockError is a lock that could not be taken for another reason than a
+// live owner: the node's own error, named.
+type LockError struct {
+	Node string
+	Err  error
+}
+
+func (e *LockError) Error() string {
+	return fmt.Sprintf("%s: cannot take the lock %s: %v", e.Node, LockPath, e.Err)
+}
+func (e *LockError) Unwrap() error { return e.Err }
+
+// locks are the runner's locks on every node.
+type locks struct {
+	owner LockOwner
+	held  []cluster.Node
+	emit  func(Event)
+}
+
+// lockAll takes the lock on every node, or on none: a failure releases
+// the ones taken. A lock whose owner is gone is taken over, with an event
+// naming the old owner.
+func lockAll(ctx context.Context, nodes []cluster.Node, owner LockOwner, now func() time.Time, emit func(Event)) (*locks, error) {
+	l := &locks{owner: owner, emit: emit}
+	for _, n := range nodes {
+		if err := l.take(ctx, n, now); err != nil {
+			l.release(context.WithoutCancel(ctx))
+			return nil, err
+		}
+		l.held = append(l.held, n)
+	}
+	return l, nil
+}
+
+func (l *locks) take(ctx context.Context, n cluster.Node, now func() time.Time) error {
+	if _, err := n.Run(ctx, cluster.Cmd{Argv: []string{"mkdir", "-p", "/var/opt/opscode/upgrades"}, Sudo: true}); err != nil {
+		return &LockError{Node: n.Name(), Err: err}
+	}
+	for attempt := 0; attempt < 2; attempt++ {
+		_, err := n.Run(ctx, cluster.Cmd{Argv: []string{"mkdir", LockPath}, Sudo: true})
+		if err == nil {
+			return l.writeOwner(ctx, n)
+		}
+		var ee *cluster.ExitError
+		if !errors.As(err, &ee) {
+			return &LockError{Node: n.Name(), Err: err}
+		}
+		old, rerr := readOwner(ctx, n)
+		switch {
+		case errors.Is(rerr, fs.ErrNotExist):
+			// mkdir failed for another reason than a lock (or a runner died
+			// between its mkdir and its owner file): say which.
+			if _, serr := n.Stat(ctx, LockPath); serr != nil {
+				return &LockError{Node: n.Name(), Err: err}
+			}
+			old = LockOwner{Host: "unknown", Nonce: "none"}
+		case rerr != nil:
+			return &LockError{Node: n.Name(), Err: rerr}
+		}
+		if old.Nonce == l.owner.Nonce {
+			return nil
+		}
+		if old.Nonce != "none" && old.alive(now()) {
+			return &LockedError{Node: n.Name(), Owner: old}
+		}
+		// The owner is gone: remove its lock and try again. Two runners
+		// taking over at once both remove it, and only one wins the mkdir.
+		if again, err := readOwner(ctx, n); err == nil && again.Nonce != old.Nonce {
+			continue // it changed hands meanwhile: judge the new owner
+		}
+		if _, err := n.Run(ctx, cluster.Cmd{Argv: []string{"rm", "-rf", LockPath}, Sudo: true}); err != nil {
+			return &LockError{Node: n.Name(), Err: fmt.Errorf("take over the lock of %s: %w", old, err)}
+		}
+		if l.emit != nil {
+			l.emit(Event{Kind: EventFinding, Node: n.Name(), Message: "took over the lock of a run that is gone: " + old.String()})
+		}
+	}
+	return &LockError{Node: n.Name(), Err: errors.New("the lock kept changing hands")}
+}
+
+func readOwner(ctx context.Context, n cluster.Node) (LockOwner, error) {
+	b, err := n.ReadFile(ctx, lockOwnerFile)
+	if err != nil {
+		return LockOwner{}, err
+	}
+	var o LockOwner
+	if err := json.Unmarshal(b, &o); err != nil {
+		// An owner file chefha did not write: treat as a dead owner only by
+		// heartbeat (never), i.e. refuse with what it says.
+		return LockOwner{Host: "unknown (" + strings.TrimSpace(string(b)) + ")", Nonce: "unreadable", Heartbeat: time.Now()}, nil
+	}
+	return o, nil
+}
+
+func (l *locks) writeOwner(ctx context.Context, n cluster.Node) error {
+	b, _ := json.Marshal(l.owner)
+	if err := n.WriteFile(ctx, lockOwnerFile, append(b, '\n'), 0o600); err != nil {
+		return &LockError{Node: n.Name(), Err: err}
+	}
+	return nil
+}
+
+// renew refreshes the heartbeat on every node.
+func (l *locks) renew(ctx context.Context, now time.Time) error {
+	l.owner.Heartbeat = now.UTC()
+	var errs []error
+	for _, n := range l.held {
+		if err := l.writeOwner(ctx, n); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// release removes the locks this runner holds (and only those).
+func (l *locks) release(ctx context.Context) error {
+	var errs []error
+	for _, n := range l.held {
+		if o, err := readOwner(ctx, n); err == nil && o.Nonce != l.owner.Nonce {
+			continue // not ours any more
+		}
+		if _, err := n.Run(ctx, cluster.Cmd{Argv: []string{"rm", "-rf", LockPath}, Sudo: true}); err != nil {
+			errs = append(errs, &LockError{Node: n.Name(), Err: fmt.Errorf("release: %w", err)})
+		}
+	}
+	l.held = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,113 @@
+package upgrade
+
+import (
+	"strings"
+
+	"github.com/chefha/chefha/migration"
+	"github.com/chefha/chefha/runit"
+)
+
+// nodeView is a node's facts with each section parsed at most once: the
+// checks of one judgement share it, so a 200-node pre-flight does not parse
+// every ps listing once per check that reads it.
+type nodeView struct {
+	NodeFacts
+
+	version  *memo[string]
+	ps       *memo[[]runit.Process]
+	services *memo[[]runit.ServiceStatus]
+	stats    []runit.FileStat
+	statsOK  bool
+	level    *memo[migration.Level]
+}
+
+type memo[T any] struct {
+	v   T
+	err error
+}
+
+func remember[T any](m **memo[T], fn func() (T, error)) (T, error) {
+	if *m == nil {
+		v, err := fn()
+		*m = &memo[T]{v, err}
+	}
+	return (*m).v, (*m).err
+}
+
+func (n *nodeView) Version() (string, error) {
+	return remember(&n.version, n.NodeFacts.Version)
+}
+
+func (n *nodeView) Processes() ([]runit.Process, error) {
+	return remember(&n.ps, n.NodeFacts.Processes)
+}
+
+func (n *nodeView) Services() ([]runit.ServiceStatus, error) {
+	return remember(&n.services, n.NodeFacts.Services)
+}
+
+func (n *nodeView) Level() (migration.Level, error) {
+	return remember(&n.level, n.NodeFacts.Level)
+}
+
+// isEC11 reports whether the node's installed package is Enterprise Chef 11.
+func (n *nodeView) isEC11() bool {
+	v, err := n.Version()
+	return err == nil && strings.HasPrefix(v, "11.")
+}
+
+// Stats parses the stat section (stat's complaints about missing files
+// went to the same output; they are what "missing" means, so they are
+// skipped).
+func (n *nodeView) Stats() []runit.FileStat {
+	if !n.statsOK {
+		var keep []string
+		for _, l := range strings.Split(n.Sections["stat"].Output, "\n") {
+			if l != "" && !strings.HasPrefix(l, "stat: ") {
+				keep = append(keep, l)
+			}
+		}
+		n.stats, _ = runit.ParseStat(strings.NewReader(strings.Join(keep, "\n")))
+		n.statsOK = true
+	}
+	return n.stats
+}
+
+// Stat returns one path's stat.
+func (n *nodeView) Stat(path string) (runit.FileStat, bool) {
+	for _, s := range n.Stats() {
+		if s.Path == path {
+			return s, true
+		}
+	}
+	return runit.FileStat{}, false
+}
+
+// keepalivedRunning reports whether a keepalived process runs.
+func (n *nodeView) keepalivedRunning() bool {
+	ps, err := n.Processes()
+	if err != nil {
+		return false
+	}
+	for _, p := range ps {
+		if strings.HasSuffix(p.Name(), "keepalived") {
+			return true
+		}
+	}
+	return false
+}
+
+// upServices lists the node's running services (keepalived aside).
+func (n *nodeView) upServices() []string {
+	svcs, err := n.Services()
+	if err != nil {
+		return nil
+	}
+	var up []string
+	for _, s := range svcs {
+		if s.State == runit.StateRun && s.Service != "keepalived" {
+			up = append(up, s.Service)
+		}
+	}
+	return up
+}

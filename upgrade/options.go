@@ -1,0 +1,158 @@
+package upgrade
+
+import (
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/keepalived"
+)
+
+// Option tunes Preflight, BuildPlan and the Runner alike: one set of
+// options describes one upgrade, and each function reads the ones it
+// needs, so the same slice can be handed to all three.
+type Option func(*options)
+
+type options struct {
+	// What is upgraded.
+	target         *semver.Version
+	from           *semver.Version // set by the runner from its journal when resuming
+	phase          Phase
+	allowSkippable bool
+	packages       []string
+	backup         Backup
+	recoverRunit   bool
+
+	// Pre-flight.
+	ignore []string
+	facts  *Facts
+	mode   Mode
+
+	// Runner.
+	journal     Journal
+	dryRun      bool
+	confirm     bool
+	fromStep    string
+	stepTimeout time.Duration
+	clock       keepalived.Clock
+	hold        time.Duration
+	gateTimeout time.Duration
+	poll        time.Duration
+	onEvent     func(Event)
+	concurrency int
+	keepOutput  bool
+}
+
+func buildOptions(opts []Option) options {
+	o := options{concurrency: DefaultConcurrency}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.stepTimeout == 0 {
+		o.stepTimeout = DefaultStepTimeout
+	}
+	return o
+}
+
+// DefaultConcurrency bounds how many nodes are read at once. Reading waits
+// on the network, not on this machine: the bound is far above any real
+// cluster and only guards against a runaway topology.
+const DefaultConcurrency = 1024
+
+// DefaultStepTimeout bounds each step of the runbook: an upgrade with its
+// two-minute sleep and migrations fits many times over.
+const DefaultStepTimeout = 30 * time.Minute
+
+// WithTarget is the version to upgrade to.
+func WithTarget(v *semver.Version) Option { return func(o *options) { o.target = v } }
+
+// WithPhase chooses what the plan does: the upgrade (default) or the
+// cleanup of an upgraded cluster.
+func WithPhase(p Phase) Option { return func(o *options) { o.phase = p } }
+
+// WithSkippable lets a plan take a path the pre-flight calls skippable
+// (a target below the runbook's 11.1.3); without it such a plan is refused.
+func WithSkippable() Option { return func(o *options) { o.allowSkippable = true } }
+
+// WithPackage adds a package file (.deb or .rpm). Its format says which
+// nodes it is for, and the name and version inside it which hop: it is
+// read and checked before any node is touched.
+func WithPackage(path string) Option {
+	return func(o *options) { o.packages = append(o.packages, path) }
+}
+
+// WithBackup declares how the bootstrap is backed up before each hop.
+func WithBackup(b Backup) Option { return func(o *options) { o.backup = b } }
+
+// WithRecoverRunit adds the runbook's runsvdir recovery on nodes whose
+// runit tree is unhealthy, instead of refusing to plan.
+func WithRecoverRunit() Option { return func(o *options) { o.recoverRunit = true } }
+
+// WithIgnore skips pre-flight checks by name (case-insensitive; "all"
+// skips every check that is not mandatory).
+func WithIgnore(names ...string) Option {
+	return func(o *options) { o.ignore = append(o.ignore, names...) }
+}
+
+// WithFacts judges saved facts instead of reading the cluster.
+func WithFacts(f Facts) Option { return func(o *options) { o.facts = &f } }
+
+// WithMode chooses what the checks expect: a cluster about to be upgraded
+// or one just upgraded. The default (ModeAuto) decides from the facts.
+func WithMode(m Mode) Option { return func(o *options) { o.mode = m } }
+
+// WithJournal is where the runner records finished steps. A real run
+// needs one; it is read to resume and never trusted without re-checking.
+func WithJournal(j Journal) Option { return func(o *options) { o.journal = j } }
+
+// WithDryRun lists every action without changing any node.
+func WithDryRun() Option { return func(o *options) { o.dryRun = true } }
+
+// WithConfirmation is the operator's word that the upgraded cluster was
+// verified: the cleanup waits for it.
+func WithConfirmation() Option { return func(o *options) { o.confirm = true } }
+
+// WithFromStep starts at the step with this ID; the steps before it must
+// be done, by the journal's record and the cluster's facts.
+func WithFromStep(id string) Option { return func(o *options) { o.fromStep = id } }
+
+// WithStepTimeout bounds each step (default DefaultStepTimeout).
+func WithStepTimeout(d time.Duration) Option { return func(o *options) { o.stepTimeout = d } }
+
+// WithClock is the time the gates wait on (tests pass a fake one).
+func WithClock(c keepalived.Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithGateTimings sets how long keepalived must be stable at a gate, how
+// long a gate waits at most, and how often it looks (zero: the defaults
+// of the keepalived package).
+func WithGateTimings(hold, timeout, poll time.Duration) Option {
+	return func(o *options) { o.hold, o.gateTimeout, o.poll = hold, timeout, poll }
+}
+
+// WithEvents receives every runner event, in order.
+func WithEvents(fn func(Event)) Option { return func(o *options) { o.onEvent = fn } }
+
+// WithConcurrency bounds how many nodes are read at once (default
+// DefaultConcurrency).
+func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n } }
+
+// WithBackupOutput keeps the backup command's output in the journal; by
+// default only its exit status and size are kept, since it may name
+// volumes, hosts or credentials.
+func WithBackupOutput() Option { return func(o *options) { o.keepOutput = true } }
+
+// Phase is what a plan does.
+type Phase string
+
+const (
+	PhaseUpgrade Phase = "upgrade" // the runbook from pre-flight to verify
+	PhaseCleanup Phase = "cleanup" // private-chef-ctl cleanup on a verified, upgraded cluster
+)
+
+// Mode is what the checks expect of the cluster.
+type Mode string
+
+const (
+	ModeAuto       Mode = ""             // post-upgrade when every node already runs the target
+	ModePreUpgrade Mode = "pre-upgrade"  // about to be upgraded: the runbook's pre-flight
+	ModePostFlight Mode = "post-upgrade" // just upgraded: every service of the new version up
+)

@@ -1,0 +1,181 @@
+package upgrade_test
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/clustertest/ecnode"
+	"github.com/chefha/chefha/internal/pkgfile"
+	"github.com/chefha/chefha/upgrade"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Two runners given the same journal at once: the second is refused while
+// the first lives, naming it; every node is installed and upgraded once.
+func TestTwoRunnersOneJournal(t *testing.T) {
+	e := newUpgradeEnv(t, "1.4.6", 1)
+	holding, release := make(chan struct{}), make(chan struct{})
+	first := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventStepDone && ev.Step == "hop1/backup" {
+			close(holding)
+			<-release
+		}
+	}))
+	done := make(chan error, 1)
+	go func() { done <- first.Run(context.Background()) }()
+	<-holding
+	err := e.runner("11.1.8", nil).Run(context.Background())
+	var le *upgrade.LockedError
+	require.ErrorAs(t, err, &le)
+	assert.Equal(t, os.Getpid(), le.Owner.PID, "the lock names the live owner")
+	assert.Contains(t, err.Error(), "another chefha run holds")
+	close(release)
+	require.NoError(t, <-done)
+	assertEachEffectOnce(t, e)
+	e.assertUpgraded(t, "11.1.8", "1.13")
+}
+
+// Every input is checked before the first action, by the dry run too: a
+// dry run that passes means the apply cannot fail on its inputs.
+func TestBadPackagesRefusedByTheDryRun(t *testing.T) {
+	e := newUpgradeEnv(t, "1.4.6", 1)
+	dir := t.TempDir()
+	write := func(name string, fn func(*os.File) error) string {
+		p := filepath.Join(dir, name)
+		f, err := os.Create(p)
+		require.NoError(t, err)
+		require.NoError(t, fn(f))
+		require.NoError(t, f.Close())
+		return p
+	}
+	deb := func(name, version string) func(*os.File) error {
+		return func(f *os.File) error {
+			return pkgfile.WriteDeb(f, pkgfile.Meta{Name: name, Version: version, Release: "1", Arch: "amd64"})
+		}
+	}
+	tests := []struct {
+		name string
+		pkg  string
+		want any
+		msg  string
+	}{
+		{"missing", filepath.Join(dir, "private-chef_11.1.8-2_amd64.deb"), new(*upgrade.PackageError), "no such file"},
+		{"unreadable", dir, new(*upgrade.PackageError), dir},
+		{"not a package", write("private-chef_11.1.8-1_amd64.deb.txt", func(f *os.File) error { _, err := f.WriteString("private-chef 11.1.8\n"); return err }), new(*upgrade.PackageError), "not a .deb or .rpm"},
+		{"wrong version", write("private-chef_11.1.8-1_amd64.deb", deb("private-chef", "11.0.2")), new(*upgrade.MissingPackageError), "no debian package for private-chef 11.1.8"},
+		{"wrong format", write("private-chef-11.1.8-1.el6.x86_64.rpm", func(f *os.File) error {
+			return pkgfile.WriteRPM(f, pkgfile.Meta{Name: "private-chef", Version: "11.1.8", Release: "1.el6"})
+		}), new(*upgrade.MissingPackageError), "no debian package"},
+		{"another package", write("chef-server_11.1.8-1_amd64.deb", deb("chef-server", "11.1.8")), new(*upgrade.PackageError), `holds the package "chef-server"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Only this package: the env's good ones are not given.
+			r := upgrade.NewRunner(e.cl, append(e.baseOptions("11.1.8"), upgrade.WithDryRun(), upgrade.WithPackage(tt.pkg))...)
+			err := r.Run(context.Background())
+			require.ErrorAs(t, err, tt.want)
+			assert.Contains(t, err.Error(), tt.msg)
+			assert.Empty(t, r.Actions(), "refused before any action")
+		})
+	}
+	for name, log := range e.logs() {
+		assert.Empty(t, log, "%s untouched", name)
+	}
+}
+
+// A service that does not come back on a front end fails the run at the
+// start, naming the node and the service, instead of calling it done.
+func TestFrontendServiceDownAfterStartAll(t *testing.T) {
+	e := newUpgradeEnv(t, "1.4.6", 1)
+	r := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventStepStart && ev.Step == "hop1/start-all" {
+			e.sim.Node("fe1.chefha.test").Lock(func(n *ecnode.Node) {
+				s := n.Services["opscode-erchef"]
+				s.Up, s.StartDelay = false, 100*time.Hour
+			})
+		}
+	}))
+	err := r.Run(context.Background())
+	var se *upgrade.StepError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "hop1/start-all", se.Step)
+	assert.Equal(t, "fe1.chefha.test", se.Node)
+	assert.Contains(t, err.Error(), "opscode-erchef")
+}
+
+// Cleanup is a phase of its own, run later on an upgraded cluster: it
+// pauses for the operator's confirmation, then removes the old services.
+func TestCleanupLaterAsItsOwnPhase(t *testing.T) {
+	e := newUpgradeEnv(t, "1.4.6", 1)
+	require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()))
+	cleanup := upgrade.FileJournal{Path: filepath.Join(e.dir, "cleanup.json")}
+	var events []upgrade.Event
+	r := upgrade.NewRunner(e.cl, e.options("11.1.8", upgrade.WithPhase(upgrade.PhaseCleanup), upgrade.WithJournal(cleanup),
+		upgrade.WithEvents(func(ev upgrade.Event) { events = append(events, ev) }))...)
+	require.ErrorIs(t, r.Run(context.Background()), upgrade.ErrNeedsConfirmation)
+	assert.Equal(t, upgrade.OutcomePaused, events[len(events)-1].Outcome)
+	for name, log := range e.logs() {
+		assert.NotContains(t, log, "cleanup", "%s: nothing removed before the confirmation", name)
+	}
+	r = upgrade.NewRunner(e.cl, e.options("11.1.8", upgrade.WithPhase(upgrade.PhaseCleanup), upgrade.WithJournal(cleanup), upgrade.WithConfirmation())...)
+	require.NoError(t, r.Run(context.Background()))
+	for _, s := range e.sim.Topology.Servers {
+		e.sim.Node(s.Name).Lock(func(n *ecnode.Node) {
+			for name := range n.Services {
+				assert.False(t, ecnode.RemovedInEC11(name), "%s still has %s", s.Name, name)
+			}
+		})
+	}
+	_, err := upgrade.BuildPlan(upgrade.Gather(context.Background(), newUpgradeEnv(t, "1.4.6", 1).cl),
+		e.options("11.1.8", upgrade.WithPhase(upgrade.PhaseCleanup))...)
+	assert.ErrorContains(t, err, "finish the upgrade first")
+}
+
+// The first interrupt lets the running command finish, then stops; the
+// journal does not hold the unfinished step, and a resumed run finishes
+// it without repeating the command.
+func TestStopLetsTheRunningCommandFinish(t *testing.T) {
+	e := newUpgradeEnv(t, "1.4.6", 1)
+	var r *upgrade.Runner
+	r = e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventAction && ev.Action != nil && ev.Action.Critical && ev.Node == "be1.chefha.test" &&
+			strings.Contains(strings.Join(ev.Action.Argv, " "), "upgrade") {
+			r.Stop() // Ctrl-C while partybus migrates
+		}
+	}))
+	require.ErrorIs(t, r.Run(context.Background()), upgrade.ErrStopped)
+	lvl, err := e.sim.Bootstrap().ReadFile("/var/opt/opscode/upgrades/migration-level")
+	require.NoError(t, err)
+	assert.Equal(t, "{\"major\":1,\"minor\":13}\n", lvl, "the migration ran to its end")
+	rec, err := e.journal.Load(context.Background())
+	require.NoError(t, err)
+	assert.NotContains(t, rec.Steps, "hop1/upgrade-bootstrap")
+	_, err = os.Stat(e.sim.Bootstrap().Path(upgrade.LockPath))
+	assert.ErrorIs(t, err, fs.ErrNotExist, "locks released")
+	require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()))
+	assertEachEffectOnce(t, e)
+	e.assertUpgraded(t, "11.1.8", "1.13")
+}
+
+// The runbook's Example: both runsvdir trees alive on one service dir and
+// links to removed services left: the recovery removes the links and
+// restarts one tree, then the upgrade runs.
+func TestRecoverRunitExample(t *testing.T) {
+	e := newUpgradeEnv(t, "1.4.6", 1, clustertest.TwoRunsvdirs(), clustertest.StaleLinks())
+	_, err := upgrade.BuildPlan(upgrade.Gather(context.Background(), e.cl), e.options("11.1.8")...)
+	var be *upgrade.BlockedError
+	require.ErrorAs(t, err, &be, "refused without the recovery")
+	require.NoError(t, e.runner("11.1.8", nil, upgrade.WithRecoverRunit()).Run(context.Background()))
+	e.assertUpgraded(t, "11.1.8", "1.13")
+	log := e.logs()["be1.chefha.test"]
+	assert.Contains(t, log, "rm -f /opt/opscode/service/nagios-old", "the stale link is removed as the runbook's step 2 does")
+	assert.Less(t, strings.Index(e.logs()["be2.chefha.test"], "private-chef-ctl stop keepalived"), strings.Index(log, "private-chef-ctl stop"),
+		"the standby's keepalived stops before the bootstrap's tree does: no failover")
+}

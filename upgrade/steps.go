@@ -1,0 +1,527 @@
+package upgrade
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/issue"
+	"github.com/chefha/chefha/migration"
+	"github.com/chefha/chefha/runit"
+)
+
+// stepRun is a step at its turn: its hop, and the cluster's facts now.
+type stepRun struct {
+	step Step
+	c    *hopCtx
+	in   Input
+	// backupOK is the backup check's answer, read with the facts.
+	backupOK bool
+}
+
+func (r *stepRun) node(name string) (*nodeView, bool) {
+	n, ok := r.in.Facts.Node(name)
+	if !ok || n.Err != "" {
+		return nil, false
+	}
+	return r.in.view(n), true
+}
+
+// svwait is the longer sv wait chefha gives every private-chef-ctl call:
+// sv's 7 s default fails on services that take longer to stop (OC-11657).
+const svwait = "SVWAIT=30"
+
+func ctl(args ...string) []string {
+	return append([]string{"env", svwait, "private-chef-ctl"}, args...)
+}
+
+// converge is reconfigure or upgrade, under umask 022 where the EC 11
+// cookbooks let the caller's umask into files the services must read
+// (OC-11656).
+func (c *hopCtx) converge(verb string) []string {
+	if c.has(issue.OC11656) {
+		return append([]string{"sh", "-c", `umask 022; exec "$@"`, "chefha"}, ctl(verb)...)
+	}
+	return ctl(verb)
+}
+
+// ctlOn is private-chef-ctl VERB SERVICE for a node's installed release:
+// Private Chef 1.2's private-chef-ctl takes the service first
+// ("private-chef-ctl keepalived stop"; opscode-omnibus 1.2.8.3,
+// files/private-chef-cookbooks/bin/private-chef-ctl), and omnibus-ctl
+// from 1.4 on the command first.
+func (r *stepRun) ctlOn(node, verb, service string) []string {
+	if n, ok := r.node(node); ok {
+		if v, err := n.Version(); err == nil && strings.HasPrefix(v, "1.2.") {
+			return ctl(service, verb)
+		}
+	}
+	return ctl(verb, service)
+}
+
+func run(node string, argv ...string) Action { return Action{Kind: ActRun, Node: node, Argv: argv} }
+
+func gate(master string, services ...string) Action {
+	return Action{Kind: ActGate, Node: master, Gate: &GateSpec{Master: master, Services: services}}
+}
+
+// hasService reports whether a node runs (or has) a service, by its status.
+func (r *stepRun) hasService(node, service string) bool {
+	n, ok := r.node(node)
+	if !ok {
+		return false
+	}
+	svcs, _ := n.Services()
+	for _, s := range svcs {
+		if s.Service == service {
+			return true
+		}
+	}
+	return false
+}
+
+// restartRedis restarts redis_lb before a reconfigure where it exists:
+// the EC 11 cookbook reconfigures it without restarting it (OC-11601).
+func (r *stepRun) restartRedis(node string) []Action {
+	if r.c.has(issue.OC11601) && r.hasService(node, "redis_lb") {
+		return []Action{run(node, r.ctlOn(node, "restart", "redis_lb")...)}
+	}
+	return nil
+}
+
+// --- backup
+
+// runBackup makes the backup before the first hop; before a later hop it
+// only checks that the backup is still there: the restore point is the
+// cluster as it was before the upgrade.
+func runBackup(r *stepRun) ([]Action, error) {
+	switch {
+	case r.c.o.backup.Command == "":
+		return nil, nil
+	case r.c.index > 1:
+		return []Action{{Kind: ActBackupCheck, Node: r.c.boot}}, nil
+	}
+	return []Action{{Kind: ActBackup, Node: r.c.boot}}, nil
+}
+
+func backupDone(r *stepRun) (bool, string) {
+	if r.c.o.backup.Command == "" {
+		return true, ""
+	}
+	if r.backupOK {
+		return true, ""
+	}
+	return false, "the backup check does not find the backup on " + r.c.boot
+}
+
+// --- recover runit (the runbook's Example)
+
+func runRecoverRunit(r *stepRun) ([]Action, error) {
+	var acts []Action
+	in := r.in
+	bad := map[string][]Finding{}
+	for _, check := range []func(Input) []Finding{checkRunitProcesses, checkServiceLinks, checkLogDir} {
+		for _, f := range check(in) {
+			if f.Node != "" && f.Severity != OK && defOf(StepRecoverRunit).remedies(f, r.c.o) {
+				bad[f.Node] = append(bad[f.Node], f)
+			}
+		}
+	}
+	// The secondary's keepalived goes first if the bootstrap needs
+	// recovery: stopping the bootstrap's runsvdir stops its keepalived too,
+	// and a running peer would take over.
+	if len(bad[r.c.boot]) > 0 {
+		if sec, ok := r.node(r.c.sec); ok && sec.keepalivedRunning() {
+			acts = append(acts, run(r.c.sec, r.ctlOn(r.c.sec, "stop", "keepalived")...), gate(r.c.boot))
+		}
+	}
+	for _, node := range r.c.all {
+		fs := bad[node]
+		if len(fs) == 0 {
+			continue
+		}
+		n, _ := r.node(node)
+		acts = append(acts, recoverNode(r.c, n, fs)...)
+		if node == r.c.boot {
+			acts = append(acts, gate(r.c.boot))
+		}
+	}
+	return acts, nil
+}
+
+// recoverNode is the runbook's recovery on one node: stop the services
+// (keepalived too, with its runsvdir), stop both Upstart jobs, remove the
+// links to removed or missing services, fix the log dir, start the job of
+// the installed release, check.
+func recoverNode(c *hopCtx, n *nodeView, fs []Finding) []Action {
+	node := n.Node
+	acts := []Action{run(node, ctl("stop")...)}
+	acts = append(acts,
+		Action{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "opscode-runsvdir"}, IgnoreExit: true},
+		Action{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "private-chef-runsvdir"}, IgnoreExit: true})
+	for _, f := range fs {
+		if f.Symptom == string(runit.SymptomStaleServiceLink) && len(f.Evidence) > 0 {
+			link := strings.TrimPrefix(f.Evidence[0], string(runit.SymptomStaleServiceLink)+": ")
+			acts = append(acts, run(node, "rm", "-f", link))
+		}
+	}
+	job := "opscode-runsvdir"
+	if n.isEC11() {
+		job = "private-chef-runsvdir"
+		acts = append(acts, run(node, "chown", "-R", "opscode:opscode", runit.DefaultLogDir))
+	}
+	acts = append(acts, run(node, "chmod", "755", runit.DefaultLogDir), run(node, "initctl", "start", job),
+		Action{Kind: ActCheckRunit, Node: node})
+	return acts
+}
+
+func runitRecovered(r *stepRun) (bool, string) {
+	for _, check := range []func(Input) []Finding{checkRunitProcesses, checkServiceLinks} {
+		for _, f := range check(r.in) {
+			if f.Severity != OK && defOf(StepRecoverRunit).remedies(f, r.c.o) {
+				return false, f.Node + ": " + strings.Join(f.Evidence, "; ")
+			}
+		}
+	}
+	return true, ""
+}
+
+// --- pre-flight
+
+func runReconfigureAll(r *stepRun) ([]Action, error) {
+	var acts []Action
+	for _, node := range r.c.all {
+		if n, ok := r.node(node); ok && r.c.has(issue.OC11490) && n.Role == cluster.RoleBackend && n.isEC11() {
+			// keepalived's svlogd runs as opscode on EC 11 and restarts
+			// with this reconfigure: it must be able to write its log.
+			acts = append(acts, run(node, "chown", "-R", "opscode:opscode", "/var/log/opscode/keepalived"))
+		}
+		acts = append(acts, r.restartRedis(node)...)
+		acts = append(acts, run(node, r.c.converge("reconfigure")...))
+	}
+	return acts, nil
+}
+
+func runStopFrontends(r *stepRun) ([]Action, error) {
+	var acts []Action
+	for _, node := range r.c.fes {
+		// A front end has no keepalived: a stop of everything is the runbook's.
+		if n, ok := r.node(node); !ok || len(n.upServices()) > 0 {
+			acts = append(acts, run(node, ctl("stop")...))
+		}
+	}
+	return acts, nil
+}
+
+func frontendsStopped(r *stepRun) (bool, string) {
+	for _, node := range r.c.fes {
+		n, ok := r.node(node)
+		if !ok {
+			return false, node + " could not be read"
+		}
+		if up := n.upServices(); len(up) > 0 {
+			return false, fmt.Sprintf("%s runs %s", node, abbreviateList(up, 4))
+		}
+	}
+	return true, ""
+}
+
+func runStopStandbyKeepalived(r *stepRun) ([]Action, error) {
+	var acts []Action
+	if n, ok := r.node(r.c.sec); !ok || n.keepalivedRunning() {
+		// Named, never a bare stop: on a master that stops keepalived with
+		// everything else and fails the cluster over.
+		acts = append(acts, run(r.c.sec, r.ctlOn(r.c.sec, "stop", "keepalived")...))
+	}
+	return append(acts, gate(r.c.boot)), nil
+}
+
+func standbyKeepalivedStopped(r *stepRun) (bool, string) {
+	n, ok := r.node(r.c.sec)
+	if !ok {
+		return false, r.c.sec + " could not be read"
+	}
+	if n.keepalivedRunning() {
+		return false, "keepalived runs on " + r.c.sec
+	}
+	p, ok := pair(r.in)
+	if m, one := p.Master(); !ok || !one || m.Name != r.c.boot || p.Bootstrap.InTransition() {
+		return false, "the bootstrap is not a settled master"
+	}
+	return true, ""
+}
+
+func runRepairLevels(r *stepRun) ([]Action, error) {
+	var acts []Action
+	want := r.c.hop.LevelBefore
+	for _, node := range r.c.all {
+		n, ok := r.node(node)
+		if !ok {
+			return nil, fmt.Errorf("%s could not be read", node)
+		}
+		if l, err := n.Level(); err != nil || l.Less(want) {
+			acts = append(acts, Action{Kind: ActWrite, Node: node, Path: migration.Path, Content: string(migration.Format(want)),
+				Why: "OC-11297: keep the old file beside it"})
+		}
+	}
+	return acts, nil
+}
+
+// levelsAtLeast reports whether every node holds a readable level of at
+// least want (later steps only raise it).
+func (r *stepRun) levelsAtLeast(nodes []string, want migration.Level) (bool, string) {
+	for _, node := range nodes {
+		n, ok := r.node(node)
+		if !ok {
+			return false, node + " could not be read"
+		}
+		l, err := n.Level()
+		if err != nil {
+			return false, node + ": " + err.Error()
+		}
+		if l.Less(want) {
+			return false, fmt.Sprintf("%s holds level %s, want %s", node, l, want)
+		}
+	}
+	return true, ""
+}
+
+func levelsBefore(r *stepRun) (bool, string) { return r.levelsAtLeast(r.c.all, r.c.hop.LevelBefore) }
+
+func runCheckRunit(r *stepRun) ([]Action, error) {
+	var acts []Action
+	for _, node := range r.c.all {
+		acts = append(acts, Action{Kind: ActCheckRunit, Node: node})
+	}
+	return acts, nil
+}
+
+func runBootstrapHealthy(r *stepRun) ([]Action, error) {
+	var acts []Action
+	if n, ok := r.node(r.c.sec); ok {
+		// By name, keepalived aside: before 11.2.0 the standby has no down
+		// files, and a bare stop would also stop keepalived.
+		for _, s := range n.upServices() {
+			acts = append(acts, run(r.c.sec, r.ctlOn(r.c.sec, "stop", s)...))
+		}
+	}
+	return append(acts, gate(r.c.boot, r.c.boot)), nil
+}
+
+// --- install and upgrade
+
+func runInstall(r *stepRun) ([]Action, error) {
+	var acts []Action
+	for _, node := range r.c.all {
+		if ok, _ := r.installedAtLeast(node, r.c.hop.To); ok {
+			continue
+		}
+		pf := r.c.pkg(node)
+		installer := []string{"dpkg", "-i", pf.upload()}
+		if r.c.families[node] == "rhel" {
+			installer = []string{"rpm", "-Uvh", pf.upload()}
+		}
+		acts = append(acts, Action{Kind: ActUpload, Node: node, Src: pf.path, Path: pf.upload()},
+			Action{Kind: ActRun, Node: node, Argv: installer, Critical: true})
+	}
+	return acts, nil
+}
+
+func (r *stepRun) installedAtLeast(node string, v *semver.Version) (bool, string) {
+	n, ok := r.node(node)
+	if !ok {
+		return false, node + " could not be read"
+	}
+	s, err := n.Version()
+	if err != nil {
+		return false, err.Error()
+	}
+	have, err := migration.ParseVersion(s)
+	if err != nil {
+		return false, node + ": " + err.Error()
+	}
+	if have.LessThan(v) {
+		return false, fmt.Sprintf("%s has %s installed", node, have)
+	}
+	return true, ""
+}
+
+func installed(r *stepRun) (bool, string) {
+	for _, node := range r.c.all {
+		if ok, why := r.installedAtLeast(node, r.c.hop.To); !ok {
+			return false, why
+		}
+	}
+	return true, ""
+}
+
+func runReconfigureBootstrap(r *stepRun) ([]Action, error) {
+	b := r.c.boot
+	var acts []Action
+	if r.c.toEC11() {
+		// Ownership first, so the new runsvdir, svlogd and keepalived can
+		// write their logs (OC-11426, OC-11490).
+		acts = append(acts, run(b, "chown", "-R", "opscode:opscode", runit.DefaultLogDir))
+	}
+	acts = append(acts, r.restartRedis(b)...)
+	acts = append(acts, run(b, r.c.converge("reconfigure")...))
+	if r.c.toEC11() && r.c.fromPC1() {
+		acts = append(acts, stopOldJob(b))
+	}
+	return append(acts, gate(b, b)), nil
+}
+
+// runUpgradeNode is one node's `private-chef-ctl upgrade`: ownership first
+// on EC 11, the upgrade behind gates on the bootstrap, its output scanned
+// for partybus's silent failures, the level read again.
+func runUpgradeNode(r *stepRun) ([]Action, error) {
+	var acts []Action
+	for _, node := range r.step.Nodes {
+		if ok, _ := r.upgraded(node); ok {
+			continue
+		}
+		boot := node == r.c.boot
+		if r.c.toEC11() {
+			acts = append(acts, run(node, "chown", "-R", "opscode:opscode", runit.DefaultLogDir))
+		}
+		acts = append(acts, r.restartRedis(node)...)
+		if boot {
+			acts = append(acts, gate(node))
+		}
+		acts = append(acts, Action{Kind: ActRun, Node: node, Argv: r.c.converge("upgrade"), Critical: true, RetryAfterGate: boot,
+			FailOn: []string{"oc_authz_migrator: ERROR", "Unable to obtain file lock"}})
+		if r.c.toEC11() && r.c.fromPC1() {
+			acts = append(acts, stopOldJob(node))
+		}
+		if boot {
+			acts = append(acts, gate(node, node))
+		}
+		acts = append(acts, Action{Kind: ActVerifyLevel, Node: node, Level: r.c.hop.LevelAfter.String()})
+	}
+	return acts, nil
+}
+
+func (r *stepRun) upgraded(node string) (bool, string) {
+	if ok, why := r.installedAtLeast(node, r.c.hop.To); !ok {
+		return false, why
+	}
+	return r.levelsAtLeast([]string{node}, r.c.hop.LevelAfter)
+}
+
+func nodesUpgraded(r *stepRun) (bool, string) {
+	for _, node := range r.step.Nodes {
+		if ok, why := r.upgraded(node); !ok {
+			return false, why
+		}
+	}
+	return true, ""
+}
+
+// stopOldJob stops Private Chef's runsvdir job once EC 11's runs: the
+// runbook warns both may be alive after the job rename. It is usually
+// gone already, so its exit status is ignored.
+func stopOldJob(node string) Action {
+	return Action{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "opscode-runsvdir"}, IgnoreExit: true}
+}
+
+func runCopyConfig(r *stepRun) ([]Action, error) {
+	var acts []Action
+	for _, node := range r.c.others {
+		acts = append(acts, Action{Kind: ActCopyTree, Node: node, From: r.c.boot, Path: EtcOpscode})
+	}
+	return acts, nil
+}
+
+// regenerated are the files of /etc/opscode each node's reconfigure
+// writes for itself (opscode-omnibus 11.1.8, recipes/default.rb): they
+// differ from the bootstrap's once the node is reconfigured.
+var regenerated = []string{EtcOpscode + "/chef-server-running.json"}
+
+func configCopied(r *stepRun) (bool, string) {
+	b, ok := r.node(r.c.boot)
+	if !ok {
+		return false, r.c.boot + " could not be read"
+	}
+	want := b.EtcSums()
+	for _, node := range r.c.others {
+		n, ok := r.node(node)
+		if !ok {
+			return false, node + " could not be read"
+		}
+		have := n.EtcSums()
+		for p, sum := range want {
+			if !containsString(regenerated, p) && have[p] != sum {
+				return false, fmt.Sprintf("%s: %s differs from the bootstrap's", node, p)
+			}
+		}
+	}
+	return true, ""
+}
+
+// --- the end of a hop
+
+func runStartAll(r *stepRun) ([]Action, error) {
+	var acts []Action
+	var up []string
+	for _, node := range r.c.all {
+		if node == r.c.sec {
+			// Keepalived only: a bare start on the standby starts every HA
+			// service before 11.2.0 (no down files; OC-11575). cluster.sh
+			// decides what the standby runs.
+			acts = append(acts, run(node, r.ctlOn(node, "start", "keepalived")...))
+			continue
+		}
+		acts = append(acts, run(node, ctl("start")...))
+		up = append(up, node)
+	}
+	g := gate(r.c.boot, up...)
+	g.Gate.Keepalived = []string{r.c.boot, r.c.sec}
+	return append(acts, g), nil
+}
+
+func runVerify(r *stepRun) ([]Action, error) {
+	return []Action{{Kind: ActPostflight, Level: r.c.hop.LevelAfter.String()}}, nil
+}
+
+// --- cleanup phase
+
+func runConfirm(*stepRun) ([]Action, error) {
+	return []Action{{Kind: ActConfirm, Why: "the upgraded cluster was tested and verified (private-chef-ctl cleanup removes the old data)"}}, nil
+}
+
+func runCleanup(r *stepRun) ([]Action, error) {
+	var acts []Action
+	for _, node := range r.c.all {
+		if ok, _ := cleanNode(r, node); !ok {
+			acts = append(acts, run(node, ctl("cleanup")...))
+		}
+	}
+	return acts, nil
+}
+
+// cleanNode reports whether none of the services EC 11 removed is left.
+func cleanNode(r *stepRun, node string) (bool, string) {
+	n, ok := r.node(node)
+	if !ok {
+		return false, node + " could not be read"
+	}
+	svcs, _ := n.Services()
+	for _, s := range svcs {
+		for _, gone := range runit.RemovedInEC11() {
+			if s.Service == gone {
+				return false, node + " still has " + gone
+			}
+		}
+	}
+	return true, ""
+}
+
+func cleanedUp(r *stepRun) (bool, string) {
+	for _, node := range r.c.all {
+		if ok, why := cleanNode(r, node); !ok {
+			return false, why
+		}
+	}
+	return true, ""
+}
