@@ -1,0 +1,44 @@
+package termsafe
+
+import (
+	"testing"
+)
+
+func TestString(t *testing.T) {
+	tests := []struct{ in, str, line string }{
+		{"be1.example.com", "be1.example.com", "be1.example.com"},
+		{"a\nb\tc", "a\nb\tc", `a\nb\tc`},
+		{"\x1b[2J\x1b]0;owned\x07", `\x1b[2J\x1b]0;owned\a`, `\x1b[2J\x1b]0;owned\a`},
+		{"fine\rEVIL", `fine\rEVIL`, `fine\rEVIL`},
+		{"\xff\xfe", `\xff\xfe`, `\xff\xfe`},
+		{"über ✓", "über ✓", "über ✓"},
+		{"a\u202eb", `a\u202eb`, `a\u202eb`},
+		{"\u009b31m", `\u009b31m`, `\u009b31m`},
+	}
+	for _, tt := range tests {
+		if got := String(tt.in); got != tt.str {
+			t.Errorf("String(%q) = %q, want %q", tt.in, got, tt.str)
+		}
+		if got := Line(tt.in); got != tt.line {
+			t.Errorf("Line(%q) = %q, want %q", tt.in, got, tt.line)
+		}
+	}
+}
+
+func FuzzString(f *testing.F) {
+	f.Add("\x1b[31mred\x1b[0m\r\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, out := range []string{String(s), Line(s)} {
+			for _, r := range out {
+				if r == 0x1b || r == '\r' || r == 0x9b || isBidi(r) {
+					t.Fatalf("%q left %U in %q", s, r, out)
+				}
+			}
+		}
+		for _, r := range Line(s) {
+			if r == '\n' {
+				t.Fatalf("Line(%q) kept a newline", s)
+			}
+		}
+	})
+}
