@@ -48,6 +48,14 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 	// keepalived_safemode (11.1.8): on the data master still under
 	// opscode-runsvdir, restart keepalived as MASTER and wait for DRBD.
 	safemode := ha && master && rel.Version >= "11.1.8" && !n.Bug(OC11669) && slices.Contains(h.Jobs(), "opscode-runsvdir")
+	for _, s := range rel.Services(n.Backend(), n.Bootstrap()) {
+		n.enable(s, ha && rel.IsHA(s), rel.DownFiles, owner)
+	}
+	for _, s := range allServices(rel) {
+		if !slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), s) && n.linked(s) {
+			h.Remove(path.Join(ServiceDir, s)) // runit_service :disable
+		}
+	}
 	if ha {
 		h.MkdirAll(KeepalivedDir+"/bin", 0o755)
 		h.MkdirAll(LogDir+"/keepalived", 0o700)
@@ -67,13 +75,12 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 				return 1
 			}
 		}
-	}
-	for _, s := range rel.Services(n.Backend(), n.Bootstrap()) {
-		n.enable(s, ha && rel.IsHA(s), rel.DownFiles, owner)
-	}
-	for _, s := range allServices(rel) {
-		if !slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), s) && n.linked(s) {
-			h.Remove(path.Join(ServiceDir, s)) // runit_service :disable
+		if safemode {
+			// The keepalived recipe renders the same template again with
+			// the attributes' BACKUP, and its delayed :restart follows.
+			if n.writeIfChanged(KeepalivedDir+"/etc/keepalived.conf", n.keepalivedConf("BACKUP"), 0o644) {
+				defer h.Sv(ctx, "restart", "keepalived", 30*time.Second, true)
+			}
 		}
 	}
 	if old := n.Configured.Job; old != rel.Job || !slices.Contains(h.Jobs(), rel.Job) {
