@@ -54,6 +54,7 @@ type Cluster struct {
 	clock          func() time.Time
 	sleepFn        func(time.Duration)
 	offset         time.Duration
+	at             time.Time // while settle runs an event: its time
 	transitionTime time.Duration
 	list           []*Node
 	boot, sec      *Node

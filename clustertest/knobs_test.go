@@ -33,7 +33,7 @@ type sim struct {
 func start(t *testing.T, version string, knobs ...clustertest.Knob) *sim {
 	t.Helper()
 	clock := clustertest.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
-	c, err := clustertest.New(clustertest.Options{Version: version, Clock: clock.Now, Knobs: knobs})
+	c, err := clustertest.New(clustertest.Options{Version: version, Clock: clock.Now, Sleep: clock.Advance, Knobs: knobs})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	cl, err := c.Dial(context.Background())

@@ -69,7 +69,7 @@ func (n *Node) cat(argv []string, e shellIO) int {
 		if p == "--" {
 			continue
 		}
-		b, err := os.ReadFile(n.Path(p))
+		b, err := n.ReadFile(p)
 		if err != nil {
 			fmt.Fprintf(e.Stderr, "cat: %s: No such file or directory\n", p)
 			status = 1

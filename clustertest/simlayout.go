@@ -69,7 +69,12 @@ func (c *Cluster) install(version, rb string) error {
 }
 
 // now is the cluster's time: the clock plus the time its commands slept.
-func (c *Cluster) now() time.Time { return c.clock().Add(c.offset) }
+func (c *Cluster) now() time.Time {
+	if !c.at.IsZero() {
+		return c.at
+	}
+	return c.clock().Add(c.offset)
+}
 
 // sleep moves the cluster's time on by d and runs what falls due.
 func (c *Cluster) sleep(d time.Duration) {

@@ -105,14 +105,16 @@ func (c *Cluster) settle() {
 		if next == nil {
 			return
 		}
+		c.at = at // the event happens at its time, not when it is noticed
 		if !elect {
 			next.transAt = time.Time{}
 			next.stepTransition()
-			continue
+		} else {
+			next.electAt = time.Time{}
+			if next.vrrp == "BACKUP" && (next.peer == nil || next.peer.vrrp != "MASTER") {
+				c.becomeMaster(next)
+			}
 		}
-		next.electAt = time.Time{}
-		if next.vrrp == "BACKUP" && (next.peer == nil || next.peer.vrrp != "MASTER") {
-			c.becomeMaster(next)
-		}
+		c.at = time.Time{}
 	}
 }
