@@ -10,7 +10,6 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
-	"github.com/chefha/chefha/clustertest/ecnode"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -93,13 +92,13 @@ func TestRunnerAgainstEveryKnob(t *testing.T) {
 			}
 			if tt.harmless {
 				for _, n := range e.sim.Nodes {
-					n.Lock(func(n *ecnode.Node) { assert.Empty(t, n.Harm, n.Name) })
+					n.Lock(func(n *clustertest.Node) { assert.Empty(t, n.Harm(), n.Name) })
 				}
 			}
 			// It stopped at the bootstrap: nothing else was upgraded.
 			for _, s := range e.sim.Topology.Frontends() {
-				e.sim.Node(s.Name).Lock(func(n *ecnode.Node) {
-					assert.NotContains(t, strings.Join(n.Log, "\n"), "private-chef-ctl upgrade", "%s was upgraded after the stop", s.Name)
+				e.sim.Node(s.Name).Lock(func(n *clustertest.Node) {
+					assert.NotContains(t, strings.Join(n.Log(), "\n"), "private-chef-ctl upgrade", "%s was upgraded after the stop", s.Name)
 				})
 			}
 		})
@@ -109,9 +108,9 @@ func TestRunnerAgainstEveryKnob(t *testing.T) {
 func assertUntouched(t *testing.T, e *upgradeEnv, version string) {
 	t.Helper()
 	for _, n := range e.sim.Nodes {
-		n.Lock(func(n *ecnode.Node) {
-			assert.Empty(t, n.Log, "%s: a refused plan changes nothing", n.Name)
-			assert.Equal(t, version, n.Package)
+		n.Lock(func(n *clustertest.Node) {
+			assert.Empty(t, n.Log(), "%s: a refused plan changes nothing", n.Name)
+			assert.Equal(t, version, n.Package())
 		})
 	}
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
-	"github.com/chefha/chefha/clustertest/ecnode"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -80,8 +79,8 @@ func assertExactlyOnce(t *testing.T, e *upgradeEnv, p upgrade.Plan, events []upg
 		assert.Equal(t, 1, finished[s.ID], "step %s finished %d times", s.ID, finished[s.ID])
 	}
 	for _, n := range e.sim.Nodes {
-		n.Lock(func(n *ecnode.Node) {
-			log := strings.Join(n.Log, "\n")
+		n.Lock(func(n *clustertest.Node) {
+			log := strings.Join(n.Log(), "\n")
 			assert.Equal(t, 1, strings.Count(log, "dpkg -i"), "%s installed once:\n%s", n.Name, log)
 			assert.Equal(t, 1, strings.Count(log, "private-chef-ctl upgrade"), "%s upgraded once:\n%s", n.Name, log)
 		})

@@ -13,7 +13,6 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
-	"github.com/chefha/chefha/clustertest/ecnode"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,10 +77,10 @@ func (e *upgradeEnv) assertUpgraded(t *testing.T, version string, level string) 
 	var ref map[string][32]byte
 	for _, s := range e.sim.Topology.Servers {
 		n := e.sim.Node(s.Name)
-		n.Lock(func(n *ecnode.Node) {
+		n.Lock(func(n *clustertest.Node) {
 			assert.Equal(t, version, n.Package, "%s package", s.Name)
 			assert.Equal(t, version, n.Release.Version, "%s running release", s.Name)
-			assert.Empty(t, n.Harm, "%s: damage a real run would have done", s.Name)
+			assert.Empty(t, n.Harm(), "%s: damage a real run would have done", s.Name)
 			if n != sec {
 				for _, svc := range n.Services {
 					if svc.NormallyUp && svc.Name != "opscode-chef-mover" {
@@ -102,14 +101,14 @@ func (e *upgradeEnv) assertUpgraded(t *testing.T, version string, level string) 
 		_, err = os.Stat(n.Path(upgrade.LockPath))
 		assert.ErrorIs(t, err, fs.ErrNotExist, "%s: the lock is released", s.Name)
 	}
-	boot.Lock(func(n *ecnode.Node) {
-		assert.Equal(t, ecnode.Status("master"), n.Current())
+	boot.Lock(func(n *clustertest.Node) {
+		assert.Equal(t, "master", n.Current())
 		assert.False(t, n.InTransition())
 		assert.True(t, n.HasVIP)
 	})
-	sec.Lock(func(n *ecnode.Node) {
-		assert.Equal(t, ecnode.Status("backup"), n.Current())
-		assert.True(t, n.KeepalivedUp, "keepalived started again on the secondary")
+	sec.Lock(func(n *clustertest.Node) {
+		assert.Equal(t, "backup", n.Current())
+		assert.True(t, n.KeepalivedUp(), "keepalived started again on the secondary")
 	})
 }
 
@@ -202,8 +201,8 @@ func TestDryRunEqualsRealRun(t *testing.T) {
 	dry := e.runner(p, nil)
 	dry.DryRun, dry.StateFile = true, ""
 	require.NoError(t, dry.Run(context.Background()))
-	e.sim.Bootstrap().Lock(func(n *ecnode.Node) {
-		assert.Empty(t, n.Log, "a dry run changes nothing")
+	e.sim.Bootstrap().Lock(func(n *clustertest.Node) {
+		assert.Empty(t, n.Log(), "a dry run changes nothing")
 	})
 	real := e.runner(p, nil)
 	require.NoError(t, real.Run(context.Background()))
