@@ -310,3 +310,9 @@ type target struct{ *Node }
 func (t target) Name() string { return t.Node.Name }
 
 var _ ecmodel.Target = target{}
+
+// Package is the installed package version (the version manifest's).
+func (n *Node) Package() string {
+	v, _ := ecmodel.InstalledVersion(n)
+	return v
+}
