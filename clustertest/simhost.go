@@ -316,3 +316,24 @@ func (n *Node) Package() string {
 	v, _ := ecmodel.InstalledVersion(n)
 	return v
 }
+
+// Configured is the release the node's last reconfigure laid down.
+func (n *Node) Configured() string { return n.configured().Version }
+
+// HasVIP reports whether keepalived holds the virtual IP here.
+func (n *Node) HasVIP() bool { return n.hasVIP }
+
+// ServiceState is one supervised service as runsv sees it.
+type ServiceState struct {
+	Name           string
+	Up, NormallyUp bool
+}
+
+// Services lists the linked services' states, sorted by name.
+func (n *Node) Services() []ServiceState {
+	var out []ServiceState
+	for _, s := range n.linkedServices() {
+		out = append(out, ServiceState{Name: s, Up: n.svc(s).up, NormallyUp: n.normallyUp(s)})
+	}
+	return out
+}

@@ -120,7 +120,7 @@ func assertUntouched(t *testing.T, e *upgradeEnv, version string) {
 func TestRunnerDroppedConnectionThenResume(t *testing.T) {
 	e := newUpgradeEnv(t, "1.4.6", 2)
 	p := e.plan(t, "11.1.8")
-	require.NoError(t, clustertest.DropMidCommand("fe2.chefha.test", 4).Apply(e.sim))
+	require.NoError(t, e.sim.Plant(clustertest.DropMidCommand("fe2.chefha.test", 4)))
 	err := e.runner(p, nil).Run(context.Background())
 	require.ErrorIs(t, err, cluster.ErrConnectionLost)
 	var se *upgrade.StepError

@@ -78,11 +78,11 @@ func (e *upgradeEnv) assertUpgraded(t *testing.T, version string, level string) 
 	for _, s := range e.sim.Topology.Servers {
 		n := e.sim.Node(s.Name)
 		n.Lock(func(n *clustertest.Node) {
-			assert.Equal(t, version, n.Package, "%s package", s.Name)
-			assert.Equal(t, version, n.Release.Version, "%s running release", s.Name)
+			assert.Equal(t, version, n.Package(), "%s package", s.Name)
+			assert.Equal(t, version, n.Configured(), "%s running release", s.Name)
 			assert.Empty(t, n.Harm(), "%s: damage a real run would have done", s.Name)
 			if n != sec {
-				for _, svc := range n.Services {
+				for _, svc := range n.Services() {
 					if svc.NormallyUp && svc.Name != "opscode-chef-mover" {
 						assert.True(t, svc.Up, "%s: %s is down", s.Name, svc.Name)
 					}
@@ -104,7 +104,7 @@ func (e *upgradeEnv) assertUpgraded(t *testing.T, version string, level string) 
 	boot.Lock(func(n *clustertest.Node) {
 		assert.Equal(t, "master", n.Current())
 		assert.False(t, n.InTransition())
-		assert.True(t, n.HasVIP)
+		assert.True(t, n.HasVIP())
 	})
 	sec.Lock(func(n *clustertest.Node) {
 		assert.Equal(t, "backup", n.Current())
