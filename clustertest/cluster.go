@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/cluster"
-	"github.com/chefha/chefha/clustertest/ecnode"
+	"github.com/chefha/chefha/internal/ecmodel"
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -22,34 +22,43 @@ import (
 
 // Options shape a simulated cluster.
 type Options struct {
-	Version   string // a key of ecnode.Releases; default "1.4.6"
+	Version   string // a version of the model's release table; default "1.4.6"
 	Frontends int    // default 2
 	// Clock is the nodes' time: keepalived transitions finish when it has
 	// moved on by their TransitionTime. Default time.Now; tests pass a
 	// fake clock so a two-minute wait takes milliseconds.
 	Clock func() time.Time
-	// TransitionTime is how long a keepalived transition takes (default 3 s).
+	// Sleep is how a sleeping node command (upgrade's two minutes,
+	// cluster.sh's DRBD retries) moves time on; a test passing a
+	// FakeClock's Now passes its Advance. Default: the nodes keep their
+	// own offset from Clock, so time moves for them alone.
+	Sleep func(time.Duration)
+	// TransitionTime is how long cluster.sh's service starts and stops
+	// take (default 3 s); keepalived elects a master after 3 s of silence.
 	TransitionTime time.Duration
 	Knobs          []Knob
-}
-
-// Knob puts a cluster into one of the runbook's failure states.
-type Knob struct {
-	Name  string
-	Apply func(c *Cluster) error
 }
 
 // Cluster is a simulated HA Enterprise Chef cluster: two back ends and N
 // front ends, each an emulated node behind its own real SSH server.
 type Cluster struct {
 	Topology   cluster.Topology
-	Nodes      map[string]*ecnode.Node
+	Nodes      map[string]*Node
 	Servers    map[string]*SSHServer
 	KnownHosts string
 	dir        string
 	key        ssh.Signer
 	priv       ed25519.PrivateKey
-	faults     map[string]*fault
+
+	mu             sync.Mutex // the whole cluster's state: back ends move as a pair
+	clock          func() time.Time
+	sleepFn        func(time.Duration)
+	offset         time.Duration
+	at             time.Time // while settle runs an event: its time
+	transitionTime time.Duration
+	list           []*Node
+	boot, sec      *Node
+	drbd           *drbd
 }
 
 // New starts a cluster. Close it when done.
@@ -80,8 +89,14 @@ func New(o Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c = &Cluster{Nodes: map[string]*ecnode.Node{}, Servers: map[string]*SSHServer{}, faults: map[string]*fault{}, dir: dir, key: key, priv: priv,
-		KnownHosts: filepath.Join(dir, "known_hosts")}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.TransitionTime <= 0 {
+		o.TransitionTime = 3 * time.Second
+	}
+	c = &Cluster{Nodes: map[string]*Node{}, Servers: map[string]*SSHServer{}, dir: dir, key: key, priv: priv,
+		KnownHosts: filepath.Join(dir, "known_hosts"), clock: o.Clock, sleepFn: o.Sleep, transitionTime: o.TransitionTime}
 	defer func() {
 		if err != nil {
 			c.Close()
@@ -92,53 +107,50 @@ func New(o Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := ecmodel.Releases()[o.Version]; !ok {
+		return nil, fmt.Errorf("clustertest: no release %q in the model", o.Version)
+	}
 	var kh strings.Builder
-	mu := &sync.Mutex{}
 	for _, s := range c.Topology.Servers {
-		n, err := ecnode.New(s.Name, s.IsBackend(), s.Bootstrap, o.Version, filepath.Join(dir, s.Name), o.Clock, mu)
-		if err != nil {
-			return nil, err
-		}
-		if err := n.WriteFile(cluster.TopologyPath, rb, 0o644); err != nil {
-			return nil, err
-		}
-		f := &fault{}
-		srv, err := NewSSHServer(SSHServerConfig{AuthorizedKeys: []ssh.PublicKey{key.PublicKey()},
-			Exec: c.nodeExec(n, f), SFTP: func(string) sftp.Handlers { return RootedSFTP(n.Root, n.Settle) }})
-		if err != nil {
-			return nil, err
-		}
-		c.faults[s.Name] = f
+		n := &Node{c: c, Name: s.Name, Root: filepath.Join(dir, s.Name), owners: map[string]string{}, svcs: map[string]*service{},
+			family: "debian", nextPID: 1000, fault: &fault{}, clusterIP: s.ClusterIPAddress}
 		if c.Topology.BackendVIP != nil {
 			n.VIP = c.Topology.BackendVIP.IPAddress
 		}
-		if o.TransitionTime > 0 {
-			n.TransitionTime = o.TransitionTime
+		srv, err := NewSSHServer(SSHServerConfig{AuthorizedKeys: []ssh.PublicKey{key.PublicKey()},
+			Exec: c.nodeExec(n), SFTP: func(string) sftp.Handlers { return RootedSFTP(n.Root, n.Settle) }})
+		if err != nil {
+			return nil, err
 		}
 		c.Nodes[s.Name], c.Servers[s.Name] = n, srv
+		c.list = append(c.list, n)
 		kh.WriteString(knownhosts.Line([]string{knownhosts.Normalize(srv.Addr)}, srv.HostKey.PublicKey()) + "\n")
 	}
-	boot, sec := c.Bootstrap(), c.Secondary()
-	boot.Peer, sec.Peer = sec, boot
+	bs, _ := c.Topology.Bootstrap()
+	ss, _ := c.Topology.Secondary()
+	c.boot, c.sec = c.Nodes[bs.Name], c.Nodes[ss.Name]
+	c.boot.peer, c.sec.peer = c.sec, c.boot
+	c.drbd = &drbd{c: c, role: map[*Node]string{c.boot: "Secondary", c.sec: "Secondary"},
+		disk: map[*Node]string{c.boot: "UpToDate", c.sec: "UpToDate"}, connected: true}
+	if err := c.install(o.Version, rb); err != nil {
+		return nil, err
+	}
 	if err := os.WriteFile(c.KnownHosts, []byte(kh.String()), 0o600); err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, k := range o.Knobs {
-		if err := k.Apply(c); err != nil {
+		if err := k.Plant(c); err != nil {
 			return nil, fmt.Errorf("clustertest: knob %s: %w", k.Name, err)
 		}
+		c.settle()
 	}
 	return c, nil
 }
 
-// fault is a node's transport trouble, set by the transport knobs.
-type fault struct {
-	mu        sync.Mutex
-	delay     time.Duration // every command takes this long (a slow node)
-	dropAfter int           // drop the connection during the Nth command from now (0: never)
-}
-
-func (c *Cluster) nodeExec(n *ecnode.Node, f *fault) ExecFunc {
+func (c *Cluster) nodeExec(n *Node) ExecFunc {
+	f := n.fault
 	return func(ctx context.Context, e Exec) int {
 		f.mu.Lock()
 		delay := f.delay
@@ -165,7 +177,7 @@ func (c *Cluster) nodeExec(n *ecnode.Node, f *fault) ExecFunc {
 		stdout, stderr := bufio.NewWriterSize(e.Stdout, 32<<10), bufio.NewWriter(e.Stderr)
 		defer stderr.Flush()
 		defer stdout.Flush()
-		return n.Run(ctx, ecnode.Exec{Command: e.Command, Stdin: e.Stdin, Stdout: stdout, Stderr: stderr})
+		return n.Run(ctx, e.Command, e.Stdin, stdout, stderr)
 	}
 }
 
@@ -238,19 +250,13 @@ func (c *Cluster) Dial(ctx context.Context) (*cluster.Cluster, error) {
 	return cluster.Dial(ctx, c.Topology, func(s cluster.Server) (cluster.SSHConfig, error) { return c.SSHConfig(s.Name) })
 }
 
-// Node returns the emulated node called name (e.g. "be1.chefha.test").
-func (c *Cluster) Node(name string) *ecnode.Node { return c.Nodes[name] }
+// Node returns the simulated node called name (e.g. "be1.chefha.test").
+func (c *Cluster) Node(name string) *Node { return c.Nodes[name] }
 
 // Bootstrap and Secondary return the back ends.
-func (c *Cluster) Bootstrap() *ecnode.Node {
-	s, _ := c.Topology.Bootstrap()
-	return c.Nodes[s.Name]
-}
+func (c *Cluster) Bootstrap() *Node { return c.boot }
 
-func (c *Cluster) Secondary() *ecnode.Node {
-	s, _ := c.Topology.Secondary()
-	return c.Nodes[s.Name]
-}
+func (c *Cluster) Secondary() *Node { return c.sec }
 
 // Close stops every server and removes the node trees.
 func (c *Cluster) Close() error {

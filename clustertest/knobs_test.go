@@ -33,7 +33,7 @@ type sim struct {
 func start(t *testing.T, version string, knobs ...clustertest.Knob) *sim {
 	t.Helper()
 	clock := clustertest.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
-	c, err := clustertest.New(clustertest.Options{Version: version, Clock: clock.Now, Knobs: knobs})
+	c, err := clustertest.New(clustertest.Options{Version: version, Clock: clock.Now, Sleep: clock.Advance, Knobs: knobs})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	cl, err := c.Dial(context.Background())
@@ -173,7 +173,7 @@ func TestKnobOC11658(t *testing.T) {
 	assert.Equal(t, 0, code, "partybus still says success")
 	assert.Contains(t, out, "oc_authz_migrator: ERROR")
 	assert.Contains(t, out, "Chef Server Upgraded!")
-	assert.NotEmpty(t, s.Node(be1).Harm)
+	assert.NotEmpty(t, s.Node(be1).Harm())
 }
 
 func TestKnobOC11662(t *testing.T) {
@@ -214,7 +214,7 @@ func TestKnobOC11670(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.NotContains(t, out, "Starting Migration 1.9", "silently skipped")
 	assert.Contains(t, out, "Chef Server Upgraded!")
-	assert.Contains(t, strings.Join(s.Node(be1).Harm, "\n"), "migration 1.9 skipped")
+	assert.Contains(t, strings.Join(s.Node(be1).Harm(), "\n"), "migration 1.9 skipped")
 }
 
 func TestKnobPartybusLocked(t *testing.T) {

@@ -25,8 +25,12 @@ type HACheck struct {
 // HAStatus is the whole output of `private-chef-ctl ha-status` and its
 // exit code.
 type HAStatus struct {
-	Checks   []HACheck
-	Passed   bool // the verdict line was "[OK] all checks passed."
+	Checks []HACheck
+	Passed bool // the verdict line was "[OK] all checks passed."
+	// Aborted: ha.rb stopped at a precondition (not reconfigured,
+	// keepalived or DRBD not enabled, DRBD partition or device missing),
+	// printed no verdict and exited 1; the checks after it did not run.
+	Aborted  bool
 	ExitCode int
 }
 
@@ -41,14 +45,15 @@ func (h HAStatus) Problems() []HACheck {
 	return out
 }
 
-// ExitMeaning says what ha-status's exit code means (EC 11.1.8's
-// ha-status.rb: the code is the last error it set).
+// ExitMeaning says what ha-status's exit code means (private-chef-ctl-
+// commands/ha.rb at opscode-omnibus 11.1.8: codes are set in the order
+// 2, 3, 8, 4, 5, 6, 7 and the last one set wins; 1 is an early exit).
 func ExitMeaning(code int) string {
 	switch code {
 	case 0:
 		return "all checks passed"
 	case 1:
-		return "not reconfigured (no cluster status file)"
+		return "stopped early: not reconfigured, keepalived or DRBD not enabled, or the DRBD partition or device missing"
 	case 2:
 		return "inconsistent cluster status: requested ≠ current, a failover may be running"
 	case 3:
@@ -114,6 +119,11 @@ func ParseHAStatus(r io.Reader, exitCode int) (HAStatus, error) {
 		return HAStatus{}, err
 	}
 	if !verdict {
+		// ha.rb's early exits (`exit 1` after one [ERROR]) print no verdict.
+		if exitCode == 1 && len(h.Checks) > 0 && h.Checks[len(h.Checks)-1].Level == LevelError {
+			h.Aborted = true
+			return h, nil
+		}
 		return HAStatus{}, fmt.Errorf("ha-status: no verdict line (output cut short?)")
 	}
 	if h.Passed != (exitCode == 0) {

@@ -21,6 +21,10 @@ const (
 	StateFinish  State = "finish"
 	StateFail    State = "fail"
 	StateWarning State = "warning"
+	// StateDisabled is omnibus-ctl's "NAME disabled" line for a service
+	// directory under sv/ with no link in service/ (run_sv_command in
+	// chef/omnibus-ctl lib/omnibus-ctl.rb, 0.0.6 to 0.0.8).
+	StateDisabled State = "disabled"
 )
 
 // ServiceStatus is one service as `sv status` or `private-chef-ctl status`
@@ -68,6 +72,9 @@ func ParseStatus(r io.Reader) ([]ServiceStatus, error) {
 
 // ParseStatusLine reads one line of sv output.
 func ParseStatusLine(line string) (ServiceStatus, error) {
+	if name, ok := strings.CutSuffix(line, " disabled"); ok && name != "" && !strings.ContainsAny(name, " :;") {
+		return ServiceStatus{Service: path.Base(name), Name: name, State: StateDisabled}, nil
+	}
 	main, logPart, hasLog := strings.Cut(line, "; ")
 	st, err := parseOne(main, true)
 	if err != nil {

@@ -20,6 +20,8 @@ type GateSpec struct {
 	Master     string   `json:"master"`
 	Services   []string `json:"services,omitempty"`
 	Keepalived []string `json:"keepalived,omitempty"`
+	// Quiet nodes run no service but keepalived (the standby).
+	Quiet []string `json:"quiet,omitempty"`
 }
 
 func (g *GateSpec) String() string {
@@ -29,6 +31,9 @@ func (g *GateSpec) String() string {
 	}
 	if len(g.Services) > 0 {
 		s += ", the services of " + strings.Join(g.Services, ", ") + " run and their runsvdir is healthy"
+	}
+	if len(g.Quiet) > 0 {
+		s += ", no HA service runs on " + strings.Join(g.Quiet, ", ")
 	}
 	return s
 }
@@ -49,6 +54,11 @@ func (g *GateSpec) coveredBy(prev *GateSpec) bool {
 			return false
 		}
 	}
+	for _, n := range g.Quiet {
+		if !slices.Contains(prev.Quiet, n) {
+			return false
+		}
+	}
 	return true
 }
 
@@ -61,7 +71,7 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 	boot, _ := t.Bootstrap()
 	sec, _ := t.Secondary()
 	watch := []string{boot.Name, sec.Name}
-	for _, n := range append(slices.Clone(spec.Services), spec.Keepalived...) {
+	for _, n := range slices.Concat(spec.Services, spec.Keepalived, spec.Quiet) {
 		if !slices.Contains(watch, n) {
 			watch = append(watch, n)
 		}
@@ -104,6 +114,11 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 			for _, name := range spec.Keepalived {
 				if !views[name].keepalivedRunning() {
 					out = append(out, keepalived.Finding{Problem: "keepalived-stopped", Node: name, Detail: "keepalived is not running yet"})
+				}
+			}
+			for _, name := range spec.Quiet {
+				if up := views[name].upServices(); len(up) > 0 {
+					out = append(out, keepalived.Finding{Problem: "standby-services-running", Node: name, Detail: "still running " + abbreviateList(up, 6)})
 				}
 			}
 			for _, name := range spec.Services {

@@ -11,8 +11,7 @@ import (
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
-	"github.com/chefha/chefha/clustertest/ecnode"
-	"github.com/chefha/chefha/upgrade"
+		"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -97,13 +96,13 @@ func TestRunnerAgainstEveryKnob(t *testing.T) {
 			}
 			if tt.harmless {
 				for _, n := range e.sim.Nodes {
-					n.Lock(func(n *ecnode.Node) { assert.Empty(t, n.Harm, n.Name) })
+					n.Lock(func(n *clustertest.Node) { assert.Empty(t, n.Harm(), n.Name) })
 				}
 			}
 			// It stopped at the bootstrap: nothing else was upgraded.
 			for _, s := range e.sim.Topology.Frontends() {
-				e.sim.Node(s.Name).Lock(func(n *ecnode.Node) {
-					assert.NotContains(t, strings.Join(n.Log, "\n"), "private-chef-ctl upgrade", "%s was upgraded after the stop", s.Name)
+				e.sim.Node(s.Name).Lock(func(n *clustertest.Node) {
+					assert.NotContains(t, strings.Join(n.Log(), "\n"), "private-chef-ctl upgrade", "%s was upgraded after the stop", s.Name)
 				})
 			}
 		})
@@ -113,9 +112,9 @@ func TestRunnerAgainstEveryKnob(t *testing.T) {
 func assertUntouched(t *testing.T, e *upgradeEnv, version string) {
 	t.Helper()
 	for _, n := range e.sim.Nodes {
-		n.Lock(func(n *ecnode.Node) {
-			assert.Empty(t, n.Log, "%s: a refused plan changes nothing", n.Name)
-			assert.Equal(t, version, n.Package)
+		n.Lock(func(n *clustertest.Node) {
+			assert.Empty(t, n.Log(), "%s: a refused plan changes nothing", n.Name)
+			assert.Equal(t, version, n.Package())
 		})
 	}
 }
@@ -126,7 +125,7 @@ func TestRunnerDroppedConnectionThenResume(t *testing.T) {
 	e := newUpgradeEnv(t, "1.4.6", 2)
 	// fe2's commands from now: the gather, the two mkdirs of its lock, the
 	// gather before the reconfigure, the reconfigure: it drops under that.
-	require.NoError(t, clustertest.DropMidCommand("fe2.chefha.test", 5).Apply(e.sim))
+	require.NoError(t, e.sim.Plant(clustertest.DropMidCommand("fe2.chefha.test", 5)))
 	err := e.runner("11.1.8", nil).Run(context.Background())
 	require.ErrorIs(t, err, cluster.ErrConnectionLost)
 	var se *upgrade.StepError
@@ -140,7 +139,7 @@ func TestRunnerDroppedConnectionThenResume(t *testing.T) {
 // node's own error is named, and nothing else runs.
 func TestPartialLockFailureLeavesNoLock(t *testing.T) {
 	e := newUpgradeEnv(t, "1.4.6", 2)
-	require.NoError(t, clustertest.DropMidCommand("fe2.chefha.test", 3).Apply(e.sim)) // gather, mkdir -p, mkdir LOCK
+	require.NoError(t, e.sim.Plant(clustertest.DropMidCommand("fe2.chefha.test", 3))) // gather, mkdir -p, mkdir LOCK
 	err := e.runner("11.1.8", nil).Run(context.Background())
 	var le *upgrade.LockError
 	require.ErrorAs(t, err, &le)

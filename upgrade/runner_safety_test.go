@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/clustertest"
-	"github.com/chefha/chefha/clustertest/ecnode"
-	"github.com/chefha/chefha/internal/pkgfile"
+		"github.com/chefha/chefha/internal/pkgfile"
+	"github.com/chefha/chefha/runit"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -96,9 +96,9 @@ func TestFrontendServiceDownAfterStartAll(t *testing.T) {
 	e := newUpgradeEnv(t, "1.4.6", 1)
 	r := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
 		if ev.Kind == upgrade.EventStepStart && ev.Step == "hop1/start-all" {
-			e.sim.Node("fe1.chefha.test").Lock(func(n *ecnode.Node) {
-				s := n.Services["opscode-erchef"]
-				s.Up, s.StartDelay = false, 100*time.Hour
+			require.NoError(t, e.sim.Plant(clustertest.ServiceDown("fe1.chefha.test", "opscode-erchef")))
+			e.sim.Node("fe1.chefha.test").Lock(func(n *clustertest.Node) {
+				require.NoError(t, n.SetServiceDelay("opscode-erchef", 0, 100*time.Hour)) // it never comes up
 			})
 		}
 	}))
@@ -127,9 +127,9 @@ func TestCleanupLaterAsItsOwnPhase(t *testing.T) {
 	r = upgrade.NewRunner(e.cl, e.options("11.1.8", upgrade.WithPhase(upgrade.PhaseCleanup), upgrade.WithJournal(cleanup), upgrade.WithConfirmation())...)
 	require.NoError(t, r.Run(context.Background()))
 	for _, s := range e.sim.Topology.Servers {
-		e.sim.Node(s.Name).Lock(func(n *ecnode.Node) {
-			for name := range n.Services {
-				assert.False(t, ecnode.RemovedInEC11(name), "%s still has %s", s.Name, name)
+		e.sim.Node(s.Name).Lock(func(n *clustertest.Node) {
+			for _, svc := range n.Services() {
+				assert.NotContains(t, runit.RemovedInEC11(), svc.Name, "%s still has it", s.Name)
 			}
 		})
 	}

@@ -9,8 +9,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/clustertest"
-	"github.com/chefha/chefha/clustertest/ecnode"
-	"github.com/chefha/chefha/upgrade"
+		"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -170,5 +169,5 @@ func TestNoBareStopOrStartOnTheBackends(t *testing.T) {
 			assert.NotRegexp(t, `private-chef-ctl start$`, cmd, "the standby: %s", cmd)
 		}
 	}
-	e.sim.Secondary().Lock(func(n *ecnode.Node) { assert.Empty(t, n.Harm) })
+	e.sim.Secondary().Lock(func(n *clustertest.Node) { assert.Empty(t, n.Harm()) })
 }

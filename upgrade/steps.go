@@ -465,18 +465,25 @@ func runStartAll(r *stepRun) ([]Action, error) {
 	var acts []Action
 	var up []string
 	for _, node := range r.c.all {
-		if node == r.c.sec {
-			// Keepalived only: a bare start on the standby starts every HA
-			// service before 11.2.0 (no down files; OC-11575). cluster.sh
-			// decides what the standby runs.
-			acts = append(acts, run(node, r.ctlOn(node, "start", "keepalived")...))
+		if node != r.c.sec {
+			acts = append(acts, run(node, ctl("start")...))
+			up = append(up, node)
 			continue
 		}
-		acts = append(acts, run(node, ctl("start")...))
-		up = append(up, node)
+		// The standby: its own upgrade's reconfigure started every service
+		// (no down files before 11.2.0, and the new runsvdir job starts what
+		// is linked; OC-11575): stop them by name, then start keepalived
+		// alone, never a bare start. cluster.sh decides what it runs.
+		if n, ok := r.node(node); ok {
+			for _, s := range n.upServices() {
+				acts = append(acts, run(node, r.ctlOn(node, "stop", s)...))
+			}
+		}
+		acts = append(acts, run(node, r.ctlOn(node, "start", "keepalived")...))
 	}
 	g := gate(r.c.boot, up...)
 	g.Gate.Keepalived = []string{r.c.boot, r.c.sec}
+	g.Gate.Quiet = []string{r.c.sec}
 	return append(acts, g), nil
 }
 

@@ -1,15 +1,16 @@
-package ecnode
+package clustertest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Split splits a command line into words with POSIX quoting ('…', "…", \x),
@@ -62,13 +63,13 @@ func Split(s string) ([]string, error) {
 	return out, nil
 }
 
-func (n *Node) cat(argv []string, e Exec) int {
+func (n *Node) cat(argv []string, e shellIO) int {
 	status := 0
 	for _, p := range argv[1:] {
 		if p == "--" {
 			continue
 		}
-		b, err := os.ReadFile(n.Path(p))
+		b, err := n.ReadFile(p)
 		if err != nil {
 			fmt.Fprintf(e.Stderr, "cat: %s: No such file or directory\n", p)
 			status = 1
@@ -80,33 +81,35 @@ func (n *Node) cat(argv []string, e Exec) int {
 }
 
 // ps prints `ps aux` or `ps -eo pid,ppid,user,stat,args`, procps-ng style.
-func (n *Node) ps(argv []string, e Exec) int {
+func (n *Node) ps(argv []string, e shellIO) int {
 	type row struct {
 		pid, ppid        int
 		user, stat, args string
 	}
 	rows := []row{{1, 0, "root", "Ss", "/sbin/init"}}
-	for i, job := range n.Runsvdirs {
+	for i, job := range n.jobs {
 		pid := 700 + i*100
 		log := "log: " + strings.Repeat(".", 395)
-		if n.RunsvdirLog != "" {
-			msg := n.RunsvdirLog
+		if n.runsvLog != "" {
+			msg := n.runsvLog
 			log = "log: " + strings.Repeat(".", max(0, 395-len(msg))) + msg
 		}
 		rows = append(rows, row{pid - 1, 1, "root", "Ss", "/bin/sh /opt/opscode/embedded/bin/runsvdir-start # " + job})
 		rows = append(rows, row{pid, pid - 1, "root", "S", "runsvdir -P /opt/opscode/service " + log})
 	}
-	for _, s := range n.sortedServices() {
-		rows = append(rows, row{s.PID - 2, 700, "root", "Ss", "runsv " + s.Name})
-		rows = append(rows, row{s.PID - 1, s.PID - 2, "root", "S", "svlogd -tt /var/log/opscode/" + s.Name})
-		if s.Up {
-			rows = append(rows, row{s.PID, s.PID - 2, "opscode", "Ssl", "/opt/opscode/embedded/bin/" + s.Name})
+	for _, name := range n.linkedServices() {
+		s := n.svc(name)
+		rows = append(rows, row{s.pid - 2, 700, "root", "Ss", "runsv " + name})
+		rows = append(rows, row{s.pid - 1, s.pid - 2, "root", "S", "svlogd -tt /var/log/opscode/" + name})
+		if s.up {
+			bin := "/opt/opscode/embedded/bin/" + name
+			if name == "keepalived" {
+				bin = "/opt/opscode/embedded/sbin/keepalived"
+			}
+			rows = append(rows, row{s.pid, s.pid - 2, "opscode", "Ssl", bin})
 		}
 	}
-	if n.KeepalivedUp {
-		rows = append(rows, row{600, 1, "root", "Ss", "/opt/opscode/embedded/sbin/keepalived"})
-	}
-	for i, l := range n.Leftovers {
+	for i, l := range n.procs {
 		rows = append(rows, row{5000 + i, 1, "root", "S", l})
 	}
 	args := strings.Join(argv[1:], " ")
@@ -127,87 +130,8 @@ func (n *Node) ps(argv []string, e Exec) int {
 	return 0
 }
 
-func (n *Node) statusLine(s *Service) string {
-	secs := int(n.Clock().Sub(s.Since).Seconds())
-	var b strings.Builder
-	if s.Up {
-		fmt.Fprintf(&b, "run: %s: (pid %d) %ds", s.Name, s.PID, secs)
-		if !s.NormallyUp {
-			b.WriteString(", normally down")
-		}
-	} else {
-		fmt.Fprintf(&b, "down: %s: %ds", s.Name, secs)
-		if s.NormallyUp {
-			b.WriteString(", normally up")
-		}
-	}
-	fmt.Fprintf(&b, "; run: log: (pid %d) %ds", s.PID-1, secs)
-	return b.String()
-}
-
-// sv status|start|stop [-w N] SERVICE…, as runit 2.1.2's sv.c prints.
-func (n *Node) sv(argv []string, e Exec) int {
-	args := argv[1:]
-	wait := 7 * time.Second // OC-11657: sv's default
-	if secs, err := strconv.Atoi(n.svwait); err == nil {
-		wait = time.Duration(secs) * time.Second
-	}
-	if len(args) >= 2 && args[0] == "-w" {
-		secs, err := strconv.Atoi(args[1])
-		if err != nil {
-			return notEmulated(argv, e)
-		}
-		wait, args = time.Duration(secs)*time.Second, args[2:]
-	}
-	if len(args) < 2 {
-		fmt.Fprintln(e.Stderr, "usage: sv [-v] [-w sec] command service ...")
-		return 100
-	}
-	status := 0
-	for _, p := range args[1:] {
-		s, ok := n.Services[filepath.Base(p)]
-		if !ok {
-			fmt.Fprintf(e.Stdout, "fail: %s: unable to change to service directory: file does not exist\n", p)
-			status = 151
-			continue
-		}
-		switch args[0] {
-		case "status":
-			fmt.Fprintln(e.Stdout, n.statusLine(s))
-			if !s.Up {
-				status = max(status, 3)
-			}
-		case "stop", "down":
-			if s.Up && s.StopDelay > wait {
-				fmt.Fprintf(e.Stdout, "timeout: run: %s: (pid %d) %ds, want down, got TERM\n", s.Name, s.PID, int(n.Clock().Sub(s.Since).Seconds()))
-				status = 1
-				continue
-			}
-			if s.Up {
-				s.Up, s.Since = false, n.Clock()
-			}
-			fmt.Fprintf(e.Stdout, "ok: %s\n", n.statusLine(s))
-		case "start", "up":
-			if !s.Up && s.StartDelay > wait {
-				// It comes up, but later than sv waits (OC-11662).
-				s.Up, s.PID, s.Since = true, n.pid(), n.Clock()
-				fmt.Fprintf(e.Stdout, "timeout: down: %s: 0s, normally up, want up\n", s.Name)
-				status = 1
-				continue
-			}
-			if !s.Up {
-				s.Up, s.PID, s.Since = true, n.pid(), n.Clock()
-			}
-			fmt.Fprintf(e.Stdout, "ok: %s\n", n.statusLine(s))
-		default:
-			return notEmulated(argv, e)
-		}
-	}
-	return status
-}
-
 // stat -c FORMAT PATH…, for the formats chefha uses (runit.StatFormat).
-func (n *Node) stat(argv []string, e Exec) int {
+func (n *Node) stat(argv []string, e shellIO) int {
 	if len(argv) < 4 || argv[1] != "-c" {
 		return notEmulated(argv, e)
 	}
@@ -244,27 +168,18 @@ func (n *Node) stat(argv []string, e Exec) int {
 	return status
 }
 
-// owner is the "user:group" stat prints for a path: a knob's override, or
-// what the release's packaging makes it (the emulator runs as one user, a
-// real node has opscode).
 func (n *Node) owner(p string) string {
-	p = filepath.Clean(p)
-	if o, ok := n.Owners[p]; ok {
-		return o
-	}
-	if strings.HasPrefix(p, "/var/log/opscode/") {
-		return n.Release.ServiceOwner + ":" + n.Release.ServiceOwner
-	}
-	return "root:root"
+	o, _ := n.Owner(p)
+	return o
 }
 
-func (n *Node) df(argv []string, e Exec) int {
+func (n *Node) df(argv []string, e shellIO) int {
 	if len(argv) < 3 || (argv[1] != "-P" && argv[1] != "-Pi") {
 		return notEmulated(argv, e)
 	}
 	if argv[1] == "-P" {
 		fmt.Fprintln(e.Stdout, "Filesystem     1024-blocks     Used Available Capacity Mounted on")
-		if n.DiskFull {
+		if n.diskFull {
 			fmt.Fprintln(e.Stdout, "/dev/sda3         20511356 20511356         0     100% /var/log")
 		} else {
 			fmt.Fprintln(e.Stdout, "/dev/sda3         20511356  4102271  15344121      22% /var/log")
@@ -277,7 +192,7 @@ func (n *Node) df(argv []string, e Exec) int {
 }
 
 // find DIR -mindepth 1 -maxdepth 1 -printf FORMAT (runit.LinkFormat).
-func (n *Node) find(argv []string, e Exec) int {
+func (n *Node) find(argv []string, e shellIO) int {
 	if len(argv) != 8 || argv[2] != "-mindepth" || argv[4] != "-maxdepth" || argv[6] != "-printf" {
 		return notEmulated(argv, e)
 	}
@@ -316,86 +231,46 @@ func (n *Node) find(argv []string, e Exec) int {
 	return 0
 }
 
-// initctl status|start|stop JOB, as Upstart prints it. Stopping a runsvdir
-// job takes its runsv and services down; starting it brings the normally-up
-// services back, and svlogd recreates missing current files.
-func (n *Node) initctl(argv []string, e Exec) int {
+// initctl status|start|stop JOB, as Upstart prints it.
+func (n *Node) initctl(ctx context.Context, argv []string, e shellIO) int {
 	if len(argv) != 3 {
 		return notEmulated(argv, e)
 	}
 	job := argv[2]
-	known := job == "opscode-runsvdir" || job == "private-chef-runsvdir"
+	if job != "opscode-runsvdir" && job != "private-chef-runsvdir" {
+		fmt.Fprintln(e.Stderr, "initctl: Unknown job: "+job)
+		return 1
+	}
+	running := slices.Contains(n.jobs, job)
 	switch argv[1] {
 	case "status":
 	case "stop":
-		if !known {
-			fmt.Fprintln(e.Stderr, "initctl: Unknown job: "+job)
+		n.log = append(n.log, strings.Join(argv, " "))
+		if err := n.StopJob(ctx, job); err != nil {
+			fmt.Fprintln(e.Stderr, err)
 			return 1
-		}
-		n.Log = append(n.Log, strings.Join(argv, " "))
-		running := false
-		var keep []string
-		for _, j := range n.Runsvdirs {
-			if j == job {
-				running = true
-			} else {
-				keep = append(keep, j)
-			}
-		}
-		if !running {
-			fmt.Fprintln(e.Stderr, "initctl: Unknown instance: ")
-			return 1
-		}
-		n.Runsvdirs = keep
-		if len(keep) == 0 {
-			for _, s := range n.Services {
-				s.Up = false
-			}
 		}
 		fmt.Fprintf(e.Stdout, "%s stop/waiting\n", job)
 		return 0
 	case "start":
-		if !known {
-			fmt.Fprintln(e.Stderr, "initctl: Unknown job: "+job)
+		n.log = append(n.log, strings.Join(argv, " "))
+		if err := n.StartJob(ctx, job); err != nil {
+			fmt.Fprintln(e.Stderr, err)
 			return 1
 		}
-		n.Log = append(n.Log, strings.Join(argv, " "))
-		for _, j := range n.Runsvdirs {
-			if j == job {
-				fmt.Fprintln(e.Stderr, "initctl: Job is already running: "+job)
-				return 1
-			}
-		}
-		n.Runsvdirs = append(n.Runsvdirs, job)
-		if n.owner("/var/log/opscode") == n.Release.ServiceOwner+":"+n.Release.ServiceOwner {
-			n.RunsvdirLog = ""
-		}
-		for _, s := range n.sortedServices() {
-			n.WriteFile("/var/log/opscode/"+s.Name+"/current", "", 0o644)
-			if s.NormallyUp && !s.Up {
-				s.Up, s.PID, s.Since = true, n.pid(), n.Clock()
-			}
-		}
-		fmt.Fprintf(e.Stdout, "%s start/running, process %d\n", job, 699)
-		return 0
+		running = true
 	default:
 		return notEmulated(argv, e)
 	}
-	for i, j := range n.Runsvdirs {
-		if j == argv[2] {
-			fmt.Fprintf(e.Stdout, "%s start/running, process %d\n", j, 699+i*100)
-			return 0
-		}
+	if running {
+		fmt.Fprintf(e.Stdout, "%s start/running, process %d\n", job, 699+100*slices.Index(n.jobs, job))
+	} else {
+		fmt.Fprintf(e.Stdout, "%s stop/waiting\n", job)
 	}
-	if argv[2] == "opscode-runsvdir" || argv[2] == "private-chef-runsvdir" {
-		fmt.Fprintf(e.Stdout, "%s stop/waiting\n", argv[2])
-		return 0
-	}
-	fmt.Fprintln(e.Stderr, "initctl: Unknown job: "+argv[2])
-	return 1
+	return 0
 }
 
-func (n *Node) test(argv []string, e Exec) int {
+func (n *Node) test(argv []string, e shellIO) int {
 	if len(argv) != 3 || argv[1] != "-e" {
 		return notEmulated(argv, e)
 	}
@@ -406,7 +281,7 @@ func (n *Node) test(argv []string, e Exec) int {
 }
 
 // tail -n N FILE.
-func (n *Node) tail(argv []string, e Exec) int {
+func (n *Node) tail(argv []string, e shellIO) int {
 	if len(argv) != 4 || argv[1] != "-n" {
 		return notEmulated(argv, e)
 	}
@@ -428,20 +303,20 @@ func (n *Node) tail(argv []string, e Exec) int {
 }
 
 // ip -o -4 addr show: the node's addresses, the VIP on eth0 when it holds it.
-func (n *Node) ip(argv []string, e Exec) int {
+func (n *Node) ip(argv []string, e shellIO) int {
 	if strings.Join(argv[1:], " ") != "-o -4 addr show" {
 		return notEmulated(argv, e)
 	}
 	fmt.Fprintln(e.Stdout, "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever")
 	fmt.Fprintln(e.Stdout, "2: eth0    inet 192.168.4.250/24 brd 192.168.4.255 scope global eth0\\       valid_lft forever preferred_lft forever")
-	if n.HasVIP && n.VIP != "" {
+	if n.hasVIP && n.VIP != "" {
 		fmt.Fprintf(e.Stdout, "2: eth0    inet %s/24 scope global secondary eth0\\       valid_lft forever preferred_lft forever\n", n.VIP)
 	}
 	return 0
 }
 
 // printf FORMAT ARG…, for %s, %d, %% and the escapes \n and \t.
-func (n *Node) printf(argv []string, e Exec) int {
+func (n *Node) printf(argv []string, e shellIO) int {
 	if len(argv) < 2 {
 		return notEmulated(argv, e)
 	}
@@ -479,4 +354,19 @@ func (n *Node) printf(argv []string, e Exec) int {
 	}
 	fmt.Fprint(e.Stdout, b.String())
 	return 0
+}
+
+// linkedServices are the services runsvdir supervises, sorted.
+func (n *Node) linkedServices() []string {
+	if len(n.jobs) == 0 {
+		return nil
+	}
+	ents, _ := n.ReadDir("/opt/opscode/service")
+	var out []string
+	for _, e := range ents {
+		if _, ok := n.svName(e.Name()); ok {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }

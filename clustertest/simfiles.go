@@ -1,0 +1,315 @@
+package clustertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chefha/chefha/internal/ecmodel"
+	"github.com/chefha/chefha/internal/pkgfile"
+)
+
+// packageVersion reads the version a package file installs, from the
+// package's own metadata as dpkg and rpm do: a simulated node installs
+// real .deb and .rpm files (clustertest.WritePackage makes them).
+func packageVersion(b []byte) (string, error) {
+	info, err := pkgfile.Read(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return "", err
+	}
+	if info.Name != "private-chef" {
+		return "", fmt.Errorf("%s is not a private-chef package", info.Name)
+	}
+	return info.Version, nil
+}
+
+// ctl is private-chef-ctl (any path to it) through the model.
+func (n *Node) ctl(ctx context.Context, argv []string, e shellIO) int {
+	if len(argv) > 1 && argv[1] != "status" && argv[1] != "ha-status" && argv[1] != "tail" && argv[1] != "service-list" {
+		n.log = append(n.log, "private-chef-ctl "+strings.Join(argv[1:], " "))
+	}
+	return ecmodel.Ctl(ctx, n, argv[1:], ecmodel.IO{Stdout: e.Stdout, Stderr: e.Stderr, Env: e.env})
+}
+
+// clusterSh is keepalived's notify script run by hand.
+func (n *Node) clusterSh(ctx context.Context, argv []string, e shellIO) int {
+	if len(argv) != 2 {
+		return notEmulated(argv, e)
+	}
+	n.log = append(n.log, strings.Join(argv, " "))
+	t, code := ecmodel.BeginClusterSh(n, argv[1], ecmodel.IO{Stdout: e.Stdout, Stderr: e.Stderr})
+	if t != nil {
+		n.trans = t
+		n.stepTransition()
+	}
+	return code
+}
+
+// sv [-v] [-w SEC] VERB SERVICE…, as runit's sv prints (not LSB mode).
+func (n *Node) sv(ctx context.Context, argv []string, e shellIO) int {
+	args := argv[1:]
+	wait := 7 * time.Second
+	if secs, err := strconv.Atoi(e.env["SVWAIT"]); err == nil {
+		wait = time.Duration(secs) * time.Second
+	}
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "-v":
+			args = args[1:]
+		case "-w":
+			if len(args) < 2 {
+				return notEmulated(argv, e)
+			}
+			secs, err := strconv.Atoi(args[1])
+			if err != nil {
+				return notEmulated(argv, e)
+			}
+			wait, args = time.Duration(secs)*time.Second, args[2:]
+		default:
+			return notEmulated(argv, e)
+		}
+	}
+	if len(args) < 2 {
+		fmt.Fprintln(e.Stderr, "usage: sv [-v] [-w sec] command service ...")
+		return 100
+	}
+	if args[0] != "status" {
+		n.log = append(n.log, strings.Join(argv, " "))
+	}
+	fails := 0
+	for _, p := range args[1:] {
+		out, code := n.Sv(ctx, args[0], p, wait, false)
+		fmt.Fprint(e.Stdout, out)
+		if code == 100 {
+			return 100
+		}
+		if code != 0 {
+			fails++
+		}
+	}
+	return min(fails, 99)
+}
+
+// drbdCommand answers drbdadm, the mount table and ping.
+func (n *Node) drbdCommand(ctx context.Context, argv []string, e shellIO) int {
+	switch argv[0] {
+	case "drbdadm":
+		if len(argv) == 3 && (argv[1] == "primary" || argv[1] == "secondary") {
+			n.log = append(n.log, strings.Join(argv, " "))
+		}
+		out, code := n.DRBDAdm(ctx, argv[1:]...)
+		if code == 0 {
+			fmt.Fprint(e.Stdout, out)
+		} else {
+			fmt.Fprint(e.Stderr, out)
+		}
+		return code
+	case "mount":
+		if len(argv) == 1 {
+			for _, l := range strings.Split(strings.TrimSpace(n.procMounts()), "\n") {
+				f := strings.Fields(l)
+				fmt.Fprintf(e.Stdout, "%s on %s type %s (%s)\n", f[0], f[1], f[2], f[3])
+			}
+			return 0
+		}
+	case "findmnt":
+		if len(argv) == 2 {
+			for _, l := range strings.Split(n.procMounts(), "\n") {
+				if f := strings.Fields(l); len(f) > 3 && f[1] == argv[1] {
+					fmt.Fprintf(e.Stdout, "TARGET%sSOURCE     FSTYPE OPTIONS\n%s %s %s %s\n", strings.Repeat(" ", max(1, len(f[1])-5)), f[1], f[0], f[2], f[3])
+					return 0
+				}
+			}
+			return 1
+		}
+	case "mountpoint":
+		if len(argv) == 2 {
+			if strings.Contains(n.procMounts(), " "+argv[1]+" ") {
+				fmt.Fprintf(e.Stdout, "%s is a mountpoint\n", argv[1])
+				return 0
+			}
+			fmt.Fprintf(e.Stdout, "%s is not a mountpoint\n", argv[1])
+			return 1
+		}
+	case "ping":
+		ip := argv[len(argv)-1]
+		if n.Ping(ip) {
+			fmt.Fprintf(e.Stdout, "PING %s (%[1]s) 56(84) bytes of data.\n64 bytes from %[1]s: icmp_seq=1 ttl=64 time=0.210 ms\n", ip)
+			return 0
+		}
+		fmt.Fprintf(e.Stdout, "PING %s (%[1]s) 56(84) bytes of data.\n\n--- %[1]s ping statistics ---\n1 packets transmitted, 0 received, 100%% packet loss, time 0ms\n", ip)
+		return 1
+	}
+	return notEmulated(argv, e)
+}
+
+// install is `dpkg -i FILE` / `rpm -Uvh FILE` of a package file uploaded to
+// the node; its first line names the version ("private-chef 11.1.8").
+func (n *Node) install(argv []string, e shellIO) int {
+	want := map[string]string{"dpkg": "debian", "rpm": "rhel"}[argv[0]]
+	if len(argv) != 3 || (argv[1] != "-i" && argv[1] != "-Uvh") {
+		return notEmulated(argv, e)
+	}
+	if want != n.family {
+		fmt.Fprintf(e.Stderr, "%s: command not found\n", argv[0])
+		return 127
+	}
+	b, err := n.ReadFile(argv[2])
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "%s: error: cannot access archive '%s': No such file or directory\n", argv[0], argv[2])
+		return 2
+	}
+	version, err := packageVersion(b)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "%s: error: %s: %v\n", argv[0], argv[2], err)
+		return 2
+	}
+	if _, ok := ecmodel.Releases()[version]; !ok {
+		fmt.Fprintf(e.Stderr, "%s: no simulated release %s\n", argv[0], version)
+		return 2
+	}
+	f := []string{"private-chef", version}
+	n.log = append(n.log, strings.Join(argv, " "))
+	n.Remove(ecmodel.ModelDir + "/redis_lb-restarted")
+	n.WriteFile(ecmodel.ManifestPath, []byte("private-chef "+f[1]+"\n"), 0o644)
+	if argv[0] == "dpkg" {
+		fmt.Fprintf(e.Stdout, "(Reading database ... 84211 files and directories currently installed.)\nPreparing to unpack %s ...\nUnpacking private-chef (%s-1) ...\nSetting up private-chef (%s-1) ...\nThank you for installing Chef Server!\n", argv[2], f[1], f[1])
+	} else {
+		fmt.Fprintf(e.Stdout, "Preparing...                ########################################### [100%%]\n   1:private-chef           ########################################### [100%%]\nThank you for installing Chef Server!\n")
+	}
+	return 0
+}
+
+// fileCommand emulates the file utilities chefha's steps use.
+func (n *Node) fileCommand(argv []string, e shellIO) int {
+	args := argv[1:]
+	recursive, force := false, false
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		if args[0] != "--" {
+			recursive = recursive || strings.ContainsAny(args[0], "Rrp")
+			force = force || strings.Contains(args[0], "f")
+		}
+		if args[0] == "--" {
+			args = args[1:]
+			break
+		}
+		args = args[1:]
+	}
+	switch argv[0] {
+	case "chown":
+		if len(args) < 2 {
+			return notEmulated(argv, e)
+		}
+		owner := strings.ReplaceAll(args[0], ".", ":")
+		if !strings.Contains(owner, ":") {
+			owner += ":" + owner
+		}
+		for _, p := range args[1:] {
+			if _, err := os.Lstat(n.Path(p)); err != nil {
+				fmt.Fprintf(e.Stderr, "chown: cannot access '%s': No such file or directory\n", p)
+				return 1
+			}
+			n.owners[filepath.Clean(p)] = owner
+			if recursive && filepath.Clean(p) == "/var/log/opscode" {
+				n.owners["/var/log/opscode/keepalived"] = owner
+				n.runsvLog = ""
+			}
+		}
+		n.log = append(n.log, strings.Join(argv, " "))
+		return 0
+	case "chmod":
+		if len(args) < 2 {
+			return notEmulated(argv, e)
+		}
+		mode, err := strconv.ParseUint(args[0], 8, 32)
+		if err != nil {
+			return notEmulated(argv, e)
+		}
+		for _, p := range args[1:] {
+			if err := os.Chmod(n.Path(p), os.FileMode(mode)); err != nil {
+				fmt.Fprintf(e.Stderr, "chmod: cannot access '%s': No such file or directory\n", p)
+				return 1
+			}
+		}
+		n.log = append(n.log, strings.Join(argv, " "))
+		return 0
+	case "rm":
+		for _, p := range args {
+			if filepath.Clean("/"+p) == "/" {
+				fmt.Fprintln(e.Stderr, "rm: it is dangerous to operate recursively on '/'")
+				return 1
+			}
+			if recursive {
+				os.RemoveAll(n.Path(p))
+			} else if err := os.Remove(n.Path(p)); err != nil && !force {
+				fmt.Fprintf(e.Stderr, "rm: cannot remove '%s': No such file or directory\n", p)
+				return 1
+			}
+		}
+		n.log = append(n.log, strings.Join(argv, " "))
+		return 0
+	case "mkdir":
+		for _, p := range args {
+			mk := os.Mkdir
+			if recursive {
+				mk = os.MkdirAll
+			}
+			if err := mk(n.Path(p), 0o755); err != nil {
+				if os.IsExist(err) {
+					fmt.Fprintf(e.Stderr, "mkdir: cannot create directory '%s': File exists\n", p)
+				} else {
+					fmt.Fprintf(e.Stderr, "mkdir: cannot create directory '%s': No such file or directory\n", p)
+				}
+				return 1
+			}
+		}
+		n.log = append(n.log, strings.Join(argv, " "))
+		return 0
+	case "readlink":
+		if len(args) != 1 {
+			return notEmulated(argv, e)
+		}
+		t, err := os.Readlink(n.Path(args[0]))
+		if err != nil {
+			return 1
+		}
+		fmt.Fprintln(e.Stdout, t)
+		return 0
+	case "ls":
+		if len(args) != 1 {
+			return notEmulated(argv, e)
+		}
+		ents, err := os.ReadDir(n.Path(args[0]))
+		if err != nil {
+			fmt.Fprintf(e.Stderr, "ls: cannot access '%s': No such file or directory\n", args[0])
+			return 2
+		}
+		for _, en := range ents {
+			fmt.Fprintln(e.Stdout, en.Name())
+		}
+		return 0
+	case "sha256sum":
+		status := 0
+		for _, p := range args {
+			b, err := os.ReadFile(n.Path(p))
+			if err != nil {
+				fmt.Fprintf(e.Stderr, "sha256sum: %s: No such file or directory\n", p)
+				status = 1
+				continue
+			}
+			sum := sha256.Sum256(b)
+			fmt.Fprintf(e.Stdout, "%s  %s\n", hex.EncodeToString(sum[:]), p)
+		}
+		return status
+	case "cp":
+		return notEmulated(argv, e)
+	}
+	return notEmulated(argv, e)
+}

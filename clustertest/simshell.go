@@ -1,0 +1,231 @@
+package clustertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// The simulated node's shell: `sh -c` scripts and the commands chefha
+// sends, answered with the real programs' output formats and exit codes
+// (reference/formats.md). A command it does not emulate fails with exit
+// 127 and "clustertest: not emulated: <argv>", so a gap is loud.
+
+// Run runs a command line as the node's login shell would and returns its
+// exit status. `sh -c SCRIPT` runs SCRIPT's lines (`cmd; cmd` or one per
+// line) in turn, with "$?" meaning the previous command's status.
+// shellIO is one command's streams.
+type shellIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	env            map[string]string
+}
+
+func (n *Node) Run(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) int {
+	n.c.mu.Lock()
+	n.umask = 0o022 // each session starts with the login umask
+	n.c.mu.Unlock()
+	e := shellIO{Stdin: stdin, Stdout: stdout, Stderr: stderr, env: map[string]string{}}
+	argv, err := Split(command)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "sh: %v\n", err)
+		return 2
+	}
+	// The cluster package's wrapper: "echo $$; exec CMD".
+	if len(argv) >= 3 && argv[0] == "echo" && argv[1] == "$$;" && argv[2] == "exec" {
+		fmt.Fprintf(e.Stdout, "%d\n", 4242)
+		argv = argv[3:]
+	}
+	if len(argv) >= 3 && argv[0] == "sudo" && argv[1] == "-n" && argv[2] == "--" {
+		argv = argv[3:]
+	}
+	if len(argv) >= 7 && argv[0] == "sh" && argv[1] == "-c" && argv[3] == "chefha-detached" {
+		return n.detached(ctx, argv[4], argv[5], argv[6:], e)
+	}
+	if len(argv) >= 3 && argv[0] == "sh" && argv[1] == "-c" {
+		script := argv[2]
+		if len(argv) > 4 { // sh -c SCRIPT $0 ARGS…: "$@" is ARGS
+			q := make([]string, len(argv)-4)
+			for i, a := range argv[4:] {
+				q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+			}
+			script = strings.ReplaceAll(script, `"$@"`, strings.Join(q, " "))
+		}
+		return n.script(ctx, script, e)
+	}
+	return n.command(ctx, argv, e)
+}
+
+func (n *Node) script(ctx context.Context, s string, e shellIO) int {
+	status := 0
+	for _, line := range splitScript(s) {
+		line = strings.TrimSpace(strings.ReplaceAll(line, "$?", fmt.Sprint(status)))
+		if line == "" {
+			continue
+		}
+		argv, err := Split(line)
+		if err != nil {
+			fmt.Fprintf(e.Stderr, "sh: %v\n", err)
+			return 2
+		}
+		argv = n.glob(argv)
+		if len(argv) > 1 && argv[0] == "exec" {
+			argv = argv[1:]
+		}
+		ee := e
+		if len(argv) > 0 && argv[len(argv)-1] == "2>&1" {
+			argv, ee.Stderr = argv[:len(argv)-1], e.Stdout
+		}
+		status = n.command(ctx, argv, ee)
+	}
+	return status
+}
+
+// splitScript splits a script at newlines and semicolons outside quotes.
+func splitScript(s string) []string {
+	var out []string
+	var quote byte
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == ';' || c == '\n':
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// glob expands absolute path words holding '*' against the node's tree,
+// as sh does (a pattern that matches nothing stays as it is).
+func (n *Node) glob(argv []string) []string {
+	var out []string
+	for _, a := range argv {
+		if !strings.HasPrefix(a, "/") || !strings.Contains(a, "*") {
+			out = append(out, a)
+			continue
+		}
+		matches, _ := filepath.Glob(n.Path(a))
+		if len(matches) == 0 {
+			out = append(out, a)
+			continue
+		}
+		sort.Strings(matches)
+		for _, m := range matches {
+			out = append(out, "/"+strings.TrimPrefix(strings.TrimPrefix(m, n.Root), "/"))
+		}
+	}
+	return out
+}
+
+// command dispatches one argv.
+func (n *Node) command(ctx context.Context, argv []string, e shellIO) int {
+	if len(argv) == 0 {
+		return 0
+	}
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	n.c.settle()
+	n.curPID = n.pid()
+	return n.dispatch(ctx, argv, e)
+}
+
+// dispatch runs one argv with the node locked.
+func (n *Node) dispatch(ctx context.Context, argv []string, e shellIO) int {
+	switch filepath.Base(argv[0]) {
+	case "env":
+		// env VAR=value… CMD: only SVWAIT matters to the emulated programs.
+		i := 1
+		for ; i < len(argv) && strings.Contains(argv[i], "="); i++ {
+			k, v, _ := strings.Cut(argv[i], "=")
+			e.env[k] = v
+		}
+		if i == len(argv) {
+			return notEmulated(argv, e)
+		}
+		return n.dispatch(ctx, argv[i:], e)
+	case "echo":
+		fmt.Fprintln(e.Stdout, strings.Join(argv[1:], " "))
+		return 0
+	case "umask":
+		if len(argv) != 2 {
+			return notEmulated(argv, e)
+		}
+		m, err := strconv.ParseUint(argv[1], 8, 32)
+		if err != nil {
+			return notEmulated(argv, e)
+		}
+		n.umask = fs.FileMode(m) // for the rest of this session's script
+		return 0
+	case "printf":
+		return n.printf(argv, e)
+	case "true":
+		return 0
+	case "cat":
+		return n.cat(argv, e)
+	case "ps":
+		return n.ps(argv, e)
+	case "sv":
+		return n.sv(ctx, argv, e)
+	case "private-chef-ctl":
+		return n.ctl(ctx, argv, e)
+	case "cluster.sh":
+		return n.clusterSh(ctx, argv, e)
+	case "drbdadm", "mount", "findmnt", "mountpoint", "ping", "umount":
+		return n.drbdCommand(ctx, argv, e)
+	case "stat":
+		return n.stat(argv, e)
+	case "df":
+		return n.df(argv, e)
+	case "find":
+		return n.find(argv, e)
+	case "initctl":
+		return n.initctl(ctx, argv, e)
+	case "test":
+		return n.test(argv, e)
+	case "dpkg", "rpm":
+		return n.install(argv, e)
+	case "tail":
+		return n.tail(argv, e)
+	case "ip":
+		return n.ip(argv, e)
+	case "chown", "chmod", "rm", "cp", "mkdir", "readlink", "ls", "sha256sum":
+		return n.fileCommand(argv, e)
+	}
+	return notEmulated(argv, e)
+}
+
+func notEmulated(argv []string, e shellIO) int {
+	fmt.Fprintf(e.Stderr, "clustertest: not emulated: %s\n", strings.Join(argv, " "))
+	return 127
+}
+
+// detached is upgrade's detached run of a critical command (its detach
+// script: the command in a session of its own, its output and status kept
+// in DIR/ID.log and DIR/ID.rc), emulated by running the command to its end
+// and keeping the same files.
+func (n *Node) detached(ctx context.Context, dir, id string, argv []string, e shellIO) int {
+	var out bytes.Buffer
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	rc := n.Run(ctx, strings.Join(q, " "), e.Stdin, &out, &out)
+	n.WriteFile(dir+"/"+id+".log", out.Bytes(), 0o600)
+	n.WriteFile(dir+"/"+id+".rc", fmt.Appendf(nil, "%d\n", rc), 0o600)
+	e.Stdout.Write(out.Bytes())
+	return rc
+}

@@ -1,0 +1,174 @@
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/chefha/chefha/internal/ecmodel"
+)
+
+// Emulated runit (runsv under a runsvdir job; sv 2.1.2's messages and exit
+// codes: `man sv`, checked against Debian's runit) and Upstart.
+
+// svName resolves what sv was given: a name (under /opt/opscode/service,
+// as /opt/opscode/init/NAME does) or a path.
+func (n *Node) svName(dir string) (string, bool) {
+	name := path.Base(dir)
+	if !strings.Contains(dir, "/") {
+		dir = path.Join(ecmodel.ServiceDir, dir)
+	}
+	st, err := n.Stat(dir)
+	return name, err == nil && st.IsDir()
+}
+
+func (n *Node) svc(name string) *service {
+	s := n.svcs[name]
+	if s == nil {
+		s = &service{since: n.Now().Add(-time.Hour), pid: n.pid()}
+		n.svcs[name] = s
+	}
+	return s
+}
+
+func (n *Node) normallyUp(name string) bool {
+	_, err := n.Lstat(path.Join(ecmodel.SvDir, name, "down"))
+	return err != nil
+}
+
+// statusLine is runsv's state as sv prints it, with the log service.
+func (n *Node) statusLine(shown, name string) string {
+	s := n.svc(name)
+	secs := int(n.Now().Sub(s.since).Seconds())
+	var b strings.Builder
+	if s.up {
+		fmt.Fprintf(&b, "run: %s: (pid %d) %ds", shown, s.pid, secs)
+		if !n.normallyUp(name) {
+			b.WriteString(", normally down")
+		}
+	} else {
+		fmt.Fprintf(&b, "down: %s: %ds", shown, secs)
+		if n.normallyUp(name) {
+			b.WriteString(", normally up")
+		}
+	}
+	fmt.Fprintf(&b, "; run: log: (pid %d) %ds", s.pid-1, secs+1)
+	return b.String()
+}
+
+// Sv is `/opt/opscode/init/NAME VERB` (lsb) or `sv -w WAIT VERB DIR`.
+func (n *Node) Sv(ctx context.Context, verb, dir string, wait time.Duration, lsb bool) (string, int) {
+	name, ok := n.svName(dir)
+	shown := dir
+	if !ok {
+		return fmt.Sprintf("fail: %s: unable to change to service directory: file does not exist\n", shown), 1
+	}
+	if len(n.jobs) == 0 {
+		if verb == "status" && lsb {
+			return fmt.Sprintf("warning: %s: unable to open supervise/ok: file does not exist\n", shown), 4
+		}
+		return fmt.Sprintf("warning: %s: unable to open supervise/ok: file does not exist\n", shown), 1
+	}
+	s := n.svc(name)
+	now := n.Now()
+	switch verb {
+	case "status":
+		code := 0
+		if lsb && !s.up {
+			code = 3
+		}
+		return n.statusLine(shown, name) + "\n", code
+	case "stop", "down", "force-stop", "shutdown":
+		if s.up && s.stopDelay > wait {
+			return fmt.Sprintf("timeout: run: %s: (pid %d) %ds, want down, got TERM\n", shown, s.pid, int(now.Sub(s.since).Seconds())), 1
+		}
+		if s.up {
+			s.up, s.since = false, now
+			n.serviceChanged(name, false)
+		}
+	case "start", "up", "once":
+		if !s.up {
+			s.up, s.pid, s.since = true, n.pid(), now
+			n.serviceChanged(name, true)
+			if s.startDelay > wait { // it comes up, later than sv waits (OC-11662)
+				return fmt.Sprintf("timeout: down: %s: 0s, normally up, want up\n", shown), 1
+			}
+		}
+	case "restart", "force-restart", "force-reload", "term", "kill", "hup", "interrupt", "quit", "alarm", "cont", "pause":
+		if slices.Contains([]string{"hup", "alarm", "interrupt", "quit", "cont", "pause"}, verb) {
+			break
+		}
+		if s.up && s.stopDelay > wait && verb != "kill" {
+			return fmt.Sprintf("timeout: run: %s: (pid %d) %ds, want down, got TERM\n", shown, s.pid, int(now.Sub(s.since).Seconds())), 1
+		}
+		if s.up {
+			s.up = false
+			n.serviceChanged(name, false)
+		}
+		s.up, s.pid, s.since = true, n.pid(), now
+		n.serviceChanged(name, true)
+		if name == "redis_lb" && verb == "restart" {
+			n.WriteFile(ecmodel.ModelDir+"/redis_lb-restarted", nil, 0o644)
+		}
+	default:
+		return fmt.Sprintf("usage: sv [-v] [-w sec] command service ...\n"), 100
+	}
+	if verb == "up" || verb == "down" || verb == "once" {
+		return "", 0 // sv prints nothing for these without -v
+	}
+	return "ok: " + n.statusLine(shown, name) + "\n", 0
+}
+
+// serviceChanged lets keepalived's VRRP follow its runsv.
+func (n *Node) serviceChanged(name string, up bool) {
+	if name == "keepalived" {
+		n.c.keepalivedChanged(n, up)
+	}
+}
+
+// Jobs are the Upstart runsvdir jobs running.
+func (n *Node) Jobs() []string { return slices.Clone(n.jobs) }
+
+// StartJob starts a runsvdir job: runsv comes up for every linked service
+// and starts those without a down file; svlogd recreates a missing current.
+func (n *Node) StartJob(ctx context.Context, job string) error {
+	if slices.Contains(n.jobs, job) {
+		return fmt.Errorf("initctl: Job is already running: %s", job)
+	}
+	first := len(n.jobs) == 0
+	n.jobs = append(n.jobs, job)
+	ents, _ := n.ReadDir(ecmodel.ServiceDir)
+	for _, e := range ents {
+		name := e.Name()
+		if _, ok := n.svName(name); !ok {
+			continue
+		}
+		cur := path.Join(ecmodel.LogDir, name, "current")
+		if _, err := n.Lstat(path.Dir(cur)); err == nil {
+			if _, err := n.Lstat(cur); err != nil {
+				n.WriteFile(cur, nil, 0o644)
+			}
+		}
+		if s := n.svc(name); first && !s.up && n.normallyUp(name) {
+			s.up, s.pid, s.since = true, n.pid(), n.Now()
+			n.serviceChanged(name, true)
+		}
+	}
+	if o, _ := n.Owner(ecmodel.LogDir); first && o == n.configured().LogOwner+":"+n.configured().LogOwner {
+		n.runsvLog = ""
+	}
+	return nil
+}
+
+// StopJob stops a runsvdir job. runsvdir exits on TERM and leaves its runsv
+// processes (and so the services) running (runsvdir(8)).
+func (n *Node) StopJob(ctx context.Context, job string) error {
+	if !slices.Contains(n.jobs, job) {
+		return fmt.Errorf("initctl: Unknown instance: ")
+	}
+	n.jobs = slices.DeleteFunc(n.jobs, func(j string) bool { return j == job })
+	return nil
+}

@@ -1,0 +1,220 @@
+package ecmodel
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// svCommands are omnibus-ctl's SV_COMMAND_NAMES (lib/omnibus-ctl.rb 0.0.6).
+var svCommands = []string{"status", "up", "down", "once", "pause", "cont", "hup", "alarm", "interrupt", "quit", "term", "kill",
+	"start", "stop", "restart", "shutdown", "force-stop", "force-reload", "force-restart", "force-shutdown", "check"}
+
+// Ctl is `/opt/opscode/bin/private-chef-ctl ARGS…` as the installed
+// package's wrapper and omnibus-ctl run it, and returns its exit status.
+func Ctl(ctx context.Context, h Host, args []string, io IO) int {
+	n, err := Load(h)
+	if err != nil {
+		fmt.Fprintln(io.Stderr, err)
+		return 1
+	}
+	return n.Ctl(ctx, args, io)
+}
+
+// Ctl runs private-chef-ctl on a loaded node.
+func (n *Node) Ctl(ctx context.Context, args []string, io IO) int {
+	rel := n.Installed
+	wait := 7 * time.Second // sv's default
+	if s, err := strconv.Atoi(io.Env["SVWAIT"]); err == nil {
+		wait = time.Duration(s) * time.Second
+	}
+	if rel.WrapperSVWAIT > 0 {
+		wait = time.Duration(rel.WrapperSVWAIT) * time.Second // the wrapper's export wins
+	}
+	c := &ctl{n: n, io: io, wait: wait}
+	if len(args) == 0 {
+		return c.help()
+	}
+	if rel.ServiceFirst() {
+		return c.run128(ctx, args)
+	}
+	cmd, service := args[0], ""
+	if len(args) > 1 {
+		service = args[1]
+	}
+	arity2 := slices.Contains(svCommands, cmd) || slices.Contains([]string{"tail", "graceful-kill", "cleanse", "cleanup"}, cmd)
+	known := arity2 || slices.Contains([]string{"reconfigure", "upgrade", "ha-status", "master-recover", "backup-recover",
+		"show-config", "service-list", "help", "uninstall"}, cmd)
+	if !known {
+		fmt.Fprintln(io.Stdout, "I don't know that command.")
+		if len(args) == 2 {
+			fmt.Fprintf(io.Stdout, "Did you mean: %s %s %s?\n", CtlPath, args[1], args[0])
+		}
+		return c.help()
+	}
+	if len(args) > 1 && !arity2 {
+		fmt.Fprintf(io.Stdout, "The command %s does not accept any arguments\n", cmd)
+		return 2
+	}
+	switch cmd {
+	case "graceful-kill":
+		return c.gracefulKill(ctx, service)
+	case "reconfigure":
+		return n.Reconfigure(ctx, io)
+	case "upgrade":
+		return n.Upgrade(ctx, io)
+	case "cleanup":
+		return n.Cleanup(ctx, io)
+	case "ha-status":
+		return n.HAStatus(ctx, io)
+	case "master-recover", "backup-recover":
+		to := strings.TrimSuffix(cmd, "-recover")
+		return RunClusterSh(ctx, n.H, to, io)
+	case "tail":
+		return c.tail(ctx, service)
+	case "service-list":
+		for _, s := range n.svNames() {
+			mark := ""
+			if n.linked(s) {
+				mark = "*"
+			}
+			fmt.Fprintln(io.Stdout, s+mark)
+		}
+		return 0
+	case "help", "show-config", "cleanse", "uninstall":
+		if cmd == "help" {
+			return c.help()
+		}
+		fmt.Fprintf(io.Stderr, "clustertest: not emulated: private-chef-ctl %s\n", cmd)
+		return 127
+	}
+	return c.runSv(ctx, cmd, service)
+}
+
+type ctl struct {
+	n    *Node
+	io   IO
+	wait time.Duration
+}
+
+func (c *ctl) help() int {
+	fmt.Fprintf(c.io.Stdout, "%s: command (subcommand)\n", CtlPath)
+	return 1
+}
+
+// runSv is omnibus-ctl's run_sv_command: every sv/* service (or the one
+// named) through /opt/opscode/init/NAME; the exit status is the first
+// non-zero one; a service directory without a link prints "NAME disabled"
+// for status and is skipped otherwise.
+func (c *ctl) runSv(ctx context.Context, verb, service string) int {
+	status := 0
+	for _, s := range c.n.svNames() {
+		if service != "" && s != service {
+			continue
+		}
+		if c.n.Installed.StopAllSkipsKeepalived() && s == "keepalived" && service != "keepalived" && verb != "status" {
+			continue
+		}
+		if !c.n.linked(s) {
+			if verb == "status" {
+				fmt.Fprintf(c.io.Stdout, "%s disabled\n", s)
+			}
+			continue
+		}
+		out, code := c.n.H.Sv(ctx, verb, s, c.wait, true)
+		fmt.Fprint(c.io.Stdout, out)
+		if status == 0 && code != 0 {
+			status = code
+		}
+	}
+	return status
+}
+
+// gracefulKill is omnibus-ctl's graceful_kill: stop, then SIGKILL what is
+// left of the process group (nothing, in the model: stop waits it out).
+func (c *ctl) gracefulKill(ctx context.Context, service string) int {
+	status := 0
+	for _, s := range c.n.svNames() {
+		if service != "" && s != service {
+			continue
+		}
+		if !c.n.linked(s) {
+			fmt.Fprintf(c.io.Stdout, "%s disabled, not stopping\n", s)
+			status = 1
+			continue
+		}
+		pid, _ := c.n.H.ReadFile(path.Join(SvDir, s, "supervise/pid"))
+		if _, err := strconv.Atoi(strings.TrimSpace(string(pid))); err != nil {
+			fmt.Fprintf(c.io.Stdout, "could not find %s runit pidfile (service already stopped?), cannot attempt SIGKILL...\n", s)
+		}
+		out, code := c.n.H.Sv(ctx, "stop", s, c.wait, true)
+		fmt.Fprint(c.io.Stdout, out)
+		if status == 0 && code != 0 {
+			status = code
+		}
+	}
+	return status
+}
+
+// tail prints the services' current logs; the real one follows them until
+// interrupted, so this waits for ctx.
+func (c *ctl) tail(ctx context.Context, service string) int {
+	dir := LogDir
+	if service != "" {
+		dir = path.Join(LogDir, service)
+	}
+	ents, err := c.n.H.ReadDir(dir)
+	if err != nil {
+		fmt.Fprintf(c.io.Stderr, "find: `%s': No such file or directory\n", dir)
+	}
+	for _, e := range ents {
+		if b, err := c.n.H.ReadFile(path.Join(dir, e.Name(), "current")); err == nil {
+			fmt.Fprintf(c.io.Stdout, "==> %s <==\n%s", path.Join(dir, e.Name(), "current"), b)
+		}
+	}
+	<-ctx.Done()
+	return 130
+}
+
+// run128 is 1.2.8's own private-chef-ctl: `private-chef-ctl SERVICE
+// COMMAND` for one service, COMMAND alone for all, and `start` on an HA
+// node only starts keepalived (and exits before nrpe, since
+// run_sv_command exits).
+func (c *ctl) run128(ctx context.Context, args []string) int {
+	if len(args) > 1 {
+		switch {
+		case slices.Contains(svCommands, args[1]):
+			return c.runSv(ctx, args[1], args[0])
+		case args[1] == "graceful-kill":
+			return c.gracefulKill(ctx, args[0])
+		}
+	}
+	switch args[0] {
+	case "upgrade":
+		return c.n.Upgrade(ctx, c.io)
+	case "reconfigure":
+		return c.n.Reconfigure(ctx, c.io)
+	case "ha-status":
+		return c.n.HAStatus(ctx, c.io)
+	case "graceful-kill":
+		return c.gracefulKill(ctx, "")
+	case "master-recover", "backup-recover":
+		return RunClusterSh(ctx, c.n.H, strings.TrimSuffix(args[0], "-recover"), c.io)
+	case "start":
+		if c.n.keepalivedEnabled() {
+			return c.runSv(ctx, "start", "keepalived")
+		}
+	}
+	if slices.Contains(svCommands, args[0]) {
+		if len(args) > 1 {
+			fmt.Fprintf(c.io.Stdout, "i don't know that command, did you mean: private-chef-ctl %s %s?\n", args[1], args[0])
+			return 1
+		}
+		return c.runSv(ctx, args[0], "")
+	}
+	return c.help()
+}

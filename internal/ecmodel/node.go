@@ -1,0 +1,164 @@
+package ecmodel
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/chefha/chefha/cluster"
+)
+
+// Node is one Enterprise Chef node as the model sees it on its host: its
+// place in private-chef.rb, the installed package (what private-chef-ctl
+// behaves like) and the configured release (what the last reconfigure
+// laid down: services, runsvdir job).
+type Node struct {
+	H          Host
+	Topology   cluster.Topology
+	Me         cluster.Server
+	Installed  Release
+	Configured Release
+}
+
+// Load reads the node's identity and releases from its host.
+func Load(h Host) (*Node, error) {
+	rb, err := h.ReadFile(TopologyPath)
+	if err != nil {
+		return nil, fmt.Errorf("ecmodel: %s: %w", TopologyPath, err)
+	}
+	top, err := cluster.ParseTopology(bytes.NewReader(rb))
+	if err != nil {
+		return nil, fmt.Errorf("ecmodel: %s: %w", TopologyPath, err)
+	}
+	me, ok := top.Server(h.Hostname())
+	if !ok {
+		return nil, fmt.Errorf("ecmodel: %s has no server %q", TopologyPath, h.Hostname())
+	}
+	inst, err := InstalledVersion(h)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{H: h, Topology: top, Me: me}
+	if n.Installed, ok = Releases()[inst]; !ok {
+		return nil, fmt.Errorf("ecmodel: no release %q (from %s)", inst, ManifestPath)
+	}
+	n.Configured = n.Installed
+	if b, err := h.ReadFile(ModelDir + "/release"); err == nil {
+		if r, ok := Releases()[strings.TrimSpace(string(b))]; ok {
+			n.Configured = r
+		}
+	}
+	return n, nil
+}
+
+// InstalledVersion reads the package version from the version manifest,
+// whose first line is "private-chef VERSION".
+func InstalledVersion(h Files) (string, error) {
+	b, err := h.ReadFile(ManifestPath)
+	if err != nil {
+		return "", fmt.Errorf("ecmodel: %s: %w", ManifestPath, err)
+	}
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	if len(f) < 2 || f[0] != "private-chef" {
+		return "", fmt.Errorf("ecmodel: %s: first line is not \"private-chef VERSION\"", ManifestPath)
+	}
+	return f[1], nil
+}
+
+// Backend, Bootstrap and HA describe the node's role.
+func (n *Node) Backend() bool   { return n.Me.IsBackend() }
+func (n *Node) Bootstrap() bool { return n.Me.Bootstrap }
+
+// HATopology reports topology "ha" (keepalived and DRBD on back ends).
+func (n *Node) HATopology() bool { return n.Topology.Kind == cluster.TopologyHA }
+
+// Status reads a cluster status file, "" when missing.
+func (n *Node) Status(file string) string {
+	b, err := n.H.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// Bug reports whether a known issue is armed on this node.
+func (n *Node) Bug(id string) bool { return slices.Contains(Bugs(n.H), id) }
+
+// Bugs lists the known issues armed on a host.
+func Bugs(h Files) []string {
+	b, _ := h.ReadFile(ModelDir + "/bugs")
+	return strings.Fields(string(b))
+}
+
+// Arm turns a known issue on for a host.
+func Arm(h Files, id string) error {
+	if slices.Contains(Bugs(h), id) {
+		return nil
+	}
+	return h.AppendFile(ModelDir+"/bugs", []byte(id+"\n"), 0o644)
+}
+
+// Disarm turns a known issue off (OC-11382 fires once).
+func Disarm(h Files, id string) error {
+	bugs := slices.DeleteFunc(Bugs(h), func(s string) bool { return s == id })
+	return h.WriteFile(ModelDir+"/bugs", []byte(strings.Join(append(bugs, ""), "\n")), 0o644)
+}
+
+// Harm records damage the real software would have done.
+func (n *Node) Harm(format string, a ...any) {
+	n.H.AppendFile(ModelDir+"/harm", []byte(n.Me.Name+": "+fmt.Sprintf(format, a...)+"\n"), 0o644)
+}
+
+// HarmDone lists the damage recorded on a host.
+func HarmDone(h Files) []string {
+	b, _ := h.ReadFile(ModelDir + "/harm")
+	return lines(string(b))
+}
+
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// log appends a cluster.log line as cluster.sh's log_me does:
+// "$(date -R): MSG".
+func (n *Node) log(msg string) {
+	n.H.AppendFile(ClusterLogPath, []byte(n.H.Now().Format("Mon, 02 Jan 2006 15:04:05 -0700")+": "+msg+"\n"), 0o644)
+}
+
+// linked reports whether the service is enabled (omnibus-ctl's
+// service_enabled?: File.symlink?(service_path/NAME)).
+func (n *Node) linked(name string) bool {
+	st, err := n.H.Lstat(path.Join(ServiceDir, name))
+	return err == nil && st.Mode()&fs.ModeSymlink != 0
+}
+
+// svNames lists sv/* (omnibus-ctl's get_all_services, sorted).
+func (n *Node) svNames() []string {
+	ents, _ := n.H.ReadDir(SvDir)
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// haServices globs sv/*/keepalive_me as 11.x's cluster.sh and ha.rb do.
+func (n *Node) haServices() []string {
+	var out []string
+	for _, s := range n.svNames() {
+		if _, err := n.H.Lstat(path.Join(SvDir, s, "keepalive_me")); err == nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}

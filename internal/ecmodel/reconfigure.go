@@ -1,0 +1,291 @@
+package ecmodel
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Reconfigure is `private-chef-ctl reconfigure`: chef-solo lays the
+// installed release down (services enabled per role, keepalive_me and down
+// files, log directories, the runsvdir job, keepalived's files, partybus'
+// config, chef-server-running.json) and omnibus-ctl prints
+// "opscode Reconfigured!" (display_name is the ctl's name, "opscode").
+func (n *Node) Reconfigure(ctx context.Context, io IO) int {
+	if st := n.converge(ctx, io); st != 0 {
+		return st
+	}
+	fmt.Fprintln(io.Stdout, "opscode Reconfigured!")
+	return 0
+}
+
+func (n *Node) converge(ctx context.Context, io IO) int {
+	rel, h := n.Installed, n.H
+	fmt.Fprintln(io.Stdout, "Starting Chef Client, version 11.4.4")
+	if n.Bug(OC11540) && strings.HasPrefix(rel.Version, "11.") && rel.Version < "11.1.8" && n.setting("nginx['non_ssl_port']") == "false" {
+		fmt.Fprintln(io.Stdout, "Error executing action `create` on resource 'template[/var/opt/opscode/opscode-account/config.rb]'")
+		fmt.Fprintln(io.Stderr, "opscode-account: invalid configuration: non_ssl_port is false")
+		return 1
+	}
+	if _, err := h.Lstat(ModelDir + "/redis_lb-restarted"); err != nil && n.Bug(OC11601) && slices.Contains(rel.Backend, "redis_lb") &&
+		n.Configured.Version != rel.Version {
+		fmt.Fprintln(io.Stderr, "Errno::ECONNREFUSED: Connection refused - connect(2) for 127.0.0.1:16379")
+		return 1
+	}
+	ha := n.HATopology() && n.Backend()
+	master := n.Status(CurrentPath) == "master" || (n.Status(CurrentPath) == "" && n.Bootstrap())
+	owner := rel.LogOwner + ":" + rel.LogOwner
+	if n.Bug(OC11426) && strings.HasPrefix(rel.Version, "11.") {
+		owner, _ = h.Owner(LogDir) // the bug: ownership is not fixed
+	}
+	h.MkdirAll(LogDir, 0o755)
+	h.Chown(LogDir, owner)
+	// keepalived_safemode (11.1.8): on the data master still under
+	// opscode-runsvdir, restart keepalived as MASTER and wait for DRBD.
+	safemode := ha && master && rel.Version >= "11.1.8" && !n.Bug(OC11669) && slices.Contains(h.Jobs(), "opscode-runsvdir")
+	for _, s := range rel.Services(n.Backend(), n.Bootstrap()) {
+		n.enable(s, ha && rel.IsHA(s), rel.DownFiles, owner)
+	}
+	for _, s := range allServices(rel) {
+		if !slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), s) && n.linked(s) {
+			h.Remove(path.Join(ServiceDir, s)) // runit_service :disable
+		}
+	}
+	if ha {
+		h.MkdirAll(KeepalivedDir+"/bin", 0o755)
+		h.MkdirAll(LogDir+"/keepalived", 0o700)
+		if !n.Bug(OC11490) || safemode {
+			h.Chown(LogDir+"/keepalived", owner)
+		}
+		state := "BACKUP"
+		if safemode {
+			state = "MASTER"
+		}
+		changed := n.writeIfChanged(KeepalivedDir+"/etc/keepalived.conf", n.keepalivedConf(state), 0o644)
+		changed = n.writeIfChanged(ClusterSh, "#!/bin/bash\n# cluster.sh of private-chef "+family(rel)+" (emulated by chefha's ecmodel)\n", 0o755) || changed
+		n.enable("keepalived", false, false, owner)
+		if changed && n.linked("keepalived") {
+			h.Sv(ctx, "restart", "keepalived", 30*time.Second, true) // notifies :restart
+			if safemode && !n.waitForMount(ctx, io) {
+				return 1
+			}
+		}
+		if safemode {
+			// The keepalived recipe renders the same template again with
+			// the attributes' BACKUP, and its delayed :restart follows.
+			if n.writeIfChanged(KeepalivedDir+"/etc/keepalived.conf", n.keepalivedConf("BACKUP"), 0o644) {
+				defer h.Sv(ctx, "restart", "keepalived", 30*time.Second, true)
+			}
+		}
+	}
+	if old := n.Configured.Job; old != rel.Job || !slices.Contains(h.Jobs(), rel.Job) {
+		if old != rel.Job && !n.Bug(TwoRunsvdirs) && slices.Contains(h.Jobs(), old) {
+			h.StopJob(ctx, old) // enterprise::runit_upstart: initctl stop opscode-runsvdir
+		}
+		if !slices.Contains(h.Jobs(), rel.Job) {
+			h.StartJob(ctx, rel.Job)
+		}
+	}
+	n.writeRunning(ha)
+	n.writePartybusConfig(master)
+	if n.Bug(OC11656) && strings.HasPrefix(rel.Version, "11.") && rel.Version < "11.1.8" {
+		h.Chmod(TopologyPath, 0o600) // the cookbooks inherit a hardened umask
+	}
+	h.WriteFile(ModelDir+"/release", []byte(rel.Version+"\n"), 0o644)
+	n.Configured = rel
+	fmt.Fprintln(io.Stdout, "Chef Client finished, 84 resources updated")
+	return 0
+}
+
+// waitForMount is keepalived_safemode's wait_for_drbd_mount block.
+func (n *Node) waitForMount(ctx context.Context, io IO) bool {
+	fmt.Fprintln(io.Stdout, "keepalived restarted, waiting for DRBD mount to return")
+	for attempt := 0; attempt <= 120; attempt++ {
+		mounts, _ := n.H.ReadFile("/proc/mounts")
+		if strings.Contains(string(mounts), DRBDDataDir) && n.Status(RequestedPath) == "master" {
+			fmt.Fprintln(io.Stdout, "DRBD mount has returned, proceeding")
+			return true
+		}
+		if attempt == 120 {
+			fmt.Fprintln(io.Stderr, "ERROR: Timeout waiting for DRBD mount to return")
+			return false
+		}
+		fmt.Fprint(io.Stdout, ".")
+		if n.H.Sleep(ctx, time.Second) != nil {
+			return false
+		}
+	}
+	return false
+}
+
+func (n *Node) setting(key string) string {
+	v, _ := n.Topology.Setting(key)
+	return v
+}
+
+func (n *Node) writeIfChanged(name, content string, perm fs.FileMode) bool {
+	if b, err := n.H.ReadFile(name); err == nil && string(b) == content {
+		return false
+	}
+	n.H.WriteFile(name, []byte(content), perm)
+	return true
+}
+
+// enable is component_runit_service: sv dir, run script, log dir, the
+// service link, and on HA back ends keepalive_me (and, with down files,
+// down) for HA services.
+func (n *Node) enable(s string, ha, down bool, owner string) {
+	h, sv := n.H, path.Join(SvDir, s)
+	h.MkdirAll(path.Join(sv, "log"), 0o755)
+	n.writeIfChanged(path.Join(sv, "run"), "#!/bin/sh\nexec 2>&1\nexec /opt/opscode/embedded/bin/"+s+"\n", 0o755)
+	if _, err := h.Lstat(path.Join(LogDir, s)); err != nil {
+		h.MkdirAll(path.Join(LogDir, s), 0o755)
+		h.WriteFile(path.Join(LogDir, s, "current"), nil, 0o644)
+	}
+	if s != "keepalived" {
+		h.Chown(path.Join(LogDir, s), owner)
+	}
+	for _, f := range []struct {
+		name string
+		want bool
+	}{{"keepalive_me", ha}, {"down", ha && down}} {
+		p := path.Join(sv, f.name)
+		if f.want {
+			h.WriteFile(p, nil, 0o644)
+		} else {
+			h.Remove(p)
+		}
+	}
+	if !n.linked(s) {
+		h.Symlink(sv, path.Join(ServiceDir, s))
+	}
+}
+
+func allServices(rel Release) []string {
+	all := slices.Concat(rel.Backend, rel.Frontend, rel.BootstrapOnly)
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+// keepalivedConf renders the parts of keepalived.conf.erb the model reads
+// (attributes/default.rb: state BACKUP, priority 100, nopreempt).
+func (n *Node) keepalivedConf(state string) string {
+	vip, dev := "", "eth0"
+	if v := n.Topology.BackendVIP; v != nil {
+		vip, dev = v.IPAddress, v.Device
+	}
+	return fmt.Sprintf("! private-chef %[1]s\nvrrp_instance PC_VI {\n    state %[2]s\n    preempt_delay 30\n    nopreempt\n    interface %[3]s\n"+
+		"    virtual_router_id 1\n    priority 100\n    advert_int 1\n"+
+		"    notify_backup \"%[4]s backup\"\n    notify_master \"%[4]s master\"\n    notify_fault \"%[4]s fault\"\n    notify_stop \"%[4]s backup\"\n"+
+		"    virtual_ipaddress {\n      %[5]s dev %[3]s\n    }\n}\n", family(n.Installed), state, dev, ClusterSh, vip)
+}
+
+func (n *Node) keepalivedEnabled() bool {
+	var rc running
+	b, err := n.H.ReadFile(RunningJSON)
+	return err == nil && json.Unmarshal(b, &rc) == nil && rc.PrivateChef.Keepalived.Enable
+}
+
+// running is the part of chef-server-running.json ha.rb reads.
+type running struct {
+	PrivateChef struct {
+		Role       string `json:"role"`
+		Topology   string `json:"topology"`
+		Keepalived struct {
+			Enable    bool   `json:"enable"`
+			IPAddress string `json:"vrrp_instance_ipaddress"`
+			Dev       string `json:"vrrp_instance_ipaddress_dev"`
+			Interface string `json:"vrrp_instance_interface"`
+		} `json:"keepalived"`
+		DRBD struct {
+			Enable    bool   `json:"enable"`
+			Disk      string `json:"disk"`
+			Device    string `json:"device"`
+			DataDir   string `json:"data_dir"`
+			Primary   peer   `json:"primary"`
+			Secondary peer   `json:"secondary"`
+		} `json:"drbd"`
+	} `json:"private_chef"`
+	Runit struct {
+		SvDir string `json:"sv_dir"`
+	} `json:"runit"`
+}
+
+type peer struct {
+	FQDN string `json:"fqdn"`
+	IP   string `json:"ip"`
+}
+
+func (n *Node) writeRunning(ha bool) {
+	var rc running
+	p := &rc.PrivateChef
+	p.Role, p.Topology, rc.Runit.SvDir = n.Me.Role, n.Topology.Kind, SvDir
+	p.DRBD.Disk, p.DRBD.Device, p.DRBD.DataDir = DRBDDisk, DRBDDevice, DRBDDataDir
+	if ha {
+		p.Keepalived.Enable, p.DRBD.Enable = true, true
+		if v := n.Topology.BackendVIP; v != nil {
+			p.Keepalived.IPAddress, p.Keepalived.Dev, p.Keepalived.Interface = v.IPAddress, v.Device, v.Device
+			if !strings.HasPrefix(n.Installed.Version, "11.") {
+				p.Keepalived.Interface = v.HeartbeatDevice // 1.x: heartbeat_device
+			}
+		}
+		for i, s := range n.Topology.Backends() {
+			ip := s.ClusterIPAddress
+			if ip == "" {
+				ip = s.Host()
+			}
+			if i == 0 {
+				p.DRBD.Primary = peer{s.Name, ip}
+			} else {
+				p.DRBD.Secondary = peer{s.Name, ip}
+			}
+		}
+	}
+	b, _ := json.MarshalIndent(rc, "", "  ")
+	n.H.WriteFile(RunningJSON, append(b, '\n'), 0o600)
+}
+
+// writePartybusConfig is recipes/partybus.rb's template: is_data_master is
+// fixed at reconfigure time from current_cluster_status.
+func (n *Node) writePartybusConfig(master bool) {
+	role := n.Me.Role
+	cfg := fmt.Sprintf("Partybus.configure do |c|\n  c.migration_state_file          = \"/var/opt/opscode/upgrades/migration-level\"\n"+
+		"  c.private_chef_role             = \"%s\"\n  c.database_service_name         = \"postgres\"\n"+
+		"  c.is_data_master                = %t\n  c.bootstrap_server              = %t\nend\n",
+		role, n.Backend() && master, n.Bootstrap())
+	n.H.WriteFile(PartybusConfig, []byte(cfg), 0o644)
+}
+
+// Cleanup is `private-chef-ctl cleanup`: post_11_upgrade_cleanup's
+// package_cleaner unlinks and removes the 1.x services (without stopping
+// them first) and their log directories.
+func (n *Node) Cleanup(ctx context.Context, io IO) int {
+	if !strings.HasPrefix(n.Installed.Version, "11.") {
+		fmt.Fprintln(io.Stdout, "I don't know that command.")
+		return 1
+	}
+	for _, s := range n.svNames() {
+		if RemovedInEC11(s) {
+			n.H.Remove(path.Join(ServiceDir, s))
+			n.H.Remove(path.Join(InitDir, s))
+			n.H.RemoveAll(path.Join(SvDir, s))
+			n.H.RemoveAll(path.Join(LogDir, s))
+		}
+	}
+	return 0
+}
+
+// family names the template generation: cluster.sh.erb and keepalived.conf
+// change between 1.4.6 and 11.0.2 and not again up to 11.2.0, so only that
+// upgrade makes reconfigure restart keepalived (notifies :restart).
+func family(r Release) string {
+	if strings.HasPrefix(r.Version, "11.") {
+		return "11.x"
+	}
+	return "1.x"
+}
