@@ -62,9 +62,9 @@ func hostKeyCallback(cfg SSHConfig) (ssh.HostKeyCallback, error) {
 		if err := os.MkdirAll(filepath.Dir(files[0]), 0o700); err != nil {
 			return nil, err
 		}
-		f, err := os.OpenFile(files[0], os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		f, err := openKnownForAppend(files[0])
 		if err != nil {
-			return nil, fmt.Errorf("known_hosts: %w", err)
+			return nil, err
 		}
 		f.Close()
 	}
@@ -106,10 +106,33 @@ func checkKnown(files []string, host string, remote net.Addr, key ssh.PublicKey)
 	return err
 }
 
-func appendKnown(files []string, host string, remote net.Addr, key ssh.PublicKey) error {
-	f, err := os.OpenFile(files[0], os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+// openKnownForAppend opens (creating it 0600) the known_hosts file that
+// HostKeyAcceptNew records new hosts in. An existing file keeps its mode,
+// but one that group or others may write is refused: whoever can write it
+// decides which hosts are genuine.
+func openKnownForAppend(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return fmt.Errorf("known_hosts: %w", err)
+		return nil, fmt.Errorf("known_hosts: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("known_hosts: %w", err)
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		f.Close()
+		return nil, &ModeError{What: "known_hosts file", Path: name, Mode: st.Mode(),
+			Why: "group or others may write it, so anyone could vouch for a host; chefha will not add hosts to it",
+			Fix: "chmod go-w " + ShellQuote(name)}
+	}
+	return f, nil
+}
+
+func appendKnown(files []string, host string, remote net.Addr, key ssh.PublicKey) error {
+	f, err := openKnownForAppend(files[0])
+	if err != nil {
+		return err
 	}
 	defer f.Close()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
