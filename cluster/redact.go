@@ -24,7 +24,7 @@ const Redacted = "[REDACTED]"
 var (
 	secretSuffixes = []string{"password", "passwd", "_pass", "secret", "_key", "_key_id", "token"}
 	secretNames    = map[string]bool{
-		"superuser_id": true, // oc_bifrost: the id that authorises everything
+		"superuser_id":  true, // oc_bifrost: the id that authorises everything
 		"access_key_id": true,
 	}
 	notSecret = map[string]bool{
