@@ -39,9 +39,18 @@ type Topology struct {
 }
 
 // Server is one `server "fqdn", :ipaddress => ..., :role => ...` entry.
+//
+// Name is a host name (RFC 1123 labels joined by dots). IPAddress and
+// ClusterIPAddress are bare IPv4 or IPv6 addresses, or empty when not
+// given: the packaging hands a server's :ipaddress to keepalived
+// (unicast_srcip, unicast_peer) and DRBD ("address IP:7788") as written,
+// so a prefix length there cannot work, and chefha refuses it (only the
+// VIP's address may be addr/NN). Sources: chef-boneyard/opscode-omnibus
+// 11.1.8 libraries/private_chef.rb gen_keepalived, gen_drbd and
+// templates/default/keepalived.conf.erb, pc0.res.erb.
 type Server struct {
 	Name             string
-	IPAddress        string // may carry a prefix length: "192.168.4.1/24"
+	IPAddress        string
 	Role             string
 	Bootstrap        bool
 	ClusterIPAddress string
@@ -52,8 +61,9 @@ type Server struct {
 // IsBackend reports whether the server is a back end.
 func (s Server) IsBackend() bool { return s.Role == RoleBackend }
 
-// Host is the address to reach the server at: its IP address without a
-// prefix length, or its name when no address is set.
+// Host is the address to reach the server at when the SSH config does not
+// name it: its IP address, or its name when no address is set. (A prefix
+// length, which ParseTopology refuses, is dropped.)
 func (s Server) Host() string {
 	if s.IPAddress == "" {
 		return s.Name
@@ -62,7 +72,10 @@ func (s Server) Host() string {
 	return ip
 }
 
-// VIP is the `backend_vip` entry: the address keepalived moves to the master.
+// VIP is the `backend_vip` entry: the address keepalived moves to the
+// master. Name is a host name; IPAddress an IP address that may carry a
+// prefix length ("192.168.4.7/24"; EC 11's backend_vip requires one for
+// IPv6), or empty when not known.
 type VIP struct {
 	Name            string
 	IPAddress       string
@@ -164,7 +177,7 @@ func ParseTopology(r io.Reader) (Topology, error) {
 			return Topology{}, err
 		}
 	}
-	if err := t.validate(); err != nil {
+	if err := t.validate(true); err != nil {
 		return Topology{}, err
 	}
 	return t, nil
@@ -320,6 +333,9 @@ func (t *Topology) apply(st statement) error {
 		if err != nil {
 			return fail("%v", err)
 		}
+		if err := checkHostName(v); err != nil {
+			return fail("api_fqdn %v", err)
+		}
 		t.APIFQDN = v
 	case "server":
 		v, err := first()
@@ -348,6 +364,9 @@ func (t *Topology) apply(st statement) error {
 		if s.Bootstrap && s.Role != RoleBackend {
 			return fail("server %q: only a back end can be the bootstrap", v)
 		}
+		if err := checkServer(s); err != nil {
+			return fail("%v", err)
+		}
 		t.Servers = append(t.Servers, s)
 	case "backend_vip":
 		v, err := first()
@@ -357,21 +376,38 @@ func (t *Topology) apply(st statement) error {
 		if t.BackendVIP != nil {
 			return fail("backend_vip declared twice (first on line %d)", t.BackendVIP.Line)
 		}
-		t.BackendVIP = &VIP{Name: v, IPAddress: opts["ipaddress"], Device: opts["device"],
+		vip := &VIP{Name: v, IPAddress: opts["ipaddress"], Device: opts["device"],
 			HeartbeatDevice: opts["heartbeat_device"], Options: opts, Line: st.line}
+		if err := checkVIP(*vip); err != nil {
+			return fail("%v", err)
+		}
+		t.BackendVIP = vip
 	}
 	return nil
 }
 
-// TopologyError is a file that parses but does not describe a usable cluster.
-type TopologyError struct{ Msg string }
+// TopologyError is a topology that parses but does not describe a usable
+// cluster.
+type TopologyError struct {
+	Msg string
+	// Source is where the topology came from: "" for private-chef.rb,
+	// "topology" for one built by NewTopology or ParseHosts.
+	Source string
+}
 
-func (e *TopologyError) Error() string { return "private-chef.rb: " + e.Msg }
+func (e *TopologyError) Error() string {
+	if e.Source == "" {
+		return "private-chef.rb: " + e.Msg
+	}
+	return e.Source + ": " + e.Msg
+}
 
 // ErrNoTopology is returned for a file without a topology directive.
 var ErrNoTopology = errors.New(`private-chef.rb: no topology directive (want e.g. topology "ha")`)
 
-func (t *Topology) validate() error {
+// validate checks the shape of an HA topology; a file must also declare
+// its backend_vip (needVIP).
+func (t *Topology) validate(needVIP bool) error {
 	if t.Kind == "" {
 		return ErrNoTopology
 	}
@@ -387,13 +423,13 @@ func (t *Topology) validate() error {
 	}
 	switch {
 	case len(boot) == 0:
-		return &TopologyError{`HA topology has no bootstrap back end: exactly one back end needs :bootstrap => true`}
+		return &TopologyError{Msg: `HA topology has no bootstrap back end: exactly one back end needs :bootstrap => true`}
 	case len(boot) > 1:
-		return &TopologyError{fmt.Sprintf("HA topology has %d bootstrap back ends (%s): exactly one may have :bootstrap => true", len(boot), strings.Join(boot, ", "))}
+		return &TopologyError{Msg: fmt.Sprintf("HA topology has %d bootstrap back ends (%s): exactly one may have :bootstrap => true", len(boot), strings.Join(boot, ", "))}
 	case len(be) != 2:
-		return &TopologyError{fmt.Sprintf("HA topology needs exactly two back ends, found %d", len(be))}
-	case t.BackendVIP == nil:
-		return &TopologyError{"HA topology has no backend_vip"}
+		return &TopologyError{Msg: fmt.Sprintf("HA topology needs exactly two back ends, found %d", len(be))}
+	case needVIP && t.BackendVIP == nil:
+		return &TopologyError{Msg: "HA topology has no backend_vip"}
 	}
 	return nil
 }
@@ -506,20 +542,7 @@ func scalar(s string) (string, error) {
 	case s == "":
 		return "", errors.New("missing value")
 	case len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0]:
-		body := s[1 : len(s)-1]
-		if strings.Contains(body, `#{`) && s[0] == '"' {
-			return "", fmt.Errorf("string interpolation in %s is not supported", s)
-		}
-		var b strings.Builder
-		for i := 0; i < len(body); i++ {
-			if body[i] == '\\' && i+1 < len(body) {
-				i++
-			} else if body[i] == s[0] {
-				return "", fmt.Errorf("malformed string %s", s)
-			}
-			b.WriteByte(body[i])
-		}
-		return b.String(), nil
+		return unquote(s)
 	case s[0] == ':' && len(s) > 1 && isIdent(s[1]):
 		return s[1:], nil
 	case s == "true" || s == "false" || s == "nil":
@@ -532,6 +555,64 @@ func scalar(s string) (string, error) {
 		}
 	}
 	return s, nil
+}
+
+// unquote reads a Ruby string literal as Ruby does. In '…' only \\ and \'
+// are escapes (any other backslash stays); in "…" the usual escapes (\n,
+// \t, …) become their characters, so "be1\nbe2" is a name holding a
+// newline — which the name check then refuses — not "be1nbe2".
+func unquote(s string) (string, error) {
+	q, body := s[0], s[1:len(s)-1]
+	if q == '"' && strings.Contains(body, `#{`) {
+		return "", fmt.Errorf("string interpolation in %s is not supported", s)
+	}
+	var b strings.Builder
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if c == q {
+			return "", fmt.Errorf("malformed string %s", s)
+		}
+		if c != '\\' || i+1 == len(body) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		e := body[i]
+		if q == '\'' {
+			if e != '\\' && e != '\'' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(e)
+			continue
+		}
+		switch e {
+		case 'n':
+			b.WriteByte('\n')
+		case 't':
+			b.WriteByte('\t')
+		case 'r':
+			b.WriteByte('\r')
+		case 's':
+			b.WriteByte(' ')
+		case '0':
+			b.WriteByte(0)
+		case 'e':
+			b.WriteByte(0x1b)
+		case 'a':
+			b.WriteByte(7)
+		case 'b':
+			b.WriteByte(8)
+		case 'f':
+			b.WriteByte('\f')
+		case 'v':
+			b.WriteByte('\v')
+		case 'u', 'x', 'c', 'C', 'M', '1', '2', '3', '4', '5', '6', '7':
+			return "", fmt.Errorf("escape \\%c in %s is not supported", e, abbrev(s))
+		default:
+			b.WriteByte(e) // Ruby: "\q" is "q", "\"" is a quote
+		}
+	}
+	return b.String(), nil
 }
 
 // splitTop splits on commas outside quotes and brackets.
