@@ -53,14 +53,22 @@ type SSHConfig struct {
 
 	// Auth: the agent (AgentSocket, or $SSH_AUTH_SOCK when empty), then
 	// Signers, then IdentityFiles. Encrypted key files need Passphrase.
-	NoAgent       bool
-	AgentSocket   string
-	Signers       []ssh.Signer
-	IdentityFiles []string
-	Passphrase    func(file string) ([]byte, error)
+	// User certificates are offered before plain keys, as OpenSSH does:
+	// the agent's, then CertificateFiles and the <IdentityFile>-cert.pub
+	// beside each identity file, each with the key it certifies (from the
+	// files, Signers or the agent).
+	NoAgent          bool
+	AgentSocket      string
+	Signers          []ssh.Signer
+	IdentityFiles    []string
+	CertificateFiles []string
+	Passphrase       func(file string) ([]byte, error)
 
 	// Host keys: checked against KnownHostsFiles (default
-	// ~/.ssh/known_hosts) under HostKeyPolicy.
+	// ~/.ssh/known_hosts) under HostKeyPolicy, as OpenSSH checks them:
+	// host patterns with *, ? and !, [host]:port and hashed (|1|) names;
+	// @cert-authority lines vouch for host certificates, @revoked lines
+	// refuse a key or the CA that signed a certificate.
 	KnownHostsFiles []string
 	HostKeyPolicy   HostKeyPolicy
 	// InsecureIgnoreHostKey accepts any host key. It exists for throwaway

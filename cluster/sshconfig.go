@@ -119,8 +119,18 @@ func resolveAlias(cfg *ssh_config.Config, file, user, host string, port, depth i
 		return v
 	}
 	out := SSHConfig{Name: host, Host: host, User: user, Port: port}
+	bad := func(err error) (SSHConfig, error) {
+		return SSHConfig{}, fmt.Errorf("ssh config %s: Host %s: %w", file, host, err)
+	}
 	if v := get("HostName"); v != "" {
-		out.Host = strings.ReplaceAll(v, "%h", host)
+		h, err := expandTokens(v, "HostName", "h", map[byte]string{'h': host})
+		if err != nil {
+			return bad(err)
+		}
+		if err := checkAlias(h); err != nil {
+			return bad(fmt.Errorf("HostName %w", err))
+		}
+		out.Host = h
 	}
 	if out.User == "" {
 		out.User = get("User")
@@ -128,19 +138,36 @@ func resolveAlias(cfg *ssh_config.Config, file, user, host string, port, depth i
 	if out.Port == 0 {
 		if v := get("Port"); v != "" {
 			n, err := strconv.Atoi(v)
-			if err != nil {
-				return SSHConfig{}, fmt.Errorf("ssh config %s: Host %s: bad Port %q", file, host, v)
+			if err != nil || n <= 0 || n > 65535 {
+				return bad(fmt.Errorf("bad Port %q", v))
 			}
 			out.Port = n
 		}
 	}
+	tk := clientTokens(host, out)
+	paths := func(keyword string, values []string) ([]string, error) {
+		var res []string
+		for _, v := range values {
+			p, err := expandPath(v, keyword, tk)
+			if err != nil {
+				return nil, err
+			}
+			res = append(res, p)
+		}
+		return res, nil
+	}
+	var err error
 	ids, _ := cfg.GetAll(host, "IdentityFile")
-	for _, id := range ids {
-		out.IdentityFiles = append(out.IdentityFiles, expandTilde(id))
+	if out.IdentityFiles, err = paths("IdentityFile", ids); err != nil {
+		return bad(err)
+	}
+	certs, _ := cfg.GetAll(host, "CertificateFile")
+	if out.CertificateFiles, err = paths("CertificateFile", certs); err != nil {
+		return bad(err)
 	}
 	if v := get("UserKnownHostsFile"); v != "" {
-		for _, kh := range strings.Fields(v) {
-			out.KnownHostsFiles = append(out.KnownHostsFiles, expandTilde(kh))
+		if out.KnownHostsFiles, err = paths("UserKnownHostsFile", strings.Fields(v)); err != nil {
+			return bad(err)
 		}
 	}
 	switch strings.ToLower(get("StrictHostKeyChecking")) {
@@ -153,15 +180,18 @@ func resolveAlias(cfg *ssh_config.Config, file, user, host string, port, depth i
 	if v := get("IdentityAgent"); v != "" && v != "SSH_AUTH_SOCK" {
 		if strings.EqualFold(v, "none") {
 			out.NoAgent = true
-		} else {
-			out.AgentSocket = expandTilde(v)
+		} else if out.AgentSocket, err = expandPath(v, "IdentityAgent", tk); err != nil {
+			return bad(err)
 		}
 	}
 	if v := get("ProxyJump"); v != "" && !strings.EqualFold(v, "none") {
+		if v, err = expandTokens(v, "ProxyJump", "hnpr", tk); err != nil {
+			return bad(err)
+		}
 		for _, hop := range strings.Split(v, ",") {
 			hu, hh, hp, err := parseHop(strings.TrimSpace(hop))
 			if err != nil {
-				return SSHConfig{}, fmt.Errorf("ssh config %s: Host %s: %w", file, host, err)
+				return bad(err)
 			}
 			h, err := resolveAlias(cfg, file, hu, hh, hp, depth+1)
 			if err != nil {
@@ -174,15 +204,6 @@ func resolveAlias(cfg *ssh_config.Config, file, user, host string, port, depth i
 		}
 	}
 	return out, nil
-}
-
-func expandTilde(p string) string {
-	if p == "~" || strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, p[1:])
-		}
-	}
-	return p
 }
 
 // ServerConfigs returns how to reach each server of a topology, the usual

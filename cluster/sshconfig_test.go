@@ -2,9 +2,13 @@ package cluster_test
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +118,84 @@ func TestServerNameNeverChoosesUserOrPort(t *testing.T) {
 	case <-accepted:
 		t.Fatal("something dialled the port named in the server's name")
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestSSHConfigTokens(t *testing.T) {
+	t.Setenv("CHEFHA_TEST_CERTS", "/srv/certs")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "config")
+	require.NoError(t, os.WriteFile(conf, []byte(`
+Host be1 be2
+  HostName %h.chef.example.com
+  User deploy
+  Port 2222
+  IdentityFile ~/.ssh/%n_%r@%h:%p
+  IdentityFile %d/keys/%u-%i-%L-%l
+  CertificateFile /certs/%C-cert.pub
+  CertificateFile ${CHEFHA_TEST_CERTS}/%k-cert.pub
+  UserKnownHostsFile /kh/%h_%%_known /kh/global
+  IdentityAgent /run/%u/agent
+  ProxyJump %r@bastion-%n:2200
+
+Host bastion-be1
+  HostName 10.0.0.5
+
+Host fe1
+  IdentityFile /keys/%r-%p
+
+Host bad-hostname
+  HostName %n.example.com
+Host bad-token
+  IdentityFile /keys/%x
+Host bad-env
+  CertificateFile ${CHEFHA_UNSET_TEST_VAR}/c
+Host bad-jump
+  ProxyJump %d
+Host bad-lone
+  IdentityFile /keys/%
+Host bad-user
+  HostName deploy@10.0.0.9
+`), 0o600))
+	cfg, err := cluster.LoadSSHConfig(conf, "be1")
+	require.NoError(t, err)
+	home, err := os.UserHomeDir()
+	require.NoError(t, err)
+	long, err := os.Hostname()
+	require.NoError(t, err)
+	short, _, _ := strings.Cut(long, ".")
+	me := localUserName()
+	if me == "" {
+		me = "root"
+	}
+	assert.Equal(t, "be1.chef.example.com", cfg.Host)
+	assert.Equal(t, []string{
+		filepath.Join(home, ".ssh", "be1_deploy@be1.chef.example.com:2222"),
+		fmt.Sprintf("%s/keys/%s-%d-%s-%s", home, me, os.Getuid(), short, long),
+	}, cfg.IdentityFiles)
+	sum := sha1.Sum([]byte(long + "be1.chef.example.com" + "2222" + "deploy"))
+	assert.Equal(t, []string{"/certs/" + hex.EncodeToString(sum[:]) + "-cert.pub", "/srv/certs/be1-cert.pub"}, cfg.CertificateFiles)
+	assert.Equal(t, []string{"/kh/be1.chef.example.com_%_known", "/kh/global"}, cfg.KnownHostsFiles)
+	assert.Equal(t, "/run/"+me+"/agent", cfg.AgentSocket)
+	require.Len(t, cfg.ProxyJump, 1)
+	assert.Equal(t, "deploy", cfg.ProxyJump[0].User)
+	assert.Equal(t, "10.0.0.5", cfg.ProxyJump[0].Host)
+	assert.Equal(t, 2200, cfg.ProxyJump[0].Port)
+
+	cfg, err = cluster.LoadSSHConfig(conf, "fe1")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/keys/" + me + "-22"}, cfg.IdentityFiles, "%r is the local user and %p 22 when unset")
+
+	for alias, msg := range map[string]string{
+		"bad-hostname": `HostName "%n.example.com": %n is not a token HostName takes`,
+		"bad-token":    `IdentityFile "/keys/%x": %x is not a token IdentityFile takes`,
+		"bad-env":      "environment variable CHEFHA_UNSET_TEST_VAR is not set",
+		"bad-jump":     "%d is not a token ProxyJump takes",
+		"bad-lone":     "lone %",
+		"bad-user":     `HostName "deploy@10.0.0.9" is not a host name`,
+	} {
+		_, err := cluster.LoadSSHConfig(conf, alias)
+		assert.ErrorContains(t, err, msg, alias)
+		assert.ErrorContains(t, err, "ssh config "+conf+": Host "+alias, alias)
 	}
 }
