@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -121,6 +122,9 @@ type SSH struct {
 
 	mu   sync.Mutex
 	conn *sshConn
+	// needTTY: sudo on this node wants a terminal (Defaults requiretty);
+	// learnt from its refusal, kept across reconnects.
+	needTTY atomic.Bool
 }
 
 type sshConn struct {

@@ -415,3 +415,21 @@ func TestSSHAcceptNewKnownHostsModes(t *testing.T) {
 		assert.Empty(t, b)
 	}
 }
+
+// TestSSHSudoRequireTTYNoTerminal: a sudo that always wants a terminal
+// (this in-process server gives none a sudo would accept) fails the first
+// root command with a *SudoError naming the sudoers line to add.
+func TestSSHSudoRequireTTYNoTerminal(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	require.NoError(t, os.MkdirAll(bin, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "sudo"), []byte("#!/bin/sh\necho 'sudo: sorry, you must have a tty to run sudo' >&2\nexit 1\n"), 0o755))
+	e := newSSHEnv(t, "PATH="+bin+":"+os.Getenv("PATH"))
+	n := e.dial(t, "deploy")
+	_, err := n.Run(context.Background(), cluster.Command("private-chef-ctl", "status").AsRoot())
+	var se *cluster.SudoError
+	require.ErrorAs(t, err, &se)
+	assert.True(t, se.RequireTTY)
+	assert.ErrorContains(t, err, `be1: sudo refused "private-chef-ctl status" for user deploy: sudoers requires a terminal (Defaults requiretty)`)
+	assert.ErrorContains(t, err, `add the line "Defaults:deploy !requiretty"`)
+}
