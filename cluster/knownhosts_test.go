@@ -176,3 +176,19 @@ func TestKnownHostsAlgorithms(t *testing.T) {
 	assert.Equal(t, []string{ssh.KeyAlgoED25519}, db.algorithms("fe1.other.com:22"), "only the recorded type")
 	assert.Nil(t, db.algorithms("fe2.other.com:22"))
 }
+
+func FuzzKnownHostsLine(f *testing.F) {
+	f.Add("@cert-authority *.example.com,!be2.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ", "be1.example.com:22")
+	f.Add("|1|c2FsdA==|aGFzaA== ssh-ed25519 AAAA", "[fd00::1]:2222")
+	f.Fuzz(func(t *testing.T, line, host string) {
+		e, ok := parseKnownHostsLine(line)
+		if !ok {
+			return
+		}
+		if e.key == nil {
+			t.Fatalf("accepted %q without a key", line)
+		}
+		name, _ := lookupName(host)
+		e.matches(name)
+	})
+}

@@ -71,10 +71,12 @@ type ExitError struct {
 	Result Result
 }
 
+// Error quotes the command's stderr (or stdout), secrets redacted
+// (RedactSecrets): error messages end up in logs and reports.
 func (e *ExitError) Error() string {
-	msg := strings.TrimSpace(string(e.Result.Stderr))
+	msg := strings.TrimSpace(string(RedactSecrets(e.Result.Stderr)))
 	if msg == "" {
-		msg = strings.TrimSpace(string(e.Result.Stdout))
+		msg = strings.TrimSpace(string(RedactSecrets(e.Result.Stdout)))
 	}
 	if len(msg) > 300 {
 		msg = msg[:300] + "…"
@@ -82,7 +84,7 @@ func (e *ExitError) Error() string {
 	if msg != "" {
 		msg = ": " + msg
 	}
-	return fmt.Sprintf("%s: %s exited %d%s", e.Node, e.Cmd, e.Result.ExitCode, msg)
+	return fmt.Sprintf("%s: %s exited %d%s", e.Node, RedactSecrets([]byte(e.Cmd)), e.Result.ExitCode, msg)
 }
 
 // SudoError is a sudo that refused to run a root command: it wanted a
@@ -96,12 +98,13 @@ type SudoError struct {
 }
 
 func (e *SudoError) Error() string {
+	said := strings.TrimSpace(string(RedactSecrets([]byte(e.Stderr))))
 	if e.RequireTTY {
 		return fmt.Sprintf("%s: sudo refused %q for user %s: sudoers requires a terminal (Defaults requiretty) and %s; add the line \"Defaults:%s !requiretty\" to the node's sudoers (visudo -f /etc/sudoers.d/chefha), or log in as root",
-			e.Node, e.Cmd, e.User, strings.TrimSpace(e.Stderr), e.User)
+			e.Node, e.Cmd, e.User, said, e.User)
 	}
 	return fmt.Sprintf("%s: sudo -n refused %q for user %s (%s): give %s passwordless sudo for private-chef-ctl and the commands chefha runs (a sudoers line such as \"%s ALL=(root) NOPASSWD: ALL\"), or log in as root",
-		e.Node, e.Cmd, e.User, strings.TrimSpace(e.Stderr), e.User, e.User)
+		e.Node, e.Cmd, e.User, said, e.User, e.User)
 }
 
 // ErrConnectionLost is returned (wrapped) when the connection to a node

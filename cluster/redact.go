@@ -84,8 +84,37 @@ func RedactSecrets(text []byte) []byte {
 			return []byte("-----BEGIN " + string(kind) + "PRIVATE KEY-----\n" + Redacted + "\n-----END " + string(kind) + "PRIVATE KEY-----")
 		})
 	}
-	if bytes.IndexByte(out, '[') >= 0 {
-		out = replaceValue(out, rbAssign, func(sub [][]byte) string {
+	// The other forms never span lines: look only at lines that could
+	// hold one (regexp scans are slow; most output has none).
+	var b []byte
+	changed := false
+	for rest := out; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line = rest[:i+1]
+		}
+		rest = rest[len(line):]
+		red := redactLine(line)
+		if !changed && &red[0] != &line[0] {
+			changed = true
+			b = append(b, out[:len(out)-len(rest)-len(line)]...)
+		}
+		if changed {
+			b = append(b, red...)
+		}
+	}
+	if !changed {
+		return out
+	}
+	return b
+}
+
+// redactLine applies the one-line forms; it returns line itself when
+// nothing matched.
+func redactLine(line []byte) []byte {
+	l := line
+	if bytes.IndexByte(l, '[') >= 0 && bytes.IndexByte(l, '=') >= 0 {
+		l = replaceValue(l, rbAssign, func(sub [][]byte) string {
 			k := lastSubscript.FindSubmatch(sub[1])
 			if k == nil {
 				return ""
@@ -93,19 +122,24 @@ func RedactSecrets(text []byte) []byte {
 			return string(k[1]) + string(k[2]) + string(k[3])
 		})
 	}
-	if bytes.IndexByte(out, ':') >= 0 {
-		out = replaceValue(out, jsonPair, func(sub [][]byte) string { return string(sub[2]) })
+	if bytes.IndexByte(l, '"') >= 0 && bytes.IndexByte(l, ':') >= 0 {
+		l = replaceValue(l, jsonPair, func(sub [][]byte) string { return string(sub[2]) })
 	}
-	if bytes.IndexByte(out, '{') >= 0 {
-		out = replaceValue(out, erlPair, func(sub [][]byte) string { return string(sub[2]) })
+	if bytes.IndexByte(l, '{') >= 0 && bytes.IndexByte(l, '"') >= 0 {
+		l = replaceValue(l, erlPair, func(sub [][]byte) string { return string(sub[2]) })
 	}
-	out = confSecret.ReplaceAll(out, []byte("${1}"+Redacted))
-	return out
+	if bytes.Contains(l, []byte("auth_pass")) || bytes.Contains(l, []byte("shared-secret")) {
+		l = confSecret.ReplaceAll(l, []byte("${1}"+Redacted))
+	}
+	return l
 }
 
 // replaceValue replaces the value (the text after submatch 1) of every
-// match of re whose key names a secret.
+// match of re whose key names a secret; text itself when there is none.
 func replaceValue(text []byte, re *regexp.Regexp, key func(sub [][]byte) string) []byte {
+	if !re.Match(text) {
+		return text
+	}
 	return re.ReplaceAllFunc(text, func(m []byte) []byte {
 		sub := re.FindSubmatch(m)
 		if !IsSecretSetting(key(sub)) {

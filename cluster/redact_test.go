@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -163,4 +164,36 @@ func FuzzRedactSecrets(f *testing.F) {
 			t.Fatalf("secret survived after %q", in)
 		}
 	})
+}
+
+func TestErrorsDoNotPrintSecrets(t *testing.T) {
+	rb := []byte("postgresql['sql_password'] = \"FAKEsqlpw\"\n")
+	res, err := cluster.NewLocal("be1").Run(context.Background(), cluster.Cmd{Argv: []string{"sh", "-c", "cat; exit 2"}, Stdin: rb})
+	var ee *cluster.ExitError
+	require.ErrorAs(t, err, &ee)
+	assert.Contains(t, string(res.Stdout), "FAKE", "the Result is the command's own")
+	assert.Contains(t, err.Error(), "be1: sh -c 'cat; exit 2' exited 2")
+	assert.NotContains(t, err.Error(), "FAKE")
+	se := &cluster.SudoError{Node: "be1", User: "deploy", Cmd: "cat", Stderr: "keepalived['vrrp_instance_password'] = 'FAKEvrrp'\nsudo: a password is required"}
+	assert.NotContains(t, se.Error(), "FAKE")
+}
+
+// BenchmarkRedactSecrets: what a default Recording adds to each exchange,
+// on 1 MiB of gathered output with private-chef.rb in it.
+func BenchmarkRedactSecrets(b *testing.B) {
+	rb, err := os.ReadFile(filepath.Join("testdata", "ha-secrets.rb"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var in bytes.Buffer
+	for in.Len() < 1<<20 {
+		in.WriteString("root      1234     1  0 10:00 ?        00:00:01 runsv opscode-erchef\n")
+		if in.Len()%(64<<10) < 80 {
+			in.Write(rb)
+		}
+	}
+	b.SetBytes(int64(in.Len()))
+	for b.Loop() {
+		cluster.RedactSecrets(in.Bytes())
+	}
 }

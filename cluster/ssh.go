@@ -296,7 +296,7 @@ func (n *SSH) connect(ctx context.Context, via *ssh.Client) (*ssh.Client, error)
 		}
 		var hk *HostKeyError
 		if errors.As(err, &hk) {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", cfg.name(), hk)
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
