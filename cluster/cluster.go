@@ -24,33 +24,49 @@ func New(top Topology, nodes map[string]Node) (*Cluster, error) {
 }
 
 // Dial connects to every server of top, using config to say how to reach
-// each (e.g. LoadSSHConfig by name, or the server's IP address). All
-// servers are dialled at once; every failure is reported.
+// each (usually ServerConfigs; or LoadSSHConfig by name). All servers are
+// dialled at once, and one that cannot be reached does not stop the rest.
+//
+// Dial always returns a Cluster, to be closed. Every server has a node in
+// it: a node Dial could not reach answers every call with an
+// *UnreachableError naming it, its address and why. When any node is
+// unreachable, the error is a *DialError listing them (errors.As finds it,
+// and through it the causes, such as a *HostKeyError). Work that needs
+// every node treats that error as fatal (and closes the Cluster); a
+// pre-flight reads the nodes it reached and reports the others.
 func Dial(ctx context.Context, top Topology, config func(Server) (SSHConfig, error)) (*Cluster, error) {
-	nodes := map[string]Node{}
+	type dialled struct {
+		node *SSH
+		addr string
+	}
 	name := func(s Server) string { return s.Name }
-	rs := fanOut(ctx, top.Servers, name, 0, func(ctx context.Context, s Server) (*SSH, error) {
+	rs := fanOut(ctx, top.Servers, name, 0, func(ctx context.Context, s Server) (dialled, error) {
 		cfg, err := config(s)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.Name, err)
+			return dialled{}, fmt.Errorf("%s: %w", s.Name, err)
 		}
-		if cfg.Name == "" {
-			cfg.Name = s.Name
-		}
-		return DialSSH(ctx, cfg)
+		cfg.Name = s.Name // the node is named as the topology names it
+		d := dialled{addr: cfg.addr()}
+		d.node, err = DialSSH(ctx, cfg)
+		return d, err
 	})
-	if err := JoinErrors(rs); err != nil {
-		for _, r := range rs {
-			if r.Value != nil {
-				r.Value.Close()
-			}
-		}
-		return nil, err
-	}
+	nodes := make(map[string]Node, len(rs))
+	var de DialError
 	for _, r := range rs {
-		nodes[r.Node] = r.Value
+		if r.Err == nil {
+			nodes[r.Node] = r.Value.node
+			continue
+		}
+		ue := &UnreachableError{Node: r.Node, Addr: r.Value.addr, Err: r.Err}
+		nodes[r.Node] = unreachable{ue}
+		de.Unreachable = append(de.Unreachable, ue)
 	}
-	return New(top, nodes)
+	c := &Cluster{Topology: top, nodes: nodes}
+	if len(de.Unreachable) > 0 {
+		de.Total = len(rs)
+		return c, &de
+	}
+	return c, nil
 }
 
 // Node returns the node of the server called name.

@@ -42,7 +42,9 @@ type Cmd struct {
 	Stdin []byte
 	// Sudo runs the command as root: through `sudo -n` when the node's
 	// login user is not root (a sudo that wants a password fails at once
-	// with *SudoError instead of hanging).
+	// with *SudoError instead of hanging). Over SSH, where sudoers says
+	// "Defaults requiretty", root commands run under a pseudo-terminal,
+	// which merges their stderr into Stdout (see SSH.Run).
 	Sudo bool
 }
 
@@ -69,10 +71,12 @@ type ExitError struct {
 	Result Result
 }
 
+// Error quotes the command's stderr (or stdout), secrets redacted
+// (RedactSecrets): error messages end up in logs and reports.
 func (e *ExitError) Error() string {
-	msg := strings.TrimSpace(string(e.Result.Stderr))
+	msg := strings.TrimSpace(string(RedactSecrets(e.Result.Stderr)))
 	if msg == "" {
-		msg = strings.TrimSpace(string(e.Result.Stdout))
+		msg = strings.TrimSpace(string(RedactSecrets(e.Result.Stdout)))
 	}
 	if len(msg) > 300 {
 		msg = msg[:300] + "…"
@@ -80,18 +84,27 @@ func (e *ExitError) Error() string {
 	if msg != "" {
 		msg = ": " + msg
 	}
-	return fmt.Sprintf("%s: %s exited %d%s", e.Node, e.Cmd, e.Result.ExitCode, msg)
+	return fmt.Sprintf("%s: %s exited %d%s", e.Node, RedactSecrets([]byte(e.Cmd)), e.Result.ExitCode, msg)
 }
 
-// SudoError is a sudo that refused to run without a password.
+// SudoError is a sudo that refused to run a root command: it wanted a
+// password, or (RequireTTY) a terminal that could not be given.
 type SudoError struct {
 	Node, User, Cmd string
-	Stderr          string
+	Stderr          string // what sudo said, or why no terminal could be had
+	// RequireTTY: sudoers has "Defaults requiretty" and the command could
+	// not be run under a terminal.
+	RequireTTY bool
 }
 
 func (e *SudoError) Error() string {
-	return fmt.Sprintf("%s: sudo -n refused %q for user %s (%s): give %s passwordless sudo for private-chef-ctl and the commands chefha runs, or log in as root",
-		e.Node, e.Cmd, e.User, strings.TrimSpace(e.Stderr), e.User)
+	said := strings.TrimSpace(string(RedactSecrets([]byte(e.Stderr))))
+	if e.RequireTTY {
+		return fmt.Sprintf("%s: sudo refused %q for user %s: sudoers requires a terminal (Defaults requiretty) and %s; add the line \"Defaults:%s !requiretty\" to the node's sudoers (visudo -f /etc/sudoers.d/chefha), or log in as root",
+			e.Node, e.Cmd, e.User, said, e.User)
+	}
+	return fmt.Sprintf("%s: sudo -n refused %q for user %s (%s): give %s passwordless sudo for private-chef-ctl and the commands chefha runs (a sudoers line such as \"%s ALL=(root) NOPASSWD: ALL\"), or log in as root",
+		e.Node, e.Cmd, e.User, said, e.User, e.User)
 }
 
 // ErrConnectionLost is returned (wrapped) when the connection to a node
@@ -180,6 +193,10 @@ func finish(node, user string, c Cmd, res Result) (Result, error) {
 	}
 	if c.Sudo && user != "root" && sudoPrompted(res.Stderr) {
 		return res, &SudoError{Node: node, User: user, Cmd: ShellJoin(c.Argv), Stderr: string(res.Stderr)}
+	}
+	if c.Sudo && user != "root" && sudoWantsTTY(res.Stderr) {
+		// Local has no terminal to give; SSH retries under one first.
+		return res, &SudoError{Node: node, User: user, Cmd: ShellJoin(c.Argv), RequireTTY: true, Stderr: "chefha runs it without one"}
 	}
 	return res, &ExitError{Node: node, Cmd: ShellJoin(c.Argv), Result: res}
 }

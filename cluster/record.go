@@ -37,14 +37,41 @@ type Exchange struct {
 	NotExist bool       `json:"not_exist,omitempty"`
 }
 
-// key identifies the request half of an exchange.
+// key identifies the request half of an exchange. Its text is redacted
+// the way a default Recording saves it, so a call carrying a secret finds
+// the exchange recorded without it (and two calls that differ only in a
+// secret are one key).
 func (e Exchange) key() string {
 	var written Blob
 	if e.Op == "write" { // for reads, Data is the answer
-		written = e.Data
+		written = RedactSecrets(e.Data)
 	}
-	k, _ := json.Marshal([]any{e.Op, e.Argv, e.Sudo, e.Stdin, e.Path, written, e.Perm})
+	argv := make([]string, len(e.Argv))
+	for i, a := range e.Argv {
+		argv[i] = string(RedactSecrets([]byte(a)))
+	}
+	k, _ := json.Marshal([]any{e.Op, argv, e.Sudo, Blob(RedactSecrets(e.Stdin)), e.Path, written, e.Perm})
 	return string(k)
+}
+
+// redacted returns e with RedactSecrets applied to everything it carries.
+func (e Exchange) redacted() Exchange {
+	red := func(b Blob) Blob {
+		if b == nil {
+			return nil
+		}
+		return RedactSecrets(b)
+	}
+	if e.Argv != nil {
+		argv := make([]string, len(e.Argv))
+		for i, a := range e.Argv {
+			argv[i] = string(RedactSecrets([]byte(a)))
+		}
+		e.Argv = argv
+	}
+	e.Stdin, e.Data, e.Stdout, e.Stderr = red(e.Stdin), red(e.Data), red(e.Stdout), red(e.Stderr)
+	e.Err = string(RedactSecrets([]byte(e.Err)))
+	return e
 }
 
 func (e Exchange) String() string {
@@ -89,23 +116,47 @@ func (b *Blob) UnmarshalJSON(data []byte) error {
 // Recording wraps a node and saves every exchange with it under a
 // directory, for Replay to serve later: capture a real cluster once, test
 // tooling against it forever.
+//
+// What a node says is private: the directory is 0700, each exchange a 0600
+// file, and secrets are redacted (RedactSecrets) before anything is
+// written unless RecordingOptions.KeepSecrets says otherwise. The caller
+// still gets the node's answers unredacted.
 type Recording struct {
 	Node
-	dir string
-	mu  sync.Mutex
-	seq int
+	dir  string
+	opts RecordingOptions
+	mu   sync.Mutex
+	seq  int
 }
 
-// NewRecording wraps n, saving exchanges in dir (created if missing).
+// RecordingOptions change what a Recording saves.
+type RecordingOptions struct {
+	// KeepSecrets saves exchanges exactly as they were, secrets included.
+	// Only for fixtures that never leave the machine they were made on.
+	KeepSecrets bool
+}
+
+// NewRecording wraps n, saving redacted exchanges in dir.
 func NewRecording(n Node, dir string) (*Recording, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	return NewRecordingWith(n, dir, RecordingOptions{})
+}
+
+// NewRecordingWith wraps n, saving exchanges in dir as opts say. A missing
+// dir is created 0700; an existing one, or a file in it, that group or
+// others may read is refused with a *ModeError naming it and the chmod
+// that mends it.
+func NewRecordingWith(n Node, dir string, opts RecordingOptions) (*Recording, error) {
+	if err := privateDir(dir, "recording directory"); err != nil {
 		return nil, err
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
+		return nil, fmt.Errorf("recording directory: %w", err)
+	}
+	if err := privateFiles(dir, ents, "recording file"); err != nil {
 		return nil, err
 	}
-	return &Recording{Node: n, dir: dir, seq: len(ents)}, nil
+	return &Recording{Node: n, dir: dir, opts: opts, seq: len(ents)}, nil
 }
 
 func (r *Recording) save(e Exchange, err error) error {
@@ -117,6 +168,9 @@ func (r *Recording) save(e Exchange, err error) error {
 			e.ExitCode = ee.Result.ExitCode
 		}
 	}
+	if !r.opts.KeepSecrets {
+		e = e.redacted()
+	}
 	b, merr := json.MarshalIndent(e, "", "  ")
 	if merr != nil {
 		return merr
@@ -125,7 +179,7 @@ func (r *Recording) save(e Exchange, err error) error {
 	r.seq++
 	name := filepath.Join(r.dir, fmt.Sprintf("%05d-%s.json", r.seq, e.Op))
 	r.mu.Unlock()
-	return os.WriteFile(name, append(b, '\n'), 0o644)
+	return writePrivate(name, append(b, '\n'))
 }
 
 func (r *Recording) Run(ctx context.Context, c Cmd) (Result, error) {

@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -18,7 +19,7 @@ import (
 
 func TestRecordThenReplay(t *testing.T) {
 	ctx := context.Background()
-	work, fixtures := t.TempDir(), t.TempDir()
+	work, fixtures := t.TempDir(), filepath.Join(t.TempDir(), "fixtures")
 	require.NoError(t, os.WriteFile(filepath.Join(work, "current_cluster_status"), []byte("master\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(work, "binary"), []byte{0xff, 0x00, 0xfe}, 0o644))
 
@@ -76,7 +77,7 @@ func TestRecordThenReplay(t *testing.T) {
 }
 
 func TestReplayRepeatsInOrderThenTheLast(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "fixtures")
 	src := t.TempDir()
 	status := filepath.Join(src, "current_cluster_status")
 	rec, err := cluster.NewRecording(cluster.NewLocal("be1"), dir)
@@ -134,4 +135,91 @@ func TestClusterNeedsANodePerServer(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, c.All(), 2)
 	assert.Equal(t, "fe1", c.Nodes(top.Frontends())[0].Name())
+}
+
+func TestRecordingFilesArePrivate(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "fixtures", "be1")
+	rec, err := cluster.NewRecording(cluster.NewLocal("be1"), dir)
+	require.NoError(t, err)
+	_, err = rec.Run(ctx, cluster.Command("echo", "node data"))
+	require.NoError(t, err)
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		st, err := os.Stat(d)
+		require.NoError(t, err)
+		assert.Equal(t, fs.FileMode(0o700), st.Mode().Perm(), d)
+	}
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, ents, 1)
+	st, err := ents[0].Info()
+	require.NoError(t, err)
+	assert.Equal(t, fs.FileMode(0o600), st.Mode().Perm(), ents[0].Name())
+}
+
+func TestRecordingRefusesLooseModes(t *testing.T) {
+	open := t.TempDir()
+	require.NoError(t, os.Chmod(open, 0o755))
+	_, err := cluster.NewRecording(cluster.NewLocal("be1"), open)
+	var me *cluster.ModeError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, open, me.Path)
+	assert.ErrorContains(t, err, "recording directory "+open+" has mode 0755")
+	assert.ErrorContains(t, err, "chmod 700 "+open)
+
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o700))
+	loose := filepath.Join(dir, "00001-run.json")
+	require.NoError(t, os.WriteFile(loose, []byte("{}\n"), 0o644))
+	require.NoError(t, os.Chmod(loose, 0o644))
+	_, err = cluster.NewRecording(cluster.NewLocal("be1"), dir)
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, loose, me.Path)
+	assert.ErrorContains(t, err, "chmod 600 "+dir+"/*")
+}
+
+func TestRecordingRedactsSecrets(t *testing.T) {
+	ctx := context.Background()
+	rb, err := filepath.Abs(filepath.Join("testdata", "ha-secrets.rb"))
+	require.NoError(t, err)
+	secret := []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nFAKEkeybody\n-----END OPENSSH PRIVATE KEY-----\n")
+	calls := func(n cluster.Node) [][]byte {
+		res, err := n.Run(ctx, cluster.Command("cat", rb))
+		require.NoError(t, err)
+		b, err := n.ReadFile(ctx, rb)
+		require.NoError(t, err)
+		script, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sh", "-c", "echo '== private-chef.rb'; cat \"$1\"; echo '== key'; cat", "sh", rb}, Stdin: secret})
+		require.NoError(t, err)
+		return [][]byte{res.Stdout, b, script.Stdout}
+	}
+	for _, keep := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "rec")
+		rec, err := cluster.NewRecordingWith(cluster.NewLocal("be1"), dir, cluster.RecordingOptions{KeepSecrets: keep})
+		require.NoError(t, err)
+		live := calls(rec)
+		for _, out := range live {
+			assert.Contains(t, string(out), "FAKE", "the caller gets what the node said")
+		}
+		var saved bytes.Buffer
+		ents, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			require.NoError(t, err)
+			saved.Write(b)
+		}
+		if keep {
+			assert.Contains(t, saved.String(), "FAKE", "KeepSecrets saves them")
+			continue
+		}
+		assert.NotContains(t, saved.String(), "FAKE", "no secret written to disk")
+		assert.Contains(t, saved.String(), "be1.example.com", "the rest is kept")
+		// Replay answers the same calls (stdin carrying the key included),
+		// with the redacted text.
+		rp, err := cluster.LoadReplay("be1", dir)
+		require.NoError(t, err)
+		for i, out := range calls(rp) {
+			assert.Equal(t, string(cluster.RedactSecrets(live[i])), string(out))
+		}
+	}
 }

@@ -1,19 +1,13 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net"
-	"os"
-	"path"
-	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -53,14 +47,22 @@ type SSHConfig struct {
 
 	// Auth: the agent (AgentSocket, or $SSH_AUTH_SOCK when empty), then
 	// Signers, then IdentityFiles. Encrypted key files need Passphrase.
-	NoAgent       bool
-	AgentSocket   string
-	Signers       []ssh.Signer
-	IdentityFiles []string
-	Passphrase    func(file string) ([]byte, error)
+	// User certificates are offered before plain keys, as OpenSSH does:
+	// the agent's, then CertificateFiles and the <IdentityFile>-cert.pub
+	// beside each identity file, each with the key it certifies (from the
+	// files, Signers or the agent).
+	NoAgent          bool
+	AgentSocket      string
+	Signers          []ssh.Signer
+	IdentityFiles    []string
+	CertificateFiles []string
+	Passphrase       func(file string) ([]byte, error)
 
 	// Host keys: checked against KnownHostsFiles (default
-	// ~/.ssh/known_hosts) under HostKeyPolicy.
+	// ~/.ssh/known_hosts) under HostKeyPolicy, as OpenSSH checks them:
+	// host patterns with *, ? and !, [host]:port and hashed (|1|) names;
+	// @cert-authority lines vouch for host certificates, @revoked lines
+	// refuse a key or the CA that signed a certificate.
 	KnownHostsFiles []string
 	HostKeyPolicy   HostKeyPolicy
 	// InsecureIgnoreHostKey accepts any host key. It exists for throwaway
@@ -120,6 +122,9 @@ type SSH struct {
 
 	mu   sync.Mutex
 	conn *sshConn
+	// needTTY: sudo on this node wants a terminal (Defaults requiretty);
+	// learnt from its refusal, kept across reconnects.
+	needTTY atomic.Bool
 }
 
 type sshConn struct {
@@ -291,7 +296,7 @@ func (n *SSH) connect(ctx context.Context, via *ssh.Client) (*ssh.Client, error)
 		}
 		var hk *HostKeyError
 		if errors.As(err, &hk) {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", cfg.name(), hk)
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -338,130 +343,6 @@ func keepAlive(cl *ssh.Client, dead <-chan struct{}, every time.Duration, max in
 	}
 }
 
-func (n *SSH) Run(ctx context.Context, c Cmd) (Result, error) {
-	if len(c.Argv) == 0 {
-		return Result{}, fmt.Errorf("%s: empty command", n.Name())
-	}
-	conn, err := n.get(ctx)
-	if err != nil {
-		return Result{}, err
-	}
-	sess, err := conn.client.NewSession()
-	if err != nil {
-		// Nothing ran yet, so one retry on a fresh connection is safe.
-		n.forget(conn)
-		if conn, err = n.get(ctx); err != nil {
-			return Result{}, err
-		}
-		if sess, err = conn.client.NewSession(); err != nil {
-			n.forget(conn)
-			return Result{}, fmt.Errorf("%s: open session: %w: %w", n.Name(), ErrConnectionLost, err)
-		}
-	}
-	defer sess.Close()
-	var stdout, stderr syncBuffer
-	sess.Stdout, sess.Stderr = &stdout, &stderr
-	if c.Stdin != nil {
-		sess.Stdin = bytes.NewReader(c.Stdin)
-	}
-	// The shell prints its PID, then execs the command with that PID:
-	// sshd made it a process group leader, so on cancel the whole group
-	// can be killed from a second session. SSH "signal" requests alone are
-	// not enough: OpenSSH refuses them for root logins (no post-auth
-	// privilege separation) before 9.8.
-	argv := sudoArgv(c, n.cfg.User)
-	line := "echo $$; exec " + ShellJoin(argv)
-	if err := sess.Start(line); err != nil {
-		return Result{}, fmt.Errorf("%s: start %s: %w", n.Name(), c, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- sess.Wait() }()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		sess.Signal(ssh.SIGKILL)
-		n.killGroup(conn, stdout.Bytes(), c.Sudo)
-		sess.Close()
-		select {
-		case <-done:
-		case <-time.After(2 * time.Second):
-		}
-		out, _ := splitPID(stdout.Bytes())
-		return Result{Stdout: out, Stderr: stderr.Bytes()}, fmt.Errorf("%s: %s: %w", n.Name(), c, ctx.Err())
-	}
-	out, ok := splitPID(stdout.Bytes())
-	if !ok && err == nil {
-		return Result{}, fmt.Errorf("%s: %s: the remote shell did not print its PID first (is the login shell POSIX?): %q", n.Name(), c, abbrev(string(stdout.Bytes())))
-	}
-	res := Result{Stdout: out, Stderr: stderr.Bytes()}
-	var ee *ssh.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		res.ExitCode = ee.ExitStatus()
-	default:
-		// ExitMissingError or io.EOF: the channel closed without an exit
-		// status, which is what a dropped connection looks like.
-		n.forget(conn)
-		return res, fmt.Errorf("%s: %s: %w (the command's outcome is unknown): %v", n.Name(), c, ErrConnectionLost, err)
-	}
-	return finish(n.Name(), n.cfg.User, c, res)
-}
-
-// splitPID removes the PID line Run's wrapper prints first.
-func splitPID(b []byte) ([]byte, bool) {
-	i := bytes.IndexByte(b, '\n')
-	if i < 0 {
-		return b, false
-	}
-	if _, err := strconv.Atoi(string(b[:i])); err != nil {
-		return b, false
-	}
-	return b[i+1:], true
-}
-
-// killGroup kills a cancelled command's process group from a new session.
-func (n *SSH) killGroup(conn *sshConn, stdout []byte, sudo bool) {
-	i := bytes.IndexByte(stdout, '\n')
-	if i < 0 {
-		return
-	}
-	pid, err := strconv.Atoi(string(stdout[:i]))
-	if err != nil || pid <= 1 {
-		return
-	}
-	sess, err := conn.client.NewSession()
-	if err != nil {
-		return
-	}
-	defer sess.Close()
-	kill := ShellJoin(sudoArgv(Cmd{Argv: []string{"kill", "-KILL", "--", "-" + strconv.Itoa(pid)}, Sudo: sudo}, n.cfg.User))
-	done := make(chan struct{})
-	go func() { sess.Run(kill); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the session writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
-}
-
 // forget drops a connection that failed, so the next call redials. A
 // command whose session ended without an exit status is the sign: the
 // transport may look alive for a moment longer, but it is not to be trusted.
@@ -474,179 +355,6 @@ func (n *SSH) forget(c *sshConn) {
 	}
 }
 
-func (n *SSH) sftpClient(ctx context.Context) (*sftp.Client, error) {
-	c, err := n.get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.sftpOnce.Do(func() {
-		c.sftp, c.sftpErr = sftp.NewClient(c.client,
-			sftp.UseConcurrentWrites(true), sftp.MaxConcurrentRequestsPerFile(64))
-	})
-	if c.sftpErr != nil {
-		return nil, fmt.Errorf("%s: sftp: %w", n.Name(), c.sftpErr)
-	}
-	return c.sftp, nil
-}
-
-// withSFTP runs fn with the SFTP client, giving up when ctx ends: pkg/sftp
-// calls take no context, so a stalled server is cut off by closing the
-// connection.
-func (n *SSH) withSFTP(ctx context.Context, fn func(*sftp.Client) error) error {
-	cl, err := n.sftpClient(ctx)
-	if err != nil {
-		return err
-	}
-	done := make(chan error, 1)
-	go func() { done <- fn(cl) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		n.mu.Lock()
-		if n.conn != nil {
-			n.conn.close()
-			n.conn = nil
-		}
-		n.mu.Unlock()
-		<-done
-		return fmt.Errorf("%w (connection closed to stop the transfer)", ctx.Err())
-	}
-}
-
-func (n *SSH) ReadFile(ctx context.Context, name string) ([]byte, error) {
-	var out []byte
-	err := n.withSFTP(ctx, func(cl *sftp.Client) error {
-		f, err := cl.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		var b bytes.Buffer
-		_, err = f.WriteTo(&b)
-		out = b.Bytes()
-		return err
-	})
-	if errors.Is(err, fs.ErrPermission) && n.cfg.User != "root" {
-		res, rerr := n.Run(ctx, Cmd{Argv: []string{"cat", "--", name}, Sudo: true})
-		if rerr == nil {
-			return res.Stdout, nil
-		}
-	}
-	return out, n.fileErr("read", name, err)
-}
-
-func (n *SSH) WriteFile(ctx context.Context, name string, data []byte, perm fs.FileMode) error {
-	tmp, err := n.writeFrom(ctx, name, bytes.NewReader(data), perm)
-	if errors.Is(err, fs.ErrPermission) && n.cfg.User != "root" {
-		// The login user may not write there; root may, through sudo.
-		script := `umask 077 && cat > "$1" && chmod "$2" "$1" && mv -f "$1" "$3"`
-		_, serr := n.Run(ctx, Cmd{Argv: []string{"sh", "-c", script, "sh", tmp, strconv.FormatUint(uint64(perm.Perm()), 8), name}, Stdin: data, Sudo: true})
-		if serr == nil {
-			return nil
-		}
-		return fmt.Errorf("%s: write %s: %w (and through sudo: %v)", n.Name(), name, err, serr)
-	}
-	return n.fileErr("write", name, err)
-}
-
-// WriteFileFrom is WriteFile for data too large to hold in memory (a
-// package file): it streams r into a temporary file beside name and
-// renames it over name.
-func (n *SSH) WriteFileFrom(ctx context.Context, name string, r io.Reader, perm fs.FileMode) error {
-	_, err := n.writeFrom(ctx, name, r, perm)
-	if errors.Is(err, fs.ErrPermission) && n.cfg.User != "root" {
-		err = fmt.Errorf("%w (%s may not write there; choose a directory it owns)", err, n.cfg.User)
-	}
-	return n.fileErr("write", name, err)
-}
-
-// writeFrom streams r to a temporary file over SFTP (writes overlap:
-// UseConcurrentWrites) and renames it over name; it returns the temporary
-// name it used.
-func (n *SSH) writeFrom(ctx context.Context, name string, r io.Reader, perm fs.FileMode) (string, error) {
-	tmp := path.Join(path.Dir(name), "."+path.Base(name)+".chefha-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	return tmp, n.withSFTP(ctx, func(cl *sftp.Client) error {
-		f, err := cl.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
-		if err != nil {
-			return err
-		}
-		_, err = f.ReadFrom(r)
-		if err == nil {
-			err = f.Chmod(perm)
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = cl.PosixRename(tmp, name)
-		}
-		if err != nil {
-			cl.Remove(tmp)
-		}
-		return err
-	})
-}
-
-func (n *SSH) Stat(ctx context.Context, name string) (FileInfo, error) {
-	var fi FileInfo
-	err := n.withSFTP(ctx, func(cl *sftp.Client) error {
-		st, err := cl.Lstat(name)
-		if err != nil {
-			return err
-		}
-		fi = sftpInfo(name, st)
-		if st.Mode()&fs.ModeSymlink != 0 {
-			fi.Target, _ = cl.ReadLink(name)
-		}
-		return nil
-	})
-	return fi, n.fileErr("stat", name, err)
-}
-
-func (n *SSH) ReadDir(ctx context.Context, name string) ([]FileInfo, error) {
-	var out []FileInfo
-	err := n.withSFTP(ctx, func(cl *sftp.Client) error {
-		ents, err := cl.ReadDir(name)
-		if err != nil {
-			return err
-		}
-		for _, st := range ents {
-			p := path.Join(name, st.Name())
-			fi := sftpInfo(p, st)
-			if st.Mode()&fs.ModeSymlink != 0 {
-				fi.Target, _ = cl.ReadLink(p)
-			}
-			out = append(out, fi)
-		}
-		return nil
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, n.fileErr("list", name, err)
-}
-
-func sftpInfo(p string, st fs.FileInfo) FileInfo {
-	fi := FileInfo{Path: p, Mode: st.Mode(), Size: st.Size(), ModTime: st.ModTime(), UID: -1, GID: -1}
-	if fs, ok := st.Sys().(*sftp.FileStat); ok {
-		fi.UID, fi.GID = int(fs.UID), int(fs.GID)
-	}
-	return fi
-}
-
-func (n *SSH) fileErr(op, name string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var se *sftp.StatusError
-	if errors.As(err, &se) && se.FxCode() == sftp.ErrSSHFxNoSuchFile {
-		err = fmt.Errorf("%w: %w", fs.ErrNotExist, err)
-	}
-	if errors.Is(err, io.EOF) {
-		err = fmt.Errorf("%w: %w", ErrConnectionLost, err)
-	}
-	return fmt.Errorf("%s: %s %s: %w", n.Name(), op, name, err)
-}
-
 // Close ends the connection (and the bastion hops').
 func (n *SSH) Close() error {
 	n.mu.Lock()
@@ -657,48 +365,4 @@ func (n *SSH) Close() error {
 	}
 	n.auth.close()
 	return nil
-}
-
-// Mkdir makes a directory, or sets the mode of one that exists.
-func (n *SSH) Mkdir(ctx context.Context, name string, perm fs.FileMode) error {
-	return n.fileErr("mkdir", name, n.withSFTP(ctx, func(cl *sftp.Client) error {
-		err := cl.Mkdir(name)
-		if err != nil {
-			if st, serr := cl.Stat(name); serr != nil || !st.IsDir() {
-				return err
-			}
-		}
-		return cl.Chmod(name, perm)
-	}))
-}
-
-// Rename renames, replacing newname if it is a file (posix-rename@openssh.com).
-func (n *SSH) Rename(ctx context.Context, oldname, newname string) error {
-	return n.fileErr("rename", oldname, n.withSFTP(ctx, func(cl *sftp.Client) error {
-		return cl.PosixRename(oldname, newname)
-	}))
-}
-
-func (n *SSH) RemoveAll(ctx context.Context, name string) error {
-	return n.fileErr("remove", name, n.withSFTP(ctx, func(cl *sftp.Client) error {
-		return cl.RemoveAll(name)
-	}))
-}
-
-func (n *SSH) Chown(ctx context.Context, name string, uid, gid int) error {
-	return n.fileErr("chown", name, n.withSFTP(ctx, func(cl *sftp.Client) error {
-		return cl.Chown(name, uid, gid)
-	}))
-}
-
-func (n *SSH) Symlink(ctx context.Context, target, name string) error {
-	return n.fileErr("symlink", name, n.withSFTP(ctx, func(cl *sftp.Client) error {
-		return cl.Symlink(target, name)
-	}))
-}
-
-// SHA256 hashes files on the node with sha256sum, so a copy is verified
-// without reading it back.
-func (n *SSH) SHA256(ctx context.Context, paths []string) ([][sha256.Size]byte, error) {
-	return remoteSHA256(ctx, n, false, paths)
 }

@@ -365,3 +365,71 @@ Host *
 	_, err = cluster.LoadSSHConfig(conf, "a")
 	assert.ErrorContains(t, err, "StrictHostKeyChecking no is not honoured")
 }
+
+func TestSSHAcceptNewKnownHostsModes(t *testing.T) {
+	e := newSSHEnv(t)
+	cfg := e.config("root")
+	cfg.HostKeyPolicy = cluster.HostKeyAcceptNew
+
+	// Created 0600 (in a 0700 directory) when missing.
+	created := filepath.Join(e.dir, "fresh", "known_hosts")
+	cfg.KnownHostsFiles = []string{created}
+	n, err := cluster.DialSSH(context.Background(), cfg)
+	require.NoError(t, err)
+	n.Close()
+	st, err := os.Stat(created)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	st, err = os.Stat(filepath.Dir(created))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm())
+
+	// An existing file keeps its own (stricter or usual) mode.
+	for _, mode := range []os.FileMode{0o400 | 0o200, 0o644} {
+		kh := filepath.Join(e.dir, fmt.Sprintf("known_hosts_%o", mode))
+		require.NoError(t, os.WriteFile(kh, nil, 0o600))
+		require.NoError(t, os.Chmod(kh, mode))
+		cfg.KnownHostsFiles = []string{kh}
+		n, err := cluster.DialSSH(context.Background(), cfg)
+		require.NoError(t, err)
+		n.Close()
+		st, err := os.Stat(kh)
+		require.NoError(t, err)
+		assert.Equal(t, mode, st.Mode().Perm())
+		b, _ := os.ReadFile(kh)
+		assert.Equal(t, 1, strings.Count(string(b), "\n"), "the host was recorded")
+	}
+
+	// One that others may write is not appended to.
+	for _, mode := range []os.FileMode{0o666, 0o620} {
+		kh := filepath.Join(e.dir, fmt.Sprintf("known_hosts_open_%o", mode))
+		require.NoError(t, os.WriteFile(kh, nil, 0o600))
+		require.NoError(t, os.Chmod(kh, mode))
+		cfg.KnownHostsFiles = []string{kh}
+		_, err := cluster.DialSSH(context.Background(), cfg)
+		var me *cluster.ModeError
+		require.ErrorAs(t, err, &me, "mode %o", mode)
+		assert.ErrorContains(t, err, "known_hosts file "+kh)
+		assert.ErrorContains(t, err, "chmod go-w "+kh)
+		b, _ := os.ReadFile(kh)
+		assert.Empty(t, b)
+	}
+}
+
+// TestSSHSudoRequireTTYNoTerminal: a sudo that always wants a terminal
+// (this in-process server gives none a sudo would accept) fails the first
+// root command with a *SudoError naming the sudoers line to add.
+func TestSSHSudoRequireTTYNoTerminal(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	require.NoError(t, os.MkdirAll(bin, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "sudo"), []byte("#!/bin/sh\necho 'sudo: sorry, you must have a tty to run sudo' >&2\nexit 1\n"), 0o755))
+	e := newSSHEnv(t, "PATH="+bin+":"+os.Getenv("PATH"))
+	n := e.dial(t, "deploy")
+	_, err := n.Run(context.Background(), cluster.Command("private-chef-ctl", "status").AsRoot())
+	var se *cluster.SudoError
+	require.ErrorAs(t, err, &se)
+	assert.True(t, se.RequireTTY)
+	assert.ErrorContains(t, err, `be1: sudo refused "private-chef-ctl status" for user deploy: sudoers requires a terminal (Defaults requiretty)`)
+	assert.ErrorContains(t, err, `add the line "Defaults:deploy !requiretty"`)
+}

@@ -29,6 +29,7 @@ type sshd struct {
 	port int
 	cmd  *exec.Cmd
 	dir  string
+	log  string // sshd's own log (-e)
 }
 
 // clientKey is the key every test sshd trusts, with known_hosts for them.
@@ -60,6 +61,23 @@ func startSSHD(t testing.TB, k *clientKey) *sshd {
 // startSSHDPort starts sshd on port, or on a free one when port is 0.
 func startSSHDPort(t testing.TB, k *clientKey, port int) *sshd {
 	t.Helper()
+	return startSSHDWith(t, k, sshdOpts{port: port})
+}
+
+// sshdOpts vary the test sshd.
+type sshdOpts struct {
+	port int // 0: a free one
+	// config returns sshd_config lines to put first (sshd keeps the first
+	// value it reads for a keyword), given the sshd's directory, where
+	// host_key and host_key.pub already are.
+	config func(dir string) string
+	// noTrust leaves the host key out of k's known_hosts.
+	noTrust bool
+}
+
+func startSSHDWith(t testing.TB, k *clientKey, o sshdOpts) *sshd {
+	t.Helper()
+	port := o.port
 	bin := peer.Need(t, "sshd", "openssh-server")
 	if os.Geteuid() == 0 {
 		// sshd run as root insists on its privilege separation directory,
@@ -74,6 +92,7 @@ func startSSHDPort(t testing.TB, k *clientKey, port int) *sshd {
 	block, err := ssh.MarshalPrivateKey(hostPriv, "")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "host_key"), pem.EncodeToMemory(block), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "host_key.pub"), ssh.MarshalAuthorizedKey(mustPub(t, hostPriv)), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(k.signer.PublicKey()), 0o600))
 	if port == 0 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -81,7 +100,11 @@ func startSSHDPort(t testing.TB, k *clientKey, port int) *sshd {
 		port = ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
 	}
-	conf := fmt.Sprintf(`Port %d
+	extra := ""
+	if o.config != nil {
+		extra = o.config(dir)
+	}
+	conf := extra + fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %[2]s/host_key
 AuthorizedKeysFile %[2]s/authorized_keys
@@ -114,7 +137,7 @@ LogLevel ERROR
 			t.Logf("sshd log:\n%s", b)
 		}
 	})
-	s := &sshd{port: port, cmd: cmd, dir: dir}
+	s := &sshd{port: port, cmd: cmd, dir: dir, log: logf.Name()}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -131,11 +154,13 @@ LogLevel ERROR
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	line := knownhosts.Line([]string{knownhosts.Normalize(fmt.Sprintf("127.0.0.1:%d", port))}, mustPub(t, hostPriv))
-	f, err := os.OpenFile(k.knownHosts, os.O_APPEND|os.O_WRONLY, 0)
-	require.NoError(t, err)
-	fmt.Fprintln(f, line)
-	f.Close()
+	if !o.noTrust {
+		line := knownhosts.Line([]string{knownhosts.Normalize(fmt.Sprintf("127.0.0.1:%d", port))}, mustPub(t, hostPriv))
+		f, err := os.OpenFile(k.knownHosts, os.O_APPEND|os.O_WRONLY, 0)
+		require.NoError(t, err)
+		fmt.Fprintln(f, line)
+		f.Close()
+	}
 	return s
 }
 

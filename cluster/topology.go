@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -39,9 +38,18 @@ type Topology struct {
 }
 
 // Server is one `server "fqdn", :ipaddress => ..., :role => ...` entry.
+//
+// Name is a host name (RFC 1123 labels joined by dots). IPAddress and
+// ClusterIPAddress are bare IPv4 or IPv6 addresses, or empty when not
+// given: the packaging hands a server's :ipaddress to keepalived
+// (unicast_srcip, unicast_peer) and DRBD ("address IP:7788") as written,
+// so a prefix length there cannot work, and chefha refuses it (only the
+// VIP's address may be addr/NN). Sources: chef-boneyard/opscode-omnibus
+// 11.1.8 libraries/private_chef.rb gen_keepalived, gen_drbd and
+// templates/default/keepalived.conf.erb, pc0.res.erb.
 type Server struct {
 	Name             string
-	IPAddress        string // may carry a prefix length: "192.168.4.1/24"
+	IPAddress        string
 	Role             string
 	Bootstrap        bool
 	ClusterIPAddress string
@@ -52,8 +60,9 @@ type Server struct {
 // IsBackend reports whether the server is a back end.
 func (s Server) IsBackend() bool { return s.Role == RoleBackend }
 
-// Host is the address to reach the server at: its IP address without a
-// prefix length, or its name when no address is set.
+// Host is the address to reach the server at when the SSH config does not
+// name it: its IP address, or its name when no address is set. (A prefix
+// length, which ParseTopology refuses, is dropped.)
 func (s Server) Host() string {
 	if s.IPAddress == "" {
 		return s.Name
@@ -62,7 +71,10 @@ func (s Server) Host() string {
 	return ip
 }
 
-// VIP is the `backend_vip` entry: the address keepalived moves to the master.
+// VIP is the `backend_vip` entry: the address keepalived moves to the
+// master. Name is a host name; IPAddress an IP address that may carry a
+// prefix length ("192.168.4.7/24"; EC 11's backend_vip requires one for
+// IPv6), or empty when not known.
 type VIP struct {
 	Name            string
 	IPAddress       string
@@ -164,112 +176,10 @@ func ParseTopology(r io.Reader) (Topology, error) {
 			return Topology{}, err
 		}
 	}
-	if err := t.validate(); err != nil {
+	if err := t.validate(true); err != nil {
 		return Topology{}, err
 	}
 	return t, nil
-}
-
-type statement struct {
-	text string
-	line int // where it starts
-}
-
-// statements joins continued lines and strips comments.
-func statements(r io.Reader) ([]statement, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(nil, 1<<20) // grows from 4 KiB as lines need
-	var out []statement
-	var cur strings.Builder
-	start, n := 0, 0
-	depth := 0
-	for sc.Scan() {
-		n++
-		line, d, err := stripComment(sc.Text())
-		if err != nil {
-			return nil, &SyntaxError{Line: n, Msg: err.Error()}
-		}
-		line = strings.TrimSpace(line)
-		if cur.Len() == 0 {
-			if line == "" {
-				continue
-			}
-			start = n
-		}
-		depth += d
-		cont := strings.HasSuffix(line, "\\")
-		line = strings.TrimSuffix(line, "\\")
-		if cur.Len() > 0 {
-			cur.WriteByte(' ')
-		}
-		cur.WriteString(line)
-		if depth < 0 {
-			return nil, &SyntaxError{Line: n, Msg: "unbalanced closing bracket"}
-		}
-		if cont || depth > 0 || strings.HasSuffix(line, ",") || strings.HasSuffix(line, "=>") {
-			continue
-		}
-		out = append(out, statement{text: cur.String(), line: start})
-		cur.Reset()
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("private-chef.rb: %w", err)
-	}
-	if cur.Len() > 0 {
-		return nil, &SyntaxError{Line: start, Msg: "statement not finished at end of file: " + abbrev(cur.String())}
-	}
-	return out, nil
-}
-
-// stripComment cuts a # comment outside quotes and returns the change in
-// bracket depth. An unterminated string is an error (Ruby strings may span
-// lines, but private-chef.rb's never do, and a stray quote is far likelier).
-func stripComment(s string) (string, int, error) {
-	depth, cut := 0, -1
-	quote := unquoted(s, func(i int) bool {
-		switch s[i] {
-		case '#':
-			cut = i
-			return false
-		case '(', '[', '{':
-			depth++
-		case ')', ']', '}':
-			depth--
-		}
-		return true
-	})
-	if cut >= 0 {
-		return s[:cut], depth, nil
-	}
-	if quote != 0 {
-		return "", 0, fmt.Errorf("unterminated %c string", quote)
-	}
-	return s, depth, nil
-}
-
-// unquoted calls fn with the index of every byte of s outside '…' and
-// "…" strings (backslash escapes honoured), until fn returns false. It
-// returns the quote still open at the end, or 0.
-func unquoted(s string, fn func(i int) bool) byte {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		default:
-			if !fn(i) {
-				return 0
-			}
-		}
-	}
-	return quote
 }
 
 func (t *Topology) apply(st statement) error {
@@ -320,6 +230,9 @@ func (t *Topology) apply(st statement) error {
 		if err != nil {
 			return fail("%v", err)
 		}
+		if err := checkHostName(v); err != nil {
+			return fail("api_fqdn %v", err)
+		}
 		t.APIFQDN = v
 	case "server":
 		v, err := first()
@@ -348,6 +261,9 @@ func (t *Topology) apply(st statement) error {
 		if s.Bootstrap && s.Role != RoleBackend {
 			return fail("server %q: only a back end can be the bootstrap", v)
 		}
+		if err := checkServer(s); err != nil {
+			return fail("%v", err)
+		}
 		t.Servers = append(t.Servers, s)
 	case "backend_vip":
 		v, err := first()
@@ -357,21 +273,38 @@ func (t *Topology) apply(st statement) error {
 		if t.BackendVIP != nil {
 			return fail("backend_vip declared twice (first on line %d)", t.BackendVIP.Line)
 		}
-		t.BackendVIP = &VIP{Name: v, IPAddress: opts["ipaddress"], Device: opts["device"],
+		vip := &VIP{Name: v, IPAddress: opts["ipaddress"], Device: opts["device"],
 			HeartbeatDevice: opts["heartbeat_device"], Options: opts, Line: st.line}
+		if err := checkVIP(*vip); err != nil {
+			return fail("%v", err)
+		}
+		t.BackendVIP = vip
 	}
 	return nil
 }
 
-// TopologyError is a file that parses but does not describe a usable cluster.
-type TopologyError struct{ Msg string }
+// TopologyError is a topology that parses but does not describe a usable
+// cluster.
+type TopologyError struct {
+	Msg string
+	// Source is where the topology came from: "" for private-chef.rb,
+	// "topology" for one built by NewTopology or ParseHosts.
+	Source string
+}
 
-func (e *TopologyError) Error() string { return "private-chef.rb: " + e.Msg }
+func (e *TopologyError) Error() string {
+	if e.Source == "" {
+		return "private-chef.rb: " + e.Msg
+	}
+	return e.Source + ": " + e.Msg
+}
 
 // ErrNoTopology is returned for a file without a topology directive.
 var ErrNoTopology = errors.New(`private-chef.rb: no topology directive (want e.g. topology "ha")`)
 
-func (t *Topology) validate() error {
+// validate checks the shape of an HA topology; a file must also declare
+// its backend_vip (needVIP).
+func (t *Topology) validate(needVIP bool) error {
 	if t.Kind == "" {
 		return ErrNoTopology
 	}
@@ -387,197 +320,13 @@ func (t *Topology) validate() error {
 	}
 	switch {
 	case len(boot) == 0:
-		return &TopologyError{`HA topology has no bootstrap back end: exactly one back end needs :bootstrap => true`}
+		return &TopologyError{Msg: `HA topology has no bootstrap back end: exactly one back end needs :bootstrap => true`}
 	case len(boot) > 1:
-		return &TopologyError{fmt.Sprintf("HA topology has %d bootstrap back ends (%s): exactly one may have :bootstrap => true", len(boot), strings.Join(boot, ", "))}
+		return &TopologyError{Msg: fmt.Sprintf("HA topology has %d bootstrap back ends (%s): exactly one may have :bootstrap => true", len(boot), strings.Join(boot, ", "))}
 	case len(be) != 2:
-		return &TopologyError{fmt.Sprintf("HA topology needs exactly two back ends, found %d", len(be))}
-	case t.BackendVIP == nil:
-		return &TopologyError{"HA topology has no backend_vip"}
+		return &TopologyError{Msg: fmt.Sprintf("HA topology needs exactly two back ends, found %d", len(be))}
+	case needVIP && t.BackendVIP == nil:
+		return &TopologyError{Msg: "HA topology has no backend_vip"}
 	}
 	return nil
-}
-
-// assignment recognises `key = value` at the top level (not `==` or `=>`).
-func assignment(s string) (key, val string, ok bool) {
-	unquoted(s, func(i int) bool {
-		if s[i] != '=' {
-			return true
-		}
-		if i+1 < len(s) && (s[i+1] == '=' || s[i+1] == '>' || s[i+1] == '~') || i > 0 && strings.ContainsRune("!<>=", rune(s[i-1])) {
-			return false
-		}
-		k := strings.TrimSpace(s[:i])
-		if k != "" && !strings.ContainsAny(k, " \t") {
-			key, val, ok = k, strings.TrimSpace(s[i+1:]), true
-		}
-		return false
-	})
-	return key, val, ok
-}
-
-func splitIdent(s string) (name, rest string) {
-	i := 0
-	for i < len(s) && (isIdent(s[i]) || (i > 0 && s[i] >= '0' && s[i] <= '9')) {
-		i++
-	}
-	if i == 0 || (i < len(s) && s[i] != ' ' && s[i] != '\t' && s[i] != '(') {
-		return "", s
-	}
-	return s[:i], s[i:]
-}
-
-func isIdent(c byte) bool { return c == '_' || (c|0x20 >= 'a' && c|0x20 <= 'z') }
-
-// parseArgs reads `"a", :k => v, k2: v2` (optionally in parentheses, the
-// options optionally in braces) into positional values and options.
-func parseArgs(s string) ([]string, map[string]string, error) {
-	s = strings.TrimSpace(s)
-	if strings.HasPrefix(s, "(") {
-		if !strings.HasSuffix(s, ")") {
-			return nil, nil, errors.New("unbalanced parentheses")
-		}
-		s = strings.TrimSpace(s[1 : len(s)-1])
-	}
-	parts, err := splitTop(s)
-	if err != nil {
-		return nil, nil, err
-	}
-	var args []string
-	opts := map[string]string{}
-	for _, p := range parts {
-		p = strings.TrimSpace(strings.Trim(strings.TrimSpace(p), "{}"))
-		if p == "" {
-			return nil, nil, errors.New("empty argument")
-		}
-		k, v, isOpt := optionPair(p)
-		if !isOpt {
-			if len(opts) > 0 {
-				return nil, nil, fmt.Errorf("positional argument %s after options", abbrev(p))
-			}
-			val, err := scalar(p)
-			if err != nil {
-				return nil, nil, err
-			}
-			args = append(args, val)
-			continue
-		}
-		val, err := scalar(v)
-		if err != nil {
-			return nil, nil, fmt.Errorf("option %s: %w", k, err)
-		}
-		if _, dup := opts[k]; dup {
-			return nil, nil, fmt.Errorf("option %s given twice", k)
-		}
-		opts[k] = val
-	}
-	return args, opts, nil
-}
-
-// optionPair splits `:key => value`, `"key" => value` or `key: value`.
-func optionPair(p string) (key, val string, ok bool) {
-	if k, v, found := cutTop(p, "=>"); found {
-		k = strings.TrimSpace(k)
-		if s, err := scalar(k); err == nil && k != "" {
-			return s, strings.TrimSpace(v), true
-		}
-		return "", "", false
-	}
-	name, rest := splitIdent(p)
-	if name == "" && len(p) > 0 && isIdent(p[0]) {
-		i := 0
-		for i < len(p) && (isIdent(p[i]) || p[i] >= '0' && p[i] <= '9') {
-			i++
-		}
-		name, rest = p[:i], p[i:]
-	}
-	if name != "" && strings.HasPrefix(rest, ":") && !strings.HasPrefix(rest, "::") {
-		return name, strings.TrimSpace(rest[1:]), true
-	}
-	return "", "", false
-}
-
-// scalar unquotes a string, drops a symbol's colon, and passes booleans,
-// nil and numbers through. Anything else is an error: chefha must not guess
-// at Ruby it does not understand in the one file that names the cluster.
-func scalar(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	switch {
-	case s == "":
-		return "", errors.New("missing value")
-	case len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0]:
-		body := s[1 : len(s)-1]
-		if strings.Contains(body, `#{`) && s[0] == '"' {
-			return "", fmt.Errorf("string interpolation in %s is not supported", s)
-		}
-		var b strings.Builder
-		for i := 0; i < len(body); i++ {
-			if body[i] == '\\' && i+1 < len(body) {
-				i++
-			} else if body[i] == s[0] {
-				return "", fmt.Errorf("malformed string %s", s)
-			}
-			b.WriteByte(body[i])
-		}
-		return b.String(), nil
-	case s[0] == ':' && len(s) > 1 && isIdent(s[1]):
-		return s[1:], nil
-	case s == "true" || s == "false" || s == "nil":
-		return s, nil
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c == '.' || c == '_' || (i == 0 && c == '-')) {
-			return "", fmt.Errorf("cannot read value %s", abbrev(s))
-		}
-	}
-	return s, nil
-}
-
-// splitTop splits on commas outside quotes and brackets.
-func splitTop(s string) ([]string, error) {
-	var parts []string
-	depth, start := 0, 0
-	quote := unquoted(s, func(i int) bool {
-		switch s[i] {
-		case '(', '[':
-			depth++
-		case ')', ']':
-			depth--
-		case ',':
-			if depth == 0 {
-				parts = append(parts, s[start:i])
-				start = i + 1
-			}
-		}
-		return true
-	})
-	if quote != 0 || depth != 0 {
-		return nil, errors.New("unbalanced quotes or brackets")
-	}
-	if rest := s[start:]; strings.TrimSpace(rest) != "" || len(parts) > 0 {
-		parts = append(parts, rest)
-	}
-	return parts, nil
-}
-
-func cutTop(s, sep string) (before, after string, found bool) {
-	unquoted(s, func(i int) bool {
-		if strings.HasPrefix(s[i:], sep) {
-			before, after, found = s[:i], s[i+len(sep):], true
-			return false
-		}
-		return true
-	})
-	if !found {
-		return s, "", false
-	}
-	return before, after, true
-}
-
-func abbrev(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "…"
-	}
-	return s
 }

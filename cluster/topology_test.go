@@ -37,7 +37,8 @@ func TestParseTopologyHA(t *testing.T) {
 			require.NotEmpty(t, top.Frontends())
 			assert.Equal(t, "fe1.example.com", top.Frontends()[0].Name)
 			require.NotNil(t, top.BackendVIP)
-			assert.Equal(t, "192.168.4.7", top.BackendVIP.IPAddress)
+			vip, _, _ := strings.Cut(top.BackendVIP.IPAddress, "/")
+			assert.Equal(t, "192.168.4.7", vip)
 			assert.Equal(t, "eth0", top.BackendVIP.Device)
 			assert.Equal(t, "chef.example.com", top.APIFQDN)
 		})
@@ -56,7 +57,8 @@ func TestParseTopologySettings(t *testing.T) {
 	assert.Equal(t, `"ops@example.com"`, v, "the comment after it is gone")
 	v, _ = top.Setting("ldap['bind_dn']")
 	assert.Equal(t, `"CN=chef,OU=svc,DC=example,DC=com # not a comment"`, v, "a # inside a string is not a comment")
-	assert.Equal(t, "192.168.4.1/24", top.Servers[0].IPAddress)
+	assert.Equal(t, "192.168.4.1", top.Servers[0].IPAddress)
+	assert.Equal(t, "192.168.4.7/24", top.BackendVIP.IPAddress, "the VIP may carry a prefix length")
 	assert.Equal(t, 5, top.Servers[0].Line)
 	assert.Len(t, top.Frontends(), 2)
 }
@@ -99,6 +101,22 @@ func TestParseTopologyErrors(t *testing.T) {
 		{"ruby code", "topology \"tier\"\nserver ENV['HOST'], :role => \"backend\"\n", 2, "cannot read value"},
 		{"bad bootstrap", "topology \"tier\"\nserver \"x\", :role => \"backend\", :bootstrap => \"yes\"\n", 2, ":bootstrap must be true or false"},
 		{"closing bracket", "topology \"ha\")\n", 1, "unbalanced"},
+		{"user@host:port as a name", "topology \"tier\"\nserver \"attacker@127.0.0.1:2224\", :role => \"backend\"\n", 2, `server name "attacker@127.0.0.1:2224" is not a host name: '@' is not allowed`},
+		{"newline in a name", "topology \"tier\"\nserver \"be1\\nbe2\", :role => \"backend\"\n", 2, `"be1\nbe2" is not a host name: it holds a control character`},
+		{"tab in a name", "topology \"tier\"\nserver \"be1\\t\", :role => \"backend\"\n", 2, `"be1\t" is not a host name`},
+		{"space in a name", "topology \"tier\"\nserver 'be 1', :role => \"backend\"\n", 2, `"be 1" is not a host name: ' ' is not allowed`},
+		{"slash in a name", "topology \"tier\"\nserver 'be1/x', :role => \"backend\"\n", 2, `'/' is not allowed`},
+		{"empty label", "topology \"tier\"\nserver 'be1..example.com', :role => \"backend\"\n", 2, "empty label"},
+		{"hyphen label", "topology \"tier\"\nserver '-be1', :role => \"backend\"\n", 2, "starts or ends with a hyphen"},
+		{"not an address", "topology \"tier\"\nserver 'be1', :role => 'backend', :ipaddress => '10.0.0.999'\n", 2, `:ipaddress "10.0.0.999" is not an IP address`},
+		{"a name as the address", "topology \"tier\"\nserver 'be1', :role => 'backend', :ipaddress => 'be1.example.com'\n", 2, `:ipaddress "be1.example.com" is not an IP address`},
+		{"server address with a prefix", "topology \"tier\"\nserver 'be1', :role => 'backend', :ipaddress => '10.0.0.1/24'\n", 2, `:ipaddress "10.0.0.1/24": a server's address takes no prefix length`},
+		{"bad cluster address", "topology \"tier\"\nserver 'be1', :role => 'backend', :cluster_ipaddress => '10.1.2.10:7788'\n", 2, `:cluster_ipaddress "10.1.2.10:7788" is not an IP address`},
+		{"bad vip name", "topology \"ha\"\nbackend_vip 'be@vip', :ipaddress => '10.0.0.3'\n", 2, `backend_vip name "be@vip" is not a host name`},
+		{"bad vip address", "topology \"ha\"\nbackend_vip 'be', :ipaddress => '10.0.0.3/40'\n", 2, `backend_vip "be": :ipaddress "10.0.0.3/40" is not an IP address with a prefix length`},
+		{"bad api_fqdn", "topology \"ha\"\napi_fqdn 'chef example'\n", 2, `api_fqdn "chef example" is not a host name`},
+		{"single quotes keep a backslash", "topology \"tier\"\nserver 'be\\1', :role => \"backend\"\n", 2, `"be\\1" is not a host name: '\\' is not allowed`},
+		{"unicode escape", "topology \"tier\"\nserver \"be\\u0031\", :role => \"backend\"\n", 2, `escape \u`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,6 +134,18 @@ func TestParseTopologyErrors(t *testing.T) {
 	}
 }
 
+func TestParseTopologyAddressesAndQuotes(t *testing.T) {
+	top, err := ParseTopology(strings.NewReader(`topology "ha"
+server "be1.example.com", :ipaddress => "fd00::1", :role => "backend", :bootstrap => true, :cluster_ipaddress => "fd01::1"
+server 'be2.example.com', :ipaddress => '192.168.4.6', :role => 'backend'
+backend_vip "be.example.com", :ipaddress => "fd00::7/64", :device => "eth0"
+server "fe1.example.com", :role => "frontend"
+`))
+	require.NoError(t, err)
+	assert.Equal(t, "fd00::1", top.Servers[0].Host())
+	assert.Equal(t, "fd00::7/64", top.BackendVIP.IPAddress)
+}
+
 func FuzzParseTopology(f *testing.F) {
 	for _, name := range []string{"ha.rb", "ha-ec11-operator.rb", "tier.rb", "standalone.rb"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
@@ -128,6 +158,14 @@ func FuzzParseTopology(f *testing.F) {
 		top, err := ParseTopology(strings.NewReader(s))
 		if err != nil {
 			return
+		}
+		for _, sv := range top.Servers {
+			if err := checkHostName(sv.Name); err != nil {
+				t.Fatalf("accepted a server name that is not a host name: %v", err)
+			}
+			if sv.IPAddress != "" && checkAddress(sv.IPAddress, false) != nil {
+				t.Fatalf("accepted server address %q", sv.IPAddress)
+			}
 		}
 		if top.Kind == TopologyHA {
 			boot, ok := top.Bootstrap()

@@ -14,7 +14,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
-		"github.com/chefha/chefha/internal/pkgfile"
+	"github.com/chefha/chefha/internal/pkgfile"
 	"github.com/chefha/chefha/runit"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"

@@ -11,7 +11,7 @@ import (
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
-		"github.com/chefha/chefha/upgrade"
+	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/clustertest"
-		"github.com/chefha/chefha/internal/pkgfile"
+	"github.com/chefha/chefha/internal/pkgfile"
 	"github.com/chefha/chefha/runit"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"

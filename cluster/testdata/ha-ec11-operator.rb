@@ -2,10 +2,10 @@
 topology 'ha'   # two back ends, DRBD
 
 # bootstrap back end
-server('be1.example.com', :ipaddress => '192.168.4.1/24', :role => 'backend', :bootstrap => true, :cluster_ipaddress => '10.1.2.10')
+server('be1.example.com', :ipaddress => '192.168.4.1', :role => 'backend', :bootstrap => true, :cluster_ipaddress => '10.1.2.10')
 server "be2.example.com", ipaddress: "192.168.4.6", role: "backend",
        cluster_ipaddress: "10.1.2.12" # standby
-backend_vip "be.example.com", :ipaddress => "192.168.4.7", :device => "eth0"
+backend_vip "be.example.com", :ipaddress => "192.168.4.7/24", :device => "eth0"
 
 server "fe1.example.com", :ipaddress => "192.168.4.2", :role => "frontend"
 server "fe2.example.com", :ipaddress => "192.168.4.3", :role => "frontend"

@@ -1,0 +1,82 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// ModeError is a file or directory whose permissions open to other users
+// what chefha keeps there: node data that may hold secrets, or the
+// known_hosts that says which hosts are genuine.
+type ModeError struct {
+	What string      // "recording directory", "known_hosts file", …
+	Path string      // the file or directory
+	Mode fs.FileMode // its permissions now
+	Why  string      // what the looser mode risks
+	Fix  string      // the command that mends it
+}
+
+func (e *ModeError) Error() string {
+	return fmt.Sprintf("%s %s has mode %04o: %s; fix: %s", e.What, e.Path, e.Mode.Perm(), e.Why, e.Fix)
+}
+
+// privateDir makes dir (and missing parents) 0700, or checks that an
+// existing dir is closed to group and others.
+func privateDir(dir, what string) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s %s is not a directory", what, dir)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return &ModeError{What: what, Path: dir, Mode: st.Mode(),
+			Why: "it holds node data (command output, files, possibly secrets) that other users could read",
+			Fix: "chmod 700 " + ShellQuote(dir)}
+	}
+	return nil
+}
+
+// privateFiles checks that the files directly in dir are closed to group
+// and others.
+func privateFiles(dir string, ents []fs.DirEntry, what string) error {
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		st, err := e.Info()
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			p := filepath.Join(dir, e.Name())
+			return &ModeError{What: what, Path: p, Mode: st.Mode(),
+				Why: "it holds node data that other users could read",
+				Fix: "chmod 600 " + ShellQuote(dir) + "/*"}
+		}
+	}
+	return nil
+}
+
+// writePrivate creates name 0600 (it must not exist yet) and writes data.
+func writePrivate(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
