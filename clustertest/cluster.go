@@ -113,7 +113,7 @@ func New(o Options) (c *Cluster, err error) {
 	var kh strings.Builder
 	for _, s := range c.Topology.Servers {
 		n := &Node{c: c, Name: s.Name, Root: filepath.Join(dir, s.Name), owners: map[string]string{}, svcs: map[string]*service{},
-			family: "debian", nextPID: 1000, fault: &fault{}, clusterIP: s.ClusterIPAddress}
+			nextPID: 1000, fault: &fault{}, clusterIP: s.ClusterIPAddress}
 		if c.Topology.BackendVIP != nil {
 			n.VIP = c.Topology.BackendVIP.IPAddress
 		}

@@ -157,7 +157,7 @@ func (n *Node) install(argv []string, e shellIO) int {
 	if len(argv) != 3 || (argv[1] != "-i" && argv[1] != "-Uvh") {
 		return notEmulated(argv, e)
 	}
-	if want != n.family {
+	if want != n.osFamily() {
 		fmt.Fprintf(e.Stderr, "%s: command not found\n", argv[0])
 		return 127
 	}
@@ -312,4 +312,16 @@ func (n *Node) fileCommand(argv []string, e shellIO) int {
 		return notEmulated(argv, e)
 	}
 	return notEmulated(argv, e)
+}
+
+// osFamily is the node's package family as /etc/os-release says (the RHEL
+// knob rewrites it): dpkg exists on Debian and Ubuntu, rpm on RHEL.
+func (n *Node) osFamily() string {
+	b, _ := n.ReadFile("/etc/os-release")
+	for _, id := range []string{"rhel", "centos", "fedora"} {
+		if strings.Contains(string(b), id) {
+			return "rhel"
+		}
+	}
+	return "debian"
 }

@@ -36,7 +36,6 @@ type Node struct {
 	procs      []string // stray processes (knobs)
 	runsvLog   string
 	diskFull   bool
-	family     string // "debian" or "rhel"
 	nextPID    int
 	curPID     int
 	vrrp       string // "", "BACKUP" or "MASTER" (keepalived's state)

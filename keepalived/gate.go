@@ -118,6 +118,7 @@ func (g Gate) Wait(ctx context.Context) (Pair, error) {
 	since := map[string]time.Time{}
 	var last Pair
 	var lastFindings []Finding
+	lastLogged := map[string]string{} // each node's newest transition line, as last seen
 	for {
 		now := clock.Now()
 		rctx, cancel := context.WithTimeout(ctx, max(poll, 10*time.Second))
@@ -143,11 +144,18 @@ func (g Gate) Wait(ctx context.Context) (Pair, error) {
 			if stableSince.IsZero() {
 				stableSince = now
 			}
-			// A transition logged after the pair looked stable restarts the hold.
+			// A transition logged since the last look restarts the hold. New
+			// lines are told by what they say, not by their time: the nodes'
+			// clocks are not this machine's.
 			for _, n := range []NodeState{p.Bootstrap, p.Secondary} {
-				if t, ok := n.LastTransition(); ok && t.After(stableSince) {
-					stableSince = t
+				key := ""
+				if e, ok := LastTransition(n.Events); ok {
+					key = e.Time.String() + " " + string(e.Kind) + " " + string(e.To)
 				}
+				if prev, seenBefore := lastLogged[n.Name]; seenBefore && prev != key {
+					stableSince = now
+				}
+				lastLogged[n.Name] = key
 			}
 			stableFor = now.Sub(stableSince)
 		} else {

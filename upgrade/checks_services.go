@@ -126,13 +126,7 @@ func checkStandbyStopped(in Input) []Finding {
 	if !ok {
 		return nil
 	}
-	var up []string
-	for _, s := range n.upServices() {
-		if s != "opscode-chef-mover" { // not an HA service: chef-mover runs where it was started
-			up = append(up, s)
-		}
-	}
-	if len(up) > 0 {
+	if up := n.haUp(); len(up) > 0 {
 		return []Finding{{Check: "standby-services-stopped", Severity: Fail, Node: n.Node, Issue: issue.OC11575, Symptom: "running",
 			Evidence: []string{fmt.Sprintf("%d HA services running on the standby: %s", len(up), abbreviateList(up, 5))},
 			Fix:      "stop them on " + n.Node + " (private-chef-ctl stop SERVICE for each; services started at boot on the passive back end)"}}

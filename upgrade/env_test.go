@@ -40,6 +40,10 @@ func newUpgradeEnv(t testing.TB, version string, frontends int, knobs ...cluster
 	sim, err := clustertest.New(clustertest.Options{Version: version, Frontends: frontends, Clock: clock.Now, Sleep: clock.Advance, Knobs: knobs})
 	require.NoError(t, err)
 	t.Cleanup(func() { sim.Close() })
+	clock.Advance(time.Minute) // what the knobs set in motion settles
+	for _, n := range sim.Nodes {
+		n.Settle()
+	}
 	cl, err := sim.Dial(context.Background())
 	require.NoError(t, err)
 	t.Cleanup(func() { cl.Close() })
@@ -52,7 +56,7 @@ func newUpgradeEnv(t testing.TB, version string, frontends int, knobs ...cluster
 func writePackages(t testing.TB, dir string) []string {
 	t.Helper()
 	var out []string
-	for _, v := range []string{"1.4.6", "11.0.2", "11.1.8"} {
+	for _, v := range []string{"1.4.6", "11.0.2", "11.1.6", "11.1.8"} {
 		for name, write := range map[string]func(f *os.File) error{
 			"private-chef_" + v + "-1_amd64.deb": func(f *os.File) error {
 				return pkgfile.WriteDeb(f, pkgfile.Meta{Name: "private-chef", Version: v, Release: "1", Arch: "amd64"})

@@ -184,6 +184,11 @@ func (r *Runner) runCmd(ctx context.Context, step Step, a Action) error {
 			return nil
 		}
 	}
+	var ee *cluster.ExitError
+	if a.Critical && errors.As(err, &ee) {
+		// Name the command, not the wrapper that ran it detached.
+		err = &cluster.ExitError{Node: ee.Node, Cmd: cluster.ShellJoin(a.Argv), Result: ee.Result}
+	}
 	if err != nil {
 		return nameIssue(err)
 	}

@@ -117,7 +117,7 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 				}
 			}
 			for _, name := range spec.Quiet {
-				if up := views[name].upServices(); len(up) > 0 {
+				if up := views[name].haUp(); len(up) > 0 {
 					out = append(out, keepalived.Finding{Problem: "standby-services-running", Node: name, Detail: "still running " + abbreviateList(up, 6)})
 				}
 			}

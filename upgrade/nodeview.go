@@ -1,6 +1,7 @@
 package upgrade
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/chefha/chefha/migration"
@@ -110,4 +111,23 @@ func (n *nodeView) upServices() []string {
 		}
 	}
 	return up
+}
+
+// notHA are the services that run on a back end whatever its keepalived
+// role: keepalived itself, nrpe (Private Chef 1.x's monitoring agent) and
+// opscode-chef-mover (EC 11, bootstrap only). Every other service is an HA
+// service: cluster.sh starts it on the master and stops it on the backup
+// (opscode-omnibus 1.4.6 libraries/private_chef.rb gen_keepalived; 11.x
+// the services with an sv/NAME/keepalive_me file).
+var notHA = []string{"keepalived", "nrpe", "opscode-chef-mover"}
+
+// haUp lists the node's running HA services.
+func (n *nodeView) haUp() []string {
+	var out []string
+	for _, s := range n.upServices() {
+		if !slices.Contains(notHA, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }

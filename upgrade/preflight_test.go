@@ -31,9 +31,14 @@ const (
 // preflight runs Preflight over SSH against a simulated cluster.
 func preflight(t testing.TB, version, target string, knobs []clustertest.Knob, opts ...upgrade.Option) upgrade.Report {
 	t.Helper()
-	sim, err := clustertest.New(clustertest.Options{Version: version, Knobs: knobs})
+	clock := clustertest.NewFakeClock(epoch)
+	sim, err := clustertest.New(clustertest.Options{Version: version, Clock: clock.Now, Sleep: clock.Advance, Knobs: knobs})
 	require.NoError(t, err)
 	defer sim.Close()
+	clock.Advance(time.Minute) // what the knobs set in motion settles
+	for _, n := range sim.Nodes {
+		n.Settle()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl, err := sim.Dial(ctx)

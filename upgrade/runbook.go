@@ -39,7 +39,7 @@ func runbook() []stepDef {
 		{kind: StepStopKeepalived, title: titleStopKeepalived, nodes: onBackends,
 			ids: []issue.ID{issue.OC11382}, waits: "the bootstrap master and stable", undoneBy: []StepKind{StepUpgradeSecondary, StepStartAll},
 			remedy: remedies{"standby-keepalived-stopped": nil, "bootstrap-master": {"bootstrap-not-master"}},
-			run:    runStopStandbyKeepalived, done: standbyKeepalivedStopped, skipWhenDone: true},
+			run:    runStopStandbyKeepalived, done: standbyKeepalivedStopped, verify: standbyKeepalivedDown, skipWhenDone: true},
 
 		{kind: StepRepairLevels, title: fixed("make every migration-level match the front ends and the version table"),
 			ids: []issue.ID{issue.OC11297}, nodes: onAll,
@@ -66,7 +66,7 @@ func runbook() []stepDef {
 		{kind: StepUpgradeBootstrap, title: fixed("upgrade the bootstrap"),
 			ids:   []issue.ID{issue.OC11382, issue.OC11658, issue.OC11670},
 			nodes: onBootstrap, waits: "the bootstrap master and stable before and after",
-			run: runUpgradeNode, done: nodesUpgraded, skipWhenDone: true},
+			run: runUpgradeNode, done: upgradeSeen, verify: nodesUpgraded, skipWhenDone: true},
 
 		{kind: StepCopyConfig, title: fixed("copy /etc/opscode from the bootstrap to every machine"),
 			nodes: onOthers, undoneBy: []StepKind{StepReconfigureBoot, StepUpgradeBootstrap},
@@ -74,11 +74,11 @@ func runbook() []stepDef {
 
 		{kind: StepUpgradeSecondary, title: fixed("upgrade the secondary back end"),
 			ids: []issue.ID{issue.OC11297}, nodes: onSecondary,
-			run: runUpgradeNode, done: nodesUpgraded, skipWhenDone: true},
+			run: runUpgradeNode, done: upgradeSeen, verify: nodesUpgraded, skipWhenDone: true},
 
 		{kind: StepUpgradeFrontend, title: func(c *hopCtx) string { return "upgrade front end " + c.node },
 			nodes: onFrontends, perNode: true,
-			run: runUpgradeNode, done: nodesUpgraded, skipWhenDone: true},
+			run: runUpgradeNode, done: upgradeSeen, verify: nodesUpgraded, skipWhenDone: true},
 
 		{kind: StepStartAll, title: fixed("start all machines (keepalived only on the standby)"),
 			ids: []issue.ID{issue.OC11575, issue.OC11662}, nodes: onAll, waits: "every node's services up, the bootstrap master and stable",

@@ -322,11 +322,15 @@ func (r *Runner) reconcile(ctx context.Context, p planned) error {
 			continue
 		}
 		def := defOf(step.Kind)
-		if def.done == nil || r.undoneLater(def, p.plan.Steps[i+1:]) {
+		check := def.done
+		if def.verify != nil {
+			check = def.verify
+		}
+		if check == nil || r.undoneLater(def, p.plan.Steps[i+1:]) {
 			continue
 		}
 		sr := r.stepRun(ctx, p.hops[step.Hop], step, p.facts)
-		if ok, why := def.done(sr); !ok {
+		if ok, why := check(sr); !ok {
 			undone = append(undone, step.ID+": "+why)
 		}
 	}

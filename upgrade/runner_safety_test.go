@@ -153,7 +153,7 @@ func TestStopLetsTheRunningCommandFinish(t *testing.T) {
 	require.ErrorIs(t, r.Run(context.Background()), upgrade.ErrStopped)
 	lvl, err := e.sim.Bootstrap().ReadFile("/var/opt/opscode/upgrades/migration-level")
 	require.NoError(t, err)
-	assert.Equal(t, "{\"major\":1,\"minor\":13}\n", lvl, "the migration ran to its end")
+	assert.Equal(t, "{\"major\":1,\"minor\":13}\n", string(lvl), "the migration ran to its end")
 	rec, err := e.journal.Load(context.Background())
 	require.NoError(t, err)
 	assert.NotContains(t, rec.Steps, "hop1/upgrade-bootstrap")

@@ -33,6 +33,11 @@ type stepDef struct {
 	// nil: the step's effect cannot be seen on the cluster (a reconfigure,
 	// a check); it is then trusted once recorded and run otherwise.
 	done func(*stepRun) (bool, string)
+	// verify, if set, is what a recorded step is checked against instead
+	// of done: the part of the effect that lasts (keepalived stopped on the
+	// standby lasts; the bootstrap being a settled master does not, a
+	// reconfigure makes it transition on purpose).
+	verify func(*stepRun) (bool, string)
 	// skipWhenDone skips a step whose effect is already in place though it
 	// was never recorded (a crash after its work and before the journal).
 	skipWhenDone bool

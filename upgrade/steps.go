@@ -237,6 +237,17 @@ func runStopStandbyKeepalived(r *stepRun) ([]Action, error) {
 	return append(acts, gate(r.c.boot)), nil
 }
 
+func standbyKeepalivedDown(r *stepRun) (bool, string) {
+	n, ok := r.node(r.c.sec)
+	if !ok {
+		return false, r.c.sec + " could not be read"
+	}
+	if n.keepalivedRunning() {
+		return false, "keepalived runs on " + r.c.sec
+	}
+	return true, ""
+}
+
 func standbyKeepalivedStopped(r *stepRun) (bool, string) {
 	n, ok := r.node(r.c.sec)
 	if !ok {
@@ -302,7 +313,7 @@ func runBootstrapHealthy(r *stepRun) ([]Action, error) {
 	if n, ok := r.node(r.c.sec); ok {
 		// By name, keepalived aside: before 11.2.0 the standby has no down
 		// files, and a bare stop would also stop keepalived.
-		for _, s := range n.upServices() {
+		for _, s := range n.haUp() {
 			acts = append(acts, run(r.c.sec, r.ctlOn(r.c.sec, "stop", s)...))
 		}
 	}
@@ -378,7 +389,7 @@ func runReconfigureBootstrap(r *stepRun) ([]Action, error) {
 func runUpgradeNode(r *stepRun) ([]Action, error) {
 	var acts []Action
 	for _, node := range r.step.Nodes {
-		if ok, _ := r.upgraded(node); ok {
+		if ok, _ := r.upgraded(node); ok && r.c.hop.LevelBefore.Less(r.c.hop.LevelAfter) {
 			continue
 		}
 		boot := node == r.c.boot
@@ -409,6 +420,8 @@ func (r *stepRun) upgraded(node string) (bool, string) {
 	return r.levelsAtLeast([]string{node}, r.c.hop.LevelAfter)
 }
 
+// nodesUpgraded is what a recorded upgrade step is checked against: the
+// package and the level reached stay, whatever comes after.
 func nodesUpgraded(r *stepRun) (bool, string) {
 	for _, node := range r.step.Nodes {
 		if ok, why := r.upgraded(node); !ok {
@@ -416,6 +429,18 @@ func nodesUpgraded(r *stepRun) (bool, string) {
 		}
 	}
 	return true, ""
+}
+
+// upgradeSeen says an upgrade step that was never recorded already ran:
+// only a hop that raises the migration level leaves a trace that tells an
+// upgraded node from one merely installed (11.1.6 → 11.1.8 stays at 1.13),
+// so on such a hop the upgrade runs again, which partybus takes as
+// nothing to migrate.
+func upgradeSeen(r *stepRun) (bool, string) {
+	if !r.c.hop.LevelBefore.Less(r.c.hop.LevelAfter) {
+		return false, "the hop does not change the migration level: no trace to tell"
+	}
+	return nodesUpgraded(r)
 }
 
 // stopOldJob stops Private Chef's runsvdir job once EC 11's runs: the
@@ -475,7 +500,7 @@ func runStartAll(r *stepRun) ([]Action, error) {
 		// is linked; OC-11575): stop them by name, then start keepalived
 		// alone, never a bare start. cluster.sh decides what it runs.
 		if n, ok := r.node(node); ok {
-			for _, s := range n.upServices() {
+			for _, s := range n.haUp() {
 				acts = append(acts, run(node, r.ctlOn(node, "stop", s)...))
 			}
 		}

@@ -32,8 +32,11 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		fmt.Fprintln(io.Stderr, "opscode-account: invalid configuration: non_ssl_port is false")
 		return 1
 	}
-	if _, err := h.Lstat(ModelDir + "/redis_lb-restarted"); err != nil && n.Bug(OC11601) && slices.Contains(rel.Backend, "redis_lb") &&
-		n.Configured.Version != rel.Version {
+	// OC-11601 bites where redis_lb already runs (11.1.x to a later 11.1.x):
+	// a node coming from 11.0 or 1.x has no redis_lb to restart yet.
+	if _, err := h.Lstat(ModelDir + "/redis_lb-restarted"); err != nil && n.Bug(OC11601) &&
+		slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), "redis_lb") &&
+		slices.Contains(n.Configured.Services(n.Backend(), n.Bootstrap()), "redis_lb") && n.Configured.Version != rel.Version {
 		fmt.Fprintln(io.Stderr, "Errno::ECONNREFUSED: Connection refused - connect(2) for 127.0.0.1:16379")
 		return 1
 	}
