@@ -3,7 +3,7 @@
 GO ?= go
 
 # Debian packages whose programs the tests start for real.
-PEERS := runit:runsvdir openssh-server:sshd keepalived:keepalived iproute2:ip procps:ps
+PEERS := runit:runsvdir openssh-server:sshd keepalived:keepalived iproute2:ip procps:ps rsync:rsync
 
 .PHONY: test peers vet bench fuzz
 
