@@ -17,9 +17,9 @@ import (
 )
 
 // TreeWriter is what CopyTree needs of the destination beyond Node: the
-// swap and the clean-up. It builds the tree with commands (Node.Run), one
-// for the whole tree, not a call per directory or link. SSH and Local
-// implement it.
+// swap and the clean-up. The tree itself is built by commands (Node.Run),
+// one for the whole tree rather than a call per directory or link, and by
+// WriteFile, or in place over SFTP for SSH. SSH and Local implement it.
 type TreeWriter interface {
 	Node
 	Rename(ctx context.Context, oldname, newname string) error
@@ -81,9 +81,10 @@ type CopyReport struct {
 //     place.
 //
 // Both nodes need a POSIX sh, GNU find, xargs and coreutils (sha256sum,
-// sort -z), as every Enterprise Chef platform has: listing, hashing, reuse
-// and verification are each one command for the whole tree, so an
-// unchanged tree costs a few round trips, not several per file.
+// sort -z), as every Enterprise Chef platform has. Listing, hashing, reuse
+// and verification are each done by one command for the whole tree: an
+// unchanged tree costs the destination one command and five SFTP requests,
+// a fresh copy one command and an open, writes and a close per file.
 func CopyTree(ctx context.Context, from Node, fromPath string, to TreeWriter, toPath string, opt CopyOptions) (CopyReport, error) {
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = 16
@@ -148,7 +149,7 @@ func CopyTree(ctx context.Context, from Node, fromPath string, to TreeWriter, to
 // stageTree builds and verifies the stage: reuse on the node, send the
 // rest, set modes, compare digests.
 func stageTree(ctx context.Context, from Node, fromPath string, to TreeWriter, toPath, stage string, ents []treeEntry, opt CopyOptions) (CopyReport, error) {
-	plan, err := buildStage(ctx, to, toPath, stage, ents)
+	plan, err := planStage(ctx, to, toPath, stage, ents, opt.PreserveOwners)
 	if err != nil {
 		return CopyReport{}, err
 	}
@@ -164,14 +165,20 @@ func stageTree(ctx context.Context, from Node, fromPath string, to TreeWriter, t
 			rep.Symlinks++
 		}
 	}
-	if rep.BytesSent, err = sendFiles(ctx, from, fromPath, to, stage, plan.send, opt.Concurrency); err != nil {
-		return CopyReport{}, err
-	}
 	rep.Sent, rep.Reused = len(plan.send), rep.Files-len(plan.send)
 	if plan.oldSize > 0 {
 		rep.Removed = max(plan.oldSize-1-plan.kept, 0)
 	}
-	if err := finishStage(ctx, to, stage, ents, plan.send, opt.PreserveOwners); err != nil {
+	if plan.verified != nil {
+		if err := checkDigests(ctx, to, stage, ents, plan.verified); err != nil {
+			return CopyReport{}, err
+		}
+		return rep, nil
+	}
+	if rep.BytesSent, err = sendFiles(ctx, from, fromPath, to, stage, plan.send, opt.Concurrency); err != nil {
+		return CopyReport{}, err
+	}
+	if err := finishStage(ctx, to, stage, ents, plan.send, plan.links, opt.PreserveOwners); err != nil {
 		return CopyReport{}, err
 	}
 	return rep, nil

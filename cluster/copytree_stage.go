@@ -1,10 +1,13 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,10 +41,12 @@ import (
 // hashes back is one pass (a line at a time with read would be a system
 // call per byte, string surgery on the whole output quadratic). It prints "K N", how many listed paths
 // exist in the old tree, and in the first call "O N", how many paths the old
-// tree has, from which CopyTree tells how many are gone. Exit 73: the stage
-// exists already.
-const stageScript = `stage=$1 old=$2 first=$3
-shift 3
+// tree has, from which CopyTree tells how many are gone. When nothing is to
+// be sent and it was given a finishing script (finishScript), it runs that
+// too and prints "V" and its output: an unchanged tree costs one command.
+// Exit 73: the stage exists already.
+const stageScript = `stage=$1 old=$2 first=$3 finish=$4
+shift 4
 case $stage in /*) ;; *) stage=$PWD/$stage ;; esac
 case $old in /*) ;; *) old=$PWD/$old ;; esac
 nl='
@@ -76,7 +81,7 @@ reuse() {
 	list="$list '$1'" nlist=$((nlist+1))
 	[ "$nlist" -lt 200 ] || flush
 }
-send() { echo "S $n"; }
+send() { echo "S $n"; sent=$((sent+1)); }
 merge() {
 	n=0 mode= dir= list= nlist=0
 	set -f; IFS=$nl
@@ -98,12 +103,13 @@ merge() {
 }
 dirs "$@" | xargs -0 -r mkdir -- || exit
 links "$@" | xargs -0 -r -n 2 ln -s -- || exit
-sums=
+sums= sent=0
 if [ -d "$old" ]; then
 	kept "$@"
 	sums=$(cands "$@" | (cd "$old" && xargs -0 -r sha256sum -- 2>/dev/null))
 fi
 merge "$@"
+if [ -n "$finish" ] && [ "$sent" = 0 ]; then echo V; (eval "$finish") || exit; fi
 `
 
 // maxCommand bounds one command line sent to a node. sshd hands the whole
@@ -113,17 +119,55 @@ const maxCommand = 96 << 10
 
 // stagePlan is what building the stage found.
 type stagePlan struct {
-	send    []*treeEntry // files to send; the rest were reused
-	kept    int          // listed paths the old tree has
-	oldSize int          // paths in the old tree, its root included (0: none)
+	send     []*treeEntry // files to send; the rest were reused
+	links    []*treeEntry // symlinks the finishing script must still make
+	kept     int          // listed paths the old tree has
+	oldSize  int          // paths in the old tree, its root included (0: none)
+	verified []byte       // the finishing script's output, when it ran already
 }
 
-// buildStage makes the stage on to from ents, reusing what the old tree at
-// old already holds. It returns errStageExists when the stage is there.
-func buildStage(ctx context.Context, to Node, old, stage string, ents []treeEntry) (stagePlan, error) {
-	// Directories parent first, then symlinks, then files grouped by mode
-	// so that the script chmods each group with one command.
-	var dirs, links, files []*treeEntry
+// dirMaker is a node that makes a directory, or sets an existing one's
+// mode, without a command: SSH (over SFTP) and Local.
+type dirMaker interface {
+	Mkdir(ctx context.Context, name string, perm fs.FileMode) error
+}
+
+// planStage starts the stage. With no old tree there is nothing to reuse:
+// its directories are made directly, every file is to be sent, and the
+// one command is the finishing script. Otherwise buildStage's script makes
+// it, and finishes it too if nothing is to be sent.
+func planStage(ctx context.Context, to TreeWriter, old, stage string, ents []treeEntry, owners bool) (stagePlan, error) {
+	var plan stagePlan
+	if dm, ok := to.(dirMaker); ok {
+		if _, err := to.Stat(ctx, old); errors.Is(err, fs.ErrNotExist) {
+			if _, err := to.Stat(ctx, stage); err == nil {
+				return plan, errStageExists
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return plan, err
+			}
+			dirs, links, files := sortEntries(ents)
+			// 0700 until the end: a private key must not be readable in the
+			// stage, even for a moment.
+			for _, d := range append([]*treeEntry{&ents[0]}, dirs...) {
+				if err := dm.Mkdir(ctx, path.Join(stage, d.rel), 0o700); err != nil {
+					return plan, err
+				}
+			}
+			plan.send, plan.links = files, links
+			return plan, nil
+		}
+	}
+	var finish string
+	if !owners {
+		finish = finishScript(stage, finishCommands(ents, nil, nil, false), true)
+	}
+	return buildStage(ctx, to, old, stage, ents, finish)
+}
+
+// sortEntries splits ents, the root left out: directories parent first,
+// symlinks, and files grouped by mode, so that the script chmods each group
+// with one command.
+func sortEntries(ents []treeEntry) (dirs, links, files []*treeEntry) {
 	for i := range ents {
 		switch e := &ents[i]; {
 		case e.rel == "":
@@ -143,20 +187,30 @@ func buildStage(ctx context.Context, to Node, old, stage string, ents []treeEntr
 		}
 		return files[i].rel < files[j].rel
 	})
+	return dirs, links, files
+}
 
+// buildStage makes the stage on to from ents with stageScript, reusing
+// what the old tree at old already holds; the last call gets finish. It
+// returns errStageExists when the stage is there.
+func buildStage(ctx context.Context, to Node, old, stage string, ents []treeEntry, finish string) (stagePlan, error) {
+	dirs, links, files := sortEntries(ents)
 	var plan stagePlan
 	head := []string{"sh", "-c", stageScript, "sh", stage, old}
-	budget := maxCommand - len(ShellJoin(head)) - 4
+	budget := maxCommand - len(ShellJoin(head)) - len(ShellQuote(finish)) - 8
 	first := true
 	var args []string
 	var chunkFiles []*treeEntry
 	size := 0
-	run := func() error {
-		flag := "0"
+	run := func(last bool) error {
+		flag, fin := "0", ""
 		if first {
 			flag = "1"
 		}
-		argv := append(append(append([]string{}, head...), flag), args...)
+		if last && len(plan.send) == 0 {
+			fin = finish
+		}
+		argv := append(append(append([]string{}, head...), flag, fin), args...)
 		res, err := runScript(ctx, to, "build "+stage, argv)
 		if err != nil {
 			var ee *ExitError
@@ -177,7 +231,7 @@ func buildStage(ctx context.Context, to Node, old, stage string, ents []treeEntr
 			n += len(ShellQuote(f)) + 1
 		}
 		if size+n > budget && len(args) > 0 {
-			if err := run(); err != nil {
+			if err := run(false); err != nil {
 				return err
 			}
 		}
@@ -207,7 +261,7 @@ func buildStage(ctx context.Context, to Node, old, stage string, ents []treeEntr
 		}
 	}
 	if first || len(args) > 0 {
-		if err := run(); err != nil {
+		if err := run(true); err != nil {
 			return plan, err
 		}
 	}
@@ -217,8 +271,13 @@ func buildStage(ctx context.Context, to Node, old, stage string, ents []treeEntr
 var errStageExists = errors.New("stage exists")
 
 // read takes one stageScript call's output: "S N" lines name the files of
-// this call to send, "K N" and "O N" count the old tree.
+// this call to send, "K N" and "O N" count the old tree, and "V" starts
+// the finishing script's output.
 func (p *stagePlan) read(out []byte, files []*treeEntry) error {
+	if i := bytes.Index(out, []byte("V\n")); i == 0 || i > 0 && out[i-1] == '\n' {
+		p.verified = out[i+2:]
+		out = out[:i]
+	}
 	for _, line := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
 		if line == "" {
 			continue

@@ -18,12 +18,21 @@ const verifyScript = `find . -printf '%P/%y%m>%l\0' | LC_ALL=C sort -z | sha256s
 find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum -- | sed 's/^\\//' | cut -c1-64 | sha256sum
 `
 
-// finishStage sets the modes the stage still lacks (files sent, which the
-// server created with its default mode; directories, kept writable until
-// now), owners when asked, and verifies the whole stage against the source
-// in the same command.
-func finishStage(ctx context.Context, to Node, stage string, ents []treeEntry, sent []*treeEntry, owners bool) error {
+// finishCommands are the commands that complete the stage, run inside it:
+// symlinks still to make, owners when asked, the modes of the files sent
+// (the server created them with its default mode) and of the directories
+// (kept 0700 until now).
+func finishCommands(ents []treeEntry, sent, links []*treeEntry, owners bool) []string {
 	var cmds []string
+	if len(links) > 0 {
+		var words []string
+		for _, l := range links {
+			words = append(words, ShellQuote(l.target), ShellQuote(dotRel(l.rel)))
+		}
+		for _, c := range splitCommand("printf '%s\\0'", words) {
+			cmds = append(cmds, c+" | xargs -0 -r -n 2 ln -s --")
+		}
+	}
 	chmods := func(list []*treeEntry) {
 		for i := 0; i < len(list); {
 			j := i
@@ -66,33 +75,43 @@ func finishStage(ctx context.Context, to Node, stage string, ents []treeEntry, s
 	// Deepest first: a parent made read-only must not stop its children.
 	sort.Slice(dirs, func(i, j int) bool { return dirs[i].rel > dirs[j].rel })
 	chmods(dirs)
+	return cmds
+}
 
-	// Several commands when the lists are long (a fresh copy of a big tree).
-	var batch strings.Builder
-	flush := func(last bool) error {
-		script := "cd -- " + ShellQuote(stage) + " || exit\n" + batch.String()
-		if last {
-			script += verifyScript
+// finishScript runs cmds inside stage, and the verification when last.
+func finishScript(stage string, cmds []string, last bool) string {
+	var b strings.Builder
+	b.WriteString("cd -- " + ShellQuote(stage) + " || exit\n")
+	for _, c := range cmds {
+		b.WriteString(c + " || exit\n")
+	}
+	if last {
+		b.WriteString(verifyScript)
+	}
+	return b.String()
+}
+
+// finishStage completes the stage (finishCommands) and verifies it against
+// the source, in one command unless the lists are long (a fresh copy of a
+// big tree).
+func finishStage(ctx context.Context, to Node, stage string, ents []treeEntry, sent, links []*treeEntry, owners bool) error {
+	cmds := finishCommands(ents, sent, links, owners)
+	for {
+		n, size := 0, 0
+		for n < len(cmds) && (n == 0 || size+len(cmds[n]) < maxCommand-len(verifyScript)-len(stage)-64) {
+			size += len(cmds[n]) + 9
+			n++
 		}
-		batch.Reset()
-		res, err := runScript(ctx, to, "set modes in and verify "+stage, []string{"sh", "-c", script})
+		last := n == len(cmds)
+		res, err := runScript(ctx, to, "finish and verify "+stage, []string{"sh", "-c", finishScript(stage, cmds[:n], last)})
 		if err != nil {
 			return err
 		}
 		if last {
 			return checkDigests(ctx, to, stage, ents, res.Stdout)
 		}
-		return nil
+		cmds = cmds[n:]
 	}
-	for _, c := range cmds {
-		if batch.Len()+len(c) > maxCommand-len(verifyScript)-len(stage)-64 && batch.Len() > 0 {
-			if err := flush(false); err != nil {
-				return err
-			}
-		}
-		batch.WriteString(c + " || exit\n")
-	}
-	return flush(true)
 }
 
 // splitCommand makes prefix followed by quoted words into as few command
