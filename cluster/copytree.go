@@ -35,7 +35,7 @@ type Hasher interface {
 
 // CopyOptions tune CopyTree.
 type CopyOptions struct {
-	// Concurrency bounds the files in flight (default 16): SFTP round trips
+	// Concurrency bounds the files in flight (default 8): SFTP round trips
 	// overlap instead of adding up.
 	Concurrency int
 	// PreserveOwners copies numeric owners. It needs root on the
@@ -87,7 +87,7 @@ type CopyReport struct {
 // a fresh copy one command and an open, writes and a close per file.
 func CopyTree(ctx context.Context, from Node, fromPath string, to TreeWriter, toPath string, opt CopyOptions) (CopyReport, error) {
 	if opt.Concurrency <= 0 {
-		opt.Concurrency = 16
+		opt.Concurrency = 8
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
