@@ -80,11 +80,14 @@ type CopyReport struct {
 //     toPath.chefha-backup-STAMP. A failure part-way leaves the old tree in
 //     place.
 //
-// Both nodes need a POSIX sh, GNU find, xargs and coreutils (sha256sum,
-// sort -z), as every Enterprise Chef platform has. Listing, hashing, reuse
-// and verification are each done by one command for the whole tree: an
-// unchanged tree costs the destination one command and five SFTP requests,
-// a fresh copy one command and an open, writes and a close per file.
+// It uses a POSIX sh, GNU find, xargs and coreutils (sha256sum, sort -z)
+// on both nodes, as every Enterprise Chef platform has. Listing, hashing,
+// reuse and verification are each done by one command for the whole tree:
+// an unchanged tree costs the destination one command and five SFTP
+// requests, a fresh copy one command and an open, writes and a close per
+// file. Where a node lacks them (exit 127) it copies file by file over
+// SFTP, reusing nothing and checking contents only, and reports no
+// Removed.
 func CopyTree(ctx context.Context, from Node, fromPath string, to TreeWriter, toPath string, opt CopyOptions) (CopyReport, error) {
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = 8
@@ -98,12 +101,28 @@ func CopyTree(ctx context.Context, from Node, fromPath string, to TreeWriter, to
 		return CopyReport{}, fmt.Errorf("copy %s:%s to %s:%s: %w", from.Name(), fromPath, to.Name(), toPath, err)
 	}
 	ents, err := listTree(ctx, from, fromPath)
+	byFile := noTools(err)
+	if byFile {
+		ents, err = walkTree(ctx, from, fromPath)
+	}
 	if err != nil {
 		return fail(err)
 	}
 	stamp := opt.Now().UTC().Format("20060102T150405Z")
 	stage := toPath + ".chefha-new-" + stamp
-	rep, err := stageTree(ctx, from, fromPath, to, toPath, stage, ents, opt)
+	var rep CopyReport
+	if !byFile {
+		rep, err = stageTree(ctx, from, fromPath, to, toPath, stage, ents, opt)
+		// A destination without the tools the source has: start again.
+		if byFile = noTools(err); byFile {
+			if err = to.RemoveAll(ctx, stage); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if byFile {
+		rep, err = copyFileByFile(ctx, from, fromPath, to, stage, ents, opt)
+	}
 	if errors.Is(err, errStageExists) {
 		return fail(fmt.Errorf("%s already exists on %s: another copy is running or was interrupted; remove it", stage, to.Name()))
 	}
@@ -175,7 +194,7 @@ func stageTree(ctx context.Context, from Node, fromPath string, to TreeWriter, t
 		}
 		return rep, nil
 	}
-	if rep.BytesSent, err = sendFiles(ctx, from, fromPath, to, stage, plan.send, opt.Concurrency); err != nil {
+	if rep.BytesSent, err = sendFiles(ctx, from, fromPath, to, stage, plan.send, opt.Concurrency, true); err != nil {
 		return CopyReport{}, err
 	}
 	if err := finishStage(ctx, to, stage, ents, plan.send, plan.links, opt.PreserveOwners); err != nil {
@@ -192,8 +211,9 @@ type newFileWriter interface {
 }
 
 // sendFiles sends files from the source into the stage, a few at a time so
-// that round trips overlap. It returns the bytes sent.
-func sendFiles(ctx context.Context, from Node, fromPath string, to TreeWriter, stage string, files []*treeEntry, concurrency int) (int64, error) {
+// that round trips overlap. inPlace lets a newFileWriter skip setting the
+// mode (a later command does). It returns the bytes sent.
+func sendFiles(ctx context.Context, from Node, fromPath string, to TreeWriter, stage string, files []*treeEntry, concurrency int, inPlace bool) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sem := make(chan struct{}, concurrency)
@@ -213,7 +233,7 @@ func sendFiles(ctx context.Context, from Node, fromPath string, to TreeWriter, s
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			n, err := sendFile(ctx, from, path.Join(fromPath, f.rel), to, path.Join(stage, f.rel), f)
+			n, err := sendFile(ctx, from, path.Join(fromPath, f.rel), to, path.Join(stage, f.rel), f, inPlace)
 			mu.Lock()
 			defer mu.Unlock()
 			sent += n
@@ -230,7 +250,7 @@ func sendFiles(ctx context.Context, from Node, fromPath string, to TreeWriter, s
 	return sent, firstErr
 }
 
-func sendFile(ctx context.Context, from Node, src string, to TreeWriter, dst string, f *treeEntry) (int64, error) {
+func sendFile(ctx context.Context, from Node, src string, to TreeWriter, dst string, f *treeEntry, inPlace bool) (int64, error) {
 	data, err := from.ReadFile(ctx, src)
 	if err != nil {
 		return 0, err
@@ -238,7 +258,7 @@ func sendFile(ctx context.Context, from Node, src string, to TreeWriter, dst str
 	if sha256.Sum256(data) != f.sum {
 		return 0, fmt.Errorf("%s: %s changed while it was being copied; copy again", from.Name(), src)
 	}
-	if w, ok := to.(newFileWriter); ok {
+	if w, ok := to.(newFileWriter); ok && inPlace {
 		err = w.writeNew(ctx, dst, data)
 	} else {
 		perm, _ := strconv.ParseUint(f.mode, 8, 32)

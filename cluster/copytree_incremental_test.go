@@ -359,9 +359,12 @@ type tamperingNode struct {
 
 func (n tamperingNode) Run(ctx context.Context, c cluster.Cmd) (cluster.Result, error) {
 	res, err := n.Local.Run(ctx, c)
-	// The stage is built by a sh -c script whose first operand is the stage.
-	if err == nil && len(c.Argv) > 4 && strings.Contains(c.Argv[4], ".chefha-new-") {
-		n.spoil(c.Argv[4])
+	// The stage is built by a script that takes the stage as an operand.
+	for _, a := range c.Argv {
+		if err == nil && strings.Contains(a, ".chefha-new-") && !strings.ContainsAny(a, " \n") {
+			n.spoil(a)
+			break
+		}
 	}
 	return res, err
 }
@@ -549,4 +552,61 @@ func TestCopyTreeEmptyTreeAndTrailingSlash(t *testing.T) {
 	st, err := os.Stat(filepath.Join(dst, "empty"))
 	require.NoError(t, err)
 	assert.Equal(t, os.ModeDir|0o750, st.Mode())
+}
+
+// withoutTools runs CopyTree's scripts with a PATH that has no find, cp or
+// sha256sum, as on a node without GNU tools: they exit 127.
+func withoutTools(c cluster.Cmd) cluster.Cmd {
+	if len(c.Argv) > 0 && c.Argv[0] == "sh" {
+		c.Argv = append([]string{"env", "PATH=/nonexistent", "/bin/sh"}, c.Argv[1:]...)
+	}
+	return c
+}
+
+type localNoTools struct{ *cluster.Local }
+
+func (n localNoTools) Run(ctx context.Context, c cluster.Cmd) (cluster.Result, error) {
+	return n.Local.Run(ctx, withoutTools(c))
+}
+
+type sshNoTools struct{ *cluster.SSH }
+
+func (n sshNoTools) Run(ctx context.Context, c cluster.Cmd) (cluster.Result, error) {
+	return n.SSH.Run(ctx, withoutTools(c))
+}
+
+// TestCopyTreeWithoutTools copies file by file where a node cannot run the
+// scripts: the result is the same tree, nothing reused.
+func TestCopyTreeWithoutTools(t *testing.T) {
+	e := newSSHEnv(t)
+	for _, tc := range []struct {
+		name string
+		from cluster.Node
+		to   cluster.TreeWriter
+	}{
+		{"source", localNoTools{cluster.NewLocal("bootstrap")}, cluster.NewLocal("fe1")},
+		{"destination", cluster.NewLocal("bootstrap"), localNoTools{cluster.NewLocal("fe1")}},
+		{"both over ssh", sshNoTools{e.dial(t, "root")}, sshNoTools{e.dial(t, "root")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := t.TempDir()
+			src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+			makeTree(t, src, 30)
+			for _, old := range []bool{false, true} {
+				rep, err := cluster.CopyTree(context.Background(), tc.from, src, tc.to, dst, cluster.CopyOptions{Now: fixedNow})
+				require.NoError(t, err, "old tree: %t", old)
+				assertSameTree(t, src, dst)
+				assert.Equal(t, 30, rep.Sent)
+				assert.Zero(t, rep.Reused)
+				assert.Equal(t, 3, rep.Dirs)
+				assert.Equal(t, 1, rep.Symlinks)
+				assert.Equal(t, old, rep.Backup != "")
+				if old {
+					assertSameTree(t, src, rep.Backup)
+				}
+			}
+			ents, _ := os.ReadDir(base)
+			assert.Len(t, ents, 3, "src, dst and one backup; no stage left")
+		})
+	}
 }

@@ -51,7 +51,7 @@ find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum --
 
 // listTree lists the tree at root on n with one command.
 func listTree(ctx context.Context, n Node, root string) ([]treeEntry, error) {
-	res, err := runScript(ctx, n, "list "+root, []string{"sh", "-c", listScript, "sh", root})
+	res, err := runScript(ctx, n, "list "+root, listScript, root)
 	if err != nil {
 		var ee *ExitError
 		if errors.As(err, &ee) {

@@ -196,8 +196,7 @@ func sortEntries(ents []treeEntry) (dirs, links, files []*treeEntry) {
 func buildStage(ctx context.Context, to Node, old, stage string, ents []treeEntry, finish string) (stagePlan, error) {
 	dirs, links, files := sortEntries(ents)
 	var plan stagePlan
-	head := []string{"sh", "-c", stageScript, "sh", stage, old}
-	budget := maxCommand - len(ShellJoin(head)) - len(ShellQuote(finish)) - 8
+	budget := maxCommand - len(ShellJoin(scriptArgv(stageScript, stage, old, "0", finish))) - 8
 	first := true
 	var args []string
 	var chunkFiles []*treeEntry
@@ -210,8 +209,7 @@ func buildStage(ctx context.Context, to Node, old, stage string, ents []treeEntr
 		if last && len(plan.send) == 0 {
 			fin = finish
 		}
-		argv := append(append(append([]string{}, head...), flag, fin), args...)
-		res, err := runScript(ctx, to, "build "+stage, argv)
+		res, err := runScript(ctx, to, "build "+stage, stageScript, append([]string{stage, old, flag, fin}, args...)...)
 		if err != nil {
 			var ee *ExitError
 			if errors.As(err, &ee) && ee.Result.ExitCode == 73 {

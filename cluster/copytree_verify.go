@@ -103,7 +103,7 @@ func finishStage(ctx context.Context, to Node, stage string, ents []treeEntry, s
 			n++
 		}
 		last := n == len(cmds)
-		res, err := runScript(ctx, to, "finish and verify "+stage, []string{"sh", "-c", finishScript(stage, cmds[:n], last)})
+		res, err := runScript(ctx, to, "finish and verify "+stage, finishScript(stage, cmds[:n], last))
 		if err != nil {
 			return err
 		}
@@ -163,11 +163,19 @@ func checkDigests(ctx context.Context, to Node, stage string, ents []treeEntry, 
 	return nil
 }
 
+// scriptArgv runs script with sh, args as its "$@". The script is an
+// operand that a one-line sh -c evaluates: a node whose "sh" only knows
+// simple commands (clustertest's emulated nodes) fails at that line with
+// 127 and runs none of the script's lines out of context.
+func scriptArgv(script string, args ...string) []string {
+	return append([]string{"sh", "-c", `s=$1; shift; eval "$s"`, "sh", script}, args...)
+}
+
 // runScript runs a sh script of CopyTree's on n. Its error names what the
 // script was for and what it printed, not the script and its operands,
 // which run to kilobytes.
-func runScript(ctx context.Context, n Node, what string, argv []string) (Result, error) {
-	res, err := n.Run(ctx, Cmd{Argv: argv})
+func runScript(ctx context.Context, n Node, what, script string, args ...string) (Result, error) {
+	res, err := n.Run(ctx, Cmd{Argv: scriptArgv(script, args...)})
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		return res, &scriptError{node: n.Name(), what: what, exit: ee}
@@ -194,6 +202,14 @@ func (e *scriptError) Error() string {
 }
 
 func (e *scriptError) Unwrap() error { return e.exit }
+
+// noTools reports whether err is a script that could not run for a missing
+// command (exit 127): the node lacks GNU find or coreutils, or is not a
+// full shell.
+func noTools(err error) bool {
+	var se *scriptError
+	return errors.As(err, &se) && se.exit.Result.ExitCode == 127
+}
 
 // findBadFile hashes every staged file to name one that differs.
 func findBadFile(ctx context.Context, to Node, stage string, ents []treeEntry) error {
@@ -226,7 +242,7 @@ func findBadFile(ctx context.Context, to Node, stage string, ents []treeEntry) e
 // findBadPath lists the stage to name a path whose type, mode or target
 // differs from the source, or that is missing or extra.
 func findBadPath(ctx context.Context, to Node, stage string, ents []treeEntry) error {
-	res, err := runScript(ctx, to, "list "+stage, []string{"sh", "-c", `cd -- "$1" && find . -printf '%P\0%y%m>%l\0'`, "sh", stage})
+	res, err := runScript(ctx, to, "list "+stage, `cd -- "$1" && find . -printf '%P\0%y%m>%l\0'`, stage)
 	if err != nil {
 		return err
 	}
