@@ -36,15 +36,18 @@ import (
 // the others are escaped by sha256sum, and sending is always correct.
 //
 // The old tree is hashed with one sha256sum over the candidates, and reused
-// files are copied and chmodded by directory and mode, up to 200 a time:
-// the processes started grow with directories, not files, and reading the
-// hashes back is one pass (a line at a time with read would be a system
-// call per byte, string surgery on the whole output quadratic). It prints "K N", how many listed paths
-// exist in the old tree, and in the first call "O N", how many paths the old
-// tree has, from which CopyTree tells how many are gone. When nothing is to
-// be sent and it was given a finishing script (finishScript), it runs that
-// too and prints "V" and its output: an unchanged tree costs one command.
-// Exit 73: the stage exists already.
+// files are copied and chmodded by directory and mode, up to 200 a time, so
+// the processes started grow with directories, not files. The hashes are
+// read back in one pass over a word-split list, merged with the listing:
+// read(1) would cost a system call per byte, and cutting lines off the
+// front of the output would be quadratic.
+//
+// It prints "K N", how many listed paths exist in the old tree, and in the
+// first call "O N", how many paths the old tree has, from which CopyTree
+// tells how many are gone. When nothing is to be sent and it was given a
+// finishing script (finishScript), it runs that too and prints "V" and its
+// output: an unchanged tree costs one command. Exit 73: the stage exists
+// already.
 const stageScript = `stage=$1 old=$2 first=$3 finish=$4
 shift 4
 case $stage in /*) ;; *) stage=$PWD/$stage ;; esac
