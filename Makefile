@@ -3,7 +3,7 @@
 GO ?= go
 
 # Debian packages whose programs the tests start for real.
-PEERS := runit:runsvdir openssh-server:sshd openssh-client:ssh-keygen sudo:sudo keepalived:keepalived iproute2:ip procps:ps dpkg:dpkg-deb rpm:rpmbuild
+PEERS := runit:runsvdir openssh-server:sshd openssh-client:ssh-keygen sudo:sudo keepalived:keepalived iproute2:ip procps:ps dpkg:dpkg-deb rpm:rpmbuild rsync:rsync
 
 .PHONY: test peers vet bench fuzz
 
@@ -31,7 +31,7 @@ peers:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-FUZZ := cluster:FuzzRedactSecrets cluster:FuzzParseHosts cluster:FuzzKnownHostsLine upgrade:FuzzDecodeRecord internal/termsafe:FuzzString internal/pkgfile:FuzzReadDeb internal/pkgfile:FuzzReadRPM runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse cluster:FuzzParseTopology \
+FUZZ := cluster:FuzzParseTreeListing cluster:FuzzRedactSecrets cluster:FuzzParseHosts cluster:FuzzKnownHostsLine upgrade:FuzzDecodeRecord internal/termsafe:FuzzString internal/pkgfile:FuzzReadDeb internal/pkgfile:FuzzReadRPM runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse cluster:FuzzParseTopology \
 	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus \
 	drbd:FuzzParseProc
 

@@ -8,14 +8,11 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/chefha/chefha/cluster"
-	"github.com/chefha/chefha/internal/peer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -85,6 +82,14 @@ func assertSameTree(t *testing.T, want, got string) {
 	})
 	require.NoError(t, err)
 	assert.Positive(t, count)
+	err = filepath.WalkDir(got, func(p string, d fs.DirEntry, err error) error {
+		require.NoError(t, err)
+		rel, _ := filepath.Rel(got, p)
+		_, err = os.Lstat(filepath.Join(want, rel))
+		assert.NoError(t, err, "%s is in the copy but not in the source", rel)
+		return nil
+	})
+	require.NoError(t, err)
 }
 
 func fixedNow() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
@@ -103,6 +108,11 @@ func testCopyTree(t *testing.T, from cluster.Node, to cluster.TreeWriter) {
 	assert.Equal(t, 200, rep.Files)
 	assert.Equal(t, 3, rep.Dirs)
 	assert.Equal(t, 1, rep.Symlinks)
+	assert.Equal(t, 200, rep.Sent, "nothing in the old tree matches")
+	assert.Zero(t, rep.Reused)
+	assert.Equal(t, treeBytes(t, src), rep.BytesSent)
+	assert.Equal(t, rep.Bytes, rep.BytesSent)
+	assert.Equal(t, 1, rep.Removed, "private-chef.rb")
 	assert.Equal(t, dst+".chefha-backup-20261125T120000Z", rep.Backup)
 	assertSameTree(t, src, dst)
 	old, err := os.ReadFile(filepath.Join(rep.Backup, "private-chef.rb"))
@@ -189,52 +199,6 @@ func TestCopyTreeRefusesStaleStage(t *testing.T) {
 	require.NoError(t, os.MkdirAll(dst+".chefha-new-20261125T120000Z", 0o755))
 	_, err := cluster.CopyTree(context.Background(), cluster.NewLocal("a"), src, cluster.NewLocal("b"), dst, cluster.CopyOptions{Now: fixedNow})
 	assert.ErrorContains(t, err, "another copy is running or was interrupted")
-}
-
-// BenchmarkCopyTree copies a 200-file tree to a real sshd with CopyTree and
-// with `scp -r`, in the same run, so the two figures compare.
-func BenchmarkCopyTree(b *testing.B) {
-	k := newClientKey(b)
-	s := startSSHD(b, k)
-	src := filepath.Join(b.TempDir(), "opscode")
-	makeTree(b, src, 200)
-	var total int64
-	filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if fi, err := d.Info(); err == nil && fi.Mode().IsRegular() {
-			total += fi.Size()
-		}
-		return nil
-	})
-	dstBase := b.TempDir()
-
-	b.Run("chefha", func(b *testing.B) {
-		n := dialReal(b, s.config(k, "fe1"))
-		local := cluster.NewLocal("bootstrap")
-		b.SetBytes(total)
-		i := 0
-		for b.Loop() {
-			i++
-			dst := filepath.Join(dstBase, "chefha-"+strconv.Itoa(i))
-			if _, err := cluster.CopyTree(context.Background(), local, src, n, dst, cluster.CopyOptions{}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("scp", func(b *testing.B) {
-		scp := peer.Need(b, "scp", "openssh-client")
-		b.SetBytes(total)
-		i := 0
-		for b.Loop() {
-			i++
-			dst := filepath.Join(dstBase, "scp-"+strconv.Itoa(i))
-			cmd := exec.Command(scp, "-r", "-p", "-q", "-P", strconv.Itoa(s.port), "-i", k.keyFile,
-				"-o", "UserKnownHostsFile="+k.knownHosts, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-				src, localUserName()+"@127.0.0.1:"+dst)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				b.Fatalf("scp: %v\n%s", err, out)
-			}
-		}
-	})
 }
 
 func TestCopyTreeTwiceInOneSecondKeepsBothBackups(t *testing.T) {

@@ -213,7 +213,8 @@ func (r *Runner) copyTree(ctx context.Context, step Step, a Action) error {
 	}
 	rep, err := cluster.CopyTree(ctx, from, a.Path, tw, a.Path, cluster.CopyOptions{})
 	if err == nil && rep.Backup != "" {
-		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("copied %d files; the old %s is kept as %s", rep.Files, a.Path, rep.Backup)})
+		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("%s: %d files sent (%d bytes), %d unchanged, %d removed; the old tree is kept as %s",
+			a.Path, rep.Sent, rep.BytesSent, rep.Reused, rep.Removed, rep.Backup)})
 	}
 	return err
 }
