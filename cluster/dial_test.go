@@ -90,7 +90,7 @@ func TestDialKeepsGoing(t *testing.T) {
 	calls = append(calls, fe1.WriteFile(ctx, filepath.Join(t.TempDir(), "x"), nil, 0o600))
 	tw, ok := fe1.(cluster.TreeWriter)
 	require.True(t, ok, "CopyTree gets the same error, not a missing method")
-	calls = append(calls, tw.Mkdir(ctx, "/tmp/x", 0o700))
+	calls = append(calls, tw.Rename(ctx, "/tmp/x", "/tmp/y"), tw.RemoveAll(ctx, "/tmp/x"))
 	for i, err := range calls {
 		assert.ErrorAs(t, err, &ue, "call %d", i)
 	}

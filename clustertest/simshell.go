@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The simulated node's shell: `sh -c` scripts and the commands chefha
@@ -215,17 +216,45 @@ func notEmulated(argv []string, e shellIO) int {
 
 // detached is upgrade's detached run of a critical command (its detach
 // script: the command in a session of its own, its output and status kept
-// in DIR/ID.log and DIR/ID.rc), emulated by running the command to its end
-// and keeping the same files.
+// in DIR/ID.log and DIR/ID.rc, its pid in DIR/ID.pid). Emulated as the
+// script behaves: the command runs to its end even when the session that
+// started it is gone, and a second call while it runs waits for it instead
+// of starting it again.
 func (n *Node) detached(ctx context.Context, dir, id string, argv []string, e shellIO) int {
+	base := dir + "/" + id
+	if _, err := n.Lstat(base + ".pid"); err == nil {
+		for {
+			if _, err := n.Lstat(base + ".rc"); err == nil {
+				return n.detachedResult(base, e)
+			}
+			select {
+			case <-ctx.Done():
+				return 255
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	n.Remove(base + ".rc")
+	n.WriteFile(base+".pid", []byte("4243\n"), 0o600)
 	var out bytes.Buffer
 	q := make([]string, len(argv))
 	for i, a := range argv {
 		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
-	rc := n.Run(ctx, strings.Join(q, " "), e.Stdin, &out, &out)
-	n.WriteFile(dir+"/"+id+".log", out.Bytes(), 0o600)
-	n.WriteFile(dir+"/"+id+".rc", fmt.Appendf(nil, "%d\n", rc), 0o600)
-	e.Stdout.Write(out.Bytes())
+	rc := n.Run(context.WithoutCancel(ctx), strings.Join(q, " "), e.Stdin, &out, &out)
+	n.WriteFile(base+".log", out.Bytes(), 0o600)
+	n.WriteFile(base+".rc", fmt.Appendf(nil, "%d\n", rc), 0o600)
+	n.Remove(base + ".pid")
+	return n.detachedResult(base, e)
+}
+
+func (n *Node) detachedResult(base string, e shellIO) int {
+	log, _ := n.ReadFile(base + ".log")
+	e.Stdout.Write(log)
+	b, _ := n.ReadFile(base + ".rc")
+	rc, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 125
+	}
 	return rc
 }

@@ -28,15 +28,26 @@ const (
 	OC11670 ID = "OC-11670" // migration 1.9 skipped while keepalived is in transition
 )
 
+// StaleFailover is not an OC issue but the hazard the HA pair exists to
+// avoid, which the runbook's steps risk: keepalived failing the cluster
+// over onto a back end whose DRBD copy is not up to date (Inconsistent,
+// Outdated, StandAlone, mid-resync), which then serves stale data or none.
+// Enterprise Chef's ha-status judges it (exit 4 DRBD state, 5 mount, 6 peer
+// ping).
+const StaleFailover ID = "HA-DRBD-STALE"
+
 // All lists every known issue, in the runbook's order.
 func All() []ID {
 	return []ID{OC11297, OC11382, OC11426, OC11490, OC11540, OC11575, OC11601,
 		OC11656, OC11657, OC11658, OC11662, OC11669, OC11670}
 }
 
-// Known reports whether id is one of the runbook's issues.
+// Hazards lists the dangers chefha guards against that have no OC id.
+func Hazards() []ID { return []ID{StaleFailover} }
+
+// Known reports whether id is one of the runbook's issues or a hazard.
 func Known(id ID) bool {
-	for _, k := range All() {
+	for _, k := range append(All(), Hazards()...) {
 		if k == id {
 			return true
 		}

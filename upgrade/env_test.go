@@ -36,20 +36,28 @@ var epoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func newUpgradeEnv(t testing.TB, version string, frontends int, knobs ...clustertest.Knob) *upgradeEnv {
 	t.Helper()
-	clock := clustertest.NewFakeClock(epoch)
-	sim, err := clustertest.New(clustertest.Options{Version: version, Frontends: frontends, Clock: clock.Now, Sleep: clock.Advance, Knobs: knobs})
-	require.NoError(t, err)
-	t.Cleanup(func() { sim.Close() })
-	clock.Advance(time.Minute) // what the knobs set in motion settles
-	for _, n := range sim.Nodes {
-		n.Settle()
-	}
+	sim, clock := settledSim(t, version, frontends, knobs...)
 	cl, err := sim.Dial(context.Background())
 	require.NoError(t, err)
 	t.Cleanup(func() { cl.Close() })
 	dir := t.TempDir()
 	return &upgradeEnv{sim: sim, cl: cl, clock: clock, packages: writePackages(t, dir), dir: dir,
 		journal: upgrade.FileJournal{Path: filepath.Join(dir, "journal", "upgrade.json")}}
+}
+
+// settledSim is a simulated cluster on a fake clock, moved on a minute so
+// that what its knobs set in motion (a failover, a split brain) is over.
+func settledSim(t testing.TB, version string, frontends int, knobs ...clustertest.Knob) (*clustertest.Cluster, *clustertest.FakeClock) {
+	t.Helper()
+	clock := clustertest.NewFakeClock(epoch)
+	sim, err := clustertest.New(clustertest.Options{Version: version, Frontends: frontends, Clock: clock.Now, Sleep: clock.Advance, Knobs: knobs})
+	require.NoError(t, err)
+	t.Cleanup(func() { sim.Close() })
+	clock.Advance(time.Minute)
+	for _, n := range sim.Nodes {
+		n.Settle()
+	}
+	return sim, clock
 }
 
 // writePackages writes a .deb and an .rpm of every release.

@@ -263,7 +263,7 @@ func (r *Runner) verifyLevel(ctx context.Context, a Action) error {
 	if err != nil {
 		return err
 	}
-	secs, err := readNode(ctx, n, "level")
+	secs, err := readNode(ctx, n, "", "level")
 	if err != nil {
 		return err
 	}
@@ -284,7 +284,7 @@ func (r *Runner) checkRunit(ctx context.Context, node string) error {
 	if err != nil {
 		return err
 	}
-	secs, err := readNode(ctx, n, "ps")
+	secs, err := readNode(ctx, n, "", "ps")
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,28 @@ var factCommands = []struct{ name, cmd string }{
 	{"addrs", "ip -o -4 addr show"},
 	{"os", "cat /etc/os-release"},
 	{"etcsums", "sha256sum " + EtcOpscode + "/* " + EtcOpscode + "/*/*"},
+	// DRBD, on the back ends: /proc/drbd where the kernel module is loaded,
+	// drbdadm's answers where it is not readable, the mount table, and the
+	// peer's replication address, as ha-status reads them (opscode-omnibus
+	// 11.1.8 files/private-chef-ctl-commands/ha.rb).
+	{"drbd", "cat /proc/drbd"},
+	{"drbd-role", "drbdadm role " + DRBDResource},
+	{"drbd-cstate", "drbdadm cstate " + DRBDResource},
+	{"drbd-dstate", "drbdadm dstate " + DRBDResource},
+	{"mounts", "cat /proc/mounts"},
+	{"drbd-peer", "ping -c 1 -W 2 " + peerPlaceholder},
 }
+
+// DRBD as Enterprise Chef sets it up (opscode-omnibus 11.1.8
+// templates/default/drbd.conf.erb and cluster.sh.erb).
+const (
+	DRBDResource = "pc0"
+	DRBDDataDir  = "/var/opt/opscode/drbd/data"
+)
+
+// peerPlaceholder in a fact command is the other back end's replication
+// address; on a front end the section is left out.
+const peerPlaceholder = "@PEER@"
 
 const (
 	markSection = "@@chefha:"
@@ -75,17 +96,19 @@ const (
 )
 
 // factScript is the shell script that reads the named sections (all when
-// none are named).
-func factScript(only ...string) string {
+// none are named); peer is the other back end's replication address ("" on
+// a front end, whose script then has no peer section).
+func factScript(peer string, only ...string) string {
 	var b strings.Builder
 	for _, c := range factCommands {
-		if len(only) > 0 && !containsString(only, c.name) {
+		if len(only) > 0 && !containsString(only, c.name) || peer == "" && strings.Contains(c.cmd, peerPlaceholder) {
 			continue
 		}
+		cmd := strings.ReplaceAll(c.cmd, peerPlaceholder, cluster.ShellJoin([]string{peer}))
 		// printf starts the status line on a line of its own even when the
 		// output does not end in a newline (a cut-short file); the parser
 		// takes that one newline off again.
-		fmt.Fprintf(&b, "echo %s%s\n%s 2>&1\nprintf '\\n%s%%d\\n' $?\n", markSection, c.name, c.cmd, markRC)
+		fmt.Fprintf(&b, "echo %s%s\n%s 2>&1\nprintf '\\n%s%%d\\n' $?\n", markSection, c.name, cmd, markRC)
 	}
 	b.WriteString("true\n")
 	return b.String()
@@ -93,7 +116,7 @@ func factScript(only ...string) string {
 
 // parseSections splits the script's output back into sections and checks
 // that the wanted ones (all when none are named) are there.
-func parseSections(out string, only ...string) (map[string]Section, error) {
+func parseSections(out, peer string, only ...string) (map[string]Section, error) {
 	secs := map[string]Section{}
 	var name string
 	var body strings.Builder
@@ -115,6 +138,9 @@ func parseSections(out string, only ...string) (map[string]Section, error) {
 		}
 	}
 	for _, c := range factCommands {
+		if peer == "" && strings.Contains(c.cmd, peerPlaceholder) {
+			continue
+		}
 		if _, ok := secs[c.name]; !ok && (len(only) == 0 || containsString(only, c.name)) {
 			return secs, fmt.Errorf("facts: no %s section in the output (cut short?)", c.name)
 		}
@@ -123,12 +149,33 @@ func parseSections(out string, only ...string) (map[string]Section, error) {
 }
 
 // readNode reads the named sections of one node in one exec session.
-func readNode(ctx context.Context, n cluster.Node, only ...string) (map[string]Section, error) {
-	res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sh", "-c", factScript(only...)}, Sudo: true})
+func readNode(ctx context.Context, n cluster.Node, peer string, only ...string) (map[string]Section, error) {
+	res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sh", "-c", factScript(peer, only...)}, Sudo: true})
 	if err != nil {
 		return nil, err
 	}
-	return parseSections(string(res.Stdout), only...)
+	return parseSections(string(res.Stdout), peer, only...)
+}
+
+// peerOf is a back end's peer's replication address (cluster_ipaddress,
+// else ipaddress), "" for a front end.
+func peerOf(t cluster.Topology, node string) string {
+	boot, _ := t.Bootstrap()
+	sec, _ := t.Secondary()
+	var peer cluster.Server
+	switch node {
+	case boot.Name:
+		peer = sec
+	case sec.Name:
+		peer = boot
+	default:
+		return ""
+	}
+	if peer.ClusterIPAddress != "" {
+		return peer.ClusterIPAddress
+	}
+	ip, _, _ := strings.Cut(peer.IPAddress, "/")
+	return ip
 }
 
 // Gather reads every node at once (one exec session each) and returns the
@@ -142,7 +189,7 @@ func gather(ctx context.Context, c *cluster.Cluster, limit int, only ...string) 
 	f := Facts{Gathered: time.Now().UTC(), Topology: c.Topology}
 	servers := c.Topology.Servers
 	rs := cluster.Each(ctx, c.Nodes(servers), limit, func(ctx context.Context, n cluster.Node) (map[string]Section, error) {
-		return readNode(ctx, n, only...)
+		return readNode(ctx, n, peerOf(c.Topology, n.Name()), only...)
 	})
 	for i, r := range rs {
 		s := servers[i]

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/drbd"
 	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/runit"
 )
@@ -22,10 +23,23 @@ type GateSpec struct {
 	Keepalived []string `json:"keepalived,omitempty"`
 	// Quiet nodes run no service but keepalived (the standby).
 	Quiet []string `json:"quiet,omitempty"`
+	// DRBD waits for the pair's DRBD: connected, both disks UpToDate,
+	// Primary and the data mounted on Master only.
+	DRBD bool `json:"drbd,omitempty"`
+	// NoHold opens the gate at the first look that shows everything: a
+	// check before a step that could make keepalived transition, which
+	// needs DRBD in sync now, not the pair stable for a while.
+	NoHold bool `json:"no_hold,omitempty"`
 }
 
 func (g *GateSpec) String() string {
 	s := "wait until " + g.Master + " is keepalived master and stable"
+	if g.NoHold {
+		s = "wait until " + g.Master + " is keepalived master"
+	}
+	if g.DRBD {
+		s += ", DRBD is connected and UpToDate on both back ends with " + g.Master + " Primary"
+	}
 	if len(g.Keepalived) > 0 {
 		s += ", keepalived runs on " + strings.Join(g.Keepalived, " and ")
 	}
@@ -41,7 +55,7 @@ func (g *GateSpec) String() string {
 // covers reports whether a gate that passed already shows everything g
 // waits for.
 func (g *GateSpec) coveredBy(prev *GateSpec) bool {
-	if prev == nil || prev.Master != g.Master {
+	if prev == nil || prev.Master != g.Master || g.DRBD && !prev.DRBD || !g.NoHold && prev.NoHold {
 		return false
 	}
 	for _, n := range g.Services {
@@ -63,7 +77,8 @@ func (g *GateSpec) coveredBy(prev *GateSpec) bool {
 }
 
 // gateSections are what a gate reads of each node it watches.
-var gateSections = []string{"current", "requested", "lock", "clusterlog", "ps", "addrs", "status"}
+var gateSections = []string{"current", "requested", "lock", "clusterlog", "ps", "addrs", "status",
+	"drbd", "drbd-role", "drbd-cstate", "drbd-dstate", "mounts"}
 
 // gate waits for spec, polling on the runner's clock.
 func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
@@ -91,11 +106,15 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 	var fatal error
 	var lastEmit time.Time
 	lastWaiting := ""
+	hold := r.o.hold
+	if spec.NoHold {
+		hold = time.Nanosecond
+	}
 	g := keepalived.Gate{
-		Master: spec.Master, Clock: r.clock(), Hold: r.o.hold, Timeout: r.o.gateTimeout, Poll: r.o.poll, CheckVIP: vip != "",
+		Master: spec.Master, Clock: r.clock(), Hold: hold, Timeout: r.o.gateTimeout, Poll: r.o.poll, CheckVIP: vip != "",
 		Read: func(ctx context.Context) (keepalived.Pair, error) {
 			rs := cluster.Each(ctx, nodes, 0, func(ctx context.Context, n cluster.Node) (map[string]Section, error) {
-				return readNode(ctx, n, gateSections...)
+				return readNode(ctx, n, peerOf(r.cluster.Topology, n.Name()), gateSections...)
 			})
 			views = map[string]*nodeView{}
 			states := map[string]keepalived.NodeState{}
@@ -111,6 +130,9 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 		},
 		Extra: func(ctx context.Context, p keepalived.Pair) []keepalived.Finding {
 			var out []keepalived.Finding
+			if spec.DRBD {
+				out = append(out, drbdWaits(spec.Master, views[boot.Name], views[sec.Name])...)
+			}
 			for _, name := range spec.Keepalived {
 				if !views[name].keepalivedRunning() {
 					out = append(out, keepalived.Finding{Problem: "keepalived-stopped", Node: name, Detail: "keepalived is not running yet"})
@@ -195,4 +217,33 @@ func (g *GateProgress) summary() string {
 		return s + "; waiting for: " + strings.Join(g.Waiting, "; ")
 	}
 	return fmt.Sprintf("%s; stable for %s of %s", s, g.StableFor.Round(time.Second), g.Hold)
+}
+
+// drbdWaits is what keeps a gate closed on DRBD's account, with a resync's
+// progress so the waiting line says how far it got.
+func drbdWaits(master string, nodes ...*nodeView) []keepalived.Finding {
+	var out []keepalived.Finding
+	for _, n := range nodes {
+		r, err := n.DRBD()
+		if err != nil {
+			out = append(out, keepalived.Finding{Problem: "drbd-unreadable", Node: n.Node, Detail: err.Error()})
+			continue
+		}
+		want := drbd.Secondary
+		if n.Node == master {
+			want = drbd.Primary
+		}
+		switch {
+		case r.Syncing() && r.Sync != nil:
+			out = append(out, keepalived.Finding{Problem: "drbd-resync", Node: n.Node,
+				Detail: fmt.Sprintf("%s, %.1f%% synced, about %s left", r, r.Sync.Percent, r.Sync.Finish.Round(time.Second))})
+		case !r.Connected() || !r.UpToDate():
+			out = append(out, keepalived.Finding{Problem: "drbd-not-in-sync", Node: n.Node, Detail: r.String()})
+		case r.Role != want:
+			out = append(out, keepalived.Finding{Problem: "drbd-role", Node: n.Node, Detail: fmt.Sprintf("DRBD %s, want %s", r.Role, want)})
+		case n.drbdMounted() != (n.Node == master):
+			out = append(out, keepalived.Finding{Problem: "drbd-mount", Node: n.Node, Detail: DRBDDataDir + " mounted: " + fmt.Sprint(n.drbdMounted())})
+		}
+	}
+	return out
 }

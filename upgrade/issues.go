@@ -118,8 +118,20 @@ func KnownIssues() []KnownIssue {
 	}
 }
 
+// Hazards are the dangers with no OC id that every HA upgrade runs into,
+// recorded like the known issues.
+func Hazards() []KnownIssue {
+	return []KnownIssue{
+		{ID: issue.StaleFailover, Title: "A failover onto a back end whose DRBD data is not up to date",
+			Check: "drbd-uptodate", Mitigation: MitigateGate,
+			Action: "check DRBD connected and UpToDate/UpToDate (Primary and the mount on the master only) before any step that can make keepalived transition, and in every gate; refuse to start while a resync runs, showing its progress",
+			Source: "1.4.6 and 11.1.8 files/private-chef-ctl-commands/ha.rb: exit 4 DRBD state, 5 DRBD mount, 6 peer ping"},
+	}
+}
+
 // KnownIssuesFor lists the issues that bite on any hop of a plan from →
-// to (PlanHops' hops; a direct from → to when they cannot be planned).
+// to (PlanHops' hops; a direct from → to when they cannot be planned),
+// then the hazards every upgrade runs into.
 func KnownIssuesFor(from, to *semver.Version) []KnownIssue {
 	hops, _ := PlanHops(from, to)
 	if len(hops) == 0 && from != nil && to != nil && !from.Equal(to) {
@@ -134,12 +146,15 @@ func KnownIssuesFor(from, to *semver.Version) []KnownIssue {
 			}
 		}
 	}
+	if len(hops) > 0 {
+		out = append(out, Hazards()...)
+	}
 	return out
 }
 
 // knownIssue returns the registry's record of id.
 func knownIssue(id issue.ID) (KnownIssue, bool) {
-	for _, k := range KnownIssues() {
+	for _, k := range append(KnownIssues(), Hazards()...) {
 		if k.ID == id {
 			return k, true
 		}

@@ -1,9 +1,12 @@
 package upgrade
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/chefha/chefha/drbd"
 	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/runit"
 )
@@ -130,4 +133,64 @@ func (n *nodeView) haUp() []string {
 		}
 	}
 	return out
+}
+
+// DRBD is the node's DRBD resource (minor 0, pc0): from /proc/drbd, or
+// from drbdadm's role, cstate and dstate where /proc/drbd cannot be read.
+func (n *nodeView) DRBD() (drbd.Resource, error) {
+	if out, ok := n.ok("drbd"); ok {
+		st, err := drbd.ParseProc(strings.NewReader(out))
+		if err != nil {
+			return drbd.Resource{}, fmt.Errorf("/proc/drbd: %w", err)
+		}
+		if r, ok := st.Minor(0); ok {
+			return r, nil
+		}
+		return drbd.Resource{}, fmt.Errorf("/proc/drbd has no minor 0 (%s): the DRBD resource %s is not set up", DRBDResourceDevice, DRBDResource)
+	}
+	r := drbd.Resource{Minor: 0}
+	var errs []error
+	var err error
+	if r.Role, r.PeerRole, err = drbd.ParseRole([]byte(n.Sections["drbd-role"].Output)); err != nil {
+		errs = append(errs, err)
+	}
+	if r.CState, err = drbd.ParseCState([]byte(n.Sections["drbd-cstate"].Output)); err != nil {
+		errs = append(errs, err)
+	}
+	if r.Disk, r.PeerDisk, err = drbd.ParseDState([]byte(n.Sections["drbd-dstate"].Output)); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		proc, _ := n.ok("drbd")
+		return drbd.Resource{}, fmt.Errorf("cannot read DRBD: /proc/drbd: %s; %w", strings.TrimSpace(proc), errors.Join(errs...))
+	}
+	return r, nil
+}
+
+// DRBDResourceDevice is the device of Enterprise Chef's DRBD resource.
+const DRBDResourceDevice = "/dev/drbd0"
+
+// drbdMounted reports whether the DRBD data directory is mounted.
+func (n *nodeView) drbdMounted() bool {
+	out, _ := n.ok("mounts")
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[1] == DRBDDataDir {
+			return true
+		}
+	}
+	return false
+}
+
+// peerAnswers reports whether the peer's replication address answered ping.
+func (n *nodeView) peerAnswers() (bool, string) {
+	s, found := n.Sections["drbd-peer"]
+	if !found {
+		return false, "not pinged"
+	}
+	return s.RC == 0, strings.TrimSpace(lastLine(s.Output))
+}
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	return s[strings.LastIndexByte(s, '\n')+1:]
 }

@@ -31,14 +31,7 @@ const (
 // preflight runs Preflight over SSH against a simulated cluster.
 func preflight(t testing.TB, version, target string, knobs []clustertest.Knob, opts ...upgrade.Option) upgrade.Report {
 	t.Helper()
-	clock := clustertest.NewFakeClock(epoch)
-	sim, err := clustertest.New(clustertest.Options{Version: version, Clock: clock.Now, Sleep: clock.Advance, Knobs: knobs})
-	require.NoError(t, err)
-	defer sim.Close()
-	clock.Advance(time.Minute) // what the knobs set in motion settles
-	for _, n := range sim.Nodes {
-		n.Settle()
-	}
+	sim, _ := settledSim(t, version, 2, knobs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl, err := sim.Dial(ctx)
@@ -71,6 +64,8 @@ func broken() []clustertest.Knob {
 		clustertest.SplitBrain(),
 		clustertest.ServiceDown(be1, "opscode-erchef"),
 		clustertest.OC11575(),
+		clustertest.DRBDInconsistent(),
+		clustertest.DRBDPeerUnreachable(),
 	}
 }
 
@@ -86,8 +81,7 @@ func fixture(t *testing.T, name, version string, knobs []clustertest.Knob) upgra
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	if *record {
-		sim, err := clustertest.New(clustertest.Options{Version: version, Frontends: 3, Knobs: knobs})
-		require.NoError(t, err)
+		sim, _ := settledSim(t, version, 3, knobs...)
 		cl, err := sim.Dial(context.Background())
 		if err != nil {
 			// Unreachable nodes make Dial fail: gather from the rest.
@@ -141,11 +135,30 @@ func TestChecksOnFactsFixtures(t *testing.T) {
 			if !c.Applies(upgrade.ModePreUpgrade) {
 				good, bad = goodPost, badPost
 			}
+			if c.Name() == "drbd-mount" {
+				bad = judge(t, mountedOnTheBackup(t, fixture(t, "facts-healthy.json", "1.4.6", healthy())), pre, backup)
+			}
 			g, b := bySev(good), bySev(bad)
 			assert.Equal(t, upgrade.OK, g[c.Name()], "healthy: %v", findingsOf(good, c.Name()))
+			require.Contains(t, b, c.Name(), "the broken fixture must show the check fail")
 			assert.NotEqual(t, upgrade.OK, b[c.Name()], "broken: %v", findingsOf(bad, c.Name()))
 		})
 	}
+}
+
+// mountedOnTheBackup is healthy facts but for the DRBD data directory
+// mounted on the standby too, which no knob of the simulation plants.
+func mountedOnTheBackup(t *testing.T, f upgrade.Facts) upgrade.Facts {
+	for i, n := range f.Nodes {
+		if n.Node == be2 {
+			m := n.Sections["mounts"]
+			m.Output += "\n/dev/drbd0 /var/opt/opscode/drbd/data ext4 rw,relatime 0 0"
+			f.Nodes[i].Sections["mounts"] = m
+			return f
+		}
+	}
+	t.Fatal("no be2 in the facts")
+	return f
 }
 
 // judge checks saved facts offline.
@@ -212,6 +225,11 @@ func TestPreflightSeesEachKnob(t *testing.T) {
 		{"bootstrap service down", "1.4.6", "11.1.8", clustertest.ServiceDown(be1, "opscode-erchef"), want{"bootstrap-healthy", be1, upgrade.Fail, ""}},
 		{"front ends running", "1.4.6", "11.1.8", clustertest.StandbyKeepalivedStopped(), want{"frontends-stopped", fe1, upgrade.Warn, ""}},
 		{"standby keepalived", "1.4.6", "11.1.8", clustertest.FrontendsStopped(), want{"standby-keepalived-stopped", be2, upgrade.Warn, ""}},
+		{"DRBD disconnected", "1.4.6", "11.1.8", clustertest.DRBDDisconnected(), want{"drbd-connected", be2, upgrade.Fail, ""}},
+		{"DRBD secondary inconsistent", "1.4.6", "11.1.8", clustertest.DRBDInconsistent(), want{"drbd-uptodate", be2, upgrade.Fail, ""}},
+		{"DRBD resync", "11.1.8", "11.1.8", clustertest.DRBDResync(40, 1000), want{"drbd-uptodate", be2, upgrade.Fail, ""}},
+		{"DRBD split brain", "1.4.6", "11.1.8", clustertest.SplitBrain(), want{"drbd-roles", "", upgrade.Fail, ""}},
+		{"DRBD peer unreachable", "1.4.6", "11.1.8", clustertest.DRBDPeerUnreachable(), want{"drbd-peer", be1, upgrade.Fail, ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,7 +248,7 @@ func TestPreflightHealthyCluster(t *testing.T) {
 	for _, k := range rep.KnownIssues {
 		ids = append(ids, k.ID)
 	}
-	assert.Equal(t, []issue.ID{issue.OC11540, issue.OC11575, issue.OC11657}, ids)
+	assert.Equal(t, []issue.ID{issue.OC11540, issue.OC11575, issue.OC11657, issue.StaleFailover}, ids)
 }
 
 func TestPreflightUnreachableNode(t *testing.T) {
@@ -256,7 +274,7 @@ func TestIgnore(t *testing.T) {
 	rep, err = upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts), upgrade.WithIgnore("all"))
 	require.NoError(t, err)
 	for _, f := range rep.Findings {
-		assert.Contains(t, []string{"reachable", "topology", "version"}, f.Check, "only mandatory checks run")
+		assert.Contains(t, []string{"reachable", "topology", "version", "drbd-roles"}, f.Check, "only mandatory checks run")
 	}
 
 	_, err = upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts), upgrade.WithIgnore("version"))

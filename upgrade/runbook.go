@@ -27,7 +27,7 @@ func runbook() []stepDef {
 			run: runRecoverRunit, done: runitRecovered},
 
 		{kind: StepReconfigureAll, title: fixed("reconfigure all machines so they are in a sane state"),
-			ids: []issue.ID{issue.OC11601, issue.OC11657, issue.OC11656, issue.OC11490}, nodes: onAll,
+			ids: []issue.ID{issue.OC11601, issue.OC11657, issue.OC11656, issue.OC11490, issue.StaleFailover}, nodes: onAll, waits: "DRBD in sync before the back ends reconfigure",
 			remedy: remedies{"keepalived-log-dir": {"owner"}},
 			run:    runReconfigureAll},
 
@@ -37,7 +37,7 @@ func runbook() []stepDef {
 			run:    runStopFrontends, done: frontendsStopped, skipWhenDone: true},
 
 		{kind: StepStopKeepalived, title: titleStopKeepalived, nodes: onBackends,
-			ids: []issue.ID{issue.OC11382}, waits: "the bootstrap master and stable", undoneBy: []StepKind{StepUpgradeSecondary, StepStartAll},
+			ids: []issue.ID{issue.OC11382, issue.StaleFailover}, waits: "DRBD in sync before keepalived stops; then the bootstrap master and stable, DRBD Primary there", undoneBy: []StepKind{StepUpgradeSecondary, StepStartAll},
 			remedy: remedies{"standby-keepalived-stopped": nil, "bootstrap-master": {"bootstrap-not-master"}},
 			run:    runStopStandbyKeepalived, done: standbyKeepalivedStopped, verify: standbyKeepalivedDown, skipWhenDone: true},
 
@@ -58,14 +58,14 @@ func runbook() []stepDef {
 			nodes: onAll, run: runInstall, done: installed, skipWhenDone: true},
 
 		{kind: StepReconfigureBoot, title: fixed("reconfigure the bootstrap and wait for a stable master"),
-			ids:   []issue.ID{issue.OC11426, issue.OC11490, issue.OC11601, issue.OC11656, issue.OC11669},
-			nodes: onBootstrap, waits: "the bootstrap master and stable, its services up",
+			ids:   []issue.ID{issue.OC11426, issue.OC11490, issue.OC11601, issue.OC11656, issue.OC11669, issue.StaleFailover},
+			nodes: onBootstrap, waits: "DRBD in sync before; then the bootstrap master and stable, DRBD Primary there, its services up",
 			remedy: remedies{"log-dir": {"log-dir-owner"}, "keepalived-log-dir": {"owner"}},
 			run:    runReconfigureBootstrap},
 
 		{kind: StepUpgradeBootstrap, title: fixed("upgrade the bootstrap"),
-			ids:   []issue.ID{issue.OC11382, issue.OC11658, issue.OC11670},
-			nodes: onBootstrap, waits: "the bootstrap master and stable before and after",
+			ids:   []issue.ID{issue.OC11382, issue.OC11658, issue.OC11670, issue.StaleFailover},
+			nodes: onBootstrap, waits: "DRBD in sync and the bootstrap master and stable, before and after",
 			run: runUpgradeNode, done: upgradeSeen, verify: nodesUpgraded, skipWhenDone: true},
 
 		{kind: StepCopyConfig, title: fixed("copy /etc/opscode from the bootstrap to every machine"),
@@ -73,7 +73,7 @@ func runbook() []stepDef {
 			run: runCopyConfig, done: configCopied},
 
 		{kind: StepUpgradeSecondary, title: fixed("upgrade the secondary back end"),
-			ids: []issue.ID{issue.OC11297}, nodes: onSecondary,
+			ids: []issue.ID{issue.OC11297, issue.StaleFailover}, nodes: onSecondary, waits: "DRBD in sync before",
 			run: runUpgradeNode, done: upgradeSeen, verify: nodesUpgraded, skipWhenDone: true},
 
 		{kind: StepUpgradeFrontend, title: func(c *hopCtx) string { return "upgrade front end " + c.node },

@@ -62,6 +62,9 @@ func TestRunnerAgainstEveryKnob(t *testing.T) {
 		{name: "bootstrap service down", version: "1.4.6", knobs: []clustertest.Knob{clustertest.ServiceDown("be1.chefha.test", "opscode-erchef")}, outcome: refuse, msg: []string{"bootstrap-healthy", "opscode-erchef"}},
 		{name: "front ends already stopped", version: "1.4.6", knobs: []clustertest.Knob{clustertest.FrontendsStopped(), clustertest.StandbyKeepalivedStopped()}, outcome: finish},
 		{name: "migration level corrupt", version: "1.4.6", knobs: []clustertest.Knob{clustertest.MigrationLevel("fe1.chefha.test", `{"major":1,"mi`)}, outcome: finish},
+		{name: "DRBD secondary inconsistent", version: "1.4.6", knobs: []clustertest.Knob{clustertest.DRBDInconsistent()}, outcome: refuse, msg: []string{"drbd-uptodate", "Inconsistent"}},
+		{name: "DRBD resync running", version: "1.4.6", knobs: []clustertest.Knob{clustertest.DRBDResync(40, 10)}, outcome: refuse, msg: []string{"drbd-uptodate", "SyncTarget", "resync 4"}},
+		{name: "DRBD split brain", version: "1.4.6", knobs: []clustertest.Knob{clustertest.SplitBrain()}, outcome: refuse, msg: []string{"drbd-roles", "split brain"}},
 		{name: "slow node", version: "1.4.6", knobs: []clustertest.Knob{clustertest.SlowNode("fe2.chefha.test", 2*time.Millisecond)}, outcome: finish},
 	}
 	for _, tt := range tests {

@@ -63,7 +63,15 @@ func (r *stepRun) ctlOn(node, verb, service string) []string {
 func run(node string, argv ...string) Action { return Action{Kind: ActRun, Node: node, Argv: argv} }
 
 func gate(master string, services ...string) Action {
-	return Action{Kind: ActGate, Node: master, Gate: &GateSpec{Master: master, Services: services}}
+	return Action{Kind: ActGate, Node: master, Gate: &GateSpec{Master: master, Services: services, DRBD: true}}
+}
+
+// inSync is the check before anything that can make keepalived transition
+// (stopping or restarting it, a reconfigure or upgrade of a back end): the
+// pair's DRBD connected and UpToDate, so a failover cannot land on stale
+// data.
+func inSync(master string) Action {
+	return Action{Kind: ActGate, Node: master, Gate: &GateSpec{Master: master, DRBD: true, NoHold: true}}
 }
 
 // hasService reports whether a node runs (or has) a service, by its status.
@@ -128,6 +136,9 @@ func runRecoverRunit(r *stepRun) ([]Action, error) {
 			}
 		}
 	}
+	if len(bad[r.c.boot]) > 0 || len(bad[r.c.sec]) > 0 {
+		acts = append(acts, inSync(r.c.boot))
+	}
 	// The secondary's keepalived goes first if the bootstrap needs
 	// recovery: stopping the bootstrap's runsvdir stops its keepalived too,
 	// and a running peer would take over.
@@ -190,7 +201,7 @@ func runitRecovered(r *stepRun) (bool, string) {
 // --- pre-flight
 
 func runReconfigureAll(r *stepRun) ([]Action, error) {
-	var acts []Action
+	acts := []Action{inSync(r.c.boot)}
 	for _, node := range r.c.all {
 		if n, ok := r.node(node); ok && r.c.has(issue.OC11490) && n.Role == cluster.RoleBackend && n.isEC11() {
 			// keepalived's svlogd runs as opscode on EC 11 and restarts
@@ -230,6 +241,7 @@ func frontendsStopped(r *stepRun) (bool, string) {
 func runStopStandbyKeepalived(r *stepRun) ([]Action, error) {
 	var acts []Action
 	if n, ok := r.node(r.c.sec); !ok || n.keepalivedRunning() {
+		acts = append(acts, inSync(r.c.boot))
 		// Named, never a bare stop: on a master that stops keepalived with
 		// everything else and fails the cluster over.
 		acts = append(acts, run(r.c.sec, r.ctlOn(r.c.sec, "stop", "keepalived")...))
@@ -369,7 +381,7 @@ func installed(r *stepRun) (bool, string) {
 
 func runReconfigureBootstrap(r *stepRun) ([]Action, error) {
 	b := r.c.boot
-	var acts []Action
+	acts := []Action{inSync(b)}
 	if r.c.toEC11() {
 		// Ownership first, so the new runsvdir, svlogd and keepalived can
 		// write their logs (OC-11426, OC-11490).
@@ -393,6 +405,9 @@ func runUpgradeNode(r *stepRun) ([]Action, error) {
 			continue
 		}
 		boot := node == r.c.boot
+		if node == r.c.boot || node == r.c.sec {
+			acts = append(acts, inSync(r.c.boot))
+		}
 		if r.c.toEC11() {
 			acts = append(acts, run(node, "chown", "-R", "opscode:opscode", runit.DefaultLogDir))
 		}

@@ -1,0 +1,44 @@
+package upgrade_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/upgrade"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// DRBD disconnects in the middle of an upgrade: the run stops at the next
+// check before a step that could fail the cluster over, naming the DRBD
+// state, and does nothing further; once the link is back and the resync
+// has finished, a resumed run goes on to the end, and the post-flight
+// finds DRBD in sync.
+func TestDRBDDisconnectStopsAtTheNextGateAndResumes(t *testing.T) {
+	e := newUpgradeEnv(t, "1.4.6", 1)
+	r := e.runner("11.1.8", nil, upgrade.WithGateTimings(0, 2*60e9, 0), upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventStepDone && ev.Step == "hop1/install-package" {
+			require.NoError(t, e.sim.Plant(clustertest.DRBDDisconnected()))
+		}
+	}))
+	err := r.Run(context.Background())
+	var se *upgrade.StepError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "hop1/reconfigure-bootstrap", se.Step, "the bootstrap's reconfigure can fail the cluster over: it waits for DRBD first")
+	assert.Contains(t, err.Error(), "drbd-not-in-sync")
+	assert.Contains(t, err.Error(), "WFConnection")
+	assert.NotContains(t, e.logs()["be1.chefha.test"], "reconfigure\nchown", "nothing ran after the stop")
+
+	require.NoError(t, e.sim.Plant(clustertest.DRBDReconnect())) // the link is back: a resync starts
+	var waits []string
+	require.NoError(t, e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventGateWait && strings.Contains(ev.Message, "synced") {
+			waits = append(waits, ev.Message)
+		}
+	})).Run(context.Background()), "resumed")
+	assert.NotEmpty(t, waits, "the gate showed the resync's progress while it waited")
+	e.assertUpgraded(t, "11.1.8", "1.13")
+	assertEachEffectOnce(t, e)
+}
