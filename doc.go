@@ -12,6 +12,7 @@
 //	drbd         diagnose: /proc/drbd (DRBD 8.0–8.4) and drbdadm role/cstate/dstate; is the backup's copy up to date?
 //	migration    diagnose: migration-level files and the version table
 //	upgrade      plan/act: version hops, facts, preflight checks, known issues, the resumable runner
+//	runreport    report: a run's journal and events as Markdown, an SVG timeline and JSON, for the change board
 //	clustertest  a simulated HA cluster over real SSH, for tests and demos (ecnode: one emulated node)
 //	lab          a real HA cluster in Linux namespaces: sshd, runit and keepalived for real
 //
