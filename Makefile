@@ -33,7 +33,8 @@ bench:
 
 FUZZ := cluster:FuzzParseTreeListing cluster:FuzzRedactSecrets cluster:FuzzParseHosts cluster:FuzzKnownHostsLine upgrade:FuzzDecodeRecord internal/termsafe:FuzzString internal/pkgfile:FuzzReadDeb internal/pkgfile:FuzzReadRPM runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse cluster:FuzzParseTopology \
 	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus \
-	drbd:FuzzParseProc
+	drbd:FuzzParseProc \
+	lvm:FuzzParseReport lvm:FuzzParseFindmnt
 
 fuzz:
 	@for t in $(FUZZ); do \

@@ -10,6 +10,7 @@
 //	runit        diagnose: ps trees, runsvdir's argv log, sv status, log-dir health
 //	keepalived   diagnose: cluster status files, cluster.log, ha-status; the stable-master gate
 //	drbd         diagnose: /proc/drbd (DRBD 8.0–8.4) and drbdadm role/cstate/dstate; is the backup's copy up to date?
+//	lvm          plan/act: the backup's LVM snapshot: size it, create it, and before every step check it is valid and not too full (lvs, lvextend)
 //	migration    diagnose: migration-level files and the version table
 //	upgrade      plan/act: version hops, facts, preflight checks, known issues, the resumable runner
 //	runreport    report: a run's journal and events as Markdown, an SVG timeline and JSON, for the change board
