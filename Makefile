@@ -31,7 +31,7 @@ peers:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-FUZZ := cluster:FuzzParseTreeListing cluster:FuzzRedactSecrets cluster:FuzzParseHosts cluster:FuzzKnownHostsLine upgrade:FuzzDecodeRecord internal/termsafe:FuzzString internal/pkgfile:FuzzReadDeb internal/pkgfile:FuzzReadRPM runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse cluster:FuzzParseTopology \
+FUZZ := upgrade:FuzzLoadFacts cluster:FuzzParseTreeListing cluster:FuzzRedactSecrets cluster:FuzzParseHosts cluster:FuzzKnownHostsLine upgrade:FuzzDecodeRecord internal/termsafe:FuzzString internal/pkgfile:FuzzReadDeb internal/pkgfile:FuzzReadRPM runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse cluster:FuzzParseTopology \
 	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus \
 	drbd:FuzzParseProc \
 	lvm:FuzzParseReport lvm:FuzzParseFindmnt

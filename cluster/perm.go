@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/chefha/chefha/internal/atomicfile"
 )
 
 // ModeError is a file or directory whose permissions open to other users
@@ -79,4 +81,41 @@ func writePrivate(name string, data []byte) error {
 		err = cerr
 	}
 	return err
+}
+
+// WritePrivate replaces the file path with data, atomically, mode 0600: for
+// what chefha writes that can hold node data or secrets (saved facts,
+// journals, reports). A missing directory is made 0700; an existing file,
+// or a directory others can write to, that is looser is refused with a
+// *ModeError naming what it is (what: "journal", "facts file", …).
+func WritePrivate(path, what string, data []byte) error {
+	if err := CheckPrivate(path, what); err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return nil
+}
+
+// CheckPrivate refuses a file others can read or write, or a directory
+// others can write to (unless it is sticky, like /tmp): what chefha keeps
+// there could be read or replaced.
+func CheckPrivate(path, what string) error {
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return &ModeError{What: what, Path: path, Mode: st.Mode(),
+			Why: "it holds node data that other users could read or change",
+			Fix: "chmod 600 " + ShellQuote(path)}
+	}
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err == nil && st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0 {
+		return &ModeError{What: what + " directory", Path: dir, Mode: st.Mode(),
+			Why: "other users could replace the " + what + " in it",
+			Fix: "chmod go-w " + ShellQuote(dir) + ", or choose another directory"}
+	}
+	return nil
 }

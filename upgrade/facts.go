@@ -202,11 +202,36 @@ func gather(ctx context.Context, c *cluster.Cluster, limit int, only ...string) 
 	return f
 }
 
-// Save writes the facts as JSON.
+// Save writes the facts as JSON, with the values of private-chef.rb's
+// secret settings and private keys redacted (cluster.RedactSecrets): saved
+// facts are read again offline and shared, the node's secrets are not.
 func (f Facts) Save(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(f)
+	return enc.Encode(f.redacted())
+}
+
+// SaveFile writes the facts to a file of mode 0600 (see cluster.WritePrivate).
+func (f Facts) SaveFile(path string) error {
+	var b strings.Builder
+	if err := f.Save(&b); err != nil {
+		return err
+	}
+	return cluster.WritePrivate(path, "facts file", []byte(b.String()))
+}
+
+func (f Facts) redacted() Facts {
+	out := f
+	out.Nodes = make([]NodeFacts, len(f.Nodes))
+	for i, n := range f.Nodes {
+		out.Nodes[i] = n
+		out.Nodes[i].Sections = make(map[string]Section, len(n.Sections))
+		for k, s := range n.Sections {
+			s.Output = string(cluster.RedactSecrets([]byte(s.Output)))
+			out.Nodes[i].Sections[k] = s
+		}
+	}
+	return out
 }
 
 // Node returns the facts of the node called name.

@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sync"
 	"time"
 
 	"github.com/chefha/chefha/cluster"
-	"github.com/chefha/chefha/internal/atomicfile"
 )
 
 // Journal records what a run did: the plan it ran (by hash), the steps that
@@ -133,7 +131,7 @@ func (j FileJournal) String() string { return j.Path }
 
 // Load reads the file.
 func (j FileJournal) Load(context.Context) (Record, error) {
-	if err := j.checkModes(); err != nil {
+	if err := cluster.CheckPrivate(j.Path, "journal"); err != nil {
 		return Record{}, err
 	}
 	b, err := os.ReadFile(j.Path)
@@ -152,45 +150,11 @@ func (j FileJournal) Load(context.Context) (Record, error) {
 
 // Save replaces the file atomically.
 func (j FileJournal) Save(_ context.Context, r Record) error {
-	if err := j.checkModes(); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(j.Path), 0o700); err != nil {
-		return fmt.Errorf("journal %s: %w", j.Path, err)
-	}
 	b, err := encodeRecord(r)
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(j.Path, b, 0o600); err != nil {
-		return fmt.Errorf("journal %s: %w", j.Path, err)
-	}
-	return nil
-}
-
-// checkModes refuses a journal others could read or replace.
-func (j FileJournal) checkModes() error {
-	if st, err := os.Stat(j.Path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		return &ModeError{Path: j.Path, Mode: st.Mode(), Want: "0600"}
-	}
-	dir := filepath.Dir(j.Path)
-	if st, err := os.Stat(dir); err == nil && st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0 {
-		return &ModeError{Path: dir, Mode: st.Mode(), Want: "not writable by group or others"}
-	}
-	return nil
-}
-
-// ModeError is a file chefha would write secrets or node data to that
-// others can read or replace.
-type ModeError struct {
-	Path string
-	Mode fs.FileMode
-	Want string
-}
-
-func (e *ModeError) Error() string {
-	return fmt.Sprintf("%s has mode %s: others could read or change what chefha keeps there; chmod it to %s (or choose another path)",
-		e.Path, fmtMode(e.Mode), e.Want)
+	return cluster.WritePrivate(j.Path, "journal", b)
 }
 
 // MemJournal keeps the record in memory (tests, dry runs).

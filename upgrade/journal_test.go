@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -109,10 +110,10 @@ func TestFileJournalModes(t *testing.T) {
 
 	require.NoError(t, os.Chmod(j.Path, 0o644))
 	_, err = j.Load(context.Background())
-	var me *upgrade.ModeError
+	var me *cluster.ModeError
 	require.ErrorAs(t, err, &me)
 	assert.Contains(t, err.Error(), "0644")
-	assert.Contains(t, err.Error(), "chmod it to 0600")
+	assert.Contains(t, err.Error(), "chmod 600")
 }
 
 func TestDecodeRecordRefusesInconsistentJournals(t *testing.T) {
