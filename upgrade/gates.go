@@ -165,6 +165,9 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 			return out
 		},
 		OnPoll: func(st keepalived.GateStatus) {
+			if spec.NoHold && len(st.Findings) == 0 {
+				return // open at the first look: nothing was waited for
+			}
 			gp := gateProgress(spec, st)
 			waiting := strings.Join(gp.Waiting, "; ")
 			now := r.clock().Now()

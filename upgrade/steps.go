@@ -115,7 +115,7 @@ func runBackup(r *stepRun) ([]Action, error) {
 
 func backupDone(r *stepRun) (bool, string) {
 	if r.c.o.backup.Command == "" {
-		return true, ""
+		return false, "waived: nothing to see" // the step records the waiver
 	}
 	if r.backupOK {
 		return true, ""
@@ -246,7 +246,9 @@ func runStopStandbyKeepalived(r *stepRun) ([]Action, error) {
 		// everything else and fails the cluster over.
 		acts = append(acts, run(r.c.sec, r.ctlOn(r.c.sec, "stop", "keepalived")...))
 	}
-	return append(acts, gate(r.c.boot)), nil
+	// The bootstrap's services too: the next step asks for them, and a gate
+	// that showed them spares it a second hold.
+	return append(acts, gate(r.c.boot, r.c.boot)), nil
 }
 
 func standbyKeepalivedDown(r *stepRun) (bool, string) {
