@@ -110,7 +110,6 @@ func TestWrapCutsLongWords(t *testing.T) {
 	assert.Contains(t, b.String(), "                two\n                lines\n")
 }
 
-
 // Text from a node reaches the terminal escaped, in both layouts.
 func TestReportEscapesNodeText(t *testing.T) {
 	rep := upgrade.Report{Installed: "1.4.6\x1b[2J", Summary: map[string]int{"fail": 1}, Ignored: []string{"x\x1b]0;t\a"},
