@@ -120,3 +120,9 @@ func TestWidth(t *testing.T) {
 	assert.Equal(t, 123, Width(pty, 0), "a terminal: its columns")
 	assert.Equal(t, 90, Width(pty, 90))
 }
+
+func TestWrap(t *testing.T) {
+	assert.Equal(t, "one two\nthree\n", Wrap("one two three", 8))
+	assert.Equal(t, "a\nlongerthanwidth\nb\n", Wrap("a longerthanwidth b", 5))
+	assert.Equal(t, "→ → →\n", Wrap("→ → →", 5), "runes, not bytes")
+}

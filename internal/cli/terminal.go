@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"io"
+	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -51,4 +53,26 @@ func MarkSimulation(obj []byte) []byte {
 		out = append(out, ',')
 	}
 	return append(out, trimmed[1:]...)
+}
+
+// Wrap breaks text at spaces into lines of at most width runes (a longer
+// word keeps its own line), each ending in a newline.
+func Wrap(text string, width int) string {
+	var b strings.Builder
+	n := 0
+	for _, word := range strings.Fields(text) {
+		wl := utf8.RuneCountInString(word)
+		if n > 0 && n+1+wl > width {
+			b.WriteByte('\n')
+			n = 0
+		}
+		if n > 0 {
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(word)
+		n += wl
+	}
+	b.WriteByte('\n')
+	return b.String()
 }
