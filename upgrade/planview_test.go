@@ -129,3 +129,26 @@ func TestPlanViewEscapes(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b.Bytes(), &back))
 	assert.Equal(t, evil, back.Nodes[0].Node, "JSON keeps the exact bytes")
 }
+
+// The command to run next is cut only where a shell can join it again.
+func TestPlanViewNextCommandCopiesAndPastes(t *testing.T) {
+	cmd := "upgrade -config /etc/opscode/private-chef.rb -backup-cmd 'lvcreate -s -n chef-pre-upgrade -L 20G vg0/chef' -package /srv/private-chef_11.1.8-1_amd64.deb -apply"
+	v := upgrade.PlanView{Phase: upgrade.PhaseUpgrade, Next: cmd}
+	var b bytes.Buffer
+	require.NoError(t, v.WriteText(&b, 50))
+	s := b.String()
+	i := strings.Index(s, "next:\n")
+	require.GreaterOrEqual(t, i, 0)
+	lines := strings.Split(strings.TrimSuffix(s[i+len("next:\n"):], "\n"), "\n")
+	require.Greater(t, len(lines), 2)
+	var words []string
+	for j, l := range lines {
+		if j < len(lines)-1 {
+			require.True(t, strings.HasSuffix(l, " \\"), "%q", l)
+			l = strings.TrimSuffix(l, " \\")
+		}
+		words = append(words, strings.TrimSpace(l))
+	}
+	assert.Equal(t, cmd, strings.Join(words, " "))
+	assert.Contains(t, s, "'lvcreate -s -n chef-pre-upgrade -L 20G vg0/chef'", "never cut inside quotes")
+}

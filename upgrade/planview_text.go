@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/chefha/chefha/internal/termsafe"
 )
@@ -107,10 +108,44 @@ func (v PlanView) WriteText(w io.Writer, width int) error {
 	}
 	if v.Next != "" {
 		b.WriteString("\n")
-		writeWrapped(b, "next: ", "      ", termsafe.Line(v.Next), width)
+		b.WriteString("next:\n")
+		writeCommand(b, termsafe.Line(v.Next), width)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeCommand writes a shell command to copy and paste: indented, cut
+// at blanks outside single quotes, each cut line ending in " \\".
+func writeCommand(b *strings.Builder, cmd string, width int) {
+	var words []string
+	start, quoted := 0, false
+	for i := 0; i < len(cmd); i++ {
+		switch {
+		case cmd[i] == '\'':
+			quoted = !quoted
+		case cmd[i] == ' ' && !quoted:
+			if i > start {
+				words = append(words, cmd[start:i])
+			}
+			start = i + 1
+		}
+	}
+	if start < len(cmd) {
+		words = append(words, cmd[start:])
+	}
+	line, indent := "  ", "  "
+	for i, w := range words {
+		if i > 0 && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w)+2 > width {
+			b.WriteString(line + " \\\n")
+			line, indent = "      ", "      "
+		}
+		if line != indent {
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line + "\n")
 }
 
 // WriteMarkdown writes the plan as a Markdown document (GitHub tables),
