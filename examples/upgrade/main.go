@@ -265,8 +265,14 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 			view = &v
 		}
 		cancel()
-		if view != nil && !*verbose {
+		switch {
+		case view != nil && (!*verbose || o.format == "markdown"):
 			return o.plan(*view)
+		case view != nil && o.format == "json":
+			// The plan's line first, then the dry run's events.
+			if code := o.plan(*view); code != exitOK {
+				return code
+			}
 		}
 		// -v, or a plan refused: the dry run lists the actions, or ends
 		// in the outcome event that says why.
@@ -280,9 +286,11 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	}()
 	err = r.Run(ctx)
 	if view != nil && err == nil {
-		if o.format == "text" {
-			fmt.Fprintf(stdout, "\ndry run: %d actions; nothing was changed.\n\n", len(r.Actions()))
+		if o.format != "text" {
+			return exitOK
 		}
+		// The plan after the actions: it ends with the command to run next.
+		fmt.Fprintf(stdout, "\ndry run: %d actions; nothing was changed.\n\n", len(r.Actions()))
 		return o.plan(*view)
 	}
 	o.end(err, *apply, *phase, tv.String(), jrnl)

@@ -67,6 +67,16 @@ func TestPlanAsJSONAndMarkdown(t *testing.T) {
 	assert.Len(t, v.Steps, 17)
 	assert.Equal(t, "go run ./examples/upgrade -apply", v.Next)
 
+	code, s, errs = runArgs(t, "-o", "json", "-v")
+	require.Equal(t, 0, code, errs)
+	lines := jsonLines(t, s)
+	require.Greater(t, len(lines), 2)
+	assert.Equal(t, upgrade.PlanViewFormat, lines[0]["format"], "the plan first")
+	assert.Equal(t, "plan", lines[1]["kind"], "then the dry run's events")
+	assert.Equal(t, true, lines[1]["dry_run"])
+	assert.Equal(t, "outcome", lines[len(lines)-1]["kind"])
+	assert.Equal(t, "done", lines[len(lines)-1]["outcome"])
+
 	code, s, errs = runArgs(t, "-o", "markdown")
 	require.Equal(t, 0, code, errs)
 	assert.True(t, strings.HasPrefix(s, "# chefha upgrade plan: 1.4.6 → 11.1.8\n"), "no SIMULATION line in a document:\n%s", s)
