@@ -158,7 +158,7 @@ func TestHostileFactsPrintNoEscapes(t *testing.T) {
 	assert.True(t, found, "JSON keeps the exact bytes")
 }
 
-// One force vocabulary: -allow-skippable, in both commands.
+// One override vocabulary: -allow-skippable, in both commands.
 func TestAllowSkippable(t *testing.T) {
 	var out, errb bytes.Buffer
 	run([]string{"-facts", "../../upgrade/testdata/facts-healthy.json", "-target", "11.0.2", "-width", "200"}, &out, &errb)
