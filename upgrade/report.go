@@ -8,7 +8,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
+	"github.com/chefha/chefha/internal/termsafe"
 	"github.com/chefha/chefha/issue"
 )
 
@@ -46,6 +48,10 @@ type PlanHop struct {
 	LevelAfter  string `json:"level_after"`
 }
 
+func (h PlanHop) String() string {
+	return termsafe.Line(fmt.Sprintf("%s → %s (migration level %s → %s)", h.From, h.To, h.LevelBefore, h.LevelAfter))
+}
+
 // IssueSummary is a known issue as the report prints it.
 type IssueSummary struct {
 	ID         issue.ID       `json:"id"`
@@ -66,17 +72,19 @@ func (r Report) WriteJSON(w io.Writer) error {
 
 var severityOrder = map[Severity]int{Fail: 0, Warn: 1, OK: 2}
 
-// WriteTable writes the report for a terminal: the plan, the known issues,
-// then the findings grouped by node (cluster-wide first), worst first, and
-// a summary line.
+// WriteTable writes the report as one wide table, one row per finding:
+// the plan, the known issues, then the findings grouped by node
+// (cluster-wide first), worst first, and a summary line. Its lines are as
+// long as the findings make them; WriteText fits a terminal instead. Text
+// read from nodes, files and flags is escaped for the terminal (termsafe).
 func (r Report) WriteTable(w io.Writer) error {
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "installed %s, target %s\n", orDash(r.Installed), orDash(r.Target))
+	fmt.Fprintf(b, "installed %s, target %s\n", orDash(termsafe.Line(r.Installed)), orDash(termsafe.Line(r.Target)))
 	for i, h := range r.Plan {
-		fmt.Fprintf(b, "  hop %d: %s → %s (migration level %s → %s)\n", i+1, h.From, h.To, h.LevelBefore, h.LevelAfter)
+		fmt.Fprintf(b, "  hop %d: %s\n", i+1, h)
 	}
 	if r.PlanError != "" {
-		fmt.Fprintf(b, "  %s\n", r.PlanError)
+		fmt.Fprintf(b, "  %s\n", termsafe.Line(r.PlanError))
 	}
 	if len(r.KnownIssues) > 0 {
 		fmt.Fprintf(b, "\nknown issues on this path:\n")
@@ -98,34 +106,36 @@ func (r Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tCHECK\tSEVERITY\tEVIDENCE\tFIX")
 	for _, f := range fs {
-		node := f.Node
+		node := termsafe.Line(f.Node)
 		if node == "" {
 			node = "(cluster)"
 		}
-		check := f.Check
+		check := termsafe.Line(f.Check)
 		if f.Issue != "" {
-			check += " [" + string(f.Issue) + "]"
+			check += " [" + termsafe.Line(string(f.Issue)) + "]"
 		}
-		ev := strings.Join(f.Evidence, "; ")
-		if len(ev) > 110 {
-			ev = ev[:110] + "…"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", node, check, strings.ToUpper(string(f.Severity)), ev, f.Fix)
+		ev := clip(termsafe.Line(strings.Join(f.Evidence, "; ")), 110)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", node, check, strings.ToUpper(string(f.Severity)), ev, termsafe.Line(f.Fix))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	verdict := "safe to upgrade"
-	if r.Failed() {
-		verdict = "NOT safe to upgrade: fix the failures above first"
-	} else if r.Summary[string(Warn)] > 0 {
-		verdict = "safe to upgrade once the warnings are handled (the runner handles front ends and keepalived itself)"
-	}
-	_, err := fmt.Fprintf(w, "\n%d ok, %d warn, %d fail: %s\n", r.Summary[string(OK)], r.Summary[string(Warn)], r.Summary[string(Fail)], verdict)
+	_, err := fmt.Fprintf(w, "\n%s\n", r.verdict())
 	if len(r.Ignored) > 0 {
-		fmt.Fprintf(w, "ignored: %s\n", strings.Join(r.Ignored, ", "))
+		fmt.Fprintf(w, "ignored: %s\n", termsafe.Line(strings.Join(r.Ignored, ", ")))
 	}
 	return err
+}
+
+// verdict is the summary line: the counts and what they mean.
+func (r Report) verdict() string {
+	v := "safe to upgrade"
+	if r.Failed() {
+		v = "NOT safe to upgrade: fix the failures above first"
+	} else if r.Summary[string(Warn)] > 0 {
+		v = "safe to upgrade once the warnings are handled (the runner handles front ends and keepalived itself)"
+	}
+	return fmt.Sprintf("%d ok, %d warn, %d fail: %s", r.Summary[string(OK)], r.Summary[string(Warn)], r.Summary[string(Fail)], v)
 }
 
 func orDash(s string) string {
@@ -133,4 +143,193 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// DefaultWidth is the width WriteText and the plan's text use when given
+// none: a terminal's traditional 80 columns.
+const DefaultWidth = 80
+
+// minWidth is the narrowest layout WriteText makes: below it the labels
+// leave no room for the text.
+const minWidth = 40
+
+// WriteText writes the report to fit a terminal width columns wide (0:
+// DefaultWidth): the versions and hops, then each failure and each warning
+// as a block — check, nodes, known issue, then its evidence and fix
+// wrapped to the width — worst first, findings alike on several nodes
+// once; then one short line per check that passed, the known issues of
+// the path one line each, and the verdict. No line is wider than width
+// (counted in runes). Text read from nodes, files and flags is escaped
+// for the terminal (termsafe).
+func (r Report) WriteText(w io.Writer, width int) error {
+	if width <= 0 {
+		width = DefaultWidth
+	}
+	width = max(width, minWidth)
+	b := &strings.Builder{}
+	hdr := fmt.Sprintf("installed %s, target %s", orDash(termsafe.Line(r.Installed)), orDash(termsafe.Line(r.Target)))
+	if r.Mode == ModePostFlight {
+		hdr += " (checked as an upgraded cluster)"
+	}
+	writeWrapped(b, "", "", hdr, width)
+	for i, h := range r.Plan {
+		writeWrapped(b, fmt.Sprintf("  hop %d: ", i+1), "         ", h.String(), width)
+	}
+	if r.PlanError != "" {
+		writeWrapped(b, "  ", "  ", termsafe.Line(r.PlanError), width)
+	}
+	var oks []Finding
+	for _, g := range groupFindings(r.Findings) {
+		if g.Severity == OK {
+			oks = append(oks, g.Finding)
+			continue
+		}
+		b.WriteString("\n")
+		g.writeBlock(b, width)
+	}
+	if len(oks) > 0 {
+		b.WriteString("\n")
+		n := 0
+		for _, f := range oks {
+			n = max(n, utf8.RuneCountInString(termsafe.Line(f.Check)))
+		}
+		for _, f := range oks {
+			detail := termsafe.Line(strings.Join(f.Evidence, "; "))
+			if f.Node != "" {
+				detail = termsafe.Line(f.Node) + ": " + detail
+			}
+			line := fmt.Sprintf("ok    %-*s  %s", n, termsafe.Line(f.Check), detail)
+			b.WriteString(clip(strings.TrimRight(line, " "), width) + "\n")
+		}
+	}
+	if len(r.KnownIssues) > 0 {
+		b.WriteString("\n")
+		writeWrapped(b, "", "", "known issues on this path (the upgrade's plan says what chefha does about each):", width)
+		for _, k := range r.KnownIssues {
+			line := fmt.Sprintf("  %s  %-10s  %s", termsafe.Line(string(k.ID)), termsafe.Line(string(k.Mitigation)), termsafe.Line(k.Title))
+			b.WriteString(clip(line, width) + "\n")
+		}
+	}
+	b.WriteString("\n")
+	writeWrapped(b, "", "", r.verdict(), width)
+	if len(r.Ignored) > 0 {
+		writeWrapped(b, "ignored: ", "         ", termsafe.Line(strings.Join(r.Ignored, ", ")), width)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// findingGroup is a finding seen alike on several nodes.
+type findingGroup struct {
+	Finding
+	nodes []string
+}
+
+// groupFindings orders findings worst first (the checks in runbook order
+// within a severity) and folds those that differ only in their node.
+func groupFindings(fs []Finding) []findingGroup {
+	fs = append([]Finding(nil), fs...)
+	sort.SliceStable(fs, func(i, j int) bool { return severityOrder[fs[i].Severity] < severityOrder[fs[j].Severity] })
+	var out []findingGroup
+	at := map[string]int{}
+	for _, f := range fs {
+		if f.Severity == OK {
+			out = append(out, findingGroup{Finding: f})
+			continue
+		}
+		key := strings.Join(append([]string{string(f.Severity), f.Check, string(f.Issue), f.Fix}, f.Evidence...), "\x00")
+		if i, ok := at[key]; ok && f.Node != "" && len(out[i].nodes) > 0 {
+			out[i].nodes = append(out[i].nodes, f.Node)
+			continue
+		}
+		g := findingGroup{Finding: f}
+		if f.Node != "" {
+			g.nodes = []string{f.Node}
+			at[key] = len(out)
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// writeBlock writes a failure or warning: a head line, then its evidence
+// and fix under labels, wrapped to width.
+func (g findingGroup) writeBlock(b *strings.Builder, width int) {
+	head := termsafe.Line(g.Check)
+	if g.Issue != "" {
+		head += " [" + termsafe.Line(string(g.Issue)) + "]"
+	}
+	where := "the cluster"
+	if len(g.nodes) > 0 {
+		safe := make([]string, len(g.nodes))
+		for i, n := range g.nodes {
+			safe[i] = termsafe.Line(n)
+		}
+		where = strings.Join(safe, ", ")
+	}
+	writeWrapped(b, fmt.Sprintf("%-6s", strings.ToUpper(string(g.Severity))), "      ", head+" on "+where, width)
+	const label = "      evidence  "
+	const indent = "                "
+	first := label
+	for _, ev := range g.Evidence {
+		for _, line := range strings.Split(strings.TrimRight(ev, "\n"), "\n") {
+			writeWrapped(b, first, indent, termsafe.Line(line), width)
+			first = indent
+		}
+	}
+	if g.Fix != "" {
+		writeWrapped(b, "      fix       ", indent, termsafe.Line(g.Fix), width)
+	}
+}
+
+// writeWrapped writes s after first, its continuation lines after rest,
+// breaking at spaces so that no line is wider than width runes; a word
+// longer than a line is cut.
+func writeWrapped(b *strings.Builder, first, rest, s string, width int) {
+	prefix := first
+	for _, line := range wrap(s, width-utf8.RuneCountInString(first), width-utf8.RuneCountInString(rest)) {
+		b.WriteString(prefix + line + "\n")
+		prefix = rest
+	}
+}
+
+// wrap breaks s into lines of at most firstWidth runes, then restWidth.
+func wrap(s string, firstWidth, restWidth int) []string {
+	var lines []string
+	avail := max(firstWidth, 1)
+	var cur []rune
+	flush := func() {
+		lines = append(lines, strings.TrimRight(string(cur), " "))
+		cur = cur[:0]
+		avail = max(restWidth, 1)
+	}
+	for _, word := range strings.Fields(s) {
+		wr := []rune(word)
+		if len(cur) > 0 && len(cur)+1+len(wr) > avail {
+			flush()
+		}
+		if len(cur) > 0 {
+			cur = append(cur, ' ')
+		}
+		for len(cur)+len(wr) > avail { // a word longer than the line: cut it
+			n := avail - len(cur)
+			cur = append(cur, wr[:n]...)
+			wr = wr[n:]
+			flush()
+		}
+		cur = append(cur, wr...)
+	}
+	if len(cur) > 0 || len(lines) == 0 {
+		flush()
+	}
+	return lines
+}
+
+// clip shortens s to at most n runes, ending in … when cut.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }

@@ -1,10 +1,15 @@
 // Command upgrade plans and runs an HA Enterprise Chef upgrade, the
 // runbook's steps in order, resumably.
 //
-// By default it prints the plan and a dry run (every action, on which
-// node, in order). With no cluster named it works on a simulated cluster.
+// By default it prints the plan, like kubeadm's `upgrade plan`: per node
+// its role, installed → target version and migration level now → after;
+// the known issues that bite on the path and what chefha does about each;
+// the expected stops of service; the steps; and the command to run next.
+// -v adds the dry run, every action on which node, in order. With no
+// cluster named it works on a simulated cluster.
 //
-//	upgrade                                  # plan + dry run on a simulated 1.4.6 cluster
+//	upgrade                                  # the plan for a simulated 1.4.6 cluster
+//	upgrade -v                               # … and every action of the dry run
 //	upgrade -apply                           # upgrade the simulated cluster to 11.1.8, with progress
 //	upgrade -config /etc/opscode/private-chef.rb -target 11.1.8 \
 //	    -package /srv/private-chef_11.1.8-1_amd64.deb \
@@ -12,6 +17,21 @@
 //	upgrade -config … -apply -resume         # after an interruption: rebuild the plan, check the journal, go on
 //	upgrade -config … -verify                # the post-flight alone
 //	upgrade -config … -phase cleanup -yes -apply   # later: private-chef-ctl cleanup, once verified
+//
+// -config, -hosts, -ssh-config, -accept-new-host-keys, -ignore and
+// -timeout mean what they mean to preflight; -allow-skippable takes a
+// path preflight calls skippable. An upgrade needs every node: one that
+// cannot be reached stops it before anything is done.
+//
+// Output (-o): text (the plan, or a progress line per step and per wait);
+// markdown (the plan, for a change ticket); json, one JSON object per
+// line: without -apply the plan (upgrade.PlanView's schema, "format":
+// "chefha.plan-view/1"), then with -v the dry run's events; with -apply the
+// runner's events (upgrade.Event: durations in seconds, gate progress as
+// fields), the last of them the "outcome" event, which carries the error
+// object of a failed or refused run. On a simulated cluster every JSON
+// line carries "simulation": true. A run that fails or is refused under
+// -o json also says why as text on stderr when stderr is a terminal.
 //
 // Ctrl-C once: the running command finishes, the journal is written, the
 // run stops (resume later). Twice: chefha stops waiting at once; a package
@@ -24,7 +44,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,7 +56,9 @@ import (
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
-	"github.com/chefha/chefha/internal/pkgfile"
+	"github.com/chefha/chefha/internal/cli"
+	"github.com/chefha/chefha/internal/termsafe"
+	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/upgrade"
 )
@@ -73,26 +94,31 @@ const (
 	exitStopped = 4
 )
 
+// simulatedVersions are the releases the simulated cluster gets packages of.
+var simulatedVersions = []string{"1.4.6", "11.0.2", "11.1.8"}
+
 func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("upgrade", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	config := fl.String("config", "", "private-chef.rb of the cluster (servers reached by name through the SSH config)")
-	sshConfig := fl.String("ssh-config", "", "OpenSSH client config (default ~/.ssh/config)")
+	var named cli.Cluster
+	named.Register(fl, "give up reaching the cluster, and reading it for the plan, after this long (each step has its own timeout)")
 	target := fl.String("target", "11.1.8", "version to upgrade to")
-	apply := fl.Bool("apply", false, "act: without it, only the plan and a dry run are printed")
+	apply := fl.Bool("apply", false, "act: without it, only the plan is printed (and with -v the dry run)")
+	verbose := fl.Bool("v", false, "without -apply: also the dry run, every action on which node, in order")
 	resume := fl.Bool("resume", false, "continue the run recorded in the journal (the plan is rebuilt and must match it)")
 	verify := fl.Bool("verify", false, "only run the post-flight: is the cluster a healthy upgraded one")
 	phase := fl.String("phase", "upgrade", "upgrade, or cleanup (private-chef-ctl cleanup on an upgraded, verified cluster)")
 	fromStep := fl.String("from-step", "", "start at this step ID (the steps before it must be done)")
 	yes := fl.Bool("yes", false, "confirm that the upgraded cluster was tested and verified, so cleanup may run")
-	out := fl.String("o", "text", "output: text (progress lines) or json (one event per line)")
+	out := fl.String("o", "text", "output: text, markdown (the plan) or json (one object per line: the plan, or the run's events)")
+	width := fl.Int("width", 0, "columns of the plan's text (default: the terminal's, 80 when not a terminal)")
 	journal := fl.String("journal", "", "the run's journal (default chefha-upgrade.json or chefha-cleanup.json; a copy is kept on the bootstrap)")
 	backupCmd := fl.String("backup-cmd", "", "command run on the bootstrap before the upgrade to back it up (an LVM or VM snapshot)")
 	backupCheck := fl.String("backup-check", "", "command that exits 0 when the backup exists (required with -backup-cmd)")
 	backupWaived := fl.String("backup-waived", "", "why no backup command is needed (a backup taken otherwise)")
 	backupOutput := fl.Bool("backup-output", false, "keep the backup command's output in the journal (it may name volumes or credentials)")
 	recoverRunit := fl.Bool("recover-runit", false, "recover an unhealthy runsvdir as the runbook's example does, instead of refusing")
-	allowSkippable := fl.Bool("allow-skippable", false, "allow a path the runbook does not recommend (a target below 11.1.3)")
+	allowSkippable := fl.Bool("allow-skippable", false, "take a path the runbook does not recommend and preflight calls skippable (a target below 11.1.3)")
 	hold := fl.Duration("hold", 0, "how long keepalived must be stable at each gate (default 30s; 3s on the simulation)")
 	var pkgs list
 	fl.Var(&pkgs, "package", "a package file (.deb or .rpm; its name and version are read from it); repeat for each version and platform")
@@ -102,45 +128,68 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		}
 		return exitUsage
 	}
-	if *out != "text" && *out != "json" {
-		fmt.Fprintln(stderr, "upgrade: -o must be text or json")
+	usage := func(err error) int {
+		fmt.Fprintln(stderr, "upgrade:", termsafe.String(err.Error()))
 		return exitUsage
 	}
-	if *phase != string(upgrade.PhaseUpgrade) && *phase != string(upgrade.PhaseCleanup) {
-		fmt.Fprintln(stderr, "upgrade: -phase must be upgrade or cleanup")
-		return exitUsage
+	switch {
+	case fl.NArg() > 0:
+		return usage(fmt.Errorf("unexpected argument %q (flags start with -)", fl.Arg(0)))
+	case *out != "text" && *out != "json" && *out != "markdown":
+		return usage(errors.New("-o must be text, markdown or json"))
+	case *out == "markdown" && (*apply || *verify):
+		return usage(errors.New("-o markdown prints the plan: it goes without -apply and -verify"))
+	case *phase != string(upgrade.PhaseUpgrade) && *phase != string(upgrade.PhaseCleanup):
+		return usage(errors.New("-phase must be upgrade or cleanup"))
+	case !named.Named() && *resume:
+		return usage(errors.New("-resume continues a real cluster's run: a simulated cluster (no -config or -hosts) lives only as long as one command, and its journal in a temporary directory removed when the command exits, so there is nothing to resume"))
 	}
 	tv, err := migration.ParseVersion(*target)
 	if err != nil {
-		fmt.Fprintf(stderr, "upgrade: -target: %v\n", err)
-		return exitUsage
+		return usage(fmt.Errorf("-target: %w", err))
+	}
+	ignore, err := named.IgnoreNames()
+	if err != nil {
+		return usage(fmt.Errorf("-ignore: %w", err))
 	}
 	if *journal == "" {
 		*journal = "chefha-" + *phase + ".json"
 	}
+	o := &output{format: *out, stdout: stdout, stderr: stderr, width: cli.Width(stdout, *width), start: time.Now()}
 	var cl *cluster.Cluster
-	simulated := *config == ""
-	if simulated {
-		sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 3, TransitionTime: time.Second})
+	var simClock keepalived.Clock
+	if !named.Named() {
+		o.simulated = true
+		// One clock for the nodes and the runner's gates, moved on by
+		// whoever waits: the simulation's minutes (the upgrade's
+		// two-minute sleep, keepalived's transitions) take no real time.
+		clock := clustertest.NewFakeClock(time.Now())
+		simClock = clustertest.SteppingClock{FakeClock: clock}
+		sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 3, TransitionTime: time.Second, Clock: clock.Now, Sleep: clock.Advance})
 		if err != nil {
-			fmt.Fprintf(stderr, "upgrade: simulated cluster: %v\n", err)
-			return exitUsage
+			return usage(fmt.Errorf("simulated cluster: %w", err))
 		}
 		defer sim.Close()
 		if cl, err = sim.Dial(ctx); err != nil {
-			fmt.Fprintf(stderr, "upgrade: simulated cluster: %v\n", err)
-			return exitUsage
+			if cl != nil {
+				cl.Close()
+			}
+			return usage(fmt.Errorf("simulated cluster: %w", err))
 		}
 		dir, err := os.MkdirTemp("", "chefha-upgrade-")
 		if err != nil {
-			fmt.Fprintln(stderr, "upgrade:", err)
-			return exitUsage
+			cl.Close()
+			return usage(err)
 		}
 		defer os.RemoveAll(dir)
 		if len(pkgs) == 0 {
-			if pkgs, err = simulatedPackages(dir); err != nil {
-				fmt.Fprintln(stderr, "upgrade:", err)
-				return exitUsage
+			for _, v := range simulatedVersions {
+				p, err := clustertest.WritePackage(dir, "debian", v)
+				if err != nil {
+					cl.Close()
+					return usage(err)
+				}
+				pkgs = append(pkgs, p)
 			}
 		}
 		if *backupCmd == "" && *backupWaived == "" {
@@ -151,46 +200,43 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		if *hold == 0 {
 			*hold = 3 * time.Second
 		}
-		if *out == "text" {
-			fmt.Fprintln(stdout, "SIMULATION: no -config given, so this works on a simulated 1.4.6 cluster of 2 back ends and 3 front ends.")
+		if o.format == "text" {
+			fmt.Fprint(stdout, cli.Wrap("SIMULATION: no -config or -hosts given, so this works on a simulated 1.4.6 cluster of 2 back ends and 3 front ends, whose waits take no real time.", o.width)+"\n")
 		}
 	} else {
-		f, err := os.Open(*config)
-		if err != nil {
-			fmt.Fprintln(stderr, "upgrade:", err)
-			return exitUsage
+		dctx, cancel := context.WithTimeout(ctx, named.Timeout)
+		cl, err = named.Dial(dctx)
+		cancel()
+		if cl == nil {
+			return usage(err)
 		}
-		top, err := cluster.ParseTopology(f)
-		f.Close()
 		if err != nil {
-			fmt.Fprintln(stderr, "upgrade:", err)
-			return exitUsage
-		}
-		cl, err = cluster.Dial(ctx, top, cluster.ServerConfigs(*sshConfig, false))
-		if err != nil {
-			fmt.Fprintln(stderr, "upgrade:", err)
-			return exitUsage
+			cl.Close()
+			return usage(fmt.Errorf("%w: an upgrade needs every node; preflight reports on the others", err))
 		}
 	}
 	defer cl.Close()
 
 	opts := []upgrade.Option{upgrade.WithTarget(tv), upgrade.WithPhase(upgrade.Phase(*phase)),
 		upgrade.WithBackup(upgrade.Backup{Command: *backupCmd, Check: *backupCheck, Waived: *backupWaived}),
-		upgrade.WithGateTimings(*hold, 0, 0)}
+		upgrade.WithGateTimings(*hold, 0, 0), upgrade.WithIgnore(ignore...)}
 	for _, p := range pkgs {
 		opts = append(opts, upgrade.WithPackage(p))
 	}
-	for on, o := range map[bool]upgrade.Option{*recoverRunit: upgrade.WithRecoverRunit(), *allowSkippable: upgrade.WithSkippable(),
-		*yes: upgrade.WithConfirmation(), *backupOutput: upgrade.WithBackupOutput()} {
-		if on {
-			opts = append(opts, o)
+	for on, opt := range map[*bool]upgrade.Option{recoverRunit: upgrade.WithRecoverRunit(), allowSkippable: upgrade.WithSkippable(),
+		yes: upgrade.WithConfirmation(), backupOutput: upgrade.WithBackupOutput()} {
+		if *on {
+			opts = append(opts, opt)
 		}
 	}
 	if *fromStep != "" {
 		opts = append(opts, upgrade.WithFromStep(*fromStep))
 	}
+	if simClock != nil {
+		opts = append(opts, upgrade.WithClock(simClock))
+	}
 	if *verify {
-		return postflight(ctx, cl, tv, *out, stdout, stderr)
+		return postflight(ctx, cl, tv, o)
 	}
 
 	jrnl := upgrade.Journal(upgrade.FileJournal{Path: *journal})
@@ -201,26 +247,36 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		}
 	}
 	if _, err := jrnl.Load(ctx); err == nil && *apply && !*resume {
-		fmt.Fprintf(stderr, "upgrade: the journal %s holds a run that stopped part-way. Run again with -resume to continue it (the plan is rebuilt and checked against it), or move the journal away to start over\n", jrnl)
-		return exitUsage
+		return usage(fmt.Errorf("the journal %s holds a run that stopped part-way. Run again with -resume to continue it (the plan is rebuilt and checked against it), or move the journal away to start over", jrnl))
 	}
 	if !*apply {
 		opts = append(opts, upgrade.WithDryRun())
 	}
-	opts = append(opts, upgrade.WithJournal(jrnl))
-
-	start := time.Now()
-	enc := json.NewEncoder(stdout)
-	opts = append(opts, upgrade.WithEvents(func(ev upgrade.Event) {
-		if *out == "json" {
-			enc.Encode(ev)
-			return
-		}
-		if line := progressLine(time.Since(start), ev); line != "" {
-			fmt.Fprintln(stdout, line)
-		}
-	}))
+	opts = append(opts, upgrade.WithJournal(jrnl), upgrade.WithEvents(o.event(*apply || *verbose)))
 	r := upgrade.NewRunner(cl, opts...)
+
+	var view *upgrade.PlanView
+	if !*apply {
+		pctx, cancel := context.WithTimeout(ctx, named.Timeout)
+		plan, perr := r.Plan(pctx)
+		if perr == nil {
+			v := upgrade.DescribePlan(plan, upgrade.Gather(pctx, cl))
+			v.Next = nextCommand(fl)
+			view = &v
+		}
+		cancel()
+		switch {
+		case view != nil && (!*verbose || o.format == "markdown"):
+			return o.plan(*view)
+		case view != nil && o.format == "json":
+			// The plan's line first, then the dry run's events.
+			if code := o.plan(*view); code != exitOK {
+				return code
+			}
+		}
+		// -v, or a plan refused: the dry run lists the actions, or ends
+		// in the outcome event that says why.
+	}
 	go func() {
 		select {
 		case <-stop:
@@ -229,25 +285,15 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		}
 	}()
 	err = r.Run(ctx)
-	if *out == "text" {
-		switch {
-		case errors.Is(err, upgrade.ErrNeedsConfirmation):
-			fmt.Fprintf(stdout, "\npaused: %v.\nOnce it is, run again with -yes.\n", err)
-		case errors.Is(err, upgrade.ErrStopped):
-			fmt.Fprintf(stdout, "\nstopped on request after %s; the journal is %s: run again with -resume to continue\n", time.Since(start).Round(time.Millisecond), jrnl)
-		case err != nil:
-			fmt.Fprintf(stdout, "\nstopped after %s: %v\n", time.Since(start).Round(time.Millisecond), err)
-			if *apply {
-				fmt.Fprintf(stdout, "the journal is %s: fix the cause and run again with -resume\n", jrnl)
-			}
-		case !*apply:
-			fmt.Fprintf(stdout, "\ndry run: %d actions; nothing was changed. Run with -apply to act.\n", len(r.Actions()))
-		default:
-			fmt.Fprintf(stdout, "\n%s to %s done in %s\n", *phase, tv, time.Since(start).Round(time.Millisecond))
+	if view != nil && err == nil {
+		if o.format != "text" {
+			return exitOK
 		}
-	} else if err != nil && !isTerminalState(err) {
-		fmt.Fprintln(stderr, "upgrade:", err)
+		// The plan after the actions: it ends with the command to run next.
+		fmt.Fprintf(stdout, "\ndry run: %d actions; nothing was changed.\n\n", len(r.Actions()))
+		return o.plan(*view)
 	}
+	o.end(err, *apply, *phase, tv.String(), jrnl)
 	switch {
 	case err == nil:
 		return exitOK
@@ -259,79 +305,25 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	return exitFailed
 }
 
-func isTerminalState(err error) bool {
-	return errors.Is(err, upgrade.ErrNeedsConfirmation) || errors.Is(err, upgrade.ErrStopped)
-}
-
 // postflight is -verify: the post-upgrade checks alone.
-func postflight(ctx context.Context, cl *cluster.Cluster, target interface{ String() string }, out string, stdout, stderr io.Writer) int {
+func postflight(ctx context.Context, cl *cluster.Cluster, target fmt.Stringer, o *output) int {
 	v, _ := migration.ParseVersion(target.String())
 	rep, err := upgrade.Postflight(ctx, cl, upgrade.WithTarget(v))
 	if err != nil {
-		fmt.Fprintln(stderr, "upgrade:", err)
+		fmt.Fprintln(o.stderr, "upgrade:", termsafe.String(err.Error()))
 		return exitUsage
 	}
-	if out == "json" {
-		err = rep.WriteJSON(stdout)
+	if o.format == "json" {
+		err = o.json(rep)
 	} else {
-		err = rep.WriteTable(stdout)
+		err = rep.WriteText(o.stdout, o.width)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "upgrade:", err)
+		fmt.Fprintln(o.stderr, "upgrade:", err)
 		return exitUsage
 	}
 	if rep.Failed() {
 		return exitFailed
 	}
 	return exitOK
-}
-
-// simulatedPackages writes a .deb of every simulated release: the
-// simulated nodes install real package files, read as dpkg would.
-func simulatedPackages(dir string) ([]string, error) {
-	var out []string
-	for _, v := range []string{"1.4.6", "11.0.2", "11.1.8"} {
-		p := filepath.Join(dir, "private-chef_"+v+"-1_amd64.deb")
-		f, err := os.Create(p)
-		if err != nil {
-			return nil, err
-		}
-		err = pkgfile.WriteDeb(f, pkgfile.Meta{Name: "private-chef", Version: v, Release: "1", Arch: "amd64"})
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
-func progressLine(elapsed time.Duration, ev upgrade.Event) string {
-	t := fmt.Sprintf("[%7.1fs]", elapsed.Seconds())
-	switch ev.Kind {
-	case upgrade.EventPlan:
-		return t + " plan " + ev.Message
-	case upgrade.EventStepStart:
-		return fmt.Sprintf("%s ▶ %s: %s", t, ev.Step, ev.Title)
-	case upgrade.EventStepDone:
-		return fmt.Sprintf("%s ✓ %s (%s)", t, ev.Step, ev.Elapsed.Round(time.Millisecond))
-	case upgrade.EventStepSkip:
-		return fmt.Sprintf("%s · %s: %s", t, ev.Step, ev.Message)
-	case upgrade.EventStepFailed:
-		return fmt.Sprintf("%s ✗ %s", t, ev.Message)
-	case upgrade.EventAction:
-		if ev.DryRun {
-			return fmt.Sprintf("%s     would: %s", t, ev.Message)
-		}
-		return fmt.Sprintf("%s     %s", t, ev.Message)
-	case upgrade.EventGateWait:
-		return fmt.Sprintf("%s     waiting: %s", t, ev.Message)
-	case upgrade.EventGateSkip:
-		return fmt.Sprintf("%s     no wait: %s", t, ev.Message)
-	case upgrade.EventActionDone, upgrade.EventOutcome:
-		return ""
-	}
-	return fmt.Sprintf("%s     %s: %s", t, ev.Kind, ev.Message)
 }

@@ -5,31 +5,171 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
+	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
-func TestPlanAndDryRunByDefault(t *testing.T) {
+func runArgs(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	require.Equal(t, 0, run(context.Background(), nil, nil, &out, &errb), errb.String())
-	s := out.String()
+	code := run(context.Background(), nil, args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestPlanByDefault(t *testing.T) {
+	code, s, errs := runArgs(t, "-width", "80")
+	require.Equal(t, 0, code, errs)
 	assert.True(t, strings.HasPrefix(s, "SIMULATION: "))
+	for i, line := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+		assert.LessOrEqual(t, utf8.RuneCountInString(line), 80, "line %d: %q", i+1, line)
+	}
+	assert.Contains(t, s, "upgrade plan 1.4.6 → 11.1.8: 1 hop, 17 steps")
+	assert.Regexp(t, `\nbe1\.chefha\.test +backend, bootstrap +1\.4\.6 → 11\.1\.8 +1\.7 → 1\.13\n`, s)
+	assert.Regexp(t, `\nfe3\.chefha\.test +frontend +1\.4\.6 → 11\.1\.8 +1\.7 → 1\.13\n`, s)
+	assert.Contains(t, s, "known issues on this path, and what chefha does about each:\n  OC-11540")
+	assert.Contains(t, s, "stops of service:\n  - frontends (fe1.chefha.test, fe2.chefha.test, fe3.chefha.test) from\n    hop1/stop-frontends until hop1/start-all")
+	assert.Contains(t, s, "  - bootstrap (be1.chefha.test) from hop1/reconfigure-bootstrap until\n    hop1/upgrade-bootstrap")
+	assert.True(t, strings.HasSuffix(s, "\nnext:\n  go run ./examples/upgrade -apply\n"), "the command to run next ends the plan:\n%s", s)
+	assert.NotContains(t, s, "would:", "the dry run's actions only with -v")
+}
+
+func TestVerboseDryRun(t *testing.T) {
+	code, s, errs := runArgs(t, "-v")
+	require.Equal(t, 0, code, errs)
 	assert.Contains(t, s, "would: be1.chefha.test: env SVWAIT=30 private-chef-ctl upgrade")
-	assert.Contains(t, s, "nothing was changed. Run with -apply to act.")
+	assert.Regexp(t, `\ndry run: \d+ actions; nothing was changed\.\n`, s)
+	assert.Less(t, strings.Index(s, "would:"), strings.Index(s, "stops of service:"), "the actions, then the plan")
+	assert.True(t, strings.HasSuffix(s, "\nnext:\n  go run ./examples/upgrade -apply\n"), "-v is not carried into the next command")
+}
+
+func TestPlanAsJSONAndMarkdown(t *testing.T) {
+	code, s, errs := runArgs(t, "-o", "json")
+	require.Equal(t, 0, code, errs)
+	assert.Equal(t, 1, strings.Count(s, "\n"), "one object on one line")
+	var v struct {
+		upgrade.PlanView
+		Simulation bool `json:"simulation"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(s), &v))
+	assert.True(t, v.Simulation)
+	assert.Equal(t, upgrade.PlanViewFormat, v.Format)
+	assert.Len(t, v.Nodes, 5)
+	assert.Len(t, v.Steps, 17)
+	assert.Equal(t, "go run ./examples/upgrade -apply", v.Next)
+
+	code, s, errs = runArgs(t, "-o", "json", "-v")
+	require.Equal(t, 0, code, errs)
+	lines := jsonLines(t, s)
+	require.Greater(t, len(lines), 2)
+	assert.Equal(t, upgrade.PlanViewFormat, lines[0]["format"], "the plan first")
+	assert.Equal(t, "plan", lines[1]["kind"], "then the dry run's events")
+	assert.Equal(t, true, lines[1]["dry_run"])
+	assert.Equal(t, "outcome", lines[len(lines)-1]["kind"])
+	assert.Equal(t, "done", lines[len(lines)-1]["outcome"])
+
+	code, s, errs = runArgs(t, "-o", "markdown")
+	require.Equal(t, 0, code, errs)
+	assert.True(t, strings.HasPrefix(s, "# chefha upgrade plan: 1.4.6 → 11.1.8\n"), "no SIMULATION line in a document:\n%s", s)
+	assert.Contains(t, s, "\n## Stops of service\n")
+	assert.Contains(t, s, "| be1.chefha.test | backend, bootstrap | 1.4.6 → 11.1.8 | 1.7 → 1.13 |  |\n")
+}
+
+// jsonLines parses JSON lines.
+func jsonLines(t *testing.T, s string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m), sc.Text())
+		out = append(out, m)
+	}
+	return out
+}
+
+// A refused run ends in its outcome event, with the error object, and
+// exits non-zero; the error is on stderr only for a terminal.
+func TestRefusedRunInJSON(t *testing.T) {
+	for _, args := range [][]string{
+		{"-o", "json", "-package", "/nonexistent/x.deb"},
+		{"-o", "json", "-package", "/nonexistent/x.deb", "-apply"},
+	} {
+		code, s, errs := runArgs(t, args...)
+		assert.Equal(t, 1, code, "%q", args)
+		lines := jsonLines(t, s)
+		require.NotEmpty(t, lines, "%q", args)
+		last := lines[len(lines)-1]
+		assert.Equal(t, "outcome", last["kind"], "%q", args)
+		assert.Equal(t, "refused", last["outcome"], "%q", args)
+		e, ok := last["error"].(map[string]any)
+		require.True(t, ok, "%q: an error object: %v", args, last)
+		assert.Equal(t, "package", e["type"])
+		assert.Contains(t, e["message"], "/nonexistent/x.deb")
+		for _, l := range lines {
+			assert.Equal(t, true, l["simulation"], "every line of a simulation says so")
+		}
+		assert.Empty(t, errs, "stderr is no terminal here")
+	}
+}
+
+// openPTY returns a pseudo-terminal: the leader to read, the follower to write.
+func openPTY(t *testing.T) (leader, follower *os.File) {
+	t.Helper()
+	leader, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here (/dev/ptmx: %v)", err)
+	}
+	t.Cleanup(func() { leader.Close() })
+	require.NoError(t, unix.IoctlSetPointerInt(int(leader.Fd()), unix.TIOCSPTLCK, 0))
+	n, err := unix.IoctlGetInt(int(leader.Fd()), unix.TIOCGPTN)
+	require.NoError(t, err)
+	follower, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { follower.Close() })
+	return leader, follower
+}
+
+func TestRefusedRunTellsATerminal(t *testing.T) {
+	leader, tty := openPTY(t)
+	var out bytes.Buffer
+	code := run(context.Background(), nil, []string{"-o", "json", "-package", "/nonexistent/x.deb"}, &out, tty)
+	assert.Equal(t, 1, code)
+	got := make(chan string, 1)
+	go func() {
+		b := make([]byte, 4096)
+		n, _ := leader.Read(b)
+		got <- string(b[:n])
+	}()
+	select {
+	case s := <-got:
+		assert.Contains(t, s, "upgrade: package /nonexistent/x.deb")
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing on the terminal")
+	}
+	assert.Contains(t, out.String(), `"outcome":"refused"`)
 }
 
 func TestApplyWithJSONEvents(t *testing.T) {
-	var out, errb bytes.Buffer
-	require.Equal(t, 0, run(context.Background(), nil, []string{"-apply", "-o", "json", "-hold", "100ms"}, &out, &errb), errb.String())
+	if testing.Short() {
+		t.Skip("a whole upgrade of the simulated cluster")
+	}
+	code, s, errs := runArgs(t, "-apply", "-o", "json", "-hold", "100ms")
+	require.Equal(t, 0, code, errs)
 	kinds := map[string]int{}
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		var ev struct{ Kind string }
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &ev), sc.Text())
-		kinds[ev.Kind]++
+	for _, ev := range jsonLines(t, s) {
+		kinds[ev["kind"].(string)]++
+		assert.Equal(t, true, ev["simulation"])
 	}
 	assert.Equal(t, 17, kinds["step-done"]+kinds["step-skip"], "every step of the plan (those already done on the cluster are skipped)")
 	assert.Positive(t, kinds["gate-wait"])
@@ -38,13 +178,106 @@ func TestApplyWithJSONEvents(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	var out, errb bytes.Buffer
-	assert.Equal(t, 2, run(context.Background(), nil, []string{"-o", "yaml"}, &out, &errb))
-	assert.Equal(t, 2, run(context.Background(), nil, []string{"-phase", "teardown"}, &out, &errb))
-	out.Reset()
-	assert.Equal(t, 1, run(context.Background(), nil, []string{"-package", "/nonexistent/x.deb"}, &out, &errb), "a missing package is refused by the dry run")
-	assert.Contains(t, out.String(), "package /nonexistent/x.deb")
-	out.Reset()
-	assert.Equal(t, 1, run(context.Background(), nil, []string{"-target", "12.0.0"}, &out, &errb), "no path to 12.0.0")
-	assert.Contains(t, out.String(), "target 12.0.0 has no known migration level")
+	for _, args := range [][]string{
+		{"-o", "yaml"},
+		{"-phase", "teardown"},
+		{"-o", "markdown", "-apply"},
+		{"-ignore", "version"},
+		{"-ignore", "no-such-check"},
+		{"stray"},
+	} {
+		code, _, _ := runArgs(t, args...)
+		assert.Equal(t, 2, code, "%q", args)
+	}
+	code, _, errs := runArgs(t, "-resume")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "its journal in a temporary directory removed when the command exits")
+
+	code, _, errs = runArgs(t, "-hosts", "be1\n=backend:bootstrap,be2=backend")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, `server name "be1\n" is not a host name: it holds a control character`)
+
+	code, s, _ := runArgs(t, "-package", "/nonexistent/x.deb")
+	assert.Equal(t, 1, code, "a missing package is refused")
+	assert.Contains(t, s, "refused: package /nonexistent/x.deb")
+	code, s, _ = runArgs(t, "-target", "12.0.0")
+	assert.Equal(t, 1, code, "no path to 12.0.0")
+	assert.Contains(t, s, "target 12.0.0 has no known migration level")
+}
+
+// One vocabulary with preflight: what it calls skippable, upgrade refuses
+// unless given -allow-skippable.
+func TestAllowSkippable(t *testing.T) {
+	code, s, _ := runArgs(t, "-target", "11.0.2")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, s, "(skippable: allowed only when asked for)\nrun preflight and upgrade with -allow-skippable to take this path")
+	code, s, errs := runArgs(t, "-target", "11.0.2", "-allow-skippable")
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, s, "upgrade plan 1.4.6 → 11.0.2")
+	assert.Contains(t, s, "next:\n  go run ./examples/upgrade -allow-skippable -target 11.0.2 -apply\n")
+}
+
+// simRB is the simulated cluster's private-chef.rb, as an operator would
+// have it (the simulation's names, roles and VIP).
+const simRB = `topology "ha"
+server "be1.chefha.test", :ipaddress => "192.168.4.1", :role => "backend", :bootstrap => true, :cluster_ipaddress => "10.1.2.10"
+server "be2.chefha.test", :ipaddress => "192.168.4.6", :role => "backend", :cluster_ipaddress => "10.1.2.12"
+backend_vip "be.chefha.test", :ipaddress => "192.168.4.7", :device => "eth0", :heartbeat_device => "eth1"
+server "fe1.chefha.test", :ipaddress => "192.168.5.1", :role => "frontend"
+api_fqdn "chef.chefha.test"
+`
+
+// -config, -hosts, -ssh-config and -timeout reach a cluster as preflight
+// does; an upgrade refuses a cluster with a node it cannot reach.
+func TestNamedClusterLikePreflight(t *testing.T) {
+	sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 1})
+	require.NoError(t, err)
+	defer sim.Close()
+	conf, err := sim.WriteSSHConfig(t.TempDir())
+	require.NoError(t, err)
+	dir := t.TempDir()
+	pkg, err := clustertest.WritePackage(dir, "debian", "11.1.8")
+	require.NoError(t, err)
+	rb := dir + "/private-chef.rb"
+	require.NoError(t, os.WriteFile(rb, []byte(simRB), 0o600))
+	code, s, errs := runArgs(t, "-config", rb, "-ssh-config", conf, "-timeout", "1m", "-package", pkg,
+		"-backup-waived", "test", "-journal", dir+"/j.json", "-width", "120")
+	require.Equal(t, 0, code, "%s\n%s", s, errs)
+	assert.Contains(t, s, "upgrade plan 1.4.6 → 11.1.8")
+	assert.NotContains(t, s, "SIMULATION")
+	next := s[strings.Index(s, "\nnext:\n")+len("\nnext:\n"):]
+	next = strings.Join(strings.Fields(strings.ReplaceAll(next, " \\\n", " ")), " ")
+	assert.Equal(t, "go run ./examples/upgrade -backup-waived test -config "+rb+" -journal "+dir+"/j.json -package "+pkg+" -ssh-config "+conf+" -timeout 1m0s -apply", next)
+
+	// -hosts names the same servers, reached by name through the SSH config.
+	hosts := "be1.chefha.test=backend:bootstrap,be2.chefha.test=backend,fe1.chefha.test=frontend"
+	code, s, errs = runArgs(t, "-hosts", hosts, "-ssh-config", conf, "-package", pkg, "-backup-waived", "test", "-journal", dir+"/j.json", "-o", "json")
+	assert.NotEqual(t, 2, code, "every node reached and read: %s%s", s, errs)
+	assert.NotContains(t, s+errs, "not reached")
+
+	down, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 1, Knobs: []clustertest.Knob{clustertest.Unreachable("fe1.chefha.test")}})
+	require.NoError(t, err)
+	defer down.Close()
+	conf, err = down.WriteSSHConfig(t.TempDir())
+	require.NoError(t, err)
+	code, _, errs = runArgs(t, "-hosts", hosts, "-ssh-config", conf, "-package", pkg)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "fe1.chefha.test: not reached at 127.0.0.1:")
+	assert.Contains(t, errs, "an upgrade needs every node")
+}
+
+func TestProgressLinesAreEscaped(t *testing.T) {
+	line := progressLine(time.Second, upgrade.Event{Kind: upgrade.EventStepStart, Step: "hop1/upgrade-frontend/fe1\x1b[2J", Title: "upgrade \x1b]0;x\a"})
+	assert.NotContains(t, line, "\x1b")
+	assert.Contains(t, line, `fe1\x1b[2J`)
+	line = progressLine(time.Second, upgrade.Event{Kind: upgrade.EventAction, Message: "be1: out\r\x9bhidden"})
+	assert.NotContains(t, line, "\r")
+	assert.Contains(t, line, `out\r\x9bhidden`)
+}
+
+func TestShellQuote(t *testing.T) {
+	assert.Equal(t, "/srv/p_11.1.8-1_amd64.deb", shellQuote("/srv/p_11.1.8-1_amd64.deb"))
+	assert.Equal(t, "'lvcreate -s -n x'", shellQuote("lvcreate -s -n x"))
+	assert.Equal(t, `'it'\''s'`, shellQuote("it's"))
+	assert.Equal(t, "''", shellQuote(""))
 }

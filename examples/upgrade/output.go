@@ -1,0 +1,189 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chefha/chefha/internal/cli"
+	"github.com/chefha/chefha/internal/termsafe"
+	"github.com/chefha/chefha/upgrade"
+)
+
+// output prints what the command has to say in the format asked for.
+type output struct {
+	format         string // text, json or markdown
+	stdout, stderr io.Writer
+	width          int
+	start          time.Time
+	simulated      bool // JSON lines then carry "simulation": true
+	mu             sync.Mutex
+}
+
+// json writes v as one JSON line, marked on a simulation.
+func (o *output) json(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if o.simulated {
+		b = cli.MarkSimulation(b)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	_, err = o.stdout.Write(append(b, '\n'))
+	return err
+}
+
+// event returns the runner's event handler: every event (all), or only
+// the outcome, as JSON lines or progress lines.
+func (o *output) event(all bool) func(upgrade.Event) {
+	return func(ev upgrade.Event) {
+		if !all && ev.Kind != upgrade.EventOutcome {
+			return
+		}
+		if o.format == "json" {
+			o.json(ev)
+			return
+		}
+		if line := progressLine(time.Since(o.start), ev); line != "" {
+			o.mu.Lock()
+			fmt.Fprintln(o.stdout, line)
+			o.mu.Unlock()
+		}
+	}
+}
+
+// plan prints the plan in the format asked for.
+func (o *output) plan(v upgrade.PlanView) int {
+	var err error
+	switch o.format {
+	case "json":
+		err = o.json(v)
+	case "markdown":
+		err = v.WriteMarkdown(o.stdout)
+	default:
+		err = v.WriteText(o.stdout, o.width)
+	}
+	if err != nil {
+		fmt.Fprintln(o.stderr, "upgrade:", err)
+		return exitUsage
+	}
+	return exitOK
+}
+
+// end says how a run ended: in text, on stdout with what to do next; in
+// JSON the outcome event said it, and a terminal on stderr gets it as
+// text too.
+func (o *output) end(err error, apply bool, phase, target string, jrnl fmt.Stringer) {
+	took := time.Since(o.start).Round(time.Millisecond)
+	msg := ""
+	if err != nil {
+		msg = termsafe.String(err.Error())
+		var pe *upgrade.PlanError
+		if errors.As(err, &pe) && pe.OnlySkippable() {
+			msg += "\nrun preflight and upgrade with -allow-skippable to take this path"
+		}
+	}
+	if o.format == "json" {
+		if err != nil && !errors.Is(err, upgrade.ErrNeedsConfirmation) && !errors.Is(err, upgrade.ErrStopped) && cli.IsTerminal(o.stderr) {
+			fmt.Fprintln(o.stderr, "upgrade:", msg)
+		}
+		return
+	}
+	w := o.stdout
+	switch {
+	case errors.Is(err, upgrade.ErrNeedsConfirmation):
+		fmt.Fprintf(w, "\npaused: %s.\nOnce it is, run again with -yes.\n", msg)
+	case errors.Is(err, upgrade.ErrStopped):
+		fmt.Fprintf(w, "\nstopped on request after %s; the journal is %s: run again with -resume to continue\n", took, termsafe.Line(jrnl.String()))
+	case err != nil && !apply:
+		fmt.Fprintf(w, "\nrefused: %s\n", msg)
+	case err != nil:
+		fmt.Fprintf(w, "\nstopped after %s: %s\n", took, msg)
+		fmt.Fprintf(w, "the journal is %s: fix the cause and run again with -resume\n", termsafe.Line(jrnl.String()))
+	case !apply:
+		fmt.Fprintf(w, "\ndry run: nothing was changed. Run with -apply to act.\n")
+	default:
+		fmt.Fprintf(w, "\n%s to %s done in %s\n", phase, target, took)
+	}
+}
+
+func progressLine(elapsed time.Duration, ev upgrade.Event) string {
+	t := fmt.Sprintf("[%7.1fs]", elapsed.Seconds())
+	step, title, msg := termsafe.Line(ev.Step), termsafe.Line(ev.Title), termsafe.Line(ev.Message)
+	switch ev.Kind {
+	case upgrade.EventPlan:
+		return t + " plan " + msg
+	case upgrade.EventStepStart:
+		return fmt.Sprintf("%s ▶ %s: %s", t, step, title)
+	case upgrade.EventStepDone:
+		return fmt.Sprintf("%s ✓ %s (%s)", t, step, ev.Elapsed.Round(time.Millisecond))
+	case upgrade.EventStepSkip:
+		return fmt.Sprintf("%s · %s: %s", t, step, msg)
+	case upgrade.EventStepFailed:
+		return fmt.Sprintf("%s ✗ %s", t, msg)
+	case upgrade.EventAction:
+		if ev.DryRun {
+			return fmt.Sprintf("%s     would: %s", t, msg)
+		}
+		return fmt.Sprintf("%s     %s", t, msg)
+	case upgrade.EventGateWait:
+		return fmt.Sprintf("%s     waiting: %s", t, msg)
+	case upgrade.EventGateSkip:
+		return fmt.Sprintf("%s     no wait: %s", t, msg)
+	case upgrade.EventActionDone, upgrade.EventOutcome:
+		return ""
+	}
+	return fmt.Sprintf("%s     %s: %s", t, termsafe.Line(string(ev.Kind)), msg)
+}
+
+// nextCommand is this command with the same inputs and -apply: what the
+// plan says to run next.
+func nextCommand(fl *flag.FlagSet) string {
+	parts := []string{progName()}
+	fl.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "o", "v", "width", "apply":
+			return
+		}
+		if l, ok := f.Value.(*list); ok {
+			for _, v := range *l {
+				parts = append(parts, "-"+f.Name, shellQuote(v))
+			}
+			return
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			if f.Value.String() == "true" {
+				parts = append(parts, "-"+f.Name)
+			}
+			return
+		}
+		parts = append(parts, "-"+f.Name, shellQuote(f.Value.String()))
+	})
+	return strings.Join(append(parts, "-apply"), " ")
+}
+
+// progName is how the operator ran this command: by its name, or through
+// go run (whose binary lives in a temporary go-build directory).
+func progName() string {
+	if strings.Contains(os.Args[0], string(filepath.Separator)+"go-build") {
+		return "go run ./examples/upgrade"
+	}
+	return filepath.Base(os.Args[0])
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,@+%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/term"
+
+	"github.com/chefha/chefha/upgrade"
+)
+
+// fder is an *os.File, or anything else with a descriptor.
+type fder interface{ Fd() uintptr }
+
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(fder)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Width is the width to print on w: override when positive, else the
+// terminal's columns when w is a terminal that says, else
+// upgrade.DefaultWidth (80): a pipe or a file gets the traditional width.
+func Width(w io.Writer, override int) int {
+	if override > 0 {
+		return override
+	}
+	if f, ok := w.(fder); ok && term.IsTerminal(int(f.Fd())) {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			return cols
+		}
+	}
+	return upgrade.DefaultWidth
+}
+
+// MarkSimulation adds "simulation": true as the first field of a JSON
+// object (one line of JSON Lines, or an indented document), so that a
+// program reading the output of a simulated run cannot take it for a real
+// cluster's. Anything but an object is returned unchanged.
+func MarkSimulation(obj []byte) []byte {
+	trimmed := bytes.TrimLeft(obj, " \t\r\n")
+	if len(trimmed) < 2 || trimmed[0] != '{' {
+		return obj
+	}
+	rest := bytes.TrimLeft(trimmed[1:], " \t\r\n")
+	if len(rest) == 0 {
+		return obj
+	}
+	out := []byte(`{"simulation":true`)
+	if rest[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, trimmed[1:]...)
+}
+
+// Wrap breaks text at spaces into lines of at most width runes (a longer
+// word keeps its own line), each ending in a newline.
+func Wrap(text string, width int) string {
+	var b strings.Builder
+	n := 0
+	for _, word := range strings.Fields(text) {
+		wl := utf8.RuneCountInString(word)
+		if n > 0 && n+1+wl > width {
+			b.WriteByte('\n')
+			n = 0
+		}
+		if n > 0 {
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(word)
+		n += wl
+	}
+	b.WriteByte('\n')
+	return b.String()
+}
