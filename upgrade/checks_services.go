@@ -63,10 +63,15 @@ func checkPair(in Input) []Finding {
 		return nil
 	}
 	var kf []keepalived.Finding
+	noVIP := vipOf(in.Facts.Topology) == "" // a host list names no VIP: master and backup are judged alone
 	for _, f := range keepalived.Judge(p) {
-		if f.Problem != keepalived.ProblemUnreadable { // reachable reports those
-			kf = append(kf, f)
+		if f.Problem == keepalived.ProblemUnreadable { // reachable reports those
+			continue
 		}
+		if noVIP && (f.Problem == keepalived.ProblemVIPNotOnMaster || f.Problem == keepalived.ProblemVIPOnBackup) {
+			continue
+		}
+		kf = append(kf, f)
 	}
 	m, _ := p.Master()
 	return result("keepalived-pair", keepalivedFindings("keepalived-pair", kf), "master: "+m.Name)

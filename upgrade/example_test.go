@@ -103,7 +103,7 @@ func Example() {
 	}
 	fmt.Printf("post-flight: %s, failed %v\n", after.Installed, after.Failed())
 	// Output:
-	// pre-flight: 1.4.6 → 11.1.8, 1 fail, 2 warn
+	// pre-flight: 1.4.6 → 11.1.8, 0 fail, 2 warn
 	// plan: 15 steps
 	//   stop of service (frontends): hop1/stop-frontends … hop1/start-all
 	//   stop of service (failover): hop1/stop-standby-keepalived … hop1/start-all

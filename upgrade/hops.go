@@ -53,7 +53,7 @@ var (
 // without a known migration level and paths the runbook does not know are
 // mandatory errors naming the missing hop; a target below 11.1.3 (which
 // the runbook warns against) is skippable. Hops are returned with a
-// skippable error so a forced run can use them.
+// skippable error, so a plan that allows skippable paths can use them.
 func PlanHops(from, to *semver.Version) ([]Hop, error) {
 	if from == nil || to == nil {
 		return nil, &PlanError{Mandatory: []string{"no version given"}}

@@ -206,7 +206,11 @@ func buildPlan(f Facts, o options, resuming bool, ctxs map[int]*hopCtx) (Plan, e
 		p.Steps = append(p.Steps, hc.steps(runbook())...)
 	}
 	if !resuming {
-		if err := blocked(in, p, o); err != nil {
+		ignored, err := resolveIgnore(o.ignore)
+		if err != nil {
+			return Plan{}, err
+		}
+		if err := blocked(in, p, o, ignored); err != nil {
 			return Plan{}, err
 		}
 	}
@@ -269,15 +273,16 @@ func editDistance(a, b string) int {
 }
 
 // blocked runs the pre-flight and refuses the failures no step of the plan
-// remedies: a new failing check blocks by default.
-func blocked(in Input, p Plan, o options) error {
+// remedies: a new failing check blocks by default. Checks the operator
+// ignored (WithIgnore; never a mandatory one) do not block.
+func blocked(in Input, p Plan, o options, ignored map[string]bool) error {
 	defs := map[StepKind]stepDef{}
 	for _, d := range append(runbook(), cleanupRunbook()...) {
 		defs[d.kind] = d
 	}
 	var fs []Finding
 	for _, c := range Checks() {
-		if !c.Applies(ModePreUpgrade) {
+		if !c.Applies(ModePreUpgrade) || ignored[strings.ToLower(c.Name())] {
 			continue
 		}
 		for _, f := range c.Check(in) {

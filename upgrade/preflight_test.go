@@ -301,3 +301,14 @@ func TestReportJSONIsStable(t *testing.T) {
 	assert.Contains(t, out, "NOT safe to upgrade")
 	assert.True(t, strings.HasPrefix(out, "installed 1.4.6, target 11.1.3\n"), out)
 }
+
+// A cluster named by a host list has no VIP: the pair is judged on master
+// and backup alone, not failed for a VIP nobody named.
+func TestPairWithoutVIP(t *testing.T) {
+	f := fixture(t, "facts-healthy.json", "1.4.6", healthy())
+	f.Topology.BackendVIP = nil
+	rep := judge(t, f, semver.MustParse("11.1.8"))
+	for _, fd := range findingsOf(rep, "keepalived-pair") {
+		assert.Equal(t, upgrade.OK, fd.Severity, "%v", fd)
+	}
+}

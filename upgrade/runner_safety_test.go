@@ -179,3 +179,21 @@ func TestRecoverRunitExample(t *testing.T) {
 	assert.Less(t, strings.Index(e.logs()["be2.chefha.test"], "private-chef-ctl stop keepalived"), strings.Index(log, "private-chef-ctl stop"),
 		"the standby's keepalived stops before the bootstrap's tree does: no failover")
 }
+
+// A check the operator ignores does not block the plan; a mandatory one
+// cannot be ignored, and an unknown name is refused.
+func TestIgnoredChecksDoNotBlock(t *testing.T) {
+	e := newUpgradeEnv(t, "1.4.6", 1, clustertest.LogDirMode())
+	facts := upgrade.Gather(context.Background(), e.cl)
+	_, err := upgrade.BuildPlan(facts, e.options("11.1.8")...)
+	var be *upgrade.BlockedError
+	require.ErrorAs(t, err, &be)
+	_, err = upgrade.BuildPlan(facts, e.options("11.1.8", upgrade.WithIgnore("log-dir"))...)
+	assert.NoError(t, err)
+	_, err = upgrade.BuildPlan(facts, e.options("11.1.8", upgrade.WithIgnore("drbd-roles"))...)
+	var ie *upgrade.IgnoreError
+	assert.ErrorAs(t, err, &ie)
+	_, err = upgrade.BuildPlan(facts, e.options("11.1.8", upgrade.WithIgnore("log-dirs"))...)
+	var ue *upgrade.UnknownCheckError
+	assert.ErrorAs(t, err, &ue)
+}

@@ -113,6 +113,15 @@ func runBackup(r *stepRun) ([]Action, error) {
 	return []Action{{Kind: ActBackup, Node: r.c.boot}}, nil
 }
 
+// backupKept is what a recorded backup step is checked against: a waiver
+// stands, a backup must still be there.
+func backupKept(r *stepRun) (bool, string) {
+	if r.c.o.backup.Command == "" {
+		return true, ""
+	}
+	return backupDone(r)
+}
+
 func backupDone(r *stepRun) (bool, string) {
 	if r.c.o.backup.Command == "" {
 		return false, "waived: nothing to see" // the step records the waiver
