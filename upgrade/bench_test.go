@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
@@ -69,4 +70,31 @@ func benchCluster(b *testing.B, size int) (*clustertest.Cluster, *cluster.Cluste
 	}
 	b.Cleanup(func() { cl.Close() })
 	return sim, cl
+}
+
+// BenchmarkGatherLatency reads clusters whose every node takes the same
+// fixed time to answer, as a remote network would: reads start all at once,
+// so 200 nodes take about what the smallest HA cluster (3 nodes, read at
+// once) does, not 200/64 times it. latencies/op is the wall time in units
+// of one node's latency.
+func BenchmarkGatherLatency(b *testing.B) {
+	const latency = time.Second
+	for _, size := range []int{3, 200} {
+		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
+			sim, cl := benchCluster(b, size)
+			for _, s := range sim.Topology.Servers {
+				if err := sim.Plant(clustertest.SlowNode(s.Name, latency)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				for _, n := range upgrade.Gather(context.Background(), cl).Nodes {
+					if n.Err != "" {
+						b.Fatal(n.Err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(latency), "latencies/op")
+		})
+	}
 }
