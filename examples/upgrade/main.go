@@ -43,7 +43,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,6 +62,7 @@ import (
 	"github.com/chefha/chefha/internal/termsafe"
 	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/migration"
+	"github.com/chefha/chefha/runreport"
 	"github.com/chefha/chefha/upgrade"
 )
 
@@ -120,6 +123,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	recoverRunit := fl.Bool("recover-runit", false, "recover an unhealthy runsvdir as the runbook's example does, instead of refusing")
 	allowSkippable := fl.Bool("allow-skippable", false, "take a path the runbook does not recommend and preflight calls skippable (a target below 11.1.3)")
 	hold := fl.Duration("hold", 0, "how long keepalived must be stable at each gate (default 30s; 3s on the simulation)")
+	reportDir := fl.String("report", "", "after the run, write its report for the change board into this directory: report.md, timeline.svg, report.json (mode 0600)")
 	var pkgs list
 	fl.Var(&pkgs, "package", "a package file (.deb or .rpm; its name and version are read from it); repeat for each version and platform")
 	if err := fl.Parse(args); err != nil {
@@ -252,7 +256,12 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	if !*apply {
 		opts = append(opts, upgrade.WithDryRun())
 	}
-	opts = append(opts, upgrade.WithJournal(jrnl), upgrade.WithEvents(o.event(*apply || *verbose)))
+	var events []upgrade.Event
+	show := o.event(*apply || *verbose)
+	opts = append(opts, upgrade.WithJournal(jrnl), upgrade.WithEvents(func(ev upgrade.Event) {
+		events = append(events, ev)
+		show(ev)
+	}))
 	r := upgrade.NewRunner(cl, opts...)
 
 	var view *upgrade.PlanView
@@ -285,6 +294,13 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		}
 	}()
 	err = r.Run(ctx)
+	if *reportDir != "" {
+		if rerr := writeReport(*reportDir, r.Record(), events); rerr != nil {
+			fmt.Fprintln(stderr, "upgrade: -report:", termsafe.String(rerr.Error()))
+		} else if o.format == "text" {
+			fmt.Fprintf(stdout, "\nreport written to %s (report.md, timeline.svg, report.json)\n", termsafe.Line(*reportDir))
+		}
+	}
 	if view != nil && err == nil {
 		if o.format != "text" {
 			return exitOK
@@ -326,4 +342,27 @@ func postflight(ctx context.Context, cl *cluster.Cluster, target fmt.Stringer, o
 		return exitFailed
 	}
 	return exitOK
+}
+
+// writeReport writes the run's report for a change board: Markdown, the
+// timeline as SVG, and JSON, each 0600 (they name the cluster's nodes).
+func writeReport(dir string, rec upgrade.Record, events []upgrade.Event) error {
+	rep := runreport.Build(rec, events)
+	var md, svg bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		return err
+	}
+	if err := rep.WriteSVG(&svg); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	for name, b := range map[string][]byte{"report.md": md.Bytes(), "timeline.svg": svg.Bytes(), "report.json": append(js, '\n')} {
+		if err := cluster.WritePrivate(filepath.Join(dir, name), "report", b); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -280,4 +282,29 @@ func TestShellQuote(t *testing.T) {
 	assert.Equal(t, "'lvcreate -s -n x'", shellQuote("lvcreate -s -n x"))
 	assert.Equal(t, `'it'\''s'`, shellQuote("it's"))
 	assert.Equal(t, "''", shellQuote(""))
+}
+
+// -report DIR writes the run's report for the change board, 0600 in a
+// 0700 directory: a Markdown summary, the timeline as SVG with a bar per
+// step, and JSON.
+func TestReportForTheChangeBoard(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "report")
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, run(context.Background(), nil, []string{"-apply", "-report", dir}, &out, &errb), errb.String())
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "1.4.6 → 11.1.8")
+	assert.Contains(t, string(md), "hop1/upgrade-bootstrap")
+	svg, err := os.ReadFile(filepath.Join(dir, "timeline.svg"))
+	require.NoError(t, err)
+	require.NoError(t, xml.Unmarshal(svg, new(struct{})), "the SVG is XML")
+	assert.GreaterOrEqual(t, strings.Count(string(svg), `data-step="hop1/`), 17, "a bar per step")
+	for _, name := range []string{"report.md", "timeline.svg", "report.json"} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), name)
+	}
+	st, err := os.Stat(dir)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm())
 }
