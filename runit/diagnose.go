@@ -22,8 +22,12 @@ const (
 	SymptomStaleServiceLink Symptom = "stale-service-link"
 	// An omnibus-ctl, private-chef-ctl or sv process is still running.
 	SymptomLeftoverCtl Symptom = "leftover-ctl-process"
-	// /var/log/opscode is not mode 755.
+	// /var/log/opscode does not let the services reach their logs: a class
+	// misses read or search (755's r-x), as the runbook's mode 700 does.
 	SymptomLogDirMode Symptom = "log-dir-mode"
+	// /var/log/opscode is writable by group or others: the services work,
+	// but anyone could replace their log directories.
+	SymptomLogDirOpen Symptom = "log-dir-open"
 	// /var/log/opscode is not owned by opscode (EC 11).
 	SymptomLogDirOwner Symptom = "log-dir-owner"
 	// A /var/log/opscode/SERVICE/current file is missing.
@@ -179,19 +183,33 @@ type LogDir struct {
 func DiagnoseLogDir(l LogDir, wantOwner string) []Finding {
 	var out []Finding
 	d := l.Dir
-	if d.Mode.Perm() != 0755 || d.Mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
+	// What matters to the services is that every class can read and search
+	// the directory (r-x, the 755 the runbook asks for): svlogd and the
+	// services reach SERVICE/ below it, possibly as another user than its
+	// owner. The sticky, setgid and setuid bits do not get in their way
+	// (svlogd renames current inside SERVICE/, never in this directory),
+	// so they are shown but not objected to.
+	switch {
+	case d.Mode.Perm()&0o555 != 0o555 || d.Mode.Perm()&0o200 == 0:
 		out = append(out, Finding{
 			Symptom:  SymptomLogDirMode,
 			Subject:  d.Path,
-			Evidence: []string{fmt.Sprintf("%s has mode %#o", d.Path, uint32(d.Mode.Perm()))},
+			Evidence: []string{fmt.Sprintf("%s has mode %s: the services need read and search (r-x) for every class, and its owner write", d.Path, FormatMode(d.Mode))},
 			Fix:      fmt.Sprintf("chmod 755 %s, then restart runsvdir", d.Path),
+		})
+	case d.Mode.Perm()&0o022 != 0:
+		out = append(out, Finding{
+			Symptom:  SymptomLogDirOpen,
+			Subject:  d.Path,
+			Evidence: []string{fmt.Sprintf("%s has mode %s: group or others may write, so anyone could replace the services' log directories", d.Path, FormatMode(d.Mode))},
+			Fix:      fmt.Sprintf("chmod go-w %s", d.Path),
 		})
 	}
 	if wantOwner != "" && d.Owner != wantOwner {
 		out = append(out, Finding{
 			Symptom:  SymptomLogDirOwner,
 			Subject:  d.Path,
-			Evidence: []string{fmt.Sprintf("%s is owned by %s:%s", d.Path, d.Owner, d.Group)},
+			Evidence: []string{fmt.Sprintf("%s is owned by %s:%s, not %s", d.Path, d.Owner, d.Group, wantOwner)},
 			Fix: fmt.Sprintf("chown -R %s:%s %s so the services can write their logs, then restart runsvdir: %s",
 				wantOwner, wantOwner, d.Path, restartRunsvdir),
 		})
@@ -235,4 +253,20 @@ func abbreviate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// FormatMode prints a mode as chmod takes it, with its setuid, setgid and
+// sticky bits ("1755"), so evidence shows the exact value a check saw.
+func FormatMode(m fs.FileMode) string {
+	v := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		v |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		v |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		v |= 0o1000
+	}
+	return fmt.Sprintf("%04o", v)
 }

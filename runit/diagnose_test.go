@@ -2,6 +2,7 @@ package runit
 
 import (
 	"bytes"
+	"io/fs"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -83,6 +84,9 @@ func TestDiagnoseLogDir(t *testing.T) {
 		{"mode 700 (1.4.6+ wants 755)", LogDir{Dir: stats[0], Usage: roomy}, "", []Symptom{SymptomLogDirMode}},
 		{"root-owned on EC 11", LogDir{Dir: stats[0]}, "opscode", []Symptom{SymptomLogDirMode, SymptomLogDirOwner}},
 		{"owner not checked before EC 11", LogDir{Dir: func() FileStat { d := stats[0]; d.Mode = 0o755; return d }()}, "", nil},
+		{"sticky 1755 (a tmpfs root copied with cp -a) harms nothing", LogDir{Dir: func() FileStat { d := good; d.Mode = 0o755 | fs.ModeSticky; return d }()}, "opscode", nil},
+		{"775 works but is open", LogDir{Dir: func() FileStat { d := good; d.Mode = 0o775; return d }()}, "opscode", []Symptom{SymptomLogDirOpen}},
+		{"751: others cannot read", LogDir{Dir: func() FileStat { d := good; d.Mode = 0o751; return d }()}, "opscode", []Symptom{SymptomLogDirMode}},
 		{"current missing", LogDir{Dir: good, Services: []string{"bookshelf", "opscode-solr"}, Files: stats[1:]}, "opscode", []Symptom{SymptomLogCurrentMissing}},
 		{"filesystem full", LogDir{Dir: good, Usage: full}, "opscode", []Symptom{SymptomLogFSFull}},
 	}
@@ -100,6 +104,11 @@ func TestDiagnoseLogDir(t *testing.T) {
 	require.Len(t, f, 1)
 	assert.Equal(t, "/var/log/opscode/opscode-solr/current", f[0].Subject)
 	f = DiagnoseLogDir(LogDir{Dir: stats[0]}, "opscode")
-	assert.Equal(t, []string{"/var/log/opscode has mode 0700"}, f[0].Evidence)
+	assert.Equal(t, []string{"/var/log/opscode has mode 0700: the services need read and search (r-x) for every class, and its owner write"}, f[0].Evidence)
 	assert.Contains(t, f[1].Fix, "chown -R opscode:opscode /var/log/opscode")
+	sticky := good
+	sticky.Mode = 0o751 | fs.ModeSticky
+	f = DiagnoseLogDir(LogDir{Dir: sticky}, "opscode")
+	require.Len(t, f, 1)
+	assert.Contains(t, f[0].Evidence[0], "has mode 1751", "the evidence shows the exact mode, special bits included")
 }

@@ -82,8 +82,11 @@ func checkLogDir(in Input) []Finding {
 			owner = "opscode"
 		}
 		for _, f := range runitFindings("log-dir", Fail, n, runit.DiagnoseLogDir(ld, owner)) {
-			if f.Symptom == string(runit.SymptomLogDirOwner) {
+			switch runit.Symptom(f.Symptom) {
+			case runit.SymptomLogDirOwner:
 				f.Issue = issue.OC11426
+			case runit.SymptomLogDirOpen:
+				f.Severity = Warn // the services work; it is a hardening matter
 			}
 			fs = append(fs, f)
 		}
@@ -150,7 +153,7 @@ func checkConfigReadable(in Input) []Finding {
 		}
 		if st.Mode.Perm()&0o044 == 0 {
 			fs = append(fs, Finding{Check: "config-readable", Severity: Warn, Node: n.Node, Issue: issue.OC11656, Symptom: "mode",
-				Evidence: []string{fmt.Sprintf("%s has mode %s", cluster.TopologyPath, fmtMode(st.Mode))},
+				Evidence: []string{fmt.Sprintf("%s has mode %s", cluster.TopologyPath, runit.FormatMode(st.Mode))},
 				Fix:      "chmod 644 " + cluster.TopologyPath + " and run reconfigure with umask 022"})
 		}
 	}
