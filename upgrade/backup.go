@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/lvm"
 )
 
 // Backup is how the bootstrap's data is backed up before each hop: the
@@ -26,6 +27,8 @@ type Backup struct {
 	Waived string
 	// Description is a backup made outside chefha, for the pre-flight.
 	Description string
+	// LVM makes and watches an LVM snapshot instead of a command pair.
+	LVM *LVMSnapshot
 }
 
 // ErrNoBackup refuses a plan without a backup.
@@ -36,6 +39,10 @@ var ErrNoBackupCheck = errors.New("the backup command needs a check command (e.g
 
 func (b Backup) validate() error {
 	switch {
+	case b.LVM != nil && (b.Command != "" || b.Check != ""):
+		return errors.New("give either the LVM snapshot or the backup command pair, not both")
+	case b.LVM != nil:
+		return nil
 	case b.Command != "" && b.Check == "":
 		return ErrNoBackupCheck
 	case b.Command == "" && b.Waived == "":
@@ -48,6 +55,8 @@ func (b Backup) validate() error {
 // which may carry a password or a volume's name the report need not show.
 func (b Backup) describe() string {
 	switch {
+	case b.LVM != nil:
+		return "made and watched by chefha: " + b.LVM.String()
 	case b.Command != "":
 		return "made by chefha with the backup command, checked with the check command"
 	case b.Check != "":
@@ -63,6 +72,9 @@ func (b Backup) describe() string {
 // fingerprint identifies the backup commands in the plan's hash without
 // putting them in the journal.
 func (b Backup) fingerprint() string {
+	if b.LVM != nil {
+		return b.LVM.String()
+	}
 	if b.Command == "" {
 		return "waived: " + b.Waived
 	}
@@ -70,8 +82,20 @@ func (b Backup) fingerprint() string {
 	return "command sha256:" + hex.EncodeToString(sum[:8])
 }
 
-// checkBackupOn runs the check command on node: nil when the backup is there.
+// made reports whether chefha makes the backup (a command or a snapshot).
+func (b Backup) made() bool { return b.Command != "" || b.LVM != nil }
+
+// checkOn says whether the backup is there and usable, by the check
+// command or the snapshot's state.
 func (b Backup) checkOn(ctx context.Context, n cluster.Node) (bool, error) {
+	if b.LVM != nil {
+		_, err := b.LVM.check(ctx, n)
+		var se *lvm.SnapshotError
+		if errors.As(err, &se) {
+			return false, nil
+		}
+		return err == nil, err
+	}
 	if b.Check == "" {
 		return false, nil
 	}

@@ -15,6 +15,9 @@ import (
 // the cluster, otherwise its actions, worked out from the facts now, then
 // the journal.
 func (r *Runner) runStep(ctx context.Context, hc *hopCtx, step Step, facts Facts) error {
+	if err := r.guardSnapshot(ctx, hc, step); err != nil {
+		return err
+	}
 	def := defOf(step.Kind)
 	sr := r.stepRun(ctx, hc, step, facts)
 	if def.done != nil && def.skipWhenDone {
@@ -228,6 +231,19 @@ func (r *Runner) backup(ctx context.Context, step Step, a Action) error {
 	if err != nil {
 		return err
 	}
+	if s := r.o.backup.LVM; s != nil {
+		c, size, err := s.create(ctx, n)
+		rec := BackupRecord{Hop: step.Hop, Node: a.Node, At: time.Now().UTC(), Kind: "lvm", Snapshot: c.Snapshot.FullName(), Size: size}
+		if err != nil {
+			return err
+		}
+		r.rec.Backups = append(r.rec.Backups, rec)
+		if err := r.save(ctx); err != nil {
+			return err
+		}
+		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("%s made: %d MiB, %.1f%% full", rec.Snapshot, size>>20, c.Percent)})
+		return nil
+	}
 	res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sh", "-c", r.o.backup.Command}, Sudo: true})
 	rec := BackupRecord{Hop: step.Hop, Node: a.Node, At: time.Now().UTC(), Kind: "command", Bytes: len(res.Stdout) + len(res.Stderr)}
 	var ee *cluster.ExitError
@@ -253,6 +269,34 @@ func (r *Runner) backup(ctx context.Context, step Step, a Action) error {
 		return errors.New("the backup command succeeded but the backup check does not find the backup: fix the pair of commands and run again")
 	}
 	r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("backup made and checked (command exit 0, %d bytes of output)", rec.Bytes)})
+	return nil
+}
+
+// guardSnapshot checks the LVM snapshot before a step: an overflowing
+// snapshot is dropped by the kernel, silently, so the run stops before the
+// next step while it can still be extended.
+func (r *Runner) guardSnapshot(ctx context.Context, hc *hopCtx, step Step) error {
+	s := r.o.backup.LVM
+	if s == nil || r.o.dryRun || step.Kind == StepBackup {
+		return nil
+	}
+	if _, made := r.rec.Steps["hop1/"+string(StepBackup)]; !made {
+		return nil
+	}
+	n, err := r.node(hc.boot)
+	if err != nil {
+		return err
+	}
+	c, err := s.check(ctx, n)
+	if err != nil {
+		serr := &StepError{Step: step.ID, Title: step.Title, Node: hc.boot,
+			Err: fmt.Errorf("before this step, the backup: %w (then run again: the run goes on from here)", err)}
+		r.emit(Event{Kind: EventStepFailed, Step: step.ID, Title: step.Title, Node: hc.boot, Message: serr.Error(), Error: eventError(serr)})
+		return serr
+	}
+	if c.Percent >= s.withDefaults().Threshold/2 {
+		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: hc.boot, Message: fmt.Sprintf("the backup snapshot %s is %.1f%% full", c.Snapshot.FullName(), c.Percent)})
+	}
 	return nil
 }
 

@@ -61,9 +61,12 @@ type BackupRecord struct {
 	Hop      int       `json:"hop"`
 	Node     string    `json:"node"`
 	At       time.Time `json:"at"`
-	Kind     string    `json:"kind"` // "command"
+	Kind     string    `json:"kind"` // "command" or "lvm"
 	ExitCode int       `json:"exit_code"`
 	Bytes    int       `json:"output_bytes"`
+	// Snapshot and Size are an LVM snapshot's VG/NAME and size in bytes.
+	Snapshot string `json:"snapshot,omitempty"`
+	Size     int64  `json:"size,omitempty"`
 	// Output is kept only when the operator asked (WithBackupOutput).
 	Output string `json:"output,omitempty"`
 }

@@ -202,6 +202,7 @@ func buildPlan(f Facts, o options, resuming bool, ctxs map[int]*hopCtx) (Plan, e
 	}
 	for i, h := range hops {
 		hc := newHopCtx(t, i+1, h, o, families, pkgs)
+		hc.last = i == len(hops)-1
 		ctxs[i+1] = hc
 		p.Steps = append(p.Steps, hc.steps(runbook())...)
 	}

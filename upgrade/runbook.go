@@ -107,7 +107,7 @@ func fixed(s string) func(*hopCtx) string { return func(*hopCtx) string { return
 
 func titleBackup(c *hopCtx) string {
 	switch {
-	case c.o.backup.Command == "":
+	case !c.o.backup.made():
 		return "backup waived: " + c.o.backup.Waived
 	case c.index > 1:
 		return "check that the backup of " + c.boot + " is still there"

@@ -393,7 +393,7 @@ func (r *Runner) startIndex(ctx context.Context, p planned) (int, error) {
 // for the backup step.
 func (r *Runner) stepRun(ctx context.Context, hc *hopCtx, step Step, f Facts) *stepRun {
 	sr := &stepRun{step: step, c: hc, in: newInput(f, hc.hop.To, r.o.backup, ModePreUpgrade)}
-	if step.Kind == StepBackup && r.o.backup.Check != "" {
+	if step.Kind == StepBackup && (r.o.backup.Check != "" || r.o.backup.LVM != nil) {
 		if n, err := r.node(hc.boot); err == nil {
 			sr.backupOK, _ = r.o.backup.checkOn(ctx, n)
 		}

@@ -68,6 +68,7 @@ type hopCtx struct {
 	pkgs             map[string]map[string]packageFile
 	issues           []KnownIssue
 	node             string // the node of a per-node step
+	last             bool   // the plan's last hop
 }
 
 func newHopCtx(t cluster.Topology, index int, h Hop, o options, families map[string]string, pkgs map[string]map[string]packageFile) *hopCtx {

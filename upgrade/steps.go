@@ -105,7 +105,7 @@ func (r *stepRun) restartRedis(node string) []Action {
 // cluster as it was before the upgrade.
 func runBackup(r *stepRun) ([]Action, error) {
 	switch {
-	case r.c.o.backup.Command == "":
+	case !r.c.o.backup.made():
 		return nil, nil
 	case r.c.index > 1:
 		return []Action{{Kind: ActBackupCheck, Node: r.c.boot}}, nil
@@ -116,14 +116,14 @@ func runBackup(r *stepRun) ([]Action, error) {
 // backupKept is what a recorded backup step is checked against: a waiver
 // stands, a backup must still be there.
 func backupKept(r *stepRun) (bool, string) {
-	if r.c.o.backup.Command == "" {
+	if !r.c.o.backup.made() {
 		return true, ""
 	}
 	return backupDone(r)
 }
 
 func backupDone(r *stepRun) (bool, string) {
-	if r.c.o.backup.Command == "" {
+	if !r.c.o.backup.made() {
 		return false, "waived: nothing to see" // the step records the waiver
 	}
 	if r.backupOK {
@@ -539,7 +539,13 @@ func runStartAll(r *stepRun) ([]Action, error) {
 }
 
 func runVerify(r *stepRun) ([]Action, error) {
-	return []Action{{Kind: ActPostflight, Level: r.c.hop.LevelAfter.String()}}, nil
+	acts := []Action{{Kind: ActPostflight, Level: r.c.hop.LevelAfter.String()}}
+	if r.c.last && r.c.o.backup.made() {
+		// The runbook wants the backup tested during the entire upgrade:
+		// at the end too.
+		acts = append(acts, Action{Kind: ActBackupCheck, Node: r.c.boot})
+	}
+	return acts, nil
 }
 
 // --- cleanup phase
