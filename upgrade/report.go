@@ -205,8 +205,12 @@ func (r Report) WriteText(w io.Writer, width int) error {
 	if len(r.KnownIssues) > 0 {
 		b.WriteString("\n")
 		writeWrapped(b, "", "", "known issues on this path (the upgrade's plan says what chefha does about each):", width)
+		idw := 0
 		for _, k := range r.KnownIssues {
-			line := fmt.Sprintf("  %s  %-10s  %s", termsafe.Line(string(k.ID)), termsafe.Line(string(k.Mitigation)), termsafe.Line(k.Title))
+			idw = max(idw, len(termsafe.Line(string(k.ID))))
+		}
+		for _, k := range r.KnownIssues {
+			line := fmt.Sprintf("  %-*s  %-10s  %s", idw, termsafe.Line(string(k.ID)), termsafe.Line(string(k.Mitigation)), termsafe.Line(k.Title))
 			b.WriteString(clip(line, width) + "\n")
 		}
 	}
