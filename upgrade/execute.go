@@ -398,6 +398,7 @@ func eventError(err error) *EventError {
 		pe   *PackageError
 		jm   *JournalMismatchError
 		le   *LockedError
+		nr   *NotRehearsedError
 	)
 	switch {
 	case errors.Is(err, ErrNeedsConfirmation):
@@ -414,6 +415,8 @@ func eventError(err error) *EventError {
 		e.Type = "journal-mismatch"
 	case errors.As(err, &le):
 		e.Type, e.Node = "locked", le.Node
+	case errors.As(err, &nr):
+		e.Type = "not-rehearsed"
 	case errors.As(err, &serr):
 		e.Type, e.Step, e.Node = "step", serr.Step, serr.Node
 	}

@@ -40,6 +40,8 @@ type options struct {
 	onEvent     func(Event)
 	concurrency int
 	keepOutput  bool
+	rehearsals  string
+	unrehearsed bool
 }
 
 func buildOptions(opts []Option) options {
@@ -139,6 +141,15 @@ func WithConcurrency(n int) Option { return func(o *options) { o.concurrency = n
 // default only its exit status and size are kept, since it may name
 // volumes, hosts or credentials.
 func WithBackupOutput() Option { return func(o *options) { o.keepOutput = true } }
+
+// WithRehearsals is the directory where rehearsals are recorded: a real
+// run of a plan without a passed rehearsal there is refused
+// (*NotRehearsedError) unless WithoutRehearsal is given.
+func WithRehearsals(dir string) Option { return func(o *options) { o.rehearsals = dir } }
+
+// WithoutRehearsal is the operator's explicit word to run a plan that no
+// rehearsal passed.
+func WithoutRehearsal() Option { return func(o *options) { o.unrehearsed = true } }
 
 // Phase is what a plan does.
 type Phase string

@@ -234,6 +234,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	if err := r.reconcile(ctx, p); err != nil {
 		return err
 	}
+	if err := r.o.checkRehearsed(plan); err != nil {
+		return err
+	}
 	start, err := r.startIndex(ctx, p)
 	if err != nil {
 		return err

@@ -1,0 +1,65 @@
+package upgrade_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/upgrade"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A plan rehearsed on a replica with the same plan passes and is recorded;
+// production's real run is then let through. Without a passed rehearsal
+// it is refused unless the operator says so.
+func TestRehearsalGatesTheRealRun(t *testing.T) {
+	prod := newUpgradeEnv(t, "1.4.6", 1)
+	replica := newUpgradeEnv(t, "1.4.6", 1)
+	replica.packages = prod.packages // the same files: the same plan
+	dir := t.TempDir()
+	opts := func(e *upgradeEnv, more ...upgrade.Option) []upgrade.Option {
+		return append(e.options("11.1.8", upgrade.WithRehearsals(dir)), more...)
+	}
+	plan, err := upgrade.NewRunner(prod.cl, opts(prod)...).Plan(context.Background())
+	require.NoError(t, err)
+
+	err = prod.runner("11.1.8", nil, upgrade.WithRehearsals(dir)).Run(context.Background())
+	var nr *upgrade.NotRehearsedError
+	require.ErrorAs(t, err, &nr, "no rehearsal yet")
+	for name, log := range prod.logs() {
+		assert.Empty(t, log, "%s untouched", name)
+	}
+
+	rh, err := upgrade.Rehearse(context.Background(), replica.cl, plan, opts(replica)...)
+	require.NoError(t, err)
+	require.True(t, rh.Passed, rh.Error)
+	assert.Equal(t, plan.Hash(), rh.PlanHash)
+	require.NotEmpty(t, rh.Steps, "the steps that ran are timed")
+	for _, st := range rh.Steps {
+		_, ok := plan.Step(st.Step)
+		assert.True(t, ok, st.Step)
+	}
+	assert.NotEmpty(t, rh.Waits, "and the gates' waits")
+	require.NoError(t, upgrade.SaveRehearsal(dir, rh))
+	require.NoError(t, prod.runner("11.1.8", nil, upgrade.WithRehearsals(dir)).Run(context.Background()))
+	prod.assertUpgraded(t, "11.1.8", "1.13")
+}
+
+// A rehearsal on a replica with a problem the plan cannot fix stops where
+// the real run would, and is not recorded as passed.
+func TestRehearsalStopsWhereTheRealRunWould(t *testing.T) {
+	prod := newUpgradeEnv(t, "1.4.6", 1, clustertest.OC11658())
+	replica := newUpgradeEnv(t, "1.4.6", 1, clustertest.OC11658())
+	replica.packages = prod.packages
+	plan, err := upgrade.NewRunner(prod.cl, prod.options("11.1.8")...).Plan(context.Background())
+	require.NoError(t, err)
+	rh, err := upgrade.Rehearse(context.Background(), replica.cl, plan, replica.options("11.1.8")...)
+	require.NoError(t, err)
+	assert.False(t, rh.Passed)
+	err = prod.runner("11.1.8", nil, upgrade.WithoutRehearsal()).Run(context.Background())
+	var se *upgrade.StepError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, se.Step, rh.StoppedAt, "the rehearsal stopped where production does")
+	assert.Contains(t, rh.Error, "OC-11658")
+}
