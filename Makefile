@@ -32,7 +32,8 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 FUZZ := runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse cluster:FuzzParseTopology \
-	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus
+	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus \
+	lab/internal/hostnet:FuzzParseAddrs lab/internal/hostnet:FuzzParseRoutes
 
 fuzz:
 	@for t in $(FUZZ); do \
