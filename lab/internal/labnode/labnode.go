@@ -1,40 +1,38 @@
-// Command chefha-labnode is the Enterprise Chef side of a lab node: PID 1
-// of the node's namespaces (init), and, by the name it is called as,
+// Package labnode is the Enterprise Chef side of a lab node: PID 1 of the
+// node's namespaces (init), and, by the role it is started in,
 // private-chef-ctl, initctl and dpkg/rpm acting on the node's real files
-// and driving its real runit and keepalived. The version table, the
-// migrations and partybus's messages are clustertest/ecnode's, so the lab
-// and the simulation agree.
-package main
+// and driving its real runit and keepalived, keepalived's hook, and the
+// stand-in processes of the services. The version table, the migrations
+// and partybus's messages are clustertest/ecnode's, so the lab and the
+// simulation agree.
+//
+// It has no binary of its own: package lab makes any program that imports
+// it a lab node when started with svdir.RoleEnv naming a role, and places
+// that program in every node.
+package labnode
 
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 )
 
-func main() {
-	name := filepath.Base(os.Args[0])
-	args := os.Args[1:]
-	if name == "chefha-labnode" && len(args) > 0 {
-		name, args = args[0], args[1:]
-	}
-	var code int
+// Main runs the node program in role name with args (what follows the
+// program's name on its command line) and returns its exit status.
+func Main(name string, args []string) int {
 	switch name {
 	case "init":
-		code = initNode(args)
+		return initNode(args)
 	case "private-chef-ctl":
-		code = ctl(args)
+		return ctl(args)
 	case "initctl":
-		code = initctl(args)
+		return initctl(args)
 	case "dpkg", "rpm":
-		code = install(name, args)
+		return install(name, args)
 	case "service":
-		code = service(args)
+		return service(args)
 	case "ha-hook":
-		code = haHook(args)
-	default:
-		fmt.Fprintf(os.Stderr, "chefha-labnode: unknown role %q\n", name)
-		code = 2
+		return haHook(args)
 	}
-	os.Exit(code)
+	fmt.Fprintf(os.Stderr, "chefha-labnode: unknown role %q\n", name)
+	return 2
 }
