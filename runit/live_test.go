@@ -199,7 +199,7 @@ const fatalNoLogDir = "svlogd: fatal: no functional log directories"
 // behaviour the subtests read: runsvdir's argv holding svlogd's warning and
 // fatal (two writes, which runsvdir may show one at a time), a runsv for
 // each service, and sv status with the good and the slow services up with
-// their logs and solr's log down. runit restarts solr's svlogd every second,
+// their logs and solr up with its log down. runit restarts solr's svlogd every second,
 // so its log reads "run" for an instant now and then; and runsvdir forks
 // its runsv one by one. Under load (other tests beside) these windows widen
 // and a single unchecked snapshot caught them: hence the checks on the raw
@@ -225,7 +225,7 @@ func settled(aux, eo, status []byte, wantErr string) bool {
 		}
 	}
 	up := func(l string) bool { return strings.HasPrefix(l, "run: ") && strings.Contains(l, "; run: log:") }
-	return up(lines[0]) && up(lines[3]) && strings.Contains(lines[2], "; down: log:")
+	return up(lines[0]) && up(lines[3]) && strings.HasPrefix(lines[2], "run: ") && strings.Contains(lines[2], "; down: log:")
 }
 
 // TestLiveRunit checks the parsers against the real runsvdir, runsv, sv and
