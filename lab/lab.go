@@ -371,6 +371,9 @@ func (l *Lab) close() error {
 		killNetNS(ctx, n.NetNS)
 		return nil
 	})
+	if l.claim == nil {
+		return nil // not a started lab
+	}
 	deleteLink(ctx, l.bridge)
 	err := os.RemoveAll(l.Dir)
 	l.claim.release()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,8 +16,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// binDir holds the examples the tests build, once for all of them.
-var binDir string
+// binDir holds the examples the tests build, once for all of them (made
+// on the first build: a test binary that is a node or a leftover lab's
+// owner builds nothing).
+var binDir struct {
+	once sync.Once
+	path string
+	err  error
+}
 
 // The test binary is also the lab's node program: package lab's init takes
 // it over when a node starts it in a role, before TestMain.
@@ -32,13 +37,10 @@ func TestMain(m *testing.M) {
 	if !set {
 		flag.Set("test.parallel", "4")
 	}
-	var err error
-	if binDir, err = os.MkdirTemp("", "chefha-lab-test-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(binDir)
+	if binDir.path != "" {
+		os.RemoveAll(binDir.path)
+	}
 	os.Exit(code)
 }
 
@@ -55,10 +57,12 @@ type build struct {
 // binary's path.
 func buildExample(t *testing.T, name string) string {
 	t.Helper()
+	binDir.once.Do(func() { binDir.path, binDir.err = os.MkdirTemp("", "chefha-lab-test-") })
+	require.NoError(t, binDir.err)
 	v, _ := builds.LoadOrStore(name, &build{})
 	b := v.(*build)
 	b.once.Do(func() {
-		b.path = filepath.Join(binDir, name)
+		b.path = filepath.Join(binDir.path, name)
 		b.out, b.err = exec.Command("go", "build", "-o", b.path, "../examples/"+name).CombinedOutput()
 	})
 	require.NoError(t, b.err, "go build ../examples/%s: %s", name, b.out)
