@@ -31,10 +31,12 @@ peers:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-FUZZ := upgrade:FuzzLoadFacts cluster:FuzzParseTreeListing cluster:FuzzRedactSecrets cluster:FuzzParseHosts cluster:FuzzKnownHostsLine upgrade:FuzzDecodeRecord internal/termsafe:FuzzString internal/pkgfile:FuzzReadDeb internal/pkgfile:FuzzReadRPM runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse cluster:FuzzParseTopology \
+FUZZ := upgrade:FuzzLoadFacts upgrade:FuzzDecodeRecord cluster:FuzzParseTreeListing cluster:FuzzRedactSecrets cluster:FuzzParseHosts \
+	cluster:FuzzKnownHostsLine cluster:FuzzParseTopology internal/termsafe:FuzzString internal/pkgfile:FuzzReadDeb internal/pkgfile:FuzzReadRPM \
+	runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse \
 	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus \
-	drbd:FuzzParseProc \
-	lvm:FuzzParseReport lvm:FuzzParseFindmnt
+	drbd:FuzzParseProc lvm:FuzzParseReport lvm:FuzzParseFindmnt \
+	lab/internal/hostnet:FuzzParseAddrs lab/internal/hostnet:FuzzParseRoutes
 
 fuzz:
 	@for t in $(FUZZ); do \

@@ -9,11 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,6 +30,12 @@ import (
 type Spec struct {
 	Version   string // a key of ecnode.Releases; default 1.4.6
 	Frontends int    // default 1
+	// Subnet is the IPv4 network of the lab's bridge, its nodes and its
+	// VIP, e.g. 10.231.7.0/24 (a /29 holds a lab of four nodes). When
+	// empty, Start picks a free /24 of 10.231.0.0/16. Either way it must
+	// be one that no interface or route on the host reaches and no other
+	// lab holds.
+	Subnet netip.Prefix
 	// MissingLogDir removes the bootstrap's /var/log/opscode/opscode-erchef
 	// before its services start, so svlogd fails and runsvdir's argv fills
 	// with the real errors.
@@ -52,10 +59,14 @@ type Lab struct {
 	Dir        string // the lab's files: per-node trees, SSH config, keys
 	SSHConfig  string // OpenSSH client config reaching every node by name
 	KnownHosts string
+	Subnet     netip.Prefix // the lab's network: nodes from its first address up
 	VIP        string
 	Nodes      []*Node
 	id         string
 	bridge     string
+	claim      *claim
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 // Node is one lab node.
@@ -74,9 +85,10 @@ type Node struct {
 // bind-mounted trees).
 func (n *Node) Root(p string) string { return filepath.Join(n.Dir, "root", p) }
 
-// Tools the lab runs, with the Debian package of each.
-var tools = [][2]string{{"ip", "iproute2"}, {"unshare", "util-linux"}, {"sshd", "openssh-server"},
-	{"runsvdir", "runit"}, {"sv", "runit"}, {"svlogd", "runit"}, {"keepalived", "keepalived"}, {"go", "golang (the Go toolchain builds chefha-labnode)"}}
+// Tools the lab runs, with the Debian package of each. The nodes' own
+// program is the running one (see labnode.go): no toolchain is needed.
+var tools = [][2]string{{"ip", "iproute2"}, {"unshare", "util-linux"}, {"nsenter", "util-linux"}, {"sshd", "openssh-server"},
+	{"runsvdir", "runit"}, {"sv", "runit"}, {"svlogd", "runit"}, {"keepalived", "keepalived"}}
 
 // ErrUnsupported is returned (wrapped) when the machine cannot run a lab.
 var ErrUnsupported = errors.New("lab unsupported here")
@@ -102,7 +114,7 @@ func lookPath(p string) (string, error) {
 	if path, err := exec.LookPath(p); err == nil {
 		return path, nil
 	}
-	for _, d := range []string{"/usr/sbin/", "/sbin/", "/usr/local/go/bin/"} {
+	for _, d := range []string{"/usr/sbin/", "/sbin/"} {
 		if _, err := os.Stat(d + p); err == nil {
 			return d + p, nil
 		}
@@ -116,6 +128,21 @@ func run(ctx context.Context, name string, args ...string) error {
 		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return nil
+}
+
+// each runs f on every node at once and joins their errors.
+func each(nodes []*Node, f func(i int, n *Node) error) error {
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(i, n)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Start builds a lab cluster and waits until every node answers over SSH
@@ -135,110 +162,89 @@ func Start(ctx context.Context, spec Spec) (_ *Lab, err error) {
 	if !ok {
 		return nil, fmt.Errorf("lab: no release %q", spec.Version)
 	}
-	CleanLeftovers()
 	if err := hostPrep(ctx); err != nil {
 		return nil, err
 	}
-	// Not under /tmp: each node gets a private /tmp over it. The PID in
-	// every name lets a later Start clean up after a killed run.
-	id := strconv.Itoa(os.Getpid())
-	dir, err := os.MkdirTemp("/var/tmp", "chefha-lab-"+id+"-")
+	c, err := claimSubnet(ctx, spec.Subnet, 2+spec.Frontends)
 	if err != nil {
 		return nil, err
 	}
-	l := &Lab{Dir: dir, id: id, bridge: "chlb" + id, VIP: "10.231.0.100"}
+	l := &Lab{Dir: labDir(c.ID), Subnet: c.Subnet, VIP: addr(c.Subnet, vipIndex(c.Subnet)).String(),
+		id: c.ID, bridge: bridgeName(c.ID), claim: c}
 	defer func() {
 		if err != nil {
 			l.Close()
 		}
 	}()
-	bin := filepath.Join(dir, "chefha-labnode")
-	if err := buildLabnode(ctx, bin); err != nil {
-		return nil, err
+	exe := filepath.Join(l.Dir, "chefha-labnode")
+	if err := placeExecutable(exe); err != nil {
+		return nil, fmt.Errorf("lab: place this program for the nodes: %w", err)
 	}
-	// The bridge joins the nodes and the host (10.231.0.254).
-	if err := run(ctx, "ip", "link", "add", l.bridge, "type", "bridge"); err != nil {
+	if err := l.bridgeUp(ctx); err != nil {
 		return nil, err
-	}
-	for _, args := range [][]string{{"addr", "add", "10.231.0.254/24", "dev", l.bridge}, {"link", "set", l.bridge, "up"}} {
-		if err := run(ctx, "ip", args...); err != nil {
-			return nil, err
-		}
 	}
 	names := []string{"be1.lab.test", "be2.lab.test"}
 	for i := 1; i <= spec.Frontends; i++ {
 		names = append(names, fmt.Sprintf("fe%d.lab.test", i))
 	}
-	var rb strings.Builder
-	rb.WriteString("topology \"ha\"\n")
 	for i, name := range names {
-		n := &Node{Name: name, Addr: fmt.Sprintf("10.231.0.%d", i+1), Backend: i < 2, Bootstrap: i == 0,
-			Dir: filepath.Join(dir, name), NetNS: fmt.Sprintf("chl-%s-%d", id, i), veth: fmt.Sprintf("chlv%sx%d", id, i)}
-		l.Nodes = append(l.Nodes, n)
-		role := "frontend"
-		if n.Backend {
-			role = "backend"
-		}
-		fmt.Fprintf(&rb, "server %q,\n  :ipaddress => %q,\n  :role => %q", name, n.Addr, role)
-		if n.Bootstrap {
-			rb.WriteString(",\n  :bootstrap => true")
-		}
-		if n.Backend {
-			fmt.Fprintf(&rb, ",\n  :cluster_ipaddress => %q", n.Addr)
-		}
-		rb.WriteString("\n")
-		if i == 1 {
-			fmt.Fprintf(&rb, "backend_vip \"be.lab.test\",\n  :ipaddress => %q,\n  :device => \"eth0\"\n", l.VIP)
-		}
+		l.Nodes = append(l.Nodes, &Node{Name: name, Addr: addr(l.Subnet, i+1).String(), Backend: i < 2, Bootstrap: i == 0,
+			Dir: filepath.Join(l.Dir, name), NetNS: netnsName(l.id, i), veth: vethName(l.id, i)})
 	}
-	rb.WriteString("api_fqdn \"chef.lab.test\"\n")
-	l.Topology, err = cluster.ParseTopology(strings.NewReader(rb.String()))
-	if err != nil {
+	rb := l.topologyText()
+	if l.Topology, err = cluster.ParseTopology(strings.NewReader(rb)); err != nil {
 		return nil, err
 	}
-	// Client key, known_hosts, SSH config.
+	// Client key; then every node's tree and network, and its boot, all at
+	// once but for the secondary back end, which boots once the bootstrap
+	// is keepalived master: both start as BACKUP with nopreempt, and
+	// whichever keepalived comes up first would stay master.
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	clientKey, _ := ssh.NewSignerFromKey(priv)
 	block, _ := ssh.MarshalPrivateKey(priv, "chefha lab")
-	keyFile := filepath.Join(dir, "id_ed25519")
+	keyFile := filepath.Join(l.Dir, "id_ed25519")
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
 		return nil, err
 	}
-	l.KnownHosts = filepath.Join(dir, "known_hosts")
-	var kh, conf strings.Builder
-	for _, n := range l.Nodes {
-		hostPub, err := l.layoutNode(n, rel, spec, rb.String(), bin, clientKey.PublicKey())
+	hostKeys := make([]ssh.PublicKey, len(l.Nodes))
+	err = each(l.Nodes, func(i int, n *Node) error {
+		k, err := l.layoutNode(n, rel, spec, rb, exe, clientKey.PublicKey())
 		if err != nil {
-			return nil, err
+			return err
 		}
-		kh.WriteString(knownhosts.Line([]string{knownhosts.Normalize(n.Addr + ":22")}, hostPub) + "\n")
+		hostKeys[i] = k
+		if err := l.network(ctx, n); err != nil || i == 1 {
+			return err
+		}
+		return l.startNode(ctx, n)
+	})
+	if err != nil {
+		return nil, err
+	}
+	l.KnownHosts = filepath.Join(l.Dir, "known_hosts")
+	l.SSHConfig = filepath.Join(l.Dir, "ssh_config")
+	var kh, conf strings.Builder
+	for i, n := range l.Nodes {
+		kh.WriteString(knownhosts.Line([]string{knownhosts.Normalize(n.Addr + ":22")}, hostKeys[i]) + "\n")
 		fmt.Fprintf(&conf, "Host %s\n  HostName %s\n  User root\n  IdentityFile %s\n  UserKnownHostsFile %s\n  IdentityAgent none\n\n", n.Name, n.Addr, keyFile, l.KnownHosts)
-		if err := l.network(ctx, n); err != nil {
-			return nil, err
-		}
 	}
 	if err := os.WriteFile(l.KnownHosts, []byte(kh.String()), 0o600); err != nil {
 		return nil, err
 	}
-	l.SSHConfig = filepath.Join(dir, "ssh_config")
 	if err := os.WriteFile(l.SSHConfig, []byte(conf.String()), 0o600); err != nil {
 		return nil, err
 	}
-	// The bootstrap first, so that it becomes master; then the rest.
-	for i, n := range l.Nodes {
-		if err := l.startNode(ctx, n); err != nil {
-			return nil, err
+	boot := l.Nodes[0]
+	if err := l.waitStatus(ctx, boot, "master", 30*time.Second); err != nil {
+		return nil, err
+	}
+	if spec.TwoRunsvdirs {
+		if out, err := boot.Exec(ctx, "/usr/local/bin/initctl", "start", "private-chef-runsvdir"); err != nil {
+			return nil, fmt.Errorf("lab: second runsvdir on %s: %v: %s", boot.Name, err, out)
 		}
-		if i == 0 {
-			if err := l.waitStatus(ctx, n, "master", 30*time.Second); err != nil {
-				return nil, err
-			}
-			if spec.TwoRunsvdirs {
-				if out, err := n.Exec(ctx, "/usr/local/bin/initctl", "start", "private-chef-runsvdir"); err != nil {
-					return nil, fmt.Errorf("lab: second runsvdir on %s: %v: %s", n.Name, err, out)
-				}
-			}
-		}
+	}
+	if err := l.startNode(ctx, l.Nodes[1]); err != nil {
+		return nil, err
 	}
 	return l, nil
 }
@@ -258,192 +264,32 @@ func hostPrep(ctx context.Context) error {
 	os.Remove("/etc/opscode")
 	if err := exec.CommandContext(ctx, "id", "opscode").Run(); err != nil {
 		if err := run(ctx, "useradd", "-r", "-M", "-s", "/usr/sbin/nologin", "opscode"); err != nil {
-			return err
+			// Another lab starting at the same moment may have made it.
+			if exec.CommandContext(ctx, "id", "opscode").Run() != nil {
+				return err
+			}
 		}
 	}
 	return nil
-}
-
-// buildLabnode compiles chefha-labnode for the nodes.
-func buildLabnode(ctx context.Context, out string) error {
-	goBin, err := lookPath("go")
-	if err != nil {
-		return err
-	}
-	modDir, err := exec.CommandContext(ctx, goBin, "list", "-m", "-f", "{{.Dir}}", "github.com/chefha/chefha").Output()
-	if err != nil {
-		return fmt.Errorf("lab: find the chefha module (run from inside it): %w", err)
-	}
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, "./lab/cmd/chefha-labnode")
-	cmd.Dir = strings.TrimSpace(string(modDir))
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("lab: build chefha-labnode: %v: %s", err, b)
-	}
-	return nil
-}
-
-func (l *Lab) network(ctx context.Context, n *Node) error {
-	steps := [][]string{
-		{"netns", "add", n.NetNS},
-		{"link", "add", n.veth, "type", "veth", "peer", "name", "eth0", "netns", n.NetNS},
-		{"link", "set", n.veth, "master", l.bridge},
-		{"link", "set", n.veth, "up"},
-		{"-n", n.NetNS, "link", "set", "lo", "up"},
-		{"-n", n.NetNS, "addr", "add", n.Addr + "/24", "dev", "eth0"},
-		{"-n", n.NetNS, "link", "set", "eth0", "up"},
-	}
-	for _, s := range steps {
-		if err := run(ctx, "ip", s...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// layoutNode writes a node's tree as a node at rel would have it.
-func (l *Lab) layoutNode(n *Node, rel ecnode.Release, spec Spec, rb, bin string, clientKey ssh.PublicKey) (ssh.PublicKey, error) {
-	w := func(p, content string, mode os.FileMode) error {
-		full := n.Root(p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(full, []byte(content), mode)
-	}
-	role := "frontend"
-	switch {
-	case n.Bootstrap:
-		role = "bootstrap"
-	case n.Backend:
-		role = "backend"
-	}
-	files := map[string]string{
-		"/etc/opscode/private-chef.rb":              rb,
-		"/opt/opscode/version-manifest.txt":         "private-chef " + rel.Version + "\n",
-		"/var/opt/opscode/upgrades/migration-level": fmt.Sprintf(`{"major":%d,"minor":%d}`+"\n", rel.Level.Major, rel.Level.Minor),
-		"/var/opt/opscode/chefha-lab/release":       rel.Version + "\n",
-		"/var/opt/opscode/chefha-lab/role":          role + "\n",
-		"/var/opt/opscode/chefha-lab/vip":           l.VIP + "\n",
-		"/var/opt/opscode/chefha-lab/bugs":          strings.Join(spec.Bugs, "\n") + "\n",
-	}
-	for p, c := range files {
-		if err := w(p, c, 0o644); err != nil {
-			return nil, err
-		}
-	}
-	if n.Bootstrap {
-		if err := w("/var/opt/opscode/bootstrapped", "", 0o644); err != nil {
-			return nil, err
-		}
-	}
-	// The shims: private-chef-ctl, initctl, dpkg, rpm and the service
-	// processes are chefha-labnode, first on sshd's PATH.
-	b, err := os.ReadFile(bin)
-	if err != nil {
-		return nil, err
-	}
-	if err := w("/usr/local/bin/chefha-labnode", string(b), 0o755); err != nil {
-		return nil, err
-	}
-	for _, s := range []string{"private-chef-ctl", "initctl", "dpkg", "rpm", "ha-hook"} {
-		if err := os.Symlink("chefha-labnode", n.Root("/usr/local/bin/"+s)); err != nil {
-			return nil, err
-		}
-	}
-	// Services, as reconfigure would write them.
-	svc := append([]string(nil), rel.Services...)
-	if n.Backend {
-		svc = append(svc, "keepalived")
-	}
-	for _, s := range svc {
-		down := n.Backend && !n.Bootstrap && s != "keepalived"
-		noLogDir := spec.MissingLogDir && n.Bootstrap && s == "opscode-erchef"
-		if err := svdir.Write(n.Root("/"), s, down, noLogDir); err != nil {
-			return nil, err
-		}
-	}
-	owner := rel.ServiceOwner
-	if err := chownTree(n.Root("/var/log/opscode"), owner); err != nil {
-		return nil, err
-	}
-	if n.Bootstrap && spec.StaleLink {
-		if err := os.Symlink("/opt/opscode/sv/nagios-removed", n.Root("/opt/opscode/service/nagios-old")); err != nil {
-			return nil, err
-		}
-	}
-	if n.Bootstrap && spec.LogDirMode700 {
-		if err := os.Chmod(n.Root("/var/log/opscode"), 0o700); err != nil {
-			return nil, err
-		}
-	}
-	if n.Backend {
-		if err := l.keepalivedConfig(n, w); err != nil {
-			return nil, err
-		}
-	}
-	// sshd: its own host key and config, on the node's address.
-	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
-	block, _ := ssh.MarshalPrivateKey(hostPriv, "")
-	if err := os.WriteFile(filepath.Join(n.Dir, "host_key"), pem.EncodeToMemory(block), 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(n.Dir, "authorized_keys"), ssh.MarshalAuthorizedKey(clientKey), 0o600); err != nil {
-		return nil, err
-	}
-	sshdConf := fmt.Sprintf("ListenAddress %s\nPort 22\nHostKey %s/host_key\nAuthorizedKeysFile %s/authorized_keys\nPidFile none\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\nMaxStartups 100\nMaxSessions 100\nLogLevel ERROR\n", n.Addr, n.Dir, n.Dir)
-	if err := os.WriteFile(filepath.Join(n.Dir, "sshd_config"), []byte(sshdConf), 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(n.Dir, "hostname"), []byte(n.Name+"\n"), 0o644); err != nil {
-		return nil, err
-	}
-	pub, err := ssh.NewPublicKey(hostPriv.Public())
-	return pub, err
-}
-
-func chownTree(root, owner string) error {
-	out, err := exec.Command("chown", "-R", owner+":"+owner, root).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("chown %s: %v: %s", root, err, out)
-	}
-	return nil
-}
-
-// keepalivedConfig writes EC's shape of keepalived.conf (unicast, nopreempt,
-// both nodes start as BACKUP) and cluster.sh from the keepalived package.
-func (l *Lab) keepalivedConfig(n *Node, w func(string, string, os.FileMode) error) error {
-	peer := l.Nodes[0].Addr
-	prio := 90
-	if n.Bootstrap {
-		peer, prio = "10.231.0.2", 100
-	}
-	conf := keepalived.VRRPConfig{RouterID: n.Name, Interface: "eth0", Priority: prio, SourceIP: n.Addr,
-		PeerIP: peer, VIP: l.VIP, Notify: "/opt/opscode/bin/cluster.sh"}.String()
-	if err := w("/var/opt/opscode/keepalived/etc/keepalived.conf", conf, 0o644); err != nil {
-		return err
-	}
-	script := keepalived.NotifyScript(keepalived.NotifyConfig{StateDir: keepalived.StateDir, LogFile: keepalived.ClusterLogPath, Hook: "/usr/local/bin/ha-hook"})
-	if err := w("/opt/opscode/bin/cluster.sh", script, 0o755); err != nil {
-		return err
-	}
-	return os.MkdirAll(n.Root("/var/log/opscode/keepalived"), 0o755)
 }
 
 func (l *Lab) startNode(ctx context.Context, n *Node) error {
-	bin, _ := lookPath("unshare")
-	cmd := exec.Command("ip", "netns", "exec", n.NetNS, bin, "--mount", "--pid", "--uts", "--fork", "--mount-proc",
-		n.Root("/usr/local/bin/chefha-labnode"), "init", n.Dir)
+	unshare, _ := lookPath("unshare")
+	cmd := exec.Command("ip", "netns", "exec", n.NetNS, unshare, "--mount", "--pid", "--uts", "--fork", "--mount-proc",
+		n.Root(svdir.Program), n.Dir)
+	cmd.Env = append(os.Environ(), svdir.Env("init")...)
 	logf, err := os.Create(filepath.Join(n.Dir, "init.log"))
 	if err != nil {
 		return err
 	}
+	defer logf.Close() // the child has its own copy
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	n.init = cmd
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := os.Stat(filepath.Join(n.Dir, "ready")); err == nil {
 			c, err := net.DialTimeout("tcp", n.Addr+":22", time.Second)
@@ -457,7 +303,7 @@ func (l *Lab) startNode(ctx context.Context, n *Node) error {
 			s, _ := os.ReadFile(filepath.Join(n.Dir, "sshd.log"))
 			return fmt.Errorf("lab: node %s did not come up: init: %s; sshd: %s", n.Name, b, s)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -471,7 +317,7 @@ func (l *Lab) waitStatus(ctx context.Context, n *Node, want string, d time.Durat
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("lab: %s's keepalived did not become %s within %s (is %q)", n.Name, want, d, strings.TrimSpace(string(b)))
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -508,78 +354,47 @@ func (n *Node) Exec(ctx context.Context, argv ...string) ([]byte, error) {
 	return exec.CommandContext(ctx, "nsenter", append([]string{"-t", target[0], "-a"}, argv...)...).CombinedOutput()
 }
 
-// Close stops every node and removes the namespaces, links and files.
+// Close stops every node and removes the namespaces, links, files and the
+// lab's claim on its subnet. It returns once the nodes' processes are gone:
+// every node is told at once, and one that has not gone within a few
+// seconds is killed.
 func (l *Lab) Close() error {
-	for _, n := range l.Nodes {
-		if n.init != nil && n.init.Process != nil {
-			syscall.Kill(-n.init.Process.Pid, syscall.SIGTERM)
-		}
-	}
-	for _, n := range l.Nodes {
-		if n.init != nil && n.init.Process != nil {
-			done := make(chan struct{})
-			go func() { n.init.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				syscall.Kill(-n.init.Process.Pid, syscall.SIGKILL)
-				<-done
-			}
-		}
-		killNetNS(n.NetNS)
-	}
-	exec.Command("ip", "link", "delete", l.bridge).Run()
-	return os.RemoveAll(l.Dir)
+	l.closeOnce.Do(func() { l.closeErr = l.close() })
+	return l.closeErr
 }
 
-// killNetNS kills what still runs in a namespace and deletes it.
-func killNetNS(ns string) {
-	if out, err := exec.Command("ip", "netns", "pids", ns).Output(); err == nil {
-		for _, f := range strings.Fields(string(out)) {
-			if pid, err := strconv.Atoi(f); err == nil {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
+func (l *Lab) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	each(l.Nodes, func(_ int, n *Node) error {
+		n.stop()
+		killNetNS(ctx, n.NetNS)
+		return nil
+	})
+	if l.claim == nil {
+		return nil // not a started lab
 	}
-	exec.Command("ip", "netns", "delete", ns).Run()
+	deleteLink(ctx, l.bridge)
+	err := os.RemoveAll(l.Dir)
+	l.claim.release()
+	return err
 }
 
-// CleanLeftovers removes the namespaces, bridges and files of labs whose
-// process is gone (a killed test run).
-func CleanLeftovers() {
-	dead := func(s string) bool {
-		pid, err := strconv.Atoi(s)
-		return err == nil && pid != os.Getpid() && syscall.Kill(pid, 0) != nil
+// stop TERMs the node's init (its PID 1 takes everything in the node down
+// and exits; unshare, which blocks TERM, follows it) and waits for it,
+// KILLing the lot after 5 s.
+func (n *Node) stop() {
+	if n.init == nil || n.init.Process == nil {
+		return
 	}
-	dirs, _ := filepath.Glob("/var/tmp/chefha-lab-*-*")
-	for _, d := range dirs {
-		if parts := strings.Split(filepath.Base(d), "-"); len(parts) >= 4 && dead(parts[2]) {
-			os.RemoveAll(d)
-		}
-	}
-	out, _ := exec.Command("ip", "netns", "list").Output()
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 || !strings.HasPrefix(f[0], "chl-") {
-			continue
-		}
-		parts := strings.Split(f[0], "-")
-		if len(parts) < 3 {
-			continue
-		}
-		if dead(parts[1]) {
-			killNetNS(f[0])
-		}
-	}
-	links, _ := exec.Command("ip", "-o", "link", "show", "type", "bridge").Output()
-	for _, line := range strings.Split(string(links), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		name := strings.TrimSuffix(f[1], ":")
-		if strings.HasPrefix(name, "chlb") && dead(strings.TrimPrefix(name, "chlb")) {
-			exec.Command("ip", "link", "delete", name).Run()
-		}
+	pgrp := -n.init.Process.Pid
+	syscall.Kill(pgrp, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { n.init.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		syscall.Kill(pgrp, syscall.SIGKILL)
+		<-done
 	}
 }

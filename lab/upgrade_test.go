@@ -17,15 +17,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// upgradeCmd builds examples/upgrade once per test and returns the
+// upgradeCmd returns examples/upgrade (built once per run) and the
 // arguments that point it at the lab.
 func upgradeCmd(t *testing.T, l *lab.Lab) (bin string, args []string) {
 	t.Helper()
 	dir := t.TempDir()
-	bin = filepath.Join(dir, "upgrade")
-	build := exec.Command("go", "build", "-o", bin, "../examples/upgrade")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, string(out))
+	bin = buildExample(t, "upgrade")
 	rb := filepath.Join(dir, "private-chef.rb")
 	b, err := os.ReadFile(l.Nodes[0].Root("/etc/opscode/private-chef.rb")) // the /etc overlay's upper layer
 	require.NoError(t, err)
@@ -69,6 +66,7 @@ func assertLabUpgraded(t *testing.T, l *lab.Lab) {
 }
 
 func TestLabUpgrade146To1118(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Spec{Version: "1.4.6", Frontends: 1})
 	bin, args := upgradeCmd(t, l)
 	start := time.Now()
@@ -82,6 +80,7 @@ func TestLabUpgrade146To1118(t *testing.T) {
 // The runner is killed (SIGKILL) right after the package is installed, and
 // resumed: it finishes, installing and upgrading each node once.
 func TestLabUpgradeKilledAndResumed(t *testing.T) {
+	t.Parallel()
 	l := startLab(t, lab.Spec{Version: "1.4.6", Frontends: 1})
 	bin, args := upgradeCmd(t, l)
 	cmd := exec.Command(bin, append(args, "-o", "json")...)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -89,19 +90,43 @@ func (lt *liveTree) stop() {
 }
 
 // tree returns runsvdir's PID and its descendants' from a listing with a
-// PPID column.
+// PPID column. It reads the two columns by position, not with ParsePS: the
+// rows of other processes are no input to the parsers under test.
 func (lt *liveTree) tree(eo []byte) map[int]bool {
-	procs, _ := ParsePS(bytes.NewReader(eo))
+	lines := strings.Split(string(eo), "\n")
+	iPID, iPPID := column(lines[0], "PID"), column(lines[0], "PPID")
+	parent := map[int]int{}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if iPID < 0 || iPPID < 0 || len(f) <= max(iPID, iPPID) {
+			continue
+		}
+		pid, err1 := strconv.Atoi(f[iPID])
+		ppid, err2 := strconv.Atoi(f[iPPID])
+		if err1 == nil && err2 == nil {
+			parent[pid] = ppid
+		}
+	}
 	pids := map[int]bool{lt.cmd.Process.Pid: true}
 	for grew := true; grew; {
 		grew = false
-		for _, p := range procs {
-			if pids[p.PPID] && !pids[p.PID] {
-				pids[p.PID], grew = true, true
+		for pid, ppid := range parent {
+			if pids[ppid] && !pids[pid] {
+				pids[pid], grew = true, true
 			}
 		}
 	}
 	return pids
+}
+
+// column is the index of name among a ps header's columns, or -1.
+func column(header, name string) int {
+	for i, h := range strings.Fields(header) {
+		if h == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // anon replaces the temp dir with the paths of a Chef node, so recorded
@@ -117,15 +142,18 @@ func (lt *liveTree) anon(b []byte) []byte {
 
 func (lt *liveTree) svc(name string) string { return filepath.Join(lt.dir, "service", name) }
 
-// ours keeps the header and the rows of the given processes.
-func ours(t *testing.T, listing []byte, pids map[int]bool) []byte {
-	t.Helper()
+// ours keeps the header and the rows of the given processes, found by the
+// PID column's text.
+func ours(listing []byte, pids map[int]bool) []byte {
 	lines := strings.Split(strings.TrimRight(string(listing), "\n"), "\n")
 	keep := lines[:1]
+	iPID := column(lines[0], "PID")
 	for _, l := range lines[1:] {
-		ps, err := ParsePS(strings.NewReader(lines[0] + "\n" + l))
-		require.NoError(t, err)
-		if len(ps) == 1 && pids[ps[0].PID] {
+		f := strings.Fields(l)
+		if iPID < 0 || len(f) <= iPID {
+			continue
+		}
+		if pid, err := strconv.Atoi(f[iPID]); err == nil && pids[pid] {
 			keep = append(keep, l)
 		}
 	}
@@ -163,23 +191,63 @@ func writeFixture(t *testing.T, name, source string, body []byte) {
 	require.NoError(t, os.WriteFile(filepath.Join("testdata", name), append([]byte(header), body...), 0o644))
 }
 
+// fatalNoLogDir is what svlogd says right after its warning about a missing
+// log directory.
+const fatalNoLogDir = "svlogd: fatal: no functional log directories"
+
+// settled says whether one snapshot of the test's tree shows every
+// behaviour the subtests read: runsvdir's argv holding svlogd's warning and
+// fatal (two writes, which runsvdir may show one at a time), a runsv for
+// each service, and sv status with the good and the slow services up with
+// their logs and solr up with its log down. runit restarts solr's svlogd every second,
+// so its log reads "run" for an instant now and then; and runsvdir forks
+// its runsv one by one. Under load (other tests beside) these windows widen
+// and a single unchecked snapshot caught them: hence the checks on the raw
+// text, before the parsers are asked anything.
+func settled(aux, eo, status []byte, wantErr string) bool {
+	for _, s := range []string{wantErr, fatalNoLogDir} {
+		if !bytes.Contains(aux, []byte(s)) {
+			return false
+		}
+	}
+	for _, s := range []string{svcGood, svcExits, svcNoLogDir, svcSlowStop} {
+		if !bytes.Contains(eo, []byte("runsv "+s+"\n")) {
+			return false
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(string(status)), "\n")
+	if len(lines) != 4 {
+		return false
+	}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "fail:") || strings.HasPrefix(l, "warning:") {
+			return false
+		}
+	}
+	up := func(l string) bool { return strings.HasPrefix(l, "run: ") && strings.Contains(l, "; run: log:") }
+	return up(lines[0]) && up(lines[3]) && strings.HasPrefix(lines[2], "run: ") && strings.Contains(lines[2], "; down: log:")
+}
+
 // TestLiveRunit checks the parsers against the real runsvdir, runsv, sv and
 // svlogd, and (with -record) rewrites the live-* fixtures from them.
 func TestLiveRunit(t *testing.T) {
 	lt := startRunsvdir(t)
 	wantErr := "unable to open log directory: " + filepath.Join(lt.dir, "logs", "missing-solr") + ": file does not exist"
 
-	var aux []byte
-	waitFor(t, "runsvdir to show svlogd's error in its argv", func() bool {
-		aux, _ = run(t, "ps", "aux")
-		return bytes.Contains(aux, []byte(wantErr))
+	// Every listing holds only the test's own processes (runsvdir and its
+	// descendants, by PID and PPID): whatever else the machine runs, a
+	// lab's runsvdirs included, is none of this test's business.
+	var aux, eo, status []byte
+	code := 0
+	waitFor(t, "runsvdir's argv, its runsv and sv status to show the services' states", func() bool {
+		all, _ := run(t, "ps", "-eo", "pid,ppid,user,stat,args")
+		mine := lt.tree(all)
+		eo = ours(all, mine)
+		all, _ = run(t, "ps", "aux")
+		aux = ours(all, mine)
+		status, code = run(t, "sv", "status", lt.svc(svcGood), lt.svc(svcExits), lt.svc(svcNoLogDir), lt.svc(svcSlowStop))
+		return settled(aux, eo, status, wantErr)
 	})
-	waitFor(t, "the good service and all log services but solr's to run", func() bool {
-		out, _ := run(t, "sv", "status", lt.svc(svcGood), lt.svc(svcSlowStop))
-		st, err := ParseStatus(bytes.NewReader(out))
-		return err == nil && len(st) == 2 && st[0].Up() && st[1].Up() && st[0].Log != nil && st[0].Log.Up()
-	})
-	eo, _ := run(t, "ps", "-eo", "pid,ppid,user,stat,args")
 
 	t.Run("ps aux", func(t *testing.T) {
 		procs, err := ParsePS(bytes.NewReader(aux))
@@ -187,7 +255,7 @@ func TestLiveRunit(t *testing.T) {
 		r := findDir(t, FindRunsvdirs(procs), filepath.Join(lt.dir, "service"))
 		assert.False(t, r.Healthy())
 		assert.Contains(t, r.Errors, "svlogd: warning: "+wantErr)
-		assert.Contains(t, r.Errors, "svlogd: fatal: no functional log directories")
+		assert.Contains(t, r.Errors, fatalNoLogDir)
 		f := DiagnoseProcesses(procs)
 		assert.Contains(t, symptoms(f), SymptomRunsvdirErrors)
 	})
@@ -199,7 +267,6 @@ func TestLiveRunit(t *testing.T) {
 		assert.Equal(t, lt.cmd.Process.Pid, r.Process.PID)
 	})
 
-	status, code := run(t, "sv", "status", lt.svc(svcGood), lt.svc(svcExits), lt.svc(svcNoLogDir), lt.svc(svcSlowStop))
 	assert.Equal(t, 0, code)
 	t.Run("sv status", func(t *testing.T) {
 		st, err := ParseStatus(bytes.NewReader(status))
@@ -252,8 +319,8 @@ func TestLiveRunit(t *testing.T) {
 
 	if *record {
 		const src = "recorded by TestLiveRunit -record on Debian 12 (runit 2.1.2-54, procps-ng 4.0.2); temp paths renamed to Chef's"
-		writeFixture(t, "live-ps-aux.txt", src+"; `ps aux`, rows of the test's tree", lt.anon(ours(t, aux, lt.tree(eo))))
-		writeFixture(t, "live-ps-eo.txt", src+"; `ps -eo pid,ppid,user,stat,args`, rows of the test's tree", lt.anon(ours(t, eo, lt.tree(eo))))
+		writeFixture(t, "live-ps-aux.txt", src+"; `ps aux`, rows of the test's tree", lt.anon(aux))
+		writeFixture(t, "live-ps-eo.txt", src+"; `ps -eo pid,ppid,user,stat,args`, rows of the test's tree", lt.anon(eo))
 		writeFixture(t, "live-sv-status.txt", src+"; `sv status` of the four services", lt.anon(status))
 		writeFixture(t, "live-sv-stop.txt", src+"; `sv -w 1 stop` of a TERM-ignoring service, then `sv stop` of a good one", lt.anon(append(stop, stopGood...)))
 		writeFixture(t, "live-sv-errors.txt", src+"; `sv status` of a missing directory and of one without runsv", lt.anon(append(missing, unsup...)))

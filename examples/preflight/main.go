@@ -134,6 +134,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		defer l.Close()
+		if *out == "table" {
+			fmt.Fprintf(stdout, "LAB: up on %s, VIP %s (its nodes run this program; it removes them on exit)\n\n", l.Subnet, l.VIP)
+		}
 		if cl, err = l.Dial(ctx); err != nil {
 			fmt.Fprintf(stderr, "preflight: -lab: %v\n", err)
 			return 2

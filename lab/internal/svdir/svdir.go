@@ -1,11 +1,13 @@
-// Package svdir writes a lab node's runit service directories: the one
-// place for the run scripts that lab.Start lays out from outside a node and
-// chefha-labnode's reconfigure rewrites from inside it.
+// Package svdir writes the scripts a lab node runs: its runit service
+// directories, the one place for the run scripts that lab.Start lays out
+// from outside a node and labnode's reconfigure rewrites from inside it,
+// and the shims that start the node program in a role.
 package svdir
 
 import (
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Paths inside a node.
@@ -16,6 +18,33 @@ const (
 	KeepalivedDir = "/var/opt/opscode/keepalived"
 )
 
+// The node program (the program that started the lab, placed in the node)
+// and the environment variable that, set, makes it take a role instead of
+// running its own main. sshd gives commands a clean environment, so every
+// script that starts the program sets the variable itself.
+const (
+	Program = "/usr/local/bin/chefha-labnode"
+	RoleEnv = "CHEFHA_LABNODE"
+)
+
+// Env is the environment, as NAME=VALUE words, that makes the node
+// program take role.
+func Env(role string) []string {
+	if raceEnv != "" {
+		return []string{raceEnv, RoleEnv + "=" + role}
+	}
+	return []string{RoleEnv + "=" + role}
+}
+
+func envPrefix(role string) string { return strings.Join(Env(role), " ") + " " }
+
+// Shim is the script that stands for a role's program in the node (e.g.
+// /usr/local/bin/private-chef-ctl): it runs the node program in that role
+// with the shim's arguments.
+func Shim(role string) string {
+	return "#!/bin/sh\n" + envPrefix(role) + "exec " + Program + " \"$@\"\n"
+}
+
 // Run is a service's run script: the lab's stand-in process, or keepalived
 // itself on a back end.
 func Run(name string) string {
@@ -23,7 +52,7 @@ func Run(name string) string {
 		return "#!/bin/sh\nexec 2>&1\nexec keepalived --dont-fork --log-console --vrrp -f " + KeepalivedDir + "/etc/keepalived.conf -p " +
 			KeepalivedDir + "/keepalived.pid -r " + KeepalivedDir + "/vrrp.pid\n"
 	}
-	return "#!/bin/sh\nexec 2>&1\nexec /usr/local/bin/chefha-labnode service " + name + "\n"
+	return "#!/bin/sh\nexec 2>&1\n" + envPrefix("service") + "exec " + Program + " " + name + "\n"
 }
 
 // Write makes service name's directory under root ("/" inside a node, the

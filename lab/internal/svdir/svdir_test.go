@@ -2,7 +2,9 @@ package svdir
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,7 +16,7 @@ func TestWriteLaysOutAServiceUnderARoot(t *testing.T) {
 	require.NoError(t, Write(root, "opscode-erchef", true, false))
 	run, err := os.ReadFile(filepath.Join(root, SvDir, "opscode-erchef", "run"))
 	require.NoError(t, err)
-	assert.Contains(t, string(run), "chefha-labnode service opscode-erchef")
+	assert.Contains(t, string(run), "CHEFHA_LABNODE=service exec /usr/local/bin/chefha-labnode opscode-erchef\n")
 	logRun, err := os.ReadFile(filepath.Join(root, SvDir, "opscode-erchef", "log", "run"))
 	require.NoError(t, err)
 	assert.Equal(t, "#!/bin/sh\nexec svlogd -tt /var/log/opscode/opscode-erchef\n", string(logRun))
@@ -32,4 +34,20 @@ func TestWriteLaysOutAServiceUnderARoot(t *testing.T) {
 	run, _ = os.ReadFile(filepath.Join(root, SvDir, "keepalived", "run"))
 	assert.Contains(t, string(run), "exec keepalived --dont-fork")
 	assert.NoDirExists(t, filepath.Join(root, LogDir, "keepalived"), "withoutLogDir")
+}
+
+// A shim, run by the real sh, starts the program with the role in its
+// environment (whatever the caller's, as under sshd) and its arguments
+// untouched.
+func TestShimPassesRoleAndArguments(t *testing.T) {
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "prog")
+	require.NoError(t, os.WriteFile(prog, []byte("#!/bin/sh\necho \"role=$CHEFHA_LABNODE\"\nfor a in \"$@\"; do echo \"arg=$a\"; done\n"), 0o755))
+	shim := filepath.Join(dir, "initctl")
+	require.NoError(t, os.WriteFile(shim, []byte(strings.ReplaceAll(Shim("initctl"), Program, prog)), 0o755))
+	cmd := exec.Command(shim, "start", "two words")
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Equal(t, "role=initctl\narg=start\narg=two words\n", string(out))
 }

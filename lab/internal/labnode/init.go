@@ -1,6 +1,7 @@
-package main
+package labnode
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,7 +16,7 @@ import (
 // over the shared paths, starts sshd and the runsvdir job of the installed
 // release, reaps orphans, and takes everything down on TERM.
 //
-//	chefha-labnode init NODEDIR
+// Its command line is the node's directory (Main's role is "init").
 func initNode(args []string) int {
 	if len(args) != 1 {
 		fmt.Fprintln(os.Stderr, "usage: init NODEDIR")
@@ -79,12 +80,25 @@ func initNode(args []string) int {
 			}
 			continue
 		}
-		// Down: runsvdirs first (HUP makes them TERM their runsv), then the rest.
-		for _, j := range []string{"private-chef-runsvdir", "opscode-runsvdir"} {
-			initctl([]string{"stop", j})
-		}
+		// Down, at once: the node is being thrown away. TERM reaches every
+		// process; this loop reaps them until none is left, and KILLs what
+		// remains after 300 ms (keepalived runs its notify_stop hook,
+		// which stops services through sv, and a runsv waits for its log
+		// service: neither matters to a node about to vanish). Stopping
+		// the runsvdirs through initctl first, as this did, waited for
+		// their runsv to vanish while this loop, the runsv's reaper once
+		// runsvdir was gone, was busy: they stayed zombies, initctl waited
+		// out its minute, and Close killed each node after 5 s.
 		syscall.Kill(-1, syscall.SIGTERM)
-		time.Sleep(300 * time.Millisecond)
+		for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); {
+			pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
+			if errors.Is(err, syscall.ECHILD) {
+				return 0
+			}
+			if pid <= 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
 		syscall.Kill(-1, syscall.SIGKILL)
 		return 0
 	}
