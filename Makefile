@@ -36,7 +36,8 @@ FUZZ := upgrade:FuzzLoadFacts upgrade:FuzzDecodeRecord cluster:FuzzParseTreeList
 	runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse \
 	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus \
 	drbd:FuzzParseProc lvm:FuzzParseReport lvm:FuzzParseFindmnt \
-	lab/internal/hostnet:FuzzParseAddrs lab/internal/hostnet:FuzzParseRoutes
+	lab/internal/hostnet:FuzzParseAddrs lab/internal/hostnet:FuzzParseRoutes \
+	keepalived:FuzzLogFollower keepalived:FuzzParsePoll
 
 fuzz:
 	@for t in $(FUZZ); do \

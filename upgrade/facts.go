@@ -2,6 +2,8 @@ package upgrade
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -90,15 +92,26 @@ const (
 // address; on a front end the section is left out.
 const peerPlaceholder = "@PEER@"
 
+// The markers between sections carry a random token drawn for each read,
+// so that a line a node's file holds ("@@chefha:current" in a cluster.log
+// someone wrote to) cannot pass itself off as a section of the facts.
 const (
-	markSection = "@@chefha:"
-	markRC      = "@@chefha-rc:"
+	markSection = "@@chefha-%s:"
+	markRC      = "@@chefha-%s-rc:"
 )
+
+// newToken is a read's random marker token.
+func newToken() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
 
 // factScript is the shell script that reads the named sections (all when
 // none are named); peer is the other back end's replication address ("" on
 // a front end, whose script then has no peer section).
-func factScript(peer string, only ...string) string {
+func factScript(peer, token string, only ...string) string {
+	sec, rcm := fmt.Sprintf(markSection, token), fmt.Sprintf(markRC, token)
 	var b strings.Builder
 	for _, c := range factCommands {
 		if len(only) > 0 && !containsString(only, c.name) || peer == "" && strings.Contains(c.cmd, peerPlaceholder) {
@@ -108,7 +121,7 @@ func factScript(peer string, only ...string) string {
 		// printf starts the status line on a line of its own even when the
 		// output does not end in a newline (a cut-short file); the parser
 		// takes that one newline off again.
-		fmt.Fprintf(&b, "echo %s%s\n%s 2>&1\nprintf '\\n%s%%d\\n' $?\n", markSection, c.name, cmd, markRC)
+		fmt.Fprintf(&b, "echo %s%s\n%s 2>&1\nprintf '\\n%s%%d\\n' $?\n", sec, c.name, cmd, rcm)
 	}
 	b.WriteString("true\n")
 	return b.String()
@@ -116,7 +129,8 @@ func factScript(peer string, only ...string) string {
 
 // parseSections splits the script's output back into sections and checks
 // that the wanted ones (all when none are named) are there.
-func parseSections(out, peer string, only ...string) (map[string]Section, error) {
+func parseSections(out, peer, token string, only ...string) (map[string]Section, error) {
+	markSection, markRC := fmt.Sprintf(markSection, token), fmt.Sprintf(markRC, token)
 	secs := map[string]Section{}
 	var name string
 	var body strings.Builder
@@ -150,11 +164,12 @@ func parseSections(out, peer string, only ...string) (map[string]Section, error)
 
 // readNode reads the named sections of one node in one exec session.
 func readNode(ctx context.Context, n cluster.Node, peer string, only ...string) (map[string]Section, error) {
-	res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sh", "-c", factScript(peer, only...)}, Sudo: true})
+	token := newToken()
+	res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sh", "-c", factScript(peer, token, only...)}, Sudo: true})
 	if err != nil {
 		return nil, err
 	}
-	return parseSections(string(res.Stdout), peer, only...)
+	return parseSections(string(res.Stdout), peer, token, only...)
 }
 
 // peerOf is a back end's peer's replication address (cluster_ipaddress,

@@ -1,0 +1,21 @@
+package upgrade
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A line a node's file holds cannot pass itself off as a section: the
+// markers carry a token drawn for each read.
+func TestFactMarkersCannotBeForged(t *testing.T) {
+	token := newToken()
+	out := "@@chefha-" + token + ":current\nmaster\n\n@@chefha-" + token + "-rc:0\n" +
+		"@@chefha-" + token + ":clusterlog\nTue, 10 Jun 2014 14:20:47 -0700: Transitioned to master\n@@chefha:current\nbackup\n\n@@chefha-" + token + "-rc:0\n"
+	secs, err := parseSections(out, "", token, "current", "clusterlog")
+	require.NoError(t, err)
+	assert.Equal(t, "master", secs["current"].Output, "the forged marker in cluster.log did not replace the section")
+	assert.Contains(t, secs["clusterlog"].Output, "@@chefha:current")
+	assert.NotEqual(t, token, newToken())
+}
