@@ -15,7 +15,7 @@ func TestFactMarkersCannotBeForged(t *testing.T) {
 		"@@chefha-" + token + ":clusterlog\nTue, 10 Jun 2014 14:20:47 -0700: Transitioned to master\n@@chefha:current\nbackup\n\n@@chefha-" + token + "-rc:0\n"
 	secs, err := parseSections(out, "", token, "current", "clusterlog")
 	require.NoError(t, err)
-	assert.Equal(t, "master", secs["current"].Output, "the forged marker in cluster.log did not replace the section")
+	assert.Equal(t, "master\n", secs["current"].Output, "the forged marker in cluster.log did not replace the section")
 	assert.Contains(t, secs["clusterlog"].Output, "@@chefha:current")
 	assert.NotEqual(t, token, newToken())
 }
