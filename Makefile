@@ -33,7 +33,7 @@ bench:
 
 FUZZ := cluster:FuzzRedactSecrets cluster:FuzzParseHosts cluster:FuzzKnownHostsLine upgrade:FuzzDecodeRecord internal/termsafe:FuzzString internal/pkgfile:FuzzReadDeb internal/pkgfile:FuzzReadRPM runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse cluster:FuzzParseTopology \
 	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus \
-	drbd:FuzzParseProc
+	drbd:FuzzParseProc clustertest:FuzzSplit internal/ecmodel:FuzzHAStatus
 
 fuzz:
 	@for t in $(FUZZ); do \
