@@ -140,3 +140,28 @@ func TestWriteSSHConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "private-chef 1.4.6\n", string(res.Stdout))
 }
+
+// An 11.1.8 reconfigure after 1.4.6 keeps 1.x's down files, as
+// enterprise-chef-common 0.3.0's component_runit_service never touches
+// them, and writes none for services new in 11 (bookshelf). It removes
+// opscode-authz (OO 11.1.8 PC/recipes/oc_bifrost.rb) but leaves the other
+// 1.x services to `private-chef-ctl cleanup`.
+func TestReconfigureAfter1x(t *testing.T) {
+	s := start(t, "1.4.6")
+	s.installPackage(t, be2, "11.1.8")
+	_, _, code := s.run(t, be2, "private-chef-ctl", "reconfigure")
+	require.Equal(t, 0, code)
+	st, _ := s.status(t, be2)
+	assert.Equal(t, runit.StateDown, st["couchdb"].State)
+	assert.False(t, st["couchdb"].NormallyUp, "1.4.6's down file is still there")
+	assert.True(t, st["bookshelf"].NormallyUp, "no down file for a service new in 11")
+	assert.NotContains(t, st, "opscode-authz")
+	_, _, code = s.run(t, be2, "test", "-e", "/opt/opscode/sv/opscode-authz")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, st, "nagios", "removed by cleanup, not by reconfigure")
+
+	_, _, code = s.run(t, be2, "private-chef-ctl", "cleanup")
+	require.Equal(t, 0, code)
+	st, _ = s.status(t, be2)
+	assert.NotContains(t, st, "nagios")
+}
