@@ -28,8 +28,10 @@ func TestSanityRun(t *testing.T) {
 	ctx := context.Background()
 	sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 3, Knobs: []clustertest.Knob{clustertest.OC11297()}})
 	require.NoError(t, err)
+	t.Cleanup(func() { sim.Close() }) // when a check stops the test before its own Close
 	cl, err := sim.Dial(ctx)
 	require.NoError(t, err)
+	t.Cleanup(func() { cl.Close() })
 	assert.Len(t, cl.All(), 5)
 	for _, n := range cl.All() {
 		res, err := n.Run(ctx, cluster.Command("private-chef-ctl", "status"))
