@@ -35,7 +35,7 @@ FUZZ := upgrade:FuzzLoadFacts upgrade:FuzzDecodeRecord cluster:FuzzParseTreeList
 	cluster:FuzzKnownHostsLine cluster:FuzzParseTopology internal/termsafe:FuzzString internal/pkgfile:FuzzReadDeb internal/pkgfile:FuzzReadRPM \
 	runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse \
 	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus \
-	drbd:FuzzParseProc lvm:FuzzParseReport lvm:FuzzParseFindmnt \
+	drbd:FuzzParseProc lvm:FuzzParseReport lvm:FuzzParseFindmnt clustertest:FuzzSplit internal/ecmodel:FuzzHAStatus \
 	lab/internal/hostnet:FuzzParseAddrs lab/internal/hostnet:FuzzParseRoutes \
 	keepalived:FuzzLogFollower keepalived:FuzzParsePoll
 

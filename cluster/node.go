@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"unicode/utf8"
 	"time"
 )
 
@@ -79,7 +80,12 @@ func (e *ExitError) Error() string {
 		msg = strings.TrimSpace(string(RedactSecrets(e.Result.Stdout)))
 	}
 	if len(msg) > 300 {
-		msg = msg[:300] + "…"
+		// The end: where a failing program says why.
+		cut := len(msg) - 300
+		for cut < len(msg) && !utf8.RuneStart(msg[cut]) {
+			cut++
+		}
+		msg = "…" + msg[cut:]
 	}
 	if msg != "" {
 		msg = ": " + msg

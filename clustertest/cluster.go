@@ -37,6 +37,10 @@ type Options struct {
 	// take (default 3 s); keepalived elects a master after 3 s of silence.
 	TransitionTime time.Duration
 	Knobs          []Knob
+	// Dir is where the nodes' file trees go (in a new 0700 directory that
+	// Close removes). Default: /dev/shm when it is a memory file system,
+	// else os.TempDir.
+	Dir string
 }
 
 // Cluster is a simulated HA Enterprise Chef cluster: two back ends and N
@@ -77,7 +81,7 @@ func New(o Options) (c *Cluster, err error) {
 	if o.Frontends == 0 {
 		o.Frontends = 2
 	}
-	dir, err := os.MkdirTemp("", "chefha-clustertest-")
+	dir, err := treeDir(o.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +151,16 @@ func New(o Options) (c *Cluster, err error) {
 		c.settle()
 	}
 	return c, nil
+}
+
+// treeDir makes the directory the node trees go in.
+func treeDir(base string) (string, error) {
+	if base == "" {
+		if dir, err := os.MkdirTemp(memoryDir(), "chefha-clustertest-"); err == nil {
+			return dir, nil
+		}
+	}
+	return os.MkdirTemp(base, "chefha-clustertest-")
 }
 
 func (c *Cluster) nodeExec(n *Node) ExecFunc {

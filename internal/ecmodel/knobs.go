@@ -3,6 +3,7 @@ package ecmodel
 import (
 	"context"
 	"io/fs"
+	"path"
 	"strings"
 	"time"
 
@@ -35,8 +36,10 @@ func KnobOC11297() Knob {
 	return arm(OC11297, Backends, func(t Target) error { return t.WriteFile(migration.Path, nil, 0o644) })
 }
 
-// KnobOC11382: keepalived restarts under the bootstrap's partybus and the
-// migrations die part-way (the 11.1.7 sleep is the fix). (Lab: yes.)
+// KnobOC11382: keepalived restarts as the upgrade's reconfigure ends on
+// the back ends, once: cluster.sh backup stops the services partybus
+// needs, and before 11.1.7 (no sleep) the migrations die part-way. The
+// 11.1.7+ two-minute sleep outlasts the flap. (Lab: yes.)
 func KnobOC11382() Knob { return arm(OC11382, Bootstrap, nil) }
 
 // KnobOC11426: after 1.4.6 → 11 /var/log/opscode stays root's, svlogd
@@ -50,14 +53,16 @@ func KnobOC11426() Knob {
 	})
 }
 
-// KnobOC11490: /var/log/opscode/keepalived owned by root: keepalived's
-// cluster.sh cannot log and keepalived does not run on EC 11. (Lab: yes.)
+// KnobOC11490: /var/log/opscode/keepalived owned by root: EC 11's
+// svlogd runs as opscode and keepalived does not stay up. Reconfigures
+// before 11.1.7 keep the owner; 11.1.7's re-owns it. (Lab: yes.)
 func KnobOC11490() Knob {
 	return arm(OC11490, Backends, func(t Target) error { return t.Chown(LogDir+"/keepalived", "root:root") })
 }
 
-// KnobOC11540: nginx['non_ssl_port'] = false breaks the EC 11 (< 11.1.8)
-// reconfigure. (Lab: yes.)
+// KnobOC11540 sets nginx['non_ssl_port'] = false in private-chef.rb: the
+// next 11.1.3–11.1.8 reconfigure succeeds and writes opscode-account's
+// internal_lb_url as http://127.0.0.1:false. (Lab: yes.)
 func KnobOC11540() Knob {
 	return arm(OC11540, All, func(t Target) error {
 		rb, err := t.ReadFile(TopologyPath)
@@ -68,8 +73,10 @@ func KnobOC11540() Knob {
 	})
 }
 
-// KnobOC11575: the HA services run on the passive back end (started at
-// boot: no down files before 11.2.0). (Lab: yes.)
+// KnobOC11575: the passive back end boots, and runsv starts every HA
+// service that has no down file: all of them on 11.0–11.1.8, none on 1.x
+// and 11.2.0, whose reconfigure writes down files (see Release.DownFiles).
+// (Lab: yes.)
 func KnobOC11575() Knob {
 	return arm(OC11575, Secondary, func(t Target) error {
 		n, err := Load(t)
@@ -77,7 +84,9 @@ func KnobOC11575() Knob {
 			return err
 		}
 		for _, s := range n.clusterServices() {
-			t.Sv(context.Background(), "start", s, 7*time.Second, true)
+			if _, err := t.Lstat(path.Join(SvDir, s, "down")); err != nil {
+				t.Sv(context.Background(), "start", s, 7*time.Second, true)
+			}
 		}
 		return nil
 	})
@@ -105,8 +114,9 @@ func KnobOC11657() Knob {
 	})
 }
 
-// KnobOC11658: oc_authz_migrator fails in migration 1.9 and partybus still
-// succeeds. (Lab: yes.)
+// KnobOC11658: oc_authz_migrator fails in migration 1.9. 0.0.1 (11.0.2–
+// 11.1.6) swallows the failure and partybus succeeds; 0.0.3 (11.1.7+)
+// exits non-zero and the upgrade fails. (Lab: yes.)
 func KnobOC11658() Knob { return arm(OC11658, Bootstrap, nil) }
 
 // KnobOC11662: redis_lb takes 12 s to come up, longer than sv waits.
@@ -126,9 +136,11 @@ func KnobOC11662() Knob {
 // keepalived does it anyway. (Lab: yes.)
 func KnobOC11669() Knob { return arm(OC11669, Bootstrap, nil) }
 
-// KnobOC11670: partybus skips migration 1.9, writing its level, while
-// keepalived is in transition. The mechanism is not in the packaging
-// sources; the model reproduces the runbook's symptom. (Lab: yes.)
+// KnobOC11670: the bootstrap's next upgrade starts while keepalived is
+// still moving it back to master, so its reconfigure freezes
+// is_data_master = false into partybus' config. Through 11.1.7 migration
+// 1.9 is then skipped silently and its level written (1.10's
+// must_be_data_master fails next); 11.1.8 fails loudly at 1.9. (Lab: yes.)
 func KnobOC11670() Knob { return arm(OC11670, Bootstrap, nil) }
 
 // KnobPartybusLocked makes the migration-level lock look held: upgrade

@@ -21,6 +21,9 @@ type Node struct {
 	Me         cluster.Server
 	Installed  Release
 	Configured Release
+	// upgrading is set while `private-chef-ctl upgrade` runs its
+	// reconfigure and partybus.
+	upgrading bool
 }
 
 // Load reads the node's identity and releases from its host.
