@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 )
 
 // Node is a host chefha observes and acts on. Every call takes a context:
