@@ -107,7 +107,7 @@ func (n *Node) stat(argv []string, e shellIO) int {
 		u, g, _ := strings.Cut(n.owner(p), ":")
 		out := format
 		for k, v := range map[string]string{
-			"%a": strconv.FormatUint(uint64(st.Mode().Perm()), 8), "%U": u, "%G": g,
+			"%a": strconv.FormatUint(uint64(unixPerm(st.Mode())), 8), "%U": u, "%G": g, "%u": simID(u), "%g": simID(g),
 			"%s": strconv.FormatInt(st.Size(), 10), "%Y": strconv.FormatInt(st.ModTime().Unix(), 10), "%F": kind, "%n": p,
 		} {
 			out = strings.ReplaceAll(out, k, v)
@@ -115,6 +115,34 @@ func (n *Node) stat(argv []string, e shellIO) int {
 		fmt.Fprintln(e.Stdout, out)
 	}
 	return status
+}
+
+// unixPerm is the mode as stat's %a prints it, special bits included.
+func unixPerm(m fs.FileMode) uint32 {
+	p := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		p |= 04000
+	}
+	if m&fs.ModeSetgid != 0 {
+		p |= 02000
+	}
+	if m&fs.ModeSticky != 0 {
+		p |= 01000
+	}
+	return p
+}
+
+// simID is the id a simulated node gives a user or group name: root is 0,
+// the packaging's opscode a system id (as useradd -r picks one), any
+// other name an ordinary one.
+func simID(name string) string {
+	switch name {
+	case "root":
+		return "0"
+	case "opscode":
+		return "498"
+	}
+	return "1000"
 }
 
 func (n *Node) owner(p string) string {
