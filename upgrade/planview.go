@@ -33,7 +33,7 @@ const PlanViewFormat = "chefha.plan-view/1"
 //	                installed ("" when unread), target, level_now ("" when
 //	                unreadable), level_after, problem (why a value is
 //	                missing; omitted when none)
-//	known_issues[]  id ("OC-11297"), title, mitigation (check|gate|svwait|
+//	known_issues[]  id (e.g. OC-11297), title, mitigation (check|gate|svwait|
 //	                workaround|verify|manual), action (what chefha does),
 //	                steps (ids of the steps that carry it out; may be empty)
 //	outages[]       hop, kind, nodes, from_step, until_step, effect: the
