@@ -74,16 +74,12 @@ type Cluster struct {
 //	if err != nil { ... }
 //	defer cl.Close()
 //	report, err := upgrade.Preflight(ctx, cl, upgrade.Options{})
-func New(o Options) (c *Cluster, err error) {
+func New(o Options) (*Cluster, error) {
 	if o.Version == "" {
 		o.Version = "1.4.6"
 	}
 	if o.Frontends == 0 {
 		o.Frontends = 2
-	}
-	dir, err := treeDir(o.Dir)
-	if err != nil {
-		return nil, err
 	}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -93,16 +89,23 @@ func New(o Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
+	dir, err := treeDir(o.Dir)
+	if err != nil {
+		return nil, err
+	}
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
 	if o.TransitionTime <= 0 {
 		o.TransitionTime = 3 * time.Second
 	}
-	c = &Cluster{Nodes: map[string]*Node{}, Servers: map[string]*SSHServer{}, dir: dir, key: key, priv: priv,
+	c := &Cluster{Nodes: map[string]*Node{}, Servers: map[string]*SSHServer{}, dir: dir, key: key, priv: priv,
 		KnownHosts: filepath.Join(dir, "known_hosts"), clock: o.Clock, sleepFn: o.Sleep, transitionTime: o.TransitionTime}
+	// Not a named result: `return nil, err` would set it to nil before
+	// this runs, and Close on nil panics.
+	started := false
 	defer func() {
-		if err != nil {
+		if !started {
 			c.Close()
 		}
 	}()
@@ -150,6 +153,7 @@ func New(o Options) (c *Cluster, err error) {
 		}
 		c.settle()
 	}
+	started = true
 	return c, nil
 }
 
