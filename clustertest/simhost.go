@@ -34,6 +34,7 @@ type Node struct {
 	hasVIP     bool
 	electAt    time.Time
 	trans      *ecmodel.Transition
+	transArg   string // the state cluster.sh was started with
 	transAt    time.Time
 	mounts     []string
 	log        []string
