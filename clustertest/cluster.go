@@ -37,6 +37,9 @@ type Options struct {
 	// take (default 3 s); keepalived elects a master after 3 s of silence.
 	TransitionTime time.Duration
 	Knobs          []Knob
+	// LVM is each back end's volume group: the volume under DRBD, which
+	// the upgrade's backup snapshots (default: LVM's defaults).
+	LVM *LVM
 	// Dir is where the nodes' file trees go (in a new 0700 directory that
 	// Close removes). Default: /dev/shm when it is a memory file system,
 	// else os.TempDir.
@@ -141,6 +144,15 @@ func New(o Options) (*Cluster, error) {
 		disk: map[*Node]string{c.boot: "UpToDate", c.sec: "UpToDate"}, connected: true}
 	if err := c.install(o.Version, rb); err != nil {
 		return nil, err
+	}
+	var vg LVM
+	if o.LVM != nil {
+		vg = *o.LVM
+	}
+	for _, n := range []*Node{c.boot, c.sec} {
+		if n.vols, err = newVolumes(vg); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.WriteFile(c.KnownHosts, []byte(kh.String()), 0o600); err != nil {
 		return nil, err

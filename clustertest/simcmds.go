@@ -163,6 +163,9 @@ func (n *Node) owner(p string) string {
 }
 
 func (n *Node) df(argv []string, e shellIO) int {
+	if len(argv) == 4 && argv[1] == "-P" && argv[2] == "-k" {
+		return n.dfData(argv[3], e)
+	}
 	if len(argv) < 3 || (argv[1] != "-P" && argv[1] != "-Pi") {
 		return notEmulated(argv, e)
 	}

@@ -42,6 +42,7 @@ type Node struct {
 	fault      *fault
 	clusterIP  string
 	forcedVRRP bool
+	vols       *volumes // a back end's volume group (LVM)
 }
 
 type service struct {

@@ -42,6 +42,9 @@ func (c *Cluster) install(version, rb string) error {
 		}
 		if n.backend() {
 			files[ecmodel.DRBDDisk], files[ecmodel.DRBDDevice] = "", ""
+			if err := n.MkdirAll(ecmodel.DRBDDataDir, 0o755); err != nil {
+				return err
+			}
 		}
 		for p, content := range files {
 			mode := os.FileMode(0o644)
