@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"path"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -65,9 +64,9 @@ type RunitState struct {
 	Files []FileState
 	// Missing are files to remove (a log's current).
 	Missing []string
-	// Links are entries of /opt/opscode/service to make, name → target:
-	// a stale link to nothing or to a service EC 11 removed.
-	Links map[string]string
+	// Links are entries of /opt/opscode/service to make: a stale link to
+	// nothing, or to a service EC 11 removed.
+	Links []Link
 	// Unlinked are services whose link to remove (their sv directory
 	// stays: private-chef-ctl status says "disabled").
 	Unlinked []string
@@ -76,6 +75,15 @@ type RunitState struct {
 	Down, Up []string
 	// LogFSFull fills the file system of /var/log/opscode.
 	LogFSFull bool
+}
+
+// Link is an entry of /opt/opscode/service.
+type Link struct {
+	Name, Target string
+	// Dangling keeps a missing target missing. Otherwise a missing
+	// target is made a directory: the service directory of a service the
+	// simulated release does not have (a 1.x one on an EC 11 node).
+	Dangling bool
 }
 
 // FileState is a path's mode and owner ("user:group").
@@ -196,15 +204,22 @@ func (c *Cluster) plantNode(n *Node, no NodeOptions) error {
 			return fail(fmt.Errorf("unlink %s: %w", s, err))
 		}
 	}
-	names := make([]string, 0, len(r.Links))
-	for name := range r.Links {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		link := path.Join(ecmodel.ServiceDir, name)
+	for _, l := range r.Links {
+		link := path.Join(ecmodel.ServiceDir, l.Name)
+		if l.Name == "" || strings.Contains(l.Name, "/") {
+			return fail(fmt.Errorf("link name %q", l.Name))
+		}
+		target := l.Target
+		if !path.IsAbs(target) {
+			target = path.Join(ecmodel.ServiceDir, target)
+		}
+		if _, err := n.Stat(target); err != nil && !l.Dangling {
+			if err := n.MkdirAll(target, 0o755); err != nil {
+				return fail(err)
+			}
+		}
 		n.Remove(link)
-		if err := n.Symlink(r.Links[name], link); err != nil {
+		if err := n.Symlink(l.Target, link); err != nil {
 			return fail(fmt.Errorf("link %s: %w", link, err))
 		}
 	}
@@ -256,7 +271,7 @@ func (c *Cluster) plantNode(n *Node, no NodeOptions) error {
 		n.procs = append(n.procs, p)
 		// partybus holds an exclusive flock of the level file while it runs
 		// (partybus/lib/partybus/migration_state.rb): another cannot take it.
-		if strings.Contains(p, "partybus") && !strings.Contains(p, "tail ") {
+		if isPartybus(p) {
 			if err := ecmodel.Arm(n, ecmodel.PartybusLocked); err != nil {
 				return fail(err)
 			}
@@ -264,4 +279,16 @@ func (c *Cluster) plantNode(n *Node, no NodeOptions) error {
 	}
 	n.diskFull = n.diskFull || r.LogFSFull
 	return nil
+}
+
+// isPartybus reports a partybus command line: the program, or the script
+// its ruby runs.
+func isPartybus(args string) bool {
+	f := strings.Fields(args)
+	for i := 0; i < len(f) && i < 3; i++ {
+		if path.Base(f[i]) == "partybus" {
+			return true
+		}
+	}
+	return false
 }

@@ -53,7 +53,7 @@ func TestLookAlike(t *testing.T) {
 				RunsvdirLog: "svlogd: pausing: unable to rename current: /var/log/opscode/nginx: file does not exist",
 				Processes:   []string{"/opt/opscode/embedded/bin/ruby /opt/opscode/embedded/bin/omnibus-ctl opscode /opt/opscode/embedded/service/omnibus-ctl upgrade"},
 				Files:       []clustertest.FileState{{Path: "/var/log/opscode", Mode: 0o700, Owner: "root:root"}},
-				Links:       map[string]string{"nagios-old": "/opt/opscode/sv/nagios-gone"}}},
+				Links:       []clustertest.Link{{Name: "nagios-old", Target: "/opt/opscode/sv/nagios-gone", Dangling: true}}}},
 			fe1: {Runit: clustertest.RunitState{Down: []string{"nginx"}}},
 			fe3: {Runit: clustertest.RunitState{LogFSFull: true, Missing: []string{"/var/log/opscode/nginx/current"}}},
 		}})
