@@ -67,8 +67,9 @@ func Build(rec upgrade.Record, events []upgrade.Event) Report {
 			}
 		}
 		r.Backups = append(r.Backups, Backup{Hop: b.Hop, Node: b.Node, At: b.At, Kind: b.Kind, ExitCode: b.ExitCode,
-			OutputBytes: b.Bytes, Output: b.Output, Checked: done && b.ExitCode == 0})
+			OutputBytes: b.Bytes, Output: b.Output, Checked: done && b.ExitCode == 0, Snapshot: b.Snapshot, Size: b.Size})
 	}
+	r.snapshotFills(events)
 	for i := range r.Findings {
 		r.Findings[i].Handled = r.handled(r.Findings[i])
 	}

@@ -39,6 +39,9 @@ type Report struct {
 	Backups     []Backup     `json:"backups,omitempty"`
 	Issues      []Issue      `json:"known_issues,omitempty"`
 	Downtime    []Downtime   `json:"downtime,omitempty"`
+	// Rehearsal is the plan's rehearsal on a replica, when one was
+	// recorded (SetRehearsal).
+	Rehearsal *Rehearsal `json:"rehearsal,omitempty"`
 	// Notes are what the report could not reconcile (events of another plan).
 	Notes []string `json:"notes,omitempty"`
 }
@@ -256,6 +259,13 @@ type Backup struct {
 	Output      string    `json:"output,omitempty"`
 	// Checked: the backup step finished, so the backup check found it.
 	Checked bool `json:"checked"`
+	// Snapshot and Size are an LVM snapshot's VG/NAME and the size it was
+	// made with, in bytes; Fills how full it was at each look the
+	// runner reported (made, checked before a step once half-way to the
+	// threshold, stopped for).
+	Snapshot string `json:"snapshot,omitempty"`
+	Size     int64  `json:"size_bytes,omitempty"`
+	Fills    []Fill `json:"fills,omitempty"`
 }
 
 // Issue is a known issue that steps of the plan mitigate.
