@@ -179,3 +179,27 @@ func TestLVMFindAndErrors(t *testing.T) {
 	assert.Equal(t, 127, code, "a front end has no LVM here")
 	assert.Contains(t, stderr, "not found")
 }
+
+// An operator's own backup pair, as the README gives it, works on the
+// simulated volume too: lvm2's size units and option order, and a plain
+// `lvs VG/LV` as the check.
+func TestLVMBackupCommandPair(t *testing.T) {
+	t.Parallel()
+	s := startLVM(t, clustertest.LVM{VG: "vg0", LV: "chef", Size: 100 << 30, Free: 40 << 30})
+	_, stderr, code := s.run(t, be1, "sh", "-c", "lvs vg0/chef-pre-upgrade")
+	assert.Equal(t, 5, code, "no backup yet")
+	assert.Contains(t, stderr, `Failed to find logical volume "vg0/chef-pre-upgrade"`)
+	out, stderr, code := s.run(t, be1, "sh", "-c", "lvcreate -s -n chef-pre-upgrade -L 20G vg0/chef")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, `Logical volume "chef-pre-upgrade" created.`)
+	out, _, code = s.run(t, be1, "sh", "-c", "lvs vg0/chef-pre-upgrade")
+	assert.Equal(t, 0, code)
+	assert.Regexp(t, `chef-pre-upgrade +vg0 +swi-a-s--- +20\.00g +chef +0\.00`, out)
+	_, _, code = s.run(t, be1, "lvextend", "--size", "+1.5g", "vg0/chef-pre-upgrade")
+	assert.Equal(t, 0, code)
+	c, err := lvm.CheckSnapshot(s.report(t, be1, "vg0"), "vg0", "chef-pre-upgrade", 80)
+	require.NoError(t, err)
+	assert.Equal(t, int64(21<<30+512<<20), c.Snapshot.Size)
+	_, _, code = s.run(t, be1, "lvcreate", "-s", "-L", "12x", "-n", "x", "vg0/chef")
+	assert.Equal(t, 127, code, "a size lvm2 would refuse is not guessed")
+}

@@ -262,6 +262,9 @@ func (v *volumes) lvs(argv []string, e shellIO) int {
 			targets = append(targets, a)
 		}
 	}
+	if len(argv) == 2 && len(targets) == 1 {
+		return v.lvsPlain(targets[0], e)
+	}
 	if !bytes || len(fields) == 0 || headings && !json || len(targets) != 1 {
 		return notEmulated(argv, e)
 	}
@@ -312,12 +315,59 @@ func (v *volumes) lvs(argv []string, e shellIO) int {
 	return 0
 }
 
-// sizeArg reads lvcreate's and lvextend's -L argument in bytes ("NNNb",
-// "+NNNb"), as lvm.CreateSnapshotArgs and lvm.ExtendArgs write it.
+// sizeArg reads lvcreate's and lvextend's -L argument as lvm2 does
+// (tools/lvmcmdline.c _size_arg): a number, a fraction allowed, and a unit
+// of b (bytes), s (sectors), k, m (the default), g, t, p or e, powers of
+// 1024 whatever the case; "+" in front for lvextend.
 func sizeArg(s string) (int64, bool) {
 	s = strings.TrimPrefix(s, "+")
-	n, err := strconv.ParseInt(strings.TrimSuffix(s, "b"), 10, 64)
-	return n, err == nil && strings.HasSuffix(s, "b") && n > 0
+	mult := float64(1 << 20)
+	if s != "" {
+		switch u := strings.ToLower(s[len(s)-1:]); u {
+		case "b":
+			mult = 1
+		case "s":
+			mult = 512
+		case "k", "m", "g", "t", "p", "e":
+			mult = math.Pow(1024, float64(strings.Index("kmgtpe", u)+1))
+		}
+		if strings.ContainsAny(s[len(s)-1:], "bBsSkKmMgGtTpPeE") {
+			s = s[:len(s)-1]
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 || f*mult > 1<<62 {
+		return 0, false
+	}
+	return int64(math.Ceil(f * mult)), true
+}
+
+// lvArgs reads an lvcreate or lvextend command line: -s, -L SIZE (or
+// --size), -n NAME (or --name) in any order, and one VG/LV.
+func lvArgs(argv []string) (snapshot bool, size, name, target string, ok bool) {
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case a == "-s" || a == "--snapshot":
+			snapshot = true
+		case (a == "-L" || a == "--size" || a == "-n" || a == "--name") && i+1 < len(argv):
+			i++
+			if a == "-n" || a == "--name" {
+				name = argv[i]
+			} else {
+				size = argv[i]
+			}
+		case strings.HasPrefix(a, "-L") && len(a) > 2:
+			size = a[2:]
+		case strings.HasPrefix(a, "-n") && len(a) > 2:
+			name = a[2:]
+		case strings.HasPrefix(a, "-") || target != "":
+			return false, "", "", "", false
+		default:
+			target = a
+		}
+	}
+	return snapshot, size, name, target, strings.Contains(target, "/")
 }
 
 func (v *volumes) roundUp(n int64) int64 {
@@ -337,15 +387,15 @@ func displaySize(n int64) string {
 
 // lvcreate -s -L SIZEb -n NAME VG/ORIGIN.
 func (v *volumes) lvcreate(argv []string, e shellIO) int {
-	if len(argv) != 7 || argv[1] != "-s" || argv[2] != "-L" || argv[4] != "-n" {
+	snap, sz, name, target, ok := lvArgs(argv)
+	if !ok || !snap || name == "" {
 		return notEmulated(argv, e)
 	}
-	size, ok := sizeArg(argv[3])
+	size, ok := sizeArg(sz)
 	if !ok {
 		return notEmulated(argv, e)
 	}
-	name := argv[5]
-	vg, origin, _ := strings.Cut(argv[6], "/")
+	vg, origin, _ := strings.Cut(target, "/")
 	switch {
 	case vg != v.cfg.VG:
 		fmt.Fprintf(e.Stderr, "  Volume group \"%s\" not found\n  Cannot process volume group %s\n", vg, vg)
@@ -387,14 +437,15 @@ func (v *volumes) snap(name string) *snapshot {
 
 // lvextend -L +SIZEb VG/LV, for a snapshot's store.
 func (v *volumes) lvextend(argv []string, e shellIO) int {
-	if len(argv) != 4 || argv[1] != "-L" || !strings.HasPrefix(argv[2], "+") {
+	snap, sz, lvName, target, ok := lvArgs(argv)
+	if !ok || snap || lvName != "" || !strings.HasPrefix(sz, "+") {
 		return notEmulated(argv, e)
 	}
-	add, ok := sizeArg(argv[2])
+	add, ok := sizeArg(sz)
 	if !ok {
 		return notEmulated(argv, e)
 	}
-	vg, name, _ := strings.Cut(argv[3], "/")
+	vg, name, _ := strings.Cut(target, "/")
 	s := v.snap(name)
 	if vg != v.cfg.VG || s == nil {
 		if vg == v.cfg.VG && name == v.cfg.LV {
@@ -462,4 +513,39 @@ func (n *Node) dfData(p string, e shellIO) int {
 	fmt.Fprintln(e.Stdout, "Filesystem     1024-blocks      Used Available Capacity Mounted on")
 	fmt.Fprintf(e.Stdout, "%-14s %11d %9d %9d %7d%% %s\n", src, k(size), k(used), k(avail), (used*100+size-1)/size, target)
 	return 0
+}
+
+// lvsPlain is `lvs VG[/LV]` with lvm2's default columns and sizes in its
+// default units (a backup check command such as `lvs vg0/chef-pre`).
+func (v *volumes) lvsPlain(target string, e shellIO) int {
+	vg, lv, _ := strings.Cut(target, "/")
+	if vg != v.cfg.VG {
+		fmt.Fprintf(e.Stderr, "  Volume group \"%s\" not found\n  Cannot process volume group %s\n", vg, vg)
+		return 5
+	}
+	var rows [][]string
+	for _, r := range v.rows() {
+		if lv == "" || r["lv_name"] == lv {
+			size, _ := strconv.ParseInt(r["lv_size"], 10, 64)
+			rows = append(rows, []string{r["lv_name"], r["vg_name"], r["lv_attr"], shortSize(size), r["origin"], r["data_percent"]})
+		}
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(e.Stderr, "  Failed to find logical volume \"%s/%s\"\n", vg, lv)
+		return 5
+	}
+	fmt.Fprintf(e.Stdout, "  %-20s %-8s %-10s %8s %-6s %-20s %s\n", "LV", "VG", "Attr", "LSize", "Pool", "Origin", "Data%")
+	for _, r := range rows {
+		fmt.Fprintf(e.Stdout, "  %-20s %-8s %-10s %8s %-6s %-20s %s\n", r[0], r[1], r[2], r[3], "", r[4], r[5])
+	}
+	return 0
+}
+
+// shortSize is lvs' default size column: "20.00g".
+func shortSize(n int64) string {
+	f, u := float64(n)/1024, 0
+	for f >= 1024 && u < 3 {
+		f, u = f/1024, u+1
+	}
+	return fmt.Sprintf("%.2f%c", f, "kmgt"[u])
 }
