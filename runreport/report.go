@@ -279,12 +279,14 @@ type Issue struct {
 
 // Downtime is a stretch in which a service role did not serve.
 type Downtime struct {
-	Service string    `json:"service"`
-	Hop     int       `json:"hop"`
-	Nodes   []string  `json:"nodes"`
-	From    time.Time `json:"from"`
-	To      time.Time `json:"to"`
-	Length  Duration  `json:"duration_s"`
+	Service string `json:"service"`
+	Hop     int    `json:"hop"`
+	// Step is the step that took the service down.
+	Step   string    `json:"step,omitempty"`
+	Nodes  []string  `json:"nodes"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	Length Duration  `json:"duration_s"`
 	// Open: the service was still down when the record ends.
 	Open bool `json:"open,omitempty"`
 	// How says which times the stretch is measured between.
