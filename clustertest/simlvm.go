@@ -396,6 +396,10 @@ func (v *volumes) lvcreate(argv []string, e shellIO) int {
 		return notEmulated(argv, e)
 	}
 	vg, origin, _ := strings.Cut(target, "/")
+	if _, err := lvm.CreateSnapshotArgs(vg, origin, name, 512); err != nil {
+		fmt.Fprintf(e.Stderr, "  %v\n  Run `lvcreate --help' for more information.\n", strings.TrimPrefix(err.Error(), "lvm: "))
+		return 3
+	}
 	switch {
 	case vg != v.cfg.VG:
 		fmt.Fprintf(e.Stderr, "  Volume group \"%s\" not found\n  Cannot process volume group %s\n", vg, vg)
