@@ -133,10 +133,10 @@ func nodesOf(steps []upgrade.Step) []Node {
 }
 
 // issuesOf lists the known issues the plan's steps mitigate, with what
-// chefha does about each (upgrade.KnownIssues).
+// chefha does about each (upgrade.KnownIssues and upgrade.Hazards).
 func issuesOf(steps []upgrade.Step) []Issue {
 	known := map[string]upgrade.KnownIssue{}
-	for _, k := range upgrade.KnownIssues() {
+	for _, k := range append(upgrade.KnownIssues(), upgrade.Hazards()...) {
 		known[string(k.ID)] = k
 	}
 	var out []Issue
