@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/internal/pkgfile"
 	"github.com/chefha/chefha/runreport"
@@ -36,12 +37,23 @@ type scenario struct {
 	plant []clustertest.Knob
 	// runs is how many times the runner is run (a resume is a second run).
 	runs int
+	// lvm is the back ends' volume group; backup replaces the inputs'
+	// backup pair.
+	lvm    *clustertest.LVM
+	backup *upgrade.Backup
+	// onEvent sees each event as the runner emits it; between runs after
+	// each run but the last, with its error.
+	onEvent func(t testing.TB, sim *clustertest.Cluster, cl *cluster.Cluster, ev upgrade.Event)
+	between func(t testing.TB, cl *cluster.Cluster, err error)
 }
 
 var scenarios = []scenario{
 	{name: "upgrade-1.4.6-11.1.8", version: "1.4.6", frontends: 3, knobs: []clustertest.Knob{clustertest.OC11382()}, runs: 1},
 	{name: "failed-partybus-locked", version: "11.0.2", frontends: 2, knobs: []clustertest.Knob{clustertest.PartybusLocked()}, runs: 1},
 	{name: "resumed-dropped-connection", version: "1.4.6", frontends: 2, plant: []clustertest.Knob{clustertest.DropMidCommand("fe2.chefha.test", 5)}, runs: 2},
+	{name: lvmRun, version: "1.4.6", frontends: 1, runs: 2,
+		lvm:    &clustertest.LVM{Size: 1 << 30, Used: 64 << 20, Free: 1 << 30, Churn: 1 << 20},
+		backup: &upgrade.Backup{LVM: &upgrade.LVMSnapshot{}}, onEvent: fillSnapshot, between: extendSnapshot},
 }
 
 // recordedOnce keeps -record to one simulated run per scenario and process.
@@ -128,7 +140,7 @@ func (j *sampledJournal) Save(ctx context.Context, r upgrade.Record) error {
 func recordScenario(t testing.TB, sc scenario, base string) {
 	t.Helper()
 	clock := clustertest.NewFakeClock(epoch)
-	sim, err := clustertest.New(clustertest.Options{Version: sc.version, Frontends: sc.frontends, Clock: clock.Now, Sleep: clock.Advance, Knobs: sc.knobs})
+	sim, err := clustertest.New(clustertest.Options{Version: sc.version, Frontends: sc.frontends, Clock: clock.Now, Sleep: clock.Advance, Knobs: sc.knobs, LVM: sc.lvm})
 	require.NoError(t, err)
 	defer sim.Close()
 	cl, err := sim.Dial(context.Background())
@@ -146,11 +158,20 @@ func recordScenario(t testing.TB, sc scenario, base string) {
 			tl.mark()
 			events = append(events, ev)
 			sims = append(sims, clock.Now())
+			if sc.onEvent != nil {
+				sc.onEvent(t, sim, cl, ev)
+			}
 		}))
+	if sc.backup != nil {
+		opts = append(opts, upgrade.WithBackup(*sc.backup))
+	}
 	tl.start = tl.now()
 	for i := 0; i < sc.runs; i++ {
 		err := upgrade.NewRunner(cl, opts...).Run(context.Background())
 		t.Logf("%s: run %d: %v", sc.name, i+1, err)
+		if sc.between != nil && i < sc.runs-1 {
+			sc.between(t, cl, err)
+		}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -52,7 +52,7 @@ func render(t *testing.T, r runreport.Report) (md, svg []byte) {
 // The reports of the recorded runs, events and journal together, as
 // Markdown, SVG and JSON.
 func TestGolden(t *testing.T) {
-	for _, name := range []string{okRun, failedRun, resumedRun} {
+	for _, name := range []string{okRun, failedRun, resumedRun, lvmRun} {
 		t.Run(name, func(t *testing.T) {
 			events, rec := recorded(t, name)
 			r := runreport.Build(rec, events)
@@ -141,7 +141,7 @@ func (d svgDoc) bars() (steps, gates int) {
 // Every step of the plan has a bar, in the lanes of the nodes it acted on,
 // and there is a lane for every node and one for the gates.
 func TestSVGHasABarPerStepAndALanePerNode(t *testing.T) {
-	for _, name := range []string{okRun, failedRun, resumedRun} {
+	for _, name := range []string{okRun, failedRun, resumedRun, lvmRun} {
 		t.Run(name, func(t *testing.T) {
 			events, rec := recorded(t, name)
 			for _, withEvents := range []bool{true, false} {
@@ -516,4 +516,55 @@ func TestDuration(t *testing.T) {
 	}
 	var d runreport.Duration
 	assert.Error(t, json.Unmarshal([]byte(`"1m"`), &d))
+}
+
+// A rehearsal's own report, from its record alone: its steps laid end to
+// end, the gates' waits, the downtime each role would have had; and the
+// rehearsal in the report of the real run of the same plan.
+func TestGoldenRehearsal(t *testing.T) {
+	for _, name := range []string{okRehearsal, stoppedRehearsal} {
+		t.Run(name, func(t *testing.T) {
+			plan, rh := recordedRehearsal(t, name)
+			r := runreport.FromRehearsal(plan, rh, nil)
+			md, svg := render(t, r)
+			assertTables(t, string(md))
+			golden(t, name+".md", md)
+			golden(t, name+".svg", svg)
+			js, err := json.MarshalIndent(r, "", "  ")
+			require.NoError(t, err)
+			golden(t, name+".report.json", append(js, '\n'))
+			require.NotNil(t, r.Rehearsal)
+			assert.True(t, r.Rehearsal.SamePlan)
+			assert.Equal(t, rh.Passed, r.Outcome == upgrade.OutcomeDone)
+			if rh.Passed {
+				require.Len(t, r.Downtime, 3, "front ends, and the bootstrap twice")
+				for _, d := range r.Downtime {
+					assert.Positive(t, d.Length, d.Service)
+					assert.False(t, d.Open)
+				}
+			} else {
+				s := r.Steps[slices.IndexFunc(r.Steps, func(s runreport.Step) bool { return s.ID == rh.StoppedAt })]
+				assert.Equal(t, runreport.StatusFailed, s.Status)
+				assert.Contains(t, string(md), "## Why the run ended")
+			}
+		})
+	}
+	t.Run("in the run's report", func(t *testing.T) {
+		_, rh := recordedRehearsal(t, okRehearsal)
+		events, rec := recorded(t, lvmRun)
+		r := runreport.Build(rec, events)
+		r.SetRehearsal(rh)
+		md, svg := render(t, r)
+		assertTables(t, string(md))
+		golden(t, lvmRun+".rehearsed.md", md)
+		golden(t, lvmRun+".rehearsed.svg", svg)
+		assert.Contains(t, string(md), "## Rehearsal on a replica\n")
+		assert.Contains(t, string(md), "(the same plan as this run)")
+		assert.Empty(t, r.Notes)
+
+		_, other := recordedRehearsal(t, stoppedRehearsal)
+		r.SetRehearsal(other)
+		assert.False(t, r.Rehearsal.SamePlan)
+		assert.Contains(t, r.Notes[0], "the rehearsal recorded is of plan "+other.PlanHash)
+	})
 }
