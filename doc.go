@@ -15,6 +15,7 @@
 //	issue        the known issues' ids (OC-xxxxx), written once; upgrade's registry says what each affects
 //	upgrade      plan/act: version hops, facts, preflight checks, known issues, the resumable runner
 //	runreport    report: a run's journal and events as Markdown, an SVG timeline and JSON, for the change board
+//	replica      a replica of production built from its facts, to rehearse the plan on (the runbook's first rule)
 //	clustertest  a simulated HA cluster over real SSH, for tests and demos (its nodes run internal/ecmodel, the one model of a Chef node)
 //	lab          a real HA cluster in Linux namespaces: sshd, runit and keepalived for real
 //

@@ -2,8 +2,6 @@ package runreport
 
 import (
 	"fmt"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,54 +21,32 @@ type Fill struct {
 	Problem string `json:"problem,omitempty"`
 }
 
-// The runner's words about its LVM snapshot (upgrade/execute.go: the
-// backup step's finding, the check before a step, and the StepError of a
-// check that stops the run, which carries lvm.SnapshotError's text).
-var (
-	fillMade    = regexp.MustCompile(`^(\S+/\S+) made: (\d+) MiB, ([0-9]+(?:\.[0-9]+)?)% full$`)
-	fillChecked = regexp.MustCompile(`^the backup snapshot (\S+/\S+) is ([0-9]+(?:\.[0-9]+)?)% full$`)
-	fillStopped = regexp.MustCompile(`LVM snapshot (\S+/\S+) ([a-z ]+): (?:([0-9]+(?:\.[0-9]+)?)% of \d+ bytes used)?`)
-)
-
 // snapshotFills reads the fills of each LVM backup from the events: the
-// runner reports the fill when it makes the snapshot, before a step once
-// it is half-way to the threshold, and when it stops for it.
+// runner reports the snapshot (upgrade.Event.Snapshot) when it makes it,
+// before each later step, and when it stops for it.
 func (r *Report) snapshotFills(events []upgrade.Event) {
 	for i := range r.Backups {
 		b := &r.Backups[i]
 		if b.Kind != "lvm" || b.Snapshot == "" {
 			continue
 		}
+		checked := "" // the step whose check was just read: its warning repeats it
 		for _, ev := range events {
-			if ev.Step != "" && r.step(ev.Step) == nil {
-				continue // another plan's
+			s := ev.Snapshot
+			if s == nil || s.Name != b.Snapshot || (ev.Step != "" && r.step(ev.Step) == nil) {
+				continue
 			}
 			switch ev.Kind {
+			case upgrade.EventBackupFill:
+				checked = ev.Step
+				b.Fills = append(b.Fills, Fill{Time: ev.Time, Step: ev.Step, Percent: s.Percent})
 			case upgrade.EventFinding:
-				if m := fillMade.FindStringSubmatch(ev.Message); m != nil && m[1] == b.Snapshot {
-					p, _ := strconv.ParseFloat(m[3], 64)
-					b.Fills = append(b.Fills, Fill{Time: ev.Time, Step: ev.Step, Percent: p})
-				} else if m := fillChecked.FindStringSubmatch(ev.Message); m != nil && m[1] == b.Snapshot {
-					p, _ := strconv.ParseFloat(m[2], 64)
-					b.Fills = append(b.Fills, Fill{Time: ev.Time, Step: ev.Step, Percent: p})
+				if ev.Step != checked {
+					b.Fills = append(b.Fills, Fill{Time: ev.Time, Step: ev.Step, Percent: s.Percent})
 				}
 			case upgrade.EventStepFailed:
-				msg := ev.Message
-				if ev.Error != nil {
-					msg = ev.Error.Message
-				}
-				m := fillStopped.FindStringSubmatch(msg)
-				if m == nil || m[1] != b.Snapshot || !strings.Contains(msg, "before this step, the backup") {
-					continue
-				}
-				f := Fill{Time: ev.Time, Step: ev.Step, Stopped: true, Problem: m[2]}
-				switch {
-				case m[3] != "":
-					f.Percent, _ = strconv.ParseFloat(m[3], 64)
-				case m[2] == "invalid":
-					f.Percent = 100
-				}
-				b.Fills = append(b.Fills, f)
+				checked = ""
+				b.Fills = append(b.Fills, Fill{Time: ev.Time, Step: ev.Step, Percent: s.Percent, Stopped: true, Problem: s.Problem})
 			}
 		}
 	}

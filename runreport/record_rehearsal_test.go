@@ -64,7 +64,7 @@ func recordRehearsal(t *testing.T, name, base string) {
 	defer cl.Close()
 	rclock := clustertest.NewFakeClock(epoch)
 	boot, _ := cl.Node("be1.chefha.test")
-	opts := inputs(t, rclock)
+	opts := inputs(t, rclock, "")
 	ro := replica.Options{Target: replica.Simulation{Clock: rclock.Now, Sleep: rclock.Advance}}
 	if o.LVM != nil {
 		vol, err := replica.ReadVolume(ctx, boot, "opscode", "drbd")

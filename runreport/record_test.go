@@ -31,6 +31,7 @@ var epoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 type scenario struct {
 	name      string
 	version   string
+	target    string // default 11.1.8
 	frontends int
 	knobs     []clustertest.Knob
 	// plant is planted after the cluster is dialled (a dropped connection).
@@ -49,6 +50,8 @@ type scenario struct {
 
 var scenarios = []scenario{
 	{name: "upgrade-1.4.6-11.1.8", version: "1.4.6", frontends: 3, knobs: []clustertest.Knob{clustertest.OC11382()}, runs: 1},
+	// Before 11.1.7 no sleep outlasts keepalived's restart: OC-11382 bites.
+	{name: retryRun, version: "1.4.6", target: "11.1.6", frontends: 1, knobs: []clustertest.Knob{clustertest.OC11382()}, runs: 1},
 	{name: "failed-partybus-locked", version: "11.0.2", frontends: 2, knobs: []clustertest.Knob{clustertest.PartybusLocked()}, runs: 1},
 	{name: "resumed-dropped-connection", version: "1.4.6", frontends: 2, plant: []clustertest.Knob{clustertest.DropMidCommand("fe2.chefha.test", 5)}, runs: 2},
 	{name: lvmRun, version: "1.4.6", frontends: 1, runs: 2,
@@ -153,7 +156,7 @@ func recordScenario(t testing.TB, sc scenario, base string) {
 	journal := &sampledJournal{tl: tl}
 	var events []upgrade.Event
 	var sims []time.Time // the simulated clock at each event
-	opts := append(inputs(t, clock), upgrade.WithJournal(journal),
+	opts := append(inputs(t, clock, sc.target), upgrade.WithJournal(journal),
 		upgrade.WithEvents(func(ev upgrade.Event) {
 			tl.mark()
 			events = append(events, ev)
@@ -204,8 +207,11 @@ func recordScenario(t testing.TB, sc scenario, base string) {
 }
 
 // inputs are an upgrade to 11.1.8's, as upgrade's tests give them.
-func inputs(t testing.TB, clock *clustertest.FakeClock) []upgrade.Option {
-	opts := []upgrade.Option{upgrade.WithTarget(semver.MustParse("11.1.8")),
+func inputs(t testing.TB, clock *clustertest.FakeClock, target string) []upgrade.Option {
+	if target == "" {
+		target = "11.1.8"
+	}
+	opts := []upgrade.Option{upgrade.WithTarget(semver.MustParse(target)),
 		upgrade.WithBackup(upgrade.Backup{Command: "mkdir /tmp/chefha-backup", Check: "test -e /tmp/chefha-backup"}),
 		upgrade.WithClock(clustertest.SteppingClock{FakeClock: clock})}
 	for _, p := range writePackages(t, t.TempDir()) {
@@ -219,7 +225,7 @@ func inputs(t testing.TB, clock *clustertest.FakeClock) []upgrade.Option {
 func writePackages(t testing.TB, dir string) []string {
 	t.Helper()
 	var out []string
-	for _, v := range []string{"1.4.6", "11.0.2", "11.1.8"} {
+	for _, v := range []string{"1.4.6", "11.0.2", "11.1.6", "11.1.8"} {
 		p := filepath.Join(dir, "private-chef_"+v+"-1_amd64.deb")
 		f, err := os.Create(p)
 		require.NoError(t, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/chefha/chefha/issue"
+	"github.com/chefha/chefha/lvm"
 	"strings"
 	"time"
 
@@ -242,7 +243,8 @@ func (r *Runner) backup(ctx context.Context, step Step, a Action) error {
 		if err := r.save(ctx); err != nil {
 			return err
 		}
-		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("%s made: %d MiB, %.1f%% full", rec.Snapshot, size>>20, c.Percent)})
+		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("%s made: %d MiB, %.1f%% full", rec.Snapshot, size>>20, c.Percent),
+			Snapshot: &SnapshotFill{Name: rec.Snapshot, Size: size, Percent: c.Percent, Threshold: s.withDefaults().Threshold}})
 		return nil
 	}
 	res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sh", "-c", r.o.backup.Command}, Sudo: true})
@@ -288,15 +290,25 @@ func (r *Runner) guardSnapshot(ctx context.Context, hc *hopCtx, step Step) error
 	if err != nil {
 		return err
 	}
+	threshold := s.withDefaults().Threshold
 	c, err := s.check(ctx, n)
 	if err != nil {
 		serr := &StepError{Step: step.ID, Title: step.Title, Node: hc.boot,
 			Err: fmt.Errorf("before this step, the backup: %w (then run again: the run goes on from here)", err)}
-		r.emit(Event{Kind: EventStepFailed, Step: step.ID, Title: step.Title, Node: hc.boot, Message: serr.Error(), Error: eventError(serr)})
+		ev := Event{Kind: EventStepFailed, Step: step.ID, Title: step.Title, Node: hc.boot, Message: serr.Error(), Error: eventError(serr)}
+		var se *lvm.SnapshotError
+		if errors.As(err, &se) {
+			ev.Snapshot = &SnapshotFill{Name: se.Snapshot, Percent: se.Percent, Threshold: threshold, Problem: se.Problem.String()}
+		}
+		r.emit(ev)
 		return serr
 	}
-	if c.Percent >= s.withDefaults().Threshold/2 {
-		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: hc.boot, Message: fmt.Sprintf("the backup snapshot %s is %.1f%% full", c.Snapshot.FullName(), c.Percent)})
+	fill := &SnapshotFill{Name: c.Snapshot.FullName(), Percent: c.Percent, Threshold: threshold}
+	r.emit(Event{Kind: EventBackupFill, Step: step.ID, Node: hc.boot, Snapshot: fill,
+		Message: fmt.Sprintf("the backup snapshot %s is %.1f%% full", fill.Name, fill.Percent)})
+	if c.Percent >= threshold/2 {
+		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: hc.boot, Snapshot: fill,
+			Message: fmt.Sprintf("the backup snapshot %s is %.1f%% full, half-way to the %.0f%% at which the run stops: extend it now (lvextend)", fill.Name, fill.Percent, threshold)})
 	}
 	return nil
 }

@@ -165,7 +165,13 @@ func (e *ReplicaMismatchError) Error() string {
 // rehearsal would prove nothing (*ReplicaMismatchError).
 func Rehearse(ctx context.Context, replica *cluster.Cluster, want Plan, opts ...Option) (Rehearsal, error) {
 	var events []Event
-	opts = append(append([]Option{}, opts...), WithJournal(&MemJournal{}), WithEvents(func(ev Event) { events = append(events, ev) }))
+	caller := buildOptions(opts).onEvent
+	opts = append(append([]Option{}, opts...), WithJournal(&MemJournal{}), WithEvents(func(ev Event) {
+		events = append(events, ev)
+		if caller != nil {
+			caller(ev)
+		}
+	}))
 	r := NewRunner(replica, opts...)
 	r.o.rehearsals, r.o.dryRun = "", false
 	got, err := r.Plan(ctx)

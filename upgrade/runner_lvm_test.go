@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,20 @@ func testSnapshotStopsAndResumes(t *testing.T, e *upgradeEnv, vg string) {
 	require.Len(t, rec.Backups, 1)
 	assert.Equal(t, vg+"/"+snap, rec.Backups[0].Snapshot, "the journal names the snapshot")
 	assert.Equal(t, "lvm", rec.Backups[0].Kind)
+
+	// Run again before extending: it stops at the same place, for the same
+	// reason, rather than taking the full snapshot for a lost one.
+	var again []upgrade.Event
+	err = e.runner("11.1.8", &again, backup).Run(context.Background())
+	var se2 *upgrade.StepError
+	require.ErrorAs(t, err, &se2, "still full: stops again")
+	assert.Equal(t, se.Step, se2.Step)
+	var full2 *lvm.SnapshotError
+	require.ErrorAs(t, err, &full2)
+	assert.Equal(t, lvm.SnapshotFull, full2.Problem)
+	assert.True(t, slices.ContainsFunc(again, func(ev upgrade.Event) bool {
+		return ev.Kind == upgrade.EventStepFailed && ev.Snapshot != nil && ev.Snapshot.Problem == "full"
+	}), "the stop carries the snapshot's fill")
 
 	boot, _ := e.cl.Node(e.sim.Bootstrap().Name)
 	res, err := boot.Run(context.Background(), cluster.Cmd{Argv: full.Extend[0], Sudo: true})

@@ -62,7 +62,9 @@ func rehearse(ctx context.Context, prod *cluster.Cluster, opts []upgrade.Option,
 		return fail(err)
 	}
 	defer r.Close()
-	rh, err := r.Rehearse(ctx, plan, append(opts, upgrade.WithClock(clustertest.SteppingClock{FakeClock: clock}))...)
+	var events []upgrade.Event // the rehearsal's own: where the services stopped and started again
+	rh, err := r.Rehearse(ctx, plan, append(opts, upgrade.WithClock(clustertest.SteppingClock{FakeClock: clock}),
+		upgrade.WithEvents(func(ev upgrade.Event) { events = append(events, ev) }))...)
 	var mismatch *upgrade.ReplicaMismatchError
 	if errors.As(err, &mismatch) {
 		return fail(fmt.Errorf("%w: the replica does not look enough like production for its rehearsal to count", err))
@@ -70,7 +72,7 @@ func rehearse(ctx context.Context, prod *cluster.Cluster, opts []upgrade.Option,
 	if err != nil {
 		return fail(err)
 	}
-	v := rehearsalView{Format: RehearsalFormat, Rehearsal: rh, Downtime: runreport.FromRehearsal(plan, rh, nil).Downtime, Replica: r.Report}
+	v := rehearsalView{Format: RehearsalFormat, Rehearsal: rh, Downtime: runreport.FromRehearsal(plan, rh, events).Downtime, Replica: r.Report}
 	if rh.Passed {
 		if err := upgrade.SaveRehearsal(dir, rh); err != nil {
 			return fail(err)
