@@ -331,6 +331,9 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		plan, perr := r.Plan(pctx)
 		if perr == nil {
 			v := upgrade.DescribePlan(plan, upgrade.Gather(pctx, cl))
+			if rh, err := upgrade.LoadRehearsal(rehearsals, plan.Hash()); err == nil {
+				v = v.WithRehearsal(rh) // how long each stop of service lasted there
+			}
 			v.Next = nextCommand(fl)
 			view = &v
 		}
