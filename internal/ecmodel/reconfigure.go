@@ -192,8 +192,11 @@ func (n *Node) enable(s string, ha bool, owner string) {
 	n.writeIfChanged(path.Join(sv, "run"), runScript(rel, s), 0o755)
 	n.writeIfChanged(path.Join(sv, "log", "run"), logRunScript(rel, s), 0o755)
 	if _, err := h.Lstat(path.Join(LogDir, s)); err != nil {
+		// The directory resource; current is svlogd's, made by the user
+		// the log run script runs it as.
 		h.MkdirAll(path.Join(LogDir, s), 0o755)
 		h.WriteFile(path.Join(LogDir, s, "current"), nil, 0o644)
+		h.Chown(path.Join(LogDir, s, "current"), svlogdUser(rel))
 	}
 	if s != "keepalived" {
 		h.Chown(path.Join(LogDir, s), owner)

@@ -143,6 +143,14 @@ func runScript(rel Release, s string) string {
 	return "#!/bin/sh\nexec 2>&1\nexec /opt/opscode/embedded/bin/" + s + "\n"
 }
 
+// svlogdUser is who svlogd runs as (logRunScript), as "user:group".
+func svlogdUser(rel Release) string {
+	if !strings.HasPrefix(rel.Version, "11.") {
+		return "root:root"
+	}
+	return "opscode:opscode"
+}
+
 // logRunScript is sv/NAME/log/run (sv-NAME-log-run.erb): svlogd as root in
 // 1.x, as opscode (chpst -U) from 11.0.
 func logRunScript(rel Release, s string) string {
