@@ -294,5 +294,9 @@ func removeLab(ctx context.Context, id string) {
 			deleteLink(ctx, l)
 		}
 	}
+	syscall.Unmount(drbdDisk(labDir(id)), syscall.MNT_DETACH)
 	os.RemoveAll(labDir(id))
 }
+
+// drbdDisk is a lab's shared DRBD disk, a tmpfs on the host.
+func drbdDisk(dir string) string { return filepath.Join(dir, "drbd", "disk") }

@@ -430,6 +430,7 @@ func (l *Lab) close() error {
 		return nil // not a started lab
 	}
 	deleteLink(ctx, l.bridge)
+	syscall.Unmount(drbdDisk(l.Dir), syscall.MNT_DETACH)
 	err := os.RemoveAll(l.Dir)
 	l.claim.release()
 	return err

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/chefha/chefha/internal/ecmodel"
 	"github.com/chefha/chefha/lab/internal/svdir"
@@ -75,11 +76,16 @@ func copyFile(src, dst string) error {
 }
 
 // drbdPrep makes the back ends' shared DRBD directory: the pair's state,
-// healthy and connected, and the disk it replicates.
+// healthy and connected, and the disk it replicates, a file system of its
+// own as DRBD's is (cluster.sh's `fuser -km DATADIR` kills what uses that
+// file system, and only that).
 func (l *Lab) drbdPrep() error {
 	dir := filepath.Join(l.Dir, "drbd")
 	if err := os.MkdirAll(filepath.Join(dir, "disk"), 0o755); err != nil {
 		return err
+	}
+	if err := syscall.Mount("chefha-drbd", drbdDisk(l.Dir), "tmpfs", 0, "size=16m,mode=0755"); err != nil {
+		return fmt.Errorf("lab: the DRBD disk: %w", err)
 	}
 	b, _ := json.MarshalIndent(ecmodel.NewDRBDPair(l.Nodes[0].Name, l.Nodes[1].Name), "", "  ")
 	return os.WriteFile(filepath.Join(dir, "pair.json"), append(b, '\n'), 0o600)

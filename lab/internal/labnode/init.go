@@ -59,7 +59,8 @@ func initNode(args []string) int {
 			fmt.Fprintln(os.Stderr, "init:", err)
 			return 1
 		}
-		if err := syscall.Mount(b[0], b[1], "", syscall.MS_BIND, ""); err != nil {
+		// Recursive: the DRBD directory holds the disk, a mount of its own.
+		if err := syscall.Mount(b[0], b[1], "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
 			fmt.Fprintf(os.Stderr, "init: bind %s over %s: %v\n", b[0], b[1], err)
 			return 1
 		}

@@ -202,8 +202,27 @@ func (h *Host) StopJob(ctx context.Context, job string) error {
 	for i := 0; i < 500 && h.ProcessAlive(pid) && procState(pid) != "Z"; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
-	for _, p := range orphanRunsv() {
+	orphans := orphanRunsv()
+	for _, p := range orphans {
 		syscall.Kill(p, post)
+	}
+	// Upstart returns once post-stop has signalled them. The recipe that
+	// stops the job writes the new job's file and checks its status
+	// before starting it, seconds in which the signalled runsv stop their
+	// service and svlogd and exit: wait for them, so that the new
+	// runsvdir's runsv do not meet their supervise locks still held, as
+	// an instant successor would.
+	for i := 0; i < 1000; i++ {
+		alive := false
+		for _, p := range orphans {
+			if h.ProcessAlive(p) && procState(p) != "Z" {
+				alive = true
+			}
+		}
+		if !alive {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	os.Remove(h.p(h.jobPIDFile(job)))
 	return nil

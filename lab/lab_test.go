@@ -1,0 +1,253 @@
+package lab_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/keepalived"
+	"github.com/chefha/chefha/lab"
+	"github.com/chefha/chefha/upgrade"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// vip reads a node's VIP from its private-chef.rb over SSH with the client
+// config sshConfig (whose known_hosts is checked strictly).
+func vip(t *testing.T, l *lab.Lab, n *lab.Node, sshConfig string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, err := cluster.LoadSSHConfig(sshConfig, n.Name)
+	require.NoError(t, err)
+	c, err := cluster.DialSSH(ctx, cfg)
+	require.NoError(t, err, "%s of the lab on %s", n.Name, l.Subnet)
+	defer c.Close()
+	res, err := c.Run(ctx, cluster.Command("cat", cluster.TopologyPath))
+	require.NoError(t, err)
+	top, err := cluster.ParseTopology(bytes.NewReader(res.Stdout))
+	require.NoError(t, err)
+	return top.BackendVIP.IPAddress
+}
+
+// Two labs on one machine: their own subnets and VIPs, each node answers
+// with its own lab's host key (another lab's key for the same node is
+// refused), the pre-flight passes on a healthy one, and CleanLeftovers
+// spares both.
+func TestLabSideBySide(t *testing.T) {
+	t.Parallel()
+	labs := startLabs(t, lab.Spec{Version: "1.4.6"}, lab.Spec{Version: "11.1.8"})
+	a, b := labs[0], labs[1]
+	require.False(t, a.Subnet.Overlaps(b.Subnet), "%s and %s", a.Subnet, b.Subnet)
+	assert.NotEqual(t, a.VIP, b.VIP)
+	for _, l := range labs {
+		assert.True(t, l.Subnet.Contains(netip.MustParseAddr(l.VIP)), "VIP %s in %s", l.VIP, l.Subnet)
+		for _, n := range l.Nodes {
+			assert.True(t, l.Subnet.Contains(netip.MustParseAddr(n.Addr)), "%s's %s in %s", n.Name, n.Addr, l.Subnet)
+			assert.Equal(t, l.VIP, vip(t, l, n, l.SSHConfig), "%s of the lab on %s", n.Name, l.Subnet)
+		}
+	}
+	// b's host keys, recorded for a's addresses: a's nodes do not match.
+	kh, err := os.ReadFile(b.KnownHosts)
+	require.NoError(t, err)
+	swapped := string(kh)
+	for i, n := range b.Nodes {
+		swapped = strings.ReplaceAll(swapped, n.Addr+" ", a.Nodes[i].Addr+" ")
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "known_hosts"), []byte(swapped), 0o600))
+	cfg, err := cluster.LoadSSHConfig(a.SSHConfig, a.Nodes[0].Name)
+	require.NoError(t, err)
+	cfg.KnownHostsFiles = []string{filepath.Join(dir, "known_hosts")}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = cluster.DialSSH(ctx, cfg)
+	var hk *cluster.HostKeyError
+	require.ErrorAs(t, err, &hk, "the other lab's key for %s", a.Nodes[0].Addr)
+	assert.False(t, hk.Unknown, "a mismatch, not an unknown host")
+
+	for _, l := range labs {
+		rep := preflight(t, l, "11.1.8")
+		var b bytes.Buffer
+		rep.WriteTable(&b)
+		assert.False(t, rep.Failed(), "the pre-flight of a healthy lab on %s:\n%s", l.Subnet, b.String())
+	}
+	require.NoError(t, lab.CleanLeftovers(context.Background()))
+	for _, l := range labs {
+		vip(t, l, l.Nodes[0], l.SSHConfig)
+	}
+}
+
+func preflight(t *testing.T, l *lab.Lab, target string) upgrade.Report {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := l.Dial(ctx)
+	require.NoError(t, err)
+	defer cl.Close()
+	rep, err := upgrade.Preflight(ctx, cl, upgrade.WithTarget(semver.MustParse(target)))
+	require.NoError(t, err)
+	return rep
+}
+
+// Kill the bootstrap's keepalived: the gate sees the real failover, and
+// keepalived.Watch shows it within two polls of its happening.
+func TestLabFailoverWatched(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, lab.Spec{Version: "11.1.8"})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cl, err := l.Dial(ctx)
+	require.NoError(t, err)
+	defer cl.Close()
+	be1, _ := cl.Node(l.Nodes[0].Name)
+	be2, _ := cl.Node(l.Nodes[1].Name)
+
+	const interval = time.Second
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	type seen struct {
+		keepalived.Snapshot
+		at time.Time
+	}
+	snaps := make(chan seen, 1000)
+	go func() {
+		for s := range keepalived.Watch(wctx, [2]cluster.Node{be1, be2}, keepalived.WatchOptions{VIP: l.VIP, Interval: interval}) {
+			snaps <- seen{s, time.Now()}
+		}
+		close(snaps)
+	}()
+
+	read := func(ctx context.Context) (keepalived.Pair, error) {
+		f := upgrade.Gather(ctx, cl)
+		bf, _ := f.Node(l.Nodes[0].Name)
+		sf, _ := f.Node(l.Nodes[1].Name)
+		return keepalived.Pair{Bootstrap: bf.KeepalivedState(l.VIP), Secondary: sf.KeepalivedState(l.VIP)}, nil
+	}
+	g := keepalived.Gate{Read: read, Master: l.Nodes[0].Name, Hold: 2 * time.Second, Timeout: time.Minute, Poll: 200 * time.Millisecond, CheckVIP: true}
+	_, err = g.Wait(ctx)
+	require.NoError(t, err, "be1 master at start")
+
+	// Kill it as a crash would: no notify_stop. runsv restarts it, in
+	// BACKUP, and nopreempt keeps be2 master.
+	out, err := l.Nodes[0].Exec(ctx, "pkill", "-KILL", "-x", "keepalived")
+	require.NoError(t, err, string(out))
+	killed := time.Now()
+	// When be2 took the VIP, looked for ten times a second in its network
+	// namespace.
+	var took time.Time
+	for took.IsZero() && time.Since(killed) < time.Minute {
+		out, _ := l.Nodes[1].Exec(ctx, "ip", "-o", "-4", "addr", "show")
+		if strings.Contains(string(out), " "+l.VIP+"/") {
+			took = time.Now()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	require.False(t, took.IsZero(), "be2 took the VIP")
+	g.Master, g.Hold = l.Nodes[1].Name, time.Nanosecond
+	p, err := g.Wait(ctx)
+	require.NoError(t, err, "failover to be2")
+	t.Logf("failover (kill -9 of be1's keepalived → be2 holds the VIP %s, master %s)", took.Sub(killed).Round(10*time.Millisecond), time.Since(killed).Round(10*time.Millisecond))
+	require.True(t, p.Secondary.HasVIP)
+	g.Hold = 5 * time.Second
+	p, err = g.Wait(ctx)
+	require.NoError(t, err, "stable with be2 master after be1's keepalived is back")
+	require.Equal(t, keepalived.Backup, p.Bootstrap.Current)
+
+	// The watch: the first snapshot showing be2 with the VIP is one of the
+	// first two whose poll began after be2 took it.
+	stop()
+	after := 0
+	for s := range snaps {
+		if !s.Time.Before(took) {
+			after++
+		}
+		if s.Secondary.HasVIP {
+			t.Logf("watch snapshot %d shows it; its poll began %s after the test's own look saw the VIP move", s.Seq, s.Time.Sub(took).Round(10*time.Millisecond))
+			assert.LessOrEqual(t, after, 2, "seen within two polls")
+			return
+		}
+	}
+	t.Fatal("no snapshot showed be2 with the VIP")
+}
+
+// leftoverEnv makes the test binary the process whose lab is left over.
+const leftoverEnv = "CHEFHA_LAB_TEST_LEFTOVER"
+
+type leftover struct {
+	Dir    string
+	Subnet netip.Prefix
+	NetNS  []string
+}
+
+// A lab whose process was killed leaves its nodes running, namespaces, a
+// bridge and files; CleanLeftovers (which Start calls) removes them, and
+// only them: the labs of the other tests running meanwhile live on.
+func TestLabLeftoversAreCleaned(t *testing.T) {
+	if os.Getenv(leftoverEnv) != "" {
+		l, err := lab.Start(context.Background(), lab.Spec{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := leftover{Dir: l.Dir, Subnet: l.Subnet}
+		for _, n := range l.Nodes {
+			rec.NetNS = append(rec.NetNS, n.NetNS)
+		}
+		json.NewEncoder(os.Stdout).Encode(rec)
+		select {} // until killed
+	}
+	t.Parallel()
+	needLab(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLabLeftoversAreCleaned$")
+	cmd.Env = append(os.Environ(), leftoverEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var rec leftover
+	var said []string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && json.Unmarshal(sc.Bytes(), &rec) != nil {
+		said = append(said, sc.Text())
+	}
+	require.NoError(t, cmd.Process.Kill())
+	cmd.Wait()
+	require.NotEmpty(t, rec.NetNS, "the child's lab did not start: %s", strings.Join(said, "\n"))
+
+	route := func() string {
+		out, _ := exec.Command("ip", "route", "show", rec.Subnet.String()).Output()
+		return strings.TrimSpace(string(out))
+	}
+	pids, err := exec.Command("ip", "netns", "pids", rec.NetNS[0]).Output()
+	require.NoError(t, err)
+	require.NotEmpty(t, strings.Fields(string(pids)), "the dead lab's nodes still run")
+	require.NotEmpty(t, route(), "its bridge is still there")
+
+	require.NoError(t, lab.CleanLeftovers(context.Background()))
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	for _, ns := range rec.NetNS {
+		assert.NotContains(t, string(out), ns+" ")
+	}
+	// Killed: gone, or a zombie until the host's init reaps it.
+	assert.Eventually(t, func() bool {
+		for _, p := range strings.Fields(string(pids)) {
+			if b, err := os.ReadFile("/proc/" + p + "/stat"); err == nil && !bytes.Contains(b, []byte(") Z ")) {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, 50*time.Millisecond, "the dead lab's node processes killed: %s", pids)
+	assert.Empty(t, route(), "bridge removed")
+	_, err = os.Stat(rec.Dir)
+	assert.True(t, errors.Is(err, os.ErrNotExist), "files removed")
+}

@@ -1,0 +1,99 @@
+package lab_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/lab"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// upgradeCmd returns examples/upgrade (built once per run) and the
+// arguments that point it at the lab: its private-chef.rb, real packages
+// of the versions the plan may hop through (clustertest.WritePackage), a
+// journal of its own.
+func upgradeCmd(t *testing.T, l *lab.Lab) (bin string, args []string) {
+	t.Helper()
+	dir := t.TempDir()
+	bin = buildExample(t, "upgrade")
+	rb := filepath.Join(dir, "private-chef.rb")
+	b, err := os.ReadFile(l.Nodes[0].Root("/etc/opscode/private-chef.rb")) // the /etc overlay's upper layer
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(rb, b, 0o644))
+	args = []string{"-config", rb, "-ssh-config", l.SSHConfig, "-target", "11.1.8", "-backup-waived", "lab: throwaway nodes",
+		"-hold", "2s", "-journal", filepath.Join(dir, "journal.json"), "-apply"}
+	for _, v := range []string{"11.0.2", "11.1.8"} {
+		p, err := clustertest.WritePackage(dir, "debian", v)
+		require.NoError(t, err)
+		args = append(args, "-package", p)
+	}
+	return bin, args
+}
+
+// assertLabUpgraded checks every node at the target version and level,
+// private-chef.rb the same everywhere, and the bootstrap master.
+func assertLabUpgraded(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	var rb string
+	for _, n := range l.Nodes {
+		b, err := os.ReadFile(n.Root("/opt/opscode/version-manifest.txt"))
+		require.NoError(t, err)
+		assert.Equal(t, "private-chef 11.1.8\n", string(b), n.Name)
+		b, err = os.ReadFile(n.Root("/var/opt/opscode/upgrades/migration-level"))
+		require.NoError(t, err)
+		assert.Equal(t, `{"major":1,"minor":13}`+"\n", string(b), n.Name)
+		out, err := n.Exec(context.Background(), "cat", "/etc/opscode/private-chef.rb")
+		require.NoError(t, err, string(out))
+		if rb == "" {
+			rb = string(out)
+		}
+		assert.Equal(t, rb, string(out), "/etc/opscode/private-chef.rb on %s", n.Name)
+	}
+	b, err := os.ReadFile(l.Nodes[0].Root("/var/opt/opscode/keepalived/current_cluster_status"))
+	require.NoError(t, err)
+	assert.Equal(t, "master\n", string(b), "the bootstrap is master")
+}
+
+// examples/upgrade -apply takes a 1.4.6 lab to 11.1.8 with real
+// packages: killed (SIGKILL) right after the package install and run
+// again with -resume, it says which steps it found done and finishes,
+// installing no package twice.
+func TestLabUpgradeKilledAndResumed(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, lab.Spec{Version: "1.4.6", UpgradeSleep: 2 * time.Second})
+	bin, args := upgradeCmd(t, l)
+	start := time.Now()
+	cmd := exec.Command(bin, append(args, "-o", "json")...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(stdout)
+	killed := false
+	for sc.Scan() {
+		var ev struct{ Kind, Step string }
+		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Kind == "step-done" && strings.Contains(ev.Step, "install-package") {
+			require.NoError(t, cmd.Process.Kill())
+			killed = true
+			break
+		}
+	}
+	cmd.Wait()
+	require.True(t, killed, "the run reached the install step")
+	t.Logf("killed after the install, %s in", time.Since(start).Round(time.Millisecond))
+
+	out, err := exec.Command(bin, append(args, "-resume")...).CombinedOutput()
+	t.Logf("resumed (%s in all):\n%s", time.Since(start).Round(time.Millisecond), out)
+	require.NoError(t, err)
+	assert.Regexp(t, `· hop1/install-package: recorded done, and its effect is on the cluster`, string(out), "the resumed run says what it found done")
+	assert.NotContains(t, string(out), "dpkg -i", "the package is not installed twice")
+	assertLabUpgraded(t, l)
+}
