@@ -53,7 +53,7 @@ func (l *Lab) Select(s ecmodel.Selector) ([]ecmodel.Target, error) {
 // (clustertest.ErrCannotPlant).
 func (l *Lab) Plant(k ecmodel.Knob) error {
 	if err := k.Plant(l); err != nil {
-		return fmt.Errorf("lab: knob %s: %w", k.Name, err)
+		return fmt.Errorf("lab: %w", err)
 	}
 	return nil
 }

@@ -68,13 +68,21 @@ func KnobOC11426() Knob {
 
 // KnobOC11490: /var/log/opscode/keepalived owned by root: EC 11's
 // svlogd runs as opscode and keepalived does not stay up. Reconfigures
-// before 11.1.7 keep the owner; 11.1.7's re-owns it. (Lab: yes: the
-// directory chowned to root and keepalived's svlogd restarted; on EC 11 the
-// real svlogd, run as opscode by the log run script, cannot open it and
+// before 11.1.7 keep the owner; 11.1.7's re-owns it. The files in it are
+// root's too, as 1.x's svlogd (run as root) left them. (Lab: yes: all of
+// it chowned to root and keepalived's svlogd restarted; on EC 11 the real
+// svlogd, run as opscode by the log run script, cannot lock it and
 // runsvdir shows its complaint.)
 func KnobOC11490() Knob {
 	return arm(issue.OC11490, Backends, func(t Target) error {
-		if err := t.Chown(LogDir+"/keepalived", "root:root"); err != nil {
+		dir := LogDir + "/keepalived"
+		ents, _ := t.ReadDir(dir)
+		for _, e := range ents {
+			if err := t.Chown(path.Join(dir, e.Name()), "root:root"); err != nil {
+				return err
+			}
+		}
+		if err := t.Chown(dir, "root:root"); err != nil {
 			return err
 		}
 		if ls, ok := t.(LogServices); ok {
@@ -375,6 +383,9 @@ func KnobDRBD(f DRBDFault) Knob {
 // Install, follow it; the programs under it stay Debian's.)
 func KnobRHEL() Knob {
 	return NewKnob("rhel", true, All, func(t Target) error {
+		// Debian's /etc/os-release is a link to /usr/lib/os-release: the
+		// node gets a file of its own instead.
+		t.Remove("/etc/os-release")
 		return t.WriteFile("/etc/os-release", []byte("NAME=\"Red Hat Enterprise Linux Server\"\nID=\"rhel\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"6.5\"\n"), 0o644)
 	})
 }

@@ -31,6 +31,11 @@ var errNoDRBD = errors.New("no DRBD on this node")
 
 // drbd runs fn on the pair's state under its lock, and saves it when save.
 func (h *Host) drbd(save bool, fn func(p *ecmodel.DRBDPair)) error {
+	// A front end has no DRBD directory of its own: DRBDDir there is the
+	// machine's empty mount point, which must stay empty.
+	if _, err := os.Stat(h.p(DRBDState)); err != nil {
+		return errNoDRBD
+	}
 	lf, err := os.OpenFile(h.p(DRBDDir+"/pair.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return errNoDRBD

@@ -71,11 +71,46 @@ func own(name string) bool {
 
 func (h *Host) p(name string) string { return h.root + path.Clean("/"+name) }
 
-func (h *Host) guard(op, name string) error {
-	if !own(name) {
-		return &fs.PathError{Op: op, Path: name, Err: errors.New("outside the lab node's own trees (the lab machine's file, shared by every node)")}
+// real resolves the symbolic links of a node path inside the node (its
+// links are node paths, and from outside the node an absolute one would
+// otherwise lead out of it): every component, or all but the last when
+// follow is false. What does not exist is kept as it is.
+func (h *Host) real(name string, follow bool) string {
+	name = path.Clean("/" + name)
+	for range 16 {
+		dir, base := path.Split(name)
+		dir = h.realDir(path.Clean(dir))
+		name = path.Join(dir, base)
+		if !follow || name == "/" {
+			return name
+		}
+		t, err := os.Readlink(h.p(name))
+		if err != nil {
+			return name
+		}
+		if !path.IsAbs(t) {
+			t = path.Join(dir, t)
+		}
+		name = path.Clean(t)
 	}
-	return nil
+	return name
+}
+
+// realDir resolves every link of a directory path.
+func (h *Host) realDir(dir string) string {
+	if dir == "/" {
+		return dir
+	}
+	return h.real(dir, true)
+}
+
+// guard refuses to change what resolves outside the node's own trees.
+func (h *Host) guard(op, name string, follow bool) (string, error) {
+	r := h.real(name, follow)
+	if !own(r) {
+		return "", &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("%s is outside the lab node's own trees (the lab machine's, shared by every node)", r)}
+	}
+	return h.p(r), nil
 }
 
 // ReadFile reads a node file. /proc/drbd is the pair's simulated DRBD as
@@ -94,24 +129,7 @@ func (h *Host) ReadFile(name string) ([]byte, error) {
 			return os.ReadFile(fmt.Sprintf("/proc/%d/mounts", h.pid))
 		}
 	}
-	return os.ReadFile(h.resolve(name))
-}
-
-// resolve follows a symbolic link at the end of name inside the node's
-// root (a node's links are absolute node paths).
-func (h *Host) resolve(name string) string {
-	p := h.p(name)
-	for range 8 {
-		t, err := os.Readlink(p)
-		if err != nil {
-			return p
-		}
-		if !path.IsAbs(t) {
-			t = path.Join(path.Dir(path.Clean("/"+name)), t)
-		}
-		name, p = t, h.p(t)
-	}
-	return p
+	return os.ReadFile(h.p(h.real(name, true)))
 }
 
 func umask() fs.FileMode {
@@ -123,26 +141,28 @@ func umask() fs.FileMode {
 // WriteFile writes in place (a flock on the file survives it, as partybus's
 // truncating open does), with perm masked by the umask.
 func (h *Host) WriteFile(name string, data []byte, perm fs.FileMode) error {
-	if err := h.guard("open", name); err != nil {
+	p, err := h.guard("open", name, true)
+	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(h.p(name)), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(h.p(name), data, perm); err != nil {
+	if err := os.WriteFile(p, data, perm); err != nil {
 		return err
 	}
-	return os.Chmod(h.p(name), perm&^umask())
+	return os.Chmod(p, perm&^umask())
 }
 
 func (h *Host) AppendFile(name string, data []byte, perm fs.FileMode) error {
-	if err := h.guard("open", name); err != nil {
+	p, err := h.guard("open", name, true)
+	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(h.p(name)), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(h.p(name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, perm)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, perm)
 	if err != nil {
 		return err
 	}
@@ -154,17 +174,19 @@ func (h *Host) AppendFile(name string, data []byte, perm fs.FileMode) error {
 }
 
 func (h *Host) Remove(name string) error {
-	if err := h.guard("remove", name); err != nil {
+	p, err := h.guard("remove", name, false)
+	if err != nil {
 		return err
 	}
-	return os.Remove(h.p(name))
+	return os.Remove(p)
 }
 
 func (h *Host) RemoveAll(name string) error {
-	if err := h.guard("remove", name); err != nil {
+	p, err := h.guard("remove", name, false)
+	if err != nil {
 		return err
 	}
-	return os.RemoveAll(h.p(name))
+	return os.RemoveAll(p)
 }
 
 // Lstat and Stat: /dev/drbd0 and the disk under it exist on a back end as
@@ -174,46 +196,52 @@ func (h *Host) Lstat(name string) (fs.FileInfo, error) {
 	if fi, ok := h.drbdDevice(name); ok {
 		return fi, nil
 	}
-	return os.Lstat(h.p(name))
+	return os.Lstat(h.p(h.real(name, false)))
 }
 
 func (h *Host) Stat(name string) (fs.FileInfo, error) {
 	if fi, ok := h.drbdDevice(name); ok {
 		return fi, nil
 	}
-	return os.Stat(h.resolve(name))
+	return os.Stat(h.p(h.real(name, true)))
 }
 
-func (h *Host) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(h.resolve(name)) }
+func (h *Host) ReadDir(name string) ([]fs.DirEntry, error) {
+	return os.ReadDir(h.p(h.real(name, true)))
+}
 
 func (h *Host) MkdirAll(name string, perm fs.FileMode) error {
-	if err := h.guard("mkdir", name); err != nil {
+	p, err := h.guard("mkdir", name, true)
+	if err != nil {
 		return err
 	}
-	return os.MkdirAll(h.p(name), perm)
+	return os.MkdirAll(p, perm)
 }
 
 func (h *Host) Symlink(target, link string) error {
-	if err := h.guard("symlink", link); err != nil {
+	p, err := h.guard("symlink", link, false)
+	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(h.p(link)), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return os.Symlink(target, h.p(link))
+	return os.Symlink(target, p)
 }
 
 func (h *Host) Chmod(name string, perm fs.FileMode) error {
-	if err := h.guard("chmod", name); err != nil {
+	p, err := h.guard("chmod", name, true)
+	if err != nil {
 		return err
 	}
-	return os.Chmod(h.p(name), perm)
+	return os.Chmod(p, perm)
 }
 
 // Chown takes "user:group" names, looked up in the node's /etc (the lab
-// machine's, under the node's overlay).
+// machine's, under the node's overlay). Like chown(1) it follows a link.
 func (h *Host) Chown(name, owner string) error {
-	if err := h.guard("chown", name); err != nil {
+	p, err := h.guard("chown", name, true)
+	if err != nil {
 		return err
 	}
 	u, g, _ := strings.Cut(owner, ":")
@@ -227,7 +255,7 @@ func (h *Host) Chown(name, owner string) error {
 			return err
 		}
 	}
-	return os.Lchown(h.p(name), uid, gid)
+	return os.Chown(p, uid, gid)
 }
 
 func lookup(name string, group bool) (int, error) {
@@ -246,7 +274,7 @@ func lookup(name string, group bool) (int, error) {
 }
 
 func (h *Host) Owner(name string) (string, error) {
-	st, err := os.Lstat(h.p(name))
+	st, err := os.Lstat(h.p(h.real(name, false)))
 	if err != nil {
 		return "", err
 	}

@@ -71,12 +71,12 @@ func (h *Host) SetRunsvdirLog(string) error {
 	return &ecmodel.CannotPlantError{Why: "runsvdir writes its argv itself; the lab makes a real svlogd fail instead (BreakLogDir)"}
 }
 
-// RestartLog restarts a service's svlogd (`sv restart SVDIR/NAME/log`).
+// RestartLog restarts a service's svlogd as migration 008_fix_logging.rb
+// does: `sv force-restart SVDIR/NAME/log` (svlogd exits on TERM only after
+// the next line it reads, so sv kills it when none comes).
 func (h *Host) RestartLog(service string) error {
 	dir := path.Join(ecmodel.SvDir, service, "log")
-	if out, code := h.Sv(context.Background(), "restart", dir, 7*time.Second, false); code != 0 {
-		return fmt.Errorf("sv restart %s: %s", dir, strings.TrimSpace(out))
-	}
+	h.Sv(context.Background(), "force-restart", dir, time.Second, false) // "kill: …", exit 1, when it had to
 	return nil
 }
 
@@ -86,9 +86,7 @@ func (h *Host) BreakLogDir(service string) error {
 	if err := h.RemoveAll(path.Join(ecmodel.LogDir, service)); err != nil {
 		return err
 	}
-	dir := path.Join(ecmodel.SvDir, service, "log")
-	h.Sv(context.Background(), "restart", dir, time.Second, false) // it cannot come up: no point waiting
-	return nil
+	return h.RestartLog(service)
 }
 
 // SetLogFSFull moves a small file system holding a copy of

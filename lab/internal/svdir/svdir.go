@@ -49,7 +49,8 @@ func ShimArg0(role string) string {
 // delay has passed, and on TERM drains for its stop delay. The delays come
 // from delays/NAME under stateDir ("STOP START", seconds; none by
 // default; the stop delay read when TERM comes), the ready file is
-// ready/NAME there.
+// ready/NAME there. Each start leaves NAME-restarted there, which a
+// package install removes: the model reads redis_lb's (OC-11601).
 func Service(stateDir string) string {
 	return `#!/bin/sh
 # A lab stand-in for an Enterprise Chef service (chefha lab).
@@ -61,6 +62,7 @@ delays() {
 delays
 ready=` + stateDir + `/ready/$name
 rm -f "$ready"
+: > ` + stateDir + `/$name-restarted
 echo "$name: started (pid $$)"
 ( sleep "${start:-0}"; mkdir -p "${ready%/*}"; : > "$ready" ) &
 s=
