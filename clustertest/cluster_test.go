@@ -3,12 +3,16 @@ package clustertest_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/internal/ecmodel"
+	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/runit"
 	"github.com/stretchr/testify/assert"
@@ -166,4 +170,54 @@ func TestReconfigureAfter1x(t *testing.T) {
 	require.Equal(t, 0, code)
 	st, _ = s.status(t, be2)
 	assert.NotContains(t, st, "nagios")
+}
+
+// New fails with an error, never a panic, when a cluster cannot be built
+// part-way (a release the model lacks, a knob naming no node), and leaves
+// nothing behind: the node trees are removed, the SSH servers closed.
+func TestNewFailsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	for _, o := range []clustertest.Options{
+		{Version: "9.9.9", Dir: dir},
+		{Dir: dir, Knobs: []clustertest.Knob{clustertest.MigrationLevel("nosuch.chefha.test", "")}},
+	} {
+		c, err := clustertest.New(o)
+		assert.Error(t, err)
+		assert.Nil(t, c)
+		ents, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		assert.Empty(t, ents, "the cluster's directory is removed")
+	}
+}
+
+// While a cluster.sh transition holds the lock, ps lists the process whose
+// pid the lock file holds (a reader judging the lock's holder alive finds
+// it); once the transition ends, both are gone.
+func TestPSListsTheLockHolder(t *testing.T) {
+	s := start(t, "11.1.8")
+	out, _, code := s.run(t, be1, ecmodel.ClusterSh, "backup")
+	require.Equal(t, 0, code, out)
+	lock, _, code := s.run(t, be1, "cat", ecmodel.LockPath)
+	require.Equal(t, 0, code, "the transition holds the lock until the clock moves on")
+	pid, err := keepalived.ParseLock(ecmodel.LockPath, []byte(lock))
+	require.NoError(t, err)
+	psOut, _, _ := s.run(t, be1, "ps", "-eo", "pid,ppid,user,stat,args")
+	ps, err := runit.ParsePS(strings.NewReader(psOut))
+	require.NoError(t, err)
+	var holder *runit.Process
+	for i := range ps {
+		if ps[i].PID == pid {
+			holder = &ps[i]
+		}
+	}
+	require.NotNil(t, holder, "pid %d holds the lock:\n%s", pid, psOut)
+	assert.Equal(t, "/bin/bash "+ecmodel.ClusterSh+" backup", holder.Command)
+	assert.Empty(t, runit.DiagnoseProcesses(ps), "cluster.sh is no leftover control process")
+
+	s.clock.Advance(time.Minute)
+	s.Bootstrap().Settle()
+	_, _, code = s.run(t, be1, "cat", ecmodel.LockPath)
+	assert.NotEqual(t, 0, code, "the lock is released")
+	psOut, _, _ = s.run(t, be1, "ps", "-eo", "pid,ppid,user,stat,args")
+	assert.NotContains(t, psOut, "cluster.sh")
 }

@@ -20,5 +20,13 @@
 //	be1, _ := cl.Node("be1.chefha.test")
 //	res, err := be1.Run(ctx, cluster.Command("private-chef-ctl", "status"))
 //
+// A cluster can also be made to look like a given one (a replica of
+// production, see package replica): Options.PrivateChefRB gives its
+// servers, Options.EtcOpscode its configuration tree, Options.Master the
+// keepalived master, Options.Nodes each node's installed and running
+// release, migration level and runit state (RunitState). Each back end has
+// a volume group (Options.LVM) whose snapshots fill as the node writes its
+// data, for the upgrade's LVM backup.
+//
 // SSHServer, underneath, is a general in-process SSH server for tests.
 package clustertest

@@ -149,3 +149,16 @@ func TestKnobSplitBrain(t *testing.T) {
 		assert.Equal(t, "MASTER", state, node)
 	}
 }
+
+// StandAlone: the link dropped for good (a split brain DRBD detected and
+// resolved by hand part-way, or `drbdadm disconnect`): neither side tries
+// to connect, and each keeps its role.
+func TestKnobDRBDStandAlone(t *testing.T) {
+	s := start(t, "11.1.8", clustertest.DRBDStandAlone())
+	for node, role := range map[string]drbd.Role{be1: drbd.Primary, be2: drbd.Secondary} {
+		r := s.drbdState(t, node)
+		assert.Equal(t, drbd.StandAlone, r.CState, node)
+		assert.Equal(t, role, r.Role, node)
+		assert.Equal(t, drbd.Unknown, r.PeerRole, node)
+	}
+}

@@ -32,8 +32,15 @@ type sim struct {
 
 func start(t *testing.T, version string, knobs ...clustertest.Knob) *sim {
 	t.Helper()
+	return startWith(t, clustertest.Options{Version: version, Knobs: knobs})
+}
+
+// startWith is start with more options; the clock is the test's.
+func startWith(t *testing.T, o clustertest.Options) *sim {
+	t.Helper()
 	clock := clustertest.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
-	c, err := clustertest.New(clustertest.Options{Version: version, Clock: clock.Now, Sleep: clock.Advance, Knobs: knobs})
+	o.Clock, o.Sleep = clock.Now, clock.Advance
+	c, err := clustertest.New(o)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	cl, err := c.Dial(context.Background())

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/chefha/chefha/internal/ecmodel"
 )
 
 func (n *Node) cat(argv []string, e shellIO) int {
@@ -57,6 +59,16 @@ func (n *Node) ps(argv []string, e shellIO) int {
 			}
 			rows = append(rows, row{s.pid, s.pid - 2, "opscode", "Ssl", bin})
 		}
+	}
+	// cluster.sh runs as long as it holds the transition lock (its pid is
+	// what the lock file holds): keepalived's child, or a shell's when run
+	// by hand.
+	if t := n.trans; t != nil {
+		ppid := 1
+		if k := n.svcs["keepalived"]; k != nil && k.up {
+			ppid = k.pid
+		}
+		rows = append(rows, row{t.PID, ppid, "root", "S", "/bin/bash " + ecmodel.ClusterSh + " " + n.transArg})
 	}
 	for i, l := range n.procs {
 		rows = append(rows, row{5000 + i, 1, "root", "S", l})
@@ -151,6 +163,9 @@ func (n *Node) owner(p string) string {
 }
 
 func (n *Node) df(argv []string, e shellIO) int {
+	if len(argv) == 4 && argv[1] == "-P" && argv[2] == "-k" {
+		return n.dfData(argv[3], e)
+	}
 	if len(argv) < 3 || (argv[1] != "-P" && argv[1] != "-Pi") {
 		return notEmulated(argv, e)
 	}

@@ -46,7 +46,7 @@ func (n *Node) clusterSh(ctx context.Context, argv []string, e shellIO) int {
 	n.log = append(n.log, strings.Join(argv, " "))
 	t, code := ecmodel.BeginClusterSh(n, argv[1], ecmodel.IO{Stdout: e.Stdout, Stderr: e.Stderr})
 	if t != nil {
-		n.trans = t
+		n.trans, n.transArg = t, argv[1]
 		n.stepTransition()
 	}
 	return code

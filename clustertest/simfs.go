@@ -47,7 +47,16 @@ func (n *Node) WriteFile(p string, b []byte, perm fs.FileMode) error {
 	if err := os.WriteFile(full, b, perm); err != nil {
 		return err
 	}
+	n.wrote(p)
 	return os.Chmod(full, perm&^n.umask)
+}
+
+// wrote counts a write against the back end's volume: service data
+// changing under /var/opt/opscode fills its snapshots (see LVM).
+func (n *Node) wrote(p string) {
+	if n.vols != nil && strings.HasPrefix(path.Clean(p), "/var/opt/opscode/") {
+		n.vols.wrote()
+	}
 }
 
 func (n *Node) AppendFile(p string, b []byte, perm fs.FileMode) error {
@@ -59,6 +68,7 @@ func (n *Node) AppendFile(p string, b []byte, perm fs.FileMode) error {
 		return err
 	}
 	_, err = f.Write(b)
+	n.wrote(p)
 	return errors.Join(err, f.Close())
 }
 

@@ -34,6 +34,7 @@ type Node struct {
 	hasVIP     bool
 	electAt    time.Time
 	trans      *ecmodel.Transition
+	transArg   string // the state cluster.sh was started with
 	transAt    time.Time
 	mounts     []string
 	log        []string
@@ -41,6 +42,7 @@ type Node struct {
 	fault      *fault
 	clusterIP  string
 	forcedVRRP bool
+	vols       *volumes // a back end's volume group (LVM)
 }
 
 type service struct {

@@ -239,7 +239,14 @@ func (n *Node) dispatch(ctx context.Context, argv []string, e shellIO) int {
 		return n.ctl(ctx, argv, e)
 	case "cluster.sh":
 		return n.clusterSh(ctx, argv, e)
-	case "drbdadm", "mount", "findmnt", "mountpoint", "ping", "umount":
+	case "findmnt":
+		if len(argv) > 2 && argv[len(argv)-2] == "--target" {
+			return n.findmntTarget(argv, e)
+		}
+		return n.drbdCommand(ctx, argv, e)
+	case "lvm", "lvs", "lvcreate", "lvextend":
+		return n.lvmCommand(ctx, argv, e)
+	case "drbdadm", "mount", "mountpoint", "ping", "umount":
 		return n.drbdCommand(ctx, argv, e)
 	case "stat":
 		return n.stat(argv, e)
