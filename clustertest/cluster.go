@@ -81,6 +81,7 @@ type Cluster struct {
 	offset         time.Duration
 	at             time.Time // while settle runs an event: its time
 	transitionTime time.Duration
+	releases       map[string]ecmodel.Release // the model's table, built once
 	list           []*Node
 	boot, sec      *Node
 	drbd           *drbd
@@ -121,7 +122,8 @@ func New(o Options) (*Cluster, error) {
 		o.TransitionTime = 3 * time.Second
 	}
 	c := &Cluster{Nodes: map[string]*Node{}, Servers: map[string]*SSHServer{}, dir: dir, key: key, priv: priv,
-		KnownHosts: filepath.Join(dir, "known_hosts"), clock: o.Clock, sleepFn: o.Sleep, transitionTime: o.TransitionTime}
+		KnownHosts: filepath.Join(dir, "known_hosts"), clock: o.Clock, sleepFn: o.Sleep, transitionTime: o.TransitionTime,
+		releases: ecmodel.Releases()}
 	// Not a named result: `return nil, err` would set it to nil before
 	// this runs, and Close on nil panics.
 	started := false

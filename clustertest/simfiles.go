@@ -172,7 +172,7 @@ func (n *Node) install(argv []string, e shellIO) int {
 		fmt.Fprintf(e.Stderr, "%s: error: %s: %v\n", argv[0], argv[2], err)
 		return 2
 	}
-	rel, ok := ecmodel.Releases()[info.Version]
+	rel, ok := n.c.releases[info.Version]
 	if !ok {
 		fmt.Fprintf(e.Stderr, "%s: no simulated release %s\n", argv[0], info.Version)
 		return 2

@@ -155,11 +155,22 @@ func (n *Node) Owner(p string) (string, error) {
 	return "root:root", nil
 }
 
+// configured is the release the last reconfigure applied (ecmodel.Load's
+// Configured), read from the two files that decide it: owners and
+// statuses ask for it once per file, and need nothing else Load parses.
 func (n *Node) configured() ecmodel.Release {
-	if m, err := ecmodel.Load(n); err == nil {
-		return m.Configured
+	rels := n.c.releases
+	if b, err := n.ReadFile(ecmodel.ModelDir + "/release"); err == nil {
+		if r, ok := rels[strings.TrimSpace(string(b))]; ok {
+			return r
+		}
 	}
-	return ecmodel.Releases()["1.4.6"]
+	if v, err := ecmodel.InstalledVersion(n); err == nil {
+		if r, ok := rels[v]; ok {
+			return r
+		}
+	}
+	return rels["1.4.6"]
 }
 
 func (n *Node) procMounts() string {
