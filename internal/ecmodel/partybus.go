@@ -3,6 +3,7 @@ package ecmodel
 import (
 	"context"
 	"fmt"
+	"github.com/chefha/chefha/issue"
 	"slices"
 	"strings"
 	"time"
@@ -27,16 +28,21 @@ func (n *Node) Upgrade(ctx context.Context, io IO) int {
 		return 1
 	}
 	fmt.Fprintln(io.Stdout, "opscode Reconfigured!")
-	if n.Bug(OC11382) && n.HATopology() && n.Backend() && n.linked("keepalived") {
+	if n.Bug(issue.OC11382) && n.HATopology() && n.Backend() && n.linked("keepalived") {
 		// OC-11382: keepalived restarts as the reconfigure ends (its
 		// delayed :restart): notify_stop runs cluster.sh backup, which
 		// stops the HA services partybus is about to use, and the pair
 		// elects a master again. The 11.1.7+ sleep outlasts it.
-		Disarm(n.H, OC11382)
+		Disarm(n.H, issue.OC11382)
 		n.H.Sv(ctx, "restart", "keepalived", 30*time.Second, true)
 	}
 	if d := n.Installed.UpgradeSleep; d > 0 {
 		fmt.Fprintln(io.Stdout, "Sleeping for 2 minutes before migration")
+		if b, err := n.H.ReadFile(UpgradeSleepOverride); err == nil {
+			if o, err := time.ParseDuration(strings.TrimSpace(string(b))); err == nil {
+				d = o
+			}
+		}
 		if err := n.H.Sleep(ctx, d); err != nil {
 			return 130
 		}
@@ -48,6 +54,11 @@ func (n *Node) Upgrade(ctx context.Context, io IO) int {
 	return 0
 }
 
+// UpgradeSleepOverride, when a host writes a duration there (e.g. "5s"),
+// is how long upgrade.rb's `sleep 120` lasts: a host on real time (the
+// lab) shortens it for its tests. The message stays the packaging's.
+const UpgradeSleepOverride = ModelDir + "/upgrade-sleep"
+
 func (n *Node) plog(io IO, format string, a ...any) {
 	fmt.Fprintf(io.Stdout, "[private-chef-upgrade] - "+format+"\n", a...)
 }
@@ -57,9 +68,21 @@ func (n *Node) plog(io IO, format string, a ...any) {
 // after each (DSLRunner#run).
 func (n *Node) partybus(ctx context.Context, io IO) int {
 	rel, h := n.Installed, n.H
-	if n.Bug(PartybusLocked) {
+	locked := n.Bug(PartybusLocked)
+	if fl, ok := h.(FileLocker); ok && !locked {
+		unlock, got, err := fl.TryLock(migration.Path)
+		if err != nil {
+			fmt.Fprintf(io.Stderr, "partybus: %v\n", err)
+			return 1
+		}
+		if got {
+			defer unlock()
+		}
+		locked = !got
+	}
+	if locked {
 		n.plog(io, "ERROR: Unable to obtain file lock on %s", migration.Path)
-		return 0
+		return 0 // bin/partybus falls off its end
 	}
 	cfg, _ := h.ReadFile(PartybusConfig)
 	dataMaster := strings.Contains(string(cfg), "is_data_master                = true")
@@ -89,7 +112,7 @@ func (n *Node) partybus(ctx context.Context, io IO) int {
 		n.plog(io, "Finished Migration %s in 0.1 seconds", m.Level)
 		state = m.Level
 		content := migration.Format(m.Level)
-		if n.Bug(OC11297) && n.Backend() && strings.HasPrefix(rel.Version, "11.0.") {
+		if n.Bug(issue.OC11297) && n.Backend() && strings.HasPrefix(rel.Version, "11.0.") {
 			content = nil // 11.0.x back ends do not save the level
 		}
 		h.WriteFile(migration.Path, content, 0o644)
@@ -162,7 +185,7 @@ func (n *Node) migrateAuthz(ctx context.Context, io IO) int {
 		return code
 	}
 	fmt.Fprintf(io.Stdout, "[private-chef-upgrade] - \tRunning Command: %s with options {}\n", authzMigrate)
-	if !n.Bug(OC11658) {
+	if !n.Bug(issue.OC11658) {
 		return 0
 	}
 	fmt.Fprintln(io.Stdout, "oc_authz_migrator: ERROR: failed to migrate 12 authz groups")
