@@ -1,7 +1,13 @@
 package clustertest_test
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chefha/chefha/cluster"
@@ -67,4 +73,39 @@ func FuzzSplit(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A umask is a process's: one session's `umask 077` holds for the rest of
+// its own script only, not for a session running beside it or after it.
+// (Sessions once shared the node's umask: a race, and a 077 leaking into
+// another session's reconfigure.)
+func TestSessionsHaveTheirOwnUmask(t *testing.T) {
+	ctx := context.Background()
+	sim, err := clustertest.New(clustertest.Options{Version: "11.1.8"})
+	require.NoError(t, err)
+	t.Cleanup(func() { sim.Close() })
+	boot := sim.Bootstrap()
+	const cfg = "/var/opt/opscode/upgrades/etc/config.rb" // partybus's, written 0644 by reconfigure
+	mode := func() os.FileMode {
+		st, err := os.Stat(boot.Path(cfg))
+		require.NoError(t, err)
+		return st.Mode().Perm()
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			// upgrade's detached form: it writes its pid, log and status.
+			cmd := fmt.Sprintf("sh -c : chefha-detached /var/tmp/chefha d%d true", i)
+			if i%2 == 0 {
+				cmd = "sh -c 'umask 077; true'"
+			}
+			boot.Run(ctx, cmd, nil, io.Discard, io.Discard)
+		})
+	}
+	wg.Wait()
+	var stderr bytes.Buffer
+	require.Zero(t, boot.Run(ctx, "sh -c 'umask 077; private-chef-ctl reconfigure'", nil, io.Discard, &stderr), stderr.String())
+	assert.Equal(t, os.FileMode(0o600), mode(), "written under the session's 077")
+	require.Zero(t, boot.Run(ctx, "private-chef-ctl reconfigure", nil, io.Discard, &stderr), stderr.String())
+	assert.Equal(t, os.FileMode(0o644), mode(), "the next session starts with the login's 022")
 }

@@ -35,7 +35,7 @@ func (n *Node) ctl(ctx context.Context, argv []string, e shellIO) int {
 	if len(argv) > 1 && argv[1] != "status" && argv[1] != "ha-status" && argv[1] != "tail" && argv[1] != "service-list" {
 		n.log = append(n.log, "private-chef-ctl "+strings.Join(argv[1:], " "))
 	}
-	return ecmodel.Ctl(ctx, n, argv[1:], ecmodel.IO{Stdout: e.Stdout, Stderr: e.Stderr, Env: e.env})
+	return ecmodel.Ctl(ctx, e.sess, argv[1:], ecmodel.IO{Stdout: e.Stdout, Stderr: e.Stderr, Env: e.env})
 }
 
 // clusterSh is keepalived's notify script run by hand.
@@ -44,7 +44,7 @@ func (n *Node) clusterSh(ctx context.Context, argv []string, e shellIO) int {
 		return notEmulated(argv, e)
 	}
 	n.log = append(n.log, strings.Join(argv, " "))
-	t, code := ecmodel.BeginClusterSh(n, argv[1], ecmodel.IO{Stdout: e.Stdout, Stderr: e.Stderr})
+	t, code := ecmodel.BeginClusterSh(e.sess, argv[1], ecmodel.IO{Stdout: e.Stdout, Stderr: e.Stderr})
 	if t != nil {
 		n.trans, n.transArg = t, argv[1]
 		n.stepTransition()

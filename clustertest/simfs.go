@@ -39,7 +39,14 @@ func (n *Node) ReadFile(p string) ([]byte, error) {
 	return os.ReadFile(n.Path(p))
 }
 
+// loginUmask is the umask a login session starts with.
+const loginUmask fs.FileMode = 0o022
+
 func (n *Node) WriteFile(p string, b []byte, perm fs.FileMode) error {
+	return n.writeFile(p, b, perm, loginUmask)
+}
+
+func (n *Node) writeFile(p string, b []byte, perm, umask fs.FileMode) error {
 	full := n.Path(p)
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 		return err
@@ -48,7 +55,7 @@ func (n *Node) WriteFile(p string, b []byte, perm fs.FileMode) error {
 		return err
 	}
 	n.wrote(p)
-	return os.Chmod(full, perm&^n.umask)
+	return os.Chmod(full, perm&^umask)
 }
 
 // wrote counts a write against the back end's volume: service data

@@ -1,7 +1,6 @@
 package clustertest
 
 import (
-	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -22,7 +21,6 @@ type Node struct {
 	VIP string
 
 	owners     map[string]string
-	umask      fs.FileMode
 	svcs       map[string]*service
 	jobs       []string
 	procs      []string // stray processes (knobs)

@@ -24,16 +24,27 @@ type shellIO struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	env            map[string]string
+	sess           *session
+}
+
+// session is the node as one login session's commands see it. Its umask is
+// the session's own (the login's, then what `umask` in its script set), as
+// a process's is: sessions running at once do not share one.
+type session struct {
+	*Node
+	umask fs.FileMode
+}
+
+// WriteFile writes as the session's process would, under its umask.
+func (s *session) WriteFile(p string, b []byte, perm fs.FileMode) error {
+	return s.Node.writeFile(p, b, perm, s.umask)
 }
 
 // Run runs a command line as the node's login shell would and returns its
 // exit status. `sh -c SCRIPT` runs SCRIPT's lines (`cmd; cmd` or one per
 // line) in turn, with "$?" meaning the previous command's status.
 func (n *Node) Run(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) int {
-	n.c.mu.Lock()
-	n.umask = 0o022 // each session starts with the login umask
-	n.c.mu.Unlock()
-	e := shellIO{Stdin: stdin, Stdout: stdout, Stderr: stderr, env: map[string]string{}}
+	e := shellIO{Stdin: stdin, Stdout: stdout, Stderr: stderr, env: map[string]string{}, sess: &session{Node: n, umask: loginUmask}}
 	argv, err := Split(command)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "sh: %v\n", err)
@@ -223,7 +234,7 @@ func (n *Node) dispatch(ctx context.Context, argv []string, e shellIO) int {
 		if err != nil {
 			return notEmulated(argv, e)
 		}
-		n.umask = fs.FileMode(m) // for the rest of this session's script
+		e.sess.umask = fs.FileMode(m) // for the rest of this session's script
 		return 0
 	case "printf":
 		return n.printf(argv, e)
