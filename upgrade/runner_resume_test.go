@@ -34,8 +34,10 @@ func assertEachEffectOnce(t *testing.T, e *upgradeEnv) {
 	}
 }
 
-// Cancelled in the middle of each step with two actions or more, then
-// resumed: every effect happens once and the cluster ends upgraded.
+// Cancelled in the middle of each step with two actions or more, one
+// after the other on one cluster (each run resumes the one cancelled
+// before it, and is cancelled in the next such step), then resumed to the
+// end: every effect happens once and the cluster ends upgraded.
 func TestResumeAfterCancelMidStep(t *testing.T) {
 	probe := newUpgradeEnv(t, "1.4.6", 1)
 	var events []upgrade.Event
@@ -50,29 +52,31 @@ func TestResumeAfterCancelMidStep(t *testing.T) {
 			perStep[ev.Step]++
 		}
 	}
+	e := newUpgradeEnv(t, "1.4.6", 1)
+	cancelled := 0
 	for _, step := range steps {
 		if perStep[step] < 2 {
 			continue
 		}
-		t.Run(strings.ReplaceAll(step, "/", "_"), func(t *testing.T) {
-			t.Parallel()
-			e := newUpgradeEnv(t, "1.4.6", 1)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := 0
-			r := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
-				if ev.Kind == upgrade.EventActionDone && ev.Step == step {
-					if done++; done == perStep[step]/2 {
-						cancel()
-					}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := 0
+		r := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+			if ev.Kind == upgrade.EventActionDone && ev.Step == step {
+				if done++; done == perStep[step]/2 {
+					cancel()
 				}
-			}))
-			require.Error(t, r.Run(ctx))
-			require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()), "resumed")
-			assertEachEffectOnce(t, e)
-			e.assertUpgraded(t, "11.1.8", "1.13")
-		})
+			}
+		}))
+		err := r.Run(ctx)
+		cancel()
+		require.Error(t, err, "the run cancelled in the middle of %s", step)
+		require.Equal(t, perStep[step]/2, done, "cancelled after %d of %s's %d actions", perStep[step]/2, step, perStep[step])
+		cancelled++
 	}
+	require.GreaterOrEqual(t, cancelled, 5, "steps with two actions or more")
+	require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()), "resumed")
+	assertEachEffectOnce(t, e)
+	e.assertUpgraded(t, "11.1.8", "1.13")
 }
 
 // The child half of TestResumeAfterKillBeforeJournal: run the upgrade
@@ -151,58 +155,76 @@ func (e *upgradeEnv) realOptions(target string) []upgrade.Option {
 }
 
 // Killed (SIGKILL) right after each step's work succeeded and before the
-// journal recorded it, for every step, then resumed by another process:
-// every effect happens once, and the cluster ends upgraded.
+// journal recorded it, for every step, each time by a new process that
+// resumes the one killed before it, then resumed to the end: every effect
+// happens once, each process takes over its dead predecessor's locks, and
+// the cluster ends upgraded.
 func TestResumeAfterKillBeforeJournal(t *testing.T) {
 	self, err := os.Executable()
 	require.NoError(t, err)
-	probe := newUpgradeEnv(t, "1.4.6", 1)
-	for _, step := range probe.plan(t, "11.1.8").Steps {
-		t.Run(strings.ReplaceAll(step.ID, "/", "_"), func(t *testing.T) {
-			t.Parallel()
-			sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 1, TransitionTime: 50 * time.Millisecond})
-			require.NoError(t, err)
-			defer sim.Close()
-			dir := t.TempDir()
-			_, err = sim.WriteSSHConfig(dir)
-			require.NoError(t, err)
-			cl, err := sim.Dial(context.Background())
-			require.NoError(t, err)
-			defer cl.Close()
-			e := &upgradeEnv{sim: sim, cl: cl, dir: dir, packages: writePackages(t, dir)}
-			rb, err := sim.Bootstrap().ReadFile(cluster.TopologyPath)
-			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "private-chef.rb"), []byte(rb), 0o644))
+	sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 1, TransitionTime: 50 * time.Millisecond})
+	require.NoError(t, err)
+	defer sim.Close()
+	dir := t.TempDir()
+	_, err = sim.WriteSSHConfig(dir)
+	require.NoError(t, err)
+	cl, err := sim.Dial(context.Background())
+	require.NoError(t, err)
+	defer cl.Close()
+	e := &upgradeEnv{sim: sim, cl: cl, dir: dir, packages: writePackages(t, dir)}
+	rb, err := sim.Bootstrap().ReadFile(cluster.TopologyPath)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "private-chef.rb"), []byte(rb), 0o644))
+	plan, err := upgrade.NewRunner(cl, e.realOptions("11.1.8")...).Plan(context.Background())
+	require.NoError(t, err)
 
-			cmd := exec.Command(self, "-test.run=^$")
-			cmd.Env = append(os.Environ(), "CHEFHA_RUNNER_CHILD="+dir, "CHEFHA_STALL_STEP="+step.ID)
-			out, err := cmd.StdoutPipe()
-			require.NoError(t, err)
-			require.NoError(t, cmd.Start())
-			killed := false
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				if sc.Text() == "KILLME" {
-					require.NoError(t, cmd.Process.Kill())
-					killed = true
-					break
-				}
+	tookOver := func(events []upgrade.Event, pid int) bool {
+		for _, ev := range events {
+			if ev.Kind == upgrade.EventFinding && strings.Contains(ev.Message, "took over the lock of a run that is gone: pid "+strconv.Itoa(pid)) {
+				return true
 			}
-			cmd.Wait()
-			require.True(t, killed, "the child reached the journal write of %s", step.ID)
-
-			var events []upgrade.Event
-			r := upgrade.NewRunner(cl, append(e.realOptions("11.1.8"),
-				upgrade.WithJournal(upgrade.FileJournal{Path: filepath.Join(dir, "journal.json")}),
-				upgrade.WithEvents(func(ev upgrade.Event) { events = append(events, ev) }))...)
-			require.NoError(t, r.Run(context.Background()), "resumed after kill -9")
-			assertEachEffectOnce(t, e)
-			e.assertUpgraded(t, "11.1.8", "1.13")
-			took := false
-			for _, ev := range events {
-				took = took || ev.Kind == upgrade.EventFinding && strings.Contains(ev.Message, "took over the lock of a run that is gone: pid "+strconv.Itoa(cmd.Process.Pid))
-			}
-			assert.True(t, took, "the dead child's locks are taken over, naming it")
-		})
+		}
+		return false
 	}
+	prev := 0 // the pid of the process killed last
+	for _, step := range plan.Steps {
+		cmd := exec.Command(self, "-test.run=^$")
+		cmd.Env = append(os.Environ(), "CHEFHA_RUNNER_CHILD="+dir, "CHEFHA_STALL_STEP="+step.ID)
+		out, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		killed := false
+		var events []upgrade.Event
+		var said []string
+		sc := bufio.NewScanner(out)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			if sc.Text() == "KILLME" {
+				require.NoError(t, cmd.Process.Kill())
+				killed = true
+				break
+			}
+			var ev upgrade.Event
+			if json.Unmarshal(sc.Bytes(), &ev) == nil {
+				events = append(events, ev)
+			} else {
+				said = append(said, sc.Text())
+			}
+		}
+		cmd.Wait()
+		require.True(t, killed, "the child stopped at the journal write of %s; it said:\n%s", step.ID, strings.Join(said, "\n"))
+		if prev != 0 {
+			assert.True(t, tookOver(events, prev), "the run stopped at %s took over the locks of pid %d", step.ID, prev)
+		}
+		prev = cmd.Process.Pid
+	}
+
+	var events []upgrade.Event
+	r := upgrade.NewRunner(cl, append(e.realOptions("11.1.8"),
+		upgrade.WithJournal(upgrade.FileJournal{Path: filepath.Join(dir, "journal.json")}),
+		upgrade.WithEvents(func(ev upgrade.Event) { events = append(events, ev) }))...)
+	require.NoError(t, r.Run(context.Background()), "resumed after kill -9")
+	assertEachEffectOnce(t, e)
+	e.assertUpgraded(t, "11.1.8", "1.13")
+	assert.True(t, tookOver(events, prev), "the dead child's locks are taken over, naming it")
 }
