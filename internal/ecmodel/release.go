@@ -1,8 +1,10 @@
 package ecmodel
 
 import (
+	"maps"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/chefha/chefha/migration"
@@ -188,8 +190,14 @@ func ec11(withRedis, cert bool, extra ...string) (backend, frontend, ha []string
 	return backend, frontend, ha
 }
 
-// Releases are the versions the model knows, by version string.
-func Releases() map[string]Release {
+// Releases are the versions the model knows, by version string. The
+// table is built once; each caller gets its own map, and shares the
+// releases' slices, which nobody changes.
+func Releases() map[string]Release { return maps.Clone(releaseTable()) }
+
+var releaseTable = sync.OnceValue(buildReleases)
+
+func buildReleases() map[string]Release {
 	b110, f110, h110 := ec11(false, false)
 	b111, f111, h111 := ec11(true, true)
 	b112, f112, h112 := ec11(true, true, "oc_id")
