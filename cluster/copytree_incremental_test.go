@@ -108,6 +108,12 @@ type wire struct {
 	slack, perFile int64
 }
 
+// incrementalFiles is the tree's size in testCopyTreeIncremental: enough
+// for a 256 KiB file, 16 KiB ones, three directories and both modes (see
+// makeTree); what 200 or 2000 files cost is TestCopyTreeRoundTrips', the
+// many-files test's and the benchmark's to measure.
+const incrementalFiles = 30
+
 // testCopyTreeIncremental copies a tree, then again after each kind of
 // change, checking what was sent, reused and removed, and that the result
 // is the source each time.
@@ -116,7 +122,7 @@ func testCopyTreeIncremental(t *testing.T, from cluster.Node, to cluster.TreeWri
 	base := t.TempDir()
 	src := filepath.Join(base, "bootstrap", "opscode")
 	dst := filepath.Join(base, "fe1", "opscode")
-	makeTree(t, src, 200)
+	makeTree(t, src, incrementalFiles)
 	require.NoError(t, os.Mkdir(filepath.Dir(dst), 0o755))
 	backups := 0
 	copyTree := func(t *testing.T, wantSent int, wantBytes int64) cluster.CopyReport {
@@ -144,12 +150,12 @@ func testCopyTreeIncremental(t *testing.T, from cluster.Node, to cluster.TreeWri
 		}
 		return rep
 	}
-	rep := copyTree(t, 200, treeBytes(t, src))
+	rep := copyTree(t, incrementalFiles, treeBytes(t, src))
 	assert.Empty(t, rep.Backup)
 
 	t.Run("unchanged tree sends no file content", func(t *testing.T) {
 		rep := copyTree(t, 0, 0)
-		assert.Equal(t, 200, rep.Reused)
+		assert.Equal(t, incrementalFiles, rep.Reused)
 		assert.Zero(t, rep.Removed)
 		assert.Equal(t, dst+".chefha-backup-20261125T120000Z", rep.Backup)
 	})
@@ -214,7 +220,7 @@ func TestCopyTreeIncrementalOpenSSH(t *testing.T) {
 	trustProxy(t, b, k, proxy.port())
 	cfg := b.config(k, "fe1")
 	cfg.Port = proxy.port()
-	// 32 KiB of protocol per copy is generous: the unchanged 200-file tree
+	// 32 KiB of protocol per copy is generous: an unchanged 200-file tree
 	// costs about 12 KiB, where sending it would cost 1.7 MB. A file sent
 	// costs some 450 bytes of SFTP and SSH framing besides its contents.
 	testCopyTreeIncremental(t, dialReal(t, a.config(k, "bootstrap")), dialReal(t, cfg), &wire{count: proxy.up.Load, slack: 32 << 10, perFile: 1 << 10})
