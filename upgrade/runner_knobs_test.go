@@ -73,6 +73,7 @@ func TestRunnerAgainstEveryKnob(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each on its own simulated cluster and fake clock
 			e := newUpgradeEnv(t, tt.version, 2, tt.knobs...)
 			target := tt.target
 			if target == "" {
