@@ -18,6 +18,7 @@ import (
 // refused before anything runs: the plan comes from the inputs, never
 // from the file.
 func TestForgedJournalIsRefused(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 2)
 	p := e.plan(t, "11.1.8")
 	// The forger adds a step of their own and a cleanup, and recomputes
@@ -41,6 +42,7 @@ func TestForgedJournalIsRefused(t *testing.T) {
 // runner check them against the cluster: it refuses, naming the effects
 // that are missing.
 func TestJournalClaimingUndoneStepsIsRefused(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
 	p := e.plan(t, "11.1.8")
 	rec := upgrade.Record{Format: upgrade.JournalFormat, PlanHash: p.Hash(), Plan: p, Steps: map[string]upgrade.StepRecord{}}
@@ -60,6 +62,7 @@ func TestJournalClaimingUndoneStepsIsRefused(t *testing.T) {
 // A finished journal resumed against a fresh cluster is refused with what
 // differs, not reported as an upgrade done.
 func TestFinishedJournalAgainstAFreshCluster(t *testing.T) {
+	t.Parallel()
 	done := newUpgradeEnv(t, "1.4.6", 1)
 	require.NoError(t, done.runner("11.1.8", nil).Run(context.Background()))
 	rec, err := done.journal.Load(context.Background())
@@ -85,6 +88,7 @@ func TestFinishedJournalAgainstAFreshCluster(t *testing.T) {
 // A journal of the same plan resumes; with other inputs it is refused,
 // saying what changed.
 func TestJournalOfAnotherTargetSaysWhatChanged(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
 	var r *upgrade.Runner
 	r = e.runner("11.1.8", nil, stopAfter(&r, "hop1/backup"))
@@ -144,6 +148,7 @@ func TestDecodeRecordRefusesInconsistentJournals(t *testing.T) {
 // A journal copy on the bootstrap lets another operator machine resume:
 // the newest of the mirrors is loaded.
 func TestMirrorJournalResumesFromTheNodeCopy(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
 	be1, _ := e.cl.Node("be1.chefha.test")
 	local := upgrade.FileJournal{Path: filepath.Join(e.dir, "laptop-a.json")}

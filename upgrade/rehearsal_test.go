@@ -15,6 +15,7 @@ import (
 // production's real run is then let through. Without a passed rehearsal
 // it is refused unless the operator says so.
 func TestRehearsalGatesTheRealRun(t *testing.T) {
+	t.Parallel()
 	prod := newUpgradeEnv(t, "1.4.6", 1)
 	replica := newUpgradeEnv(t, "1.4.6", 1)
 	replica.packages = prod.packages // the same files: the same plan
@@ -67,6 +68,7 @@ func TestRehearsalGatesTheRealRun(t *testing.T) {
 // A rehearsal on a replica with a problem the plan cannot fix stops where
 // the real run would, and is not recorded as passed.
 func TestRehearsalStopsWhereTheRealRunWould(t *testing.T) {
+	t.Parallel()
 	prod := newUpgradeEnv(t, "1.4.6", 1, clustertest.OC11658())
 	replica := newUpgradeEnv(t, "1.4.6", 1, clustertest.OC11658())
 	replica.packages = prod.packages

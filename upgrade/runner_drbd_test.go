@@ -17,6 +17,7 @@ import (
 // has finished, a resumed run goes on to the end, and the post-flight
 // finds DRBD in sync.
 func TestDRBDDisconnectStopsAtTheNextGateAndResumes(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
 	r := e.runner("11.1.8", nil, upgrade.WithGateTimings(0, 2*60e9, 0), upgrade.WithEvents(func(ev upgrade.Event) {
 		if ev.Kind == upgrade.EventStepDone && ev.Step == "hop1/install-package" {

@@ -20,6 +20,7 @@ import (
 // stops before harm with a message naming the OC id (or the symptom) and
 // the fix — at plan time when the pre-flight can see it.
 func TestRunnerAgainstEveryKnob(t *testing.T) {
+	t.Parallel()
 	const (
 		finish = iota // the upgrade completes
 		refuse        // BuildPlan refuses, naming the problem
@@ -134,6 +135,7 @@ func assertUntouched(t *testing.T, e *upgradeEnv, version string) {
 // A dropped connection stops the run at a step; running again resumes
 // there and finishes.
 func TestRunnerDroppedConnectionThenResume(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 2)
 	// fe2's commands from now: the gather, the two mkdirs of its lock, the
 	// gather before the reconfigure, the reconfigure: it drops under that.
@@ -150,6 +152,7 @@ func TestRunnerDroppedConnectionThenResume(t *testing.T) {
 // A lock that cannot be taken on one node is released on the others, the
 // node's own error is named, and nothing else runs.
 func TestPartialLockFailureLeavesNoLock(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 2)
 	require.NoError(t, e.sim.Plant(clustertest.DropMidCommand("fe2.chefha.test", 3))) // gather, mkdir -p, mkdir LOCK
 	err := e.runner("11.1.8", nil).Run(context.Background())

@@ -39,6 +39,7 @@ func assertEachEffectOnce(t *testing.T, e *upgradeEnv) {
 // before it, and is cancelled in the next such step), then resumed to the
 // end: every effect happens once and the cluster ends upgraded.
 func TestResumeAfterCancelMidStep(t *testing.T) {
+	t.Parallel()
 	probe := newUpgradeEnv(t, "1.4.6", 1)
 	var events []upgrade.Event
 	require.NoError(t, probe.runner("11.1.8", &events).Run(context.Background()))

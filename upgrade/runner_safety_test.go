@@ -20,6 +20,7 @@ import (
 // Two runners given the same journal at once: the second is refused while
 // the first lives, naming it; every node is installed and upgraded once.
 func TestTwoRunnersOneJournal(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
 	holding, release := make(chan struct{}), make(chan struct{})
 	first := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
@@ -45,6 +46,7 @@ func TestTwoRunnersOneJournal(t *testing.T) {
 // Every input is checked before the first action, by the dry run too: a
 // dry run that passes means the apply cannot fail on its inputs.
 func TestBadPackagesRefusedByTheDryRun(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
 	dir := t.TempDir()
 	write := func(name string, fn func(*os.File) error) string {
@@ -93,6 +95,7 @@ func TestBadPackagesRefusedByTheDryRun(t *testing.T) {
 // A service that does not come back on a front end fails the run at the
 // start, naming the node and the service, instead of calling it done.
 func TestFrontendServiceDownAfterStartAll(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
 	r := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
 		if ev.Kind == upgrade.EventStepStart && ev.Step == "hop1/start-all" {
@@ -113,6 +116,7 @@ func TestFrontendServiceDownAfterStartAll(t *testing.T) {
 // Cleanup is a phase of its own, run later on an upgraded cluster: it
 // pauses for the operator's confirmation, then removes the old services.
 func TestCleanupLaterAsItsOwnPhase(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
 	require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()))
 	cleanup := upgrade.FileJournal{Path: filepath.Join(e.dir, "cleanup.json")}
@@ -142,6 +146,7 @@ func TestCleanupLaterAsItsOwnPhase(t *testing.T) {
 // journal does not hold the unfinished step, and a resumed run finishes
 // it without repeating the command.
 func TestStopLetsTheRunningCommandFinish(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
 	var r *upgrade.Runner
 	r = e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
@@ -168,6 +173,7 @@ func TestStopLetsTheRunningCommandFinish(t *testing.T) {
 // links to removed services left: the recovery removes the links and
 // restarts one tree, then the upgrade runs.
 func TestRecoverRunitExample(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1, clustertest.TwoRunsvdirs(), clustertest.StaleLinks())
 	_, err := upgrade.BuildPlan(upgrade.Gather(context.Background(), e.cl), e.options("11.1.8")...)
 	var be *upgrade.BlockedError
@@ -183,6 +189,7 @@ func TestRecoverRunitExample(t *testing.T) {
 // A check the operator ignores does not block the plan; a mandatory one
 // cannot be ignored, and an unknown name is refused.
 func TestIgnoredChecksDoNotBlock(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1, clustertest.LogDirMode())
 	facts := upgrade.Gather(context.Background(), e.cl)
 	_, err := upgrade.BuildPlan(facts, e.options("11.1.8")...)

@@ -15,6 +15,7 @@ import (
 )
 
 func TestUpgrade146To1118(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 3)
 	start := time.Now()
 	var events []upgrade.Event
@@ -34,6 +35,7 @@ func TestUpgrade146To1118(t *testing.T) {
 }
 
 func TestUpgrade128Via146To1118(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.2.8", 3)
 	p := e.plan(t, "11.1.8")
 	hops := map[int]string{}
@@ -46,6 +48,7 @@ func TestUpgrade128Via146To1118(t *testing.T) {
 }
 
 func TestUpgrade1102To1118WithOC11297(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "11.0.2", 3, clustertest.OC11297())
 	_, ok := e.plan(t, "11.1.8").Step("hop1/" + string(upgrade.StepRepairLevels))
 	require.True(t, ok)
@@ -57,6 +60,7 @@ func TestUpgrade1102To1118WithOC11297(t *testing.T) {
 }
 
 func TestUpgradeOnRHEL(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1, clustertest.RHEL())
 	r := e.runner("11.1.8", nil)
 	require.NoError(t, r.Run(context.Background()))
@@ -71,6 +75,7 @@ func TestUpgradeOnRHEL(t *testing.T) {
 }
 
 func TestPlanRefusals(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
 	facts := upgrade.Gather(context.Background(), e.cl)
 	target := upgrade.WithTarget(semver.MustParse("11.1.8"))
@@ -100,6 +105,7 @@ func TestPlanRefusals(t *testing.T) {
 // Step ids carry no ordinal, and the plan holds no action: actions come
 // from the facts when a step's turn comes.
 func TestPlanShape(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 2)
 	p := e.plan(t, "11.1.8")
 	var ids []string
@@ -124,6 +130,7 @@ func TestPlanShape(t *testing.T) {
 // standby's own upgrade starts its services, which start-all then stops by
 // name.
 func TestDryRunListsWhatTheRunDoes(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 2)
 	dry := upgrade.NewRunner(e.cl, e.options("11.1.8", upgrade.WithDryRun())...)
 	require.NoError(t, dry.Run(context.Background()))
@@ -149,6 +156,7 @@ func TestDryRunListsWhatTheRunDoes(t *testing.T) {
 // OC-11656 on a path to 11.0.x: reconfigure and upgrade run under umask
 // 022, so the configuration stays readable to the services.
 func TestUpgradeUnderUmaskForOC11656(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1, clustertest.OC11656())
 	r := e.runner("11.0.2", nil, upgrade.WithSkippable())
 	require.NoError(t, r.Run(context.Background()))
@@ -170,6 +178,7 @@ func TestUpgradeUnderUmaskForOC11656(t *testing.T) {
 // never starts everything on the standby: both fail the cluster over or
 // run the HA services on the passive node.
 func TestNoBareStopOrStartOnTheBackends(t *testing.T) {
+	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
 	r := e.runner("11.1.8", nil)
 	require.NoError(t, r.Run(context.Background()))
