@@ -165,8 +165,7 @@ func New(o Options) (*Cluster, error) {
 	ss, _ := c.Topology.Secondary()
 	c.boot, c.sec = c.Nodes[bs.Name], c.Nodes[ss.Name]
 	c.boot.peer, c.sec.peer = c.sec, c.boot
-	c.drbd = &drbd{c: c, role: map[*Node]string{c.boot: "Secondary", c.sec: "Secondary"},
-		disk: map[*Node]string{c.boot: "UpToDate", c.sec: "UpToDate"}, connected: true}
+	c.drbd = newDRBD(c)
 	if err := c.install(o, rb); err != nil {
 		return nil, err
 	}

@@ -61,6 +61,10 @@ func (d *DRBDPair) Fault(f DRBDFault, secondary string, now time.Time) error {
 		d.Connected, d.Behind = false, secondary
 	case "inconsistent":
 		d.Connected, d.Disk[secondary] = false, "Inconsistent"
+	case "standalone":
+		// Disconnected for good (drbdadm disconnect, or a split brain DRBD
+		// detected): roles stay as they are.
+		d.Connected, d.StandAlone = false, true
 	case "split-brain":
 		d.Connected, d.StandAlone = false, true
 		d.Role[secondary] = "Primary"

@@ -79,7 +79,7 @@ type (
 
 // DRBDFault is a DRBD failure to plant.
 type DRBDFault struct {
-	Kind string // "disconnect", "inconsistent", "resync", "split-brain", "peer-unreachable"
+	Kind string // "disconnect", "inconsistent", "resync", "standalone", "split-brain", "peer-unreachable", "reconnect"
 	// Resync: percent already done and the speed in KiB/s.
 	Done  float64
 	Speed int
