@@ -1,7 +1,6 @@
 package clustertest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,22 +12,7 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/internal/ecmodel"
-	"github.com/chefha/chefha/internal/pkgfile"
 )
-
-// packageInfo reads a package file's metadata as dpkg and rpm do: a
-// simulated node installs real .deb and .rpm files (write them with
-// internal/pkgfile's WriteDeb and WriteRPM).
-func packageInfo(b []byte) (pkgfile.Info, error) {
-	info, err := pkgfile.Read(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		return info, err
-	}
-	if info.Name != "private-chef" {
-		return info, fmt.Errorf("%s is not a private-chef package", info.Name)
-	}
-	return info, nil
-}
 
 // ctl is private-chef-ctl (any path to it) through the model.
 func (n *Node) ctl(ctx context.Context, argv []string, e shellIO) int {
@@ -151,49 +135,14 @@ func (n *Node) drbdCommand(ctx context.Context, argv []string, e shellIO) int {
 }
 
 // install is `dpkg -i FILE` / `rpm -Uvh FILE` of a package file uploaded to
-// the node: the version comes from the package's own metadata, and the
-// postinst links private-chef-ctl into /usr/bin and prints its message.
+// the node, as the model installs it. The log keeps the installs that
+// happened.
 func (n *Node) install(argv []string, e shellIO) int {
-	want := map[string]string{"dpkg": "debian", "rpm": "rhel"}[argv[0]]
-	if len(argv) != 3 || (argv[1] != "-i" && argv[1] != "-Uvh") {
-		return notEmulated(argv, e)
+	code := ecmodel.Install(e.sess, argv, ecmodel.IO{Stdout: e.Stdout, Stderr: e.Stderr, Env: e.env})
+	if code == 0 {
+		n.log = append(n.log, strings.Join(argv, " "))
 	}
-	if want != n.osFamily() {
-		fmt.Fprintf(e.Stderr, "%s: command not found\n", argv[0])
-		return 127
-	}
-	b, err := n.ReadFile(argv[2])
-	if err != nil {
-		fmt.Fprintf(e.Stderr, "%s: error: cannot access archive '%s': No such file or directory\n", argv[0], argv[2])
-		return 2
-	}
-	info, err := packageInfo(b)
-	if err != nil {
-		fmt.Fprintf(e.Stderr, "%s: error: %s: %v\n", argv[0], argv[2], err)
-		return 2
-	}
-	rel, ok := n.c.releases[info.Version]
-	if !ok {
-		fmt.Fprintf(e.Stderr, "%s: no simulated release %s\n", argv[0], info.Version)
-		return 2
-	}
-	n.log = append(n.log, strings.Join(argv, " "))
-	n.Remove(ecmodel.ModelDir + "/redis_lb-restarted")
-	n.WriteFile(ecmodel.ManifestPath, []byte("private-chef "+info.Version+"\n"), 0o644)
-	if _, err := n.Lstat("/usr/bin/private-chef-ctl"); err != nil {
-		n.MkdirAll("/usr/bin", 0o755)
-		n.Symlink(ecmodel.CtlPath, "/usr/bin/private-chef-ctl")
-	}
-	_, err = n.Lstat(ecmodel.RunningJSON)
-	if argv[0] == "dpkg" {
-		fmt.Fprintf(e.Stdout, "(Reading database ... 84211 files and directories currently installed.)\nPreparing to unpack %s ...\n"+
-			"Unpacking private-chef (%s) ...\nSetting up private-chef (%[2]s) ...\n", argv[2], info.RawVersion)
-	} else {
-		fmt.Fprintf(e.Stdout, "Preparing...                ########################################### [100%%]\n"+
-			"   1:private-chef           ########################################### [100%%]\n")
-	}
-	fmt.Fprint(e.Stdout, rel.Postinst(err == nil))
-	return 0
+	return code
 }
 
 // fileCommand emulates the file utilities chefha's steps use.
@@ -323,14 +272,3 @@ func (n *Node) fileCommand(argv []string, e shellIO) int {
 	return notEmulated(argv, e)
 }
 
-// osFamily is the node's package family as /etc/os-release says (the RHEL
-// knob rewrites it): dpkg exists on Debian and Ubuntu, rpm on RHEL.
-func (n *Node) osFamily() string {
-	b, _ := n.ReadFile("/etc/os-release")
-	for _, id := range []string{"rhel", "centos", "fedora"} {
-		if strings.Contains(string(b), id) {
-			return "rhel"
-		}
-	}
-	return "debian"
-}

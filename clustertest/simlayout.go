@@ -58,7 +58,7 @@ func (c *Cluster) install(o Options, rb string) error {
 // installNode installs and reconfigures one node as release version.
 func (c *Cluster) installNode(n *Node, o Options, rb, version string) error {
 	rel := ecmodel.Releases()[version]
-	for _, d := range []string{"/var/log/opscode", ecmodel.ServiceDir, ecmodel.SvDir, ecmodel.InitDir, "/etc/opscode", "/tmp", ecmodel.ModelDir} {
+	for _, d := range []string{"/usr/bin", "/var/log/opscode", ecmodel.ServiceDir, ecmodel.SvDir, ecmodel.InitDir, "/etc/opscode", "/tmp", ecmodel.ModelDir} {
 		if err := n.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
