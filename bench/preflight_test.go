@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,12 +36,16 @@ func BenchmarkPreflightLab(b *testing.B) {
 				shared.setShell(b, sh)
 				op, stop := preflightOp(b, l, conn)
 				defer stop()
+				cpu := cpuMeter{who: syscall.RUSAGE_SELF}
 				b.ResetTimer()
+				cpu.start()
 				for range b.N {
 					op()
 				}
+				cpu.stop()
 				b.StopTimer()
 				shared.record(b)
+				cpu.report(b)
 			})
 		}
 	}
@@ -155,11 +160,14 @@ func BenchmarkPreflightCLI(b *testing.B) {
 	for _, sh := range shells {
 		b.Run(string(sh)+"/"+cold, func(b *testing.B) {
 			shared.setShell(b, sh)
+			cpu := cpuMeter{who: syscall.RUSAGE_CHILDREN}
 			for range b.N {
 				ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 				cmd := exec.CommandContext(ctx, cli.path, "-config", rb, "-ssh-config", l.SSHConfig, "-target", target.String(), "-o", "json")
 				cmd.Env = append(os.Environ(), "HOME="+shared.tmp)
+				cpu.start()
 				out, err := cmd.Output()
+				cpu.stop()
 				cancel()
 				var ee *exec.ExitError
 				if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) { // 1: a check failed
@@ -176,6 +184,7 @@ func BenchmarkPreflightCLI(b *testing.B) {
 				b.StartTimer()
 			}
 			shared.record(b)
+			cpu.report(b)
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -232,14 +233,51 @@ func (s *suite) record(b *testing.B) time.Duration {
 	return per
 }
 
+// cpuMeter adds up the CPU time (user + system) that a tool's own
+// processes use in the timed part of a benchmark: chefha's in this
+// process (RUSAGE_SELF), a command's (ansible, its workers, the ssh
+// clients they wait for) in the children this process waited for
+// (RUSAGE_CHILDREN). The nodes' processes are not counted: the lab's
+// init reaps them. Unlike wall time, it hardly moves with the machine's
+// load.
+type cpuMeter struct {
+	who         int
+	total, mark time.Duration
+}
+
+func cpuTime(who int) time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(who, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (m *cpuMeter) start() { m.mark = cpuTime(m.who) }
+func (m *cpuMeter) stop()  { m.total += cpuTime(m.who) - m.mark }
+
+// report gives the CPU per op as a metric and keeps it as NAME/cpu.
+func (m *cpuMeter) report(b *testing.B) {
+	per := m.total / time.Duration(b.N)
+	b.ReportMetric(float64(per)/1e6, "cpu_ms/op")
+	shared.mu.Lock()
+	shared.results[b.Name()+"/cpu"] = append(shared.results[b.Name()+"/cpu"], sample{b.N, per})
+	shared.mu.Unlock()
+}
+
 // recordPair keeps a head-to-head's means under NAME/chefha and
-// NAME/ansible, and its median ratio.
+// NAME/ansible, and its median ratio; or, with median < 0, the CPU means
+// under NAME/chefha/cpu and NAME/ansible/cpu.
 func (s *suite) recordPair(b *testing.B, chefha, ansible time.Duration, median float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.results[b.Name()+"/chefha"] = append(s.results[b.Name()+"/chefha"], sample{b.N, chefha})
-	s.results[b.Name()+"/ansible"] = append(s.results[b.Name()+"/ansible"], sample{b.N, ansible})
-	s.ratios[b.Name()] = append(s.ratios[b.Name()], pairRatio{b.N, median})
+	suffix := ""
+	if median < 0 {
+		suffix = "/cpu"
+	}
+	s.results[b.Name()+"/chefha"+suffix] = append(s.results[b.Name()+"/chefha"+suffix], sample{b.N, chefha})
+	s.results[b.Name()+"/ansible"+suffix] = append(s.results[b.Name()+"/ansible"+suffix], sample{b.N, ansible})
+	if median >= 0 {
+		s.ratios[b.Name()] = append(s.ratios[b.Name()], pairRatio{b.N, median})
+	}
 }
 
 // pairRatio is a head-to-head call's median ratio.

@@ -79,7 +79,21 @@ func (s *suite) summary(w io.Writer) {
 			fmt.Fprintf(tw, "%s\t\n", strings.Join(ratiosCLI, "\t"))
 		}
 	}
-	h2h := []string{"head to head, alternating: chefha Preflight", "  Ansible -m shell, chefha's script", "  median of the ops' ratios"}
+	fmt.Fprintf(tw, "own CPU per op (user+sys; the nodes' not counted)\t\n")
+	for _, r := range rows {
+		line := []string{"  " + r.label}
+		seen := false
+		for _, col := range cols {
+			d, ok := r.get(col + "/cpu")
+			line = append(line, dur(d, ok))
+			seen = seen || ok
+		}
+		if seen {
+			fmt.Fprintf(tw, "%s\t\n", strings.Join(line, "\t"))
+		}
+	}
+	h2h := []string{"head to head, alternating: chefha Preflight", "  Ansible -m shell, chefha's script", "  median of the ops' ratios",
+		"  own CPU: chefha", "  own CPU: Ansible"}
 	seen := false
 	for _, col := range cols {
 		c, okc := s.result("BenchmarkHeadToHead/" + col + "/chefha")
@@ -92,6 +106,10 @@ func (s *suite) summary(w io.Writer) {
 		if okx {
 			h2h[2] = strings.TrimSuffix(h2h[2], "-") + fmt.Sprintf("%.1f×", x)
 		}
+		cc, okcc := s.result("BenchmarkHeadToHead/" + col + "/chefha/cpu")
+		ca, okca := s.result("BenchmarkHeadToHead/" + col + "/ansible/cpu")
+		h2h[3] += "\t" + dur(cc, okcc)
+		h2h[4] += "\t" + dur(ca, okca)
 	}
 	if seen {
 		for _, l := range h2h {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -189,21 +190,28 @@ func (a *ansible) call(ctx context.Context, control, pattern, module, arg string
 
 // runOps runs op b.N times in a connection state: cold with a new control
 // dir per op (its masters closed untimed after it), warm with one dir
-// whose masters an untimed first op started.
+// whose masters an untimed first op started. It reports the CPU that
+// Ansible's processes used in the timed ops.
 func (a *ansible) runOps(b *testing.B, conn string, op func(ctx context.Context, control string) error) {
 	b.Helper()
+	cpu := cpuMeter{who: syscall.RUSAGE_CHILDREN}
 	run := func(control string) {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		if err := op(ctx, control); err != nil {
+		cpu.start()
+		err := op(ctx, control)
+		cpu.stop()
+		if err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
+	defer func() { cpu.report(b) }()
 	if conn == warm {
 		d := a.controlDir(b)
 		defer a.closeMasters(d)
 		run(d)
+		cpu.total = 0
 		b.ResetTimer()
 		b.StartTimer()
 		for range b.N {
@@ -305,6 +313,7 @@ func BenchmarkHeadToHead(b *testing.B) {
 					gather()
 				}
 				var tc, ta time.Duration
+				cpuC, cpuA := cpuMeter{who: syscall.RUSAGE_SELF}, cpuMeter{who: syscall.RUSAGE_CHILDREN}
 				ratios := make([]float64, 0, b.N)
 				b.ResetTimer()
 				for range b.N {
@@ -314,9 +323,13 @@ func BenchmarkHeadToHead(b *testing.B) {
 						b.StartTimer()
 					}
 					start := time.Now()
+					cpuC.start()
 					chefha()
+					cpuC.stop()
 					mid := time.Now()
+					cpuA.start()
 					gather()
+					cpuA.stop()
 					end := time.Now()
 					if conn == cold {
 						b.StopTimer()
@@ -334,7 +347,10 @@ func BenchmarkHeadToHead(b *testing.B) {
 				b.ReportMetric(float64(tc/n)/1e6, "chefha_ms")
 				b.ReportMetric(float64(ta/n)/1e6, "ansible_ms")
 				b.ReportMetric(med, "x_median")
+				b.ReportMetric(float64(cpuC.total/n)/1e6, "chefha_cpu_ms")
+				b.ReportMetric(float64(cpuA.total/n)/1e6, "ansible_cpu_ms")
 				shared.recordPair(b, tc/n, ta/n, med)
+				shared.recordPair(b, cpuC.total/n, cpuA.total/n, -1)
 			})
 		}
 	}
