@@ -3,7 +3,7 @@
 GO ?= go
 
 # Debian packages whose programs the tests start for real.
-PEERS := runit:runsvdir openssh-server:sshd openssh-client:ssh-keygen sudo:sudo keepalived:keepalived iproute2:ip procps:ps dpkg:dpkg-deb rpm:rpmbuild rsync:rsync ansible:ansible
+PEERS := runit:runsvdir openssh-server:sshd openssh-client:ssh-keygen sudo:sudo keepalived:keepalived iproute2:ip procps:ps dpkg:dpkg-deb rpm:rpmbuild rsync:rsync lvm2:lvm
 
 .PHONY: test peers vet bench bench-ansible fuzz
 
@@ -32,14 +32,16 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # chefha against Ansible over one lab cluster (root): see bench/README.md.
-bench-ansible: peers
+# Ansible is a peer of this target only: make test never starts it.
+bench-ansible:
+	$(MAKE) peers PEERS="$(PEERS) ansible:ansible"
 	$(GO) test ./bench -run '^$$' -bench . -benchtime 5x -timeout 60m
 
 FUZZ := upgrade:FuzzLoadFacts upgrade:FuzzDecodeRecord cluster:FuzzParseTreeListing cluster:FuzzRedactSecrets cluster:FuzzParseHosts \
 	cluster:FuzzKnownHostsLine cluster:FuzzParseTopology internal/termsafe:FuzzString internal/pkgfile:FuzzReadDeb internal/pkgfile:FuzzReadRPM \
-	runit:FuzzParsePS runit:FuzzParseStatus migration:FuzzParse \
+	runit:FuzzParsePS runit:FuzzParseStatus runit:FuzzParseStat migration:FuzzParse \
 	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus \
-	drbd:FuzzParseProc lvm:FuzzParseReport lvm:FuzzParseFindmnt \
+	drbd:FuzzParseProc lvm:FuzzParseReport lvm:FuzzParseFindmnt clustertest:FuzzSplit clustertest:FuzzLVMCommand internal/ecmodel:FuzzHAStatus \
 	lab/internal/hostnet:FuzzParseAddrs lab/internal/hostnet:FuzzParseRoutes \
 	keepalived:FuzzLogFollower keepalived:FuzzParsePoll
 

@@ -12,12 +12,15 @@
 //	drbd         diagnose: /proc/drbd (DRBD 8.0–8.4) and drbdadm role/cstate/dstate; is the backup's copy up to date?
 //	lvm          plan/act: the backup's LVM snapshot: size it, create it, and before every step check it is valid and not too full (lvs, lvextend)
 //	migration    diagnose: migration-level files and the version table
+//	issue        the known issues' ids (OC-xxxxx), written once; upgrade's registry says what each affects
 //	upgrade      plan/act: version hops, facts, preflight checks, known issues, the resumable runner
 //	runreport    report: a run's journal and events as Markdown, an SVG timeline and JSON, for the change board
-//	clustertest  a simulated HA cluster over real SSH, for tests and demos (ecnode: one emulated node)
+//	replica      a replica of production built from its facts, to rehearse the plan on (the runbook's first rule)
+//	clustertest  a simulated HA cluster over real SSH, for tests and demos (its nodes run internal/ecmodel, the one model of a Chef node)
 //	lab          a real HA cluster in Linux namespaces: sshd, runit and keepalived for real
 //
-// examples/preflight and examples/upgrade are the thin binaries operators run.
+// examples/preflight, examples/upgrade and examples/watch (the runbook's two
+// monitoring terminals in one) are the thin binaries operators run.
 //
 // This root package holds no code; import the packages above.
 package chefha

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Node is a host chefha observes and acts on. Every call takes a context:
@@ -79,7 +80,12 @@ func (e *ExitError) Error() string {
 		msg = strings.TrimSpace(string(RedactSecrets(e.Result.Stdout)))
 	}
 	if len(msg) > 300 {
-		msg = msg[:300] + "…"
+		// The end: where a failing program says why.
+		cut := len(msg) - 300
+		for cut < len(msg) && !utf8.RuneStart(msg[cut]) {
+			cut++
+		}
+		msg = "…" + msg[cut:]
 	}
 	if msg != "" {
 		msg = ": " + msg

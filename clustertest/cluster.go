@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,30 @@ type Options struct {
 	// take (default 3 s); keepalived elects a master after 3 s of silence.
 	TransitionTime time.Duration
 	Knobs          []Knob
+	// PrivateChefRB is the cluster's private-chef.rb: its servers (names,
+	// roles, the bootstrap, addresses, the VIP) make the cluster, as many
+	// front ends as it names (Frontends is then ignored); the nodes'
+	// /etc/opscode/private-chef.rb unless their EtcOpscode has one.
+	// Default: be1, be2 and Frontends front ends under chefha.test.
+	PrivateChefRB []byte
+	// EtcOpscode is every node's /etc/opscode, laid down before the
+	// install's reconfigure (files with the modes the tree reports; see
+	// NodeOptions.EtcOpscode for a node whose tree differs). Default:
+	// private-chef.rb and two simulated keys.
+	EtcOpscode fs.FS
+	// Master is the back end keepalived makes master (default the
+	// bootstrap).
+	Master string
+	// Nodes shape single nodes, by name: versions, migration level,
+	// runit state (see NodeOptions). They are planted before Knobs.
+	Nodes map[string]NodeOptions
+	// LVM is each back end's volume group: the volume under DRBD, which
+	// the upgrade's backup snapshots (default: LVM's defaults).
+	LVM *LVM
+	// Dir is where the nodes' file trees go (in a new 0700 directory that
+	// Close removes). Default: /dev/shm when it is a memory file system,
+	// else os.TempDir.
+	Dir string
 }
 
 // Cluster is a simulated HA Enterprise Chef cluster: two back ends and N
@@ -56,6 +81,7 @@ type Cluster struct {
 	offset         time.Duration
 	at             time.Time // while settle runs an event: its time
 	transitionTime time.Duration
+	releases       map[string]ecmodel.Release // the model's table, built once
 	list           []*Node
 	boot, sec      *Node
 	drbd           *drbd
@@ -70,16 +96,12 @@ type Cluster struct {
 //	if err != nil { ... }
 //	defer cl.Close()
 //	report, err := upgrade.Preflight(ctx, cl, upgrade.Options{})
-func New(o Options) (c *Cluster, err error) {
+func New(o Options) (*Cluster, error) {
 	if o.Version == "" {
 		o.Version = "1.4.6"
 	}
 	if o.Frontends == 0 {
 		o.Frontends = 2
-	}
-	dir, err := os.MkdirTemp("", "chefha-clustertest-")
-	if err != nil {
-		return nil, err
 	}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -89,26 +111,39 @@ func New(o Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
+	dir, err := treeDir(o.Dir)
+	if err != nil {
+		return nil, err
+	}
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
 	if o.TransitionTime <= 0 {
 		o.TransitionTime = 3 * time.Second
 	}
-	c = &Cluster{Nodes: map[string]*Node{}, Servers: map[string]*SSHServer{}, dir: dir, key: key, priv: priv,
-		KnownHosts: filepath.Join(dir, "known_hosts"), clock: o.Clock, sleepFn: o.Sleep, transitionTime: o.TransitionTime}
+	c := &Cluster{Nodes: map[string]*Node{}, Servers: map[string]*SSHServer{}, dir: dir, key: key, priv: priv,
+		KnownHosts: filepath.Join(dir, "known_hosts"), clock: o.Clock, sleepFn: o.Sleep, transitionTime: o.TransitionTime,
+		releases: ecmodel.Releases()}
+	// Not a named result: `return nil, err` would set it to nil before
+	// this runs, and Close on nil panics.
+	started := false
 	defer func() {
-		if err != nil {
+		if !started {
 			c.Close()
 		}
 	}()
-	rb := privateChefRB(o.Frontends)
-	c.Topology, err = cluster.ParseTopology(strings.NewReader(rb))
+	rb, top, err := o.topology()
 	if err != nil {
 		return nil, err
 	}
+	c.Topology = top
 	if _, ok := ecmodel.Releases()[o.Version]; !ok {
 		return nil, fmt.Errorf("clustertest: no release %q in the model", o.Version)
+	}
+	for _, s := range top.Servers {
+		if _, _, err := o.releases(s.Name); err != nil {
+			return nil, err
+		}
 	}
 	var kh strings.Builder
 	for _, s := range c.Topology.Servers {
@@ -132,21 +167,47 @@ func New(o Options) (c *Cluster, err error) {
 	c.boot.peer, c.sec.peer = c.sec, c.boot
 	c.drbd = &drbd{c: c, role: map[*Node]string{c.boot: "Secondary", c.sec: "Secondary"},
 		disk: map[*Node]string{c.boot: "UpToDate", c.sec: "UpToDate"}, connected: true}
-	if err := c.install(o.Version, rb); err != nil {
+	if err := c.install(o, rb); err != nil {
 		return nil, err
+	}
+	var vg LVM
+	if o.LVM != nil {
+		vg = *o.LVM
+	}
+	for _, n := range []*Node{c.boot, c.sec} {
+		if n.vols, err = newVolumes(vg); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.WriteFile(c.KnownHosts, []byte(kh.String()), 0o600); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for _, n := range c.list {
+		if err := c.plantNode(n, o.Nodes[n.Name]); err != nil {
+			return nil, err
+		}
+		c.settle()
+	}
 	for _, k := range o.Knobs {
 		if err := k.Plant(c); err != nil {
 			return nil, fmt.Errorf("clustertest: knob %s: %w", k.Name, err)
 		}
 		c.settle()
 	}
+	started = true
 	return c, nil
+}
+
+// treeDir makes the directory the node trees go in.
+func treeDir(base string) (string, error) {
+	if base == "" {
+		if dir, err := os.MkdirTemp(memoryDir(), "chefha-clustertest-"); err == nil {
+			return dir, nil
+		}
+	}
+	return os.MkdirTemp(base, "chefha-clustertest-")
 }
 
 func (c *Cluster) nodeExec(n *Node) ExecFunc {

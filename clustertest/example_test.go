@@ -53,7 +53,6 @@ func Example() {
 	// Output:
 	// private-chef 1.4.6
 	// fail: migration-level be2.chefha.test OC-11297
-	// fail: standby-services-stopped be2.chefha.test OC-11575
 }
 
 // WritePackage writes a real package file; a simulated node installs it

@@ -80,6 +80,7 @@ func DRBDDisconnected() Knob    { return ecmodel.KnobDRBD(DRBDFault{Kind: "disco
 func DRBDInconsistent() Knob    { return ecmodel.KnobDRBD(DRBDFault{Kind: "inconsistent"}) }
 func DRBDPeerUnreachable() Knob { return ecmodel.KnobDRBD(DRBDFault{Kind: "peer-unreachable"}) }
 func DRBDReconnect() Knob       { return ecmodel.KnobDRBD(DRBDFault{Kind: "reconnect"}) }
+func DRBDStandAlone() Knob      { return ecmodel.KnobDRBD(DRBDFault{Kind: "standalone"}) } // StandAlone, roles kept
 
 // DRBDResync starts a resync of the secondary, done percent already
 // synced, at speed KiB/s on the cluster's clock.

@@ -2,8 +2,8 @@ package clustertest_test
 
 import (
 	"context"
-	"errors"
 	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,57 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const (
-	be1 = "be1.chefha.test"
-	be2 = "be2.chefha.test"
-	fe1 = "fe1.chefha.test"
-)
-
-// sim is a simulated cluster dialled over SSH, on a fake clock.
-type sim struct {
-	*clustertest.Cluster
-	cl    *cluster.Cluster
-	clock *clustertest.FakeClock
-}
-
-func start(t *testing.T, version string, knobs ...clustertest.Knob) *sim {
-	t.Helper()
-	clock := clustertest.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
-	c, err := clustertest.New(clustertest.Options{Version: version, Clock: clock.Now, Sleep: clock.Advance, Knobs: knobs})
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	cl, err := c.Dial(context.Background())
-	require.NoError(t, err)
-	t.Cleanup(func() { cl.Close() })
-	return &sim{Cluster: c, cl: cl, clock: clock}
-}
-
-func (s *sim) run(t *testing.T, node string, argv ...string) (string, string, int) {
-	t.Helper()
-	n, ok := s.cl.Node(node)
-	require.True(t, ok, node)
-	res, err := n.Run(context.Background(), cluster.Command(argv...))
-	var ee *cluster.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("%s: %v", node, err)
-	}
-	return string(res.Stdout), string(res.Stderr), res.ExitCode
-}
-
-// installPackage uploads a package file over SFTP and installs it.
-func (s *sim) installPackage(t *testing.T, node, version string) {
-	t.Helper()
-	n, _ := s.cl.Node(node)
-	require.NoError(t, n.WriteFile(context.Background(), "/tmp/private-chef_"+version+"-1_amd64.deb", []byte("private-chef "+version+"\n"), 0o644))
-	out, _, code := s.run(t, node, "dpkg", "-i", "/tmp/private-chef_"+version+"-1_amd64.deb")
-	require.Equal(t, 0, code, out)
-	require.Contains(t, out, "Setting up private-chef ("+version+"-1)")
-}
-
-func (s *sim) level(t *testing.T, node string) (migration.Level, error) {
-	out, _, _ := s.run(t, node, "cat", migration.Path)
-	return migration.Parse([]byte(out))
-}
+// Every knob, shown over SSH as an operator would see it. Facts are cited
+// as repository tag:path; OO is chef-boneyard/opscode-omnibus, PC/ is
+// OO's files/private-chef-cookbooks/private-chef/, UPG/ is OO's
+// files/private-chef-upgrades/001/.
 
 func TestKnobOC11297(t *testing.T) {
 	s := start(t, "11.0.2", clustertest.OC11297())
@@ -76,22 +29,73 @@ func TestKnobOC11297(t *testing.T) {
 	l, err := s.level(t, fe1)
 	require.NoError(t, err)
 	assert.Equal(t, migration.Level{Major: 1, Minor: 12}, l, "front ends kept it")
+
+	// partybus reads an unparsable level as 0.0 and runs every migration
+	// again (OO 11.1.8 partybus/lib/partybus/migrations.rb rescues
+	// JSON::ParserError).
+	s.installPackage(t, be2, "11.1.8")
+	out, _, code := s.run(t, be2, "private-chef-ctl", "upgrade")
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "[private-chef-upgrade] - Current Migration Version: 0.0")
+	assert.Contains(t, out, "/opt/opscode/embedded/upgrades/001/001_ad_migration.rb")
+	assert.Contains(t, s.harm(be2), "partybus re-ran every migration from 0.0")
 }
 
+// OC-11382: keepalived restarting as the upgrade's reconfigure ends
+// (cluster.sh backup stops postgresql) kills the migrations before 11.1.7;
+// 11.1.7 added `sleep 120` before partybus (OO 11.1.7
+// files/private-chef-ctl-commands/upgrade.rb), which outlasts the flap.
 func TestKnobOC11382(t *testing.T) {
-	s := start(t, "1.4.6", clustertest.OC11382(), clustertest.StandbyKeepalivedStopped())
-	s.installPackage(t, be1, "11.1.8")
-	out, stderr, code := s.run(t, be1, "private-chef-ctl", "upgrade")
-	assert.Equal(t, 1, code)
-	assert.Contains(t, out, "Starting Migration 1.9")
-	assert.Contains(t, stderr, "postgresql went away")
-	l, err := s.level(t, be1)
-	require.NoError(t, err)
-	assert.Equal(t, migration.Level{Major: 1, Minor: 8}, l, "interrupted part-way")
-	st, _, _ := s.run(t, be1, "cat", keepalived.RequestedPath)
-	assert.Equal(t, "backup\n", st, "keepalived restarted under partybus")
+	t.Run("11.1.6: the migrations die part-way", func(t *testing.T) {
+		s := start(t, "1.4.6", clustertest.OC11382(), clustertest.StandbyKeepalivedStopped())
+		s.installPackage(t, be1, "11.1.6")
+		_, _, code := s.run(t, be1, "private-chef-ctl", "reconfigure")
+		require.Equal(t, 0, code)
+		s.settle(t)
+		out, stderr, code := s.run(t, be1, "private-chef-ctl", "upgrade")
+		assert.Equal(t, 1, code)
+		assert.NotContains(t, out, "Sleeping for 2 minutes")
+		assert.Contains(t, out, "Finished Migration 1.8")
+		assert.Contains(t, out, "Starting Migration 1.9")
+		assert.Contains(t, stderr, "PG::ConnectionBad")
+		assert.NotContains(t, out, "Chef Server Upgraded!")
+		l, err := s.level(t, be1)
+		require.NoError(t, err)
+		assert.Equal(t, migration.Level{Major: 1, Minor: 8}, l, "the level of the last finished migration")
+		req, _, _ := s.run(t, be1, "cat", keepalived.RequestedPath)
+		assert.Equal(t, "backup\n", req, "keepalived restarted under partybus")
+
+		// Partybus resumes from the level reached once the pair is stable.
+		s.settle(t)
+		out, _, code = s.run(t, be1, "private-chef-ctl", "upgrade")
+		require.Equal(t, 0, code, out)
+		assert.Contains(t, out, "[private-chef-upgrade] - Current Migration Version: 1.8")
+		l, err = s.level(t, be1)
+		require.NoError(t, err)
+		assert.Equal(t, migration.Level{Major: 1, Minor: 13}, l)
+	})
+	t.Run("11.1.8: the sleep outlasts it", func(t *testing.T) {
+		s := start(t, "1.4.6", clustertest.OC11382(), clustertest.StandbyKeepalivedStopped())
+		s.installPackage(t, be1, "11.1.8")
+		_, _, code := s.run(t, be1, "private-chef-ctl", "reconfigure")
+		require.Equal(t, 0, code)
+		s.settle(t)
+		before := len(s.clusterLog(t, be1))
+		out, stderr, code := s.run(t, be1, "private-chef-ctl", "upgrade")
+		require.Equal(t, 0, code, "%s%s", out, stderr)
+		assert.Contains(t, out, "Sleeping for 2 minutes before migration")
+		assert.Contains(t, out, "Chef Server Upgraded!")
+		ev := s.clusterLog(t, be1)[before:]
+		require.NotEmpty(t, ev, "keepalived restarted during the sleep")
+		assert.Equal(t, keepalived.EventTransitioning, ev[0].Kind)
+		assert.Equal(t, keepalived.Backup, ev[0].To)
+		last, _ := keepalived.LastTransition(ev)
+		assert.Equal(t, keepalived.Master, last.To, "and was master again before partybus ran")
+	})
 }
 
+// OC-11426: the knob leaves /var/log/opscode root's; runit's log
+// diagnosis sees svlogd (opscode on EC 11) unable to rotate there.
 func TestKnobOC11426(t *testing.T) {
 	s := start(t, "11.1.8", clustertest.OC11426())
 	out, _, _ := s.run(t, be1, "stat", "-c", runit.StatFormat, "/var/log/opscode")
@@ -102,40 +106,103 @@ func TestKnobOC11426(t *testing.T) {
 	assert.Equal(t, runit.SymptomLogDirOwner, findings[0].Symptom)
 }
 
+// OC-11490: before 11.1.7 recipes/keepalived.rb gives the log directory
+// no owner, so a root-owned one stays root's while EC 11's svlogd runs as
+// opscode (OO 11.0.2 PC/templates/default/sv-keepalived-log-run.erb:
+// chpst -U opscode -u opscode); 11.1.7 sets owner opscode, mode 0700
+// (OO 11.1.7 PC/recipes/keepalived.rb). 1.x's svlogd runs as root.
 func TestKnobOC11490(t *testing.T) {
-	s := start(t, "11.1.8", clustertest.OC11490(), clustertest.StandbyKeepalivedStopped())
-	out, _, _ := s.run(t, be1, "stat", "-c", "%U", "/var/log/opscode/keepalived")
-	assert.Equal(t, "root\n", out)
+	s := start(t, "11.0.2", clustertest.OC11490(), clustertest.StandbyKeepalivedStopped())
+	out, _, _ := s.run(t, be1, "stat", "-c", "%U %a", "/var/log/opscode/keepalived")
+	assert.Equal(t, "root 755\n", out)
+	_, _, code := s.run(t, be1, "private-chef-ctl", "reconfigure")
+	require.Equal(t, 0, code)
+	out, _, _ = s.run(t, be1, "stat", "-c", "%U", "/var/log/opscode/keepalived")
+	assert.Equal(t, "root\n", out, "11.0.2's reconfigure leaves the owner")
 	s.run(t, be1, "private-chef-ctl", "stop", "keepalived")
-	out, _, code := s.run(t, be1, "private-chef-ctl", "start", "keepalived")
-	assert.Equal(t, 1, code, "keepalived cannot run")
+	out, _, code = s.run(t, be1, "private-chef-ctl", "start", "keepalived")
+	assert.Equal(t, 1, code, "keepalived does not stay up")
 	assert.Equal(t, "timeout: down: keepalived: 0s, normally up, want up\n", out)
+
+	s.installPackage(t, be1, "11.1.8")
+	_, _, code = s.run(t, be1, "private-chef-ctl", "reconfigure")
+	require.Equal(t, 0, code)
+	out, _, _ = s.run(t, be1, "stat", "-c", "%U %a", "/var/log/opscode/keepalived")
+	assert.Equal(t, "opscode 700\n", out, "11.1.7+ re-owns it")
+	out, _, code = s.run(t, be1, "private-chef-ctl", "start", "keepalived")
+	assert.Equal(t, 0, code, out)
+
+	one := start(t, "1.4.6", clustertest.OC11490())
+	one.run(t, be1, "private-chef-ctl", "stop", "keepalived")
+	out, _, code = one.run(t, be1, "private-chef-ctl", "start", "keepalived")
+	assert.Equal(t, 0, code, "1.x's svlogd runs as root: %s", out)
 }
 
+// OC-11540: with nginx['non_ssl_port'] = false, 11.1.3–11.1.8 render
+// opscode-account's internal_lb_url as http://127.0.0.1:false and the
+// reconfigure succeeds (OO 11.1.8 PC/templates/default/
+// opscode-account-config.rb.erb); 11.2.0's helper uses https and
+// ssl_port (OO 11.2.0 PC/libraries/helper.rb internal_lb_url); 11.0.2
+// renders no internal_lb_url.
 func TestKnobOC11540(t *testing.T) {
-	s := start(t, "11.0.2", clustertest.OC11540())
-	_, stderr, code := s.run(t, be1, "private-chef-ctl", "reconfigure")
-	assert.Equal(t, 1, code, "fixed in 11.1.8, not in 11.0.2")
-	assert.Contains(t, stderr, "opscode-account: invalid configuration: non_ssl_port is false")
+	const account = "/var/opt/opscode/opscode-account/etc/privatechef.rb"
+	for _, tc := range []struct{ version, want string }{
+		{"11.1.8", "Chef::Config[:internal_lb_url] = 'http://127.0.0.1:false'\n"},
+		{"11.2.0", "Chef::Config[:internal_lb_url] = 'https://127.0.0.1:443'\n"},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			s := start(t, tc.version)
+			out, _, _ := s.run(t, fe1, "cat", account)
+			assert.Equal(t, "Chef::Config[:internal_lb_url] = 'http://127.0.0.1:80'\n", out, "non_ssl_port's default")
+			require.NoError(t, s.Plant(clustertest.OC11540()))
+			out, stderr, code := s.run(t, fe1, "private-chef-ctl", "reconfigure")
+			require.Equal(t, 0, code, "silent: %s%s", out, stderr)
+			assert.Contains(t, out, "opscode Reconfigured!")
+			out, _, _ = s.run(t, fe1, "cat", account)
+			assert.Equal(t, tc.want, out)
+		})
+	}
+	t.Run("11.0.2", func(t *testing.T) {
+		s := start(t, "11.0.2", clustertest.OC11540())
+		_, _, code := s.run(t, fe1, "private-chef-ctl", "reconfigure")
+		require.Equal(t, 0, code)
+		_, _, code = s.run(t, fe1, "test", "-e", account)
+		assert.Equal(t, 1, code, "no internal_lb_url before 11.1.3")
+	})
 }
 
+// OC-11575: 11.0–11.1.8 write no down files (enterprise-chef-common 0.3.0
+// definitions/component_runit_service.rb manages only keepalive_me), so
+// when the standby boots runsv starts every HA service; 11.2.0 (0.4.4,
+// "[OC-11575] Don't start services by default in HA topology") and 1.x
+// write down files and nothing starts.
 func TestKnobOC11575(t *testing.T) {
 	s := start(t, "11.1.8", clustertest.OC11575())
-	out, _, _ := s.run(t, be2, "private-chef-ctl", "status")
-	st, err := runit.ParseStatus(strings.NewReader(out))
-	require.NoError(t, err)
-	up := 0
-	for _, x := range st {
-		if x.State == runit.StateRun && x.Service != "keepalived" {
-			up++
-			assert.False(t, x.NormallyUp, "%s runs on the passive back end with a down file", x.Service)
-		}
+	st, code := s.status(t, be2)
+	assert.Equal(t, 0, code, "everything runs on the standby")
+	for _, svc := range []string{"couchdb", "postgresql", "opscode-erchef", "nginx", "redis_lb"} {
+		assert.Equal(t, runit.StateRun, st[svc].State, svc)
+		assert.True(t, st[svc].NormallyUp, "%s: no down file before 11.2.0", svc)
 	}
-	assert.Positive(t, up)
+	h := s.haStatus(t, be2)
+	assert.Equal(t, 7, h.ExitCode)
+	assert.Contains(t, problems(h), "couchdb is running, and I am not master.")
+
+	for _, version := range []string{"11.2.0", "1.4.6"} {
+		s := start(t, version, clustertest.OC11575())
+		st, code := s.status(t, be2)
+		assert.Equal(t, 3, code, "%s: the standby's HA services stay down", version)
+		assert.Equal(t, runit.StateDown, st["couchdb"].State, version)
+		assert.False(t, st["couchdb"].NormallyUp, "%s: down file", version)
+	}
 }
 
+// OC-11601: 11.1.x's recipes/redis_lb.rb restarts redis_lb only when its
+// template changed, then writes keys into it (OO 11.1.8
+// PC/recipes/redis_lb.rb); 11.2.0 restarts it unconditionally first. It
+// bites only where redis_lb already runs: 11.1.x to a later 11.1.x.
 func TestKnobOC11601(t *testing.T) {
-	s := start(t, "11.0.2", clustertest.OC11601())
+	s := start(t, "11.1.6", clustertest.OC11601())
 	s.installPackage(t, be1, "11.1.8")
 	_, stderr, code := s.run(t, be1, "private-chef-ctl", "reconfigure")
 	assert.Equal(t, 1, code)
@@ -144,16 +211,39 @@ func TestKnobOC11601(t *testing.T) {
 	require.Equal(t, 0, code)
 	_, _, code = s.run(t, be1, "private-chef-ctl", "reconfigure")
 	assert.Equal(t, 0, code, "the workaround: restart redis_lb first")
+
+	for _, tc := range []struct{ from, to string }{{"11.0.2", "11.1.8"}, {"11.1.6", "11.2.0"}} {
+		s := start(t, tc.from, clustertest.OC11601())
+		s.installPackage(t, be1, tc.to)
+		out, stderr, code := s.run(t, be1, "private-chef-ctl", "reconfigure")
+		assert.Equal(t, 0, code, "%s → %s: %s%s", tc.from, tc.to, out, stderr)
+	}
 }
 
+// OC-11656: the knob leaves private-chef.rb unreadable to the services;
+// an EC 11 reconfigure before 11.1.7 (which sets owners and modes
+// explicitly, OO 11.1.7 CHANGELOG.md) makes it so again.
 func TestKnobOC11656(t *testing.T) {
-	s := start(t, "11.1.8", clustertest.OC11656())
-	out, _, _ := s.run(t, fe1, "stat", "-c", runit.StatFormat, "/etc/opscode/private-chef.rb")
-	st, err := runit.ParseStat(strings.NewReader(out))
-	require.NoError(t, err)
-	assert.Equal(t, fs.FileMode(0o600), st[0].Mode.Perm(), "unreadable to the opscode user")
+	mode := func(s *sim) fs.FileMode {
+		out, _, _ := s.run(t, fe1, "stat", "-c", runit.StatFormat, "/etc/opscode/private-chef.rb")
+		st, err := runit.ParseStat(strings.NewReader(out))
+		require.NoError(t, err)
+		return st[0].Mode.Perm()
+	}
+	s := start(t, "11.1.6", clustertest.OC11656())
+	assert.Equal(t, fs.FileMode(0o600), mode(s), "unreadable to the opscode user")
+	s.run(t, fe1, "chmod", "644", "/etc/opscode/private-chef.rb")
+	s.run(t, fe1, "private-chef-ctl", "reconfigure")
+	assert.Equal(t, fs.FileMode(0o600), mode(s), "11.1.6's reconfigure again")
+
+	s = start(t, "11.1.8", clustertest.OC11656())
+	s.run(t, fe1, "chmod", "644", "/etc/opscode/private-chef.rb")
+	s.run(t, fe1, "private-chef-ctl", "reconfigure")
+	assert.Equal(t, fs.FileMode(0o644), mode(s), "11.1.8 leaves it")
 }
 
+// OC-11657: sv waits 7 s by default (runit 2.1.1 sv.c), shorter than the
+// slow service needs: timeout, exit 1; a longer wait lets it stop.
 func TestKnobOC11657(t *testing.T) {
 	s := start(t, "1.4.6", clustertest.OC11657())
 	out, _, code := s.run(t, be1, "private-chef-ctl", "stop", "opscode-expander")
@@ -166,94 +256,287 @@ func TestKnobOC11657(t *testing.T) {
 	assert.Equal(t, 0, code, "a longer wait lets it stop: %s", out)
 }
 
+// OC-11658: migration 1.9 (UPG/009_migrate_authz.rb) runs
+// oc_authz_migrator's opc-run.sh on the bootstrap. 0.0.1 (OO 11.0.2–11.1.6
+// config/software/oc_authz_migrator.rb) swallows its failure and partybus
+// succeeds; 0.0.3 (11.1.7+, "exit immediately on errors") exits non-zero
+// and partybus' run_command raises (OO 11.1.8 partybus/lib/partybus/
+// command_runner.rb), leaving the level at 1.8.
 func TestKnobOC11658(t *testing.T) {
-	s := start(t, "11.0.2", clustertest.OC11658(), clustertest.StandbyKeepalivedStopped())
-	s.installPackage(t, be1, "11.1.8")
-	out, _, code := s.run(t, be1, "private-chef-ctl", "upgrade")
-	assert.Equal(t, 0, code, "partybus still says success")
-	assert.Contains(t, out, "oc_authz_migrator: ERROR")
-	assert.Contains(t, out, "Chef Server Upgraded!")
-	assert.NotEmpty(t, s.Node(be1).Harm())
+	upgrade := func(t *testing.T, version string) (*sim, string, string, int) {
+		s := start(t, "1.4.6", clustertest.OC11658(), clustertest.StandbyKeepalivedStopped())
+		s.installPackage(t, be1, version)
+		_, _, code := s.run(t, be1, "private-chef-ctl", "reconfigure")
+		require.Equal(t, 0, code)
+		s.settle(t)
+		out, stderr, code := s.run(t, be1, "private-chef-ctl", "upgrade")
+		return s, out, stderr, code
+	}
+	t.Run("11.1.6 swallows it", func(t *testing.T) {
+		s, out, stderr, code := upgrade(t, "11.1.6")
+		assert.Equal(t, 0, code, "partybus still says success: %s", stderr)
+		assert.Contains(t, out, "\tRunning Command: /opt/opscode/embedded/service/oc_authz_migrator/scripts/opc-run.sh /var/opt/opscode/couchdb/db/authorization.couch")
+		assert.Contains(t, out, "oc_authz_migrator: ERROR")
+		assert.Contains(t, out, "Chef Server Upgraded!")
+		l, err := s.level(t, be1)
+		require.NoError(t, err)
+		assert.Equal(t, migration.Level{Major: 1, Minor: 13}, l)
+		assert.Contains(t, s.harm(be1), "authz data un-migrated")
+	})
+	t.Run("11.1.8 fails", func(t *testing.T) {
+		s, out, stderr, code := upgrade(t, "11.1.8")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, out, "oc_authz_migrator: ERROR")
+		assert.NotContains(t, out, "Chef Server Upgraded!")
+		assert.Contains(t, stderr, "Partybus failed to execute command '/opt/opscode/embedded/service/oc_authz_migrator/scripts/opc-run.sh /var/opt/opscode/couchdb/db/authorization.couch' exitstatus: 1")
+		l, err := s.level(t, be1)
+		require.NoError(t, err)
+		assert.Equal(t, migration.Level{Major: 1, Minor: 8}, l)
+		assert.Empty(t, s.harm(be1), "loud, not silent")
+	})
 }
 
+// OC-11662 as the model plants it: redis_lb comes up later than sv's 7 s.
 func TestKnobOC11662(t *testing.T) {
 	s := start(t, "11.1.8", clustertest.OC11662())
 	s.run(t, be1, "sv", "stop", "redis_lb")
 	out, _, code := s.run(t, be1, "sv", "start", "redis_lb")
 	assert.Equal(t, 1, code)
 	assert.Equal(t, "timeout: down: redis_lb: 0s, normally up, want up\n", out)
+	st, _ := s.status(t, be1, "redis_lb")
+	assert.Equal(t, runit.StateRun, st["redis_lb"].State, "it comes up all the same")
 }
 
+// OC-11669: 11.1.8's keepalived_safemode (OO 11.1.8
+// PC/providers/keepalived_safemode.rb) restarts keepalived as MASTER and
+// waits for the DRBD mount before the 1.4 → 11 runsvdir switch, but only
+// while `initctl status opscode-runsvdir` shows it started; the knob
+// skips it, and the bootstrap drops to backup and comes back.
 func TestKnobOC11669(t *testing.T) {
-	s := start(t, "1.4.6", clustertest.OC11669(), clustertest.StandbyKeepalivedStopped())
+	s := start(t, "1.4.6", clustertest.StandbyKeepalivedStopped())
 	s.installPackage(t, be1, "11.1.8")
-	_, _, code := s.run(t, be1, "private-chef-ctl", "reconfigure")
+	out, _, code := s.run(t, be1, "private-chef-ctl", "reconfigure")
 	require.Equal(t, 0, code)
-	out, _, code := s.run(t, be1, "private-chef-ctl", "ha-status")
-	assert.Equal(t, 2, code)
-	assert.Contains(t, out, "[WARN] inconsistent cluster status, requested: backup, current: master, failover running?")
+	assert.Contains(t, out, "keepalived restarted, waiting for DRBD mount to return")
+	assert.Contains(t, out, "DRBD mount has returned, proceeding")
+
+	s = start(t, "1.4.6", clustertest.OC11669(), clustertest.StandbyKeepalivedStopped())
+	s.installPackage(t, be1, "11.1.8")
+	before := len(s.clusterLog(t, be1))
+	out, _, code = s.run(t, be1, "private-chef-ctl", "reconfigure")
+	require.Equal(t, 0, code)
+	assert.NotContains(t, out, "waiting for DRBD mount", "safe mode skipped")
+	h := s.haStatus(t, be1)
+	assert.NotZero(t, h.ExitCode)
+	assert.Contains(t, problems(h), "inconsistent cluster status, requested: backup, current: master, failover running?")
 	s.clock.Advance(4 * time.Second)
 	cur, _, _ := s.run(t, be1, "cat", keepalived.CurrentStatusPath)
 	assert.Equal(t, "backup\n", cur, "dropped to backup")
-	s.clock.Advance(4 * time.Second)
-	cur, _, _ = s.run(t, be1, "cat", keepalived.CurrentStatusPath)
-	assert.Equal(t, "master\n", cur, "and back to master")
-	log, _, _ := s.run(t, be1, "cat", keepalived.ClusterLogPath)
-	ev, err := keepalived.ParseClusterLog(strings.NewReader(log))
-	require.NoError(t, err)
+	s.settle(t)
+	ev := s.clusterLog(t, be1)[before:]
+	require.NotEmpty(t, ev)
+	assert.Equal(t, keepalived.EventTransitioning, ev[0].Kind)
+	assert.Equal(t, keepalived.Backup, ev[0].To)
 	last, _ := keepalived.LastTransition(ev)
 	assert.Equal(t, keepalived.EventTransitioned, last.Kind)
-	assert.Equal(t, keepalived.Master, last.To)
+	assert.Equal(t, keepalived.Master, last.To, "and back to master")
 }
 
+// OC-11670: partybus' is_data_master is frozen when the upgrade's
+// reconfigure renders config.rb (PC/recipes/partybus.rb, enterprise-chef-
+// common libraries/helpers.rb is_data_master? reads
+// current_cluster_status). Through 11.1.7 migration 1.9 is guarded by
+// `if Partybus.config.is_data_master` and skipped silently, its level
+// written (OO 11.1.6 UPG/009_migrate_authz.rb); 1.10 then fails in
+// must_be_data_master and 1.9 never runs again. 11.1.8 calls
+// must_be_data_master in 1.9 itself (OO 11.1.8 UPG/009_migrate_authz.rb).
 func TestKnobOC11670(t *testing.T) {
-	s := start(t, "1.4.6", clustertest.OC11669(), clustertest.OC11670(), clustertest.StandbyKeepalivedStopped())
-	s.installPackage(t, be1, "11.1.8")
-	s.run(t, be1, "private-chef-ctl", "reconfigure")
-	out, _, code := s.run(t, be1, "private-chef-ctl", "upgrade")
-	assert.Equal(t, 0, code)
-	assert.NotContains(t, out, "Starting Migration 1.9", "silently skipped")
-	assert.Contains(t, out, "Chef Server Upgraded!")
-	assert.Contains(t, strings.Join(s.Node(be1).Harm(), "\n"), "migration 1.9 skipped")
+	upgrade := func(t *testing.T, version string) *sim {
+		s := start(t, "1.4.6", clustertest.OC11670(), clustertest.StandbyKeepalivedStopped())
+		s.installPackage(t, be1, version)
+		_, _, code := s.run(t, be1, "private-chef-ctl", "reconfigure")
+		require.Equal(t, 0, code)
+		s.settle(t)
+		return s
+	}
+	t.Run("11.1.6 skips 1.9 silently", func(t *testing.T) {
+		s := upgrade(t, "11.1.6")
+		out, _, code := s.run(t, be1, "private-chef-ctl", "upgrade")
+		assert.Equal(t, 1, code)
+		i, j := strings.Index(out, "Starting Migration 1.9"), strings.Index(out, "Finished Migration 1.9")
+		require.True(t, i >= 0 && j > i, out)
+		assert.NotContains(t, out[i:j], "opc-run.sh", "1.9 did nothing")
+		assert.Contains(t, out[j:], "Starting Migration 1.10")
+		assert.Contains(t, out[j:], "[private-chef-upgrade] - ****\nERROR: \n****\nThe bootstrap server must be the HA-master at the time of upgrade.")
+		l, err := s.level(t, be1)
+		require.NoError(t, err)
+		assert.Equal(t, migration.Level{Major: 1, Minor: 9}, l, "1.9's level was written")
+		assert.Contains(t, s.harm(be1), "migration 1.9 (authz to bifrost) skipped")
+
+		out, _, code = s.run(t, be1, "private-chef-ctl", "upgrade")
+		require.Equal(t, 0, code, out)
+		assert.NotContains(t, out, "009_migrate_authz.rb", "1.9 never runs again")
+		assert.Contains(t, out, "Chef Server Upgraded!")
+	})
+	t.Run("11.1.8 fails at 1.9", func(t *testing.T) {
+		s := upgrade(t, "11.1.8")
+		out, _, code := s.run(t, be1, "private-chef-ctl", "upgrade")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, out, "Starting Migration 1.9\n[private-chef-upgrade] - ****\nERROR: \n")
+		assert.NotContains(t, out, "Finished Migration 1.9")
+		l, err := s.level(t, be1)
+		require.NoError(t, err)
+		assert.Equal(t, migration.Level{Major: 1, Minor: 8}, l)
+		assert.Empty(t, s.harm(be1))
+
+		out, _, code = s.run(t, be1, "private-chef-ctl", "upgrade")
+		require.Equal(t, 0, code, out)
+		assert.Contains(t, out, "opc-run.sh", "1.9 runs once the bootstrap is master")
+	})
 }
 
+// partybus cannot take the level file's flock: it logs the error, falls
+// off the end of bin/partybus (exit 0) and upgrade.rb prints "Chef Server
+// Upgraded!" (OO 11.1.8 partybus/bin/partybus,
+// files/private-chef-ctl-commands/upgrade.rb).
 func TestKnobPartybusLocked(t *testing.T) {
 	s := start(t, "11.0.2", clustertest.PartybusLocked())
 	s.installPackage(t, fe1, "11.1.8")
 	out, _, code := s.run(t, fe1, "private-chef-ctl", "upgrade")
 	assert.Equal(t, 0, code, "exits 0 all the same")
-	assert.Contains(t, out, "ERROR: Unable to obtain file lock on /var/opt/opscode/upgrades/migration-level")
+	assert.Contains(t, out, "[private-chef-upgrade] - ERROR: Unable to obtain file lock on /var/opt/opscode/upgrades/migration-level")
+	assert.Contains(t, out, "Chef Server Upgraded!")
+	assert.NotContains(t, out, "Starting Migration")
 	l, err := s.level(t, fe1)
 	require.NoError(t, err)
 	assert.Equal(t, migration.Level{Major: 1, Minor: 12}, l, "nothing migrated")
 }
 
-func TestKnobsRunitSymptoms(t *testing.T) {
-	s := start(t, "11.1.8", clustertest.LogDirMode(), clustertest.LogDirOwner(), clustertest.CurrentMissing(),
-		clustertest.LogFSFull(), clustertest.StaleLinks())
-	out, _, _ := s.run(t, be1, "stat", "-c", runit.StatFormat, "/var/log/opscode", "/var/log/opscode/opscode-erchef/current")
-	st, err := runit.ParseStat(strings.NewReader(out))
-	require.NoError(t, err)
-	require.Len(t, st, 1, "the missing current is not listed")
-	df, _, _ := s.run(t, be1, "df", "-P", "/var/log/opscode")
-	usage, err := runit.ParseDF(strings.NewReader(df))
-	require.NoError(t, err)
-	var symptoms []runit.Symptom
-	for _, f := range runit.DiagnoseLogDir(runit.LogDir{Dir: st[0], Services: []string{"opscode-erchef"}, Usage: usage}, "opscode") {
-		symptoms = append(symptoms, f.Symptom)
-	}
-	assert.ElementsMatch(t, []runit.Symptom{runit.SymptomLogDirMode, runit.SymptomLogDirOwner, runit.SymptomLogCurrentMissing, runit.SymptomLogFSFull}, symptoms)
+func TestKnobMigrationLevelAndFile(t *testing.T) {
+	s := start(t, "11.1.8", clustertest.MigrationLevel(fe1, `{"major":1,"mi`),
+		clustertest.File(be2, "/etc/motd", "hands off\n", 0o600))
+	_, err := s.level(t, fe1)
+	var pe *migration.CorruptError
+	assert.ErrorAs(t, err, &pe, "the corrupt level over SSH")
+	out, _, _ := s.run(t, be2, "stat", "-c", "%a %s", "/etc/motd")
+	assert.Equal(t, "600 10\n", out)
+}
 
-	links, _, _ := s.run(t, be1, "find", "/opt/opscode/service", "-mindepth", "1", "-maxdepth", "1", "-printf", runit.LinkFormat)
-	ls, err := runit.ParseLinks(strings.NewReader(links))
-	require.NoError(t, err)
-	stale := runit.DiagnoseServiceLinks("/opt/opscode/service", ls, true)
-	var subjects []string
-	for _, f := range stale {
-		subjects = append(subjects, f.Subject)
+// ServiceDown and ServiceDisabled: a stopped service exits LSB status 3 and
+// ha-status counts it (OO 11.1.8 files/private-chef-ctl-commands/ha.rb);
+// an unlinked one is "NAME disabled" (omnibus-ctl 0.0.7 run_sv_command).
+func TestKnobServiceDownAndDisabled(t *testing.T) {
+	s := start(t, "11.1.8", clustertest.ServiceDown(be1, "opscode-erchef"), clustertest.ServiceDisabled(fe1, "nginx"))
+	st, code := s.status(t, be1, "opscode-erchef")
+	assert.Equal(t, 3, code)
+	assert.Equal(t, runit.StateDown, st["opscode-erchef"].State)
+	assert.True(t, st["opscode-erchef"].NormallyUp)
+	h := s.haStatus(t, be1)
+	assert.Equal(t, 7, h.ExitCode)
+	assert.Contains(t, problems(h), "opscode-erchef is not running correctly, and I am master.")
+
+	st, code = s.status(t, fe1)
+	assert.Equal(t, 0, code, "disabled does not count as a failure")
+	assert.Equal(t, runit.StateDisabled, st["nginx"].State)
+}
+
+// FrontendsStopped and StandbyKeepalivedStopped: the runbook's first two
+// steps, done.
+func TestKnobFrontendsAndStandbyKeepalivedStopped(t *testing.T) {
+	s := start(t, "1.4.6", clustertest.FrontendsStopped(), clustertest.StandbyKeepalivedStopped())
+	st, code := s.status(t, fe1)
+	assert.Equal(t, 3, code)
+	for name, x := range st {
+		assert.Equal(t, runit.StateDown, x.State, name)
 	}
-	assert.Contains(t, subjects, "/opt/opscode/service/nagios")
-	assert.Contains(t, subjects, "/opt/opscode/service/nagios-old")
+	st, _ = s.status(t, be2, "keepalived")
+	assert.Equal(t, runit.StateDown, st["keepalived"].State)
+	h := s.haStatus(t, be1)
+	assert.Equal(t, 0, h.ExitCode, "the bootstrap stays master: %v", problems(h))
+}
+
+// The runbook's runit symptoms, read over SSH and judged by package runit.
+func TestKnobsRunitProcesses(t *testing.T) {
+	symptoms := func(s *sim) []runit.Symptom {
+		out, _, _ := s.run(t, be1, "ps", "-eo", "pid,ppid,user,stat,args")
+		ps, err := runit.ParsePS(strings.NewReader(out))
+		require.NoError(t, err)
+		var got []runit.Symptom
+		for _, f := range runit.DiagnoseProcesses(ps) {
+			got = append(got, f.Symptom)
+		}
+		slices.Sort(got)
+		return slices.Compact(got) // LeftoverCtl leaves two processes
+	}
+	assert.Empty(t, symptoms(start(t, "1.4.6")), "a clean cluster")
+	for _, tc := range []struct {
+		knob clustertest.Knob
+		want runit.Symptom
+	}{
+		{clustertest.RunsvdirErrors(), runit.SymptomRunsvdirErrors},
+		{clustertest.TwoRunsvdirs(), runit.SymptomTwoRunsvdirs},
+		{clustertest.LeftoverCtl(), runit.SymptomLeftoverCtl},
+	} {
+		t.Run(tc.knob.Name, func(t *testing.T) {
+			assert.Equal(t, []runit.Symptom{tc.want}, symptoms(start(t, "1.4.6", tc.knob)))
+		})
+	}
+	s := start(t, "1.4.6", clustertest.RunsvdirErrors())
+	out, _, _ := s.run(t, be1, "ps", "-eo", "pid,ppid,user,stat,args")
+	ps, err := runit.ParsePS(strings.NewReader(out))
+	require.NoError(t, err)
+	rs := runit.FindRunsvdirs(ps)
+	require.NotEmpty(t, rs)
+	assert.Contains(t, rs[0].Errors, "svlogd: pausing: unable to rename current: /var/log/opscode/opscode-erchef: file does not exist")
+}
+
+func TestKnobsRunitLogs(t *testing.T) {
+	diagnose := func(s *sim) []runit.Symptom {
+		out, _, _ := s.run(t, be1, "stat", "-c", runit.StatFormat, "/var/log/opscode", "/var/log/opscode/opscode-erchef/current")
+		st, err := runit.ParseStat(strings.NewReader(out))
+		require.NoError(t, err)
+		df, _, _ := s.run(t, be1, "df", "-P", "/var/log/opscode")
+		usage, err := runit.ParseDF(strings.NewReader(df))
+		require.NoError(t, err)
+		l := runit.LogDir{Dir: st[0], Usage: usage}
+		if len(st) == 1 { // current is missing
+			l.Services = []string{"opscode-erchef"}
+		}
+		var got []runit.Symptom
+		for _, f := range runit.DiagnoseLogDir(l, "opscode") {
+			got = append(got, f.Symptom)
+		}
+		return got
+	}
+	assert.Empty(t, diagnose(start(t, "11.1.8")), "a clean cluster")
+	for _, tc := range []struct {
+		knob clustertest.Knob
+		want runit.Symptom
+	}{
+		{clustertest.LogDirMode(), runit.SymptomLogDirMode},
+		{clustertest.LogDirOwner(), runit.SymptomLogDirOwner},
+		{clustertest.CurrentMissing(), runit.SymptomLogCurrentMissing},
+		{clustertest.LogFSFull(), runit.SymptomLogFSFull},
+	} {
+		t.Run(tc.knob.Name, func(t *testing.T) {
+			assert.Equal(t, []runit.Symptom{tc.want}, diagnose(start(t, "11.1.8", tc.knob)))
+		})
+	}
+}
+
+func TestKnobStaleLinks(t *testing.T) {
+	stale := func(s *sim) []string {
+		out, _, _ := s.run(t, be1, "find", "/opt/opscode/service", "-mindepth", "1", "-maxdepth", "1", "-printf", runit.LinkFormat)
+		ls, err := runit.ParseLinks(strings.NewReader(out))
+		require.NoError(t, err)
+		var subjects []string
+		for _, f := range runit.DiagnoseServiceLinks("/opt/opscode/service", ls, true) {
+			subjects = append(subjects, f.Subject)
+		}
+		return subjects
+	}
+	assert.Empty(t, stale(start(t, "11.1.8")))
+	assert.ElementsMatch(t, []string{"/opt/opscode/service/nagios", "/opt/opscode/service/nagios-old"}, stale(start(t, "11.1.8", clustertest.StaleLinks())))
 }
 
 func TestKnobsTransport(t *testing.T) {
@@ -276,22 +559,4 @@ func TestKnobsTransport(t *testing.T) {
 	_, err = u.Dial(context.Background())
 	assert.ErrorContains(t, err, be2)
 	assert.ErrorContains(t, err, "connection refused")
-}
-
-func TestPackageAndSFTPOnEmulatedNode(t *testing.T) {
-	s := start(t, "1.4.6", clustertest.RHEL())
-	n, _ := s.cl.Node(fe1)
-	require.NoError(t, n.WriteFile(context.Background(), "/tmp/private-chef-11.1.8-1.el6.x86_64.rpm", []byte("private-chef 11.1.8\n"), 0o644))
-	_, stderr, code := s.run(t, fe1, "dpkg", "-i", "/tmp/private-chef-11.1.8-1.el6.x86_64.rpm")
-	assert.Equal(t, 127, code, stderr)
-	out, _, code := s.run(t, fe1, "rpm", "-Uvh", "/tmp/private-chef-11.1.8-1.el6.x86_64.rpm")
-	assert.Equal(t, 0, code)
-	assert.Contains(t, out, "Thank you for installing Chef Server!")
-	b, err := n.ReadFile(context.Background(), "/opt/opscode/version-manifest.txt")
-	require.NoError(t, err)
-	assert.Equal(t, "private-chef 11.1.8\n", string(b), "read back over the rooted SFTP server")
-	ents, err := n.ReadDir(context.Background(), "/opt/opscode/service")
-	require.NoError(t, err)
-	require.NotEmpty(t, ents)
-	assert.Equal(t, "/opt/opscode/sv/bookshelf", ents[0].Target)
 }

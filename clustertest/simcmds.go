@@ -2,7 +2,6 @@ package clustertest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -11,57 +10,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-)
 
-// Split splits a command line into words with POSIX quoting ('…', "…", \x),
-// the inverse of cluster.ShellJoin.
-func Split(s string) ([]string, error) {
-	var out []string
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, errors.New("unterminated '")
-			}
-			cur.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case c == '"':
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) {
-					i++
-				}
-				cur.WriteByte(s[i])
-			}
-			if i >= len(s) {
-				return nil, errors.New(`unterminated "`)
-			}
-			inWord = true
-		case c == '\\' && i+1 < len(s):
-			i++
-			cur.WriteByte(s[i])
-			inWord = true
-		case c == ' ' || c == '\t' || c == '\n':
-			if inWord {
-				out = append(out, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	if inWord {
-		out = append(out, cur.String())
-	}
-	return out, nil
-}
+	"github.com/chefha/chefha/internal/ecmodel"
+)
 
 func (n *Node) cat(argv []string, e shellIO) int {
 	status := 0
@@ -108,6 +59,16 @@ func (n *Node) ps(argv []string, e shellIO) int {
 			}
 			rows = append(rows, row{s.pid, s.pid - 2, "opscode", "Ssl", bin})
 		}
+	}
+	// cluster.sh runs as long as it holds the transition lock (its pid is
+	// what the lock file holds): keepalived's child, or a shell's when run
+	// by hand.
+	if t := n.trans; t != nil {
+		ppid := 1
+		if k := n.svcs["keepalived"]; k != nil && k.up {
+			ppid = k.pid
+		}
+		rows = append(rows, row{t.PID, ppid, "root", "S", "/bin/bash " + ecmodel.ClusterSh + " " + n.transArg})
 	}
 	for i, l := range n.procs {
 		rows = append(rows, row{5000 + i, 1, "root", "S", l})
@@ -158,7 +119,7 @@ func (n *Node) stat(argv []string, e shellIO) int {
 		u, g, _ := strings.Cut(n.owner(p), ":")
 		out := format
 		for k, v := range map[string]string{
-			"%a": strconv.FormatUint(uint64(st.Mode().Perm()), 8), "%U": u, "%G": g,
+			"%a": strconv.FormatUint(uint64(unixPerm(st.Mode())), 8), "%U": u, "%G": g, "%u": simID(u), "%g": simID(g),
 			"%s": strconv.FormatInt(st.Size(), 10), "%Y": strconv.FormatInt(st.ModTime().Unix(), 10), "%F": kind, "%n": p,
 		} {
 			out = strings.ReplaceAll(out, k, v)
@@ -168,12 +129,43 @@ func (n *Node) stat(argv []string, e shellIO) int {
 	return status
 }
 
+// unixPerm is the mode as stat's %a prints it, special bits included.
+func unixPerm(m fs.FileMode) uint32 {
+	p := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		p |= 04000
+	}
+	if m&fs.ModeSetgid != 0 {
+		p |= 02000
+	}
+	if m&fs.ModeSticky != 0 {
+		p |= 01000
+	}
+	return p
+}
+
+// simID is the id a simulated node gives a user or group name: root is 0,
+// the packaging's opscode a system id (as useradd -r picks one), any
+// other name an ordinary one.
+func simID(name string) string {
+	switch name {
+	case "root":
+		return "0"
+	case "opscode":
+		return "498"
+	}
+	return "1000"
+}
+
 func (n *Node) owner(p string) string {
 	o, _ := n.Owner(p)
 	return o
 }
 
 func (n *Node) df(argv []string, e shellIO) int {
+	if len(argv) == 4 && argv[1] == "-P" && argv[2] == "-k" {
+		return n.dfData(argv[3], e)
+	}
 	if len(argv) < 3 || (argv[1] != "-P" && argv[1] != "-Pi") {
 		return notEmulated(argv, e)
 	}

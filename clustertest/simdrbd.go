@@ -48,6 +48,10 @@ func (d *drbd) fault(f ecmodel.DRBDFault) error {
 		d.unreachable = f.Kind == "peer-unreachable"
 	case "inconsistent":
 		d.connected, d.disk[sec] = false, "Inconsistent"
+	case "standalone":
+		// Disconnected for good (drbdadm disconnect, or a split brain
+		// DRBD detected): roles stay as they are.
+		d.connected, d.standAlone = false, true
 	case "split-brain":
 		d.connected, d.standAlone = false, true
 		d.role[sec] = "Primary"

@@ -16,18 +16,18 @@ import (
 	"github.com/chefha/chefha/internal/pkgfile"
 )
 
-// packageVersion reads the version a package file installs, from the
-// package's own metadata as dpkg and rpm do: a simulated node installs
-// real .deb and .rpm files (clustertest.WritePackage makes them).
-func packageVersion(b []byte) (string, error) {
+// packageInfo reads a package file's metadata as dpkg and rpm do: a
+// simulated node installs real .deb and .rpm files (write them with
+// internal/pkgfile's WriteDeb and WriteRPM).
+func packageInfo(b []byte) (pkgfile.Info, error) {
 	info, err := pkgfile.Read(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
-		return "", err
+		return info, err
 	}
 	if info.Name != "private-chef" {
-		return "", fmt.Errorf("%s is not a private-chef package", info.Name)
+		return info, fmt.Errorf("%s is not a private-chef package", info.Name)
 	}
-	return info.Version, nil
+	return info, nil
 }
 
 // ctl is private-chef-ctl (any path to it) through the model.
@@ -46,7 +46,7 @@ func (n *Node) clusterSh(ctx context.Context, argv []string, e shellIO) int {
 	n.log = append(n.log, strings.Join(argv, " "))
 	t, code := ecmodel.BeginClusterSh(n, argv[1], ecmodel.IO{Stdout: e.Stdout, Stderr: e.Stderr})
 	if t != nil {
-		n.trans = t
+		n.trans, n.transArg = t, argv[1]
 		n.stepTransition()
 	}
 	return code
@@ -151,7 +151,8 @@ func (n *Node) drbdCommand(ctx context.Context, argv []string, e shellIO) int {
 }
 
 // install is `dpkg -i FILE` / `rpm -Uvh FILE` of a package file uploaded to
-// the node; its first line names the version ("private-chef 11.1.8").
+// the node: the version comes from the package's own metadata, and the
+// postinst links private-chef-ctl into /usr/bin and prints its message.
 func (n *Node) install(argv []string, e shellIO) int {
 	want := map[string]string{"dpkg": "debian", "rpm": "rhel"}[argv[0]]
 	if len(argv) != 3 || (argv[1] != "-i" && argv[1] != "-Uvh") {
@@ -166,24 +167,32 @@ func (n *Node) install(argv []string, e shellIO) int {
 		fmt.Fprintf(e.Stderr, "%s: error: cannot access archive '%s': No such file or directory\n", argv[0], argv[2])
 		return 2
 	}
-	version, err := packageVersion(b)
+	info, err := packageInfo(b)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "%s: error: %s: %v\n", argv[0], argv[2], err)
 		return 2
 	}
-	if _, ok := ecmodel.Releases()[version]; !ok {
-		fmt.Fprintf(e.Stderr, "%s: no simulated release %s\n", argv[0], version)
+	rel, ok := n.c.releases[info.Version]
+	if !ok {
+		fmt.Fprintf(e.Stderr, "%s: no simulated release %s\n", argv[0], info.Version)
 		return 2
 	}
-	f := []string{"private-chef", version}
 	n.log = append(n.log, strings.Join(argv, " "))
 	n.Remove(ecmodel.ModelDir + "/redis_lb-restarted")
-	n.WriteFile(ecmodel.ManifestPath, []byte("private-chef "+f[1]+"\n"), 0o644)
-	if argv[0] == "dpkg" {
-		fmt.Fprintf(e.Stdout, "(Reading database ... 84211 files and directories currently installed.)\nPreparing to unpack %s ...\nUnpacking private-chef (%s-1) ...\nSetting up private-chef (%s-1) ...\nThank you for installing Chef Server!\n", argv[2], f[1], f[1])
-	} else {
-		fmt.Fprintf(e.Stdout, "Preparing...                ########################################### [100%%]\n   1:private-chef           ########################################### [100%%]\nThank you for installing Chef Server!\n")
+	n.WriteFile(ecmodel.ManifestPath, []byte("private-chef "+info.Version+"\n"), 0o644)
+	if _, err := n.Lstat("/usr/bin/private-chef-ctl"); err != nil {
+		n.MkdirAll("/usr/bin", 0o755)
+		n.Symlink(ecmodel.CtlPath, "/usr/bin/private-chef-ctl")
 	}
+	_, err = n.Lstat(ecmodel.RunningJSON)
+	if argv[0] == "dpkg" {
+		fmt.Fprintf(e.Stdout, "(Reading database ... 84211 files and directories currently installed.)\nPreparing to unpack %s ...\n"+
+			"Unpacking private-chef (%s) ...\nSetting up private-chef (%[2]s) ...\n", argv[2], info.RawVersion)
+	} else {
+		fmt.Fprintf(e.Stdout, "Preparing...                ########################################### [100%%]\n"+
+			"   1:private-chef           ########################################### [100%%]\n")
+	}
+	fmt.Fprint(e.Stdout, rel.Postinst(err == nil))
 	return 0
 }
 

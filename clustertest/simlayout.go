@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/chefha/chefha/cluster"
@@ -12,58 +13,98 @@ import (
 	"github.com/chefha/chefha/migration"
 )
 
-// install lays every node out as a fresh HA install of version: the
+// install lays every node out as a fresh HA install of its running
+// release (Options.Version unless NodeOptions say otherwise): the
 // package's files, `partybus init`'s level, the runsvdir job, then the
-// model's reconfigure, back ends first, each given time to settle so the
-// bootstrap's keepalived wins the first election.
-func (c *Cluster) install(version, rb string) error {
-	rel := ecmodel.Releases()[version]
+// model's reconfigure, the master-to-be first, each back end given time to
+// settle so that it wins the first election; then the installed package's
+// manifest where that is newer than what runs.
+func (c *Cluster) install(o Options, rb string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	order := append([]*Node{c.boot, c.sec}, c.list...)
+	master, other := c.boot, c.sec
+	if o.Master == c.sec.Name {
+		master, other = c.sec, c.boot
+	}
+	order := append([]*Node{master, other}, c.list...)
 	done := map[*Node]bool{}
 	for _, n := range order {
 		if done[n] {
 			continue
 		}
 		done[n] = true
-		for _, d := range []string{"/var/log/opscode", ecmodel.ServiceDir, ecmodel.SvDir, ecmodel.InitDir, "/etc/opscode", "/tmp", ecmodel.ModelDir} {
-			if err := n.MkdirAll(d, 0o755); err != nil {
-				return err
-			}
-		}
-		files := map[string]string{
-			ecmodel.ManifestPath:          "private-chef " + version + "\n",
-			"/etc/os-release":             "NAME=\"Ubuntu\"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"12.04\"\n",
-			cluster.TopologyPath:          rb,
-			"/etc/opscode/pivotal.pem":    "-----BEGIN RSA PRIVATE KEY-----\n(simulated)\n",
-			"/etc/opscode/webui_priv.pem": "-----BEGIN RSA PRIVATE KEY-----\n(simulated webui)\n",
-			migration.Path:                string(migration.Format(rel.Level)),
-		}
-		if n.backend() {
-			files[ecmodel.DRBDDisk], files[ecmodel.DRBDDevice] = "", ""
-		}
-		for p, content := range files {
-			mode := os.FileMode(0o644)
-			if p == "/etc/opscode/pivotal.pem" || p == "/etc/opscode/webui_priv.pem" {
-				mode = 0o600
-			}
-			if err := n.WriteFile(p, []byte(content), mode); err != nil {
-				return err
-			}
-		}
-		if err := n.StartJob(context.Background(), rel.Job); err != nil {
+		installed, running, err := o.releases(n.Name)
+		if err != nil {
 			return err
 		}
-		if code := ecmodel.Ctl(context.Background(), n, []string{"reconfigure"}, ecmodel.IO{Stdout: io.Discard, Stderr: io.Discard}); code != 0 {
-			return fmt.Errorf("clustertest: %s: reconfigure failed (%d)", n.Name, code)
+		if err := c.installNode(n, o, rb, running); err != nil {
+			return err
+		}
+		if installed != running {
+			if err := n.WriteFile(ecmodel.ManifestPath, []byte("private-chef "+installed+"\n"), 0o644); err != nil {
+				return err
+			}
 		}
 		if n.backend() {
 			c.sleep(electionTime + 2*c.transitionTime)
 		}
 	}
-	if c.boot.Current() != "master" || c.sec.Current() != "backup" {
-		return fmt.Errorf("clustertest: the pair did not settle: %s %q, %s %q", c.boot.Name, c.boot.Current(), c.sec.Name, c.sec.Current())
+	if master.Current() != "master" || other.Current() != "backup" {
+		return fmt.Errorf("clustertest: the pair did not settle: %s %q, %s %q", master.Name, master.Current(), other.Name, other.Current())
+	}
+	return nil
+}
+
+// installNode installs and reconfigures one node as release version.
+func (c *Cluster) installNode(n *Node, o Options, rb, version string) error {
+	rel := ecmodel.Releases()[version]
+	for _, d := range []string{"/var/log/opscode", ecmodel.ServiceDir, ecmodel.SvDir, ecmodel.InitDir, "/etc/opscode", "/tmp", ecmodel.ModelDir} {
+		if err := n.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	osRelease := o.Nodes[n.Name].OSRelease
+	if osRelease == "" {
+		osRelease = "NAME=\"Ubuntu\"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"12.04\"\n"
+	}
+	files := map[string]string{
+		ecmodel.ManifestPath: "private-chef " + version + "\n",
+		"/etc/os-release":    osRelease,
+		migration.Path:       string(migration.Format(rel.Level)),
+	}
+	tree := o.Nodes[n.Name].EtcOpscode
+	if tree == nil {
+		tree = o.EtcOpscode
+	}
+	if tree == nil {
+		files["/etc/opscode/pivotal.pem"] = "-----BEGIN RSA PRIVATE KEY-----\n(simulated)\n"
+		files["/etc/opscode/webui_priv.pem"] = "-----BEGIN RSA PRIVATE KEY-----\n(simulated webui)\n"
+	} else if err := n.etcTree(tree); err != nil {
+		return fmt.Errorf("clustertest: %s: /etc/opscode: %w", n.Name, err)
+	}
+	if _, err := n.Lstat(cluster.TopologyPath); err != nil {
+		files[cluster.TopologyPath] = rb
+	}
+	if n.backend() {
+		files[ecmodel.DRBDDisk], files[ecmodel.DRBDDevice] = "", ""
+		if err := n.MkdirAll(ecmodel.DRBDDataDir, 0o755); err != nil {
+			return err
+		}
+	}
+	for p, content := range files {
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(p, ".pem") {
+			mode = 0o600
+		}
+		if err := n.WriteFile(p, []byte(content), mode); err != nil {
+			return err
+		}
+	}
+	if err := n.StartJob(context.Background(), rel.Job); err != nil {
+		return err
+	}
+	if code := ecmodel.Ctl(context.Background(), n, []string{"reconfigure"}, ecmodel.IO{Stdout: io.Discard, Stderr: io.Discard}); code != 0 {
+		return fmt.Errorf("clustertest: %s: reconfigure failed (%d)", n.Name, code)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package clustertest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -18,9 +19,6 @@ import (
 // (reference/formats.md). A command it does not emulate fails with exit
 // 127 and "clustertest: not emulated: <argv>", so a gap is loud.
 
-// Run runs a command line as the node's login shell would and returns its
-// exit status. `sh -c SCRIPT` runs SCRIPT's lines (`cmd; cmd` or one per
-// line) in turn, with "$?" meaning the previous command's status.
 // shellIO is one command's streams.
 type shellIO struct {
 	Stdin          io.Reader
@@ -28,6 +26,9 @@ type shellIO struct {
 	env            map[string]string
 }
 
+// Run runs a command line as the node's login shell would and returns its
+// exit status. `sh -c SCRIPT` runs SCRIPT's lines (`cmd; cmd` or one per
+// line) in turn, with "$?" meaning the previous command's status.
 func (n *Node) Run(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) int {
 	n.c.mu.Lock()
 	n.umask = 0o022 // each session starts with the login umask
@@ -61,6 +62,59 @@ func (n *Node) Run(ctx context.Context, command string, stdin io.Reader, stdout,
 		return n.script(ctx, script, e)
 	}
 	return n.command(ctx, argv, e)
+}
+
+// Split splits a command line into words with POSIX quoting ('…', "…", \x),
+// the inverse of cluster.ShellJoin. It expands nothing: $VAR, globs and
+// operators are left to the callers that emulate them.
+func Split(s string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, errors.New("unterminated '")
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				// In double quotes a backslash escapes only $ ` " \ and
+				// newline (POSIX 2.2.3); before anything else it stays.
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("$`\"\\\n", s[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, errors.New(`unterminated "`)
+			}
+			inWord = true
+		case c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				out = append(out, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		out = append(out, cur.String())
+	}
+	return out, nil
 }
 
 func (n *Node) script(ctx context.Context, s string, e shellIO) int {
@@ -185,7 +239,14 @@ func (n *Node) dispatch(ctx context.Context, argv []string, e shellIO) int {
 		return n.ctl(ctx, argv, e)
 	case "cluster.sh":
 		return n.clusterSh(ctx, argv, e)
-	case "drbdadm", "mount", "findmnt", "mountpoint", "ping", "umount":
+	case "findmnt":
+		if len(argv) > 2 && argv[len(argv)-2] == "--target" {
+			return n.findmntTarget(argv, e)
+		}
+		return n.drbdCommand(ctx, argv, e)
+	case "lvm", "lvs", "lvcreate", "lvextend":
+		return n.lvmCommand(ctx, argv, e)
+	case "drbdadm", "mount", "mountpoint", "ping", "umount":
 		return n.drbdCommand(ctx, argv, e)
 	case "stat":
 		return n.stat(argv, e)

@@ -68,7 +68,7 @@ func (n *Node) notify(to string) {
 	if t == nil {
 		return // the running loop picks the request up
 	}
-	n.trans = t
+	n.trans, n.transArg = t, to
 	n.stepTransition()
 }
 

@@ -67,7 +67,7 @@ func ExampleWatch() {
 	//   be1.chefha.test: backup, services 1 up 16 down
 	//     log: Transitioning to backup
 	//     log: Transitioned to backup
-	//   be2.chefha.test: backup (requested master), holds VIP, services 16 up 0 down
+	//   be2.chefha.test: backup (requested master), transition lock held by pid 1455, holds VIP, services 16 up 0 down
 	//     log: Transitioning to master
 	//   in-transition
 	//   no-master

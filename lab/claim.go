@@ -75,6 +75,10 @@ func addr(s netip.Prefix, i int) netip.Addr {
 func hostIndex(s netip.Prefix) int { return 1<<(32-s.Bits()) - 2 }
 func vipIndex(s netip.Prefix) int  { return 1<<(32-s.Bits()) - 3 }
 
+// clusterIndex is back end b's replication address (its
+// :cluster_ipaddress, DRBD's), below the VIP.
+func clusterIndex(s netip.Prefix, b int) int { return 1<<(32-s.Bits()) - 4 - b }
+
 // checkSubnet says whether s can hold a lab of nodes nodes.
 func checkSubnet(s netip.Prefix, nodes int) error {
 	if !s.IsValid() || !s.Addr().Is4() {
@@ -83,9 +87,9 @@ func checkSubnet(s netip.Prefix, nodes int) error {
 	if s != s.Masked() {
 		return fmt.Errorf("lab: subnet %v has host bits set: the network is %v", s, s.Masked())
 	}
-	// network, nodes, VIP, host, broadcast
-	if s.Bits() > 30 || 1<<(32-s.Bits()) < nodes+4 {
-		return fmt.Errorf("lab: subnet %v is too small for %d nodes, a VIP and the host: use a larger network", s, nodes)
+	// network, nodes, two replication addresses, VIP, host, broadcast
+	if s.Bits() > 30 || 1<<(32-s.Bits()) < nodes+6 {
+		return fmt.Errorf("lab: subnet %v is too small for %d nodes, their 2 replication addresses, a VIP and the host: use a larger network", s, nodes)
 	}
 	return nil
 }
@@ -290,5 +294,9 @@ func removeLab(ctx context.Context, id string) {
 			deleteLink(ctx, l)
 		}
 	}
+	syscall.Unmount(drbdDisk(labDir(id)), syscall.MNT_DETACH)
 	os.RemoveAll(labDir(id))
 }
+
+// drbdDisk is a lab's shared DRBD disk, a tmpfs on the host.
+func drbdDisk(dir string) string { return filepath.Join(dir, "drbd", "disk") }

@@ -50,7 +50,7 @@ func TestPick(t *testing.T) {
 func TestCheckSubnet(t *testing.T) {
 	for s, errText := range map[string]string{
 		"10.231.7.0/24":  "",
-		"10.231.7.8/29":  "",
+		"10.231.7.8/29":  "too small",
 		"10.231.7.8/30":  "too small",
 		"10.231.7.1/24":  "host bits",
 		"fd00:1::/64":    "IPv4",
@@ -63,7 +63,8 @@ func TestCheckSubnet(t *testing.T) {
 			assert.ErrorContains(t, err, errText, s)
 		}
 	}
-	assert.ErrorContains(t, checkSubnet(netip.MustParsePrefix("10.231.7.8/29"), 5), "too small", "5 nodes, a VIP and the host need 9 addresses")
+	assert.NoError(t, checkSubnet(netip.MustParsePrefix("10.231.7.8/29"), 2), "2 nodes, 2 replication addresses, a VIP and the host fit 8")
+	assert.ErrorContains(t, checkSubnet(netip.MustParsePrefix("10.231.7.16/28"), 11), "too small", "11 nodes, 2 replication addresses, a VIP and the host need 17 addresses")
 }
 
 // Every address derives from the subnet; the names fit Linux's 15
@@ -73,6 +74,8 @@ func TestAddressesAndNames(t *testing.T) {
 	assert.Equal(t, "10.231.7.1", addr(s, 1).String())
 	assert.Equal(t, "10.231.7.253", addr(s, vipIndex(s)).String())
 	assert.Equal(t, "10.231.7.254", addr(s, hostIndex(s)).String())
+	assert.Equal(t, "10.231.7.252", addr(s, clusterIndex(s, 0)).String())
+	assert.Equal(t, "10.231.7.251", addr(s, clusterIndex(s, 1)).String())
 	s = netip.MustParsePrefix("10.231.7.8/29")
 	assert.Equal(t, "10.231.7.9", addr(s, 1).String())
 	assert.Equal(t, "10.231.7.13", addr(s, vipIndex(s)).String())

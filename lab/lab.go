@@ -19,8 +19,9 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/cluster"
-	"github.com/chefha/chefha/clustertest/ecnode"
+	"github.com/chefha/chefha/internal/ecmodel"
 	"github.com/chefha/chefha/keepalived"
+	"github.com/chefha/chefha/lab/internal/labnode"
 	"github.com/chefha/chefha/lab/internal/svdir"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -28,29 +29,27 @@ import (
 
 // Spec shapes a lab cluster.
 type Spec struct {
-	Version   string // a key of ecnode.Releases; default 1.4.6
+	Version   string // a release of the node model (ecmodel); default 1.4.6
 	Frontends int    // default 1
-	// Subnet is the IPv4 network of the lab's bridge, its nodes and its
-	// VIP, e.g. 10.231.7.0/24 (a /29 holds a lab of four nodes). When
-	// empty, Start picks a free /24 of 10.231.0.0/16. Either way it must
-	// be one that no interface or route on the host reaches and no other
-	// lab holds.
+	// Subnet is the IPv4 network of the lab's bridge, its nodes, their
+	// replication addresses and its VIP, e.g. 10.231.7.0/24 (a /28 holds a
+	// lab of four nodes). When empty, Start picks a free /24 of
+	// 10.231.0.0/16. Either way it must be one that no interface or route
+	// on the host reaches and no other lab holds.
 	Subnet netip.Prefix
-	// MissingLogDir removes the bootstrap's /var/log/opscode/opscode-erchef
-	// before its services start, so svlogd fails and runsvdir's argv fills
-	// with the real errors.
-	MissingLogDir bool
-	// TwoRunsvdirs starts private-chef-runsvdir beside the bootstrap's
-	// opscode-runsvdir: both supervise one service dir, as the runbook
-	// warns happens mid-upgrade.
-	TwoRunsvdirs bool
-	// StaleLink leaves a service link to a removed service's directory on
-	// the bootstrap.
-	StaleLink bool
-	// LogDirMode700 makes the bootstrap's /var/log/opscode mode 700.
-	LogDirMode700 bool
-	// Bugs are known issues (e.g. "OC-11657") the nodes reproduce.
-	Bugs []string
+	// Knobs are the scenario, the same values clustertest takes
+	// (clustertest.OC11297(), clustertest.RunsvdirErrors(), …), planted
+	// in order once the cluster is up, each the real way where the lab has
+	// the mechanism (each knob's doc says how). A knob the lab cannot
+	// plant fails Start with an error matching clustertest.ErrCannotPlant.
+	Knobs []ecmodel.Knob
+	// NotifyScript, when set, is the back ends' keepalived notify script
+	// (cluster.sh) instead of the model's, kept by every reconfigure: the
+	// packaging's own, rendered from its template, drops in.
+	NotifyScript string
+	// UpgradeSleep is how long `private-chef-ctl upgrade`'s 11.1.7+
+	// "sleep 120" lasts (default: the packaging's two minutes).
+	UpgradeSleep time.Duration
 }
 
 // Lab is a running lab cluster.
@@ -75,20 +74,24 @@ type Node struct {
 	Addr      string
 	Backend   bool
 	Bootstrap bool
-	Dir       string // node dir: root/ holds what is bind-mounted over the shared paths
-	NetNS     string
-	veth      string
-	init      *exec.Cmd
+	// ClusterAddr is a back end's replication address (DRBD's
+	// :cluster_ipaddress), a second address on its eth0.
+	ClusterAddr string
+	Dir         string // node dir: root/ holds what is bind-mounted over the shared paths
+	NetNS       string
+	veth        string
+	init        *exec.Cmd
 }
 
 // Root maps a path inside the node to the host file that backs it (for the
-// bind-mounted trees).
+// bind-mounted trees; /etc's is the overlay's upper layer, the node's own
+// changes).
 func (n *Node) Root(p string) string { return filepath.Join(n.Dir, "root", p) }
 
 // Tools the lab runs, with the Debian package of each. The nodes' own
 // program is the running one (see labnode.go): no toolchain is needed.
 var tools = [][2]string{{"ip", "iproute2"}, {"unshare", "util-linux"}, {"nsenter", "util-linux"}, {"sshd", "openssh-server"},
-	{"runsvdir", "runit"}, {"sv", "runit"}, {"svlogd", "runit"}, {"keepalived", "keepalived"}}
+	{"runsvdir", "runit"}, {"sv", "runit"}, {"svlogd", "runit"}, {"chpst", "runit"}, {"keepalived", "keepalived"}, {"ping", "iputils-ping"}}
 
 // ErrUnsupported is returned (wrapped) when the machine cannot run a lab.
 var ErrUnsupported = errors.New("lab unsupported here")
@@ -145,9 +148,11 @@ func each(nodes []*Node, f func(i int, n *Node) error) error {
 	return errors.Join(errs...)
 }
 
-// Start builds a lab cluster and waits until every node answers over SSH
-// and the bootstrap is keepalived master. On error everything made so far
-// is removed.
+// Start builds a lab cluster as a fresh HA install of spec.Version (every
+// node's reconfigure run by the model, the bootstrap's first so that its
+// keepalived wins the first election), waits until the bootstrap is
+// keepalived master and the secondary backup, and plants spec.Knobs. On
+// error everything made so far is removed.
 func Start(ctx context.Context, spec Spec) (_ *Lab, err error) {
 	if err := Check(); err != nil {
 		return nil, err
@@ -158,9 +163,9 @@ func Start(ctx context.Context, spec Spec) (_ *Lab, err error) {
 	if spec.Frontends == 0 {
 		spec.Frontends = 1
 	}
-	rel, ok := ecnode.Releases()[spec.Version]
+	rel, ok := ecmodel.Releases()[spec.Version]
 	if !ok {
-		return nil, fmt.Errorf("lab: no release %q", spec.Version)
+		return nil, fmt.Errorf("lab: the node model has no release %q", spec.Version)
 	}
 	if err := hostPrep(ctx); err != nil {
 		return nil, err
@@ -188,17 +193,20 @@ func Start(ctx context.Context, spec Spec) (_ *Lab, err error) {
 		names = append(names, fmt.Sprintf("fe%d.lab.test", i))
 	}
 	for i, name := range names {
-		l.Nodes = append(l.Nodes, &Node{Name: name, Addr: addr(l.Subnet, i+1).String(), Backend: i < 2, Bootstrap: i == 0,
-			Dir: filepath.Join(l.Dir, name), NetNS: netnsName(l.id, i), veth: vethName(l.id, i)})
+		n := &Node{Name: name, Addr: addr(l.Subnet, i+1).String(), Backend: i < 2, Bootstrap: i == 0,
+			Dir: filepath.Join(l.Dir, name), NetNS: netnsName(l.id, i), veth: vethName(l.id, i)}
+		if n.Backend {
+			n.ClusterAddr = addr(l.Subnet, clusterIndex(l.Subnet, i)).String()
+		}
+		l.Nodes = append(l.Nodes, n)
 	}
 	rb := l.topologyText()
 	if l.Topology, err = cluster.ParseTopology(strings.NewReader(rb)); err != nil {
 		return nil, err
 	}
-	// Client key; then every node's tree and network, and its boot, all at
-	// once but for the secondary back end, which boots once the bootstrap
-	// is keepalived master: both start as BACKUP with nopreempt, and
-	// whichever keepalived comes up first would stay master.
+	if err := l.drbdPrep(); err != nil {
+		return nil, err
+	}
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	clientKey, _ := ssh.NewSignerFromKey(priv)
 	block, _ := ssh.MarshalPrivateKey(priv, "chefha lab")
@@ -213,7 +221,7 @@ func Start(ctx context.Context, spec Spec) (_ *Lab, err error) {
 			return err
 		}
 		hostKeys[i] = k
-		if err := l.network(ctx, n); err != nil || i == 1 {
+		if err := l.network(ctx, n); err != nil {
 			return err
 		}
 		return l.startNode(ctx, n)
@@ -221,37 +229,61 @@ func Start(ctx context.Context, spec Spec) (_ *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
-	l.KnownHosts = filepath.Join(l.Dir, "known_hosts")
-	l.SSHConfig = filepath.Join(l.Dir, "ssh_config")
-	var kh, conf strings.Builder
-	for i, n := range l.Nodes {
-		kh.WriteString(knownhosts.Line([]string{knownhosts.Normalize(n.Addr + ":22")}, hostKeys[i]) + "\n")
-		fmt.Fprintf(&conf, "Host %s\n  HostName %s\n  User root\n  IdentityFile %s\n  UserKnownHostsFile %s\n  IdentityAgent none\n\n", n.Name, n.Addr, keyFile, l.KnownHosts)
-	}
-	if err := os.WriteFile(l.KnownHosts, []byte(kh.String()), 0o600); err != nil {
+	if err := l.writeSSHConfig(keyFile, hostKeys); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(l.SSHConfig, []byte(conf.String()), 0o600); err != nil {
+	if err := l.install(ctx); err != nil {
 		return nil, err
 	}
-	boot := l.Nodes[0]
-	if err := l.waitStatus(ctx, boot, "master", 30*time.Second); err != nil {
-		return nil, err
-	}
-	if spec.TwoRunsvdirs {
-		if out, err := boot.Exec(ctx, "/usr/local/bin/initctl", "start", "private-chef-runsvdir"); err != nil {
-			return nil, fmt.Errorf("lab: second runsvdir on %s: %v: %s", boot.Name, err, out)
+	for _, k := range spec.Knobs {
+		if err := l.Plant(k); err != nil {
+			return nil, err
 		}
-	}
-	if err := l.startNode(ctx, l.Nodes[1]); err != nil {
-		return nil, err
 	}
 	return l, nil
 }
 
+// install runs every node's first reconfigure, as a fresh install's
+// operator does: the front ends and the bootstrap at once, then, once the
+// bootstrap's keepalived is master (both start as BACKUP with nopreempt,
+// and the first up would win), the secondary.
+func (l *Lab) install(ctx context.Context) error {
+	var first []*Node
+	for _, n := range l.Nodes {
+		if !n.Backend || n.Bootstrap {
+			first = append(first, n)
+		}
+	}
+	reconfigure := func(_ int, n *Node) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		out, err := n.Exec(ctx, ecmodel.CtlPath, "reconfigure")
+		if err != nil {
+			return fmt.Errorf("lab: %s: private-chef-ctl reconfigure: %v: %s", n.Name, err, out)
+		}
+		return nil
+	}
+	if err := each(first, reconfigure); err != nil {
+		return err
+	}
+	// keepalived asks cluster.sh for master (which writes
+	// requested_cluster_status first) once it is MASTER and sends adverts:
+	// from then on the secondary's keepalived stays BACKUP.
+	if err := l.waitStatus(ctx, l.Nodes[0], keepalived.RequestedPath, "master", 30*time.Second); err != nil {
+		return err
+	}
+	if err := reconfigure(1, l.Nodes[1]); err != nil {
+		return err
+	}
+	if err := l.waitStatus(ctx, l.Nodes[0], keepalived.CurrentStatusPath, "master", time.Minute); err != nil {
+		return err
+	}
+	return l.waitStatus(ctx, l.Nodes[1], keepalived.CurrentStatusPath, "backup", time.Minute)
+}
+
 // hostPrep makes the mount points and the opscode user the nodes need.
 func hostPrep(ctx context.Context) error {
-	for _, p := range []string{"/opt/opscode", "/var/opt/opscode", "/var/log/opscode"} {
+	for _, p := range append(slicesClone(labnode.Private), labnode.DRBDDir) {
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			return err
 		}
@@ -273,10 +305,15 @@ func hostPrep(ctx context.Context) error {
 	return nil
 }
 
+func slicesClone(s []string) []string { return append([]string(nil), s...) }
+
 func (l *Lab) startNode(ctx context.Context, n *Node) error {
 	unshare, _ := lookPath("unshare")
-	cmd := exec.Command("ip", "netns", "exec", n.NetNS, unshare, "--mount", "--pid", "--uts", "--fork", "--mount-proc",
-		n.Root(svdir.Program), n.Dir)
+	args := []string{"netns", "exec", n.NetNS, unshare, "--mount", "--pid", "--uts", "--fork", "--mount-proc", n.Root(svdir.Program), n.Dir}
+	if n.Backend {
+		args = append(args, filepath.Join(l.Dir, "drbd"))
+	}
+	cmd := exec.Command("ip", args...)
 	cmd.Env = append(os.Environ(), svdir.Env("init")...)
 	logf, err := os.Create(filepath.Join(n.Dir, "init.log"))
 	if err != nil {
@@ -307,15 +344,18 @@ func (l *Lab) startNode(ctx context.Context, n *Node) error {
 	}
 }
 
-func (l *Lab) waitStatus(ctx context.Context, n *Node, want string, d time.Duration) error {
+// waitStatus waits until a node's cluster status file (current or
+// requested) says want.
+func (l *Lab) waitStatus(ctx context.Context, n *Node, file, want string, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
-		b, _ := os.ReadFile(n.Root(keepalived.CurrentStatusPath))
+		b, _ := os.ReadFile(n.Root(file))
 		if strings.TrimSpace(string(b)) == want {
 			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("lab: %s's keepalived did not become %s within %s (is %q)", n.Name, want, d, strings.TrimSpace(string(b)))
+			log, _ := os.ReadFile(n.Root(keepalived.ClusterLogPath))
+			return fmt.Errorf("lab: %s's %s did not become %s within %s (is %q); its cluster.log:\n%s", n.Name, filepath.Base(file), want, d, strings.TrimSpace(string(b)), log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -336,22 +376,37 @@ func (l *Lab) Dial(ctx context.Context) (*cluster.Cluster, error) {
 	return cluster.Dial(ctx, l.Topology, cluster.ServerConfigs(l.SSHConfig, false))
 }
 
-// Exec runs a command inside a node's namespaces (as its sshd would), for
-// tests that act on a node behind chefha's back.
-func (n *Node) Exec(ctx context.Context, argv ...string) ([]byte, error) {
-	// init was started as `ip netns exec … unshare --fork …`: that PID is
-	// unshare's, and the node's PID 1 (in all the node's namespaces) is
-	// its only child.
+// pid1 is the node's PID 1 as this process sees it. init was started as
+// `ip netns exec … unshare --fork …`: that PID is unshare's, and the
+// node's PID 1 (in all the node's namespaces) is its only child.
+func (n *Node) pid1() (int, error) {
+	if n.init == nil || n.init.Process == nil {
+		return 0, fmt.Errorf("%s: the node is not running", n.Name)
+	}
 	pid := n.init.Process.Pid
 	child, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	target := strings.Fields(string(child))
 	if len(target) == 0 {
-		return nil, fmt.Errorf("%s: the node's init is not running", n.Name)
+		return 0, fmt.Errorf("%s: the node's init is not running", n.Name)
 	}
-	return exec.CommandContext(ctx, "nsenter", append([]string{"-t", target[0], "-a"}, argv...)...).CombinedOutput()
+	var p int
+	_, err = fmt.Sscan(target[0], &p)
+	return p, err
+}
+
+// Exec runs a command inside a node's namespaces (as its sshd would), for
+// tests that act on a node behind chefha's back.
+func (n *Node) Exec(ctx context.Context, argv ...string) ([]byte, error) {
+	pid, err := n.pid1()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"-t", fmt.Sprint(pid), "-a"}, argv...)...)
+	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/root", "LANG=C"}
+	return cmd.CombinedOutput()
 }
 
 // Close stops every node and removes the namespaces, links, files and the
@@ -375,6 +430,7 @@ func (l *Lab) close() error {
 		return nil // not a started lab
 	}
 	deleteLink(ctx, l.bridge)
+	syscall.Unmount(drbdDisk(l.Dir), syscall.MNT_DETACH)
 	err := os.RemoveAll(l.Dir)
 	l.claim.release()
 	return err
@@ -397,4 +453,18 @@ func (n *Node) stop() {
 		syscall.Kill(pgrp, syscall.SIGKILL)
 		<-done
 	}
+}
+
+func (l *Lab) writeSSHConfig(keyFile string, hostKeys []ssh.PublicKey) error {
+	l.KnownHosts = filepath.Join(l.Dir, "known_hosts")
+	l.SSHConfig = filepath.Join(l.Dir, "ssh_config")
+	var kh, conf strings.Builder
+	for i, n := range l.Nodes {
+		kh.WriteString(knownhosts.Line([]string{knownhosts.Normalize(n.Addr + ":22")}, hostKeys[i]) + "\n")
+		fmt.Fprintf(&conf, "Host %s\n  HostName %s\n  User root\n  IdentityFile %s\n  UserKnownHostsFile %s\n  IdentityAgent none\n\n", n.Name, n.Addr, keyFile, l.KnownHosts)
+	}
+	if err := os.WriteFile(l.KnownHosts, []byte(kh.String()), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(l.SSHConfig, []byte(conf.String()), 0o600)
 }

@@ -23,28 +23,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestLabShared starts two labs at once, a healthy one and one with the
-// runbook's runit symptoms, and runs on them the tests that only read.
-func TestLabShared(t *testing.T) {
-	t.Parallel()
-	labs := startLabs(t, lab.Spec{Version: "1.4.6", Frontends: 1},
-		lab.Spec{Version: "1.4.6", Frontends: 1, MissingLogDir: true, TwoRunsvdirs: true, StaleLink: true, LogDirMode700: true})
-	healthy, broken := labs[0], labs[1]
-
-	t.Run("SideBySide", func(t *testing.T) { testSideBySide(t, healthy, broken) })
-	t.Run("Preflight", func(t *testing.T) { testPreflight(t, healthy) })
-	t.Run("RunsvdirLogDirMissing", func(t *testing.T) { testRunsvdirLogDirMissing(t, broken) })
-	t.Run("RunitSymptoms", func(t *testing.T) { testRunitSymptoms(t, broken) })
-	t.Run("CleanLeftoversSparesLiveLabs", func(t *testing.T) {
-		require.NoError(t, lab.CleanLeftovers(context.Background()))
-		for _, l := range labs {
-			vip(t, l, l.Nodes[0], l.SSHConfig)
-		}
-	})
-}
-
-// vip reads the VIP a node was given, over SSH with the client config
-// sshConfig (whose known_hosts is checked strictly).
+// vip reads a node's VIP from its private-chef.rb over SSH with the client
+// config sshConfig (whose known_hosts is checked strictly).
 func vip(t *testing.T, l *lab.Lab, n *lab.Node, sshConfig string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -54,18 +34,24 @@ func vip(t *testing.T, l *lab.Lab, n *lab.Node, sshConfig string) string {
 	c, err := cluster.DialSSH(ctx, cfg)
 	require.NoError(t, err, "%s of the lab on %s", n.Name, l.Subnet)
 	defer c.Close()
-	res, err := c.Run(ctx, cluster.Command("cat", "/var/opt/opscode/chefha-lab/vip"))
+	res, err := c.Run(ctx, cluster.Command("cat", cluster.TopologyPath))
 	require.NoError(t, err)
-	return strings.TrimSpace(string(res.Stdout))
+	top, err := cluster.ParseTopology(bytes.NewReader(res.Stdout))
+	require.NoError(t, err)
+	return top.BackendVIP.IPAddress
 }
 
-// Two labs on one machine: their own subnets and VIPs, and each node
-// answers with its own lab's host key (another lab's key for the same
-// node is refused).
-func testSideBySide(t *testing.T, a, b *lab.Lab) {
+// Two labs on one machine: their own subnets and VIPs, each node answers
+// with its own lab's host key (another lab's key for the same node is
+// refused), the pre-flight passes on a healthy one, and CleanLeftovers
+// spares both.
+func TestLabSideBySide(t *testing.T) {
+	t.Parallel()
+	labs := startLabs(t, lab.Spec{Version: "1.4.6"}, lab.Spec{Version: "11.1.8"})
+	a, b := labs[0], labs[1]
 	require.False(t, a.Subnet.Overlaps(b.Subnet), "%s and %s", a.Subnet, b.Subnet)
 	assert.NotEqual(t, a.VIP, b.VIP)
-	for _, l := range []*lab.Lab{a, b} {
+	for _, l := range labs {
 		assert.True(t, l.Subnet.Contains(netip.MustParseAddr(l.VIP)), "VIP %s in %s", l.VIP, l.Subnet)
 		for _, n := range l.Nodes {
 			assert.True(t, l.Subnet.Contains(netip.MustParseAddr(n.Addr)), "%s's %s in %s", n.Name, n.Addr, l.Subnet)
@@ -90,111 +76,112 @@ func testSideBySide(t *testing.T, a, b *lab.Lab) {
 	var hk *cluster.HostKeyError
 	require.ErrorAs(t, err, &hk, "the other lab's key for %s", a.Nodes[0].Addr)
 	assert.False(t, hk.Unknown, "a mismatch, not an unknown host")
+
+	for _, l := range labs {
+		rep := preflight(t, l, "11.1.8")
+		var b bytes.Buffer
+		rep.WriteTable(&b)
+		assert.False(t, rep.Failed(), "the pre-flight of a healthy lab on %s:\n%s", l.Subnet, b.String())
+	}
+	require.NoError(t, lab.CleanLeftovers(context.Background()))
+	for _, l := range labs {
+		vip(t, l, l.Nodes[0], l.SSHConfig)
+	}
 }
 
-func testPreflight(t *testing.T, l *lab.Lab) {
+func preflight(t *testing.T, l *lab.Lab, target string) upgrade.Report {
+	t.Helper()
 	ctx := context.Background()
 	cl, err := l.Dial(ctx)
-	require.NoError(t, err)
+	var de *cluster.DialError
+	if !errors.As(err, &de) {
+		require.NoError(t, err) // an unreachable node is the pre-flight's to report
+	}
 	defer cl.Close()
-	rep, err := upgrade.Preflight(ctx, cl, upgrade.WithTarget(semver.MustParse("11.1.8")))
+	rep, err := upgrade.Preflight(ctx, cl, upgrade.WithTarget(semver.MustParse(target)))
 	require.NoError(t, err)
-	var b bytes.Buffer
-	rep.WriteTable(&b)
-	t.Log("\n" + b.String())
-	require.False(t, rep.Failed(), b.String())
+	return rep
 }
 
-// A missing log directory: svlogd fails, and the real runsvdir writes its
-// complaint into its argv, where the pre-flight reads it.
-func testRunsvdirLogDirMissing(t *testing.T, l *lab.Lab) {
-	ctx := context.Background()
-	cl, err := l.Dial(ctx)
-	require.NoError(t, err)
-	defer cl.Close()
-	var rep upgrade.Report
-	// runsvdir writes the error when svlogd exits; give it a few tries.
-	require.Eventually(t, func() bool {
-		rep, err = upgrade.Preflight(ctx, cl, upgrade.WithTarget(semver.MustParse("11.1.8")))
-		require.NoError(t, err)
-		for _, f := range rep.Findings {
-			if f.Check == "runit-processes" && f.Node == "be1.lab.test" && f.Severity == upgrade.Fail &&
-				strings.Contains(strings.Join(f.Evidence, " "), "/var/log/opscode/opscode-erchef") {
-				return true
-			}
-		}
-		return false
-	}, 30*time.Second, time.Second, "no runsvdir finding naming the missing log dir")
-	var b bytes.Buffer
-	rep.WriteTable(&b)
-	t.Log("\n" + b.String())
-}
-
-// The runbook's runit symptoms, made for real: a second runsvdir on the
-// same service dir, a stale service link, /var/log/opscode mode 700. The
-// pre-flight reads them from the real programs' output.
-func testRunitSymptoms(t *testing.T, l *lab.Lab) {
-	ctx := context.Background()
-	cl, err := l.Dial(ctx)
-	require.NoError(t, err)
-	defer cl.Close()
-	want := map[string]bool{"two-runsvdirs": false, "runsvdir-errors": false, "stale-service-link": false, "log-dir-mode": false}
-	var rep upgrade.Report
-	require.Eventually(t, func() bool {
-		rep, err = upgrade.Preflight(ctx, cl, upgrade.WithTarget(semver.MustParse("11.1.8")))
-		require.NoError(t, err)
-		for _, f := range rep.Findings {
-			if f.Node == "be1.lab.test" && len(f.Evidence) > 0 {
-				sym, _, _ := strings.Cut(f.Evidence[0], ":")
-				if _, ok := want[sym]; ok {
-					want[sym] = true
-				}
-			}
-		}
-		for _, seen := range want {
-			if !seen {
-				return false
-			}
-		}
-		return true
-	}, 40*time.Second, 2*time.Second, "symptoms seen: %v", want)
-	var b bytes.Buffer
-	rep.WriteTable(&b)
-	t.Log("\n" + b.String())
-}
-
-// Kill the bootstrap's keepalived: the gate sees the real failover.
-func TestLabFailover(t *testing.T) {
+// Kill the bootstrap's keepalived: the gate sees the real failover, and
+// keepalived.Watch shows it within two polls of its happening.
+func TestLabFailoverWatched(t *testing.T) {
 	t.Parallel()
-	l := startLab(t, lab.Spec{Version: "1.4.6", Frontends: 1})
-	ctx := context.Background()
+	l := startLab(t, lab.Spec{Version: "11.1.8"})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
 	cl, err := l.Dial(ctx)
 	require.NoError(t, err)
 	defer cl.Close()
+	be1, _ := cl.Node(l.Nodes[0].Name)
+	be2, _ := cl.Node(l.Nodes[1].Name)
+
+	const interval = time.Second
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	type seen struct {
+		keepalived.Snapshot
+		at time.Time
+	}
+	snaps := make(chan seen, 1000)
+	go func() {
+		for s := range keepalived.Watch(wctx, [2]cluster.Node{be1, be2}, keepalived.WatchOptions{VIP: l.VIP, Interval: interval}) {
+			snaps <- seen{s, time.Now()}
+		}
+		close(snaps)
+	}()
+
 	read := func(ctx context.Context) (keepalived.Pair, error) {
 		f := upgrade.Gather(ctx, cl)
-		bf, _ := f.Node("be1.lab.test")
-		sf, _ := f.Node("be2.lab.test")
+		bf, _ := f.Node(l.Nodes[0].Name)
+		sf, _ := f.Node(l.Nodes[1].Name)
 		return keepalived.Pair{Bootstrap: bf.KeepalivedState(l.VIP), Secondary: sf.KeepalivedState(l.VIP)}, nil
 	}
-	g := keepalived.Gate{Read: read, Master: "be1.lab.test", Hold: 2 * time.Second, Timeout: 60 * time.Second, Poll: 200 * time.Millisecond, CheckVIP: true}
+	g := keepalived.Gate{Read: read, Master: l.Nodes[0].Name, Hold: 2 * time.Second, Timeout: time.Minute, Poll: 200 * time.Millisecond, CheckVIP: true}
 	_, err = g.Wait(ctx)
 	require.NoError(t, err, "be1 master at start")
 
-	// Stop it the way an operator (or a crash) would: kill the process;
-	// runsv restarts it, in BACKUP, and nopreempt keeps be2 master.
-	out, err := l.Node("be1.lab.test").Exec(ctx, "pkill", "-KILL", "-x", "keepalived")
+	// Kill it as a crash would: no notify_stop. runsv restarts it, in
+	// BACKUP, and nopreempt keeps be2 master.
+	out, err := l.Nodes[0].Exec(ctx, "pkill", "-KILL", "-x", "keepalived")
 	require.NoError(t, err, string(out))
 	killed := time.Now()
-	g.Master, g.Hold = "be2.lab.test", time.Nanosecond
+	// When be2 took the VIP, looked for ten times a second in its network
+	// namespace.
+	var took time.Time
+	for took.IsZero() && time.Since(killed) < time.Minute {
+		out, _ := l.Nodes[1].Exec(ctx, "ip", "-o", "-4", "addr", "show")
+		if strings.Contains(string(out), " "+l.VIP+"/") {
+			took = time.Now()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	require.False(t, took.IsZero(), "be2 took the VIP")
+	g.Master, g.Hold = l.Nodes[1].Name, time.Nanosecond
 	p, err := g.Wait(ctx)
 	require.NoError(t, err, "failover to be2")
-	t.Logf("failover (kill -9 of be1's keepalived → be2 master with the VIP): %s", time.Since(killed).Round(10*time.Millisecond))
+	t.Logf("failover (kill -9 of be1's keepalived → be2 holds the VIP %s, master %s)", took.Sub(killed).Round(10*time.Millisecond), time.Since(killed).Round(10*time.Millisecond))
 	require.True(t, p.Secondary.HasVIP)
 	g.Hold = 5 * time.Second
 	p, err = g.Wait(ctx)
 	require.NoError(t, err, "stable with be2 master after be1's keepalived is back")
 	require.Equal(t, keepalived.Backup, p.Bootstrap.Current)
+
+	// The watch: the first snapshot showing be2 with the VIP is one of the
+	// first two whose poll began after be2 took it.
+	stop()
+	after := 0
+	for s := range snaps {
+		if !s.Time.Before(took) {
+			after++
+		}
+		if s.Secondary.HasVIP {
+			t.Logf("watch snapshot %d shows it; its poll began %s after the test's own look saw the VIP move", s.Seq, s.Time.Sub(took).Round(10*time.Millisecond))
+			assert.LessOrEqual(t, after, 2, "seen within two polls")
+			return
+		}
+	}
+	t.Fatal("no snapshot showed be2 with the VIP")
 }
 
 // leftoverEnv makes the test binary the process whose lab is left over.

@@ -3,21 +3,26 @@ package lab
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 
-	"github.com/chefha/chefha/clustertest/ecnode"
-	"github.com/chefha/chefha/keepalived"
+	"github.com/chefha/chefha/internal/ecmodel"
 	"github.com/chefha/chefha/lab/internal/svdir"
+	"github.com/chefha/chefha/migration"
 	"golang.org/x/crypto/ssh"
 )
 
-// topologyText is the lab's private-chef.rb.
+// topologyText is the lab's private-chef.rb: a back end's
+// :cluster_ipaddress is its replication address, apart from its public
+// one as in the packaging's HA examples.
 func (l *Lab) topologyText() string {
 	var rb strings.Builder
 	rb.WriteString("topology \"ha\"\n")
@@ -31,11 +36,11 @@ func (l *Lab) topologyText() string {
 			rb.WriteString(",\n  :bootstrap => true")
 		}
 		if n.Backend {
-			fmt.Fprintf(&rb, ",\n  :cluster_ipaddress => %q", n.Addr)
+			fmt.Fprintf(&rb, ",\n  :cluster_ipaddress => %q", n.ClusterAddr)
 		}
 		rb.WriteString("\n")
 		if i == 1 {
-			fmt.Fprintf(&rb, "backend_vip \"be.lab.test\",\n  :ipaddress => %q,\n  :device => \"eth0\"\n", l.VIP)
+			fmt.Fprintf(&rb, "backend_vip \"be.lab.test\",\n  :ipaddress => %q,\n  :device => \"eth0\",\n  :heartbeat_device => \"eth0\"\n", l.VIP)
 		}
 	}
 	rb.WriteString("api_fqdn \"chef.lab.test\"\n")
@@ -70,8 +75,40 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-// layoutNode writes a node's tree as a node at rel would have it.
-func (l *Lab) layoutNode(n *Node, rel ecnode.Release, spec Spec, rb, exe string, clientKey ssh.PublicKey) (ssh.PublicKey, error) {
+// drbdPrep makes the back ends' shared DRBD directory: the pair's state,
+// healthy and connected, and the disk it replicates, a file system of its
+// own as DRBD's is (cluster.sh's `fuser -km DATADIR` kills what uses that
+// file system, and only that).
+func (l *Lab) drbdPrep() error {
+	dir := filepath.Join(l.Dir, "drbd")
+	if err := os.MkdirAll(filepath.Join(dir, "disk"), 0o755); err != nil {
+		return err
+	}
+	if err := syscall.Mount("chefha-drbd", drbdDisk(l.Dir), "tmpfs", 0, "size=16m,mode=0755"); err != nil {
+		return fmt.Errorf("lab: the DRBD disk: %w", err)
+	}
+	b, _ := json.MarshalIndent(ecmodel.NewDRBDPair(l.Nodes[0].Name, l.Nodes[1].Name), "", "  ")
+	return os.WriteFile(filepath.Join(dir, "pair.json"), append(b, '\n'), 0o600)
+}
+
+// allServices are the service names of every release the model knows:
+// the package tree has a program for each.
+func allServices() []string {
+	var out []string
+	for _, r := range ecmodel.Releases() {
+		out = append(out, r.Backend...)
+		out = append(out, r.Frontend...)
+		out = append(out, r.BootstrapOnly...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// layoutNode writes a node's tree as a freshly installed package at rel
+// leaves it, before its first reconfigure: the package's files (with the
+// lab's programs where Enterprise Chef's would be), private-chef.rb,
+// partybus init's migration level, and the node's sshd.
+func (l *Lab) layoutNode(n *Node, rel ecmodel.Release, spec Spec, rb, exe string, clientKey ssh.PublicKey) (ssh.PublicKey, error) {
 	w := func(p, content string, mode os.FileMode) error {
 		full := n.Root(p)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -79,34 +116,43 @@ func (l *Lab) layoutNode(n *Node, rel ecnode.Release, spec Spec, rb, exe string,
 		}
 		return os.WriteFile(full, []byte(content), mode)
 	}
-	role := "frontend"
-	switch {
-	case n.Bootstrap:
-		role = "bootstrap"
-	case n.Backend:
-		role = "backend"
-	}
-	files := map[string]string{
-		"/etc/opscode/private-chef.rb":              rb,
-		"/opt/opscode/version-manifest.txt":         "private-chef " + rel.Version + "\n",
-		"/var/opt/opscode/upgrades/migration-level": fmt.Sprintf(`{"major":%d,"minor":%d}`+"\n", rel.Level.Major, rel.Level.Minor),
-		"/var/opt/opscode/chefha-lab/release":       rel.Version + "\n",
-		"/var/opt/opscode/chefha-lab/role":          role + "\n",
-		"/var/opt/opscode/chefha-lab/vip":           l.VIP + "\n",
-		"/var/opt/opscode/chefha-lab/bugs":          strings.Join(spec.Bugs, "\n") + "\n",
-	}
-	for p, c := range files {
-		if err := w(p, c, 0o644); err != nil {
+	for _, d := range []string{ecmodel.SvDir, ecmodel.ServiceDir, ecmodel.InitDir, ecmodel.LogDir, "/tmp", ecmodel.ModelDir} {
+		if err := os.MkdirAll(n.Root(d), 0o755); err != nil {
 			return nil, err
 		}
+	}
+	os.Chmod(n.Root("/tmp"), 0o1777)
+	files := map[string]string{
+		ecmodel.TopologyPath:          rb,
+		ecmodel.ManifestPath:          "private-chef " + rel.Version + "\n",
+		migration.Path:                string(migration.Format(rel.Level)),
+		"/etc/opscode/pivotal.pem":    "-----BEGIN RSA PRIVATE KEY-----\n(lab)\n",
+		"/etc/opscode/webui_priv.pem": "-----BEGIN RSA PRIVATE KEY-----\n(lab webui)\n",
 	}
 	if n.Bootstrap {
-		if err := w("/var/opt/opscode/bootstrapped", "", 0o644); err != nil {
+		files["/var/opt/opscode/bootstrapped"] = ""
+	}
+	if spec.UpgradeSleep > 0 {
+		files[ecmodel.UpgradeSleepOverride] = spec.UpgradeSleep.String() + "\n"
+	}
+	if n.Backend {
+		files[ecmodel.ModelDir+"/cluster-prefix"] = strconv.Itoa(l.Subnet.Bits()) + "\n"
+		if spec.NotifyScript != "" {
+			files[ecmodel.NotifyScriptOverride] = spec.NotifyScript
+		}
+	}
+	for p, c := range files {
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(p, ".pem") {
+			mode = 0o600
+		}
+		if err := w(p, c, mode); err != nil {
 			return nil, err
 		}
 	}
-	// The program, and the shims that run it as private-chef-ctl, initctl,
-	// dpkg, rpm and keepalived's hook, first on sshd's PATH.
+	// The program, and the scripts that run it where the package's and
+	// the system's programs would be: /usr/local/bin comes first on
+	// sshd's PATH.
 	prog := n.Root(svdir.Program)
 	if err := os.MkdirAll(filepath.Dir(prog), 0o755); err != nil {
 		return nil, err
@@ -116,38 +162,30 @@ func (l *Lab) layoutNode(n *Node, rel ecnode.Release, spec Spec, rb, exe string,
 			return nil, err
 		}
 	}
-	for _, r := range []string{"private-chef-ctl", "initctl", "dpkg", "rpm", "ha-hook"} {
-		if err := w("/usr/local/bin/"+r, svdir.Shim(r), 0o755); err != nil {
+	scripts := map[string]string{
+		"/usr/local/bin/initctl":                   svdir.Shim("initctl"),
+		"/usr/local/bin/dpkg":                      svdir.Shim("dpkg"),
+		"/usr/local/bin/rpm":                       svdir.Shim("rpm"),
+		"/usr/local/bin/drbdadm":                   svdir.Shim("drbdadm"),
+		ecmodel.CtlPath:                            svdir.Shim("private-chef-ctl"),
+		ecmodel.EmbeddedSv:                         svdir.ShimArg0("sv"),
+		ecmodel.ClusterShProgram:                   svdir.Shim("cluster.sh"),
+		"/opt/opscode/embedded/bin/chefha-service": svdir.Service(ecmodel.ModelDir),
+		"/opt/opscode/embedded/sbin/keepalived":    svdir.Keepalived(ecmodel.KeepalivedDir),
+	}
+	for p, c := range scripts {
+		if err := w(p, c, 0o755); err != nil {
 			return nil, err
 		}
 	}
-	// Services, as reconfigure would write them.
-	svc := append([]string(nil), rel.Services...)
-	if n.Backend {
-		svc = append(svc, "keepalived")
-	}
-	for _, s := range svc {
-		down := n.Backend && !n.Bootstrap && s != "keepalived"
-		noLogDir := spec.MissingLogDir && n.Bootstrap && s == "opscode-erchef"
-		if err := svdir.Write(n.Root("/"), s, down, noLogDir); err != nil {
-			return nil, err
-		}
-	}
-	if err := chownTree(n.Root("/var/log/opscode"), rel.ServiceOwner); err != nil {
+	// The postinst's /usr/bin/private-chef-ctl link, where the node can
+	// have it.
+	if err := os.Symlink(ecmodel.CtlPath, n.Root("/usr/local/bin/private-chef-ctl")); err != nil {
 		return nil, err
 	}
-	if n.Bootstrap && spec.StaleLink {
-		if err := os.Symlink("/opt/opscode/sv/nagios-removed", n.Root("/opt/opscode/service/nagios-old")); err != nil {
-			return nil, err
-		}
-	}
-	if n.Bootstrap && spec.LogDirMode700 {
-		if err := os.Chmod(n.Root("/var/log/opscode"), 0o700); err != nil {
-			return nil, err
-		}
-	}
-	if n.Backend {
-		if err := l.keepalivedConfig(n, w); err != nil {
+	// Every service's program is the lab's stand-in.
+	for _, s := range allServices() {
+		if err := os.Symlink("chefha-service", n.Root("/opt/opscode/embedded/bin/"+s)); err != nil {
 			return nil, err
 		}
 	}
@@ -168,31 +206,4 @@ func (l *Lab) layoutNode(n *Node, rel ecnode.Release, spec Spec, rb, exe string,
 		return nil, err
 	}
 	return ssh.NewPublicKey(hostPriv.Public())
-}
-
-func chownTree(root, owner string) error {
-	out, err := exec.Command("chown", "-R", owner+":"+owner, root).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("chown %s: %v: %s", root, err, out)
-	}
-	return nil
-}
-
-// keepalivedConfig writes EC's shape of keepalived.conf (unicast, nopreempt,
-// both nodes start as BACKUP) and cluster.sh from the keepalived package.
-func (l *Lab) keepalivedConfig(n *Node, w func(string, string, os.FileMode) error) error {
-	peer, prio := l.Nodes[0].Addr, 90
-	if n.Bootstrap {
-		peer, prio = l.Nodes[1].Addr, 100
-	}
-	conf := keepalived.VRRPConfig{RouterID: n.Name, Interface: "eth0", Priority: prio, SourceIP: n.Addr,
-		PeerIP: peer, VIP: l.VIP, Notify: "/opt/opscode/bin/cluster.sh"}.String()
-	if err := w("/var/opt/opscode/keepalived/etc/keepalived.conf", conf, 0o644); err != nil {
-		return err
-	}
-	script := keepalived.NotifyScript(keepalived.NotifyConfig{StateDir: keepalived.StateDir, LogFile: keepalived.ClusterLogPath, Hook: "/usr/local/bin/ha-hook"})
-	if err := w("/opt/opscode/bin/cluster.sh", script, 0o755); err != nil {
-		return err
-	}
-	return os.MkdirAll(n.Root("/var/log/opscode/keepalived"), 0o755)
 }

@@ -35,6 +35,9 @@ func (l *Lab) network(ctx context.Context, n *Node) error {
 		{"-n", n.NetNS, "addr", "add", cidr, "dev", "eth0"},
 		{"-n", n.NetNS, "link", "set", "eth0", "up"},
 	}
+	if n.ClusterAddr != "" {
+		steps = append(steps, []string{"-n", n.NetNS, "addr", "add", n.ClusterAddr + "/" + strconv.Itoa(l.Subnet.Bits()), "dev", "eth0"})
+	}
 	for _, s := range steps {
 		if err := run(ctx, "ip", s...); err != nil {
 			return err

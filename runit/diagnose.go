@@ -209,7 +209,7 @@ func DiagnoseLogDir(l LogDir, wantOwner string) []Finding {
 		out = append(out, Finding{
 			Symptom:  SymptomLogDirOwner,
 			Subject:  d.Path,
-			Evidence: []string{fmt.Sprintf("%s is owned by %s:%s, not %s", d.Path, d.Owner, d.Group, wantOwner)},
+			Evidence: []string{fmt.Sprintf("%s is owned by %s, not %s", d.Path, d.Owners(), wantOwner)},
 			Fix: fmt.Sprintf("chown -R %s:%s %s so the services can write their logs, then restart runsvdir: %s",
 				wantOwner, wantOwner, d.Path, restartRunsvdir),
 		})

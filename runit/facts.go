@@ -14,10 +14,12 @@ import (
 // chefha sends; GNU coreutils, findutils and procps print them the same way
 // on every RHEL 6+ and Ubuntu 10.04+ host the runbook covers.
 const (
-	// StatFormat is the -c format ParseStat reads: mode (octal), owner,
-	// group, size, mtime (epoch), type, name. The name is last because it may
-	// hold the separator.
-	StatFormat = "%a:%U:%G:%s:%Y:%F:%n"
+	// StatFormat is the -c format ParseStat reads: mode (octal), owner
+	// name and id, group name and id, size, mtime (epoch), type, name. The
+	// ids are there because a name can lie (two systems' opscode users) or
+	// be missing (stat prints UNKNOWN); the file name is last because it
+	// may hold the separator.
+	StatFormat = "%a:%U:%u:%G:%g:%s:%Y:%F:%n"
 	// LinkFormat is the find -printf format ParseLinks reads, for
 	// `find DIR -mindepth 1 -maxdepth 1 -printf LinkFormat`: name, type,
 	// link target, type of what the link resolves to (N when it does not
@@ -35,12 +37,20 @@ const (
 type FileStat struct {
 	Path    string
 	Mode    fs.FileMode // permission bits, with setuid/setgid/sticky mapped to fs.Mode*
-	Owner   string
-	Group   string
+	Owner   string      // user name, UNKNOWN when the id has none
+	UID     int
+	Group   string // group name, UNKNOWN when the id has none
+	GID     int
 	Size    int64
 	ModTime time.Time
 	// Type is stat's %F: "directory", "regular file", "symbolic link", …
 	Type string
+}
+
+// Owners is the owner and group by name and id, as evidence shows them:
+// "opscode(994):opscode(993)".
+func (f FileStat) Owners() string {
+	return fmt.Sprintf("%s(%d):%s(%d)", f.Owner, f.UID, f.Group, f.GID)
 }
 
 // IsDir reports whether the file is a directory.
@@ -52,28 +62,36 @@ func (f FileStat) IsDir() bool { return f.Type == "directory" }
 func ParseStat(r io.Reader) ([]FileStat, error) {
 	var out []FileStat
 	err := eachLine(r, "stat output", func(line string) error {
-		f := strings.SplitN(line, ":", 7)
-		if len(f) != 7 || f[6] == "" {
-			return fmt.Errorf("want mode:owner:group:size:mtime:type:name")
+		f := strings.SplitN(line, ":", 9)
+		if len(f) != 9 || f[8] == "" {
+			return fmt.Errorf("want mode:owner:uid:group:gid:size:mtime:type:name")
 		}
 		mode, err := strconv.ParseUint(f[0], 8, 32)
 		if err != nil || mode > 07777 {
 			return fmt.Errorf("mode %q is not octal permissions", f[0])
 		}
-		size, err := strconv.ParseInt(f[3], 10, 64)
-		if err != nil || size < 0 {
-			return fmt.Errorf("size %q", f[3])
-		}
-		mtime, err := strconv.ParseInt(f[4], 10, 64)
+		uid, err := strconv.ParseUint(f[2], 10, 31)
 		if err != nil {
-			return fmt.Errorf("mtime %q", f[4])
+			return fmt.Errorf("uid %q", f[2])
 		}
-		if f[1] == "" || f[2] == "" || f[5] == "" {
+		gid, err := strconv.ParseUint(f[4], 10, 31)
+		if err != nil {
+			return fmt.Errorf("gid %q", f[4])
+		}
+		size, err := strconv.ParseInt(f[5], 10, 64)
+		if err != nil || size < 0 {
+			return fmt.Errorf("size %q", f[5])
+		}
+		mtime, err := strconv.ParseInt(f[6], 10, 64)
+		if err != nil {
+			return fmt.Errorf("mtime %q", f[6])
+		}
+		if f[1] == "" || f[3] == "" || f[7] == "" {
 			return fmt.Errorf("empty owner, group or type")
 		}
 		out = append(out, FileStat{
-			Path: f[6], Mode: unixMode(uint32(mode)), Owner: f[1], Group: f[2],
-			Size: size, ModTime: time.Unix(mtime, 0).UTC(), Type: f[5],
+			Path: f[8], Mode: unixMode(uint32(mode)), Owner: f[1], UID: int(uid), Group: f[3], GID: int(gid),
+			Size: size, ModTime: time.Unix(mtime, 0).UTC(), Type: f[7],
 		})
 		return nil
 	})

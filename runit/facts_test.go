@@ -14,27 +14,31 @@ import (
 func TestParseStat(t *testing.T) {
 	got, err := ParseStat(bytes.NewReader(fixture(t, "stat-logdir.txt")))
 	require.NoError(t, err)
-	mtime := time.Unix(1795588020, 0).UTC()
+	mtime := time.Unix(1795629077, 0).UTC()
 	assert.Equal(t, []FileStat{
 		{Path: "/var/log/opscode", Mode: 0o700, Owner: "root", Group: "root", Size: 4096, ModTime: mtime, Type: "directory"},
-		{Path: "/var/log/opscode/bookshelf/current", Mode: 0o644, Owner: "root", Group: "root", ModTime: mtime, Type: "regular empty file"},
-		{Path: "/var/log/opscode/nginx/current", Mode: 0o644, Owner: "opscode", Group: "opscode", ModTime: mtime, Type: "regular empty file"},
+		{Path: "/var/log/opscode/bookshelf/current", Mode: 0o644, Owner: "UNKNOWN", UID: 4242, Group: "UNKNOWN", GID: 4242, ModTime: mtime, Type: "regular empty file"},
+		{Path: "/var/log/opscode/nginx/current", Mode: 0o644, Owner: "opscode", UID: 994, Group: "opscode", GID: 993, ModTime: mtime, Type: "regular empty file"},
 	}, got)
 	assert.True(t, got[0].IsDir())
+	assert.Equal(t, "UNKNOWN(4242):UNKNOWN(4242)", got[1].Owners())
 
-	special, err := ParseStat(strings.NewReader("2755:root:opscode:1:2:directory:/a:b\n1777:root:root:1:2:directory:/tmp\n"))
+	special, err := ParseStat(strings.NewReader("2755:root:0:opscode:993:1:2:directory:/a:b\n1777:root:0:root:0:1:2:directory:/tmp\n"))
 	require.NoError(t, err)
 	assert.Equal(t, fs.ModeSetgid|0o755, special[0].Mode)
 	assert.Equal(t, "/a:b", special[0].Path, "the name keeps its colons")
 	assert.Equal(t, fs.ModeSticky|0o777, special[1].Mode)
 
 	for _, bad := range []string{
-		"755:root:root:1:2:directory",      // no name
-		"abc:root:root:1:2:directory:/x",   // mode
-		"99999:root:root:1:2:directory:/x", // mode too large
-		"755:root:root:-1:2:directory:/x",  // size
-		"755:root:root:1:x:directory:/x",   // mtime
-		"755::root:1:2:directory:/x",       // owner
+		"755:root:0:root:0:1:2:directory",      // no name
+		"755:root:root:1:2:directory:/x",       // the old format, without ids
+		"abc:root:0:root:0:1:2:directory:/x",   // mode
+		"99999:root:0:root:0:1:2:directory:/x", // mode too large
+		"755:root:x:root:0:1:2:directory:/x",   // uid
+		"755:root:0:root:-1:1:2:directory:/x",  // gid
+		"755:root:0:root:0:-1:2:directory:/x",  // size
+		"755:root:0:root:0:1:x:directory:/x",   // mtime
+		"755::0:root:0:1:2:directory:/x",       // owner
 	} {
 		_, err := ParseStat(strings.NewReader(bad))
 		assert.Error(t, err, bad)
@@ -113,4 +117,20 @@ func TestParseInitctlStatus(t *testing.T) {
 		_, err := ParseInitctlStatus(strings.NewReader(bad))
 		assert.Error(t, err, bad)
 	}
+}
+
+func FuzzParseStat(f *testing.F) {
+	f.Add(fixture(f, "stat-logdir.txt"))
+	f.Add([]byte("2755:root:0:opscode:993:1:2:directory:/a:b\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, err := ParseStat(bytes.NewReader(in))
+		if err != nil {
+			return
+		}
+		for _, st := range got {
+			if st.Path == "" || st.UID < 0 || st.GID < 0 || st.Size < 0 || st.Mode&^(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
+				t.Fatalf("accepted a wrong stat line: %+v", st)
+			}
+		}
+	})
 }

@@ -67,8 +67,9 @@ func Build(rec upgrade.Record, events []upgrade.Event) Report {
 			}
 		}
 		r.Backups = append(r.Backups, Backup{Hop: b.Hop, Node: b.Node, At: b.At, Kind: b.Kind, ExitCode: b.ExitCode,
-			OutputBytes: b.Bytes, Output: b.Output, Checked: done && b.ExitCode == 0})
+			OutputBytes: b.Bytes, Output: b.Output, Checked: done && b.ExitCode == 0, Snapshot: b.Snapshot, Size: b.Size})
 	}
+	r.snapshotFills(events)
 	for i := range r.Findings {
 		r.Findings[i].Handled = r.handled(r.Findings[i])
 	}
@@ -132,10 +133,10 @@ func nodesOf(steps []upgrade.Step) []Node {
 }
 
 // issuesOf lists the known issues the plan's steps mitigate, with what
-// chefha does about each (upgrade.KnownIssues).
+// chefha does about each (upgrade.KnownIssues and upgrade.Hazards).
 func issuesOf(steps []upgrade.Step) []Issue {
 	known := map[string]upgrade.KnownIssue{}
-	for _, k := range upgrade.KnownIssues() {
+	for _, k := range append(upgrade.KnownIssues(), upgrade.Hazards()...) {
 		known[string(k.ID)] = k
 	}
 	var out []Issue

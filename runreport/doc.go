@@ -36,6 +36,15 @@
 // attempt is reported, and one recorded in an earlier run keeps the
 // journal's times. Events of another plan than the journal's are left out.
 //
+// A backup that is an LVM snapshot (upgrade.LVMSnapshot) is shown with its
+// name, its size and how full it was each time the runner reported it:
+// when made, before a step once half-way to the threshold, and when the
+// run stopped for it. SetRehearsal adds the plan's rehearsal on a replica
+// (upgrade.Rehearsal): whether it passed or where it stopped, its steps'
+// durations and gates' waits, the replica's post-flight findings and what
+// the replica did not reproduce; FromRehearsal is the report of the
+// rehearsal itself, with the downtime each role would have had.
+//
 // # Downtime
 //
 // The front ends are down from the first stop of one of them

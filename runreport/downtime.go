@@ -76,7 +76,7 @@ func (r *Report) frontendDowntime(hop int) (Downtime, bool) {
 	if stop == nil || stop.Status == StatusNotRun || len(stop.Nodes) == 0 {
 		return Downtime{}, false
 	}
-	d := Downtime{Service: ServiceFrontends, Hop: hop, Nodes: stop.Nodes, From: stop.Start}
+	d := Downtime{Service: ServiceFrontends, Hop: hop, Step: stop.ID, Nodes: stop.Nodes, From: stop.Start}
 	how := "from the start of stop-frontends (journal: finished − took)"
 	switch first := firstAct(stop, func(a act) bool { return a.kind == upgrade.ActRun }); {
 	case first != nil:
@@ -131,7 +131,7 @@ func (r *Report) bootstrapDowntime(s *Step) (Downtime, bool) {
 	if s == nil || s.Status == StatusNotRun || s.Status == StatusAlreadyDone || len(s.Nodes) == 0 {
 		return Downtime{}, false
 	}
-	d := Downtime{Service: ServiceBootstrap, Hop: s.Hop, Nodes: s.Nodes, From: s.Start, To: s.End}
+	d := Downtime{Service: ServiceBootstrap, Hop: s.Hop, Step: s.ID, Nodes: s.Nodes, From: s.Start, To: s.End}
 	how := fmt.Sprintf("the whole of %s (journal: finished − took to finished), which holds it", s.Kind)
 	if conv := firstAct(s, func(a act) bool { return isConverge(a.argv) }); conv != nil {
 		d.From = conv.start

@@ -44,8 +44,8 @@ func Example() {
 	}
 	// Output:
 	// chefha upgrade 1.4.6 → 11.1.8: done
-	// 17 steps, 7 gates, took about 16m0s
-	// front ends down from 12:00, about 16m0s
-	// bootstrap services down from 12:01, about 1m0s
-	// bootstrap services down from 12:02, about 5m0s
+	// 17 steps, 11 gates, took about 13m0s
+	// front ends down from 12:00, about 13m0s
+	// bootstrap services down from 12:00, about 1m0s
+	// bootstrap services down from 12:01, about 3m0s
 }

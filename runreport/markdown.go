@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/internal/termsafe"
+	"github.com/chefha/chefha/upgrade"
 )
 
 // WriteMarkdown writes the report as Markdown for a change ticket or a
@@ -38,6 +39,7 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	r.mdTransitions(p)
 	r.mdFindings(p)
 	r.mdBackups(p)
+	r.mdRehearsal(p)
 	r.mdIssues(p)
 	if len(r.Notes) > 0 {
 		p("\n## Notes\n\n")
@@ -198,6 +200,27 @@ func (r Report) mdBackups(p printer) {
 			checked = "yes"
 		}
 		p("| %d | %s | %s | %s | %d | %s | %s |\n", b.Hop, md(b.Node), stamp(b.At), md(b.Kind), b.ExitCode, out, checked)
+	}
+	for _, b := range r.Backups {
+		if b.Snapshot == "" {
+			continue
+		}
+		p("\nLVM snapshot %s on %s, made with %s. How full it was each time the runner reported it (when made; before a step once half-way to the threshold; when it stopped for it):\n\n", md(b.Snapshot), md(b.Node), mib(b.Size))
+		if len(b.Fills) == 0 {
+			p("The events hold no report of it.\n")
+			continue
+		}
+		p("| time | step | full | |\n|---|---|---|---|\n")
+		for _, f := range b.Fills {
+			what := "made in this step"
+			switch {
+			case f.Stopped:
+				what = fmt.Sprintf("**%s: the run stopped before this step** (lvextend, then resume)", md(f.Problem))
+			case r.step(f.Step) != nil && r.step(f.Step).Kind != string(upgrade.StepBackup):
+				what = "checked before this step"
+			}
+			p("| %s | %s | %.1f %% | %s |\n", clock(f.Time), md(f.Step), f.Percent, what)
+		}
 	}
 	for _, b := range r.Backups {
 		if b.Output != "" {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/internal/pkgfile"
 	"github.com/chefha/chefha/runreport"
@@ -30,18 +31,32 @@ var epoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 type scenario struct {
 	name      string
 	version   string
+	target    string // default 11.1.8
 	frontends int
 	knobs     []clustertest.Knob
 	// plant is planted after the cluster is dialled (a dropped connection).
 	plant []clustertest.Knob
 	// runs is how many times the runner is run (a resume is a second run).
 	runs int
+	// lvm is the back ends' volume group; backup replaces the inputs'
+	// backup pair.
+	lvm    *clustertest.LVM
+	backup *upgrade.Backup
+	// onEvent sees each event as the runner emits it; between runs after
+	// each run but the last, with its error.
+	onEvent func(t testing.TB, sim *clustertest.Cluster, cl *cluster.Cluster, ev upgrade.Event)
+	between func(t testing.TB, cl *cluster.Cluster, err error)
 }
 
 var scenarios = []scenario{
 	{name: "upgrade-1.4.6-11.1.8", version: "1.4.6", frontends: 3, knobs: []clustertest.Knob{clustertest.OC11382()}, runs: 1},
+	// Before 11.1.7 no sleep outlasts keepalived's restart: OC-11382 bites.
+	{name: retryRun, version: "1.4.6", target: "11.1.6", frontends: 1, knobs: []clustertest.Knob{clustertest.OC11382()}, runs: 1},
 	{name: "failed-partybus-locked", version: "11.0.2", frontends: 2, knobs: []clustertest.Knob{clustertest.PartybusLocked()}, runs: 1},
 	{name: "resumed-dropped-connection", version: "1.4.6", frontends: 2, plant: []clustertest.Knob{clustertest.DropMidCommand("fe2.chefha.test", 5)}, runs: 2},
+	{name: lvmRun, version: "1.4.6", frontends: 1, runs: 2,
+		lvm:    &clustertest.LVM{Size: 1 << 30, Used: 64 << 20, Free: 1 << 30, Churn: 1 << 20},
+		backup: &upgrade.Backup{LVM: &upgrade.LVMSnapshot{}}, onEvent: fillSnapshot, between: extendSnapshot},
 }
 
 // recordedOnce keeps -record to one simulated run per scenario and process.
@@ -128,7 +143,7 @@ func (j *sampledJournal) Save(ctx context.Context, r upgrade.Record) error {
 func recordScenario(t testing.TB, sc scenario, base string) {
 	t.Helper()
 	clock := clustertest.NewFakeClock(epoch)
-	sim, err := clustertest.New(clustertest.Options{Version: sc.version, Frontends: sc.frontends, Clock: clock.Now, Sleep: clock.Advance, Knobs: sc.knobs})
+	sim, err := clustertest.New(clustertest.Options{Version: sc.version, Frontends: sc.frontends, Clock: clock.Now, Sleep: clock.Advance, Knobs: sc.knobs, LVM: sc.lvm})
 	require.NoError(t, err)
 	defer sim.Close()
 	cl, err := sim.Dial(context.Background())
@@ -141,16 +156,25 @@ func recordScenario(t testing.TB, sc scenario, base string) {
 	journal := &sampledJournal{tl: tl}
 	var events []upgrade.Event
 	var sims []time.Time // the simulated clock at each event
-	opts := append(inputs(t, clock), upgrade.WithJournal(journal),
+	opts := append(inputs(t, clock, sc.target), upgrade.WithJournal(journal),
 		upgrade.WithEvents(func(ev upgrade.Event) {
 			tl.mark()
 			events = append(events, ev)
 			sims = append(sims, clock.Now())
+			if sc.onEvent != nil {
+				sc.onEvent(t, sim, cl, ev)
+			}
 		}))
+	if sc.backup != nil {
+		opts = append(opts, upgrade.WithBackup(*sc.backup))
+	}
 	tl.start = tl.now()
 	for i := 0; i < sc.runs; i++ {
 		err := upgrade.NewRunner(cl, opts...).Run(context.Background())
 		t.Logf("%s: run %d: %v", sc.name, i+1, err)
+		if sc.between != nil && i < sc.runs-1 {
+			sc.between(t, cl, err)
+		}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -183,8 +207,11 @@ func recordScenario(t testing.TB, sc scenario, base string) {
 }
 
 // inputs are an upgrade to 11.1.8's, as upgrade's tests give them.
-func inputs(t testing.TB, clock *clustertest.FakeClock) []upgrade.Option {
-	opts := []upgrade.Option{upgrade.WithTarget(semver.MustParse("11.1.8")),
+func inputs(t testing.TB, clock *clustertest.FakeClock, target string) []upgrade.Option {
+	if target == "" {
+		target = "11.1.8"
+	}
+	opts := []upgrade.Option{upgrade.WithTarget(semver.MustParse(target)),
 		upgrade.WithBackup(upgrade.Backup{Command: "mkdir /tmp/chefha-backup", Check: "test -e /tmp/chefha-backup"}),
 		upgrade.WithClock(clustertest.SteppingClock{FakeClock: clock})}
 	for _, p := range writePackages(t, t.TempDir()) {
@@ -198,7 +225,7 @@ func inputs(t testing.TB, clock *clustertest.FakeClock) []upgrade.Option {
 func writePackages(t testing.TB, dir string) []string {
 	t.Helper()
 	var out []string
-	for _, v := range []string{"1.4.6", "11.0.2", "11.1.8"} {
+	for _, v := range []string{"1.4.6", "11.0.2", "11.1.6", "11.1.8"} {
 		p := filepath.Join(dir, "private-chef_"+v+"-1_amd64.deb")
 		f, err := os.Create(p)
 		require.NoError(t, err)

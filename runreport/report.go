@@ -39,6 +39,9 @@ type Report struct {
 	Backups     []Backup     `json:"backups,omitempty"`
 	Issues      []Issue      `json:"known_issues,omitempty"`
 	Downtime    []Downtime   `json:"downtime,omitempty"`
+	// Rehearsal is the plan's rehearsal on a replica, when one was
+	// recorded (SetRehearsal).
+	Rehearsal *Rehearsal `json:"rehearsal,omitempty"`
 	// Notes are what the report could not reconcile (events of another plan).
 	Notes []string `json:"notes,omitempty"`
 }
@@ -256,6 +259,13 @@ type Backup struct {
 	Output      string    `json:"output,omitempty"`
 	// Checked: the backup step finished, so the backup check found it.
 	Checked bool `json:"checked"`
+	// Snapshot and Size are an LVM snapshot's VG/NAME and the size it was
+	// made with, in bytes; Fills how full it was at each look the
+	// runner reported (made, checked before a step once half-way to the
+	// threshold, stopped for).
+	Snapshot string `json:"snapshot,omitempty"`
+	Size     int64  `json:"size_bytes,omitempty"`
+	Fills    []Fill `json:"fills,omitempty"`
 }
 
 // Issue is a known issue that steps of the plan mitigate.
@@ -269,12 +279,14 @@ type Issue struct {
 
 // Downtime is a stretch in which a service role did not serve.
 type Downtime struct {
-	Service string    `json:"service"`
-	Hop     int       `json:"hop"`
-	Nodes   []string  `json:"nodes"`
-	From    time.Time `json:"from"`
-	To      time.Time `json:"to"`
-	Length  Duration  `json:"duration_s"`
+	Service string `json:"service"`
+	Hop     int    `json:"hop"`
+	// Step is the step that took the service down.
+	Step   string    `json:"step,omitempty"`
+	Nodes  []string  `json:"nodes"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	Length Duration  `json:"duration_s"`
 	// Open: the service was still down when the record ends.
 	Open bool `json:"open,omitempty"`
 	// How says which times the stretch is measured between.

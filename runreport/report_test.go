@@ -25,6 +25,7 @@ var update = flag.Bool("update", false, "rewrite the golden reports testdata/*.m
 
 const (
 	okRun      = "upgrade-1.4.6-11.1.8"
+	retryRun   = "retry-oc11382-1.4.6-11.1.6"
 	failedRun  = "failed-partybus-locked"
 	resumedRun = "resumed-dropped-connection"
 )
@@ -52,7 +53,7 @@ func render(t *testing.T, r runreport.Report) (md, svg []byte) {
 // The reports of the recorded runs, events and journal together, as
 // Markdown, SVG and JSON.
 func TestGolden(t *testing.T) {
-	for _, name := range []string{okRun, failedRun, resumedRun} {
+	for _, name := range []string{okRun, failedRun, resumedRun, lvmRun} {
 		t.Run(name, func(t *testing.T) {
 			events, rec := recorded(t, name)
 			r := runreport.Build(rec, events)
@@ -141,7 +142,7 @@ func (d svgDoc) bars() (steps, gates int) {
 // Every step of the plan has a bar, in the lanes of the nodes it acted on,
 // and there is a lane for every node and one for the gates.
 func TestSVGHasABarPerStepAndALanePerNode(t *testing.T) {
-	for _, name := range []string{okRun, failedRun, resumedRun} {
+	for _, name := range []string{okRun, failedRun, resumedRun, lvmRun} {
 		t.Run(name, func(t *testing.T) {
 			events, rec := recorded(t, name)
 			for _, withEvents := range []bool{true, false} {
@@ -207,30 +208,39 @@ func TestReportOfARun(t *testing.T) {
 		i := slices.IndexFunc(r.Steps, func(s runreport.Step) bool { return s.ID == id })
 		assert.WithinDuration(t, sr.Finished, r.Steps[i].End, 5*time.Millisecond, id)
 	}
-	// Every gate passed, and waited at least the hold of 30 s.
+	// Every gate passed or was skipped (the gate before it showed the same
+	// and nothing ran since); one that held waited at least its 30 s; one
+	// that only checks (DRBD in sync before a step that may fail over)
+	// passes at its first look.
 	require.NotEmpty(t, r.Gates)
+	held, skipped := 0, 0
 	for _, g := range r.Gates {
-		assert.Equal(t, runreport.GatePassed, g.Result, g.Step)
-		assert.GreaterOrEqual(t, time.Duration(g.Waited), 29*time.Second, "%s waited %s", g.Step, g.Waited)
-	}
-	// OC-11382's knob makes the bootstrap's upgrade fail once: a finding,
-	// a gate before the retry, and keepalived transitions on be1.
-	var retry *runreport.Gate
-	for i, g := range r.Gates {
-		if g.Retry {
-			retry = &r.Gates[i]
+		switch {
+		case g.Result == runreport.GateSkipped:
+			skipped++
+		case g.Polls > 0:
+			held++
+			assert.Equal(t, runreport.GatePassed, g.Result, g.Step)
+			assert.GreaterOrEqual(t, time.Duration(g.Waited), 29*time.Second, "%s waited %s", g.Step, g.Waited)
+		default:
+			assert.Equal(t, runreport.GatePassed, g.Result, g.Step)
+			assert.Contains(t, g.Spec, "DRBD", "%s: a gate that never polled only checks", g.Step)
 		}
 	}
-	require.NotNil(t, retry)
-	assert.Equal(t, "hop1/upgrade-bootstrap", retry.Step)
-	assert.Contains(t, strings.Join(retry.WaitingFor, "\n"), "in-transition")
+	assert.Positive(t, held)
+	assert.Positive(t, skipped)
+	// The 1.4 → 11 reconfigure makes the bootstrap's keepalived transition
+	// (OC-11669), stopping the standby's runs its cluster.sh: transitions
+	// on both, and never a master but the bootstrap.
 	require.NotEmpty(t, r.Transitions)
+	seen := map[string]bool{}
 	for _, tr := range r.Transitions {
-		assert.Equal(t, "be1.chefha.test", tr.Node)
+		seen[tr.Node] = true
+		if tr.Current == "master" {
+			assert.Equal(t, "be1.chefha.test", tr.Node, "no failover: %+v", tr)
+		}
 	}
-	assert.True(t, slices.ContainsFunc(r.Findings, func(f runreport.Finding) bool {
-		return strings.Contains(f.Message, "OC-11382") && strings.Contains(f.Handled, "finished")
-	}), "the retry is a finding, and handled")
+	assert.True(t, seen["be1.chefha.test"], "the bootstrap's reconfigure transition is seen")
 	// Downtime: the front ends from their stop to start-all's gate; the
 	// bootstrap twice, each until the gate after its reconfigure or upgrade.
 	require.Len(t, r.Downtime, 3)
@@ -302,7 +312,7 @@ func TestReportOfADryRun(t *testing.T) {
 	require.NoError(t, err)
 	defer cl.Close()
 	var events []upgrade.Event
-	runner := upgrade.NewRunner(cl, append(inputs(t, clock), upgrade.WithDryRun(),
+	runner := upgrade.NewRunner(cl, append(inputs(t, clock, ""), upgrade.WithDryRun(),
 		upgrade.WithEvents(func(ev upgrade.Event) { events = append(events, ev) }))...)
 	plan, err := runner.Plan(ctx)
 	require.NoError(t, err)
@@ -482,7 +492,7 @@ func TestJSONHasSeconds(t *testing.T) {
 	steps := m["steps"].([]any)
 	up := steps[9].(map[string]any)
 	assert.Equal(t, "hop1/upgrade-bootstrap", up["id"])
-	assert.Greater(t, up["duration_s"], 300.0)
+	assert.Greater(t, up["duration_s"], 120.0, "the upgrade's two minutes before its migrations, at least")
 	down := m["downtime"].([]any)[0].(map[string]any)
 	assert.InDelta(t, time.Duration(r.Downtime[0].Length).Seconds(), down["duration_s"], 0.001)
 	var back runreport.Report
@@ -516,4 +526,76 @@ func TestDuration(t *testing.T) {
 	}
 	var d runreport.Duration
 	assert.Error(t, json.Unmarshal([]byte(`"1m"`), &d))
+}
+
+// A rehearsal's own report, from its record alone: its steps laid end to
+// end, the gates' waits, the downtime each role would have had; and the
+// rehearsal in the report of the real run of the same plan.
+func TestGoldenRehearsal(t *testing.T) {
+	for _, name := range []string{okRehearsal, stoppedRehearsal} {
+		t.Run(name, func(t *testing.T) {
+			plan, rh := recordedRehearsal(t, name)
+			r := runreport.FromRehearsal(plan, rh, nil)
+			md, svg := render(t, r)
+			assertTables(t, string(md))
+			golden(t, name+".md", md)
+			golden(t, name+".svg", svg)
+			js, err := json.MarshalIndent(r, "", "  ")
+			require.NoError(t, err)
+			golden(t, name+".report.json", append(js, '\n'))
+			require.NotNil(t, r.Rehearsal)
+			assert.True(t, r.Rehearsal.SamePlan)
+			assert.Equal(t, rh.Passed, r.Outcome == upgrade.OutcomeDone)
+			if rh.Passed {
+				require.Len(t, r.Downtime, 3, "front ends, and the bootstrap twice")
+				for _, d := range r.Downtime {
+					assert.Positive(t, d.Length, d.Service)
+					assert.False(t, d.Open)
+				}
+			} else {
+				s := r.Steps[slices.IndexFunc(r.Steps, func(s runreport.Step) bool { return s.ID == rh.StoppedAt })]
+				assert.Equal(t, runreport.StatusFailed, s.Status)
+				assert.Contains(t, string(md), "## Why the run ended")
+			}
+		})
+	}
+	t.Run("in the run's report", func(t *testing.T) {
+		_, rh := recordedRehearsal(t, okRehearsal)
+		events, rec := recorded(t, lvmRun)
+		r := runreport.Build(rec, events)
+		r.SetRehearsal(rh)
+		md, svg := render(t, r)
+		assertTables(t, string(md))
+		golden(t, lvmRun+".rehearsed.md", md)
+		golden(t, lvmRun+".rehearsed.svg", svg)
+		assert.Contains(t, string(md), "## Rehearsal on a replica\n")
+		assert.Contains(t, string(md), "(the same plan as this run)")
+		assert.Empty(t, r.Notes)
+
+		_, other := recordedRehearsal(t, stoppedRehearsal)
+		r.SetRehearsal(other)
+		assert.False(t, r.Rehearsal.SamePlan)
+		assert.Contains(t, r.Notes[0], "the rehearsal recorded is of plan "+other.PlanHash)
+	})
+}
+
+// OC-11382 before 11.1.7: keepalived restarts under partybus, the
+// bootstrap's upgrade fails once, and the runner waits for a stable master
+// and runs it again: a finding, handled, and the gate before the retry.
+func TestReportOfARetry(t *testing.T) {
+	events, rec := recorded(t, retryRun)
+	r := runreport.Build(rec, events)
+	assert.Equal(t, "done", string(r.Outcome))
+	var retry *runreport.Gate
+	for i, g := range r.Gates {
+		if g.Retry {
+			retry = &r.Gates[i]
+		}
+	}
+	require.NotNil(t, retry)
+	assert.Equal(t, "hop1/upgrade-bootstrap", retry.Step)
+	assert.Contains(t, strings.Join(retry.WaitingFor, "\n"), "in-transition")
+	assert.True(t, slices.ContainsFunc(r.Findings, func(f runreport.Finding) bool {
+		return strings.Contains(f.Message, "OC-11382") && strings.Contains(f.Handled, "finished")
+	}), "the retry is a finding, and handled")
 }

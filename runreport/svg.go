@@ -45,6 +45,9 @@ func (r Report) WriteSVG(w io.Writer) error {
 	lay.drawMarks(p, r)
 	lay.drawLegend(p)
 	lay.drawKey(p, r)
+	for i, line := range r.footer() {
+		p(`<text class="footer" x="%.0f" y="%.1f">%s</text>`+"\n", svgMargin, lay.footerY+16*float64(i), esc(fit(line, textSize, svgWidth-2*svgMargin)))
+	}
 	p("</svg>\n")
 	return b.Flush()
 }
@@ -116,6 +119,7 @@ type svgLayout struct {
 	axisY   float64
 	legendY float64
 	keyY    float64
+	footerY float64 // the first line under the key
 	height  float64
 }
 
@@ -198,6 +202,8 @@ func (r Report) layout() *svgLayout {
 	l.legendY = l.axisY + 44
 	l.keyY = l.legendY + 20*float64(l.legendRows()) + 14
 	l.height = l.keyY + 16*float64((len(r.Steps)+1)/2) + 12
+	l.footerY = l.height + 4
+	l.height += 16 * float64(len(r.footer()))
 	return l
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/chefha/chefha/issue"
 	"io"
 	"io/fs"
 	"os"
@@ -147,7 +148,7 @@ func failMarker(out string, markers []string) (line, hint string, found bool) {
 		}
 		switch {
 		case strings.Contains(marker, "oc_authz_migrator"):
-			hint = " (OC-11658: partybus reported success, but Authz data was not migrated to Bifrost; do not go on: contact support with this output)"
+			hint = " (" + string(issue.OC11658) + ": partybus reported success, but Authz data was not migrated to Bifrost; do not go on: contact support with this output)"
 		case strings.Contains(marker, "file lock"):
 			hint = " (partybus exited 0 without migrating: another upgrade holds " + migration.Path + "'s lock; make sure none runs, then run again)"
 		}

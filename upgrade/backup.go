@@ -90,9 +90,11 @@ func (b Backup) made() bool { return b.Command != "" || b.LVM != nil }
 func (b Backup) checkOn(ctx context.Context, n cluster.Node) (bool, error) {
 	if b.LVM != nil {
 		_, err := b.LVM.check(ctx, n)
+		// A snapshot past the threshold is still the backup: the check
+		// before the next step stops the run with the lvextend to run.
 		var se *lvm.SnapshotError
 		if errors.As(err, &se) {
-			return false, nil
+			return se.Problem == lvm.SnapshotFull, nil
 		}
 		return err == nil, err
 	}

@@ -98,3 +98,57 @@ func BenchmarkGatherLatency(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSimulatedUpgrade runs a whole 1.4.6 → 11.1.8 upgrade of a
+// simulated cluster (2 back ends, 1 front end) on real time, with a hold of
+// 300 ms at each gate. Beside the wall time it reports how many gates
+// waited and what their holds add up to: the holds are the waiting the
+// runbook needs, beyond-holds-s is everything else (SSH round trips, the
+// simulated transitions, chefha's own work).
+func BenchmarkSimulatedUpgrade(b *testing.B) {
+	const hold = 300 * time.Millisecond
+	var wall, gates, gateTime time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 1, TransitionTime: 50 * time.Millisecond})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cl, err := sim.Dial(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		e := &upgradeEnv{sim: sim, cl: cl, dir: b.TempDir()}
+		e.packages = writePackages(b, e.dir)
+		inGate := map[string]bool{}
+		opts := append(e.realOptions("11.1.8"),
+			upgrade.WithGateTimings(hold, 20*time.Second, 25*time.Millisecond),
+			upgrade.WithJournal(&upgrade.MemJournal{}),
+			upgrade.WithEvents(func(ev upgrade.Event) {
+				switch {
+				case ev.Kind == upgrade.EventAction && ev.Action != nil && ev.Action.Kind == upgrade.ActGate:
+					inGate[ev.Step] = true
+				case ev.Kind == upgrade.EventActionDone && inGate[ev.Step]:
+					delete(inGate, ev.Step)
+					gates++
+					gateTime += ev.Elapsed
+				}
+			}))
+		r := upgrade.NewRunner(cl, opts...)
+		b.StartTimer()
+		t0 := time.Now()
+		if err := r.Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		wall += time.Since(t0)
+		b.StopTimer()
+		cl.Close()
+		sim.Close()
+	}
+	n := float64(b.N)
+	b.ReportMetric(wall.Seconds()/n, "wall-s/op")
+	b.ReportMetric(float64(gates)/n, "gates/op")
+	b.ReportMetric(gateTime.Seconds()/n, "gate-s/op")
+	b.ReportMetric(float64(gates)*hold.Seconds()/n, "holds-s/op")
+	b.ReportMetric((wall.Seconds()-float64(gates)*hold.Seconds())/n, "beyond-holds-s/op")
+}

@@ -38,6 +38,9 @@ type Input struct {
 	Target *semver.Version
 	// Backup is the operator's declared backup of the bootstrap.
 	Backup Backup
+	// Apply says the judging is for a run that acts: there a missing
+	// backup fails, where a read-only pre-flight or a dry run warns.
+	Apply bool
 	// Mode is what the cluster should look like (never ModeAuto here).
 	Mode Mode
 
@@ -120,13 +123,13 @@ func Checks() []Check {
 		check{"topology", "private-chef.rb is an HA topology with one bootstrap back end (:bootstrap => true), the same on every node", allRoles, true, nil, checkTopology},
 		check{"version", "every node runs the same version, and the runbook has a path from it to the target (after: every node runs the target)", allRoles, true, nil, checkVersion},
 		check{"backup", "a backup of the bootstrap back end was declared (LVM snapshot, VMware snapshot, …)", backendRole, false, preOnly, checkBackup},
-		check{"migration-level", "every node's migration-level matches the front ends and the version table (OC-11297)", allRoles, false, nil, checkMigrationLevel},
+		check{"migration-level", "every node's migration-level matches the front ends and the version table (" + string(issue.OC11297) + ")", allRoles, false, nil, checkMigrationLevel},
 		check{"runit-processes", "runsvdir shows only dots after log:, one runsvdir per service dir, no leftover omnibus-ctl, private-chef-ctl or sv", allRoles, false, nil, checkRunitProcesses},
 		check{"service-links", "no links to services EC 11 removed (or to nothing) in /opt/opscode/service", allRoles, false, nil, checkServiceLinks},
 		check{"log-dir", "/var/log/opscode lets the services reach their logs (755; owned by opscode on EC 11), every SERVICE/current exists, its filesystem is not full", allRoles, false, nil, checkLogDir},
-		check{"keepalived-log-dir", "/var/log/opscode/keepalived is owned by opscode on EC 11 (OC-11490)", backendRole, false, nil, checkKeepalivedLogDir},
-		check{"non-ssl-port", "private-chef.rb does not set nginx['non_ssl_port'] = false for a target that breaks on it (OC-11540)", allRoles, false, preOnly, checkNonSSLPort},
-		check{"config-readable", "private-chef.rb is readable by the services, not left 600 by a umask (OC-11656)", allRoles, false, nil, checkConfigReadable},
+		check{"keepalived-log-dir", "/var/log/opscode/keepalived is owned by opscode on EC 11 (" + string(issue.OC11490) + ")", backendRole, false, nil, checkKeepalivedLogDir},
+		check{"non-ssl-port", "private-chef.rb does not set nginx['non_ssl_port'] = false for a target that breaks on it (" + string(issue.OC11540) + ")", allRoles, false, preOnly, checkNonSSLPort},
+		check{"config-readable", "private-chef.rb is readable by the services, not left 600 by a umask (" + string(issue.OC11656) + ")", allRoles, false, nil, checkConfigReadable},
 		check{"frontends-stopped", "all front ends are stopped (private-chef-ctl stop)", frontendRoles, false, preOnly, checkFrontendsStopped},
 		check{"standby-keepalived-stopped", "keepalived is stopped on the non-bootstrap back end", backendRole, false, preOnly, checkStandbyKeepalived},
 		check{"keepalived-pair", "exactly one back end is master and holds the VIP, none in transition", backendRole, false, nil, checkPair},
@@ -137,7 +140,7 @@ func Checks() []Check {
 		check{"drbd-mount", "the DRBD data directory is mounted on the master only (ha-status exit 5)", backendRole, false, nil, checkDRBDMount},
 		check{"drbd-peer", "each back end reaches the other's replication address (ha-status exit 6)", backendRole, false, nil, checkDRBDPeer},
 		check{"bootstrap-healthy", "all of the bootstrap's services run, except those the runbook expects down", backendRole, false, preOnly, checkBootstrapHealthy},
-		check{"standby-services-stopped", "no HA service runs on the standby back end (OC-11575)", backendRole, false, nil, checkStandbyStopped},
+		check{"standby-services-stopped", "no HA service runs on the standby back end (" + string(issue.OC11575) + ")", backendRole, false, nil, checkStandbyStopped},
 		check{"services-up", "every service the node's role and version run is up, on every node", allRoles, false, postOnly, checkServicesUp},
 		check{"keepalived-running", "keepalived runs on both back ends again", backendRole, false, postOnly, checkKeepalivedRunning},
 	}

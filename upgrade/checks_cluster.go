@@ -137,7 +137,11 @@ func checkBackup(in Input) []Finding {
 		return okFinding("backup", d)
 	}
 	boot, _ := in.Facts.Topology.Bootstrap()
-	return []Finding{{Check: "backup", Severity: Warn, Node: boot.Name, Symptom: "none", Evidence: []string{"no backup declared"},
+	sev := Warn
+	if in.Apply {
+		sev = Fail
+	}
+	return []Finding{{Check: "backup", Severity: sev, Node: boot.Name, Symptom: "none", Evidence: []string{"no backup declared"},
 		Fix: "back up the bootstrap's data (LVM snapshot, VMware snapshot, …), test it, and declare it: a command that makes it and one that checks it, or a description"}}
 }
 

@@ -105,7 +105,7 @@ func checkKeepalivedLogDir(in Input) []Finding {
 			continue
 		}
 		fs = append(fs, Finding{Check: "keepalived-log-dir", Severity: Fail, Node: n.Node, Issue: issue.OC11490, Symptom: "owner",
-			Evidence: []string{fmt.Sprintf("/var/log/opscode/keepalived is owned by %s:%s", st.Owner, st.Group)},
+			Evidence: []string{"/var/log/opscode/keepalived is owned by " + st.Owners()},
 			Fix:      "chown -R opscode:opscode /var/log/opscode/keepalived, or keepalived cannot run on EC 11 (the runner does this before reconfiguring)"})
 	}
 	return result("keepalived-log-dir", fs, "keepalived can write its log")

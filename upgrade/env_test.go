@@ -15,6 +15,7 @@ import (
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/internal/pkgfile"
+	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/runit"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
@@ -88,7 +89,11 @@ func writePackages(t testing.TB, dir string) []string {
 func (e *upgradeEnv) baseOptions(target string) []upgrade.Option {
 	return []upgrade.Option{upgrade.WithTarget(semver.MustParse(target)),
 		upgrade.WithBackup(upgrade.Backup{Command: "mkdir /tmp/chefha-backup", Check: "test -e /tmp/chefha-backup"}),
-		upgrade.WithClock(clustertest.SteppingClock{FakeClock: e.clock})}
+		upgrade.WithClock(clustertest.SteppingClock{FakeClock: e.clock}),
+		// The default hold on the fake clock, looked at every 10 s rather
+		// than every 2: the gates' logic is the same (keepalived's tests
+		// poll finely), and a run reads the back ends a quarter as often.
+		upgrade.WithGateTimings(keepalived.DefaultHold, keepalived.DefaultTimeout, 10*time.Second)}
 }
 
 // options are the inputs of an upgrade to target, as an operator gives them.

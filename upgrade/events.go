@@ -19,6 +19,7 @@ const (
 	EventGateWait   EventKind = "gate-wait"   // a gate is waiting; Gate says on what
 	EventGateSkip   EventKind = "gate-skip"   // a gate found nothing to wait for
 	EventFinding    EventKind = "finding"     // something the operator should know
+	EventBackupFill EventKind = "backup-fill" // the LVM snapshot was checked before a step: Snapshot says how full
 	EventOutcome    EventKind = "outcome"     // the last event of a run
 )
 
@@ -48,6 +49,10 @@ type Event struct {
 	Action *Action `json:"action,omitempty"`
 	// Gate is what a gate saw, on EventGateWait.
 	Gate *GateProgress `json:"gate,omitempty"`
+	// Snapshot is the backup's LVM snapshot as the runner saw it: when
+	// it made it (EventFinding), before each later step (EventBackupFill),
+	// and when it stopped for it (EventStepFailed).
+	Snapshot *SnapshotFill `json:"snapshot,omitempty"`
 	// Outcome and Error end a run (EventOutcome; Error also on EventStepFailed).
 	Outcome Outcome     `json:"outcome,omitempty"`
 	Error   *EventError `json:"error,omitempty"`
@@ -60,6 +65,17 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		plain
 		Elapsed float64 `json:"elapsed_s,omitempty"`
 	}{plain(e), e.Elapsed.Seconds()})
+}
+
+// SnapshotFill is how full the backup's LVM snapshot was at one look.
+type SnapshotFill struct {
+	Name      string  `json:"name"` // VG/LV
+	Size      int64   `json:"size,omitempty"`
+	Percent   float64 `json:"percent"`
+	Threshold float64 `json:"threshold"`
+	// Problem is lvm's word for what stopped the run ("full", "invalid",
+	// "missing", …); empty while the snapshot protects the upgrade.
+	Problem string `json:"problem,omitempty"`
 }
 
 // GateProgress is one look of a gate at the cluster.

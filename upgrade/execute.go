@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/chefha/chefha/issue"
+	"github.com/chefha/chefha/lvm"
 	"strings"
 	"time"
 
@@ -174,7 +176,7 @@ func (r *Runner) runCmd(ctx context.Context, step Step, a Action) error {
 	if err != nil && a.RetryAfterGate {
 		var ee *cluster.ExitError
 		if errors.As(err, &ee) {
-			r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("%s failed: waiting for a stable master and running it again (OC-11382: a keepalived restart interrupts partybus, which resumes from the level reached)", cluster.ShellJoin(a.Argv))})
+			r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("%s failed: waiting for a stable master and running it again (%s: a keepalived restart interrupts partybus, which resumes from the level reached)", cluster.ShellJoin(a.Argv), issue.OC11382)})
 			if gerr := r.gate(ctx, step, &GateSpec{Master: a.Node}); gerr != nil {
 				return fmt.Errorf("%w; then: %v", err, gerr)
 			}
@@ -241,7 +243,8 @@ func (r *Runner) backup(ctx context.Context, step Step, a Action) error {
 		if err := r.save(ctx); err != nil {
 			return err
 		}
-		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("%s made: %d MiB, %.1f%% full", rec.Snapshot, size>>20, c.Percent)})
+		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("%s made: %d MiB, %.1f%% full", rec.Snapshot, size>>20, c.Percent),
+			Snapshot: &SnapshotFill{Name: rec.Snapshot, Size: size, Percent: c.Percent, Threshold: s.withDefaults().Threshold}})
 		return nil
 	}
 	res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sh", "-c", r.o.backup.Command}, Sudo: true})
@@ -287,15 +290,25 @@ func (r *Runner) guardSnapshot(ctx context.Context, hc *hopCtx, step Step) error
 	if err != nil {
 		return err
 	}
+	threshold := s.withDefaults().Threshold
 	c, err := s.check(ctx, n)
 	if err != nil {
 		serr := &StepError{Step: step.ID, Title: step.Title, Node: hc.boot,
 			Err: fmt.Errorf("before this step, the backup: %w (then run again: the run goes on from here)", err)}
-		r.emit(Event{Kind: EventStepFailed, Step: step.ID, Title: step.Title, Node: hc.boot, Message: serr.Error(), Error: eventError(serr)})
+		ev := Event{Kind: EventStepFailed, Step: step.ID, Title: step.Title, Node: hc.boot, Message: serr.Error(), Error: eventError(serr)}
+		var se *lvm.SnapshotError
+		if errors.As(err, &se) {
+			ev.Snapshot = &SnapshotFill{Name: se.Snapshot, Percent: se.Percent, Threshold: threshold, Problem: se.Problem.String()}
+		}
+		r.emit(ev)
 		return serr
 	}
-	if c.Percent >= s.withDefaults().Threshold/2 {
-		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: hc.boot, Message: fmt.Sprintf("the backup snapshot %s is %.1f%% full", c.Snapshot.FullName(), c.Percent)})
+	fill := &SnapshotFill{Name: c.Snapshot.FullName(), Percent: c.Percent, Threshold: threshold}
+	r.emit(Event{Kind: EventBackupFill, Step: step.ID, Node: hc.boot, Snapshot: fill,
+		Message: fmt.Sprintf("the backup snapshot %s is %.1f%% full", fill.Name, fill.Percent)})
+	if c.Percent >= threshold/2 {
+		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: hc.boot, Snapshot: fill,
+			Message: fmt.Sprintf("the backup snapshot %s is %.1f%% full, half-way to the %.0f%% at which the run stops: extend it now (lvextend)", fill.Name, fill.Percent, threshold)})
 	}
 	return nil
 }
@@ -313,10 +326,11 @@ func (r *Runner) verifyLevel(ctx context.Context, a Action) error {
 	}
 	got, err := migration.Parse([]byte(secs["level"].Output))
 	if err != nil {
-		return fmt.Errorf("after upgrade, %s: %w (OC-11297: copy the file from a front end that holds %s)", migration.Path, err, a.Level)
+		return fmt.Errorf("after upgrade, %s: %w (%s: copy the file from a front end that holds %s)", migration.Path, err, issue.OC11297, a.Level)
 	}
 	if got.String() != a.Level {
-		return fmt.Errorf("after upgrade the migration level is %s, want %s: partybus did not finish its migrations (OC-11670: keepalived in transition; OC-11382: interrupted). Check %s and run again", got, a.Level, "/var/log/opscode/keepalived/cluster.log")
+		return fmt.Errorf("after upgrade the migration level is %s, want %s: partybus did not finish its migrations (%s: keepalived in transition; %s: interrupted). Check %s and run again",
+			got, a.Level, issue.OC11670, issue.OC11382, "/var/log/opscode/keepalived/cluster.log")
 	}
 	return nil
 }
@@ -358,6 +372,20 @@ func (r *Runner) postflight(ctx context.Context, step Step) error {
 				node = "cluster"
 			}
 			bad = append(bad, fmt.Sprintf("%s: %s: %s", node, fd.Check, strings.Join(fd.Evidence, "; ")))
+		}
+	}
+	// The runbook wants the backup usable through the entire upgrade: its
+	// end included, when the upgraded cluster is still to be verified.
+	if r.o.backup.made() {
+		boot, _ := r.cluster.Topology.Bootstrap()
+		if n, err := r.node(boot.Name); err == nil {
+			if ok, err := r.o.backup.checkOn(ctx, n); err != nil || !ok {
+				why := "the check no longer finds the backup made before the upgrade"
+				if err != nil {
+					why = err.Error()
+				}
+				bad = append(bad, fmt.Sprintf("%s: backup: %s", boot.Name, why))
+			}
 		}
 	}
 	if len(bad) > 0 {

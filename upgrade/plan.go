@@ -159,6 +159,7 @@ func buildPlan(f Facts, o options, resuming bool, ctxs map[int]*hopCtx) (Plan, e
 		return Plan{}, err
 	}
 	in := newInput(f, o.target, o.backup, ModePreUpgrade)
+	in.Apply = !o.dryRun
 	from := o.from
 	if from == nil {
 		v, vf := installedVersion(in)
@@ -178,7 +179,9 @@ func buildPlan(f Facts, o options, resuming bool, ctxs map[int]*hopCtx) (Plan, e
 	if o.phase == PhaseCleanup {
 		return cleanupPlan(p, in, o, from, ctxs)
 	}
-	if err := o.backup.validate(); err != nil {
+	// A dry run may show the plan of an undeclared backup (the pre-flight
+	// warns); an apply may not start without one.
+	if err := o.backup.validate(); err != nil && !(o.dryRun && errors.Is(err, ErrNoBackup)) {
 		return Plan{}, err
 	}
 	hops, err := PlanHops(from, o.target)

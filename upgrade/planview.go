@@ -1,8 +1,10 @@
 package upgrade
 
 import (
+	"encoding/json"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/issue"
@@ -33,7 +35,7 @@ const PlanViewFormat = "chefha.plan-view/1"
 //	                installed ("" when unread), target, level_now ("" when
 //	                unreadable), level_after, problem (why a value is
 //	                missing; omitted when none)
-//	known_issues[]  id ("OC-11297"), title, mitigation (check|gate|svwait|
+//	known_issues[]  id (e.g. OC-11297), title, mitigation (check|gate|svwait|
 //	                workaround|verify|manual), action (what chefha does),
 //	                steps (ids of the steps that carry it out; may be empty)
 //	outages[]       hop, kind, nodes, from_step, until_step, effect: the
@@ -41,7 +43,9 @@ const PlanViewFormat = "chefha.plan-view/1"
 //	                (the Chef API is down), "bootstrap" (the data services
 //	                restart or stop), "failover" (no standby to fail over
 //	                to) or "runit-recovery" (services stopped on the nodes
-//	                whose supervision is recovered)
+//	                whose supervision is recovered); measured_s, how long
+//	                the plan's rehearsal found it to last (omitted when
+//	                not rehearsed)
 //	steps[]         id, hop, kind, title, nodes, issues, waits: the plan's
 //	                steps in order (Step without its per-hop copies)
 //	next            the command to run next, when the caller set it
@@ -103,6 +107,35 @@ type PlanOutage struct {
 	FromStep  string     `json:"from_step"`
 	UntilStep string     `json:"until_step"`
 	Effect    string     `json:"effect"`
+	// Measured is how long the plan's rehearsal found it to last (zero:
+	// not rehearsed); see WithRehearsal.
+	Measured time.Duration `json:"-"`
+}
+
+// MarshalJSON writes Measured as measured_s, in seconds.
+func (o PlanOutage) MarshalJSON() ([]byte, error) {
+	type plain PlanOutage
+	return json.Marshal(struct {
+		plain
+		Measured float64 `json:"measured_s,omitempty"`
+	}{plain(o), o.Measured.Seconds()})
+}
+
+// WithRehearsal adds to v how long its stops of service lasted in r, a
+// rehearsal of the same plan; a rehearsal of another plan adds nothing.
+func (v PlanView) WithRehearsal(r Rehearsal) PlanView {
+	if r.PlanHash != v.Plan {
+		return v
+	}
+	v.Outages = append([]PlanOutage{}, v.Outages...)
+	for i, o := range v.Outages {
+		for _, m := range r.Outages {
+			if m.Hop == o.Hop && m.Kind == o.Kind {
+				v.Outages[i].Measured = m.Took
+			}
+		}
+	}
+	return v
 }
 
 // PlanViewStep is a step as the plan's reader sees it.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 	"unicode/utf8"
 
 	"github.com/chefha/chefha/internal/termsafe"
@@ -82,6 +83,9 @@ func (v PlanView) WriteText(w io.Writer, width int) error {
 			span := "during " + o.FromStep
 			if o.UntilStep != o.FromStep {
 				span = "from " + o.FromStep + " until " + o.UntilStep
+			}
+			if o.Measured > 0 {
+				span += fmt.Sprintf(", %s in the rehearsal", roughly(o.Measured))
 			}
 			writeWrapped(b, "  - ", "    ", termsafe.Line(fmt.Sprintf("%s (%s) %s: %s", o.Kind, strings.Join(o.Nodes, ", "), span, o.Effect)), width)
 		}
@@ -184,9 +188,22 @@ func (v PlanView) WriteMarkdown(w io.Writer) error {
 		}
 	}
 	if len(v.Outages) > 0 {
-		b.WriteString("\n## Stops of service\n\n| hop | what | nodes | from step | until step | effect |\n|---|---|---|---|---|---|\n")
+		measured := false
 		for _, o := range v.Outages {
-			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s |\n", o.Hop, md(string(o.Kind)), md(strings.Join(o.Nodes, ", ")), md(o.FromStep), md(o.UntilStep), md(o.Effect))
+			measured = measured || o.Measured > 0
+		}
+		b.WriteString("\n## Stops of service\n\n| hop | what | nodes | from step | until step | effect |")
+		if measured {
+			b.WriteString(" in the rehearsal |\n|---|---|---|---|---|---|---|\n")
+		} else {
+			b.WriteString("\n|---|---|---|---|---|---|\n")
+		}
+		for _, o := range v.Outages {
+			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s |", o.Hop, md(string(o.Kind)), md(strings.Join(o.Nodes, ", ")), md(o.FromStep), md(o.UntilStep), md(o.Effect))
+			if measured {
+				fmt.Fprintf(b, " %s |", roughly(o.Measured))
+			}
+			b.WriteString("\n")
 		}
 	}
 	if len(v.Steps) > 0 {
@@ -220,4 +237,13 @@ func count(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// roughly rounds a measured duration to what a reader needs: seconds, or
+// hundredths of one for the short ones a simulation measures.
+func roughly(d time.Duration) time.Duration {
+	if d >= 10*time.Second {
+		return d.Round(time.Second)
+	}
+	return d.Round(10 * time.Millisecond)
 }

@@ -36,6 +36,10 @@ type Rehearsal struct {
 	// Steps are how long each step took; Waits how long each gate waited.
 	Steps []Timing `json:"steps"`
 	Waits []Timing `json:"waits,omitempty"`
+	// Outages are the plan's stops of service as the rehearsal measured
+	// them, from the start of the step that begins each to the end of the
+	// step that ends it.
+	Outages []OutageTiming `json:"outages,omitempty"`
 	// Findings are the post-flight's failures and warnings on the replica.
 	Findings []Finding `json:"findings,omitempty"`
 	// NotReproduced lists what of production the replica could not have
@@ -45,9 +49,35 @@ type Rehearsal struct {
 
 // Timing is one step's or gate's duration.
 type Timing struct {
-	Step string        `json:"step"`
-	Node string        `json:"node,omitempty"`
+	Step    string        `json:"step"`
+	Node    string        `json:"node,omitempty"`
+	Started time.Time     `json:"started,omitzero"`
+	Took    time.Duration `json:"took_ns"`
+}
+
+// OutageTiming is how long one of the plan's stops of service lasted.
+type OutageTiming struct {
+	Hop  int           `json:"hop"`
+	Kind OutageKind    `json:"kind"`
 	Took time.Duration `json:"took_ns"`
+}
+
+// measureOutages times the plan's stops of service from the steps' timings.
+func measureOutages(p Plan, t cluster.Topology, steps []Timing) []OutageTiming {
+	at := map[string]Timing{}
+	for _, s := range steps {
+		at[s.Step] = s
+	}
+	var out []OutageTiming
+	for _, o := range planOutages(p, t) {
+		from, ok1 := at[o.FromStep]
+		until, ok2 := at[o.UntilStep]
+		if !ok1 || !ok2 || from.Started.IsZero() || until.Started.IsZero() {
+			continue // the rehearsal stopped before the stop of service ended
+		}
+		out = append(out, OutageTiming{Hop: o.Hop, Kind: o.Kind, Took: until.Started.Add(until.Took).Sub(from.Started)})
+	}
+	return out
 }
 
 // rehearsalFile is where a plan's rehearsal is kept in a directory.
@@ -135,7 +165,13 @@ func (e *ReplicaMismatchError) Error() string {
 // rehearsal would prove nothing (*ReplicaMismatchError).
 func Rehearse(ctx context.Context, replica *cluster.Cluster, want Plan, opts ...Option) (Rehearsal, error) {
 	var events []Event
-	opts = append(append([]Option{}, opts...), WithJournal(&MemJournal{}), WithEvents(func(ev Event) { events = append(events, ev) }))
+	caller := buildOptions(opts).onEvent
+	opts = append(append([]Option{}, opts...), WithJournal(&MemJournal{}), WithEvents(func(ev Event) {
+		events = append(events, ev)
+		if caller != nil {
+			caller(ev)
+		}
+	}))
 	r := NewRunner(replica, opts...)
 	r.o.rehearsals, r.o.dryRun = "", false
 	got, err := r.Plan(ctx)
@@ -149,10 +185,13 @@ func Rehearse(ctx context.Context, replica *cluster.Cluster, want Plan, opts ...
 	err = r.Run(ctx)
 	rh.Finished = time.Now().UTC()
 	waited := map[string]int{} // step → index in rh.Waits: a gate reports many looks
+	started := map[string]time.Time{}
 	for _, ev := range events {
 		switch {
+		case ev.Kind == EventStepStart:
+			started[ev.Step] = ev.Time
 		case ev.Kind == EventStepDone:
-			rh.Steps = append(rh.Steps, Timing{Step: ev.Step, Took: ev.Elapsed})
+			rh.Steps = append(rh.Steps, Timing{Step: ev.Step, Started: started[ev.Step], Took: ev.Elapsed})
 		case ev.Kind == EventGateWait && ev.Gate != nil:
 			i, ok := waited[ev.Step]
 			if !ok {
@@ -163,6 +202,7 @@ func Rehearse(ctx context.Context, replica *cluster.Cluster, want Plan, opts ...
 			rh.Waits[i].Took = max(rh.Waits[i].Took, ev.Gate.Waited)
 		}
 	}
+	rh.Outages = measureOutages(got, replica.Topology, rh.Steps)
 	if err != nil {
 		rh.Error = err.Error()
 		var se *StepError

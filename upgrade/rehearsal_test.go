@@ -2,6 +2,7 @@ package upgrade_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/chefha/chefha/clustertest"
@@ -41,6 +42,23 @@ func TestRehearsalGatesTheRealRun(t *testing.T) {
 		assert.True(t, ok, st.Step)
 	}
 	assert.NotEmpty(t, rh.Waits, "and the gates' waits")
+	kinds := map[upgrade.OutageKind]bool{}
+	for _, o := range rh.Outages {
+		kinds[o.Kind] = true
+		assert.Positive(t, o.Took, "%s lasted", o.Kind)
+	}
+	assert.True(t, kinds[upgrade.OutageFrontends] && kinds[upgrade.OutageBootstrap] && kinds[upgrade.OutageFailover], "every stop of service is timed: %+v", rh.Outages)
+	facts := upgrade.Gather(context.Background(), prod.cl)
+	view := upgrade.DescribePlan(plan, facts).WithRehearsal(rh)
+	for _, o := range view.Outages {
+		assert.Positive(t, o.Measured, "the plan shows how long %s lasted in the rehearsal", o.Kind)
+	}
+	var md strings.Builder
+	require.NoError(t, view.WriteMarkdown(&md))
+	assert.Contains(t, md.String(), "| in the rehearsal |")
+	var text strings.Builder
+	require.NoError(t, view.WriteText(&text, 120))
+	assert.Contains(t, text.String(), "in the rehearsal:")
 	require.NoError(t, upgrade.SaveRehearsal(dir, rh))
 	require.NoError(t, prod.runner("11.1.8", nil, upgrade.WithRehearsals(dir)).Run(context.Background()))
 	prod.assertUpgraded(t, "11.1.8", "1.13")

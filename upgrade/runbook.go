@@ -15,8 +15,7 @@ import (
 func runbook() []stepDef {
 	return []stepDef{
 		{kind: StepBackup, title: titleBackup, nodes: onBootstrap,
-			remedy: remedies{"backup": nil},
-			run:    runBackup, done: backupDone, verify: backupKept, skipWhenDone: true},
+			run: runBackup, done: backupDone, verify: backupKept, skipWhenDone: true},
 
 		// Not a numbered step but the runbook's Example: recover a broken
 		// runsvdir before anything else runs under it.

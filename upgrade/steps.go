@@ -296,7 +296,7 @@ func runRepairLevels(r *stepRun) ([]Action, error) {
 		}
 		if l, err := n.Level(); err != nil || l.Less(want) {
 			acts = append(acts, Action{Kind: ActWrite, Node: node, Path: migration.Path, Content: string(migration.Format(want)),
-				Why: "OC-11297: keep the old file beside it"})
+				Why: string(issue.OC11297) + ": keep the old file beside it"})
 		}
 	}
 	return acts, nil

@@ -14,9 +14,30 @@
 //	upgrade -config /etc/opscode/private-chef.rb -target 11.1.8 \
 //	    -package /srv/private-chef_11.1.8-1_amd64.deb \
 //	    -backup-cmd 'lvcreate -s -n chef-pre -L 10G vg0/chef' -backup-check 'lvs vg0/chef-pre' -apply
+//	upgrade -config … -rehearse              # the plan run to the end on a replica of the cluster; recorded if it passes
+//	upgrade -config … -backup-lvm -apply     # an LVM snapshot of the volume under DRBD, checked before every step
 //	upgrade -config … -apply -resume         # after an interruption: rebuild the plan, check the journal, go on
 //	upgrade -config … -verify                # the post-flight alone
 //	upgrade -config … -phase cleanup -yes -apply   # later: private-chef-ctl cleanup, once verified
+//
+// The runbook's first rule is to upgrade a copy of production first.
+// -rehearse reads the cluster (read-only: its facts and the bootstrap's
+// /etc/opscode), builds a replica of it in this process (package
+// replica: the same names, roles, versions, levels, keepalived master and
+// runit state) and runs the same plan there to the end; it prints whether
+// it passed or where it stopped and why, each step's duration and each
+// gate's wait, how long each role's services were down, the replica's
+// post-flight findings and what the replica cannot reproduce. A passed
+// rehearsal is recorded beside the journal (chefha-rehearsal-PLAN.json);
+// on a named cluster -apply of a plan with none is refused unless given
+// -without-rehearsal.
+//
+// -backup-lvm makes the backup an LVM snapshot of the logical volume under
+// DRBD (found on the bootstrap with findmnt, private-chef.rb's
+// drbd['disk'] and lvs, or given with -lvm-vg and -lvm-lv), sized from the
+// data in use, and checked before every step: past -lvm-threshold percent
+// (default 80) the run stops, saying how full it is and the lvextend to
+// run, and -resume goes on once it was.
 //
 // -config, -hosts, -ssh-config, -accept-new-host-keys, -ignore and
 // -timeout mean what they mean to preflight; -allow-skippable takes a
@@ -37,15 +58,14 @@
 // run stops (resume later). Twice: chefha stops waiting at once; a package
 // install or a migration goes on, detached, on its node.
 //
-// Exit status: 0 done, 1 a step failed or the plan was refused (the
-// message says what to do), 2 usage or connection, 3 paused for the
-// operator's confirmation, 4 stopped on request.
+// Exit status: 0 done (or rehearsed), 1 a step failed, the plan was
+// refused or its rehearsal did not pass (the message says what to do), 2
+// usage or connection, 3 paused for the operator's confirmation, 4
+// stopped on request.
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -62,7 +82,7 @@ import (
 	"github.com/chefha/chefha/internal/termsafe"
 	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/migration"
-	"github.com/chefha/chefha/runreport"
+	"github.com/chefha/chefha/replica"
 	"github.com/chefha/chefha/upgrade"
 )
 
@@ -124,6 +144,13 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	allowSkippable := fl.Bool("allow-skippable", false, "take a path the runbook does not recommend and preflight calls skippable (a target below 11.1.3)")
 	hold := fl.Duration("hold", 0, "how long keepalived must be stable at each gate (default 30s; 3s on the simulation)")
 	reportDir := fl.String("report", "", "after the run, write its report for the change board into this directory: report.md, timeline.svg, report.json (mode 0600)")
+	rehearseFlag := fl.Bool("rehearse", false, "rehearse the plan on a replica of the cluster built from what is read of it (read-only), to the end; a rehearsal that passes is recorded beside the journal, and -apply of the same plan then goes ahead")
+	withoutRehearsal := fl.Bool("without-rehearsal", false, "with -apply on a named cluster: go on although no rehearsal of this plan passed")
+	backupLVM := fl.Bool("backup-lvm", false, "back up the bootstrap with an LVM snapshot of the volume under DRBD that chefha makes and checks before every step (instead of -backup-cmd)")
+	lvmVG := fl.String("lvm-vg", "", "with -backup-lvm: the volume group (default: found with findmnt and lvs on the bootstrap)")
+	lvmLV := fl.String("lvm-lv", "", "with -backup-lvm: the logical volume under DRBD (default: found, private_chef['drbd']['disk'])")
+	lvmName := fl.String("lvm-snapshot", "", "with -backup-lvm: the snapshot's name (default chefha-pre-upgrade)")
+	lvmThreshold := fl.Float64("lvm-threshold", 0, "with -backup-lvm: how full (percent) the snapshot may get before the run stops for an lvextend (default 80)")
 	var pkgs list
 	fl.Var(&pkgs, "package", "a package file (.deb or .rpm; its name and version are read from it); repeat for each version and platform")
 	if err := fl.Parse(args); err != nil {
@@ -147,6 +174,16 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		return usage(errors.New("-phase must be upgrade or cleanup"))
 	case !named.Named() && *resume:
 		return usage(errors.New("-resume continues a real cluster's run: a simulated cluster (no -config or -hosts) lives only as long as one command, and its journal in a temporary directory removed when the command exits, so there is nothing to resume"))
+	case *rehearseFlag && (*apply || *resume || *verify || *fromStep != "" || *phase != string(upgrade.PhaseUpgrade) || *out == "markdown"):
+		return usage(errors.New("-rehearse runs the upgrade's plan on a replica: it goes without -apply, -resume, -verify, -from-step, -phase cleanup and -o markdown"))
+	case *backupLVM && (*backupCmd != "" || *backupCheck != "" || *backupWaived != ""):
+		return usage(errors.New("-backup-lvm is the backup: give it or -backup-cmd/-backup-check or -backup-waived, not both"))
+	case !*backupLVM && (*lvmVG != "" || *lvmLV != "" || *lvmName != "" || *lvmThreshold != 0):
+		return usage(errors.New("-lvm-vg, -lvm-lv, -lvm-snapshot and -lvm-threshold go with -backup-lvm"))
+	case *lvmThreshold < 0 || *lvmThreshold >= 100:
+		return usage(errors.New("-lvm-threshold is a percentage below 100"))
+	case (*lvmVG == "") != (*lvmLV == ""):
+		return usage(errors.New("give both -lvm-vg and -lvm-lv, or neither (both are then found on the bootstrap)"))
 	}
 	tv, err := migration.ParseVersion(*target)
 	if err != nil {
@@ -159,7 +196,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	if *journal == "" {
 		*journal = "chefha-" + *phase + ".json"
 	}
-	o := &output{format: *out, stdout: stdout, stderr: stderr, width: cli.Width(stdout, *width), start: time.Now()}
+	o := &output{format: *out, stdout: stdout, stderr: stderr, width: cli.Width(stdout, *width), start: time.Now(), rehearseCmd: sameInputs(fl, "-rehearse")}
 	var cl *cluster.Cluster
 	var simClock keepalived.Clock
 	if !named.Named() {
@@ -196,7 +233,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 				pkgs = append(pkgs, p)
 			}
 		}
-		if *backupCmd == "" && *backupWaived == "" {
+		if *backupCmd == "" && *backupWaived == "" && !*backupLVM {
 			*backupWaived = "simulated cluster"
 		}
 		// A simulated cluster lives as long as this process: its journal too.
@@ -221,9 +258,21 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	}
 	defer cl.Close()
 
+	backup := upgrade.Backup{Command: *backupCmd, Check: *backupCheck, Waived: *backupWaived}
+	var vol *replica.Volume
+	if *rehearseFlag && !*backupLVM {
+		vol = productionVolume(ctx, cl, named.Timeout)
+	}
+	if *backupLVM {
+		snap, v, code := lvmBackup(ctx, cl, *lvmVG, *lvmLV, *rehearseFlag, named.Timeout, o)
+		if code != exitOK {
+			return code
+		}
+		snap.Name, snap.Threshold = *lvmName, *lvmThreshold
+		backup, vol = upgrade.Backup{LVM: snap}, v
+	}
 	opts := []upgrade.Option{upgrade.WithTarget(tv), upgrade.WithPhase(upgrade.Phase(*phase)),
-		upgrade.WithBackup(upgrade.Backup{Command: *backupCmd, Check: *backupCheck, Waived: *backupWaived}),
-		upgrade.WithGateTimings(*hold, 0, 0), upgrade.WithIgnore(ignore...)}
+		upgrade.WithBackup(backup), upgrade.WithGateTimings(*hold, 0, 0), upgrade.WithIgnore(ignore...)}
 	for _, p := range pkgs {
 		opts = append(opts, upgrade.WithPackage(p))
 	}
@@ -241,6 +290,18 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	}
 	if *verify {
 		return postflight(ctx, cl, tv, o)
+	}
+	rehearsals := filepath.Dir(*journal)
+	if *rehearseFlag {
+		return rehearse(ctx, cl, opts, vol, rehearsals, named.Timeout, o)
+	}
+	if named.Named() && *apply {
+		// The runbook's first rule: a real run of a plan no rehearsal
+		// passed asks for the operator's explicit word.
+		opts = append(opts, upgrade.WithRehearsals(rehearsals))
+		if *withoutRehearsal {
+			opts = append(opts, upgrade.WithoutRehearsal())
+		}
 	}
 
 	jrnl := upgrade.Journal(upgrade.FileJournal{Path: *journal})
@@ -270,6 +331,9 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		plan, perr := r.Plan(pctx)
 		if perr == nil {
 			v := upgrade.DescribePlan(plan, upgrade.Gather(pctx, cl))
+			if rh, err := upgrade.LoadRehearsal(rehearsals, plan.Hash()); err == nil {
+				v = v.WithRehearsal(rh) // how long each stop of service lasted there
+			}
 			v.Next = nextCommand(fl)
 			view = &v
 		}
@@ -295,7 +359,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	}()
 	err = r.Run(ctx)
 	if *reportDir != "" {
-		if rerr := writeReport(*reportDir, r.Record(), events); rerr != nil {
+		if rerr := writeReport(*reportDir, r.Record(), events, rehearsals); rerr != nil {
 			fmt.Fprintln(stderr, "upgrade: -report:", termsafe.String(rerr.Error()))
 		} else if o.format == "text" {
 			fmt.Fprintf(stdout, "\nreport written to %s (report.md, timeline.svg, report.json)\n", termsafe.Line(*reportDir))
@@ -319,50 +383,4 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		return exitStopped
 	}
 	return exitFailed
-}
-
-// postflight is -verify: the post-upgrade checks alone.
-func postflight(ctx context.Context, cl *cluster.Cluster, target fmt.Stringer, o *output) int {
-	v, _ := migration.ParseVersion(target.String())
-	rep, err := upgrade.Postflight(ctx, cl, upgrade.WithTarget(v))
-	if err != nil {
-		fmt.Fprintln(o.stderr, "upgrade:", termsafe.String(err.Error()))
-		return exitUsage
-	}
-	if o.format == "json" {
-		err = o.json(rep)
-	} else {
-		err = rep.WriteText(o.stdout, o.width)
-	}
-	if err != nil {
-		fmt.Fprintln(o.stderr, "upgrade:", err)
-		return exitUsage
-	}
-	if rep.Failed() {
-		return exitFailed
-	}
-	return exitOK
-}
-
-// writeReport writes the run's report for a change board: Markdown, the
-// timeline as SVG, and JSON, each 0600 (they name the cluster's nodes).
-func writeReport(dir string, rec upgrade.Record, events []upgrade.Event) error {
-	rep := runreport.Build(rec, events)
-	var md, svg bytes.Buffer
-	if err := rep.WriteMarkdown(&md); err != nil {
-		return err
-	}
-	if err := rep.WriteSVG(&svg); err != nil {
-		return err
-	}
-	js, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	for name, b := range map[string][]byte{"report.md": md.Bytes(), "timeline.svg": svg.Bytes(), "report.json": append(js, '\n')} {
-		if err := cluster.WritePrivate(filepath.Join(dir, name), "report", b); err != nil {
-			return err
-		}
-	}
-	return nil
 }

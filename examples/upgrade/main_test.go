@@ -251,6 +251,15 @@ func TestNamedClusterLikePreflight(t *testing.T) {
 	next = strings.Join(strings.Fields(strings.ReplaceAll(next, " \\\n", " ")), " ")
 	assert.Equal(t, "go run ./examples/upgrade -backup-waived test -config "+rb+" -journal "+dir+"/j.json -package "+pkg+" -ssh-config "+conf+" -timeout 1m0s -apply", next)
 
+	// Rehearsed on a replica, the same plan shows how long each stop of
+	// service lasted there.
+	assert.NotContains(t, s, "in the rehearsal")
+	code, s, errs = runArgs(t, "-config", rb, "-ssh-config", conf, "-package", pkg, "-backup-waived", "test", "-journal", dir+"/j.json", "-rehearse")
+	require.Equal(t, 0, code, "%s\n%s", s, errs)
+	code, s, errs = runArgs(t, "-config", rb, "-ssh-config", conf, "-package", pkg, "-backup-waived", "test", "-journal", dir+"/j.json", "-width", "120")
+	require.Equal(t, 0, code, "%s\n%s", s, errs)
+	assert.Regexp(t, `frontends \(fe1\.chefha\.test\) from hop1/stop-frontends until hop1/start-all, [0-9.]+m?s in the\s+rehearsal`, s)
+
 	// -hosts names the same servers, reached by name through the SSH config.
 	hosts := "be1.chefha.test=backend:bootstrap,be2.chefha.test=backend,fe1.chefha.test=frontend"
 	code, s, errs = runArgs(t, "-hosts", hosts, "-ssh-config", conf, "-package", pkg, "-backup-waived", "test", "-journal", dir+"/j.json", "-o", "json")

@@ -24,7 +24,10 @@ type output struct {
 	width          int
 	start          time.Time
 	simulated      bool // JSON lines then carry "simulation": true
-	mu             sync.Mutex
+	// rehearseCmd is this command with -rehearse: what to run when a
+	// real run is refused for want of a passed rehearsal.
+	rehearseCmd string
+	mu          sync.Mutex
 }
 
 // json writes v as one JSON line, marked on a simulation.
@@ -91,6 +94,10 @@ func (o *output) end(err error, apply bool, phase, target string, jrnl fmt.Strin
 		if errors.As(err, &pe) && pe.OnlySkippable() {
 			msg += "\nrun preflight and upgrade with -allow-skippable to take this path"
 		}
+		var nr *upgrade.NotRehearsedError
+		if errors.As(err, &nr) {
+			msg += "\nrehearse it first: " + o.rehearseCmd + "\nor, to go on without a passed rehearsal, run again with -without-rehearsal"
+		}
 	}
 	if o.format == "json" {
 		if err != nil && !errors.Is(err, upgrade.ErrNeedsConfirmation) && !errors.Is(err, upgrade.ErrStopped) && cli.IsTerminal(o.stderr) {
@@ -104,7 +111,7 @@ func (o *output) end(err error, apply bool, phase, target string, jrnl fmt.Strin
 		fmt.Fprintf(w, "\npaused: %s.\nOnce it is, run again with -yes.\n", msg)
 	case errors.Is(err, upgrade.ErrStopped):
 		fmt.Fprintf(w, "\nstopped on request after %s; the journal is %s: run again with -resume to continue\n", took, termsafe.Line(jrnl.String()))
-	case err != nil && !apply:
+	case err != nil && (!apply || errors.As(err, new(*upgrade.NotRehearsedError))):
 		fmt.Fprintf(w, "\nrefused: %s\n", msg)
 	case err != nil:
 		fmt.Fprintf(w, "\nstopped after %s: %s\n", took, msg)
@@ -147,11 +154,14 @@ func progressLine(elapsed time.Duration, ev upgrade.Event) string {
 
 // nextCommand is this command with the same inputs and -apply: what the
 // plan says to run next.
-func nextCommand(fl *flag.FlagSet) string {
+func nextCommand(fl *flag.FlagSet) string { return sameInputs(fl, "-apply") }
+
+// sameInputs is this command with the same inputs and then last.
+func sameInputs(fl *flag.FlagSet, last string) string {
 	parts := []string{progName()}
 	fl.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "o", "v", "width", "apply":
+		case "o", "v", "width", "apply", "rehearse", "without-rehearsal", "resume":
 			return
 		}
 		if l, ok := f.Value.(*list); ok {
@@ -168,7 +178,7 @@ func nextCommand(fl *flag.FlagSet) string {
 		}
 		parts = append(parts, "-"+f.Name, shellQuote(f.Value.String()))
 	})
-	return strings.Join(append(parts, "-apply"), " ")
+	return strings.Join(append(parts, last), " ")
 }
 
 // progName is how the operator ran this command: by its name, or through

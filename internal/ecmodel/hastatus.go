@@ -48,7 +48,16 @@ func (n *Node) HAStatus(ctx context.Context, io IO) int {
 		out("[OK] cluster status = " + cur)
 	}
 	addrs, _ := n.H.Addresses(p.Keepalived.Dev)
-	hasVIP := p.Keepalived.IPAddress != "" && regexp.MustCompile(regexp.QuoteMeta(p.Keepalived.IPAddress)).MatchString(addrs)
+	// ha.rb matches `ip a show dev DEV` against the VIP as an unescaped,
+	// unanchored regular expression (the stricter OC-11499 pattern is in
+	// the 11.1.7+ changelogs but not in their ha.rb): its dots match any
+	// character, and a VIP that is no valid pattern raises.
+	vip, err := regexp.Compile(p.Keepalived.IPAddress)
+	if err != nil {
+		fmt.Fprintf(io.Stderr, "ha.rb: %v (RegexpError)\n", err)
+		return 1
+	}
+	hasVIP := vip.MatchString(addrs)
 	switch {
 	case hasVIP && master:
 		out("[OK] found VIP IP address and I am master")

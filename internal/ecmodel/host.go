@@ -79,6 +79,17 @@ type Network interface {
 	Ping(ip string) bool
 }
 
+// FileLocker is a host whose files take real locks: partybus takes an
+// exclusive, non-blocking flock of the migration-level file, and gives up
+// when another process holds it. A host without real locks plays the
+// held lock with the PartybusLocked switch.
+type FileLocker interface {
+	// TryLock opens name (creating it empty if missing, as partybus's
+	// File.open RDWR|CREAT does) and tries LOCK_EX|LOCK_NB: ok false when
+	// another process holds it.
+	TryLock(name string) (unlock func(), ok bool, err error)
+}
+
 // IO is a command's standard streams and environment.
 type IO struct {
 	Stdout, Stderr io.Writer

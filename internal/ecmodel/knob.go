@@ -4,27 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/chefha/chefha/issue"
 )
 
-// Known issues of the runbook. They live here, as plain constants, until
-// the lead's leaf package of issue ids exists; this is their one place.
+// Emulation switches a node can have armed beside the known issues (whose
+// ids are package issue's constants): they are not Chef bugs, so issue
+// does not list them, but the model arms and reads them the same way.
 const (
-	OC11297 = "OC-11297"
-	OC11382 = "OC-11382"
-	OC11426 = "OC-11426"
-	OC11490 = "OC-11490"
-	OC11540 = "OC-11540"
-	OC11575 = "OC-11575"
-	OC11601 = "OC-11601"
-	OC11656 = "OC-11656"
-	OC11657 = "OC-11657"
-	OC11658 = "OC-11658"
-	OC11662 = "OC-11662"
-	OC11669 = "OC-11669"
-	OC11670 = "OC-11670"
-	// Emulation switches that are not OC issues.
-	PartybusLocked = "partybus-locked"
-	TwoRunsvdirs   = "two-runsvdirs"
+	PartybusLocked issue.ID = "partybus-locked"
+	TwoRunsvdirs   issue.ID = "two-runsvdirs"
 )
 
 // Selector picks the nodes a knob acts on: a role word or a node name.
@@ -76,6 +65,16 @@ type (
 	DRBDFaults interface{ DRBDFault(f DRBDFault) error }
 	// VRRP forces keepalived's state (split brain).
 	VRRP interface{ ForceMaster() error }
+	// Locks holds a file lock in a process of its own, as a second
+	// partybus would.
+	Locks interface{ HoldLock(name string) error }
+	// LogServices restarts a service's svlogd, which then meets its log
+	// directory as it now is; BreakLogDir removes the directory first, so
+	// the real svlogd fails and runsvdir shows its complaint.
+	LogServices interface {
+		RestartLog(service string) error
+		BreakLogDir(service string) error
+	}
 )
 
 // DRBDFault is a DRBD failure to plant.

@@ -3,6 +3,7 @@ package ecmodel
 import (
 	"bytes"
 	"fmt"
+	"github.com/chefha/chefha/issue"
 	"io/fs"
 	"path"
 	"slices"
@@ -21,6 +22,9 @@ type Node struct {
 	Me         cluster.Server
 	Installed  Release
 	Configured Release
+	// upgrading is set while `private-chef-ctl upgrade` runs its
+	// reconfigure and partybus.
+	upgrading bool
 }
 
 // Load reads the node's identity and releases from its host.
@@ -84,27 +88,37 @@ func (n *Node) Status(file string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// Bug reports whether a known issue is armed on this node.
-func (n *Node) Bug(id string) bool { return slices.Contains(Bugs(n.H), id) }
+// Bug reports whether a known issue (or an emulation switch) is armed on
+// this node.
+func (n *Node) Bug(id issue.ID) bool { return slices.Contains(Bugs(n.H), id) }
 
 // Bugs lists the known issues armed on a host.
-func Bugs(h Files) []string {
+func Bugs(h Files) []issue.ID {
 	b, _ := h.ReadFile(ModelDir + "/bugs")
-	return strings.Fields(string(b))
+	var out []issue.ID
+	for _, f := range strings.Fields(string(b)) {
+		out = append(out, issue.ID(f))
+	}
+	return out
 }
 
 // Arm turns a known issue on for a host.
-func Arm(h Files, id string) error {
+func Arm(h Files, id issue.ID) error {
 	if slices.Contains(Bugs(h), id) {
 		return nil
 	}
-	return h.AppendFile(ModelDir+"/bugs", []byte(id+"\n"), 0o644)
+	return h.AppendFile(ModelDir+"/bugs", []byte(string(id)+"\n"), 0o644)
 }
 
 // Disarm turns a known issue off (OC-11382 fires once).
-func Disarm(h Files, id string) error {
-	bugs := slices.DeleteFunc(Bugs(h), func(s string) bool { return s == id })
-	return h.WriteFile(ModelDir+"/bugs", []byte(strings.Join(append(bugs, ""), "\n")), 0o644)
+func Disarm(h Files, id issue.ID) error {
+	var keep strings.Builder
+	for _, b := range Bugs(h) {
+		if b != id {
+			keep.WriteString(string(b) + "\n")
+		}
+	}
+	return h.WriteFile(ModelDir+"/bugs", []byte(keep.String()), 0o644)
 }
 
 // Harm records damage the real software would have done.

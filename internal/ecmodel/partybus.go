@@ -3,8 +3,10 @@ package ecmodel
 import (
 	"context"
 	"fmt"
+	"github.com/chefha/chefha/issue"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/chefha/chefha/migration"
 )
@@ -20,12 +22,27 @@ const MustBeMaster = "[private-chef-upgrade] - ****\nERROR: \n****\nThe bootstra
 // Upgraded!" when partybus exits 0, which it also does when it could not
 // take the migration-level lock.
 func (n *Node) Upgrade(ctx context.Context, io IO) int {
+	n.upgrading = true
+	defer func() { n.upgrading = false }()
 	if n.converge(ctx, io) != 0 {
 		return 1
 	}
 	fmt.Fprintln(io.Stdout, "opscode Reconfigured!")
+	if n.Bug(issue.OC11382) && n.HATopology() && n.Backend() && n.linked("keepalived") {
+		// OC-11382: keepalived restarts as the reconfigure ends (its
+		// delayed :restart): notify_stop runs cluster.sh backup, which
+		// stops the HA services partybus is about to use, and the pair
+		// elects a master again. The 11.1.7+ sleep outlasts it.
+		Disarm(n.H, issue.OC11382)
+		n.H.Sv(ctx, "restart", "keepalived", 30*time.Second, true)
+	}
 	if d := n.Installed.UpgradeSleep; d > 0 {
 		fmt.Fprintln(io.Stdout, "Sleeping for 2 minutes before migration")
+		if b, err := n.H.ReadFile(UpgradeSleepOverride); err == nil {
+			if o, err := time.ParseDuration(strings.TrimSpace(string(b))); err == nil {
+				d = o
+			}
+		}
 		if err := n.H.Sleep(ctx, d); err != nil {
 			return 130
 		}
@@ -37,6 +54,11 @@ func (n *Node) Upgrade(ctx context.Context, io IO) int {
 	return 0
 }
 
+// UpgradeSleepOverride, when a host writes a duration there (e.g. "5s"),
+// is how long upgrade.rb's `sleep 120` lasts: a host on real time (the
+// lab) shortens it for its tests. The message stays the packaging's.
+const UpgradeSleepOverride = ModelDir + "/upgrade-sleep"
+
 func (n *Node) plog(io IO, format string, a ...any) {
 	fmt.Fprintf(io.Stdout, "[private-chef-upgrade] - "+format+"\n", a...)
 }
@@ -46,9 +68,21 @@ func (n *Node) plog(io IO, format string, a ...any) {
 // after each (DSLRunner#run).
 func (n *Node) partybus(ctx context.Context, io IO) int {
 	rel, h := n.Installed, n.H
-	if n.Bug(PartybusLocked) {
+	locked := n.Bug(PartybusLocked)
+	if fl, ok := h.(FileLocker); ok && !locked {
+		unlock, got, err := fl.TryLock(migration.Path)
+		if err != nil {
+			fmt.Fprintf(io.Stderr, "partybus: %v\n", err)
+			return 1
+		}
+		if got {
+			defer unlock()
+		}
+		locked = !got
+	}
+	if locked {
 		n.plog(io, "ERROR: Unable to obtain file lock on %s", migration.Path)
-		return 0
+		return 0 // bin/partybus falls off its end
 	}
 	cfg, _ := h.ReadFile(PartybusConfig)
 	dataMaster := strings.Contains(string(cfg), "is_data_master                = true")
@@ -69,20 +103,16 @@ func (n *Node) partybus(ctx context.Context, io IO) int {
 			0x3fe1a2b4c000+i*0x28, m.File, m.Level.Major, m.Level.Minor))
 	}
 	n.plog(io, "Migrations to Run: [%s]", strings.Join(objs, ", "))
-	for i, m := range pending {
+	for _, m := range pending {
 		n.plog(io, "Current Migration Version: %s", state)
 		n.plog(io, "Starting Migration %s", m.Level)
-		if n.Bug(OC11670) && m.Level.Minor == 9 && n.Status(RequestedPath) != n.Status(CurrentPath) {
-			// OC-11670: 1.9 does nothing while keepalived moves, and its
-			// level is written all the same.
-			n.Harm("migration 1.9 skipped while keepalived was in transition (OC-11670)")
-		} else if code := n.runMigration(ctx, io, m, i, dataMaster, bootstrapServer); code != 0 {
+		if code := n.runMigration(ctx, io, m, dataMaster, bootstrapServer); code != 0 {
 			return code
 		}
 		n.plog(io, "Finished Migration %s in 0.1 seconds", m.Level)
 		state = m.Level
 		content := migration.Format(m.Level)
-		if n.Bug(OC11297) && n.Backend() && strings.HasPrefix(rel.Version, "11.0.") {
+		if n.Bug(issue.OC11297) && n.Backend() && strings.HasPrefix(rel.Version, "11.0.") {
 			content = nil // 11.0.x back ends do not save the level
 		}
 		h.WriteFile(migration.Path, content, 0o644)
@@ -93,7 +123,7 @@ func (n *Node) partybus(ctx context.Context, io IO) int {
 // schemaMigrations call upgrade_schema_to (001–007, 010, 011).
 var schemaMigrations = []int{1, 2, 3, 4, 5, 6, 7, 10, 11}
 
-func (n *Node) runMigration(ctx context.Context, io IO, m Migration, i int, dataMaster, bootstrapServer bool) int {
+func (n *Node) runMigration(ctx context.Context, io IO, m Migration, dataMaster, bootstrapServer bool) int {
 	db := n.Backend() && bootstrapServer
 	if slices.Contains(schemaMigrations, m.Level.Minor) {
 		fmt.Fprintf(io.Stdout, "[private-chef-upgrade] - \tPrivate Chef Role: %s\n", n.Me.Role)
@@ -105,28 +135,66 @@ func (n *Node) runMigration(ctx context.Context, io IO, m Migration, i int, data
 			fmt.Fprintln(io.Stdout, "[private-chef-upgrade] - \tDatabase Up")
 		}
 	}
-	if m.DataMaster && bootstrapServer && !dataMaster {
+	if m.Level.Minor == 9 && !n.Installed.AuthzNeedsMaster {
+		// 009_migrate_authz.rb through 11.1.7: `if is_data_master`, with
+		// is_data_master frozen by the last reconfigure.
+		if !dataMaster {
+			if bootstrapServer {
+				n.Harm("migration 1.9 (authz to bifrost) skipped: is_data_master was false when the upgrade's reconfigure wrote partybus' config, and its level was written (OC-11670)")
+			}
+			return 0
+		}
+		return n.migrateAuthz(ctx, io)
+	}
+	if m.DataMaster && !bootstrapServer {
+		return 0 // `if Partybus.config.bootstrap_server`
+	}
+	if m.DataMaster && !dataMaster {
 		fmt.Fprint(io.Stdout, MustBeMaster)
 		return 1
 	}
-	if n.Bug(OC11382) && db && i == 1 {
-		// keepalived restarts under partybus: the run dies part-way.
-		Disarm(n.H, OC11382)
-		n.H.Sv(ctx, "restart", "keepalived", 30e9, true)
-		fmt.Fprintln(io.Stderr, "Errno::ECONNREFUSED: postgresql went away")
-		return 1
+	if m.Level.Minor == 9 {
+		return n.migrateAuthz(ctx, io)
 	}
 	if db && (slices.Contains(schemaMigrations, m.Level.Minor) || m.DataMaster) {
-		if out, code := n.H.Sv(ctx, "status", "postgresql", 0, true); code != 0 {
-			_ = out
-			fmt.Fprintln(io.Stderr, "PG::ConnectionBad: could not connect to server: Connection refused")
-			return 1
-		}
-	}
-	if m.Level.Minor == 9 && db && n.Bug(OC11658) {
-		fmt.Fprintln(io.Stdout, "[private-chef-upgrade] - \tRunning Command: /opt/opscode/embedded/service/oc_authz_migrator/scripts/opc-run.sh with options {}")
-		fmt.Fprintln(io.Stdout, "oc_authz_migrator: ERROR: failed to migrate 12 authz groups; continuing")
-		n.Harm("authz data un-migrated (OC-11658)")
+		return n.dbUp(ctx, io)
 	}
 	return 0
+}
+
+// dbUp stands for the migration's first SQL: it fails while postgresql
+// is down (cluster.sh backup stopped it).
+func (n *Node) dbUp(ctx context.Context, io IO) int {
+	if _, code := n.H.Sv(ctx, "status", "postgresql", 0, true); code != 0 {
+		fmt.Fprintln(io.Stderr, "PG::ConnectionBad: could not connect to server: Connection refused")
+		return 1
+	}
+	return 0
+}
+
+// authzMigrate is the command 009_migrate_authz.rb runs between stopping
+// and starting the services (couchdb data_dir /var/opt/opscode/couchdb/db).
+const authzMigrate = "/opt/opscode/embedded/service/oc_authz_migrator/scripts/opc-run.sh /var/opt/opscode/couchdb/db/authorization.couch"
+
+// migrateAuthz is migration 1.9's body. With OC-11658 armed the migrator
+// fails: oc_authz_migrator 0.0.1 (11.0.2–11.1.6) swallows it and partybus
+// goes on; 0.0.3 (11.1.7+) exits non-zero and partybus' run_command
+// raises (partybus/lib/partybus/command_runner.rb).
+func (n *Node) migrateAuthz(ctx context.Context, io IO) int {
+	if code := n.dbUp(ctx, io); code != 0 {
+		return code
+	}
+	fmt.Fprintf(io.Stdout, "[private-chef-upgrade] - \tRunning Command: %s with options {}\n", authzMigrate)
+	if !n.Bug(issue.OC11658) {
+		return 0
+	}
+	fmt.Fprintln(io.Stdout, "oc_authz_migrator: ERROR: failed to migrate 12 authz groups")
+	if n.Installed.AuthzMigrator == "0.0.1" {
+		fmt.Fprintln(io.Stdout, "oc_authz_migrator: continuing")
+		n.Harm("authz data un-migrated: oc_authz_migrator 0.0.1 failed and partybus went on (OC-11658)")
+		return 0
+	}
+	fmt.Fprintf(io.Stderr, "/opt/opscode/embedded/service/partybus/lib/partybus/command_runner.rb:16:in `run_command': "+
+		"Partybus failed to execute command '%s' exitstatus: 1 (RuntimeError)\n", authzMigrate)
+	return 1
 }

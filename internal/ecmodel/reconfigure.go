@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/chefha/chefha/issue"
 	"io/fs"
 	"path"
 	"slices"
@@ -27,14 +28,10 @@ func (n *Node) Reconfigure(ctx context.Context, io IO) int {
 func (n *Node) converge(ctx context.Context, io IO) int {
 	rel, h := n.Installed, n.H
 	fmt.Fprintln(io.Stdout, "Starting Chef Client, version 11.4.4")
-	if n.Bug(OC11540) && strings.HasPrefix(rel.Version, "11.") && rel.Version < "11.1.8" && n.setting("nginx['non_ssl_port']") == "false" {
-		fmt.Fprintln(io.Stdout, "Error executing action `create` on resource 'template[/var/opt/opscode/opscode-account/config.rb]'")
-		fmt.Fprintln(io.Stderr, "opscode-account: invalid configuration: non_ssl_port is false")
-		return 1
-	}
 	// OC-11601 bites where redis_lb already runs (11.1.x to a later 11.1.x):
-	// a node coming from 11.0 or 1.x has no redis_lb to restart yet.
-	if _, err := h.Lstat(ModelDir + "/redis_lb-restarted"); err != nil && n.Bug(OC11601) &&
+	// a node coming from 11.0 or 1.x has no redis_lb to restart yet, and
+	// 11.2.0 restarts it before using it.
+	if _, err := h.Lstat(ModelDir + "/redis_lb-restarted"); err != nil && n.Bug(issue.OC11601) && !rel.RestartsRedisLB &&
 		slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), "redis_lb") &&
 		slices.Contains(n.Configured.Services(n.Backend(), n.Bootstrap()), "redis_lb") && n.Configured.Version != rel.Version {
 		fmt.Fprintln(io.Stderr, "Errno::ECONNREFUSED: Connection refused - connect(2) for 127.0.0.1:16379")
@@ -43,16 +40,23 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 	ha := n.HATopology() && n.Backend()
 	master := n.Status(CurrentPath) == "master" || (n.Status(CurrentPath) == "" && n.Bootstrap())
 	owner := rel.LogOwner + ":" + rel.LogOwner
-	if n.Bug(OC11426) && strings.HasPrefix(rel.Version, "11.") {
+	if n.Bug(issue.OC11426) && strings.HasPrefix(rel.Version, "11.") {
 		owner, _ = h.Owner(LogDir) // the bug: ownership is not fixed
 	}
 	h.MkdirAll(LogDir, 0o755)
 	h.Chown(LogDir, owner)
 	// keepalived_safemode (11.1.8): on the data master still under
 	// opscode-runsvdir, restart keepalived as MASTER and wait for DRBD.
-	safemode := ha && master && rel.Version >= "11.1.8" && !n.Bug(OC11669) && slices.Contains(h.Jobs(), "opscode-runsvdir")
+	safemode := ha && master && rel.Version >= "11.1.8" && !n.Bug(issue.OC11669) && slices.Contains(h.Jobs(), "opscode-runsvdir")
+	if slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), "oc_bifrost") && n.linked("opscode-authz") {
+		// recipes/oc_bifrost.rb (11.x): stop opscode-authz, disable it and
+		// delete its sv directory; the other 1.x services wait for cleanup.
+		h.Sv(ctx, "stop", "opscode-authz", 7*time.Second, true)
+		h.Remove(path.Join(ServiceDir, "opscode-authz"))
+		h.RemoveAll(path.Join(SvDir, "opscode-authz"))
+	}
 	for _, s := range rel.Services(n.Backend(), n.Bootstrap()) {
-		n.enable(s, ha && rel.IsHA(s), rel.DownFiles, owner)
+		n.enable(s, ha && rel.IsHA(s), owner)
 	}
 	for _, s := range allServices(rel) {
 		if !slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), s) && n.linked(s) {
@@ -60,18 +64,27 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		}
 	}
 	if ha {
+		// recipes/drbd.rb: the DRBD directories, the data dir (mount
+		// point) among them.
+		h.MkdirAll(DRBDDataDir, 0o755)
 		h.MkdirAll(KeepalivedDir+"/bin", 0o755)
-		h.MkdirAll(LogDir+"/keepalived", 0o700)
-		if !n.Bug(OC11490) || safemode {
+		h.MkdirAll(LogDir+"/keepalived", 0o755) // 0755 from the umask until 11.1.7
+		// OC-11490: before 11.1.7 the directory resource names no owner, so
+		// a root-owned directory stays root's; 11.1.7's (and safe mode's)
+		// re-owns it opscode, 0700.
+		if !n.Bug(issue.OC11490) || safemode || rel.KeepalivedLogOwned {
 			h.Chown(LogDir+"/keepalived", owner)
+		}
+		if safemode || rel.KeepalivedLogOwned {
+			h.Chmod(LogDir+"/keepalived", 0o700)
 		}
 		state := "BACKUP"
 		if safemode {
 			state = "MASTER"
 		}
-		changed := n.writeIfChanged(KeepalivedDir+"/etc/keepalived.conf", n.keepalivedConf(state), 0o644)
-		changed = n.writeIfChanged(ClusterSh, "#!/bin/bash\n# cluster.sh of private-chef "+family(rel)+" (emulated by chefha's ecmodel)\n", 0o755) || changed
-		n.enable("keepalived", false, false, owner)
+		changed := n.writeIfChanged(KeepalivedConf, n.keepalivedConf(state), 0o644)
+		changed = n.writeIfChanged(ClusterSh, n.clusterShText(), 0o755) || changed
+		n.enable("keepalived", false, owner)
 		if changed && n.linked("keepalived") {
 			h.Sv(ctx, "restart", "keepalived", 30*time.Second, true) // notifies :restart
 			if safemode && !n.waitForMount(ctx, io) {
@@ -81,7 +94,7 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		if safemode {
 			// The keepalived recipe renders the same template again with
 			// the attributes' BACKUP, and its delayed :restart follows.
-			if n.writeIfChanged(KeepalivedDir+"/etc/keepalived.conf", n.keepalivedConf("BACKUP"), 0o644) {
+			if n.writeIfChanged(KeepalivedConf, n.keepalivedConf("BACKUP"), 0o644) {
 				defer h.Sv(ctx, "restart", "keepalived", 30*time.Second, true)
 			}
 		}
@@ -95,8 +108,9 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		}
 	}
 	n.writeRunning(ha)
-	n.writePartybusConfig(master)
-	if n.Bug(OC11656) && strings.HasPrefix(rel.Version, "11.") && rel.Version < "11.1.8" {
+	n.writeAccountConfig()
+	n.writePartybusConfig(master && !n.midTransition())
+	if n.Bug(issue.OC11656) && strings.HasPrefix(rel.Version, "11.") && rel.Version < "11.1.7" {
 		h.Chmod(TopologyPath, 0o600) // the cookbooks inherit a hardened umask
 	}
 	h.WriteFile(ModelDir+"/release", []byte(rel.Version+"\n"), 0o644)
@@ -126,6 +140,39 @@ func (n *Node) waitForMount(ctx context.Context, io IO) bool {
 	return false
 }
 
+// AccountConfig is where opscode-account's environment config goes
+// (attributes: opscode-account dir /var/opt/opscode/opscode-account,
+// environment "privatechef"; recipes/opscode-account.rb etc/ENV.rb).
+const AccountConfig = "/var/opt/opscode/opscode-account/etc/privatechef.rb"
+
+// writeAccountConfig renders the internal_lb_url line of
+// opscode-account-config.rb.erb where opscode-account runs. With
+// nginx['non_ssl_port'] = false, 11.1.3–11.1.8 write
+// 'http://127.0.0.1:false' and the reconfigure succeeds (OC-11540);
+// 11.2.0's helper switches to https and ssl_port.
+func (n *Node) writeAccountConfig() {
+	rel := n.Installed
+	if rel.InternalLBURL == "" || !slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), "opscode-account") {
+		return
+	}
+	port, tls := n.setting("nginx['non_ssl_port']"), false
+	if port == "" {
+		port = "80" // attributes/default.rb nginx non_ssl_port
+	}
+	if port == "false" && rel.InternalLBURL == "helper" {
+		port, tls = n.setting("nginx['ssl_port']"), true
+		if port == "" {
+			port = "443"
+		}
+	}
+	url := "http://127.0.0.1:" + port // lb_internal vip 127.0.0.1
+	if tls {
+		url = "https://127.0.0.1:" + port
+	}
+	n.H.MkdirAll(path.Dir(AccountConfig), 0o700)
+	n.writeIfChanged(AccountConfig, "Chef::Config[:internal_lb_url] = '"+url+"'\n", 0o644)
+}
+
 func (n *Node) setting(key string) string {
 	v, _ := n.Topology.Setting(key)
 	return v
@@ -139,53 +186,55 @@ func (n *Node) writeIfChanged(name, content string, perm fs.FileMode) bool {
 	return true
 }
 
-// enable is component_runit_service: sv dir, run script, log dir, the
-// service link, and on HA back ends keepalive_me (and, with down files,
-// down) for HA services.
-func (n *Node) enable(s string, ha, down bool, owner string) {
-	h, sv := n.H, path.Join(SvDir, s)
+// enable is runit_service (1.x) or component_runit_service (11.x): sv
+// dir, run script, log dir, the service link, and for an HA service on an
+// HA back end the marker files the release manages (keepalive_me, down).
+func (n *Node) enable(s string, ha bool, owner string) {
+	h, sv, rel := n.H, path.Join(SvDir, s), n.Installed
 	h.MkdirAll(path.Join(sv, "log"), 0o755)
-	n.writeIfChanged(path.Join(sv, "run"), "#!/bin/sh\nexec 2>&1\nexec /opt/opscode/embedded/bin/"+s+"\n", 0o755)
+	n.writeIfChanged(path.Join(sv, "run"), runScript(rel, s), 0o755)
+	n.writeIfChanged(path.Join(sv, "log", "run"), logRunScript(rel, s), 0o755)
 	if _, err := h.Lstat(path.Join(LogDir, s)); err != nil {
+		// The directory resource; current is svlogd's, made by the user
+		// the log run script runs it as.
 		h.MkdirAll(path.Join(LogDir, s), 0o755)
 		h.WriteFile(path.Join(LogDir, s, "current"), nil, 0o644)
+		h.Chown(path.Join(LogDir, s, "current"), svlogdUser(rel))
 	}
 	if s != "keepalived" {
 		h.Chown(path.Join(LogDir, s), owner)
 	}
 	for _, f := range []struct {
-		name string
-		want bool
-	}{{"keepalive_me", ha}, {"down", ha && down}} {
+		name          string
+		managed, want bool
+	}{{"keepalive_me", rel.KeepaliveMe, ha}, {"down", rel.DownFiles, ha}} {
 		p := path.Join(sv, f.name)
-		if f.want {
+		switch {
+		case !f.managed: // left as it is (a 1.x down file survives 11.0–11.1.8)
+		case f.want:
 			h.WriteFile(p, nil, 0o644)
-		} else {
+		default:
 			h.Remove(p)
 		}
+	}
+	// runit_service's lsb_init: /opt/opscode/init/NAME, the sv that
+	// omnibus-ctl and ha.rb call, in LSB mode by its name.
+	if _, err := h.Lstat(path.Join(InitDir, s)); err != nil {
+		h.Symlink(EmbeddedSv, path.Join(InitDir, s))
 	}
 	if !n.linked(s) {
 		h.Symlink(sv, path.Join(ServiceDir, s))
 	}
 }
 
+// EmbeddedSv is runit's sv as the package ships it (runit 2.1.1, its
+// default service directory patched to /opt/opscode/service).
+const EmbeddedSv = "/opt/opscode/embedded/bin/sv"
+
 func allServices(rel Release) []string {
 	all := slices.Concat(rel.Backend, rel.Frontend, rel.BootstrapOnly)
 	slices.Sort(all)
 	return slices.Compact(all)
-}
-
-// keepalivedConf renders the parts of keepalived.conf.erb the model reads
-// (attributes/default.rb: state BACKUP, priority 100, nopreempt).
-func (n *Node) keepalivedConf(state string) string {
-	vip, dev := "", "eth0"
-	if v := n.Topology.BackendVIP; v != nil {
-		vip, dev = v.IPAddress, v.Device
-	}
-	return fmt.Sprintf("! private-chef %[1]s\nvrrp_instance PC_VI {\n    state %[2]s\n    preempt_delay 30\n    nopreempt\n    interface %[3]s\n"+
-		"    virtual_router_id 1\n    priority 100\n    advert_int 1\n"+
-		"    notify_backup \"%[4]s backup\"\n    notify_master \"%[4]s master\"\n    notify_fault \"%[4]s fault\"\n    notify_stop \"%[4]s backup\"\n"+
-		"    virtual_ipaddress {\n      %[5]s dev %[3]s\n    }\n}\n", family(n.Installed), state, dev, ClusterSh, vip)
 }
 
 func (n *Node) keepalivedEnabled() bool {
@@ -291,4 +340,17 @@ func family(r Release) string {
 		return "11.x"
 	}
 	return "1.x"
+}
+
+// midTransition reports whether the reconfigure of an upgrade on the
+// bootstrap, with OC-11670 armed, reads current_cluster_status while
+// keepalived is still moving it back to master: is_data_master?
+// (enterprise-chef-common libraries/helpers.rb) then says false, and
+// partybus' config keeps that for the whole run. Once.
+func (n *Node) midTransition() bool {
+	if !n.upgrading || !n.Bootstrap() || !n.Bug(issue.OC11670) {
+		return false
+	}
+	Disarm(n.H, issue.OC11670)
+	return true
 }

@@ -40,9 +40,43 @@ type Release struct {
 	// (config/software/private-chef-ctl.rb: `export SVWAIT=30` from 11.1.7),
 	// 0 when it leaves SVWAIT alone.
 	WrapperSVWAIT int
-	// DownFiles: component_runit_service creates sv/X/down for HA services
-	// (enterprise-chef-common 0.4.4, first used by 11.2.0; 0.3.0 has none).
+	// DownFiles: reconfigure creates sv/X/down for the HA services of an HA
+	// back end and deletes it for the others. 1.x: the bundled runit
+	// definition's `down` parameter, passed node[svc]['ha'] by every
+	// service recipe (1.4.6 files/private-chef-cookbooks/runit/definitions/
+	// runit_service.rb, recipes/couchdb.rb); 11.2.0: enterprise-chef-common
+	// 0.4.4 component_runit_service (OC-11575). 11.0–11.1.8 use 0.3.0, which
+	// neither writes nor removes a down file: a node upgraded from 1.x
+	// keeps its old ones.
 	DownFiles bool
+	// KeepaliveMe: reconfigure marks HA services with sv/X/keepalive_me,
+	// which 11.x's cluster.sh and ha-status glob (enterprise-chef-common
+	// component_runit_service, 0.3.0 and 0.4.4); 1.x has no such file.
+	KeepaliveMe bool
+	// KeepalivedLogOwned: recipes/keepalived.rb gives /var/log/opscode/
+	// keepalived owner opscode, mode 0700, re-owning an existing directory
+	// (11.1.7+, OC-11490/OC-11656); earlier releases set no owner.
+	KeepalivedLogOwned bool
+	// AuthzMigrator is the oc_authz_migrator migration 1.9 runs
+	// (config/software/oc_authz_migrator.rb): 0.0.1 in 11.0.2–11.1.6, whose
+	// opc-run.sh swallows its errors (OC-11658); 0.0.3 from 11.1.7 ("exit
+	// immediately on errors", CHANGELOG). "" before 11.
+	AuthzMigrator string
+	// AuthzNeedsMaster: 009_migrate_authz.rb runs on the bootstrap and
+	// calls must_be_data_master (11.1.8+). Through 11.1.7 its body is
+	// guarded by `if Partybus.config.is_data_master` and skipped silently
+	// otherwise, the level written all the same (OC-11670).
+	AuthzNeedsMaster bool
+	// InternalLBURL is how templates/default/opscode-account-config.rb.erb
+	// renders Chef::Config[:internal_lb_url]: "http" (11.1.3–11.1.8:
+	// http://VIP:non_ssl_port, "http://127.0.0.1:false" when it is false,
+	// OC-11540), "helper" (11.2.0 libraries/helper.rb internal_lb_url:
+	// https://VIP:ssl_port then), "" where the model does not render it.
+	InternalLBURL string
+	// RestartsRedisLB: recipes/redis_lb.rb restarts redis_lb on the data
+	// master unconditionally before writing its keys (11.2.0); 11.1.x
+	// restart it only when its config template changed (OC-11601).
+	RestartsRedisLB bool
 	// UpgradeSleep is the sleep upgrade.rb runs between reconfigure and
 	// partybus ("Sleeping for 2 minutes before migration", 11.1.7+).
 	UpgradeSleep time.Duration
@@ -160,9 +194,20 @@ func Releases() map[string]Release {
 	b111, f111, h111 := ec11(true, true)
 	b112, f112, h112 := ec11(true, true, "oc_id")
 	ec := func(v, ctl string, b, f, h []string, lvl int, files []string, svwait int, down bool, sleep time.Duration) Release {
-		return Release{Version: v, OmnibusCtl: ctl, Backend: b, Frontend: f, BootstrapOnly: []string{"opscode-chef-mover"}, HA: h,
+		r := Release{Version: v, OmnibusCtl: ctl, Backend: b, Frontend: f, BootstrapOnly: []string{"opscode-chef-mover"}, HA: h,
 			Level: migration.Level{Major: 1, Minor: lvl}, Migrations: migrations(files...), WrapperSVWAIT: svwait, DownFiles: down,
-			UpgradeSleep: sleep, Job: "private-chef-runsvdir", LogOwner: "opscode"}
+			KeepaliveMe: true, UpgradeSleep: sleep, Job: "private-chef-runsvdir", LogOwner: "opscode", AuthzMigrator: "0.0.1"}
+		if v >= "11.1.7" {
+			r.KeepalivedLogOwned, r.AuthzMigrator = true, "0.0.3"
+		}
+		r.AuthzNeedsMaster = v >= "11.1.8"
+		switch {
+		case v >= "11.2.0":
+			r.InternalLBURL, r.RestartsRedisLB = "helper", true
+		case v >= "11.1.3":
+			r.InternalLBURL = "http"
+		}
+		return r
 	}
 	ec13 := append(slices.Clone(ecMigrations), "013_bcrypt_users.rb")
 	pcHAFor := func(svcs []string) []string {
@@ -176,10 +221,10 @@ func Releases() map[string]Release {
 	}
 	return map[string]Release{
 		"1.2.8": {Version: "1.2.8", Backend: pcBackend, Frontend: pcFrontend, HA: pcHAFor(pcBackend),
-			Level: migration.Level{Major: 1, Minor: 4}, Migrations: migrations(pcMigrations[:4]...), Job: "opscode-runsvdir", LogOwner: "root"},
+			Level: migration.Level{Major: 1, Minor: 4}, Migrations: migrations(pcMigrations[:4]...), DownFiles: true, Job: "opscode-runsvdir", LogOwner: "root"},
 		// 1.4.6 ships bookshelf, disabled by default (attributes: enable false).
 		"1.4.6": {Version: "1.4.6", OmnibusCtl: "0.0.6", Backend: pcBackend, Frontend: pcFrontend, HA: pcHAFor(pcBackend),
-			Level: migration.Level{Major: 1, Minor: 7}, Migrations: migrations(pcMigrations...), Job: "opscode-runsvdir", LogOwner: "root"},
+			Level: migration.Level{Major: 1, Minor: 7}, Migrations: migrations(pcMigrations...), DownFiles: true, Job: "opscode-runsvdir", LogOwner: "root"},
 		"11.0.2": ec("11.0.2", "0.0.6", b110, f110, h110, 12, ecMigrations, 0, false, 0),
 		"11.1.6": ec("11.1.6", "0.0.7", b111, f111, h111, 13, ec13, 0, false, 0),
 		"11.1.8": ec("11.1.8", "0.0.7", b111, f111, h111, 13, ec13, 30, false, 2*time.Minute),

@@ -10,16 +10,26 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/chefha/chefha/internal/ecmodel"
 )
 
+// Private are the node's own directories: bind mounts of NODEDIR/root/P
+// over the machine's P (the lab makes the mount points). /etc is an
+// overlay instead (below).
+var Private = []string{"/opt/opscode", "/var/opt/opscode", "/var/log/opscode", "/usr/local/bin", "/tmp", ecmodel.ModelDir}
+
 // initNode is PID 1 of a node: it mounts the node's private directories
-// over the shared paths, starts sshd and the runsvdir job of the installed
-// release, reaps orphans, and takes everything down on TERM.
+// over the shared paths (a back end also the pair's DRBD directory), names
+// the node, starts sshd, reaps orphans, and takes everything down on
+// TERM. The runsvdir job is started by the node's reconfigure, as
+// enterprise-chef-common's runit_upstart recipe does.
 //
-// Its command line is the node's directory (Main's role is "init").
+// Its command line is the node's directory and, on a back end, the lab's
+// DRBD directory.
 func initNode(args []string) int {
-	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: init NODEDIR")
+	if len(args) < 1 || len(args) > 2 {
+		fmt.Fprintln(os.Stderr, "usage: init NODEDIR [DRBDDIR]")
 		return 2
 	}
 	dir := args[0]
@@ -27,8 +37,8 @@ func initNode(args []string) int {
 		fmt.Fprintln(os.Stderr, "init: make / private:", err)
 		return 1
 	}
-	// /etc is an overlay (the host's /etc below, the node's changes above)
-	// rather than a bind mount on /etc/opscode: the runner replaces
+	// /etc is an overlay (the machine's /etc below, the node's changes
+	// above) rather than a bind mount on /etc/opscode: the runner replaces
 	// /etc/opscode by rename, which a mount point would refuse.
 	upper, work := filepath.Join(dir, "root", "etc"), filepath.Join(dir, "etc-work")
 	os.MkdirAll(upper, 0o755)
@@ -37,14 +47,21 @@ func initNode(args []string) int {
 		fmt.Fprintln(os.Stderr, "init: overlay on /etc:", err)
 		return 1
 	}
-	for _, p := range []string{"/opt/opscode", "/var/opt/opscode", "/var/log/opscode", "/usr/local/bin", "/tmp"} {
-		src := filepath.Join(dir, "root", p)
-		if err := os.MkdirAll(src, 0o755); err != nil {
+	binds := [][2]string{}
+	for _, p := range Private {
+		binds = append(binds, [2]string{filepath.Join(dir, "root", p), p})
+	}
+	if len(args) == 2 {
+		binds = append(binds, [2]string{args[1], DRBDDir})
+	}
+	for _, b := range binds {
+		if err := os.MkdirAll(b[0], 0o755); err != nil {
 			fmt.Fprintln(os.Stderr, "init:", err)
 			return 1
 		}
-		if err := syscall.Mount(src, p, "", syscall.MS_BIND, ""); err != nil {
-			fmt.Fprintf(os.Stderr, "init: bind %s over %s: %v\n", src, p, err)
+		// Recursive: the DRBD directory holds the disk, a mount of its own.
+		if err := syscall.Mount(b[0], b[1], "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
+			fmt.Fprintf(os.Stderr, "init: bind %s over %s: %v\n", b[0], b[1], err)
 			return 1
 		}
 	}
@@ -61,13 +78,6 @@ func initNode(args []string) int {
 		fmt.Fprintln(os.Stderr, "init: sshd:", err)
 		return 1
 	}
-	job := "opscode-runsvdir"
-	if rel := running(); strings.HasPrefix(rel.Version, "11.") {
-		job = "private-chef-runsvdir"
-	}
-	if code := initctl([]string{"start", job}); code != 0 {
-		return code
-	}
 	os.WriteFile(filepath.Join(dir, "ready"), []byte("ok\n"), 0o644)
 	for sig := range sigs {
 		if sig == syscall.SIGCHLD {
@@ -82,13 +92,9 @@ func initNode(args []string) int {
 		}
 		// Down, at once: the node is being thrown away. TERM reaches every
 		// process; this loop reaps them until none is left, and KILLs what
-		// remains after 300 ms (keepalived runs its notify_stop hook,
-		// which stops services through sv, and a runsv waits for its log
-		// service: neither matters to a node about to vanish). Stopping
-		// the runsvdirs through initctl first, as this did, waited for
-		// their runsv to vanish while this loop, the runsv's reaper once
-		// runsvdir was gone, was busy: they stayed zombies, initctl waited
-		// out its minute, and Close killed each node after 5 s.
+		// remains after 300 ms (keepalived runs its notify_stop hook, and
+		// a runsv waits for its log service: neither matters to a node
+		// about to vanish).
 		syscall.Kill(-1, syscall.SIGTERM)
 		for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); {
 			pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)

@@ -1,27 +1,19 @@
-// Package svdir writes the scripts a lab node runs: its runit service
-// directories, the one place for the run scripts that lab.Start lays out
-// from outside a node and labnode's reconfigure rewrites from inside it,
-// and the shims that start the node program in a role.
+// Package svdir writes the scripts a lab node's package tree holds in
+// place of Enterprise Chef's programs: the shims that start the node
+// program in a role (private-chef-ctl, initctl, dpkg, the package's sv, …),
+// the stand-in every service's run script starts, and the wrapper that
+// starts the machine's keepalived where the package's would be.
 package svdir
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
-)
-
-// Paths inside a node.
-const (
-	SvDir         = "/opt/opscode/sv"
-	ServiceDir    = "/opt/opscode/service"
-	LogDir        = "/var/log/opscode"
-	KeepalivedDir = "/var/opt/opscode/keepalived"
 )
 
 // The node program (the program that started the lab, placed in the node)
 // and the environment variable that, set, makes it take a role instead of
-// running its own main. sshd gives commands a clean environment, so every
-// script that starts the program sets the variable itself.
+// running its own main. sshd and runsvdir give commands a clean
+// environment, so every script that starts the program sets the variable
+// itself.
 const (
 	Program = "/usr/local/bin/chefha-labnode"
 	RoleEnv = "CHEFHA_LABNODE"
@@ -39,71 +31,54 @@ func Env(role string) []string {
 func envPrefix(role string) string { return strings.Join(Env(role), " ") + " " }
 
 // Shim is the script that stands for a role's program in the node (e.g.
-// /usr/local/bin/private-chef-ctl): it runs the node program in that role
-// with the shim's arguments.
+// /opt/opscode/bin/private-chef-ctl): it runs the node program in that
+// role with the shim's arguments.
 func Shim(role string) string {
 	return "#!/bin/sh\n" + envPrefix(role) + "exec " + Program + " \"$@\"\n"
 }
 
-// Run is a service's run script: the lab's stand-in process, or keepalived
-// itself on a back end.
-func Run(name string) string {
-	if name == "keepalived" {
-		return "#!/bin/sh\nexec 2>&1\nexec keepalived --dont-fork --log-console --vrrp -f " + KeepalivedDir + "/etc/keepalived.conf -p " +
-			KeepalivedDir + "/keepalived.pid -r " + KeepalivedDir + "/vrrp.pid\n"
-	}
-	return "#!/bin/sh\nexec 2>&1\n" + envPrefix("service") + "exec " + Program + " " + name + "\n"
+// ShimArg0 is a Shim that passes the name it was called by first (the
+// package's sv runs in LSB mode when called as /opt/opscode/init/NAME).
+func ShimArg0(role string) string {
+	return "#!/bin/sh\n" + envPrefix(role) + "exec " + Program + " \"$0\" \"$@\"\n"
 }
 
-// Write makes service name's directory under root ("/" inside a node, the
-// node's tree from outside it): run and log/run, a down file when down, the
-// link in the service dir (pointing at the in-node path), and the log
-// directory unless withoutLogDir. Unchanged scripts are left alone, so
-// runsv does not notice a rewrite.
-func Write(root, name string, down, withoutLogDir bool) error {
-	dir := filepath.Join(root, SvDir, name)
-	if err := os.MkdirAll(filepath.Join(dir, "log"), 0o755); err != nil {
-		return err
-	}
-	if err := writeIfChanged(filepath.Join(dir, "run"), Run(name)); err != nil {
-		return err
-	}
-	if err := writeIfChanged(filepath.Join(dir, "log", "run"), "#!/bin/sh\nexec svlogd -tt "+filepath.Join(LogDir, name)+"\n"); err != nil {
-		return err
-	}
-	if !withoutLogDir {
-		if err := os.MkdirAll(filepath.Join(root, LogDir, name), 0o755); err != nil {
-			return err
-		}
-	}
-	if err := SetDown(root, name, down); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Join(root, ServiceDir), 0o755); err != nil {
-		return err
-	}
-	link := filepath.Join(root, ServiceDir, name)
-	if _, err := os.Lstat(link); err != nil {
-		return os.Symlink(filepath.Join(SvDir, name), link)
-	}
-	return nil
+// Service is the stand-in for an Enterprise Chef service, which the
+// service's run script starts as /opt/opscode/embedded/bin/NAME (a link to
+// it): it logs that it started, is ready (its ready file) once its start
+// delay has passed, and on TERM drains for its stop delay. The delays come
+// from delays/NAME under stateDir ("STOP START", seconds; none by
+// default; the stop delay read when TERM comes), the ready file is
+// ready/NAME there. Each start leaves NAME-restarted there, which a
+// package install removes: the model reads redis_lb's (OC-11601).
+func Service(stateDir string) string {
+	return `#!/bin/sh
+# A lab stand-in for an Enterprise Chef service (chefha lab).
+name=${0##*/}
+delays() {
+	stop=0 start=0
+	[ -r ` + stateDir + `/delays/$name ] && read stop start < ` + stateDir + `/delays/$name
+}
+delays
+ready=` + stateDir + `/ready/$name
+rm -f "$ready"
+: > ` + stateDir + `/$name-restarted
+echo "$name: started (pid $$)"
+( sleep "${start:-0}"; mkdir -p "${ready%/*}"; : > "$ready" ) &
+s=
+trap 'kill $s 2>/dev/null; delays; echo "$name: draining for ${stop:-0}s"; sleep "${stop:-0}"; echo "$name: stopped"; exit 0' TERM
+while :; do
+	sleep 3600 & s=$!
+	wait $s
+done
+`
 }
 
-// SetDown adds or removes a service's down file (runsv then leaves it down).
-func SetDown(root, name string, down bool) error {
-	p := filepath.Join(root, SvDir, name, "down")
-	if down {
-		return os.WriteFile(p, nil, 0o644)
-	}
-	if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	return nil
-}
-
-func writeIfChanged(p, content string) error {
-	if b, err := os.ReadFile(p); err == nil && string(b) == content {
-		return nil
-	}
-	return os.WriteFile(p, []byte(content), 0o755)
+// Keepalived stands where the package's /opt/opscode/embedded/sbin/
+// keepalived would: the machine's keepalived with the run script's
+// arguments, and its pid files in the node's own keepalived directory (a
+// node shares the machine's /run). Only the VRRP side runs: Enterprise
+// Chef's configuration has no virtual servers for the checker.
+func Keepalived(dir string) string {
+	return "#!/bin/sh\nexec /usr/sbin/keepalived \"$@\" --vrrp --pid=" + dir + "/keepalived.pid --vrrp_pid=" + dir + "/vrrp.pid\n"
 }

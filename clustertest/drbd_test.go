@@ -1,0 +1,164 @@
+package clustertest_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/drbd"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// drbdState reads resource pc0 (/dev/drbd0, OO PC/templates/default/
+// pc0.res.erb) over SSH twice, from /proc/drbd and from drbdadm, parses
+// both with package drbd and checks they agree.
+func (s *sim) drbdState(t *testing.T, node string) drbd.Resource {
+	t.Helper()
+	out, _, code := s.run(t, node, "cat", "/proc/drbd")
+	require.Equal(t, 0, code)
+	st, err := drbd.ParseProc(strings.NewReader(out))
+	require.NoError(t, err, out)
+	assert.Equal(t, "8.4.4", st.Version)
+	r, ok := st.Minor(0)
+	require.True(t, ok, out)
+
+	role, _, code := s.run(t, node, "drbdadm", "role", "pc0")
+	require.Equal(t, 0, code)
+	local, peer, err := drbd.ParseRole([]byte(role))
+	require.NoError(t, err)
+	assert.Equal(t, [2]drbd.Role{r.Role, r.PeerRole}, [2]drbd.Role{local, peer}, "drbdadm role and /proc/drbd")
+	cs, _, _ := s.run(t, node, "drbdadm", "cstate", "pc0")
+	c, err := drbd.ParseCState([]byte(cs))
+	require.NoError(t, err)
+	assert.Equal(t, r.CState, c, "drbdadm cstate and /proc/drbd")
+	ds, _, _ := s.run(t, node, "drbdadm", "dstate", "pc0")
+	disk, peerDisk, err := drbd.ParseDState([]byte(ds))
+	require.NoError(t, err)
+	assert.Equal(t, [2]drbd.DiskState{r.Disk, r.PeerDisk}, [2]drbd.DiskState{disk, peerDisk}, "drbdadm dstate and /proc/drbd")
+	return r
+}
+
+func TestDRBDHealthy(t *testing.T) {
+	s := start(t, "11.1.8")
+	m := s.drbdState(t, be1)
+	assert.True(t, m.Healthy(drbd.Primary), m.String())
+	assert.Equal(t, byte('C'), m.Protocol, "protocol C (OO PC/templates/default/drbd.conf.erb)")
+	b := s.drbdState(t, be2)
+	assert.True(t, b.Healthy(drbd.Secondary), b.String())
+	_, stderr, code := s.run(t, fe1, "drbdadm", "role", "pc0")
+	assert.Equal(t, 127, code, "front ends have no DRBD: %s", stderr)
+}
+
+// Disconnected: no fencing in pc0.res, so both sides wait for the link
+// (WFConnection) with their disks UpToDate as far as each knows, and the
+// peer's role and disk are Unknown.
+func TestKnobDRBDDisconnected(t *testing.T) {
+	s := start(t, "11.1.8", clustertest.DRBDDisconnected())
+	for node, role := range map[string]drbd.Role{be1: drbd.Primary, be2: drbd.Secondary} {
+		r := s.drbdState(t, node)
+		assert.Equal(t, drbd.WFConnection, r.CState, node)
+		assert.Equal(t, role, r.Role, node)
+		assert.Equal(t, drbd.Unknown, r.PeerRole, node)
+		assert.Equal(t, drbd.UpToDate, r.Disk, node)
+		assert.Equal(t, drbd.DUnknown, r.PeerDisk, node)
+		assert.False(t, r.Connected(), node)
+	}
+	h := s.haStatus(t, be1)
+	assert.Contains(t, problems(h), "my DRBD status is:  0: cs:WFConnection ro:Primary/Unknown ds:UpToDate/DUnknown C r-----")
+}
+
+func TestKnobDRBDInconsistent(t *testing.T) {
+	s := start(t, "11.1.8", clustertest.DRBDInconsistent())
+	r := s.drbdState(t, be2)
+	assert.Equal(t, drbd.Inconsistent, r.Disk)
+	assert.Equal(t, drbd.WFConnection, r.CState)
+	m := s.drbdState(t, be1)
+	assert.Equal(t, drbd.UpToDate, m.Disk)
+	_, stderr, code := s.run(t, be2, "drbdadm", "primary", "pc0")
+	assert.Equal(t, 17, code, "no failover onto Inconsistent data")
+	assert.Contains(t, stderr, "Need access to UpToDate data")
+}
+
+// The secondary's replication address (cluster_ipaddress) stops answering:
+// the link is down and ha-status's ping check fails (exit 6, OO 11.1.8
+// files/private-chef-ctl-commands/ha.rb).
+func TestKnobDRBDPeerUnreachable(t *testing.T) {
+	s := start(t, "11.1.8", clustertest.DRBDPeerUnreachable())
+	assert.Equal(t, drbd.WFConnection, s.drbdState(t, be1).CState)
+	_, _, code := s.run(t, be1, "ping", "-c", "1", "-W", "1", "10.1.2.12")
+	assert.Equal(t, 1, code)
+	h := s.haStatus(t, be1)
+	assert.Equal(t, 6, h.ExitCode)
+	assert.Contains(t, problems(h), "DRBD secondary IP address does not ping")
+}
+
+// Reconnect after a disconnect: the node that fell behind resyncs from
+// the other (SyncTarget, Inconsistent) with progress lines, then both are
+// UpToDate again.
+func TestKnobDRBDReconnect(t *testing.T) {
+	s := start(t, "11.1.8", clustertest.DRBDDisconnected())
+	require.NoError(t, s.Plant(clustertest.DRBDReconnect()))
+	r := s.drbdState(t, be2)
+	assert.Equal(t, drbd.SyncTarget, r.CState)
+	assert.Equal(t, drbd.Inconsistent, r.Disk)
+	assert.True(t, r.Syncing())
+	require.NotNil(t, r.Sync, "progress lines")
+	assert.Less(t, r.Sync.Percent, 1.0)
+	assert.Equal(t, drbd.SyncSource, s.drbdState(t, be1).CState)
+	s.clock.Advance(10 * time.Minute)
+	assert.True(t, s.drbdState(t, be2).Healthy(drbd.Secondary))
+}
+
+// A resync from 10% at 10 MiB/s on the cluster clock.
+func TestKnobDRBDResync(t *testing.T) {
+	s := start(t, "11.1.8", clustertest.DRBDResync(10, 10240))
+	r := s.drbdState(t, be2)
+	assert.Equal(t, drbd.SyncTarget, r.CState)
+	require.NotNil(t, r.Sync)
+	assert.InDelta(t, 9.9, r.Sync.Percent, 0.15)
+	assert.Equal(t, uint64(10240), r.Sync.Speed)
+	assert.Equal(t, 123*time.Second, r.Sync.Finish)
+	assert.Equal(t, r.Counters.OutOfSyncKiB/1024, r.Sync.LeftKiB/1024)
+	s.clock.Advance(time.Minute)
+	later := s.drbdState(t, be2)
+	require.NotNil(t, later.Sync)
+	assert.Greater(t, later.Sync.Percent, r.Sync.Percent, "it moves with the clock")
+	s.clock.Advance(2 * time.Minute)
+	done := s.drbdState(t, be2)
+	assert.Equal(t, drbd.Connected, done.CState)
+	assert.True(t, done.UpToDate())
+	assert.Nil(t, done.Sync)
+}
+
+// Split brain: the secondary took the VIP and DRBD primary while the link
+// was down: both nodes StandAlone Primary, both holding the VIP, both
+// keepalived MASTER.
+func TestKnobSplitBrain(t *testing.T) {
+	s := start(t, "11.1.8", clustertest.SplitBrain())
+	for _, node := range []string{be1, be2} {
+		r := s.drbdState(t, node)
+		assert.True(t, r.StandAlone(), node)
+		assert.Equal(t, drbd.Primary, r.Role, node)
+		assert.Equal(t, drbd.Unknown, r.PeerRole, node)
+		out, _, _ := s.run(t, node, "ip", "-o", "-4", "addr", "show")
+		assert.Contains(t, out, "inet 192.168.4.7/24", "%s holds the VIP", node)
+		var state string
+		s.Node(node).Lock(func(n *clustertest.Node) { state = n.KeepalivedState() })
+		assert.Equal(t, "MASTER", state, node)
+	}
+}
+
+// StandAlone: the link dropped for good (a split brain DRBD detected and
+// resolved by hand part-way, or `drbdadm disconnect`): neither side tries
+// to connect, and each keeps its role.
+func TestKnobDRBDStandAlone(t *testing.T) {
+	s := start(t, "11.1.8", clustertest.DRBDStandAlone())
+	for node, role := range map[string]drbd.Role{be1: drbd.Primary, be2: drbd.Secondary} {
+		r := s.drbdState(t, node)
+		assert.Equal(t, drbd.StandAlone, r.CState, node)
+		assert.Equal(t, role, r.Role, node)
+		assert.Equal(t, drbd.Unknown, r.PeerRole, node)
+	}
+}

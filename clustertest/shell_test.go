@@ -1,0 +1,70 @@
+package clustertest_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/clustertest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSplit(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		err  string
+	}{
+		{in: "private-chef-ctl status", want: []string{"private-chef-ctl", "status"}},
+		{in: "  a\t b\n c  ", want: []string{"a", "b", "c"}},
+		{in: `'it'\''s' "x y" ''`, want: []string{"it's", "x y", ""}},
+		{in: `a'b'"c"\ d`, want: []string{"abc d"}},
+		{in: `"a\b" "\$HOME" "q\"" "\\"`, want: []string{`a\b`, "$HOME", `q"`, `\`}},
+		{in: "'two\nlines'", want: []string{"two\nlines"}},
+		{in: `echo $$; exec true`, want: []string{"echo", "$$;", "exec", "true"}},
+		{in: "", want: nil},
+		{in: "'open", err: "unterminated '"},
+		{in: `"open`, err: `unterminated "`},
+	} {
+		got, err := clustertest.Split(tc.in)
+		if tc.err != "" {
+			assert.EqualError(t, err, tc.err, "%q", tc.in)
+			continue
+		}
+		require.NoError(t, err, "%q", tc.in)
+		assert.Equal(t, tc.want, got, "%q", tc.in)
+	}
+}
+
+// FuzzSplit: the simulated shell reads whatever an SSH client sends.
+// Split never panics, and it undoes cluster.ShellJoin for any words.
+func FuzzSplit(f *testing.F) {
+	for _, s := range []string{"private-chef-ctl status", `sh -c 'echo "$@"' x 'a b'`, `"\$\"\\"`, "'", `"`, "\\", "a\\\nb",
+		"echo $$; exec sudo -n -- cat /proc/drbd", "\x00'\xff'"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		words, err := clustertest.Split(s)
+		if err == nil {
+			for _, w := range words {
+				if strings.ContainsAny(w, " \t\n") && !strings.ContainsAny(s, `'"\`) {
+					t.Fatalf("Split(%q): unquoted word %q holds a blank", s, w)
+				}
+			}
+		}
+		argv := strings.Split(s, "\x00")
+		back, err := clustertest.Split(cluster.ShellJoin(argv))
+		if err != nil {
+			t.Fatalf("Split(ShellJoin(%q)): %v", argv, err)
+		}
+		if len(back) != len(argv) {
+			t.Fatalf("Split(ShellJoin(%q)) = %q", argv, back)
+		}
+		for i := range argv {
+			if back[i] != argv[i] {
+				t.Fatalf("Split(ShellJoin(%q)) = %q", argv, back)
+			}
+		}
+	})
+}
