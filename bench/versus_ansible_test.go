@@ -167,7 +167,11 @@ var hostLine = regexp.MustCompile(`(?m)^(\S+) \| (CHANGED|SUCCESS|FAILED|UNREACH
 // call runs one ad-hoc command over hosts and checks that every host of
 // the pattern answered (a command may fail on a node: that is an answer,
 // as it is for chefha; an unreachable node is not). It returns the output.
+// Each call has opTimeout of its own: an op of several calls (the six
+// reads) on a loaded machine must not fail for their sum.
 func (a *ansible) call(ctx context.Context, control, pattern, module, arg string, want int) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, a.bin, pattern, "-i", a.inv, "-f", "5", "-m", module, "-a", arg)
 	cmd.Env = append(a.env, "ANSIBLE_SSH_CONTROL_PATH_DIR="+control)
 	out, err := cmd.CombinedOutput()
@@ -196,10 +200,8 @@ func (a *ansible) runOps(b *testing.B, conn string, op func(ctx context.Context,
 	b.Helper()
 	cpu := cpuMeter{who: syscall.RUSAGE_CHILDREN}
 	run := func(control string) {
-		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-		defer cancel()
 		cpu.start()
-		err := op(ctx, control)
+		err := op(context.Background(), control) // each call bounds itself
 		cpu.stop()
 		if err != nil {
 			b.Fatal(err)
