@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,7 +43,8 @@ import (
 //	                   that spawns ssh pays it
 //	SHELL/run-script   cluster.SSH.Run of be1's gather script, as Gather runs it
 //	nsenter/true, nsenter/script   the same inside the node without SSH (nsenter
-//	            into its namespaces): script minus true is the script's own time
+//	            into its namespaces): script minus true is the script's own
+//	            time; their cpu_ms/op is the node's CPU, not chefha's
 //	judge       upgrade.Preflight on facts already read: chefha's checks alone
 //
 // SHELL is bashrc or clean (see shellMode).
@@ -205,15 +207,19 @@ func BenchmarkConnection(b *testing.B) {
 		argv []string
 	}{{"true", []string{"true"}}, {"script", argv}} {
 		b.Run("nsenter/"+c.name, func(b *testing.B) {
+			cpu := cpuMeter{who: syscall.RUSAGE_CHILDREN} // the node's processes, which nsenter waits for
 			for range b.N {
 				cctx, cancel := context.WithTimeout(ctx, opTimeout)
+				cpu.start()
 				out, err := node.Exec(cctx, c.argv...)
+				cpu.stop()
 				cancel()
 				if err != nil {
 					b.Fatalf("%v: %s", err, out)
 				}
 			}
 			shared.record(b)
+			cpu.report(b)
 		})
 	}
 	b.Run("judge", func(b *testing.B) {

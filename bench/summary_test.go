@@ -93,7 +93,7 @@ func (s *suite) summary(w io.Writer) {
 		}
 	}
 	h2h := []string{"head to head, alternating: chefha Preflight", "  Ansible -m shell, chefha's script", "  median of the ops' ratios",
-		"  own CPU: chefha", "  own CPU: Ansible"}
+		"  own CPU: chefha", "  own CPU: Ansible", "  own CPU: Ansible ÷ chefha"}
 	seen := false
 	for _, col := range cols {
 		c, okc := s.result("BenchmarkHeadToHead/" + col + "/chefha")
@@ -110,14 +110,60 @@ func (s *suite) summary(w io.Writer) {
 		ca, okca := s.result("BenchmarkHeadToHead/" + col + "/ansible/cpu")
 		h2h[3] += "\t" + dur(cc, okcc)
 		h2h[4] += "\t" + dur(ca, okca)
+		h2h[5] += "\t" + ratio(ca, okca, func(string) (time.Duration, bool) { return cc, okcc }, col)
 	}
 	if seen {
 		for _, l := range h2h {
 			fmt.Fprintf(tw, "%s\t\n", l)
 		}
 	}
+	s.aboveFloor(tw, cols, chefha)
 	tw.Flush()
 	s.breakdown(w)
+}
+
+// aboveFloor prints the floor (BenchmarkNodesFloor: the nodes' own work,
+// no tool) and each tool's time above it, where their ratio is the ratio
+// of what the tools themselves cost.
+func (s *suite) aboveFloor(tw io.Writer, cols []string, chefha func(string) (time.Duration, bool)) {
+	f, ok := s.result("BenchmarkNodesFloor")
+	if !ok {
+		return
+	}
+	fcpu, okcpu := s.result("BenchmarkNodesFloor/cpu")
+	line := "floor, no tool: the 5 scripts at once in the nodes (nsenter)"
+	for range cols {
+		line += "\t" + dur(f, true)
+	}
+	fmt.Fprintf(tw, "%s\t\n", line)
+	if okcpu {
+		line = "  the nodes' CPU for it"
+		for range cols {
+			line += "\t" + dur(fcpu, true)
+		}
+		fmt.Fprintf(tw, "%s\t\n", line)
+	}
+	ansible := prefixed(s, "BenchmarkAnsibleGatherScript/shell/")
+	rows := []string{"  chefha Preflight − floor", "  Ansible -m shell, chefha's script − floor", "  ÷ (the tools' own cost)"}
+	for _, col := range cols {
+		c, okc := chefha(col)
+		a, oka := ansible(col)
+		rows[0] += "\t" + above(c, f, okc)
+		rows[1] += "\t" + above(a, f, oka)
+		rows[2] += "\t" + ratio(a-f, oka && c > f, func(string) (time.Duration, bool) { return c - f, okc && c > f }, col)
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t\n", r)
+	}
+}
+
+// above is d − floor, or "≤0" when the tool met the floor (within the
+// noise of two separate benchmarks).
+func above(d, floor time.Duration, ok bool) string {
+	if ok && d <= floor {
+		return "≤0"
+	}
+	return dur(d-floor, ok)
 }
 
 func prefixed(s *suite, prefix string) func(string) (time.Duration, bool) {
