@@ -35,6 +35,7 @@ bench:
 # Ansible is a peer of this target only: make test never starts it.
 bench-ansible:
 	$(MAKE) peers PEERS="$(PEERS) ansible:ansible"
+	@date -u; nproc; uptime
 	$(GO) test ./bench -run '^$$' -bench . -benchtime 5x -timeout 60m
 
 FUZZ := upgrade:FuzzLoadFacts upgrade:FuzzDecodeRecord cluster:FuzzParseTreeListing cluster:FuzzRedactSecrets cluster:FuzzParseHosts \

@@ -81,6 +81,7 @@ type suite struct {
 	lab     *lab.Lab
 	err     error
 	took    time.Duration
+	load    string              // the load average when the lab started
 	scripts map[string][]string // node → the argv chefha's Gather runs there
 	rcFile  string              // the login user's .bashrc ("" when there is none)
 	tmp     string              // 0700: inventory, Ansible's home, control sockets
@@ -116,6 +117,7 @@ func (s *suite) start(b *testing.B) *lab.Lab {
 		if s.tmp, s.err = os.MkdirTemp("", "chefha-bench-"); s.err != nil {
 			return
 		}
+		s.load = loadAvg()
 		start := time.Now()
 		s.lab, s.err = lab.Start(ctx, lab.Spec{Version: "1.4.6", Frontends: 3})
 		s.took = time.Since(start)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,8 +30,9 @@ func (s *suite) summary(w io.Writer) {
 	if len(s.names()) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nchefha vs Ansible over one lab of 5 nodes (2 back ends, 3 front ends; lab up in %s); load average now %s\n",
-		s.took.Round(time.Millisecond), loadAvg())
+	fmt.Fprintf(w, "\nchefha vs Ansible over one lab of 5 nodes (2 back ends, 3 front ends; lab up in %s)\n", s.took.Round(time.Millisecond))
+	fmt.Fprintf(w, "%s, %d CPUs, load average (1 5 15 min) %s at the start, %s now\n",
+		time.Now().UTC().Format(time.DateTime+" MST"), runtime.NumCPU(), s.load, loadAvg())
 	var cols []string
 	for _, sh := range shells {
 		for _, c := range conns {
