@@ -2,10 +2,13 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/chefha/chefha/lab"
 )
 
 // BenchmarkNodesFloor is the nodes' own work in a pre-flight, with no
@@ -23,30 +26,37 @@ import (
 func BenchmarkNodesFloor(b *testing.B) {
 	l := shared.start(b)
 	cpu := cpuMeter{who: syscall.RUSAGE_CHILDREN}
-	errs := make([]error, len(l.Nodes))
 	b.ResetTimer()
 	for range b.N {
 		cpu.start()
-		var wg sync.WaitGroup
-		for i, n := range l.Nodes {
-			wg.Go(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-				defer cancel()
-				out, err := n.Exec(ctx, shared.scripts[n.Name]...)
-				if err == nil && len(lastSection.FindAll(out, -1)) != 1 {
-					err = fmt.Errorf("the script did not finish: %s", out)
-				}
-				errs[i] = err
-			})
-		}
-		wg.Wait()
+		err := runScripts(l)
 		cpu.stop()
-		for i, err := range errs {
-			if err != nil {
-				b.Fatalf("%s: %v", l.Nodes[i].Name, err)
-			}
+		if err != nil {
+			b.Fatal(err)
 		}
 	}
 	shared.record(b)
 	cpu.report(b)
+}
+
+// runScripts runs every node's gather script inside it, all at once, and
+// checks that each ran through.
+func runScripts(l *lab.Lab) error {
+	errs := make([]error, len(l.Nodes))
+	var wg sync.WaitGroup
+	for i, n := range l.Nodes {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+			defer cancel()
+			out, err := n.Exec(ctx, shared.scripts[n.Name]...)
+			if err == nil && len(lastSection.FindAll(out, -1)) != 1 {
+				err = fmt.Errorf("the script did not finish: %s", out)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", n.Name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -95,7 +95,7 @@ func (s *suite) summary(w io.Writer) {
 		}
 	}
 	h2h := []string{"head to head, alternating: chefha Preflight", "  Ansible -m shell, chefha's script", "  median of the ops' ratios",
-		"  own CPU: chefha", "  own CPU: Ansible", "  own CPU: Ansible ÷ chefha"}
+		"  own CPU: chefha", "  own CPU: Ansible", "  own CPU: Ansible ÷ chefha", "  floor, no tool, after each pair"}
 	seen := false
 	for _, col := range cols {
 		c, okc := s.result("BenchmarkHeadToHead/" + col + "/chefha")
@@ -113,6 +113,8 @@ func (s *suite) summary(w io.Writer) {
 		h2h[3] += "\t" + dur(cc, okcc)
 		h2h[4] += "\t" + dur(ca, okca)
 		h2h[5] += "\t" + ratio(ca, okca, func(string) (time.Duration, bool) { return cc, okcc }, col)
+		f, okf := s.result("BenchmarkHeadToHead/" + col + "/floor")
+		h2h[6] += "\t" + dur(f, okf)
 	}
 	if seen {
 		for _, l := range h2h {

@@ -288,8 +288,10 @@ func BenchmarkAnsibleTrue(b *testing.B) {
 // BenchmarkHeadToHead alternates one chefha pre-flight and one Ansible
 // call running chefha's script (-m shell), op after op, so that both meet
 // the same load: on a shared machine that is what makes their ratio
-// stable. Metrics: chefha_ms and ansible_ms (means), x_median (the median
-// of the ops' ratios). ns/op is the pair's sum.
+// stable. After each pair, untimed, the floor (BenchmarkNodesFloor's op)
+// meets the same load too. Metrics: chefha_ms, ansible_ms and floor_ms
+// (means), x_median (the median of the ops' ratios), chefha_cpu_ms and
+// ansible_cpu_ms. ns/op is the pair's sum.
 func BenchmarkHeadToHead(b *testing.B) {
 	l := shared.start(b)
 	a := getAnsible(b, l)
@@ -314,7 +316,7 @@ func BenchmarkHeadToHead(b *testing.B) {
 				if conn == warm {
 					gather()
 				}
-				var tc, ta time.Duration
+				var tc, ta, tf time.Duration
 				cpuC, cpuA := cpuMeter{who: syscall.RUSAGE_SELF}, cpuMeter{who: syscall.RUSAGE_CHILDREN}
 				ratios := make([]float64, 0, b.N)
 				b.ResetTimer()
@@ -333,11 +335,16 @@ func BenchmarkHeadToHead(b *testing.B) {
 					gather()
 					cpuA.stop()
 					end := time.Now()
+					b.StopTimer()
 					if conn == cold {
-						b.StopTimer()
 						a.closeMasters(control)
-						b.StartTimer()
 					}
+					fstart := time.Now()
+					if err := runScripts(l); err != nil {
+						b.Fatal(err)
+					}
+					tf += time.Since(fstart)
+					b.StartTimer()
 					tc += mid.Sub(start)
 					ta += end.Sub(mid)
 					ratios = append(ratios, float64(end.Sub(mid))/float64(mid.Sub(start)))
@@ -349,9 +356,13 @@ func BenchmarkHeadToHead(b *testing.B) {
 				b.ReportMetric(float64(tc/n)/1e6, "chefha_ms")
 				b.ReportMetric(float64(ta/n)/1e6, "ansible_ms")
 				b.ReportMetric(med, "x_median")
+				b.ReportMetric(float64(tf/n)/1e6, "floor_ms")
 				b.ReportMetric(float64(cpuC.total/n)/1e6, "chefha_cpu_ms")
 				b.ReportMetric(float64(cpuA.total/n)/1e6, "ansible_cpu_ms")
 				shared.recordPair(b, tc/n, ta/n, med)
+				shared.mu.Lock()
+				shared.results[b.Name()+"/floor"] = append(shared.results[b.Name()+"/floor"], sample{b.N, tf / n})
+				shared.mu.Unlock()
 				shared.recordPair(b, cpuC.total/n, cpuA.total/n, -1)
 			})
 		}
