@@ -5,7 +5,7 @@ GO ?= go
 # Debian packages whose programs the tests start for real.
 PEERS := runit:runsvdir openssh-server:sshd openssh-client:ssh-keygen sudo:sudo keepalived:keepalived iproute2:ip procps:ps dpkg:dpkg-deb rpm:rpmbuild rsync:rsync lvm2:lvm
 
-.PHONY: test peers vet bench fuzz
+.PHONY: test peers vet bench bench-ansible fuzz
 
 test: peers vet
 	$(GO) test -race ./...
@@ -30,6 +30,13 @@ peers:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# chefha against Ansible over one lab cluster (root): see bench/README.md.
+# Ansible is a peer of this target only: make test never starts it.
+bench-ansible:
+	$(MAKE) peers PEERS="$(PEERS) ansible:ansible"
+	@date -u; nproc; uptime
+	$(GO) test ./bench -run '^$$' -bench . -benchtime 5x -timeout 60m
 
 FUZZ := upgrade:FuzzLoadFacts upgrade:FuzzDecodeRecord cluster:FuzzParseTreeListing cluster:FuzzRedactSecrets cluster:FuzzParseHosts \
 	cluster:FuzzKnownHostsLine cluster:FuzzParseTopology internal/termsafe:FuzzString internal/pkgfile:FuzzReadDeb internal/pkgfile:FuzzReadRPM \
