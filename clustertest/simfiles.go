@@ -271,4 +271,3 @@ func (n *Node) fileCommand(argv []string, e shellIO) int {
 	}
 	return notEmulated(argv, e)
 }
-
