@@ -46,7 +46,7 @@ func pair(in Input) (keepalived.Pair, bool) {
 	vip := vipOf(t)
 	bf, _ := in.Facts.Node(boot.Name)
 	sf, _ := in.Facts.Node(sec.Name)
-	return keepalived.Pair{Bootstrap: bf.KeepalivedState(vip), Secondary: sf.KeepalivedState(vip)}, true
+	return keepalived.Pair{Bootstrap: in.view(bf).KeepalivedState(vip), Secondary: in.view(sf).KeepalivedState(vip)}, true
 }
 
 func keepalivedFindings(name string, kf []keepalived.Finding) []Finding {

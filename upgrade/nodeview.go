@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/chefha/chefha/drbd"
+	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/runit"
 )
@@ -23,6 +24,8 @@ type nodeView struct {
 	stats    []runit.FileStat
 	statsOK  bool
 	level    *memo[migration.Level]
+	ka       *keepalived.NodeState // for kaVIP
+	kaVIP    string
 }
 
 type memo[T any] struct {
@@ -52,6 +55,16 @@ func (n *nodeView) Services() ([]runit.ServiceStatus, error) {
 
 func (n *nodeView) Level() (migration.Level, error) {
 	return remember(&n.level, n.NodeFacts.Level)
+}
+
+// KeepalivedState is NodeFacts.KeepalivedState worked out once: three
+// checks read the pair, and cluster.log is the longest section to parse.
+func (n *nodeView) KeepalivedState(vip string) keepalived.NodeState {
+	if n.ka == nil || n.kaVIP != vip {
+		st := n.NodeFacts.KeepalivedState(vip)
+		n.ka, n.kaVIP = &st, vip
+	}
+	return *n.ka
 }
 
 // isEC11 reports whether the node's installed package is Enterprise Chef 11.
