@@ -241,6 +241,9 @@ func TestLabKnobsMisc(t *testing.T) {
 	_, code = exec1(t, be1, "ping", "-c", "1", "-W", "1", be2.ClusterAddr)
 	assert.NotEqual(t, 0, code)
 
+	// Held from its start (ecmodel.HoldPath), the resync cannot end
+	// before the test has looked at it.
+	require.NoError(t, l.Plant(clustertest.File(be2.Name, ecmodel.HoldPath, "", 0o644)))
 	require.NoError(t, l.Plant(clustertest.DRBDReconnect()))
 	_, code = exec1(t, be1, "ping", "-c", "1", "-W", "1", be2.ClusterAddr)
 	assert.Equal(t, 0, code, "the replication address is back")
