@@ -226,6 +226,7 @@ func TestLabLeftoversAreCleaned(t *testing.T) {
 	}
 	t.Parallel()
 	needLab(t)
+	admit(t, 1) // the child's lab
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLabLeftoversAreCleaned$")
 	cmd.Env = append(os.Environ(), leftoverEnv+"=1")
 	cmd.Stderr = os.Stderr
