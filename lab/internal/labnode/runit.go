@@ -134,10 +134,16 @@ func (h *Host) StartJob(ctx context.Context, job string) error {
 		return err
 	}
 	if alone {
-		h.waitSupervised(ctx, 15*time.Second)
+		h.waitSupervised(ctx, drainWait)
 	}
 	return nil
 }
+
+// drainWait bounds the waits for runit's processes to come up or go: they
+// only start or drain (a service's stop delay, svlogd), so however loaded
+// the machine they end, but a node's run of them takes longer there than
+// any few seconds.
+const drainWait = 2 * time.Minute
 
 // waitSupervised waits until every linked service directory has a runsv
 // (its supervise/ok pipe has a reader).
@@ -199,7 +205,8 @@ func (h *Host) StopJob(ctx context.Context, job string) error {
 		post = syscall.SIGHUP
 	}
 	syscall.Kill(pid, syscall.SIGTERM)
-	for i := 0; i < 500 && h.ProcessAlive(pid) && procState(pid) != "Z"; i++ {
+	deadline := time.Now().Add(drainWait)
+	for h.ProcessAlive(pid) && procState(pid) != "Z" && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
 	orphans := orphanRunsv()
@@ -212,7 +219,7 @@ func (h *Host) StopJob(ctx context.Context, job string) error {
 	// service and svlogd and exit: wait for them, so that the new
 	// runsvdir's runsv do not meet their supervise locks still held, as
 	// an instant successor would.
-	for i := 0; i < 1000; i++ {
+	for time.Now().Before(deadline) && ctx.Err() == nil {
 		alive := false
 		for _, p := range orphans {
 			if h.ProcessAlive(p) && procState(p) != "Z" {
