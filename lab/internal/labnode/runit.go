@@ -134,16 +134,10 @@ func (h *Host) StartJob(ctx context.Context, job string) error {
 		return err
 	}
 	if alone {
-		h.waitSupervised(ctx, drainWait)
+		h.waitSupervised(ctx, 15*time.Second)
 	}
 	return nil
 }
-
-// drainWait bounds the waits for runit's processes to come up or go: they
-// only start or drain (a service's stop delay, svlogd), so however loaded
-// the machine they end, but a node's run of them takes longer there than
-// any few seconds.
-const drainWait = 2 * time.Minute
 
 // waitSupervised waits until every linked service directory has a runsv
 // (its supervise/ok pipe has a reader).
@@ -205,8 +199,7 @@ func (h *Host) StopJob(ctx context.Context, job string) error {
 		post = syscall.SIGHUP
 	}
 	syscall.Kill(pid, syscall.SIGTERM)
-	deadline := time.Now().Add(drainWait)
-	for h.ProcessAlive(pid) && procState(pid) != "Z" && time.Now().Before(deadline) && ctx.Err() == nil {
+	for i := 0; i < 500 && h.ProcessAlive(pid) && procState(pid) != "Z"; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
 	orphans := orphanRunsv()
@@ -219,7 +212,7 @@ func (h *Host) StopJob(ctx context.Context, job string) error {
 	// service and svlogd and exit: wait for them, so that the new
 	// runsvdir's runsv do not meet their supervise locks still held, as
 	// an instant successor would.
-	for time.Now().Before(deadline) && ctx.Err() == nil {
+	for i := 0; i < 1000; i++ {
 		alive := false
 		for _, p := range orphans {
 			if h.ProcessAlive(p) && procState(p) != "Z" {
