@@ -188,29 +188,40 @@ func (c *claim) release() {
 // withAllocLock runs f holding alloc.lock, waiting for it as long as ctx
 // allows.
 func withAllocLock(ctx context.Context, f func() error) error {
-	if err := os.MkdirAll(claimDir, 0o700); err != nil {
-		return err
-	}
-	lf, err := os.OpenFile(filepath.Join(claimDir, "alloc.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	lf, err := lockAlloc(ctx)
 	if err != nil {
 		return err
 	}
 	defer lf.Close() // closing drops the lock
+	return f()
+}
+
+// lockAlloc takes alloc.lock, waiting for it as long as ctx allows;
+// closing the file drops it.
+func lockAlloc(ctx context.Context) (*os.File, error) {
+	if err := os.MkdirAll(claimDir, 0o700); err != nil {
+		return nil, err
+	}
+	lf, err := os.OpenFile(filepath.Join(claimDir, "alloc.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
 	for {
 		err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
-			break
+			return lf, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			return fmt.Errorf("lab: lock %s: %w", lf.Name(), err)
+			lf.Close()
+			return nil, fmt.Errorf("lab: lock %s: %w", lf.Name(), err)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("lab: waiting for %s (another lab is starting): %w", lf.Name(), ctx.Err())
+			lf.Close()
+			return nil, fmt.Errorf("lab: waiting for %s (another lab is starting): %w", lf.Name(), ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return f()
 }
 
 // CleanLeftovers removes what labs whose process is gone (a killed test

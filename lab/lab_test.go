@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -191,18 +192,32 @@ type leftover struct {
 	Dir    string
 	Subnet netip.Prefix
 	NetNS  []string
+	Bridge string // the link the subnet's route goes through
+}
+
+// routeDev is the link the host's route to subnet goes through, if any.
+func routeDev(subnet netip.Prefix) string {
+	out, _ := exec.Command("ip", "route", "show", subnet.String()).Output()
+	f := strings.Fields(string(out))
+	if i := slices.Index(f, "dev"); i >= 0 && i+1 < len(f) {
+		return f[i+1]
+	}
+	return ""
 }
 
 // A lab whose process was killed leaves its nodes running, namespaces, a
 // bridge and files; CleanLeftovers (which Start calls) removes them, and
-// only them: the labs of the other tests running meanwhile live on.
+// only them: the labs of the other tests running meanwhile live on. Those
+// labs' Starts clean leftovers too, and may take the freed subnet at once:
+// the test holds their cleaning off until it has seen the leftovers, and
+// looks only at what the dead lab owned.
 func TestLabLeftoversAreCleaned(t *testing.T) {
 	if os.Getenv(leftoverEnv) != "" {
 		l, err := lab.Start(context.Background(), lab.Spec{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec := leftover{Dir: l.Dir, Subnet: l.Subnet}
+		rec := leftover{Dir: l.Dir, Subnet: l.Subnet, Bridge: routeDev(l.Subnet)}
 		for _, n := range l.Nodes {
 			rec.NetNS = append(rec.NetNS, n.NetNS)
 		}
@@ -211,6 +226,7 @@ func TestLabLeftoversAreCleaned(t *testing.T) {
 	}
 	t.Parallel()
 	needLab(t)
+	admit(t, 1) // the child's lab
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLabLeftoversAreCleaned$")
 	cmd.Env = append(os.Environ(), leftoverEnv+"=1")
 	cmd.Stderr = os.Stderr
@@ -223,20 +239,28 @@ func TestLabLeftoversAreCleaned(t *testing.T) {
 	for sc.Scan() && json.Unmarshal(sc.Bytes(), &rec) != nil {
 		said = append(said, sc.Text())
 	}
+	if len(rec.NetNS) == 0 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the child's lab did not start: %s", strings.Join(said, "\n"))
+	}
+	require.NotEmpty(t, rec.Bridge, "the child's lab has a route to %s", rec.Subnet)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	release, err := lab.HoldAlloc(ctx)
+	require.NoError(t, err)
 	require.NoError(t, cmd.Process.Kill())
 	cmd.Wait()
-	require.NotEmpty(t, rec.NetNS, "the child's lab did not start: %s", strings.Join(said, "\n"))
 
-	route := func() string {
-		out, _ := exec.Command("ip", "route", "show", rec.Subnet.String()).Output()
-		return strings.TrimSpace(string(out))
-	}
+	link := func() error { return exec.Command("ip", "link", "show", rec.Bridge).Run() }
 	pids, err := exec.Command("ip", "netns", "pids", rec.NetNS[0]).Output()
 	require.NoError(t, err)
 	require.NotEmpty(t, strings.Fields(string(pids)), "the dead lab's nodes still run")
-	require.NotEmpty(t, route(), "its bridge is still there")
+	require.NoError(t, link(), "its bridge is still there")
+	require.Equal(t, rec.Bridge, routeDev(rec.Subnet), "its route is still there")
+	release()
 
-	require.NoError(t, lab.CleanLeftovers(context.Background()))
+	require.NoError(t, lab.CleanLeftovers(ctx))
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	for _, ns := range rec.NetNS {
 		assert.NotContains(t, string(out), ns+" ")
@@ -250,7 +274,9 @@ func TestLabLeftoversAreCleaned(t *testing.T) {
 		}
 		return true
 	}, 5*time.Second, 50*time.Millisecond, "the dead lab's node processes killed: %s", pids)
-	assert.Empty(t, route(), "bridge removed")
+	assert.Error(t, link(), "bridge removed")
+	// The subnet may be another lab's by now, on a bridge of its own.
+	assert.NotEqual(t, rec.Bridge, routeDev(rec.Subnet), "the route through the bridge removed")
 	_, err = os.Stat(rec.Dir)
 	assert.True(t, errors.Is(err, os.ErrNotExist), "files removed")
 }

@@ -7,6 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,9 +31,9 @@ var binDir struct {
 // The test binary is also the lab's node program: package lab's init takes
 // it over when a node starts it in a role, before TestMain.
 func TestMain(m *testing.M) {
-	// Lab tests wait on real timers (VRRP adverts, sv's waits, the
-	// runner's holds), not on the CPU: unless -test.parallel says
-	// otherwise, let more of them run at once than GOMAXPROCS.
+	// Every test runs at once, unless -test.parallel says otherwise: how
+	// many labs live at a time is the admission's (labAdmission), which
+	// also picks who goes first.
 	flag.Parse()
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
@@ -69,6 +72,126 @@ func buildExample(t *testing.T, name string) string {
 	return b.path
 }
 
+// labAdmission lets a few labs live at a time, however many tests run.
+// A lab's real programs mostly wait (VRRP adverts, sv's polls, the
+// runner's holds), but each lab also runs some 70 processes whose starts
+// and sv calls need the CPU: on the 2-core machines the tests run on, more
+// labs at once than this only make every lab slower, and their fixed
+// waits (keepalived's, sv's) begin to fail.
+var labAdmission = newAdmission(labSlots())
+
+// defaultLabSlots: on 2 cores shared with other work, the package took
+// 306 s with 4 slots, 259 s with 6 and 253 s with 8, its longest test
+// (the upgrade, 145 s on an idle machine) the slower the more labs run
+// beside it. 6 is about as fast as 8 with less contention.
+const defaultLabSlots = 6
+
+// labSlots is CHEFHA_LAB_SLOTS when set (a machine with more cores may
+// take more), else defaultLabSlots.
+func labSlots() int {
+	if n, err := strconv.Atoi(os.Getenv("CHEFHA_LAB_SLOTS")); err == nil && n > 0 {
+		return n
+	}
+	return defaultLabSlots
+}
+
+// longest are the tests that take longest, first: they are admitted
+// before any other, so that the package takes about as long as its
+// longest test rather than that test after all the others.
+var longest = []string{"TestLabUpgradeKilledAndResumed", "TestLabFailoverWatched", "TestLabPackagingClusterSh", "TestLabSideBySide", "TestLabKnobsState", "TestLabKnobsUpgradePath"}
+
+// admission is a counting semaphore whose waiters are served by
+// priority, then in arrival order. It opens once the first waiters have
+// come: the parallel tests all start at the same moment, and the
+// priorities count only among those waiting together.
+type admission struct {
+	mu      sync.Mutex
+	cap     int
+	free    int
+	waiting []*admWaiter
+	seq     int
+	open    bool
+	opener  *time.Timer
+}
+
+// admissionQuiet is how long no test may have come for the admission to
+// open.
+const admissionQuiet = 200 * time.Millisecond
+
+type admWaiter struct {
+	n, prio, seq int
+	ready        chan struct{}
+}
+
+func newAdmission(n int) *admission { return &admission{cap: n, free: n} }
+
+// admit waits until n slots are free for t (the labs it starts) and
+// returns them when t ends.
+func admit(t *testing.T, n int) {
+	t.Helper()
+	prio := 0
+	root, _, _ := strings.Cut(t.Name(), "/")
+	if i := slices.Index(longest, root); i >= 0 {
+		prio = len(longest) - i
+	}
+	start := time.Now()
+	labAdmission.acquire(n, prio)
+	if d := time.Since(start); d > time.Second {
+		t.Logf("admitted after %s", d.Round(time.Millisecond))
+	}
+	t.Cleanup(func() { labAdmission.release(n) })
+}
+
+func (a *admission) acquire(n, prio int) {
+	a.mu.Lock()
+	n = min(n, a.cap) // more than there are: alone
+	w := &admWaiter{n: n, prio: prio, seq: a.seq, ready: make(chan struct{})}
+	a.seq++
+	a.waiting = append(a.waiting, w)
+	if a.opener == nil {
+		a.opener = time.AfterFunc(admissionQuiet, a.opening)
+	} else if !a.open {
+		a.opener.Reset(admissionQuiet)
+	}
+	a.wake()
+	a.mu.Unlock()
+	<-w.ready
+}
+
+func (a *admission) opening() {
+	a.mu.Lock()
+	a.open = true
+	a.wake()
+	a.mu.Unlock()
+}
+
+func (a *admission) release(n int) {
+	a.mu.Lock()
+	a.free += min(n, a.cap)
+	a.wake()
+	a.mu.Unlock()
+}
+
+// wake admits the first waiters, in order, while their slots are free.
+// The caller holds a.mu.
+func (a *admission) wake() {
+	if !a.open {
+		return
+	}
+	slices.SortStableFunc(a.waiting, func(x, y *admWaiter) int {
+		if x.prio != y.prio {
+			return y.prio - x.prio
+		}
+		return x.seq - y.seq
+	})
+	for len(a.waiting) > 0 && a.waiting[0].n <= a.free {
+		w := a.waiting[0]
+		a.waiting = a.waiting[1:]
+		a.free -= w.n
+		close(w.ready)
+	}
+}
+
 func needLab(t *testing.T) {
 	t.Helper()
 	if err := lab.Check(); errors.Is(err, lab.ErrUnsupported) {
@@ -76,12 +199,13 @@ func needLab(t *testing.T) {
 	}
 }
 
-// startLabs starts a lab per spec, all at once, and closes them when t
-// ends.
+// startLabs starts a lab per spec, all at once once admitted, and closes
+// them when t ends.
 func startLabs(t *testing.T, specs ...lab.Spec) []*lab.Lab {
 	t.Helper()
 	needLab(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	admit(t, len(specs))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	labs := make([]*lab.Lab, len(specs))
 	errs := make([]error, len(specs))

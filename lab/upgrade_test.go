@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -20,7 +21,7 @@ import (
 // upgradeCmd returns examples/upgrade (built once per run) and the
 // arguments that point it at the lab: its private-chef.rb, real packages
 // of the versions the plan may hop through (clustertest.WritePackage), a
-// journal of its own.
+// journal of its own, and no rehearsal (the lab's nodes are throwaway).
 func upgradeCmd(t *testing.T, l *lab.Lab) (bin string, args []string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -30,7 +31,7 @@ func upgradeCmd(t *testing.T, l *lab.Lab) (bin string, args []string) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(rb, b, 0o644))
 	args = []string{"-config", rb, "-ssh-config", l.SSHConfig, "-target", "11.1.8", "-backup-waived", "lab: throwaway nodes",
-		"-hold", "2s", "-journal", filepath.Join(dir, "journal.json"), "-apply"}
+		"-hold", "2s", "-journal", filepath.Join(dir, "journal.json"), "-apply", "-without-rehearsal"}
 	for _, v := range []string{"11.0.2", "11.1.8"} {
 		p, err := clustertest.WritePackage(dir, "debian", v)
 		require.NoError(t, err)
@@ -73,12 +74,16 @@ func TestLabUpgradeKilledAndResumed(t *testing.T) {
 	bin, args := upgradeCmd(t, l)
 	start := time.Now()
 	cmd := exec.Command(bin, append(args, "-o", "json")...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	sc := bufio.NewScanner(stdout)
 	killed := false
+	var said []string
 	for sc.Scan() {
+		said = append(said, sc.Text())
 		var ev struct{ Kind, Step string }
 		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Kind == "step-done" && strings.Contains(ev.Step, "install-package") {
 			require.NoError(t, cmd.Process.Kill())
@@ -86,8 +91,9 @@ func TestLabUpgradeKilledAndResumed(t *testing.T) {
 			break
 		}
 	}
-	cmd.Wait()
-	require.True(t, killed, "the run reached the install step")
+	err = cmd.Wait()
+	require.True(t, killed, "the run reached the install step; it ended (%v) after %s, saying:\n%s\nstderr:\n%s",
+		err, time.Since(start).Round(time.Millisecond), strings.Join(said, "\n"), stderr.String())
 	t.Logf("killed after the install, %s in", time.Since(start).Round(time.Millisecond))
 
 	out, err := exec.Command(bin, append(args, "-resume")...).CombinedOutput()

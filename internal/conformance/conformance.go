@@ -73,6 +73,14 @@ func run1(node Role, code int, has []string, argv ...string) Step {
 	return Step{Node: node, Argv: argv, Code: code, Has: has}
 }
 
+// hold plants ecmodel.HoldPath on the node sel picks; release is the
+// step that removes it.
+func hold(sel ecmodel.Selector) ecmodel.Knob {
+	return ecmodel.KnobFile(string(sel), ecmodel.HoldPath, "", 0o644)
+}
+
+func release(node Role) Step { return run1(node, 0, nil, "rm", ecmodel.HoldPath) }
+
 const (
 	clusterSh = ecmodel.ClusterSh
 	current   = ecmodel.CurrentPath
@@ -131,10 +139,13 @@ func Table() []Case {
 		{Name: "8 redis_lb first ships in 11.1.x; 1.x has opscode-authz; 1.2.8 has no bookshelf", Version: "1.2.8", ReadOnly: true, Steps: []Step{
 			{Node: Bootstrap, Argv: []string{"private-chef-ctl", "status"}, Has: []string{"opscode-authz"}, HasNot: []string{"bookshelf", "redis_lb"}},
 		}},
-		{Name: "9 cluster.sh: a request during a transition logs and exits 1, the loop picks it up", Version: "11.1.8", Steps: []Step{
+		// The transition is held (ecmodel.HoldPath) until the request has
+		// been made: on real time it would otherwise race the request.
+		{Name: "9 cluster.sh: a request during a transition logs and exits 1, the loop picks it up", Version: "11.1.8", Knobs: []ecmodel.Knob{hold(ecmodel.Bootstrap)}, Steps: []Step{
 			{Node: Bootstrap, Argv: []string{clusterSh, "backup"}, Background: true},
 			{Node: Bootstrap, Argv: []string{"cat", ecmodel.LockPath}, Within: time.Second},
 			run1(Bootstrap, 1, []string{"Requested transition to master, but state transition already running."}, clusterSh, "master"),
+			release(Bootstrap),
 			{Node: Bootstrap, Argv: []string{"cat", ecmodel.ClusterLogPath}, Within: 20 * time.Second, Has: []string{"Requested transition to master\n",
 				"Stopping service redis_lb", "Attempting to become DRBD secondary - attempts left 300", "Transitioned to backup",
 				"Attempting DRBD primary takeover - attempts left 300", "Starting service bookshelf", "Transitioned to master"}},
@@ -149,10 +160,14 @@ func Table() []Case {
 			{Node: Secondary, Argv: []string{"cat", "/proc/mounts"}, HasNot: []string{" " + ecmodel.DRBDDataDir + " "}},
 			{Node: Frontend, Argv: []string{"drbdadm", "role", "pc0"}, Code: 127},
 		}},
+		// Held (ecmodel.HoldPath) from its start until the steps have seen
+		// it in flight: on real time a loaded host would otherwise start
+		// the cluster after the resync's seven seconds.
 		{Name: "DRBD: a resync runs on the clock", Version: "11.1.8",
-			Knobs: []ecmodel.Knob{ecmodel.KnobDRBD(ecmodel.DRBDFault{Kind: "resync", Done: 50, Speed: 100 * 1024})}, Steps: []Step{
+			Knobs: []ecmodel.Knob{hold(ecmodel.Secondary), ecmodel.KnobDRBD(ecmodel.DRBDFault{Kind: "resync", Done: 50, Speed: 100 * 1024})}, Steps: []Step{
 				run1(Secondary, 0, []string{"SyncTarget"}, "drbdadm", "cstate", "pc0"),
 				run1(Secondary, 0, []string{"Inconsistent/UpToDate"}, "drbdadm", "dstate", "pc0"),
+				release(Secondary),
 				{Node: Secondary, Argv: []string{"drbdadm", "dstate", "pc0"}, Within: 10 * time.Second, Has: []string{"UpToDate/UpToDate"}},
 			}},
 		{Name: "DRBD: failing over onto a disconnected secondary is harm", Version: "11.1.8",

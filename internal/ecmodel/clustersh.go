@@ -16,6 +16,9 @@ import (
 // took the time).
 const Settle time.Duration = -1
 
+// holdPoll is how often a held transition looks whether HoldPath is gone.
+const holdPoll = 100 * time.Millisecond
+
 // Transition is one run of keepalived's notify script cluster.sh
 // (templates/default/cluster.sh.erb, the same from 11.0.2 to 11.2.0; 1.x
 // differs in how it lists services). It is a resumable state machine so
@@ -81,6 +84,9 @@ func (t *Transition) Step(ctx context.Context) (wait time.Duration, done bool, c
 			return 0, true, 0
 		}
 		if !t.begun {
+			if _, err := n.H.Stat(HoldPath); err == nil {
+				return holdPoll, false, 0
+			}
 			n.log("Transitioning to " + t.To)
 			t.begun, t.tries = true, 300 // 10 * SVWAIT
 		}

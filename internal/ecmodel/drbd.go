@@ -34,6 +34,8 @@ type DRBDResync struct {
 	Total  float64   `json:"total"` // KiB
 	Speed  float64   `json:"speed"` // KiB/s
 	Target string    `json:"target"`
+	// Held: the resync stands still at Done (see HoldSync).
+	Held bool `json:"held,omitempty"`
 }
 
 // drbdSize is the resync total shown, KiB.
@@ -88,12 +90,34 @@ func (d *DRBDPair) Fault(f DRBDFault, secondary string, now time.Time) error {
 	return nil
 }
 
+// HoldSync holds (held) or releases a resync whose target is node n, as
+// of now: held, it stands still where it is (HoldPath on n); released, it
+// goes on from there. It reports whether the pair changed.
+func (d *DRBDPair) HoldSync(n string, held bool, now time.Time) bool {
+	if d.progress(now); d.Sync == nil || d.Sync.Target != n || d.Sync.Held == held {
+		return false
+	}
+	if held {
+		d.Sync.Done = d.synced(now)
+	}
+	d.Sync.Start, d.Sync.Held = now, held
+	return true
+}
+
+// synced is the KiB of the resync done by now.
+func (d *DRBDPair) synced(now time.Time) float64 {
+	if d.Sync.Held {
+		return d.Sync.Done
+	}
+	return d.Sync.Done + d.Sync.Speed*now.Sub(d.Sync.Start).Seconds()
+}
+
 // progress finishes a resync whose time is up and returns the part done.
 func (d *DRBDPair) progress(now time.Time) float64 {
 	if d.Sync == nil {
 		return 1
 	}
-	done := d.Sync.Done + d.Sync.Speed*now.Sub(d.Sync.Start).Seconds()
+	done := d.synced(now)
 	if done >= d.Sync.Total {
 		d.Disk[d.Sync.Target], d.Sync = "UpToDate", nil
 		return 1

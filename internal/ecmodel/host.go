@@ -125,4 +125,11 @@ const (
 	// ModelDir holds what only the emulation needs: the release the last
 	// reconfigure applied, armed bugs, and harm done. Real nodes have none.
 	ModelDir = "/var/lib/chefha-model"
+	// HoldPath is a test's hold on a node's timed work, for a host on real
+	// time where the test cannot stop the clock: while the file exists, a
+	// cluster.sh run on the node waits, lock taken, before its transition
+	// begins, and a DRBD resync the node is the target of stands still.
+	// The test sees the work in flight as long as it needs and releases it
+	// by removing the file. The packaging has no such thing.
+	HoldPath = ModelDir + "/hold"
 )

@@ -52,8 +52,13 @@ func (h *Host) drbd(save bool, fn func(p *ecmodel.DRBDPair)) error {
 	if err := json.Unmarshal(b, &p); err != nil {
 		return fmt.Errorf("%s: %w", DRBDState, err)
 	}
+	// A resync this node is the target of stands still while the node
+	// has ecmodel.HoldPath (a test's hold; the pair records it, so that
+	// the peer sees it stand still too).
+	_, err = h.Stat(ecmodel.HoldPath)
+	held := p.HoldSync(h.name, err == nil, time.Now())
 	fn(&p)
-	if !save {
+	if !save && !held {
 		return nil
 	}
 	b, _ = json.MarshalIndent(&p, "", "  ")
@@ -88,7 +93,14 @@ func (h *Host) DRBDAdm(ctx context.Context, args ...string) (string, int) {
 // :cluster_ipaddress) off its interface, so the peer's real ping fails;
 // reconnect puts it back.
 func (h *Host) DRBDFault(f ecmodel.DRBDFault) error {
-	if err := h.drbd(true, func(p *ecmodel.DRBDPair) { p.Fault(f, h.name, time.Now()) }); err != nil {
+	err := h.drbd(true, func(p *ecmodel.DRBDPair) {
+		now := time.Now()
+		p.Fault(f, h.name, now)
+		// A resync planted while the node is held starts held.
+		_, err := h.Stat(ecmodel.HoldPath)
+		p.HoldSync(h.name, err == nil, now)
+	})
+	if err != nil {
 		return err
 	}
 	switch f.Kind {
