@@ -79,7 +79,7 @@ func DiagnoseProcesses(ps []Process) []Finding {
 			out = append(out, Finding{
 				Symptom:  SymptomRunsvdirErrors,
 				Subject:  fmt.Sprintf("runsvdir pid %d (%s)", r.Process.PID, r.ServiceDir),
-				Evidence: r.Errors,
+				Evidence: r.Current(),
 				Fix: "find what runsvdir's children complain of (log dir mode or owner, a missing SERVICE/current, " +
 					"a full filesystem) and correct it, then restart runsvdir: " + restartRunsvdir,
 			})

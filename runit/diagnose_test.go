@@ -3,6 +3,7 @@ package runit
 import (
 	"bytes"
 	"io/fs"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -111,4 +112,52 @@ func TestDiagnoseLogDir(t *testing.T) {
 	f = DiagnoseLogDir(LogDir{Dir: sticky}, "opscode")
 	require.Len(t, f, 1)
 	assert.Contains(t, f[0].Evidence[0], "has mode 1751", "the evidence shows the exact mode, special bits included")
+}
+
+// A runsv that could not lock its service's supervise/lock while the old
+// runsvdir job's runsv were stopping (the 11.x job swap) is history once
+// runsvdir runs a runsv for that service again; the same message with no
+// runsv for the service, a second runsvdir, or any other message is not.
+func TestLockContentionResolvedByALiveRunsv(t *testing.T) {
+	const lockMsg = "runsv opscode-chef: fatal: unable to lock supervise/lock: temporary failure"
+	runsvdir := func(log string) Process {
+		return Process{User: "root", PID: 700, PPID: 1, Command: "runsvdir -P /opt/opscode/service log: ......" + log}
+	}
+	runsv := func(pid int, name string) Process {
+		return Process{User: "root", PID: pid, PPID: 700, Command: "runsv " + name}
+	}
+	for _, tc := range []struct {
+		name    string
+		ps      []Process
+		current []string
+	}{
+		{"resolved: opscode-chef supervised again", []Process{runsvdir(lockMsg + "?"), runsv(701, "opscode-chef"), runsv(702, "nginx")}, nil},
+		{"held: no runsv for opscode-chef", []Process{runsvdir(lockMsg + "?"), runsv(702, "nginx")}, []string{lockMsg}},
+		{"no PPID column: nothing known", []Process{runsvdir(lockMsg + "?"), {User: "root", PID: 701, Command: "runsv opscode-chef"}}, []string{lockMsg}},
+		{"another error stays", []Process{runsvdir(lockMsg + "?svlogd: pausing: unable to rename current: /var/log/opscode/nginx: file does not exist?"), runsv(701, "opscode-chef")},
+			[]string{"svlogd: pausing: unable to rename current: /var/log/opscode/nginx: file does not exist"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := FindRunsvdirs(tc.ps)
+			if len(rs) != 1 {
+				t.Fatalf("%d runsvdirs", len(rs))
+			}
+			if got := rs[0].Current(); !slices.Equal(got, tc.current) {
+				t.Errorf("Current() = %q, want %q", got, tc.current)
+			}
+			if rs[0].Healthy() != (len(tc.current) == 0) {
+				t.Errorf("Healthy() = %v with %q current", rs[0].Healthy(), tc.current)
+			}
+			if len(rs[0].Errors) == 0 {
+				t.Error("Errors keeps the window's messages")
+			}
+			var symptoms []Symptom
+			for _, f := range DiagnoseProcesses(tc.ps) {
+				symptoms = append(symptoms, f.Symptom)
+			}
+			if want := len(tc.current) > 0; slices.Contains(symptoms, SymptomRunsvdirErrors) != want {
+				t.Errorf("DiagnoseProcesses: %v, want runsvdir-errors %v", symptoms, want)
+			}
+		})
+	}
 }

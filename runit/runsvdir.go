@@ -23,8 +23,55 @@ type Runsvdir struct {
 	Runsv []Process
 }
 
-// Healthy reports whether runsvdir's log window holds nothing but padding.
-func (r Runsvdir) Healthy() bool { return len(r.Errors) == 0 }
+// Healthy reports whether runsvdir's log window holds no current error
+// (see Current).
+func (r Runsvdir) Healthy() bool { return len(r.Current()) == 0 }
+
+// Current is Errors less the messages that no longer hold. The window is
+// history: runsvdir keeps a message there until later ones push it out.
+// One kind of message says itself whether it still holds: a runsv that
+// could not take its service's supervise/lock ("runsv NAME: fatal: unable
+// to lock supervise/lock: temporary failure") met another runsv holding
+// it — a second runsvdir on the same directory, or the old runsvdir job's
+// runsv still stopping their services when the job that replaced it
+// started (the 11.x reconfigure swaps opscode-runsvdir for
+// private-chef-runsvdir so). Such a runsv exits at once and runsvdir
+// starts another later, so a runsv child of this runsvdir for NAME now
+// means the lock is its own: the message is resolved. Without a PPID
+// column no child is known, and nothing is resolved.
+func (r Runsvdir) Current() []string {
+	var out []string
+	for _, m := range r.Errors {
+		if name, ok := lockContention(m); ok && r.supervises(name) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// lockContention returns the service of a runsv that could not lock.
+func lockContention(msg string) (string, bool) {
+	rest, ok := strings.CutPrefix(msg, "runsv ")
+	if !ok {
+		return "", false
+	}
+	name, rest, ok := strings.Cut(rest, ": ")
+	if !ok || name == "" || !strings.HasPrefix(rest, "fatal: unable to lock supervise/lock") {
+		return "", false
+	}
+	return name, true
+}
+
+// supervises reports whether a runsv child of this runsvdir runs for name.
+func (r Runsvdir) supervises(name string) bool {
+	for _, c := range r.Runsv {
+		if a := c.Argv(); len(a) == 2 && a[1] == name {
+			return true
+		}
+	}
+	return false
+}
 
 // FindRunsvdirs returns every runsvdir process in ps, in listing order.
 func FindRunsvdirs(ps []Process) []Runsvdir {

@@ -148,7 +148,7 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 				if ps, err := v.Processes(); err == nil {
 					for _, rd := range runit.FindRunsvdirs(ps) {
 						if !rd.Healthy() {
-							fatal = fmt.Errorf("runsvdir on %s is unhealthy: %s (fix the cause, then recover runsvdir as the runbook's example does: plan again with the runit recovery)", name, strings.Join(rd.Errors, "; "))
+							fatal = fmt.Errorf("runsvdir on %s is unhealthy: %s (fix the cause, then recover runsvdir as the runbook's example does: plan again with the runit recovery)", name, strings.Join(rd.Current(), "; "))
 							cancel()
 						}
 					}
