@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/internal/ecmodel"
 	"github.com/chefha/chefha/lab"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -102,4 +104,32 @@ func TestLabUpgradeKilledAndResumed(t *testing.T) {
 	assert.Regexp(t, `· hop1/install-package: recorded done, and its effect is on the cluster`, string(out), "the resumed run says what it found done")
 	assert.NotContains(t, string(out), "dpkg -i", "the package is not installed twice")
 	assertLabUpgraded(t, l)
+}
+
+// The runbook's own Example on real runit — both runsvdir trees alive on
+// one service directory, and a link to a removed service left in
+// /opt/opscode/service — is recovered by examples/upgrade -recover-runit,
+// which then upgrades the lab (the issue: it refused to plan, a service
+// "not running" behind the stale link).
+func TestLabRecoverRunitExample(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, lab.Spec{Version: "1.4.6", UpgradeSleep: 2 * time.Second, Knobs: []ecmodel.Knob{clustertest.TwoRunsvdirs(), clustertest.StaleLinks()}})
+	be1 := l.Nodes[0].Name
+	eventuallyFound(t, l, "11.1.8", be1+" runit-processes/two-runsvdirs", be1+" service-links/stale-service-link")
+	bin, args := upgradeCmd(t, l)
+	start := time.Now()
+	out, err := exec.Command(bin, append(args, "-recover-runit")...).CombinedOutput()
+	t.Logf("recovered and upgraded in %s:\n%s", time.Since(start).Round(time.Millisecond), out)
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "recover-runit", "the recovery is a step of the run")
+	assertLabUpgraded(t, l)
+	// The links to services EC 11 removed stay until the cleanup phase
+	// (warnings); the Example's link to a service that is gone does not.
+	got, table := found(t, l, "11.1.8")
+	for k := range got {
+		assert.False(t, strings.HasPrefix(k, be1+" runit-processes/"), "after the run: %s\n%s", k, table)
+	}
+	assert.NotContains(t, table, "nagios-old", "the stale link is gone")
+	_, err = os.Lstat(l.Nodes[0].Root("/opt/opscode/service/nagios-old"))
+	assert.ErrorIs(t, err, fs.ErrNotExist, "the stale link is gone")
 }
