@@ -42,7 +42,7 @@ func (r Runsvdir) Healthy() bool { return len(r.Current()) == 0 }
 func (r Runsvdir) Current() []string {
 	var out []string
 	for _, m := range r.Errors {
-		if name, ok := lockContention(m); ok && r.supervises(name) {
+		if name, ok := LockContention(m); ok && r.supervises(name) {
 			continue
 		}
 		out = append(out, m)
@@ -50,8 +50,9 @@ func (r Runsvdir) Current() []string {
 	return out
 }
 
-// lockContention returns the service of a runsv that could not lock.
-func lockContention(msg string) (string, bool) {
+// LockContention returns the service a log message names when it is a
+// runsv that could not take that service's supervise/lock.
+func LockContention(msg string) (string, bool) {
 	rest, ok := strings.CutPrefix(msg, "runsv ")
 	if !ok {
 		return "", false

@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/chefha/chefha/cluster"
@@ -30,9 +31,61 @@ func checkRunitProcesses(in Input) []Finding {
 			fs = append(fs, Finding{Check: "runit-processes", Severity: Fail, Node: n.Node, Symptom: "no-runsvdir", Evidence: []string{"no runsvdir process"},
 				Fix: "start the supervision tree: initctl start private-chef-runsvdir (opscode-runsvdir before EC 11)"})
 		}
-		fs = append(fs, runitFindings("runit-processes", Fail, n, runit.DiagnoseProcesses(ps))...)
+		rf := runit.DiagnoseProcesses(ps)
+		if n.isEC11() {
+			var removed []string
+			rf, removed = withoutRemovedServiceLocks(rf)
+			if len(removed) > 0 {
+				fs = append(fs, Finding{Check: "runit-processes", Severity: Warn, Node: n.Node, Symptom: "removed-service-lock",
+					Evidence: append([]string{"runsv cannot lock services EC 11 removed (the old runsvdir job's runsv may still hold them)"}, removed...),
+					Fix:      "private-chef-ctl cleanup, once the upgraded cluster is verified, removes these services and their links"})
+			}
+		}
+		fs = append(fs, runitFindings("runit-processes", Fail, n, rf)...)
 	}
 	return result("runit-processes", fs, "runsvdir healthy everywhere")
+}
+
+// runsvdirErrors are rd's current errors that harm what n runs: on EC 11,
+// not a runsv's that cannot lock a service EC 11 removed (see
+// withoutRemovedServiceLocks).
+func runsvdirErrors(n *nodeView, rd runit.Runsvdir) []string {
+	var out []string
+	for _, m := range rd.Current() {
+		if s, ok := runit.LockContention(m); ok && n.isEC11() && slices.Contains(runit.RemovedInEC11(), s) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// withoutRemovedServiceLocks takes out of runsvdir-errors findings the
+// messages of a runsv that cannot lock a service EC 11 removed. Such a
+// service's link stays until private-chef-ctl cleanup, so after the 11.x
+// reconfigure swaps runsvdir jobs, the new runsvdir keeps starting a runsv
+// for it while the old job's one may still hold the lock; nothing the
+// upgraded cluster runs is harmed. A finding left with no message goes.
+func withoutRemovedServiceLocks(rf []runit.Finding) (kept []runit.Finding, removed []string) {
+	for _, f := range rf {
+		if f.Symptom != runit.SymptomRunsvdirErrors {
+			kept = append(kept, f)
+			continue
+		}
+		var ev []string
+		for _, m := range f.Evidence {
+			if s, ok := runit.LockContention(m); ok && slices.Contains(runit.RemovedInEC11(), s) {
+				removed = append(removed, m)
+				continue
+			}
+			ev = append(ev, m)
+		}
+		if len(ev) > 0 {
+			f.Evidence = ev
+			kept = append(kept, f)
+		}
+	}
+	return kept, removed
 }
 
 func checkServiceLinks(in Input) []Finding {

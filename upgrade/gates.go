@@ -147,8 +147,8 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 				v := views[name]
 				if ps, err := v.Processes(); err == nil {
 					for _, rd := range runit.FindRunsvdirs(ps) {
-						if !rd.Healthy() {
-							fatal = fmt.Errorf("runsvdir on %s is unhealthy: %s (fix the cause, then recover runsvdir as the runbook's example does: plan again with the runit recovery)", name, strings.Join(rd.Current(), "; "))
+						if errs := runsvdirErrors(v, rd); len(errs) > 0 {
+							fatal = fmt.Errorf("runsvdir on %s is unhealthy: %s (fix the cause, then recover runsvdir as the runbook's example does: plan again with the runit recovery)", name, strings.Join(errs, "; "))
 							cancel()
 						}
 					}
