@@ -219,15 +219,15 @@ func TestRehearsalStopsWhereProductionStops(t *testing.T) {
 	assert.Equal(t, se.Step, rh.StoppedAt, "the rehearsal stopped where production does")
 }
 
-const prodRB = `topology "ha"
-server "chef-be-a.prod.example.com", :ipaddress => "10.20.0.11", :role => "backend", :bootstrap => true, :cluster_ipaddress => "172.16.0.11"
-server "chef-be-b.prod.example.com", :ipaddress => "10.20.0.12", :role => "backend", :cluster_ipaddress => "172.16.0.12"
-backend_vip "chef-be.prod.example.com", :ipaddress => "10.20.0.10", :device => "bond0", :heartbeat_device => "bond1"
-server "chef-fe-1.prod.example.com", :ipaddress => "10.20.1.1", :role => "frontend"
-server "chef-fe-2.prod.example.com", :ipaddress => "10.20.1.2", :role => "frontend"
-server "chef-fe-3.prod.example.com", :ipaddress => "10.20.1.3", :role => "frontend"
-api_fqdn "chef.prod.example.com"
-`
+// prodRB is a production private-chef.rb: long names, replication
+// addresses, a VIP on a bond, three front ends.
+var prodRB = func() string {
+	b, err := os.ReadFile("../clustertest/testdata/prod-private-chef.rb")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 // The replica answers under production's names, through its own SSH
 // config and known_hosts; production's secrets are in 0600 files in its
