@@ -31,42 +31,42 @@ func checkRunitProcesses(in Input) []Finding {
 			fs = append(fs, Finding{Check: "runit-processes", Severity: Fail, Node: n.Node, Symptom: "no-runsvdir", Evidence: []string{"no runsvdir process"},
 				Fix: "start the supervision tree: initctl start private-chef-runsvdir (opscode-runsvdir before EC 11)"})
 		}
-		rf := runit.DiagnoseProcesses(ps)
-		if n.isEC11() {
-			var removed []string
-			rf, removed = withoutRemovedServiceLocks(rf)
-			if len(removed) > 0 {
-				fs = append(fs, Finding{Check: "runit-processes", Severity: Warn, Node: n.Node, Symptom: "removed-service-lock",
-					Evidence: append([]string{"runsv cannot lock services EC 11 removed (the old runsvdir job's runsv may still hold them)"}, removed...),
-					Fix:      "private-chef-ctl cleanup, once the upgraded cluster is verified, removes these services and their links"})
-			}
+		rf, removed := withoutRemovedServiceLocks(n, runit.DiagnoseProcesses(ps))
+		if len(removed) > 0 {
+			fs = append(fs, Finding{Check: "runit-processes", Severity: Warn, Node: n.Node, Symptom: "removed-service-lock",
+				Evidence: append([]string{"runsv cannot lock services EC 11 removed (the old runsvdir job's runsv may still hold them)"}, removed...),
+				Fix:      "private-chef-ctl cleanup, once the upgraded cluster is verified, removes these services and their links"})
 		}
 		fs = append(fs, runitFindings("runit-processes", Fail, n, rf)...)
 	}
 	return result("runit-processes", fs, "runsvdir healthy everywhere")
 }
 
-// runsvdirErrors are rd's current errors that harm what n runs: on EC 11,
-// not a runsv's that cannot lock a service EC 11 removed (see
-// withoutRemovedServiceLocks).
+// removedServiceLock reports whether msg, from n's runsvdir log, is a runsv
+// that cannot lock the supervise/lock of a service EC 11 removed, on an
+// EC 11 node. Such a service's link stays until private-chef-ctl cleanup,
+// so after the 11.x reconfigure swaps runsvdir jobs the new runsvdir keeps
+// starting a runsv for it while the old job's one may still hold the
+// lock; nothing the upgraded cluster runs is harmed.
+func removedServiceLock(n *nodeView, msg string) bool {
+	s, ok := runit.LockContention(msg)
+	return ok && slices.Contains(runit.RemovedInEC11(), s) && n.isEC11()
+}
+
+// runsvdirErrors are rd's current errors that harm what n runs.
 func runsvdirErrors(n *nodeView, rd runit.Runsvdir) []string {
 	var out []string
 	for _, m := range rd.Current() {
-		if s, ok := runit.LockContention(m); ok && n.isEC11() && slices.Contains(runit.RemovedInEC11(), s) {
-			continue
+		if !removedServiceLock(n, m) {
+			out = append(out, m)
 		}
-		out = append(out, m)
 	}
 	return out
 }
 
-// withoutRemovedServiceLocks takes out of runsvdir-errors findings the
-// messages of a runsv that cannot lock a service EC 11 removed. Such a
-// service's link stays until private-chef-ctl cleanup, so after the 11.x
-// reconfigure swaps runsvdir jobs, the new runsvdir keeps starting a runsv
-// for it while the old job's one may still hold the lock; nothing the
-// upgraded cluster runs is harmed. A finding left with no message goes.
-func withoutRemovedServiceLocks(rf []runit.Finding) (kept []runit.Finding, removed []string) {
+// withoutRemovedServiceLocks takes the removedServiceLock messages out of
+// n's runsvdir-errors findings; a finding left with no message goes.
+func withoutRemovedServiceLocks(n *nodeView, rf []runit.Finding) (kept []runit.Finding, removed []string) {
 	for _, f := range rf {
 		if f.Symptom != runit.SymptomRunsvdirErrors {
 			kept = append(kept, f)
@@ -74,11 +74,11 @@ func withoutRemovedServiceLocks(rf []runit.Finding) (kept []runit.Finding, remov
 		}
 		var ev []string
 		for _, m := range f.Evidence {
-			if s, ok := runit.LockContention(m); ok && slices.Contains(runit.RemovedInEC11(), s) {
+			if removedServiceLock(n, m) {
 				removed = append(removed, m)
-				continue
+			} else {
+				ev = append(ev, m)
 			}
-			ev = append(ev, m)
 		}
 		if len(ev) > 0 {
 			f.Evidence = ev

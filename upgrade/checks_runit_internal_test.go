@@ -3,6 +3,7 @@ package upgrade
 import (
 	"testing"
 
+	"github.com/chefha/chefha/runit"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -36,6 +37,14 @@ func TestRemovedServiceLockIsForCleanup(t *testing.T) {
 				got[f.Symptom] = f.Severity
 			}
 			assert.Equal(t, tc.want, got)
+
+			// The gates judge the runsvdir by the same rule.
+			v := &nodeView{NodeFacts: n}
+			procs, err := v.Processes()
+			assert.NoError(t, err)
+			for _, rd := range runit.FindRunsvdirs(procs) {
+				assert.Equal(t, tc.want["runsvdir-errors"] == Fail, len(runsvdirErrors(v, rd)) > 0, "the gate's verdict")
+			}
 		})
 	}
 }
