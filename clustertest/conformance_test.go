@@ -1,15 +1,11 @@
 package clustertest_test
 
 import (
-	"context"
-	"errors"
 	"testing"
 	"time"
 
-	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/internal/conformance"
-	"github.com/stretchr/testify/require"
 )
 
 // simHost runs the conformance table's steps on a simulated cluster, on
@@ -21,14 +17,7 @@ func (h simHost) Run(t *testing.T, role conformance.Role, _ bool, argv ...string
 	// The simulation's cluster.sh returns at once anyway, its transition
 	// going on on the clock: a background step runs as any other.
 	node := map[conformance.Role]string{conformance.Bootstrap: be1, conformance.Secondary: be2, conformance.Frontend: fe1}[role]
-	n, ok := h.cl.Node(node)
-	require.True(t, ok, node)
-	res, err := n.Run(context.Background(), cluster.Command(argv...))
-	var ee *cluster.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("%s: %v", node, err)
-	}
-	return string(res.Stdout), string(res.Stderr), res.ExitCode
+	return h.sim.run(t, node, argv...)
 }
 
 func (h simHost) Advance(d time.Duration) bool {
