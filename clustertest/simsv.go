@@ -59,6 +59,31 @@ func (n *Node) statusLine(shown, name string) string {
 	return b.String()
 }
 
+// ProcessGroup is a running service's process group: its own, as a run
+// script's `chpst -P` (or runsv's setsid) gives it; any other live
+// process is a group leader too.
+func (n *Node) ProcessGroup(pid int) (int, bool) {
+	for _, s := range n.svcs {
+		if s.up && s.pid == pid {
+			return pid, true
+		}
+	}
+	return pid, n.ProcessAlive(pid)
+}
+
+// KillGroup takes down the service whose group pgrp is (a stop that
+// timed out left it draining): runsv, told to stop it, leaves it down.
+func (n *Node) KillGroup(pgrp int) []int {
+	for name, s := range n.svcs {
+		if s.up && s.pid == pgrp {
+			s.up, s.since = false, n.Now()
+			n.serviceChanged(name, false)
+			return []int{pgrp}
+		}
+	}
+	return nil
+}
+
 // Sv is `/opt/opscode/init/NAME VERB` (lsb) or `sv -w WAIT VERB DIR`.
 func (n *Node) Sv(ctx context.Context, verb, dir string, wait time.Duration, lsb bool) (string, int) {
 	name, ok := n.svName(dir)

@@ -111,6 +111,14 @@ func Table() []Case {
 			run1(Bootstrap, 1, []string{"timeout: run: opscode-expander"}, "private-chef-ctl", "stop", "opscode-expander"),
 			run1(Bootstrap, 0, []string{"ok: down: opscode-expander"}, "env", "SVWAIT=30", "private-chef-ctl", "stop", "opscode-expander"),
 		}},
+		// omnibus-ctl 0.0.6–0.1.1 graceful_kill ignores the stop's status
+		// once it has the pid and its group, and SIGKILLs what is left:
+		// cluster.sh's backup transition goes on to demote DRBD.
+		{Name: "3 graceful-kill: a stop that times out is followed by SIGKILL, exit 0", Version: "11.0.2", Knobs: []ecmodel.Knob{slow()}, Steps: []Step{
+			run1(Bootstrap, 0, []string{"timeout: run: opscode-expander", "found stuck pids still running in process group: ", ", sending SIGKILL"},
+				"private-chef-ctl", "graceful-kill", "opscode-expander"),
+			{Node: Bootstrap, Argv: []string{"private-chef-ctl", "status", "opscode-expander"}, Code: 3, Has: []string{"down: opscode-expander: "}},
+		}},
 		{Name: "4 status prints NAME disabled for an unlinked service", Version: "11.1.8",
 			Knobs: []ecmodel.Knob{ecmodel.KnobServiceDisabled(string(ecmodel.Frontends), "nginx")}, ReadOnly: true, Steps: []Step{
 				run1(Frontend, 0, []string{"nginx disabled"}, "private-chef-ctl", "status"),

@@ -134,10 +134,19 @@ func (c *ctl) runSv(ctx context.Context, verb, service string) int {
 	return status
 }
 
-// gracefulKill is omnibus-ctl's graceful_kill: stop, then SIGKILL what is
-// left of the process group (nothing, in the model: stop waits it out).
+// gracefulKill is omnibus-ctl's graceful_kill (0.0.6–0.1.1
+// lib/omnibus-ctl.rb, and 1.2.8.3's bin/private-chef-ctl): for a service
+// whose pid and process group it finds, the stop's exit status is ignored
+// and what is left in the group is SIGKILLed, so the service is down and
+// the command exits 0 however slowly it stopped; only without a pid or a
+// group does the stop's status count. A disabled service is exit 1.
 func (c *ctl) gracefulKill(ctx context.Context, service string) int {
 	status := 0
+	stop := func(s string) int {
+		out, code := c.n.H.Sv(ctx, "stop", s, c.wait, true)
+		fmt.Fprint(c.io.Stdout, out)
+		return code
+	}
 	for _, s := range c.n.svNames() {
 		if service != "" && s != service {
 			continue
@@ -147,14 +156,30 @@ func (c *ctl) gracefulKill(ctx context.Context, service string) int {
 			status = 1
 			continue
 		}
-		pid, _ := c.n.H.ReadFile(path.Join(SvDir, s, "supervise/pid"))
-		if _, err := strconv.Atoi(strings.TrimSpace(string(pid))); err != nil {
+		b, _ := c.n.H.ReadFile(path.Join(SvDir, s, "supervise/pid"))
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
 			fmt.Fprintf(c.io.Stdout, "could not find %s runit pidfile (service already stopped?), cannot attempt SIGKILL...\n", s)
+			if code := stop(s); status == 0 && code != 0 {
+				status = code
+			}
+			continue
 		}
-		out, code := c.n.H.Sv(ctx, "stop", s, c.wait, true)
-		fmt.Fprint(c.io.Stdout, out)
-		if status == 0 && code != 0 {
-			status = code
+		pgrp, ok := c.n.H.ProcessGroup(pid)
+		if !ok {
+			fmt.Fprintf(c.io.Stdout, "could not find pgrp of pid %d (not running?), cannot attempt SIGKILL...\n", pid)
+			if code := stop(s); status == 0 && code != 0 {
+				status = code
+			}
+			continue
+		}
+		stop(s)
+		if pids := c.n.H.KillGroup(pgrp); len(pids) > 0 {
+			words := make([]string, len(pids))
+			for i, p := range pids {
+				words[i] = strconv.Itoa(p)
+			}
+			fmt.Fprintf(c.io.Stdout, "found stuck pids still running in process group: %s, sending SIGKILL\n", strings.Join(words, " "))
 		}
 	}
 	return status

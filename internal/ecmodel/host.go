@@ -65,6 +65,13 @@ type Supervisor interface {
 	// `sv -w WAIT VERB DIR` when false (exit codes count failures). It
 	// returns sv's output line(s).
 	Sv(ctx context.Context, verb, dir string, wait time.Duration, lsb bool) (string, int)
+	// ProcessGroup is the process group of pid (`ps -p PID -o pgrp=`); ok
+	// false when no such process runs.
+	ProcessGroup(pid int) (pgrp int, ok bool)
+	// KillGroup SIGKILLs the processes left in process group pgrp
+	// (`pkill -9 -g PGRP`) and returns their pids (`pgrep -g PGRP`); none
+	// when the group is empty.
+	KillGroup(pgrp int) []int
 	// Jobs are the Upstart jobs whose runsvdir runs.
 	Jobs() []string
 	StartJob(ctx context.Context, job string) error

@@ -174,6 +174,8 @@ func (h *memHost) Sv(ctx context.Context, verb, dir string, wait time.Duration, 
 	return "ok: " + name + "\n", 0
 }
 
+func (h *memHost) ProcessGroup(int) (int, bool)                     { return 0, false }
+func (h *memHost) KillGroup(int) []int                              { return nil }
 func (h *memHost) Jobs() []string                                   { return []string{"private-chef-runsvdir"} }
 func (h *memHost) StartJob(context.Context, string) error           { return nil }
 func (h *memHost) StopJob(context.Context, string) error            { return nil }

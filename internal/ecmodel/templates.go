@@ -130,7 +130,10 @@ func (n *Node) clusterServicesFor(rel Release) []string {
 
 // runScript is a service's sv/NAME/run. keepalived's is
 // sv-keepalived-run.erb (1.4.6 without --dump-conf, 11.x with it); the
-// others start the service's program under /opt/opscode/embedded.
+// others start the service's program under /opt/opscode/embedded. Every
+// one runs it under `chpst -P`, in a process group of its own
+// (templates/default/sv-*-run.erb at 1.4.6, 11.0.2 and 11.1.8): what
+// graceful-kill SIGKILLs is that group, never runsv's.
 func runScript(rel Release, s string) string {
 	if s == "keepalived" {
 		dump := " --dump-conf"
@@ -140,7 +143,7 @@ func runScript(rel Release, s string) string {
 		return "#!/bin/sh\nexec 2>&1\nexec chpst -P /opt/opscode/embedded/sbin/keepalived --log-console --log-detail" + dump +
 			" --dont-fork --use-file=" + KeepalivedConf + "\n"
 	}
-	return "#!/bin/sh\nexec 2>&1\nexec /opt/opscode/embedded/bin/" + s + "\n"
+	return "#!/bin/sh\nexec 2>&1\nexec chpst -P /opt/opscode/embedded/bin/" + s + "\n"
 }
 
 // svlogdUser is who svlogd runs as (logRunScript), as "user:group".

@@ -109,7 +109,9 @@ func (h *Host) DRBDFault(f ecmodel.DRBDFault) error {
 			return fmt.Errorf("take the replication address off: %s", strings.TrimSpace(out))
 		}
 	case "reconnect":
-		h.hostop(context.Background(), "cluster-addr", "add")
+		if out, code := h.hostop(context.Background(), "cluster-addr", "add"); code != 0 && !strings.Contains(out, "File exists") {
+			return fmt.Errorf("put the replication address back: %s", strings.TrimSpace(out))
+		}
 	}
 	return nil
 }

@@ -80,10 +80,22 @@ func Main(name string, args []string) int {
 		return spawn(args)
 	case "hostop":
 		return hostop(ctx, h, args)
+	case ProbeRole:
+		fmt.Println(ProbeAnswer)
+		return 0
 	}
 	fmt.Fprintf(os.Stderr, "chefha-labnode: unknown role %q\n", name)
 	return 2
 }
+
+// ProbeRole is the role in which a node program only answers ProbeAnswer:
+// the lab asks it of a program before placing it in the nodes, since a
+// binary that does not import package lab would run its own main in every
+// role instead.
+const (
+	ProbeRole   = "probe"
+	ProbeAnswer = "chefha-labnode"
+)
 
 // environ is what the caller exported, for the model's IO.Env (SVWAIT).
 func environ() map[string]string {
@@ -170,6 +182,18 @@ func hostop(ctx context.Context, h *Host, args []string) int {
 		return done(h.logFS(full))
 	case len(args) == 2 && args[0] == "cluster-addr":
 		return done(h.clusterAddr(args[1]))
+	case len(args) == 2 && args[0] == "pgrp":
+		pid, _ := strconv.Atoi(args[1])
+		if pgrp, ok := h.ProcessGroup(pid); ok {
+			return done(strconv.Itoa(pgrp)+"\n", 0)
+		}
+		return 1
+	case len(args) == 2 && args[0] == "killpg":
+		pgrp, _ := strconv.Atoi(args[1])
+		for _, p := range h.KillGroup(pgrp) {
+			fmt.Println(p)
+		}
+		return 0
 	case len(args) >= 2 && args[0] == "spawn":
 		return spawn(args[1:])
 	}

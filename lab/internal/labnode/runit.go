@@ -1,6 +1,7 @@
 package labnode
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +43,64 @@ func (h *Host) Sv(ctx context.Context, verb, dir string, wait time.Duration, lsb
 		argv = []string{verb}
 	}
 	return svRun(ctx, path.Base(dir), lsb, argv, strconv.Itoa(secs))
+}
+
+// ProcessGroup reads pid's process group from the node's own /proc.
+func (h *Host) ProcessGroup(pid int) (int, bool) {
+	if h.root != "" {
+		out, code := h.hostop(context.Background(), "pgrp", strconv.Itoa(pid))
+		pgrp, err := strconv.Atoi(strings.TrimSpace(out))
+		return pgrp, code == 0 && err == nil
+	}
+	return processGroup(strconv.Itoa(pid))
+}
+
+// processGroup is the pgrp field of /proc/PID/stat (the fifth; the
+// command in parentheses may hold blanks).
+func processGroup(pid string) (int, bool) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 3 {
+		return 0, false
+	}
+	pgrp, err := strconv.Atoi(f[2])
+	return pgrp, err == nil
+}
+
+// KillGroup is pgrep -g and pkill -9 -g in the node's own PID namespace.
+func (h *Host) KillGroup(pgrp int) []int {
+	if h.root != "" {
+		out, _ := h.hostop(context.Background(), "killpg", strconv.Itoa(pgrp))
+		var pids []int
+		for _, w := range strings.Fields(out) {
+			if p, err := strconv.Atoi(w); err == nil {
+				pids = append(pids, p)
+			}
+		}
+		return pids
+	}
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if g, ok := processGroup(e.Name()); ok && g == pgrp {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) > 0 {
+		syscall.Kill(-pgrp, syscall.SIGKILL)
+	}
+	return pids
 }
 
 // svRun runs the machine's sv with argv, as argv0 in LSB mode.
