@@ -64,6 +64,24 @@ func runsvdirErrors(n *nodeView, rd runit.Runsvdir) []string {
 	return out
 }
 
+// gateRunsvdirErrors splits runsvdirErrors for a gate, which waits: a
+// runsv that met another holding its service's supervise/lock (after the
+// 11.x reconfigure stopped the old runsvdir job, whose runsv go on
+// stopping their services for a while) has exited, and runsvdir starts
+// another at its next scan, which takes the lock once the old one is
+// gone. Those services are relocking, something to wait for; the other
+// messages are faults.
+func gateRunsvdirErrors(n *nodeView, rd runit.Runsvdir) (faults, relocking []string) {
+	for _, m := range runsvdirErrors(n, rd) {
+		if svc, ok := runit.LockContention(m); ok {
+			relocking = append(relocking, svc)
+		} else {
+			faults = append(faults, m)
+		}
+	}
+	return faults, relocking
+}
+
 // withoutRemovedServiceLocks takes the removedServiceLock messages out of
 // n's runsvdir-errors findings; a finding left with no message goes.
 func withoutRemovedServiceLocks(n *nodeView, rf []runit.Finding) (kept []runit.Finding, removed []string) {

@@ -147,9 +147,14 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 				v := views[name]
 				if ps, err := v.Processes(); err == nil {
 					for _, rd := range runit.FindRunsvdirs(ps) {
-						if errs := runsvdirErrors(v, rd); len(errs) > 0 {
+						errs, contended := gateRunsvdirErrors(v, rd)
+						if len(errs) > 0 {
 							fatal = fmt.Errorf("runsvdir on %s is unhealthy: %s (fix the cause, then recover runsvdir as the runbook's example does: plan again with the runit recovery)", name, strings.Join(errs, "; "))
 							cancel()
+						}
+						if len(contended) > 0 {
+							out = append(out, keepalived.Finding{Problem: "runsv-lock-contended", Node: name,
+								Detail: "runsvdir is to start the runsv of " + abbreviateList(contended, 6) + " again: its supervise/lock was held by another runsv"})
 						}
 					}
 				}
