@@ -18,6 +18,7 @@ import (
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/internal/peer"
+	"github.com/chefha/chefha/internal/stockhome"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -125,7 +126,7 @@ LogLevel ERROR
 	if out, err := exec.Command(bin, "-t", "-f", filepath.Join(dir, "sshd_config")).CombinedOutput(); err != nil {
 		t.Fatalf("sshd -t: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+	cmd := stockHomeCommand(t, bin, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
 	logf, err := os.Create(filepath.Join(dir, "sshd.log"))
 	require.NoError(t, err)
 	cmd.Stderr = logf
@@ -162,6 +163,25 @@ LogLevel ERROR
 		f.Close()
 	}
 	return s
+}
+
+// stockHomeCommand runs program with args, as root in a mount namespace
+// of its own where /root is a stock Debian home (internal/stockhome): the
+// shells the test sshd starts for root's commands read no dotfile of the
+// machine's (a developer's pyenv init costs each command 180 ms and can
+// hold them all on its lock). As another user the program runs as it is:
+// that user's home is the developer's to keep clean.
+func stockHomeCommand(t testing.TB, program string, args ...string) *exec.Cmd {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return exec.Command(program, args...)
+	}
+	unshare := peer.Need(t, "unshare", "util-linux")
+	home := filepath.Join(t.TempDir(), "root")
+	require.NoError(t, stockhome.Write(home))
+	// unshare without --fork execs: the command's process is program's.
+	return exec.Command(unshare, append([]string{"--mount", "--propagation", "private", "sh", "-c",
+		`mount --bind "$0" /root && exec "$@"`, home, program}, args...)...)
 }
 
 func mustPub(t testing.TB, priv ed25519.PrivateKey) ssh.PublicKey {

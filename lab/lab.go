@@ -49,6 +49,13 @@ type Spec struct {
 	// UpgradeSleep is how long `private-chef-ctl upgrade`'s 11.1.7+
 	// "sleep 120" lasts (default: the packaging's two minutes).
 	UpgradeSleep time.Duration
+	// Program is the nodes' program: a binary that imports this package
+	// (lab/cmd/chefha-labnode is one), which the nodes run for every
+	// command in its role. Default: the running program. A test binary
+	// built with -race should name one built without it: the detector
+	// makes each of the thousands of node commands start slower and use
+	// more memory, and it has nothing of the library's to watch there.
+	Program string
 }
 
 // Lab is a running lab cluster.
@@ -143,7 +150,7 @@ func Start(ctx context.Context, spec Spec) (_ *Lab, err error) {
 		}
 	}()
 	exe := filepath.Join(l.Dir, "chefha-labnode")
-	if err := placeExecutable(exe); err != nil {
+	if err := placeExecutable(ctx, exe, spec.Program); err != nil {
 		return nil, fmt.Errorf("lab: place this program for the nodes: %w", err)
 	}
 	if err := l.bridgeUp(ctx); err != nil {

@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -8,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,6 +18,8 @@ import (
 	"syscall"
 
 	"github.com/chefha/chefha/internal/ecmodel"
+	"github.com/chefha/chefha/internal/stockhome"
+	"github.com/chefha/chefha/lab/internal/labnode"
 	"github.com/chefha/chefha/lab/internal/svdir"
 	"github.com/chefha/chefha/migration"
 	"golang.org/x/crypto/ssh"
@@ -47,15 +52,39 @@ func (l *Lab) topologyText() string {
 	return rb.String()
 }
 
-// placeExecutable puts the running program at dst, for the nodes to run
-// in their roles: a hard link when dst is on the program's filesystem, a
-// copy otherwise (from /proc/self/exe, which works even when the file was
-// removed after it started).
-func placeExecutable(dst string) error {
+// placeExecutable puts program (the running one when "") at dst, for the
+// nodes to run in their roles: a hard link when dst is on the program's
+// filesystem, a copy otherwise (the running program's from
+// /proc/self/exe, which works even when the file was removed after it
+// started).
+func placeExecutable(ctx context.Context, dst, program string) error {
+	if program != "" {
+		if err := probe(ctx, program); err != nil {
+			return err
+		}
+		if os.Link(program, dst) == nil {
+			return nil
+		}
+		return copyFile(program, dst)
+	}
 	if exe, err := os.Executable(); err == nil && os.Link(exe, dst) == nil {
 		return nil
 	}
 	return copyFile("/proc/self/exe", dst)
+}
+
+// probe makes sure program is a lab node program: one that does not
+// import package lab would run its own main in every role of every node,
+// failing where nobody reads the error.
+func probe(ctx context.Context, program string) error {
+	cmd := exec.CommandContext(ctx, program)
+	cmd.Env = svdir.Env(labnode.ProbeRole)
+	out, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(out)) != labnode.ProbeAnswer {
+		return fmt.Errorf("%s is not a lab node program (a binary that imports package lab, such as lab/cmd/chefha-labnode): asked to answer %q, it said %q (%v)",
+			program, labnode.ProbeRole, bytes.TrimSpace(out), err)
+	}
+	return nil
 }
 
 func copyFile(src, dst string) error {
@@ -122,6 +151,9 @@ func (l *Lab) layoutNode(n *Node, rel ecmodel.Release, spec Spec, rb, exe string
 		}
 	}
 	os.Chmod(n.Root("/tmp"), 0o1777)
+	if err := stockhome.Write(n.Root(labnode.Home)); err != nil {
+		return nil, err
+	}
 	files := map[string]string{
 		ecmodel.TopologyPath:          rb,
 		ecmodel.ManifestPath:          "private-chef " + rel.Version + "\n",

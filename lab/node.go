@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chefha/chefha/lab/internal/labnode"
 	"github.com/chefha/chefha/lab/internal/svdir"
 )
 
@@ -38,10 +39,16 @@ type Node struct {
 // changes).
 func (n *Node) Root(p string) string { return filepath.Join(n.Dir, "root", p) }
 
-// Tools the lab runs, with the Debian package of each. The nodes' own
-// program is the running one (see labnode.go): no toolchain is needed.
-var tools = [][2]string{{"ip", "iproute2"}, {"unshare", "util-linux"}, {"nsenter", "util-linux"}, {"sshd", "openssh-server"},
-	{"runsvdir", "runit"}, {"sv", "runit"}, {"svlogd", "runit"}, {"chpst", "runit"}, {"keepalived", "keepalived"}, {"ping", "iputils-ping"}}
+// Requirement is a program the lab runs and the Debian package that has it.
+type Requirement struct{ Program, Package string }
+
+// Requirements are the programs the lab runs, each with its Debian package.
+// The nodes' own program is the running one (see labnode.go): no
+// toolchain is needed.
+func Requirements() []Requirement {
+	return []Requirement{{"ip", "iproute2"}, {"unshare", "util-linux"}, {"nsenter", "util-linux"}, {"sshd", "openssh-server"},
+		{"runsvdir", "runit"}, {"sv", "runit"}, {"svlogd", "runit"}, {"chpst", "runit"}, {"keepalived", "keepalived"}, {"ping", "iputils-ping"}}
+}
 
 // ErrUnsupported is returned (wrapped) when the machine cannot run a lab.
 var ErrUnsupported = errors.New("lab unsupported here")
@@ -52,9 +59,9 @@ func Check() error {
 		return fmt.Errorf("%w: needs root (network and mount namespaces)", ErrUnsupported)
 	}
 	var missing []string
-	for _, t := range tools {
-		if _, err := lookPath(t[0]); err != nil {
-			missing = append(missing, t[0]+" ("+t[1]+")")
+	for _, r := range Requirements() {
+		if _, err := lookPath(r.Program); err != nil {
+			missing = append(missing, r.Program+" ("+r.Package+")")
 		}
 	}
 	if len(missing) > 0 {
@@ -70,7 +77,7 @@ func (l *Lab) startNode(ctx context.Context, n *Node) error {
 		args = append(args, filepath.Join(l.Dir, "drbd"))
 	}
 	cmd := exec.Command("ip", args...)
-	cmd.Env = append(os.Environ(), svdir.Env("init")...)
+	cmd.Env = append(labnode.InitEnv(), svdir.Env("init")...)
 	logf, err := os.Create(filepath.Join(n.Dir, "init.log"))
 	if err != nil {
 		return err
@@ -128,7 +135,7 @@ func (n *Node) Exec(ctx context.Context, argv ...string) ([]byte, error) {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"-t", fmt.Sprint(pid), "-a"}, argv...)...)
-	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/root", "LANG=C"}
+	cmd.Env = labnode.InitEnv()
 	return cmd.CombinedOutput()
 }
 

@@ -16,8 +16,21 @@ import (
 
 // Private are the node's own directories: bind mounts of NODEDIR/root/P
 // over the machine's P (the lab makes the mount points). /etc is an
-// overlay instead (below).
-var Private = []string{"/opt/opscode", "/var/opt/opscode", "/var/log/opscode", "/usr/local/bin", "/tmp", ecmodel.ModelDir}
+// overlay instead (below). /root is root's home with a Chef server's stock
+// dotfiles (Home): every SSH command starts root's shell, which reads them,
+// and the machine's own (a developer's pyenv, say) would slow every
+// command and could block them all on a lock of the machine's.
+var Private = []string{"/opt/opscode", "/var/opt/opscode", "/var/log/opscode", "/usr/local/bin", "/tmp", ecmodel.ModelDir, Home}
+
+// Home is root's home directory in a node.
+const Home = "/root"
+
+// InitEnv is the environment of a node's PID 1, which its sshd and every
+// process it starts inherit: what a machine's init gives, nothing of the
+// environment that started the lab.
+func InitEnv() []string {
+	return []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + Home, "LANG=C"}
+}
 
 // initNode is PID 1 of a node: it mounts the node's private directories
 // over the shared paths (a back end also the pair's DRBD directory), names
