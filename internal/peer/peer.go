@@ -46,6 +46,19 @@ func NeedRoot(t testing.TB, why string) {
 	}
 }
 
+// OptionalPrefix starts the message of a skip that is allowed even under
+// RequireEnv: what the test needs is not a package make test could install
+// (a kernel feature, a snapshot of Chef's packaging to compare with).
+// make test's summary lists these skips apart.
+const OptionalPrefix = "optional: "
+
+// Optional skips t because something no install can bring is missing,
+// also under RequireEnv; why says what and what the test would show.
+func Optional(t testing.TB, why string) {
+	t.Helper()
+	t.Skip(OptionalPrefix + why)
+}
+
 // Missing skips t with msg, or fails it when RequireEnv is set.
 func Missing(t testing.TB, msg string) {
 	t.Helper()

@@ -4,9 +4,10 @@ import (
 	"context"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/chefha/chefha/internal/peer"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -90,9 +91,7 @@ func TestOverlap(t *testing.T) {
 
 // The real ip on this host: its output parses, and its own addresses are in it.
 func TestUsedLive(t *testing.T) {
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("ip not found: install Debian's iproute2")
-	}
+	peer.Need(t, "ip", "iproute2")
 	used, err := Used(context.Background())
 	require.NoError(t, err)
 	_, ok := Overlap(netip.MustParsePrefix("127.0.0.1/32"), used)

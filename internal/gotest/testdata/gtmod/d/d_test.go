@@ -1,0 +1,5 @@
+package d
+
+import "testing"
+
+func TestPanics(t *testing.T) { panic("boom") }

@@ -1,0 +1,3 @@
+module example.com/gtmod
+
+go 1.26
