@@ -2,6 +2,8 @@ package lab
 
 import (
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -87,4 +89,24 @@ func TestAddressesAndNames(t *testing.T) {
 	}
 	assert.NotRegexp(t, labName, "chlb12345", "the old PID-named bridge")
 	assert.NotRegexp(t, labName, "chl-123456-0", "the old PID-named namespace")
+}
+
+// make test installs every package the lab needs (a fresh machine lacked
+// iputils-ping, and every lab test then stopped at lab.Check).
+func TestMakefileInstallsTheLabsPackages(t *testing.T) {
+	b, err := os.ReadFile("../Makefile")
+	require.NoError(t, err)
+	var peers []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "PEERS := "); ok {
+			for _, p := range strings.Fields(rest) {
+				pkg, _, _ := strings.Cut(p, ":")
+				peers = append(peers, pkg)
+			}
+		}
+	}
+	require.NotEmpty(t, peers, "the Makefile's PEERS line")
+	for _, r := range Requirements() {
+		assert.Contains(t, peers, r.Package, "%s's package", r.Program)
+	}
 }

@@ -51,7 +51,7 @@ func (labHost) Advance(time.Duration) bool { return false }
 
 // The conformance table (internal/conformance, which the simulation runs
 // too) on labs: one lab per case, but for the read-only cases without
-// knobs, which share one lab per version.
+// knobs, which run on the lab of their version that read-only tests share.
 func TestLabConformance(t *testing.T) {
 	t.Parallel()
 	needLab(t)
@@ -74,7 +74,12 @@ func TestLabConformance(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			l := startLab(t, lab.Spec{Version: g[0].Version, Knobs: g[0].Knobs})
+			var l *lab.Lab
+			if g[0].ReadOnly && len(g[0].Knobs) == 0 {
+				l = sharedLab(t, g[0].Version)
+			} else {
+				l = startLab(t, lab.Spec{Version: g[0].Version, Knobs: g[0].Knobs})
+			}
 			h := newLabHost(t, l)
 			for _, c := range g {
 				if len(g) == 1 {

@@ -245,8 +245,12 @@ func TestLabKnobsMisc(t *testing.T) {
 	// before the test has looked at it.
 	require.NoError(t, l.Plant(clustertest.File(be2.Name, ecmodel.HoldPath, "", 0o644)))
 	require.NoError(t, l.Plant(clustertest.DRBDReconnect()))
-	_, code = exec1(t, be1, "ping", "-c", "1", "-W", "1", be2.ClusterAddr)
-	assert.Equal(t, 0, code, "the replication address is back")
+	// be1's neighbour entry for the address failed while it was gone;
+	// the kernel retries it within a few seconds, as on a real network.
+	assert.Eventually(t, func() bool {
+		_, code := exec1(t, be1, "ping", "-c", "1", "-W", "1", be2.ClusterAddr)
+		return code == 0
+	}, 20*time.Second, 500*time.Millisecond, "the replication address is back")
 	cs, _ := exec1(t, be2, "drbdadm", "cstate", "pc0")
 	assert.Equal(t, "SyncTarget\n", cs, "the secondary resyncs what it missed")
 

@@ -6,17 +6,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/internal/stockhome"
 	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/lab"
 	"github.com/chefha/chefha/upgrade"
@@ -48,7 +51,7 @@ func vip(t *testing.T, l *lab.Lab, n *lab.Node, sshConfig string) string {
 // spares both.
 func TestLabSideBySide(t *testing.T) {
 	t.Parallel()
-	labs := startLabs(t, lab.Spec{Version: "1.4.6"}, lab.Spec{Version: "11.1.8"})
+	labs := []*lab.Lab{sharedLab(t, "1.4.6"), sharedLab(t, "11.1.8")}
 	a, b := labs[0], labs[1]
 	require.False(t, a.Subnet.Overlaps(b.Subnet), "%s and %s", a.Subnet, b.Subnet)
 	assert.NotEqual(t, a.VIP, b.VIP)
@@ -212,8 +215,8 @@ func routeDev(subnet netip.Prefix) string {
 // the test holds their cleaning off until it has seen the leftovers, and
 // looks only at what the dead lab owned.
 func TestLabLeftoversAreCleaned(t *testing.T) {
-	if os.Getenv(leftoverEnv) != "" {
-		l, err := lab.Start(context.Background(), lab.Spec{})
+	if program := os.Getenv(leftoverEnv); program != "" {
+		l, err := lab.Start(context.Background(), lab.Spec{Program: program})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +231,7 @@ func TestLabLeftoversAreCleaned(t *testing.T) {
 	needLab(t)
 	admit(t, 1) // the child's lab
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLabLeftoversAreCleaned$")
-	cmd.Env = append(os.Environ(), leftoverEnv+"=1")
+	cmd.Env = append(os.Environ(), leftoverEnv+"="+nodeProgram(t))
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -279,4 +282,42 @@ func TestLabLeftoversAreCleaned(t *testing.T) {
 	assert.NotEqual(t, rec.Bridge, routeDev(rec.Subnet), "the route through the bridge removed")
 	_, err = os.Stat(rec.Dir)
 	assert.True(t, errors.Is(err, os.ErrNotExist), "files removed")
+}
+
+// A node has root's home of its own, with Debian's stock dotfiles, and a
+// clean environment: a command over SSH (root's bash, which reads
+// ~/.bashrc) reads nothing of the machine's /root and sees nothing of
+// the environment that started the lab.
+func TestLabNodeHomeIsItsOwn(t *testing.T) {
+	t.Parallel()
+	l := sharedLab(t, "11.1.8")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := l.Dial(ctx)
+	require.NoError(t, err)
+	defer cl.Close()
+	var host syscall.Stat_t
+	require.NoError(t, syscall.Stat("/root", &host))
+	for _, n := range l.Nodes {
+		node, ok := cl.Node(n.Name)
+		require.True(t, ok)
+		res, err := node.Run(ctx, cluster.Command("sh", "-c", `echo "$HOME"; stat -c %d:%i /root; ls -A /root; env`))
+		require.NoError(t, err, n.Name)
+		lines := strings.Split(string(res.Stdout), "\n")
+		require.Greater(t, len(lines), 4, string(res.Stdout))
+		assert.Equal(t, "/root", lines[0], n.Name)
+		assert.NotEqual(t, fmt.Sprintf("%d:%d", host.Dev, host.Ino), lines[1], "%s's /root is not the machine's", n.Name)
+		assert.Equal(t, []string{".bashrc", ".profile"}, lines[2:4], "%s's home holds the stock dotfiles only", n.Name)
+		for _, kv := range lines[4:] {
+			k, _, _ := strings.Cut(kv, "=")
+			assert.False(t, strings.HasPrefix(k, "GO") || strings.HasPrefix(k, "PYENV") || strings.HasPrefix(k, "CHEFHA"),
+				"%s's environment has %s from the machine", n.Name, k)
+		}
+		for _, f := range []string{".bashrc", ".profile"} {
+			got, err := os.ReadFile(n.Root("/root/" + f))
+			require.NoError(t, err)
+			want, _ := os.ReadFile(filepath.Join(stockhome.Skeleton, "dot"+f[1:]))
+			assert.Equal(t, string(want), string(got), "%s's ~/%s is Debian's", n.Name, f)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,13 +42,78 @@ func TestMain(m *testing.M) {
 		flag.Set("test.parallel", "32")
 	}
 	code := m.Run()
+	if err := closeShared(); err != nil {
+		fmt.Fprintln(os.Stderr, "closing the shared labs:", err)
+		code = 1
+	}
 	if binDir.path != "" {
 		os.RemoveAll(binDir.path)
 	}
 	os.Exit(code)
 }
 
-var builds sync.Map // example name → *build
+// sharedLabs are the labs read-only tests share, one per version: started
+// by the first test that asks (admitted like any lab: its start is what
+// loads the machine), and closed once every test has run. A lab costs
+// some 15 s of real keepalived elections and service starts; a test that
+// only reads it need not pay that again, and an idle lab's processes
+// sleep.
+var sharedLabs struct {
+	mu   sync.Mutex
+	labs map[string]*shared
+}
+
+type shared struct {
+	once sync.Once
+	l    *lab.Lab
+	err  error
+}
+
+// sharedLab returns the healthy lab of version that read-only tests share.
+// A test that uses it must change nothing on it.
+func sharedLab(t *testing.T, version string) *lab.Lab {
+	t.Helper()
+	needLab(t)
+	sharedLabs.mu.Lock()
+	if sharedLabs.labs == nil {
+		sharedLabs.labs = map[string]*shared{}
+	}
+	s := sharedLabs.labs[version]
+	if s == nil {
+		s = &shared{}
+		sharedLabs.labs[version] = s
+	}
+	sharedLabs.mu.Unlock()
+	s.once.Do(func() {
+		labAdmission.acquire(1, len(longest)+1) // before any other: several tests wait on it
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		start := time.Now()
+		s.l, s.err = lab.Start(ctx, lab.Spec{Version: version, Program: nodeProgram(t)})
+		labAdmission.release(1)
+		if s.err != nil {
+			return
+		}
+		t.Logf("shared %s lab on %s up in %s", version, s.l.Subnet, time.Since(start).Round(time.Millisecond))
+	})
+	require.NoError(t, s.err, "the shared %s lab", version)
+	return s.l
+}
+
+// closeShared closes the shared labs.
+func closeShared() error {
+	sharedLabs.mu.Lock()
+	defer sharedLabs.mu.Unlock()
+	var errs []error
+	for _, s := range sharedLabs.labs {
+		if s.l != nil {
+			errs = append(errs, s.l.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var builds sync.Map // package directory → *build
 
 type build struct {
 	once sync.Once
@@ -56,20 +122,35 @@ type build struct {
 	err  error
 }
 
-// buildExample builds examples/NAME once per test run and returns the
-// binary's path.
-func buildExample(t *testing.T, name string) string {
+// buildOnce builds the main package in dir (relative to this package) once
+// per test run, without -race whatever this binary was built with, and
+// returns the binary's path.
+func buildOnce(t *testing.T, dir string) string {
 	t.Helper()
 	binDir.once.Do(func() { binDir.path, binDir.err = os.MkdirTemp("", "chefha-lab-test-") })
 	require.NoError(t, binDir.err)
-	v, _ := builds.LoadOrStore(name, &build{})
+	v, _ := builds.LoadOrStore(dir, &build{})
 	b := v.(*build)
 	b.once.Do(func() {
-		b.path = filepath.Join(binDir.path, name)
-		b.out, b.err = exec.Command("go", "build", "-o", b.path, "../examples/"+name).CombinedOutput()
+		b.path = filepath.Join(binDir.path, filepath.Base(dir))
+		b.out, b.err = exec.Command("go", "build", "-o", b.path, dir).CombinedOutput()
 	})
-	require.NoError(t, b.err, "go build ../examples/%s: %s", name, b.out)
+	require.NoError(t, b.err, "go build %s: %s", dir, b.out)
 	return b.path
+}
+
+// buildExample builds examples/NAME once per test run.
+func buildExample(t *testing.T, name string) string {
+	t.Helper()
+	return buildOnce(t, "../examples/"+name)
+}
+
+// nodeProgram is the labs' node program, built once without -race: the
+// nodes run it for every command, and the race detector has the library
+// under test to watch, not the stand-in nodes.
+func nodeProgram(t *testing.T) string {
+	t.Helper()
+	return buildOnce(t, "./cmd/chefha-labnode")
 }
 
 // labAdmission lets a few labs live at a time, however many tests run.
@@ -98,7 +179,7 @@ func labSlots() int {
 // longest are the tests that take longest, first: they are admitted
 // before any other, so that the package takes about as long as its
 // longest test rather than that test after all the others.
-var longest = []string{"TestLabUpgradeKilledAndResumed", "TestLabFailoverWatched", "TestLabPackagingClusterSh", "TestLabSideBySide", "TestLabKnobsState", "TestLabKnobsUpgradePath"}
+var longest = []string{"TestLabUpgradeKilledAndResumed", "TestLabRecoverRunitExample", "TestLabFailoverWatched", "TestLabPackagingClusterSh", "TestLabSideBySide", "TestLabKnobsState", "TestLabKnobsUpgradePath"}
 
 // admission is a counting semaphore whose waiters are served by
 // priority, then in arrival order. It opens once the first waiters have
@@ -212,6 +293,9 @@ func startLabs(t *testing.T, specs ...lab.Spec) []*lab.Lab {
 	took := make([]time.Duration, len(specs))
 	var wg sync.WaitGroup
 	for i, s := range specs {
+		if s.Program == "" {
+			s.Program = nodeProgram(t)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -9,7 +9,6 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/clustertest"
-	"github.com/chefha/chefha/lab"
 	"github.com/chefha/chefha/replica"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
@@ -22,7 +21,7 @@ import (
 // it with the same plan hash. The lab is only read.
 func TestLabReplica(t *testing.T) {
 	t.Parallel()
-	l := startLab(t, lab.Spec{Version: "1.4.6"})
+	l := sharedLab(t, "1.4.6")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	prod, err := l.Dial(ctx)
