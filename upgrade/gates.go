@@ -21,7 +21,8 @@ type GateSpec struct {
 	Master     string   `json:"master"`
 	Services   []string `json:"services,omitempty"`
 	Keepalived []string `json:"keepalived,omitempty"`
-	// Quiet nodes run no service but keepalived (the standby).
+	// Quiet nodes run no service but keepalived (the standby); their
+	// runsvdir must be healthy too.
 	Quiet []string `json:"quiet,omitempty"`
 	// DRBD waits for the pair's DRBD: connected, both disks UpToDate,
 	// Primary and the data mounted on Master only.
@@ -47,7 +48,7 @@ func (g *GateSpec) String() string {
 		s += ", the services of " + strings.Join(g.Services, ", ") + " run and their runsvdir is healthy"
 	}
 	if len(g.Quiet) > 0 {
-		s += ", no HA service runs on " + strings.Join(g.Quiet, ", ")
+		s += ", no HA service runs on " + strings.Join(g.Quiet, ", ") + " and its runsvdir is healthy"
 	}
 	return s
 }
@@ -143,7 +144,7 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 					out = append(out, keepalived.Finding{Problem: "standby-services-running", Node: name, Detail: "still running " + abbreviateList(up, 6)})
 				}
 			}
-			for _, name := range spec.Services {
+			for _, name := range slices.Concat(spec.Services, spec.Quiet) {
 				v := views[name]
 				if ps, err := v.Processes(); err == nil {
 					for _, rd := range runit.FindRunsvdirs(ps) {
@@ -157,6 +158,9 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 								Detail: "runsvdir is to start the runsv of " + abbreviateList(contended, 6) + " again: its supervise/lock was held by another runsv"})
 						}
 					}
+				}
+				if !slices.Contains(spec.Services, name) {
+					continue
 				}
 				down, err := downServices(v)
 				if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/internal/ecmodel"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,4 +43,28 @@ func TestDRBDDisconnectStopsAtTheNextGateAndResumes(t *testing.T) {
 	assert.NotEmpty(t, waits, "the gate showed the resync's progress while it waited")
 	e.assertUpgraded(t, "11.1.8", "1.13")
 	assertEachEffectOnce(t, e)
+}
+
+// The standby's runsvdir is judged at start-all's gate as the others'
+// are (the runbook: check runsvdir status between each upgrade): a fault
+// there stops the run at start-all naming the standby, before the
+// post-flight.
+func TestStartAllGateJudgesTheStandbysRunsvdir(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "1.4.6", 1)
+	broken := ecmodel.NewKnob("standby-runsvdir-errors", true, ecmodel.Selector("be2.chefha.test"), func(tg ecmodel.Target) error {
+		m := "svlogd: pausing: unable to rename current: /var/log/opscode/rabbitmq: file does not exist?"
+		return tg.(ecmodel.Processes).SetRunsvdirLog(m + m)
+	})
+	r := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventStepStart && ev.Step == "hop1/start-all" {
+			require.NoError(t, e.sim.Plant(broken))
+		}
+	}))
+	err := r.Run(context.Background())
+	var se *upgrade.StepError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "hop1/start-all", se.Step)
+	assert.Contains(t, err.Error(), "runsvdir on be2.chefha.test is unhealthy")
+	assert.Contains(t, err.Error(), "/var/log/opscode/rabbitmq")
 }
