@@ -510,15 +510,21 @@ func ownerOf(st fs.FileInfo) string {
 func TestCopyTreeManyFiles(t *testing.T) {
 	base := t.TempDir()
 	src := filepath.Join(base, "src")
-	const files = 2000 // some 150 KB of listing
+	// Some 150 KB of listing from few files: the cost is per file, the
+	// command line's limit is in bytes, so the names are long (a file
+	// name may have 255 bytes).
+	const files = 600
+	long := strings.Repeat("-long", 20)
+	dirName := func(i int) string { return "a-directory-with-a" + long + "-name-" + strconv.Itoa(i%7) }
+	fileName := func(i int) string { return "file-with-a" + long + long + "-name-" + strconv.Itoa(i) + ".conf" }
 	for i := range files {
-		dir := filepath.Join(src, "a-directory-with-a-long-name-"+strconv.Itoa(i%7))
+		dir := filepath.Join(src, dirName(i))
 		require.NoError(t, os.MkdirAll(dir, 0o755))
 		mode := os.FileMode(0o644)
 		if i%3 == 0 {
 			mode = 0o600
 		}
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "file-with-a-long-name-"+strconv.Itoa(i)+".conf"), []byte(strconv.Itoa(i)), mode))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fileName(i)), []byte(strconv.Itoa(i)), mode))
 	}
 	run := func(t *testing.T, to cluster.TreeWriter) {
 		dst := filepath.Join(t.TempDir(), "dst")
@@ -529,7 +535,7 @@ func TestCopyTreeManyFiles(t *testing.T) {
 		assertSameTree(t, src, dst)
 		// The last file has mode 644, and the 644 files come after the 600
 		// ones: a later command line holds it.
-		changed := filepath.Join(src, "a-directory-with-a-long-name-"+strconv.Itoa((files-1)%7), "file-with-a-long-name-"+strconv.Itoa(files-1)+".conf")
+		changed := filepath.Join(src, dirName(files-1), fileName(files-1))
 		require.NoError(t, os.WriteFile(changed, []byte("changed"), 0o600))
 		t.Cleanup(func() { os.WriteFile(changed, []byte(strconv.Itoa(files-1)), 0o600) })
 		rep, err = cluster.CopyTree(context.Background(), from, src, to, dst, cluster.CopyOptions{Now: fixedNow})

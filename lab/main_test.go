@@ -161,11 +161,11 @@ func nodeProgram(t *testing.T) string {
 // waits (keepalived's, sv's) begin to fail.
 var labAdmission = newAdmission(labSlots())
 
-// defaultLabSlots: on 2 cores shared with other work, the package took
-// 306 s with 4 slots, 259 s with 6 and 253 s with 8, its longest test
-// (the upgrade, 145 s on an idle machine) the slower the more labs run
-// beside it. 6 is about as fast as 8 with less contention.
-const defaultLabSlots = 6
+// defaultLabSlots: on 2 cores shared with the rest of make test, with
+// the node program built without -race (a lab start costs some 3 CPU-s,
+// mostly sv's and cluster.sh's waits), 10 labs at a time took the package
+// 113–124 s alone where 6 took 140–146 s.
+const defaultLabSlots = 10
 
 // labSlots is CHEFHA_LAB_SLOTS when set (a machine with more cores may
 // take more), else defaultLabSlots.

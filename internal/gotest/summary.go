@@ -276,7 +276,7 @@ func (s *Summary) WriteSummary(w io.Writer, wall time.Duration, strict bool) {
 	fmt.Fprintf(w, "\n%d tests in %d packages, %s: %d passed, %d failed, %d skipped\n",
 		pass+fail+skip, pkgs, wall.Round(100*time.Millisecond), pass, fail, skip)
 	if sk := s.skipped(); len(sk) > 0 {
-		fmt.Fprintln(w, "skipped:")
+		fmt.Fprintln(w, "skipped (tests and subtests):")
 		for _, t := range sk {
 			fmt.Fprintf(w, "  %s %s: %s\n", short(t.pkg), t.name, t.skipReason())
 		}

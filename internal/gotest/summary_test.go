@@ -82,7 +82,7 @@ func TestSummaryLastLines(t *testing.T) {
 	s.WriteSummary(&b, 83*time.Second, true)
 	out := b.String()
 	assert.Contains(t, out, "\n5 tests in 3 packages, 1m23s: 1 passed, 2 failed, 2 skipped\n")
-	assert.Contains(t, out, "skipped:\n  example.com/gtmod/a TestSkipMissing: sshd not found: install Debian's openssh-server\n"+
+	assert.Contains(t, out, "skipped (tests and subtests):\n  example.com/gtmod/a TestSkipMissing: sshd not found: install Debian's openssh-server\n"+
 		"  example.com/gtmod/a TestSkipOptional: optional: this kernel has no device-mapper\n")
 	assert.Contains(t, out, "FAIL:\n  example.com/gtmod/a failed (1 tests)\n")
 	assert.NotContains(t, out, "PASS")
