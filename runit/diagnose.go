@@ -22,6 +22,12 @@ const (
 	SymptomStaleServiceLink Symptom = "stale-service-link"
 	// An omnibus-ctl, private-chef-ctl or sv process is still running.
 	SymptomLeftoverCtl Symptom = "leftover-ctl-process"
+	// A runsv that no runsvdir supervises: its job was stopped and it
+	// outlived the job's post-stop signal (or never got it), so it still
+	// holds its service's supervise/lock and the running runsvdir's own
+	// runsv for that service cannot start (the runbook's Example: "stuck
+	// on the old OPC 1.4.6 processes").
+	SymptomOrphanRunsv Symptom = "orphan-runsv"
 	// /var/log/opscode does not let the services reach their logs: a class
 	// misses read or search (755's r-x), as the runbook's mode 700 does.
 	SymptomLogDirMode Symptom = "log-dir-mode"
@@ -64,8 +70,8 @@ const restartRunsvdir = "private-chef-ctl stop; initctl stop opscode-runsvdir; i
 	"make sure no runsv or svlogd processes remain; initctl start private-chef-runsvdir"
 
 // DiagnoseProcesses finds the symptoms a process listing shows: runsvdirs
-// with errors, more than one runsvdir per service directory, and leftover
-// control processes.
+// with errors, more than one runsvdir per service directory, runsv that
+// no runsvdir supervises, and leftover control processes.
 func DiagnoseProcesses(ps []Process) []Finding {
 	var out []Finding
 	dirs := map[string][]Runsvdir{}
@@ -99,6 +105,7 @@ func DiagnoseProcesses(ps []Process) []Finding {
 			})
 		}
 	}
+	out = append(out, orphanRunsv(ps)...)
 	for _, p := range ps {
 		if isCtlProcess(p) {
 			out = append(out, Finding{
@@ -109,6 +116,41 @@ func DiagnoseProcesses(ps []Process) []Finding {
 					"must be gone and opscode-chef-mover started before the upgrade is retried", p.PID),
 			})
 		}
+	}
+	return out
+}
+
+// orphanRunsv finds the runsv processes whose parent is no runsvdir
+// (a listing without a PPID column shows none).
+func orphanRunsv(ps []Process) []Finding {
+	parents := map[int]Process{}
+	for _, p := range ps {
+		parents[p.PID] = p
+	}
+	var out []Finding
+	for _, p := range ps {
+		if p.Name() != "runsv" || p.PPID == 0 || strings.HasPrefix(p.Stat, "Z") {
+			continue
+		}
+		parent, ok := parents[p.PPID]
+		if ok && parent.Name() == "runsvdir" {
+			continue
+		}
+		name := "?"
+		if a := p.Argv(); len(a) > 1 {
+			name = a[1]
+		}
+		pname := "gone"
+		if ok {
+			pname = abbreviate(parent.Command, 60)
+		}
+		out = append(out, Finding{
+			Symptom:  SymptomOrphanRunsv,
+			Subject:  fmt.Sprintf("runsv %s (pid %d)", name, p.PID),
+			Evidence: []string{fmt.Sprintf("pid %d's parent is pid %d (%s), not a runsvdir: it still holds %s's supervise/lock", p.PID, p.PPID, pname, name)},
+			Fix: fmt.Sprintf("stop it: kill -TERM %d (runsv stops %s and exits); the running runsvdir then starts its own within seconds. "+
+				"If more are left: "+restartRunsvdir, p.PID, name),
+		})
 	}
 	return out
 }

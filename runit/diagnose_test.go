@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io/fs"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -160,4 +161,34 @@ func TestLockContentionResolvedByALiveRunsv(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A runsv whose runsvdir is gone (its job stopped; it outlived the
+// post-stop's signal) holds its service's lock: a finding naming it and
+// the kill. One under a runsvdir is fine, and a listing without PPID
+// says nothing either way.
+func TestOrphanRunsv(t *testing.T) {
+	ps, err := ParsePS(strings.NewReader(`  PID  PPID STAT COMMAND
+    1     0 Ss   /sbin/init
+ 1103     1 Ss   runsv couchdb
+ 2892     1 Ss   runsvdir -P /opt/opscode/service log: ...........
+ 2988  2892 Ss   runsv nagios
+ 3011  2988 S    svlogd -tt /var/log/opscode/nagios
+ 3100     1 Zs   [runsv] <defunct>
+`))
+	require.NoError(t, err)
+	var got []Finding
+	for _, f := range DiagnoseProcesses(ps) {
+		if f.Symptom == SymptomOrphanRunsv {
+			got = append(got, f)
+		}
+	}
+	require.Len(t, got, 1)
+	assert.Equal(t, "runsv couchdb (pid 1103)", got[0].Subject)
+	assert.Contains(t, got[0].Evidence[0], "parent is pid 1 (/sbin/init), not a runsvdir")
+	assert.Contains(t, got[0].Fix, "kill -TERM 1103")
+
+	aux, err := ParsePS(strings.NewReader("USER PID %CPU %MEM VSZ RSS TTY STAT START TIME COMMAND\nroot 1103 0.0 0.0 1 1 ? Ss 20:18 0:00 runsv couchdb\n"))
+	require.NoError(t, err)
+	assert.Empty(t, DiagnoseProcesses(aux), "ps aux has no PPID: nothing to judge")
 }
