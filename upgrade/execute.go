@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/chefha/chefha/issue"
 	"strings"
 	"time"
+
+	"github.com/chefha/chefha/issue"
+	"github.com/chefha/chefha/runit"
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/migration"
@@ -139,6 +141,8 @@ func (r *Runner) act(ctx context.Context, step Step, a Action) error {
 		return r.verifyLevel(ctx, a)
 	case ActCheckRunit:
 		return r.checkRunit(ctx, a.Node)
+	case ActRunitGone:
+		return r.runitGone(ctx, step, a.Node)
 	case ActPostflight:
 		return r.postflight(ctx, step)
 	case ActConfirm:
@@ -264,6 +268,77 @@ func (r *Runner) checkRunit(ctx context.Context, node string) error {
 		return fmt.Errorf("runit is not healthy: %s (or plan again with the runbook's runit recovery)", strings.Join(msgs, "; "))
 	}
 	return nil
+}
+
+// RunitDrain is how long the runit recovery waits for the runsv of the
+// jobs it stopped to stop their services and exit before it sends what
+// is left TERM (and as long again before KILL): the 1.x job's post-stop
+// TERMs its orphaned runsv, which exit once their service is down, and a
+// runsv forked by runsvdir just before it died misses that signal.
+const RunitDrain = 10 * time.Second
+
+// runitGone is the runbook's "make sure all their child processes were
+// removed from the process list" after both runsvdir jobs are stopped.
+func (r *Runner) runitGone(ctx context.Context, step Step, node string) error {
+	n, err := r.node(node)
+	if err != nil {
+		return err
+	}
+	start := r.clock().Now()
+	signalled := 0
+	for {
+		secs, err := readNode(ctx, n, "", "ps")
+		if err != nil {
+			return err
+		}
+		ps, err := NodeFacts{Node: node, Sections: secs}.Processes()
+		if err != nil {
+			return err
+		}
+		left := runitProcesses(ps)
+		if len(left) == 0 {
+			return nil
+		}
+		waited := r.clock().Now().Sub(start)
+		if waited >= time.Duration(signalled+1)*RunitDrain {
+			if signalled == 2 {
+				return fmt.Errorf("%s: runit processes are still there after TERM and KILL: %s", node, strings.Join(left, "; "))
+			}
+			sig := []string{"-TERM", "-KILL"}[signalled]
+			r.emit(Event{Kind: EventFinding, Step: step.ID, Node: node, Message: fmt.Sprintf("still running after %s: %s; sending %s", waited.Round(time.Second), strings.Join(left, "; "), sig[1:])})
+			for _, name := range []string{"runsvdir", "runsv", "svlogd"} {
+				// pkill exits 1 when nothing matched.
+				var ee *cluster.ExitError
+				if _, err := n.Run(ctx, cluster.Cmd{Argv: []string{"pkill", sig, "-x", name}, Sudo: true}); err != nil && !(errors.As(err, &ee) && ee.Result.ExitCode == 1) {
+					return fmt.Errorf("%s: pkill %s -x %s: %w", node, sig, name, err)
+				}
+			}
+			signalled++
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.clock().After(time.Second):
+		}
+	}
+}
+
+// runitProcesses lists the live runsvdir, runsv and svlogd processes.
+func runitProcesses(ps []runit.Process) []string {
+	var out []string
+	for _, p := range ps {
+		switch p.Name() {
+		case "runsvdir", "runsv", "svlogd":
+			if !strings.HasPrefix(p.Stat, "Z") {
+				cmd := p.Command
+				if len(cmd) > 40 {
+					cmd = cmd[:40] + "…"
+				}
+				out = append(out, fmt.Sprintf("pid %d %s", p.PID, cmd))
+			}
+		}
+	}
+	return out
 }
 
 // postflight is the verify step: the post-upgrade checks on every node.

@@ -147,6 +147,13 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 			for _, name := range slices.Concat(spec.Services, spec.Quiet) {
 				v := views[name]
 				if ps, err := v.Processes(); err == nil {
+					// A stopped job's runsv exit once their service is down;
+					// one that does not holds its service's lock for good.
+					for _, f := range runit.DiagnoseProcesses(ps) {
+						if f.Symptom == runit.SymptomOrphanRunsv {
+							out = append(out, keepalived.Finding{Problem: keepalived.Problem(f.Symptom), Node: name, Detail: f.Subject + " has no runsvdir"})
+						}
+					}
 					for _, rd := range runit.FindRunsvdirs(ps) {
 						errs, contended := gateRunsvdirErrors(v, rd)
 						if len(errs) > 0 {

@@ -21,7 +21,7 @@ func runbook() []stepDef {
 		// runsvdir before anything else runs under it.
 		{kind: StepRecoverRunit, title: fixed("recover runsvdir as the runbook's example does (stop, remove stale links, fix the log dir, start the job)"),
 			ids: []issue.ID{issue.OC11426}, when: recoverRunit, nodes: onAll, waits: "the bootstrap master and stable again",
-			remedy: remedies{"runit-processes": {"runsvdir-errors", "two-runsvdirs", "leftover-ctl-process"},
+			remedy: remedies{"runit-processes": {"runsvdir-errors", "two-runsvdirs", "orphan-runsv", "leftover-ctl-process"},
 				"service-links": {"stale-service-link"}, "log-dir": {"log-dir-mode", "log-dir-owner"}},
 			run: runRecoverRunit, done: runitRecovered},
 

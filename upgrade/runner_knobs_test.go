@@ -57,6 +57,8 @@ func TestRunnerAgainstEveryKnob(t *testing.T) {
 		{name: "runsvdir errors", version: "1.4.6", knobs: []clustertest.Knob{clustertest.RunsvdirErrors()}, outcome: refuse, msg: []string{"runsvdir-errors", "initctl start private-chef-runsvdir"}},
 		{name: "runsvdir errors recovered", version: "1.4.6", knobs: []clustertest.Knob{clustertest.RunsvdirErrors()}, recover: true, outcome: finish},
 		{name: "two runsvdirs recovered", version: "1.4.6", knobs: []clustertest.Knob{clustertest.TwoRunsvdirs()}, recover: true, outcome: finish},
+		{name: "runsvdir respawned", version: "1.4.6", knobs: []clustertest.Knob{clustertest.RunsvdirRespawned()}, outcome: refuse, msg: []string{"orphan-runsv", "kill -TERM"}},
+		{name: "runsvdir respawned recovered", version: "1.4.6", knobs: []clustertest.Knob{clustertest.RunsvdirRespawned()}, recover: true, outcome: finish},
 		{name: "leftover ctl", version: "1.4.6", knobs: []clustertest.Knob{clustertest.LeftoverCtl()}, outcome: refuse, msg: []string{"leftover-ctl-process", "must be gone"}},
 		{name: "log dir mode", version: "1.4.6", knobs: []clustertest.Knob{clustertest.LogDirMode()}, outcome: refuse, msg: []string{"log-dir-mode", "chmod 755"}},
 		{name: "log dir owner", version: "11.0.2", knobs: []clustertest.Knob{clustertest.LogDirOwner()}, outcome: finish},

@@ -178,7 +178,8 @@ func recoverNode(c *hopCtx, n *nodeView, fs []Finding) []Action {
 	acts := []Action{run(node, ctl("stop")...)}
 	acts = append(acts,
 		Action{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "opscode-runsvdir"}, IgnoreExit: true},
-		Action{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "private-chef-runsvdir"}, IgnoreExit: true})
+		Action{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "private-chef-runsvdir"}, IgnoreExit: true},
+		Action{Kind: ActRunitGone, Node: node})
 	for _, f := range fs {
 		if f.Symptom == string(runit.SymptomStaleServiceLink) && len(f.Evidence) > 0 {
 			link := strings.TrimPrefix(f.Evidence[0], string(runit.SymptomStaleServiceLink)+": ")
