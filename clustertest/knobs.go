@@ -47,14 +47,15 @@ func MigrationLevel(node, content string) Knob { return ecmodel.KnobMigrationLev
 
 // The runbook's runit symptoms.
 
-func RunsvdirErrors() Knob { return ecmodel.KnobRunsvdirErrors() } // svlogd errors in runsvdir's argv
-func TwoRunsvdirs() Knob   { return ecmodel.KnobTwoRunsvdirs() }   // both Upstart jobs alive
-func LeftoverCtl() Knob    { return ecmodel.KnobLeftoverCtl() }    // stray omnibus-ctl and sv
-func LogDirMode() Knob     { return ecmodel.KnobLogDirMode() }     // /var/log/opscode mode 700
-func LogDirOwner() Knob    { return ecmodel.KnobLogDirOwner() }    // /var/log/opscode owned by root
-func CurrentMissing() Knob { return ecmodel.KnobCurrentMissing() } // a log current removed
-func LogFSFull() Knob      { return ecmodel.KnobLogFSFull() }      // log file system full
-func StaleLinks() Knob     { return ecmodel.KnobStaleLinks() }     // dangling service links
+func RunsvdirErrors() Knob    { return ecmodel.KnobRunsvdirErrors() }    // svlogd errors in runsvdir's argv
+func TwoRunsvdirs() Knob      { return ecmodel.KnobTwoRunsvdirs() }      // both Upstart jobs alive
+func RunsvdirRespawned() Knob { return ecmodel.KnobRunsvdirRespawned() } // orphaned runsv hold the locks
+func LeftoverCtl() Knob       { return ecmodel.KnobLeftoverCtl() }       // stray omnibus-ctl and sv
+func LogDirMode() Knob        { return ecmodel.KnobLogDirMode() }        // /var/log/opscode mode 700
+func LogDirOwner() Knob       { return ecmodel.KnobLogDirOwner() }       // /var/log/opscode owned by root
+func CurrentMissing() Knob    { return ecmodel.KnobCurrentMissing() }    // a log current removed
+func LogFSFull() Knob         { return ecmodel.KnobLogFSFull() }         // log file system full
+func StaleLinks() Knob        { return ecmodel.KnobStaleLinks() }        // dangling service links
 
 // Cluster states.
 

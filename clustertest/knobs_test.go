@@ -476,6 +476,7 @@ func TestKnobsRunitProcesses(t *testing.T) {
 		{clustertest.RunsvdirErrors(), runit.SymptomRunsvdirErrors},
 		{clustertest.TwoRunsvdirs(), runit.SymptomTwoRunsvdirs},
 		{clustertest.LeftoverCtl(), runit.SymptomLeftoverCtl},
+		{clustertest.RunsvdirRespawned(), runit.SymptomOrphanRunsv},
 	} {
 		t.Run(tc.knob.Name, func(t *testing.T) {
 			assert.Equal(t, []runit.Symptom{tc.want}, symptoms(start(t, "1.4.6", tc.knob)))

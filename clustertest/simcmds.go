@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -87,6 +88,30 @@ func (n *Node) ps(argv []string, e shellIO) int {
 		}
 	default:
 		return notEmulated(argv, e)
+	}
+	return 0
+}
+
+// pkill -SIGNAL -x NAME ends the stray processes (AddProcess) whose
+// program is NAME; pkill exits 1 when none matched. The simulation's own
+// runsvdir, runsv and svlogd rows follow its jobs and services, which
+// initctl and sv change.
+func (n *Node) pkill(argv []string, e shellIO) int {
+	if len(argv) != 4 || !strings.HasPrefix(argv[1], "-") || argv[2] != "-x" {
+		return notEmulated(argv, e)
+	}
+	kept := n.procs[:0]
+	matched := false
+	for _, p := range n.procs {
+		if f := strings.Fields(p); len(f) > 0 && path.Base(f[0]) == argv[3] {
+			matched = true
+			continue
+		}
+		kept = append(kept, p)
+	}
+	n.procs = kept
+	if !matched {
+		return 1
 	}
 	return 0
 }

@@ -312,9 +312,12 @@ func startLabs(t *testing.T, specs ...lab.Spec) []*lab.Lab {
 		t.Logf("lab of %d nodes on %s up in %s", len(l.Nodes), l.Subnet, took[i].Round(time.Millisecond))
 		t.Cleanup(func() {
 			if t.Failed() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
 				for _, n := range l.Nodes {
 					b, _ := os.ReadFile(n.Root("/var/log/opscode/keepalived/cluster.log"))
-					t.Logf("%s cluster.log:\n%s", n.Name, b)
+					ps, _ := n.Exec(ctx, "ps", "-eo", "pid,ppid,stat,args")
+					t.Logf("%s cluster.log:\n%s\n%s ps:\n%s", n.Name, b, n.Name, ps)
 				}
 			}
 			start := time.Now()

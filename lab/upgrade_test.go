@@ -106,16 +106,18 @@ func TestLabUpgradeKilledAndResumed(t *testing.T) {
 	assertLabUpgraded(t, l)
 }
 
-// The runbook's own Example on real runit — both runsvdir trees alive on
-// one service directory, and a link to a removed service left in
-// /opt/opscode/service — is recovered by examples/upgrade -recover-runit,
+// The runbook's own Example on real runit — the old runsvdir's runsv left
+// holding their services' locks after it died and was respawned, both
+// runsvdir trees alive on one service directory, and a link to a removed
+// service left in /opt/opscode/service — is recovered by examples/upgrade -recover-runit,
 // which then upgrades the lab (the issue: it refused to plan, a service
 // "not running" behind the stale link).
 func TestLabRecoverRunitExample(t *testing.T) {
 	t.Parallel()
-	l := startLab(t, lab.Spec{Version: "1.4.6", UpgradeSleep: 2 * time.Second, Knobs: []ecmodel.Knob{clustertest.TwoRunsvdirs(), clustertest.StaleLinks()}})
+	l := startLab(t, lab.Spec{Version: "1.4.6", UpgradeSleep: 2 * time.Second,
+		Knobs: []ecmodel.Knob{clustertest.RunsvdirRespawned(), clustertest.TwoRunsvdirs(), clustertest.StaleLinks()}})
 	be1 := l.Nodes[0].Name
-	eventuallyFound(t, l, "11.1.8", be1+" runit-processes/two-runsvdirs", be1+" service-links/stale-service-link")
+	eventuallyFound(t, l, "11.1.8", be1+" runit-processes/two-runsvdirs", be1+" runit-processes/orphan-runsv", be1+" service-links/stale-service-link")
 	bin, args := upgradeCmd(t, l)
 	start := time.Now()
 	out, err := exec.Command(bin, append(args, "-recover-runit")...).CombinedOutput()

@@ -53,6 +53,10 @@ type (
 		AddProcess(args string) error
 		SetRunsvdirLog(text string) error
 	}
+	// RunsvdirRespawner kills the runsvdir of the running job and starts
+	// the job again, as Upstart's respawn does: the old runsvdir's runsv
+	// live on.
+	RunsvdirRespawner interface{ RespawnRunsvdir() error }
 	// Disks fills the log file system.
 	Disks interface{ SetLogFSFull(full bool) error }
 	// Transport breaks the SSH path to the node.

@@ -213,6 +213,34 @@ func KnobTwoRunsvdirs() Knob {
 	})
 }
 
+// KnobRunsvdirRespawned: the bootstrap's runsvdir died and Upstart (the
+// job's respawn stanza) started another; the old one's runsv live on,
+// orphaned, each holding its service's supervise/lock, so the new
+// runsvdir's runsv for them cannot start — the runbook's Example, "stuck
+// on the old OPC 1.4.6 processes". (Lab: yes: the job's runsvdir
+// SIGKILLed and the job started again.)
+func KnobRunsvdirRespawned() Knob {
+	return NewKnob("runsvdir-respawned", true, Bootstrap, func(t Target) error {
+		if r, ok := t.(RunsvdirRespawner); ok {
+			return r.RespawnRunsvdir()
+		}
+		p, err := need[Processes](t, "process planting")
+		if err != nil {
+			return err
+		}
+		ents, err := t.ReadDir(ServiceDir)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := p.AddProcess("runsv " + e.Name()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // KnobMigrationLevel sets one node's level file. (Lab: yes, the file.)
 func KnobMigrationLevel(node, content string) Knob {
 	return NewKnob("migration-level", true, Selector(node), func(t Target) error {

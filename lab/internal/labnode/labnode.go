@@ -182,6 +182,8 @@ func hostop(ctx context.Context, h *Host, args []string) int {
 		return done(h.logFS(full))
 	case len(args) == 2 && args[0] == "cluster-addr":
 		return done(h.clusterAddr(args[1]))
+	case len(args) == 1 && args[0] == "respawn-runsvdir":
+		return fail(h.RespawnRunsvdir())
 	case len(args) == 2 && args[0] == "pgrp":
 		pid, _ := strconv.Atoi(args[1])
 		if pgrp, ok := h.ProcessGroup(pid); ok {

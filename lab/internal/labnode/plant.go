@@ -65,6 +65,30 @@ func (h *Host) AddProcess(args string) error {
 	return nil
 }
 
+// RespawnRunsvdir kills the running job's runsvdir (SIGKILL: its runsv
+// live on, orphaned) and starts the job again, as Upstart's respawn does.
+func (h *Host) RespawnRunsvdir() error {
+	if h.root != "" {
+		if out, code := h.hostop(context.Background(), "respawn-runsvdir"); code != 0 {
+			return errors.New(strings.TrimSpace(out))
+		}
+		return nil
+	}
+	jobs := h.Jobs()
+	if len(jobs) != 1 {
+		return fmt.Errorf("respawn: want one runsvdir job running, have %v", jobs)
+	}
+	pid := h.jobPID(jobs[0])
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("respawn: kill runsvdir %d: %w", pid, err)
+	}
+	// The node's init reaps it; until then the job still reads as running.
+	for i := 0; i < 500 && h.ProcessAlive(pid); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return h.StartJob(context.Background(), jobs[0])
+}
+
 // SetRunsvdirLog cannot put words into a real runsvdir's argv: runsvdir
 // writes what its children say there. BreakLogDir makes svlogd say it.
 func (h *Host) SetRunsvdirLog(string) error {
