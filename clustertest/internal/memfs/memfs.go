@@ -2,10 +2,11 @@
 // one as root sees it: regular files, directories and symbolic links,
 // permission bits that are recorded but never refused, links resolved
 // inside the tree (an absolute target from its root, a relative one from
-// the link's directory), rename replacing its destination atomically, and
-// errors as the kernel gives them (*fs.PathError or *os.LinkError holding
-// a syscall.Errno, so errors.Is(err, fs.ErrNotExist) and pkg/sftp's status
-// mapping behave as they do on a real tree).
+// the link's directory), rename replacing a file in one step (and, as
+// os.Rename, refusing to replace a directory), and errors as the kernel
+// gives them (*fs.PathError or *os.LinkError holding a syscall.Errno, so
+// errors.Is(err, fs.ErrNotExist) and pkg/sftp's status mapping behave as
+// they do on a real tree).
 //
 // It is clustertest's node file system: a simulated cluster's nodes write
 // some six hundred files each time one is built, and a syscall per Stat
