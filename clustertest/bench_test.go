@@ -20,17 +20,3 @@ func BenchmarkNew(b *testing.B) {
 		c.Close()
 	}
 }
-
-// BenchmarkNewOnDisk is BenchmarkNew with the node trees in os.TempDir,
-// as New made them before it used /dev/shm.
-func BenchmarkNewOnDisk(b *testing.B) {
-	dir := b.TempDir()
-	for b.Loop() {
-		clock := clustertest.NewFakeClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
-		c, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 3, Clock: clock.Now, Sleep: clock.Advance, Dir: dir})
-		if err != nil {
-			b.Fatal(err)
-		}
-		c.Close()
-	}
-}

@@ -12,9 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/clustertest/internal/memfs"
 	"github.com/chefha/chefha/internal/ecmodel"
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
@@ -58,9 +60,9 @@ type Options struct {
 	// LVM is each back end's volume group: the volume under DRBD, which
 	// the upgrade's backup snapshots (default: LVM's defaults).
 	LVM *LVM
-	// Dir is where the nodes' file trees go (in a new 0700 directory that
-	// Close removes). Default: /dev/shm when it is a memory file system,
-	// else os.TempDir.
+	// Dir is where the cluster's client files go (known_hosts, in a new
+	// 0700 directory that Close removes); the nodes' file trees are in
+	// memory. Default: os.TempDir.
 	Dir string
 }
 
@@ -79,7 +81,8 @@ type Cluster struct {
 	clock          func() time.Time
 	sleepFn        func(time.Duration)
 	offset         time.Duration
-	at             time.Time // while settle runs an event: its time
+	at             time.Time    // while settle runs an event: its time
+	seen           atomic.Int64 // now's last answer (UnixNano), for fileTime
 	transitionTime time.Duration
 	releases       map[string]ecmodel.Release // the model's table, built once
 	list           []*Node
@@ -111,7 +114,7 @@ func New(o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := treeDir(o.Dir)
+	dir, err := os.MkdirTemp(o.Dir, "chefha-clustertest-")
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +127,7 @@ func New(o Options) (*Cluster, error) {
 	c := &Cluster{Nodes: map[string]*Node{}, Servers: map[string]*SSHServer{}, dir: dir, key: key, priv: priv,
 		KnownHosts: filepath.Join(dir, "known_hosts"), clock: o.Clock, sleepFn: o.Sleep, transitionTime: o.TransitionTime,
 		releases: ecmodel.Releases()}
+	c.seen.Store(o.Clock().UnixNano())
 	// Not a named result: `return nil, err` would set it to nil before
 	// this runs, and Close on nil panics.
 	started := false
@@ -147,13 +151,13 @@ func New(o Options) (*Cluster, error) {
 	}
 	var kh strings.Builder
 	for _, s := range c.Topology.Servers {
-		n := &Node{c: c, Name: s.Name, Root: filepath.Join(dir, s.Name), owners: map[string]string{}, svcs: map[string]*service{},
+		n := &Node{c: c, Name: s.Name, files: memfs.New(c.fileTime), owners: map[string]string{}, svcs: map[string]*service{},
 			nextPID: 1000, fault: &fault{}, clusterIP: s.ClusterIPAddress}
 		if c.Topology.BackendVIP != nil {
 			n.VIP = c.Topology.BackendVIP.IPAddress
 		}
 		srv, err := NewSSHServer(SSHServerConfig{AuthorizedKeys: []ssh.PublicKey{key.PublicKey()},
-			Exec: c.nodeExec(n), SFTP: func(string) sftp.Handlers { return RootedSFTP(n.Root, n.Settle) }})
+			Exec: c.nodeExec(n), SFTP: func(string) sftp.Handlers { return n.sftpHandlers() }})
 		if err != nil {
 			return nil, err
 		}
@@ -197,16 +201,6 @@ func New(o Options) (*Cluster, error) {
 	}
 	started = true
 	return c, nil
-}
-
-// treeDir makes the directory the node trees go in.
-func treeDir(base string) (string, error) {
-	if base == "" {
-		if dir, err := os.MkdirTemp(memoryDir(), "chefha-clustertest-"); err == nil {
-			return dir, nil
-		}
-	}
-	return os.MkdirTemp(base, "chefha-clustertest-")
 }
 
 func (c *Cluster) nodeExec(n *Node) ExecFunc {
@@ -318,7 +312,7 @@ func (c *Cluster) Bootstrap() *Node { return c.boot }
 
 func (c *Cluster) Secondary() *Node { return c.sec }
 
-// Close stops every server and removes the node trees.
+// Close stops every server and removes the cluster's client files.
 func (c *Cluster) Close() error {
 	for _, s := range c.Servers {
 		s.Close()

@@ -2,9 +2,9 @@
 // to, the way net/http/httptest gives a real server: New starts two back
 // ends and N front ends, each an emulated Enterprise Chef node (the model
 // in internal/ecmodel, on an emulated runit, keepalived and DRBD) behind
-// its own SSH server on 127.0.0.1 (x/crypto/ssh, SFTP rooted in the node's
-// file tree, kept on /dev/shm where it is a tmpfs), with known_hosts and
-// SSH configs the cluster package uses unchanged. Knobs reproduce each
+// its own SSH server on 127.0.0.1 (x/crypto/ssh, SFTP served from the
+// node's file tree, which is in memory: Node.FS reads it), with known_hosts
+// and SSH configs the cluster package uses unchanged. Knobs reproduce each
 // known issue and runit symptom of the runbook, and transport faults; a
 // FakeClock makes a two-minute keepalived wait take milliseconds.
 //

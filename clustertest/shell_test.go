@@ -87,7 +87,7 @@ func TestSessionsHaveTheirOwnUmask(t *testing.T) {
 	boot := sim.Bootstrap()
 	const cfg = "/var/opt/opscode/upgrades/etc/config.rb" // partybus's, written 0644 by reconfigure
 	mode := func() os.FileMode {
-		st, err := os.Stat(boot.Path(cfg))
+		st, err := boot.Stat(cfg)
 		require.NoError(t, err)
 		return st.Mode().Perm()
 	}

@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -126,7 +123,7 @@ func (n *Node) stat(argv []string, e shellIO) int {
 		if p == "--" {
 			continue
 		}
-		st, err := os.Lstat(n.Path(p))
+		st, err := n.files.Lstat(p)
 		if err != nil {
 			fmt.Fprintf(e.Stderr, "stat: cannot statx '%s': No such file or directory\n", p)
 			status = 1
@@ -214,27 +211,21 @@ func (n *Node) find(argv []string, e shellIO) int {
 		return notEmulated(argv, e)
 	}
 	dir := argv[1]
-	ents, err := os.ReadDir(n.Path(dir))
+	ents, err := n.files.ReadDir(dir) // sorted by name, as find's output is sorted here
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "find: '%s': No such file or directory\n", dir)
 		return 1
 	}
-	names := make([]string, 0, len(ents))
 	for _, en := range ents {
-		names = append(names, en.Name())
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		full := filepath.Join(n.Path(dir), name)
-		st, _ := os.Lstat(full)
+		name, full := en.Name(), path.Join(dir, en.Name())
 		kind, target, tkind := "f", "", "f"
 		switch {
-		case st.IsDir():
+		case en.IsDir():
 			kind, tkind = "d", "d"
-		case st.Mode()&fs.ModeSymlink != 0:
+		case en.Type()&fs.ModeSymlink != 0:
 			kind = "l"
-			target, _ = os.Readlink(full)
-			tst, err := os.Stat(n.Path(target))
+			target, _ = n.files.Readlink(full)
+			tst, err := n.files.Stat(full)
 			switch {
 			case err != nil:
 				tkind = "N"
@@ -291,7 +282,7 @@ func (n *Node) test(argv []string, e shellIO) int {
 	if len(argv) != 3 || argv[1] != "-e" {
 		return notEmulated(argv, e)
 	}
-	if _, err := os.Lstat(n.Path(argv[2])); err != nil {
+	if _, err := n.files.Lstat(argv[2]); err != nil {
 		return 1
 	}
 	return 0
@@ -306,7 +297,7 @@ func (n *Node) tail(argv []string, e shellIO) int {
 	if err != nil {
 		return notEmulated(argv, e)
 	}
-	b, err := os.ReadFile(n.Path(argv[3]))
+	b, err := n.files.ReadFile(argv[3])
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "tail: cannot open '%s' for reading: No such file or directory\n", argv[3])
 		return 1

@@ -4,9 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io/fs"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -170,12 +171,12 @@ func (n *Node) fileCommand(argv []string, e shellIO) int {
 			owner += ":" + owner
 		}
 		for _, p := range args[1:] {
-			if _, err := os.Lstat(n.Path(p)); err != nil {
+			if _, err := n.files.Lstat(p); err != nil {
 				fmt.Fprintf(e.Stderr, "chown: cannot access '%s': No such file or directory\n", p)
 				return 1
 			}
-			n.owners[filepath.Clean(p)] = owner
-			if recursive && filepath.Clean(p) == "/var/log/opscode" {
+			n.owners[path.Clean(p)] = owner
+			if recursive && path.Clean(p) == "/var/log/opscode" {
 				n.owners["/var/log/opscode/keepalived"] = owner
 				n.runsvLog = ""
 			}
@@ -191,7 +192,7 @@ func (n *Node) fileCommand(argv []string, e shellIO) int {
 			return notEmulated(argv, e)
 		}
 		for _, p := range args[1:] {
-			if err := os.Chmod(n.Path(p), os.FileMode(mode)); err != nil {
+			if err := n.files.Chmod(p, fs.FileMode(mode)); err != nil {
 				fmt.Fprintf(e.Stderr, "chmod: cannot access '%s': No such file or directory\n", p)
 				return 1
 			}
@@ -200,13 +201,13 @@ func (n *Node) fileCommand(argv []string, e shellIO) int {
 		return 0
 	case "rm":
 		for _, p := range args {
-			if filepath.Clean("/"+p) == "/" {
+			if path.Clean("/"+p) == "/" {
 				fmt.Fprintln(e.Stderr, "rm: it is dangerous to operate recursively on '/'")
 				return 1
 			}
 			if recursive {
-				os.RemoveAll(n.Path(p))
-			} else if err := os.Remove(n.Path(p)); err != nil && !force {
+				n.files.RemoveAll(p)
+			} else if err := n.files.Remove(p); err != nil && !force {
 				fmt.Fprintf(e.Stderr, "rm: cannot remove '%s': No such file or directory\n", p)
 				return 1
 			}
@@ -215,12 +216,12 @@ func (n *Node) fileCommand(argv []string, e shellIO) int {
 		return 0
 	case "mkdir":
 		for _, p := range args {
-			mk := os.Mkdir
+			mk := n.files.Mkdir
 			if recursive {
-				mk = os.MkdirAll
+				mk = n.files.MkdirAll
 			}
-			if err := mk(n.Path(p), 0o755); err != nil {
-				if os.IsExist(err) {
+			if err := mk(p, 0o755&^loginUmask); err != nil {
+				if errors.Is(err, fs.ErrExist) {
 					fmt.Fprintf(e.Stderr, "mkdir: cannot create directory '%s': File exists\n", p)
 				} else {
 					fmt.Fprintf(e.Stderr, "mkdir: cannot create directory '%s': No such file or directory\n", p)
@@ -234,7 +235,7 @@ func (n *Node) fileCommand(argv []string, e shellIO) int {
 		if len(args) != 1 {
 			return notEmulated(argv, e)
 		}
-		t, err := os.Readlink(n.Path(args[0]))
+		t, err := n.files.Readlink(args[0])
 		if err != nil {
 			return 1
 		}
@@ -244,7 +245,7 @@ func (n *Node) fileCommand(argv []string, e shellIO) int {
 		if len(args) != 1 {
 			return notEmulated(argv, e)
 		}
-		ents, err := os.ReadDir(n.Path(args[0]))
+		ents, err := n.files.ReadDir(args[0])
 		if err != nil {
 			fmt.Fprintf(e.Stderr, "ls: cannot access '%s': No such file or directory\n", args[0])
 			return 2
@@ -256,7 +257,7 @@ func (n *Node) fileCommand(argv []string, e shellIO) int {
 	case "sha256sum":
 		status := 0
 		for _, p := range args {
-			b, err := os.ReadFile(n.Path(p))
+			b, err := n.files.ReadFile(p)
 			if err != nil {
 				fmt.Fprintf(e.Stderr, "sha256sum: %s: No such file or directory\n", p)
 				status = 1

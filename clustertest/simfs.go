@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,12 +12,17 @@ import (
 	"github.com/chefha/chefha/internal/ecmodel"
 )
 
-// The node's file system, under Root: the Host interface's Files, with
-// /proc/drbd, /proc/mounts and runsv's pid files answered from the
-// simulation's state.
+// The node's file system, in memory (memfs): the Host interface's Files,
+// with /proc/drbd, /proc/mounts and runsv's pid files answered from the
+// simulation's state. Where os's calls applied the test process's umask
+// (MkdirAll, AppendFile's create), the login umask stands in for it, so
+// modes no longer depend on who runs the tests.
 
-// Path maps a node path to the file tree.
-func (n *Node) Path(p string) string { return filepath.Join(n.Root, filepath.Clean("/"+p)) }
+// FS is the node's file tree as an io/fs file system rooted at its /
+// (names unrooted: "etc/opscode/private-chef.rb"), for tests that read it
+// with fs.ReadFile, fs.Glob or fs.WalkDir. Links resolve inside the node;
+// /proc is not there (ReadFile answers it).
+func (n *Node) FS() fs.FS { return n.files.DirFS("/") }
 
 func (n *Node) ReadFile(p string) ([]byte, error) {
 	switch p = path.Clean(p); {
@@ -36,7 +40,7 @@ func (n *Node) ReadFile(p string) ([]byte, error) {
 		}
 		return nil, nil
 	}
-	return os.ReadFile(n.Path(p))
+	return n.files.ReadFile(p)
 }
 
 // loginUmask is the umask a login session starts with.
@@ -47,15 +51,14 @@ func (n *Node) WriteFile(p string, b []byte, perm fs.FileMode) error {
 }
 
 func (n *Node) writeFile(p string, b []byte, perm, umask fs.FileMode) error {
-	full := n.Path(p)
-	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+	if err := n.files.MkdirAll(path.Dir(path.Clean("/"+p)), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(full, b, perm); err != nil {
+	if err := n.files.WriteFile(p, b, perm&^umask); err != nil {
 		return err
 	}
 	n.wrote(p)
-	return os.Chmod(full, perm&^umask)
+	return n.files.Chmod(p, perm&^umask) // a file that was there keeps its mode otherwise
 }
 
 // wrote counts a write against the back end's volume: service data
@@ -67,10 +70,10 @@ func (n *Node) wrote(p string) {
 }
 
 func (n *Node) AppendFile(p string, b []byte, perm fs.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(n.Path(p)), 0o755); err != nil {
+	if err := n.files.MkdirAll(path.Dir(path.Clean("/"+p)), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(n.Path(p), os.O_CREATE|os.O_APPEND|os.O_WRONLY, perm)
+	f, err := n.files.OpenFile(p, os.O_CREATE|os.O_APPEND|os.O_WRONLY, perm&^loginUmask)
 	if err != nil {
 		return err
 	}
@@ -82,7 +85,7 @@ func (n *Node) AppendFile(p string, b []byte, perm fs.FileMode) error {
 // Remove removes a file; a service link going away makes runsvdir stop
 // its runsv, which stops the service.
 func (n *Node) Remove(p string) error {
-	if err := os.Remove(n.Path(p)); err != nil {
+	if err := n.files.Remove(p); err != nil {
 		return err
 	}
 	if path.Dir(path.Clean(p)) == ecmodel.ServiceDir && len(n.jobs) > 0 {
@@ -97,7 +100,7 @@ func (n *Node) Remove(p string) error {
 // Symlink makes a link; a new service link under a running runsvdir gets
 // a runsv, which starts the service unless it has a down file.
 func (n *Node) Symlink(target, link string) error {
-	if err := os.Symlink(target, n.Path(link)); err != nil {
+	if err := n.files.Symlink(target, link); err != nil {
 		return err
 	}
 	name := path.Base(link)
@@ -110,36 +113,26 @@ func (n *Node) Symlink(target, link string) error {
 	}
 	return nil
 }
-func (n *Node) RemoveAll(p string) error                  { return os.RemoveAll(n.Path(p)) }
-func (n *Node) Lstat(p string) (fs.FileInfo, error)       { return os.Lstat(n.Path(p)) }
-func (n *Node) ReadDir(p string) ([]fs.DirEntry, error)   { return os.ReadDir(n.Path(p)) }
-func (n *Node) MkdirAll(p string, perm fs.FileMode) error { return os.MkdirAll(n.Path(p), perm) }
-func (n *Node) Chmod(p string, perm fs.FileMode) error    { return os.Chmod(n.Path(p), perm) }
-func (n *Node) Mount(device, dir string) error            { n.mounts = append(n.mounts, dir); return nil }
+func (n *Node) RemoveAll(p string) error                { return n.files.RemoveAll(p) }
+func (n *Node) Lstat(p string) (fs.FileInfo, error)     { return n.files.Lstat(p) }
+func (n *Node) ReadDir(p string) ([]fs.DirEntry, error) { return n.files.ReadDir(p) }
+func (n *Node) MkdirAll(p string, perm fs.FileMode) error {
+	return n.files.MkdirAll(p, perm&^loginUmask)
+}
+func (n *Node) Chmod(p string, perm fs.FileMode) error { return n.files.Chmod(p, perm) }
+
+// Stat follows links inside the node's tree (memfs.MaxLinks of them).
+func (n *Node) Stat(p string) (fs.FileInfo, error) { return n.files.Stat(p) }
+
+func (n *Node) Mount(device, dir string) error { n.mounts = append(n.mounts, dir); return nil }
 func (n *Node) Umount(dir string) error {
 	n.mounts = slices.DeleteFunc(n.mounts, func(m string) bool { return m == dir })
 	return nil
 }
 
-// Stat follows links inside the node's tree.
-func (n *Node) Stat(p string) (fs.FileInfo, error) {
-	for range 8 {
-		st, err := os.Lstat(n.Path(p))
-		if err != nil || st.Mode()&fs.ModeSymlink == 0 {
-			return st, err
-		}
-		t, _ := os.Readlink(n.Path(p))
-		if !strings.HasPrefix(t, "/") {
-			t = path.Join(path.Dir(p), t)
-		}
-		p = t
-	}
-	return nil, &fs.PathError{Op: "stat", Path: p, Err: errors.New("too many levels of symbolic links")}
-}
-
 // Chown records an owner: the tests run as one user, real nodes have opscode.
 func (n *Node) Chown(p, owner string) error {
-	if _, err := os.Lstat(n.Path(p)); err != nil {
+	if _, err := n.files.Lstat(p); err != nil {
 		return err
 	}
 	n.owners[path.Clean(p)] = owner
@@ -149,7 +142,7 @@ func (n *Node) Chown(p, owner string) error {
 // Owner is the recorded owner, or what the packaging makes it.
 func (n *Node) Owner(p string) (string, error) {
 	p = path.Clean(p)
-	if _, err := os.Lstat(n.Path(p)); err != nil {
+	if _, err := n.files.Lstat(p); err != nil {
 		return "", err
 	}
 	if o, ok := n.owners[p]; ok {

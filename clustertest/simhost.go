@@ -5,17 +5,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chefha/chefha/clustertest/internal/memfs"
 	"github.com/chefha/chefha/internal/ecmodel"
 )
 
 // Node is one simulated Enterprise Chef node: ecmodel's node model on an
-// in-memory host (a file tree in a temp dir, emulated runit, Upstart,
+// in-memory host (a file tree in memory, emulated runit, Upstart,
 // keepalived and DRBD) on the cluster's clock. Read its state with the
-// methods below; they lock the cluster.
+// methods below; they lock the cluster. Its files (ReadFile, WriteFile,
+// Stat, FS, …) take their own lock and may be read at any time.
 type Node struct {
-	c    *Cluster
-	Name string
-	Root string // the node's file tree on this machine
+	c     *Cluster
+	Name  string
+	files *memfs.FS // the node's file tree
 	// VIP is backend_vip's address, shown by `ip addr` while keepalived
 	// holds it.
 	VIP string

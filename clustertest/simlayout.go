@@ -111,11 +111,19 @@ func (c *Cluster) installNode(n *Node, o Options, rb, version string) error {
 
 // now is the cluster's time: the clock plus the time its commands slept.
 func (c *Cluster) now() time.Time {
-	if !c.at.IsZero() {
-		return c.at
+	t := c.at
+	if t.IsZero() {
+		t = c.clock().Add(c.offset)
 	}
-	return c.clock().Add(c.offset)
+	c.seen.Store(t.UnixNano())
+	return t
 }
+
+// fileTime is the files' modification time: the cluster's time when it
+// was last read, under the lock (a command's start, an SFTP request's
+// settle). The file trees ask for it holding only their own lock, and
+// Options.Clock need not be safe to call from many goroutines.
+func (c *Cluster) fileTime() time.Time { return time.Unix(0, c.seen.Load()) }
 
 // sleep moves the cluster's time on by d and runs what falls due.
 func (c *Cluster) sleep(d time.Duration) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -184,14 +185,14 @@ func (n *Node) glob(argv []string) []string {
 			out = append(out, a)
 			continue
 		}
-		matches, _ := filepath.Glob(n.Path(a))
+		matches, _ := fs.Glob(n.FS(), strings.TrimPrefix(path.Clean(a), "/"))
 		if len(matches) == 0 {
 			out = append(out, a)
 			continue
 		}
 		sort.Strings(matches)
 		for _, m := range matches {
-			out = append(out, "/"+strings.TrimPrefix(strings.TrimPrefix(m, n.Root), "/"))
+			out = append(out, "/"+m)
 		}
 	}
 	return out

@@ -153,13 +153,13 @@ func (e *upgradeEnv) assertUpgraded(t *testing.T, version string, level string) 
 		lvl, err := n.ReadFile("/var/opt/opscode/upgrades/migration-level")
 		require.NoError(t, err)
 		assert.Equal(t, `{"major":1,"minor":`+strings.TrimPrefix(level, "1.")+"}\n", string(lvl), "%s level", s.Name)
-		tree := treeSums(t, n.Path("/etc/opscode"))
+		tree := treeSums(t, n.FS(), "etc/opscode")
 		if ref == nil {
 			ref = tree
 		} else {
 			assert.Equal(t, ref, tree, "/etc/opscode on %s differs from the bootstrap's", s.Name)
 		}
-		_, err = os.Stat(n.Path(upgrade.LockPath))
+		_, err = n.Stat(upgrade.LockPath)
 		assert.ErrorIs(t, err, fs.ErrNotExist, "%s: the lock is released", s.Name)
 	}
 	boot.Lock(func(n *clustertest.Node) {
@@ -177,14 +177,14 @@ func (e *upgradeEnv) assertUpgraded(t *testing.T, version string, level string) 
 	assert.Equal(t, upgrade.ModePostFlight, rep.Mode)
 }
 
-func treeSums(t *testing.T, root string) map[string][32]byte {
+func treeSums(t *testing.T, fsys fs.FS, root string) map[string][32]byte {
 	out := map[string][32]byte{}
-	require.NoError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	require.NoError(t, fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(root, p)
+		b, err := fs.ReadFile(fsys, p)
+		rel := strings.TrimPrefix(p, root+"/")
 		if rel != "chef-server-running.json" { // each node's reconfigure writes its own
 			out[rel] = sha256.Sum256(b)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -165,7 +164,7 @@ func TestPartialLockFailureLeavesNoLock(t *testing.T) {
 	assert.Equal(t, "fe2.chefha.test", le.Node)
 	assert.ErrorIs(t, err, cluster.ErrConnectionLost, "the real error, not 'another run holds it'")
 	for _, s := range e.sim.Topology.Servers {
-		_, serr := os.Stat(e.sim.Node(s.Name).Path(upgrade.LockPath + "/owner"))
+		_, serr := e.sim.Node(s.Name).Stat(upgrade.LockPath + "/owner")
 		assert.ErrorIs(t, serr, fs.ErrNotExist, "%s: no lock left behind", s.Name)
 	}
 	for name, log := range e.logs() {

@@ -162,7 +162,7 @@ func TestStopLetsTheRunningCommandFinish(t *testing.T) {
 	rec, err := e.journal.Load(context.Background())
 	require.NoError(t, err)
 	assert.NotContains(t, rec.Steps, "hop1/upgrade-bootstrap")
-	_, err = os.Stat(e.sim.Bootstrap().Path(upgrade.LockPath))
+	_, err = e.sim.Bootstrap().Stat(upgrade.LockPath)
 	assert.ErrorIs(t, err, fs.ErrNotExist, "locks released")
 	require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()))
 	assertEachEffectOnce(t, e)

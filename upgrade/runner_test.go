@@ -2,7 +2,7 @@ package upgrade_test
 
 import (
 	"context"
-	"path/filepath"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +54,7 @@ func TestUpgrade1102To1118WithOC11297(t *testing.T) {
 	require.True(t, ok)
 	require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()))
 	e.assertUpgraded(t, "11.1.8", "1.13")
-	bak, err := filepath.Glob(e.sim.Bootstrap().Path("/var/opt/opscode/upgrades/migration-level.chefha-backup-*"))
+	bak, err := fs.Glob(e.sim.Bootstrap().FS(), "var/opt/opscode/upgrades/migration-level.chefha-backup-*")
 	require.NoError(t, err)
 	assert.Len(t, bak, 1, "the empty file was kept before it was replaced")
 }

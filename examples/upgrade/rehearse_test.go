@@ -107,7 +107,7 @@ func startNamed(t *testing.T, o clustertest.Options) (rb, conf string) {
 	conf, err = sim.WriteSSHConfig(t.TempDir())
 	require.NoError(t, err)
 	rb = filepath.Join(t.TempDir(), "private-chef.rb")
-	b, err := os.ReadFile(filepath.Join(sim.Bootstrap().Root, "etc/opscode/private-chef.rb"))
+	b, err := sim.Bootstrap().ReadFile("/etc/opscode/private-chef.rb")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(rb, b, 0o600))
 	return rb, conf
