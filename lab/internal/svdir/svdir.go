@@ -64,12 +64,16 @@ ready=` + stateDir + `/ready/$name
 rm -f "$ready"
 : > ` + stateDir + `/$name-restarted
 echo "$name: started (pid $$)"
-( sleep "${start:-0}"; mkdir -p "${ready%/*}"; : > "$ready" ) &
-s=
-trap 'kill $s 2>/dev/null; delays; echo "$name: draining for ${stop:-0}s"; sleep "${stop:-0}"; echo "$name: stopped"; exit 0' TERM
+( sleep "${start:-0}"; mkdir -p "${ready%/*}"; : > "$ready" ) >/dev/null 2>&1 &
+trap 'kill $! 2>/dev/null; delays; echo "$name: draining for ${stop:-0}s"; sleep "${stop:-0}"; echo "$name: stopped"; exit 0' TERM
+# $! is the sleep as soon as it starts (a variable set after it would
+# miss a TERM in between), and the sleep keeps nothing of the log pipe:
+# one that outlived the script would hold svlogd's input open, and runsv,
+# waiting for svlogd to see EOF, would never exit and never give up the
+# service's supervise/lock.
 while :; do
-	sleep 3600 & s=$!
-	wait $s
+	sleep 3600 >/dev/null 2>&1 &
+	wait $!
 done
 `
 }
