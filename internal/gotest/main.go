@@ -83,7 +83,7 @@ func run(goflags, first, pats []string, out io.Writer) int {
 				mu.Lock()
 				defer mu.Unlock()
 				if p := s.Add(e); p != nil {
-					fmt.Fprintln(out, p.Line())
+					fmt.Fprintf(out, "%s %s\n", clock(time.Since(start)), p.Line())
 					p.Failures(out)
 				}
 			}); err != nil {
@@ -109,6 +109,12 @@ func run(goflags, first, pats []string, out io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// clock is the time since the run started, as [m:ss].
+func clock(d time.Duration) string {
+	d = d.Round(time.Second)
+	return fmt.Sprintf("[%d:%02d]", int(d.Minutes()), int(d.Seconds())%60)
 }
 
 // stream runs the go command with args and hands each JSON event of its
