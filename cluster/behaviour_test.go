@@ -135,6 +135,7 @@ func assertProcessGone(t *testing.T, pidFile string) {
 }
 
 func TestLocalNodeBehaviour(t *testing.T) {
+	t.Parallel()
 	testNodeBehaviour(t, cluster.NewLocal("local"), t.TempDir())
 }
 
@@ -169,6 +170,7 @@ func (patternReader) Read(p []byte) (int, error) {
 }
 
 func TestWriteFileFrom(t *testing.T) {
+	t.Parallel()
 	t.Run("local", func(t *testing.T) { testWriteFileFrom(t, cluster.NewLocal("local"), t.TempDir()) })
 	t.Run("in-process ssh", func(t *testing.T) {
 		e := newSSHEnv(t)

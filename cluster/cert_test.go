@@ -52,6 +52,7 @@ func writeKnownHosts(t testing.TB, lines ...string) string {
 // TestOpenSSHHostCertificate: sshd presents a host certificate made by
 // ssh-keygen -s -h; known_hosts trusts the CA with @cert-authority.
 func TestOpenSSHHostCertificate(t *testing.T) {
+	t.Parallel()
 	k := newClientKey(t)
 	ca := filepath.Join(t.TempDir(), "host_ca")
 	newKeyPair(t, ca, "chefha test host CA")
@@ -263,6 +264,7 @@ func TestOpenSSHUserCertificate(t *testing.T) {
 // TestOpenSSHCertificateOfferedFirst: with both an authorized key and a
 // certificate acceptable, the certificate is what logs in.
 func TestOpenSSHCertificateOfferedFirst(t *testing.T) {
+	t.Parallel()
 	k := newClientKey(t)
 	ca := filepath.Join(t.TempDir(), "user_ca")
 	newKeyPair(t, ca, "chefha test user CA")

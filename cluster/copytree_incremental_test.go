@@ -204,15 +204,18 @@ func testCopyTreeIncremental(t *testing.T, from cluster.Node, to cluster.TreeWri
 }
 
 func TestCopyTreeIncrementalLocal(t *testing.T) {
+	t.Parallel()
 	testCopyTreeIncremental(t, cluster.NewLocal("bootstrap"), cluster.NewLocal("fe1"), nil)
 }
 
 func TestCopyTreeIncrementalInProcessSSH(t *testing.T) {
+	t.Parallel()
 	e, c := newCountingSSHEnv(t)
 	testCopyTreeIncremental(t, e.dial(t, "root"), e.dial(t, "root"), &wire{count: c.written.Load})
 }
 
 func TestCopyTreeIncrementalOpenSSH(t *testing.T) {
+	t.Parallel()
 	k := newClientKey(t)
 	a := startSSHD(t, k)
 	b := startSSHD(t, k)
@@ -230,6 +233,7 @@ func TestCopyTreeIncrementalOpenSSH(t *testing.T) {
 // unchanged tree its commands and SFTP requests must not grow with the
 // files; a fresh copy costs one open per file and one command.
 func TestCopyTreeRoundTrips(t *testing.T) {
+	t.Parallel()
 	e, c := newCountingSSHEnv(t)
 	to := e.dial(t, "root")
 	base := t.TempDir()
@@ -336,10 +340,12 @@ func testCopyTreeFailureMidCopy(t *testing.T, to cluster.TreeWriter) {
 }
 
 func TestCopyTreeFailureMidCopyLocal(t *testing.T) {
+	t.Parallel()
 	testCopyTreeFailureMidCopy(t, cluster.NewLocal("fe1"))
 }
 
 func TestCopyTreeFailureMidCopyInProcessSSH(t *testing.T) {
+	t.Parallel()
 	e := newSSHEnv(t)
 	cfg := e.config("root")
 	cfg.Name = "fe1"
@@ -350,6 +356,7 @@ func TestCopyTreeFailureMidCopyInProcessSSH(t *testing.T) {
 }
 
 func TestCopyTreeFailureMidCopyOpenSSH(t *testing.T) {
+	t.Parallel()
 	k := newClientKey(t)
 	s := startSSHD(t, k)
 	testCopyTreeFailureMidCopy(t, dialReal(t, s.config(k, "fe1")))
@@ -376,6 +383,7 @@ func (n tamperingNode) Run(ctx context.Context, c cluster.Cmd) (cluster.Result, 
 }
 
 func TestCopyTreeVerifiesReusedFilesAndModes(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		spoil func(stage string)
@@ -418,6 +426,7 @@ func TestCopyTreeVerifiesReusedFilesAndModes(t *testing.T) {
 // ones sh or sha256sum would need quoting or escaping for are sent again,
 // the others reused.
 func TestCopyTreeAwkwardNames(t *testing.T) {
+	t.Parallel()
 	names := map[string]bool{ // name → reused when unchanged
 		"with space.rb": true, "-leading-dash": true, "ünïcode.pem": true, "a>b/c": true,
 		"it's.rb": false, `back\slash`: false, "new\nline": false, "carriage\rreturn": false,
@@ -450,6 +459,7 @@ func TestCopyTreeAwkwardNames(t *testing.T) {
 }
 
 func TestCopyTreeSourceNotADirectory(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	file := filepath.Join(base, "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
@@ -466,6 +476,7 @@ func TestCopyTreeSourceNotADirectory(t *testing.T) {
 }
 
 func TestCopyTreeRefusesDevicesAndFIFOs(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	src := filepath.Join(base, "src")
 	makeTree(t, src, 3)
@@ -475,6 +486,7 @@ func TestCopyTreeRefusesDevicesAndFIFOs(t *testing.T) {
 }
 
 func TestCopyTreePreserveOwners(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("chown to another uid needs root")
 	}
@@ -508,6 +520,7 @@ func ownerOf(st fs.FileInfo) string {
 // command line (sshd passes the line as one argument, at most 128 KiB), so
 // the stage is built, and its modes set, in several commands.
 func TestCopyTreeManyFiles(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	src := filepath.Join(base, "src")
 	// Some 150 KB of listing from few files: the cost is per file, the
@@ -549,6 +562,7 @@ func TestCopyTreeManyFiles(t *testing.T) {
 }
 
 func TestCopyTreeEmptyTreeAndTrailingSlash(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
 	require.NoError(t, os.MkdirAll(filepath.Join(src, "empty"), 0o750))
@@ -590,6 +604,7 @@ func (n sshNoTools) Run(ctx context.Context, c cluster.Cmd) (cluster.Result, err
 // TestCopyTreeWithoutTools copies file by file where a node cannot run the
 // scripts: the result is the same tree, nothing reused.
 func TestCopyTreeWithoutTools(t *testing.T) {
+	t.Parallel()
 	e := newSSHEnv(t)
 	for _, tc := range []struct {
 		name string

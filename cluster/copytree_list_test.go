@@ -15,6 +15,7 @@ import (
 )
 
 func TestParseTreeListingFixture(t *testing.T) {
+	t.Parallel()
 	out, err := os.ReadFile("testdata/copytree/listing-gnu.bin")
 	require.NoError(t, err)
 	ents, err := parseTreeListing(out)
@@ -52,6 +53,7 @@ func TestParseTreeListingFixture(t *testing.T) {
 }
 
 func TestParseTreeListingErrors(t *testing.T) {
+	t.Parallel()
 	root := "d 755 0 0 4096 \x00\x00"
 	sum := func(s, name string) string {
 		h := sha256.Sum256([]byte(s))
@@ -98,6 +100,7 @@ func TestParseTreeListingErrors(t *testing.T) {
 // TestTreeDigestsAsTheNodePrintsThem checks the Go side of verification
 // against verifyScript run by a real shell, find and sha256sum.
 func TestTreeDigestsAsTheNodePrintsThem(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	for name, mode := range map[string]os.FileMode{"a": 0o644, "b c": 0o600, "k/x\ny": 0o640, `k/z\`: 0o444, "-d": 0o755} {
 		p := filepath.Join(root, name)

@@ -123,15 +123,18 @@ func testCopyTree(t *testing.T, from cluster.Node, to cluster.TreeWriter) {
 }
 
 func TestCopyTreeLocal(t *testing.T) {
+	t.Parallel()
 	testCopyTree(t, cluster.NewLocal("bootstrap"), cluster.NewLocal("fe1"))
 }
 
 func TestCopyTreeInProcessSSH(t *testing.T) {
+	t.Parallel()
 	e := newSSHEnv(t)
 	testCopyTree(t, e.dial(t, "root"), e.dial(t, "root"))
 }
 
 func TestCopyTreeOpenSSH(t *testing.T) {
+	t.Parallel()
 	k := newClientKey(t)
 	a := startSSHD(t, k)
 	b := startSSHD(t, k)
@@ -166,6 +169,7 @@ func (f failingNode) WriteFile(ctx context.Context, name string, data []byte, pe
 }
 
 func TestCopyTreeFailureLeavesOldTree(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		to   cluster.TreeWriter
@@ -193,6 +197,7 @@ func TestCopyTreeFailureLeavesOldTree(t *testing.T) {
 }
 
 func TestCopyTreeRefusesStaleStage(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
 	makeTree(t, src, 3)
@@ -202,6 +207,7 @@ func TestCopyTreeRefusesStaleStage(t *testing.T) {
 }
 
 func TestCopyTreeTwiceInOneSecondKeepsBothBackups(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
 	makeTree(t, src, 3)

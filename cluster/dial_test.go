@@ -19,6 +19,7 @@ import (
 // changed host key) does not abort the cluster; they answer with typed
 // errors while the others work.
 func TestDialKeepsGoing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	e := newSSHEnv(t)
 	be2, err := clustertest.NewSSHServer(clustertest.SSHServerConfig{AuthorizedKeys: []ssh.PublicKey{e.key.PublicKey()}, Exec: clustertest.ShellExec(nil)})

@@ -10,6 +10,7 @@ import (
 )
 
 func TestParseHosts(t *testing.T) {
+	t.Parallel()
 	top, err := ParseHosts("be1.example.com=backend:bootstrap, be2.example.com=backend,fe1=frontend ,fe2=frontend")
 	require.NoError(t, err)
 	assert.Equal(t, TopologyHA, top.Kind)
@@ -48,6 +49,7 @@ func TestParseHosts(t *testing.T) {
 }
 
 func TestNewTopology(t *testing.T) {
+	t.Parallel()
 	servers := []Server{
 		{Name: "be1.example.com", Role: RoleBackend, Bootstrap: true, IPAddress: "192.168.4.1", ClusterIPAddress: "10.1.2.10"},
 		{Name: "be2.example.com", Role: RoleBackend, IPAddress: "192.168.4.6"},

@@ -17,6 +17,7 @@ import (
 )
 
 func TestKnownHostsPatterns(t *testing.T) {
+	t.Parallel()
 	hashed := knownhosts.HashHostname("be1.example.com")
 	hashedPort := knownhosts.HashHostname("[be1.example.com]:2222")
 	tests := []struct {
@@ -82,6 +83,7 @@ func hostCert(t *testing.T, ca ssh.Signer, host ssh.PublicKey, principals []stri
 }
 
 func TestKnownHostsCheck(t *testing.T) {
+	t.Parallel()
 	ca, otherCA, host, other := newSigner(t), newSigner(t), newSigner(t), newSigner(t)
 	line := func(prefix string, k ssh.PublicKey) string {
 		return prefix + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))
@@ -162,6 +164,7 @@ func TestKnownHostsCheck(t *testing.T) {
 }
 
 func TestKnownHostsAlgorithms(t *testing.T) {
+	t.Parallel()
 	ca, host := newSigner(t), newSigner(t)
 	f := filepath.Join(t.TempDir(), "known_hosts")
 	require.NoError(t, os.WriteFile(f, []byte(

@@ -18,6 +18,7 @@ import (
 )
 
 func TestRecordThenReplay(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	work, fixtures := t.TempDir(), filepath.Join(t.TempDir(), "fixtures")
 	require.NoError(t, os.WriteFile(filepath.Join(work, "current_cluster_status"), []byte("master\n"), 0o644))
@@ -77,6 +78,7 @@ func TestRecordThenReplay(t *testing.T) {
 }
 
 func TestReplayRepeatsInOrderThenTheLast(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "fixtures")
 	src := t.TempDir()
 	status := filepath.Join(src, "current_cluster_status")
@@ -99,6 +101,7 @@ func TestReplayRepeatsInOrderThenTheLast(t *testing.T) {
 }
 
 func TestEachCollectsEveryError(t *testing.T) {
+	t.Parallel()
 	nodes := []cluster.Node{cluster.NewLocal("be1"), cluster.NewLocal("be2"), cluster.NewLocal("fe1"), cluster.NewLocal("fe2")}
 	var running, peak atomic.Int32
 	rs := cluster.Each(context.Background(), nodes, 2, func(ctx context.Context, n cluster.Node) (string, error) {
@@ -127,6 +130,7 @@ func TestEachCollectsEveryError(t *testing.T) {
 }
 
 func TestClusterNeedsANodePerServer(t *testing.T) {
+	t.Parallel()
 	top, err := cluster.ParseTopology(strings.NewReader("topology \"tier\"\nserver \"be1\", :role => \"backend\", :bootstrap => true\nserver \"fe1\", :role => \"frontend\"\n"))
 	require.NoError(t, err)
 	_, err = cluster.New(top, map[string]cluster.Node{"be1": cluster.NewLocal("be1")})
@@ -138,6 +142,7 @@ func TestClusterNeedsANodePerServer(t *testing.T) {
 }
 
 func TestRecordingFilesArePrivate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "fixtures", "be1")
 	rec, err := cluster.NewRecording(cluster.NewLocal("be1"), dir)
@@ -158,6 +163,7 @@ func TestRecordingFilesArePrivate(t *testing.T) {
 }
 
 func TestRecordingRefusesLooseModes(t *testing.T) {
+	t.Parallel()
 	open := t.TempDir()
 	require.NoError(t, os.Chmod(open, 0o755))
 	_, err := cluster.NewRecording(cluster.NewLocal("be1"), open)
@@ -179,6 +185,7 @@ func TestRecordingRefusesLooseModes(t *testing.T) {
 }
 
 func TestRecordingRedactsSecrets(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rb, err := filepath.Abs(filepath.Join("testdata", "ha-secrets.rb"))
 	require.NoError(t, err)

@@ -29,6 +29,7 @@ func assertNoFakes(t *testing.T, out []byte) {
 }
 
 func TestRedactSecretsPrivateChefRB(t *testing.T) {
+	t.Parallel()
 	in, err := os.ReadFile(filepath.Join("testdata", "ha-secrets.rb"))
 	require.NoError(t, err)
 	require.Contains(t, string(in), "FAKE")
@@ -61,6 +62,7 @@ func TestRedactSecretsPrivateChefRB(t *testing.T) {
 }
 
 func TestRedactSecretsInLargerOutput(t *testing.T) {
+	t.Parallel()
 	rb, err := os.ReadFile(filepath.Join("testdata", "ha-secrets.rb"))
 	require.NoError(t, err)
 	js, err := os.ReadFile(filepath.Join("testdata", "private-chef-secrets.json"))
@@ -88,6 +90,7 @@ func TestRedactSecretsInLargerOutput(t *testing.T) {
 }
 
 func TestRedactSecretsPrivateKeys(t *testing.T) {
+	t.Parallel()
 	_, edKey, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	openssh, err := ssh.MarshalPrivateKey(edKey, "")
@@ -132,6 +135,7 @@ func TestRedactSecretsPrivateKeys(t *testing.T) {
 }
 
 func TestIsSecretSetting(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]bool{
 		"sql_password": true, "sql_ro_password": true, "password": true, "jobs_password": true,
 		"cookie_secret": true, "shared_secret": true, "session_secret_key": true, "vrrp_instance_password": true,
@@ -167,6 +171,7 @@ func FuzzRedactSecrets(f *testing.F) {
 }
 
 func TestErrorsDoNotPrintSecrets(t *testing.T) {
+	t.Parallel()
 	rb := []byte("postgresql['sql_password'] = \"FAKEsqlpw\"\n")
 	res, err := cluster.NewLocal("be1").Run(context.Background(), cluster.Cmd{Argv: []string{"sh", "-c", "cat; exit 2"}, Stdin: rb})
 	var ee *cluster.ExitError

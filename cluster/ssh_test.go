@@ -82,11 +82,13 @@ func (e *sshEnv) dial(t *testing.T, user string) *cluster.SSH {
 }
 
 func TestSSHNodeBehaviour(t *testing.T) {
+	t.Parallel()
 	e := newSSHEnv(t)
 	testNodeBehaviour(t, e.dial(t, "root"), t.TempDir())
 }
 
 func TestSSHConcurrentCallsShareOneConnection(t *testing.T) {
+	t.Parallel()
 	n := newSSHEnv(t).dial(t, "root")
 	var wg sync.WaitGroup
 	errs := make([]error, 20)
@@ -108,11 +110,13 @@ func TestSSHConcurrentCallsShareOneConnection(t *testing.T) {
 }
 
 func TestSSHDroppedConnectionThenReconnect(t *testing.T) {
+	t.Parallel()
 	e := newSSHEnv(t)
 	testDropAndReconnect(t, e.dial(t, "root"), e.srv.DropConnections)
 }
 
 func TestSSHHostKeyMismatch(t *testing.T) {
+	t.Parallel()
 	e := newSSHEnv(t)
 	other, err := clustertest.NewSigner()
 	require.NoError(t, err)
@@ -134,6 +138,7 @@ func TestSSHHostKeyMismatch(t *testing.T) {
 }
 
 func TestSSHUnknownHost(t *testing.T) {
+	t.Parallel()
 	e := newSSHEnv(t)
 	cfg := e.config("root")
 	cfg.KnownHostsFiles = []string{filepath.Join(e.dir, "empty")}
@@ -150,6 +155,7 @@ func TestSSHUnknownHost(t *testing.T) {
 }
 
 func TestSSHAcceptNewAppendsOnce(t *testing.T) {
+	t.Parallel()
 	e := newSSHEnv(t)
 	cfg := e.config("root")
 	kh := filepath.Join(e.dir, "new", "known_hosts")
@@ -178,6 +184,7 @@ func TestSSHAcceptNewAppendsOnce(t *testing.T) {
 }
 
 func TestSSHHandshakeTimeout(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
@@ -216,6 +223,7 @@ func fakeSudo(t *testing.T, dir string, ok bool) []string {
 }
 
 func TestSSHSudo(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	e := newSSHEnv(t, fakeSudo(t, dir, true)...)
 	n := e.dial(t, "deploy")
@@ -237,6 +245,7 @@ func TestSSHSudo(t *testing.T) {
 }
 
 func TestSSHSudoWantsPassword(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	e := newSSHEnv(t, fakeSudo(t, dir, false)...)
 	n := e.dial(t, "deploy")
@@ -249,6 +258,7 @@ func TestSSHSudoWantsPassword(t *testing.T) {
 }
 
 func TestSSHKeyFiles(t *testing.T) {
+	t.Parallel()
 	e := newSSHEnv(t)
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
@@ -283,6 +293,7 @@ func TestSSHKeyFiles(t *testing.T) {
 }
 
 func TestSSHAgent(t *testing.T) {
+	t.Parallel()
 	e := newSSHEnv(t)
 	keyring := agent.NewKeyring()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -316,6 +327,7 @@ func TestSSHAgent(t *testing.T) {
 }
 
 func TestSSHConfigProxyJump(t *testing.T) {
+	t.Parallel()
 	e := newSSHEnv(t)
 	bastion, err := clustertest.NewSSHServer(clustertest.SSHServerConfig{AuthorizedKeys: []ssh.PublicKey{e.key.PublicKey()}})
 	require.NoError(t, err)
@@ -367,6 +379,7 @@ Host *
 }
 
 func TestSSHAcceptNewKnownHostsModes(t *testing.T) {
+	t.Parallel()
 	e := newSSHEnv(t)
 	cfg := e.config("root")
 	cfg.HostKeyPolicy = cluster.HostKeyAcceptNew
@@ -420,6 +433,7 @@ func TestSSHAcceptNewKnownHostsModes(t *testing.T) {
 // (this in-process server gives none a sudo would accept) fails the first
 // root command with a *SudoError naming the sudoers line to add.
 func TestSSHSudoRequireTTYNoTerminal(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
 	require.NoError(t, os.MkdirAll(bin, 0o755))

@@ -19,6 +19,7 @@ import (
 
 // TestServerConfigsReach: how ServerConfigs says a node is reached.
 func TestServerConfigsReach(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "config")
 	require.NoError(t, os.WriteFile(conf, []byte(`
@@ -72,6 +73,7 @@ Host *
 // TestServerNameNeverChoosesUserOrPort: a server called
 // "attacker@127.0.0.1:PORT" used to be dialled as user attacker on PORT.
 func TestServerNameNeverChoosesUserOrPort(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()

@@ -222,18 +222,21 @@ func dialReal(t testing.TB, cfg cluster.SSHConfig) *cluster.SSH {
 }
 
 func TestOpenSSHNodeBehaviour(t *testing.T) {
+	t.Parallel()
 	k := newClientKey(t)
 	s := startSSHD(t, k)
 	testNodeBehaviour(t, dialReal(t, s.config(k, "be1")), t.TempDir())
 }
 
 func TestOpenSSHDroppedConnectionThenReconnect(t *testing.T) {
+	t.Parallel()
 	k := newClientKey(t)
 	s := startSSHD(t, k)
 	testDropAndReconnect(t, dialReal(t, s.config(k, "be1")), func() { s.dropConnections(t) })
 }
 
 func TestOpenSSHHostKeyChecks(t *testing.T) {
+	t.Parallel()
 	k := newClientKey(t)
 	s := startSSHD(t, k)
 	cfg := s.config(k, "be1")
@@ -278,6 +281,7 @@ func restartSSHDOnPort(t *testing.T, k *clientKey, port int) *sshd {
 }
 
 func TestOpenSSHProxyJump(t *testing.T) {
+	t.Parallel()
 	k := newClientKey(t)
 	bastion := startSSHD(t, k)
 	target := startSSHD(t, k)

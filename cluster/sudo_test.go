@@ -93,6 +93,7 @@ func (u *sudoUser) dial(t *testing.T, s *sshd, k *clientKey) *cluster.SSH {
 
 // TestRealSudo: Debian's sudo, a real user, OpenSSH's sshd.
 func TestRealSudo(t *testing.T) {
+	t.Parallel()
 	k := newClientKey(t)
 	u := newSudoUser(t, k)
 	s := sudoSSHD(t, k, "LogLevel VERBOSE\n")

@@ -19,6 +19,7 @@ func parseFixture(t *testing.T, name string) (Topology, error) {
 }
 
 func TestParseTopologyHA(t *testing.T) {
+	t.Parallel()
 	for _, file := range []string{"ha.rb", "ha-ec11-operator.rb"} {
 		t.Run(file, func(t *testing.T) {
 			top, err := parseFixture(t, file)
@@ -46,6 +47,7 @@ func TestParseTopologyHA(t *testing.T) {
 }
 
 func TestParseTopologySettings(t *testing.T) {
+	t.Parallel()
 	top, err := parseFixture(t, "ha-ec11-operator.rb")
 	require.NoError(t, err)
 	v, ok := top.Setting("nginx['non_ssl_port']")
@@ -64,6 +66,7 @@ func TestParseTopologySettings(t *testing.T) {
 }
 
 func TestParseTopologyOthers(t *testing.T) {
+	t.Parallel()
 	top, err := parseFixture(t, "tier.rb")
 	require.NoError(t, err)
 	assert.Equal(t, TopologyTier, top.Kind)
@@ -77,6 +80,7 @@ func TestParseTopologyOthers(t *testing.T) {
 }
 
 func TestParseTopologyErrors(t *testing.T) {
+	t.Parallel()
 	const be1 = "server \"be1\", :ipaddress => \"10.0.0.1\", :role => \"backend\", :bootstrap => true\n"
 	const be2 = "server \"be2\", :ipaddress => \"10.0.0.2\", :role => \"backend\"\n"
 	const vip = "backend_vip \"be\", :ipaddress => \"10.0.0.3\", :device => \"eth0\"\n"
@@ -135,6 +139,7 @@ func TestParseTopologyErrors(t *testing.T) {
 }
 
 func TestParseTopologyAddressesAndQuotes(t *testing.T) {
+	t.Parallel()
 	top, err := ParseTopology(strings.NewReader(`topology "ha"
 server "be1.example.com", :ipaddress => "fd00::1", :role => "backend", :bootstrap => true, :cluster_ipaddress => "fd01::1"
 server 'be2.example.com', :ipaddress => '192.168.4.6', :role => 'backend'

@@ -28,6 +28,7 @@ import (
 // 3 for a down service and omnibus-ctl 0.0.6 exits with the first
 // non-zero status (lib/omnibus-ctl.rb run_sv_command).
 func TestSanityRun(t *testing.T) {
+	// Not parallel: it counts the process's goroutines.
 	before := runtime.NumGoroutine()
 	ctx := context.Background()
 	sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 3, Knobs: []clustertest.Knob{clustertest.OC11297()}})
@@ -92,6 +93,7 @@ func TestSanityRun(t *testing.T) {
 }
 
 func TestVersions(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		version, job string
 		level        migration.Level
@@ -121,6 +123,7 @@ func TestVersions(t *testing.T) {
 }
 
 func TestCloseLeavesNoListener(t *testing.T) {
+	t.Parallel()
 	sim, err := clustertest.New(clustertest.Options{})
 	require.NoError(t, err)
 	cfg, err := sim.SSHConfig(be1)
@@ -132,6 +135,7 @@ func TestCloseLeavesNoListener(t *testing.T) {
 }
 
 func TestWriteSSHConfig(t *testing.T) {
+	t.Parallel()
 	sim, err := clustertest.New(clustertest.Options{Frontends: 1})
 	require.NoError(t, err)
 	defer sim.Close()
@@ -153,6 +157,7 @@ func TestWriteSSHConfig(t *testing.T) {
 // opscode-authz (OO 11.1.8 PC/recipes/oc_bifrost.rb) but leaves the other
 // 1.x services to `private-chef-ctl cleanup`.
 func TestReconfigureAfter1x(t *testing.T) {
+	t.Parallel()
 	s := start(t, "1.4.6")
 	s.installPackage(t, be2, "11.1.8")
 	_, _, code := s.run(t, be2, "private-chef-ctl", "reconfigure")
@@ -176,6 +181,7 @@ func TestReconfigureAfter1x(t *testing.T) {
 // part-way (a release the model lacks, a knob naming no node), and leaves
 // nothing behind: the node trees are removed, the SSH servers closed.
 func TestNewFailsCleanly(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, o := range []clustertest.Options{
 		{Version: "9.9.9", Dir: dir},
@@ -194,6 +200,7 @@ func TestNewFailsCleanly(t *testing.T) {
 // pid the lock file holds (a reader judging the lock's holder alive finds
 // it); once the transition ends, both are gone.
 func TestPSListsTheLockHolder(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.8")
 	out, _, code := s.run(t, be1, ecmodel.ClusterSh, "backup")
 	require.Equal(t, 0, code, out)

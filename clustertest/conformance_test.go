@@ -28,6 +28,7 @@ func (h simHost) Advance(d time.Duration) bool {
 // The conformance table (internal/conformance, which the lab runs too) on
 // the simulation.
 func TestConformance(t *testing.T) {
+	t.Parallel()
 	for _, c := range conformance.Table() {
 		t.Run(c.Name, func(t *testing.T) {
 			var knobs []clustertest.Knob

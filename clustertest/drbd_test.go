@@ -41,6 +41,7 @@ func (s *sim) drbdState(t *testing.T, node string) drbd.Resource {
 }
 
 func TestDRBDHealthy(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.8")
 	m := s.drbdState(t, be1)
 	assert.True(t, m.Healthy(drbd.Primary), m.String())
@@ -55,6 +56,7 @@ func TestDRBDHealthy(t *testing.T) {
 // (WFConnection) with their disks UpToDate as far as each knows, and the
 // peer's role and disk are Unknown.
 func TestKnobDRBDDisconnected(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.8", clustertest.DRBDDisconnected())
 	for node, role := range map[string]drbd.Role{be1: drbd.Primary, be2: drbd.Secondary} {
 		r := s.drbdState(t, node)
@@ -70,6 +72,7 @@ func TestKnobDRBDDisconnected(t *testing.T) {
 }
 
 func TestKnobDRBDInconsistent(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.8", clustertest.DRBDInconsistent())
 	r := s.drbdState(t, be2)
 	assert.Equal(t, drbd.Inconsistent, r.Disk)
@@ -85,6 +88,7 @@ func TestKnobDRBDInconsistent(t *testing.T) {
 // the link is down and ha-status's ping check fails (exit 6, OO 11.1.8
 // files/private-chef-ctl-commands/ha.rb).
 func TestKnobDRBDPeerUnreachable(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.8", clustertest.DRBDPeerUnreachable())
 	assert.Equal(t, drbd.WFConnection, s.drbdState(t, be1).CState)
 	_, _, code := s.run(t, be1, "ping", "-c", "1", "-W", "1", "10.1.2.12")
@@ -98,6 +102,7 @@ func TestKnobDRBDPeerUnreachable(t *testing.T) {
 // the other (SyncTarget, Inconsistent) with progress lines, then both are
 // UpToDate again.
 func TestKnobDRBDReconnect(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.8", clustertest.DRBDDisconnected())
 	require.NoError(t, s.Plant(clustertest.DRBDReconnect()))
 	r := s.drbdState(t, be2)
@@ -113,6 +118,7 @@ func TestKnobDRBDReconnect(t *testing.T) {
 
 // A resync from 10% at 10 MiB/s on the cluster clock.
 func TestKnobDRBDResync(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.8", clustertest.DRBDResync(10, 10240))
 	r := s.drbdState(t, be2)
 	assert.Equal(t, drbd.SyncTarget, r.CState)
@@ -136,6 +142,7 @@ func TestKnobDRBDResync(t *testing.T) {
 // was down: both nodes StandAlone Primary, both holding the VIP, both
 // keepalived MASTER.
 func TestKnobSplitBrain(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.8", clustertest.SplitBrain())
 	for _, node := range []string{be1, be2} {
 		r := s.drbdState(t, node)
@@ -154,6 +161,7 @@ func TestKnobSplitBrain(t *testing.T) {
 // resolved by hand part-way, or `drbdadm disconnect`): neither side tries
 // to connect, and each keeps its role.
 func TestKnobDRBDStandAlone(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.8", clustertest.DRBDStandAlone())
 	for node, role := range map[string]drbd.Role{be1: drbd.Primary, be2: drbd.Secondary} {
 		r := s.drbdState(t, node)

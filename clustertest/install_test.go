@@ -18,6 +18,7 @@ import (
 // upgrade` and, from 11.0, `cleanup` (OO 11.1.8
 // package-scripts/private-chef/postinst).
 func TestPackageAndSFTPOnEmulatedNode(t *testing.T) {
+	t.Parallel()
 	s := start(t, "1.4.6", clustertest.RHEL())
 	n, _ := s.cl.Node(fe1)
 	var rpm bytes.Buffer
@@ -44,6 +45,7 @@ func TestPackageAndSFTPOnEmulatedNode(t *testing.T) {
 // dpkg reads the version from the package, not the file name; what is not
 // a private-chef package, or no release the model knows, is refused.
 func TestInstallReadsThePackage(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.0.2")
 	n, _ := s.cl.Node(fe1)
 	put := func(name string, m pkgfile.Meta) {

@@ -23,6 +23,7 @@ import (
 // files/private-chef-upgrades/001/.
 
 func TestKnobOC11297(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.0.2", clustertest.OC11297())
 	_, err := s.level(t, be1)
 	assert.ErrorIs(t, err, migration.ErrEmpty, "back ends lost their level")
@@ -46,6 +47,7 @@ func TestKnobOC11297(t *testing.T) {
 // 11.1.7 added `sleep 120` before partybus (OO 11.1.7
 // files/private-chef-ctl-commands/upgrade.rb), which outlasts the flap.
 func TestKnobOC11382(t *testing.T) {
+	t.Parallel()
 	t.Run("11.1.6: the migrations die part-way", func(t *testing.T) {
 		s := start(t, "1.4.6", clustertest.OC11382(), clustertest.StandbyKeepalivedStopped())
 		s.installPackage(t, be1, "11.1.6")
@@ -97,6 +99,7 @@ func TestKnobOC11382(t *testing.T) {
 // OC-11426: the knob leaves /var/log/opscode root's; runit's log
 // diagnosis sees svlogd (opscode on EC 11) unable to rotate there.
 func TestKnobOC11426(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.8", clustertest.OC11426())
 	out, _, _ := s.run(t, be1, "stat", "-c", runit.StatFormat, "/var/log/opscode")
 	st, err := runit.ParseStat(strings.NewReader(out))
@@ -112,6 +115,7 @@ func TestKnobOC11426(t *testing.T) {
 // chpst -U opscode -u opscode); 11.1.7 sets owner opscode, mode 0700
 // (OO 11.1.7 PC/recipes/keepalived.rb). 1.x's svlogd runs as root.
 func TestKnobOC11490(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.0.2", clustertest.OC11490(), clustertest.StandbyKeepalivedStopped())
 	out, _, _ := s.run(t, be1, "stat", "-c", "%U %a", "/var/log/opscode/keepalived")
 	assert.Equal(t, "root 755\n", out)
@@ -145,6 +149,7 @@ func TestKnobOC11490(t *testing.T) {
 // ssl_port (OO 11.2.0 PC/libraries/helper.rb internal_lb_url); 11.0.2
 // renders no internal_lb_url.
 func TestKnobOC11540(t *testing.T) {
+	t.Parallel()
 	const account = "/var/opt/opscode/opscode-account/etc/privatechef.rb"
 	for _, tc := range []struct{ version, want string }{
 		{"11.1.8", "Chef::Config[:internal_lb_url] = 'http://127.0.0.1:false'\n"},
@@ -177,6 +182,7 @@ func TestKnobOC11540(t *testing.T) {
 // "[OC-11575] Don't start services by default in HA topology") and 1.x
 // write down files and nothing starts.
 func TestKnobOC11575(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.8", clustertest.OC11575())
 	st, code := s.status(t, be2)
 	assert.Equal(t, 0, code, "everything runs on the standby")
@@ -202,6 +208,7 @@ func TestKnobOC11575(t *testing.T) {
 // PC/recipes/redis_lb.rb); 11.2.0 restarts it unconditionally first. It
 // bites only where redis_lb already runs: 11.1.x to a later 11.1.x.
 func TestKnobOC11601(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.6", clustertest.OC11601())
 	s.installPackage(t, be1, "11.1.8")
 	_, stderr, code := s.run(t, be1, "private-chef-ctl", "reconfigure")
@@ -224,6 +231,7 @@ func TestKnobOC11601(t *testing.T) {
 // an EC 11 reconfigure before 11.1.7 (which sets owners and modes
 // explicitly, OO 11.1.7 CHANGELOG.md) makes it so again.
 func TestKnobOC11656(t *testing.T) {
+	t.Parallel()
 	mode := func(s *sim) fs.FileMode {
 		out, _, _ := s.run(t, fe1, "stat", "-c", runit.StatFormat, "/etc/opscode/private-chef.rb")
 		st, err := runit.ParseStat(strings.NewReader(out))
@@ -245,6 +253,7 @@ func TestKnobOC11656(t *testing.T) {
 // OC-11657: sv waits 7 s by default (runit 2.1.1 sv.c), shorter than the
 // slow service needs: timeout, exit 1; a longer wait lets it stop.
 func TestKnobOC11657(t *testing.T) {
+	t.Parallel()
 	s := start(t, "1.4.6", clustertest.OC11657())
 	out, _, code := s.run(t, be1, "private-chef-ctl", "stop", "opscode-expander")
 	assert.Equal(t, 1, code)
@@ -263,6 +272,7 @@ func TestKnobOC11657(t *testing.T) {
 // and partybus' run_command raises (OO 11.1.8 partybus/lib/partybus/
 // command_runner.rb), leaving the level at 1.8.
 func TestKnobOC11658(t *testing.T) {
+	t.Parallel()
 	upgrade := func(t *testing.T, version string) (*sim, string, string, int) {
 		s := start(t, "1.4.6", clustertest.OC11658(), clustertest.StandbyKeepalivedStopped())
 		s.installPackage(t, be1, version)
@@ -298,6 +308,7 @@ func TestKnobOC11658(t *testing.T) {
 
 // OC-11662 as the model plants it: redis_lb comes up later than sv's 7 s.
 func TestKnobOC11662(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.8", clustertest.OC11662())
 	s.run(t, be1, "sv", "stop", "redis_lb")
 	out, _, code := s.run(t, be1, "sv", "start", "redis_lb")
@@ -313,6 +324,7 @@ func TestKnobOC11662(t *testing.T) {
 // while `initctl status opscode-runsvdir` shows it started; the knob
 // skips it, and the bootstrap drops to backup and comes back.
 func TestKnobOC11669(t *testing.T) {
+	t.Parallel()
 	s := start(t, "1.4.6", clustertest.StandbyKeepalivedStopped())
 	s.installPackage(t, be1, "11.1.8")
 	out, _, code := s.run(t, be1, "private-chef-ctl", "reconfigure")
@@ -351,6 +363,7 @@ func TestKnobOC11669(t *testing.T) {
 // must_be_data_master and 1.9 never runs again. 11.1.8 calls
 // must_be_data_master in 1.9 itself (OO 11.1.8 UPG/009_migrate_authz.rb).
 func TestKnobOC11670(t *testing.T) {
+	t.Parallel()
 	upgrade := func(t *testing.T, version string) *sim {
 		s := start(t, "1.4.6", clustertest.OC11670(), clustertest.StandbyKeepalivedStopped())
 		s.installPackage(t, be1, version)
@@ -400,6 +413,7 @@ func TestKnobOC11670(t *testing.T) {
 // Upgraded!" (OO 11.1.8 partybus/bin/partybus,
 // files/private-chef-ctl-commands/upgrade.rb).
 func TestKnobPartybusLocked(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.0.2", clustertest.PartybusLocked())
 	s.installPackage(t, fe1, "11.1.8")
 	out, _, code := s.run(t, fe1, "private-chef-ctl", "upgrade")
@@ -413,6 +427,7 @@ func TestKnobPartybusLocked(t *testing.T) {
 }
 
 func TestKnobMigrationLevelAndFile(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.8", clustertest.MigrationLevel(fe1, `{"major":1,"mi`),
 		clustertest.File(be2, "/etc/motd", "hands off\n", 0o600))
 	_, err := s.level(t, fe1)
@@ -426,6 +441,7 @@ func TestKnobMigrationLevelAndFile(t *testing.T) {
 // ha-status counts it (OO 11.1.8 files/private-chef-ctl-commands/ha.rb);
 // an unlinked one is "NAME disabled" (omnibus-ctl 0.0.7 run_sv_command).
 func TestKnobServiceDownAndDisabled(t *testing.T) {
+	t.Parallel()
 	s := start(t, "11.1.8", clustertest.ServiceDown(be1, "opscode-erchef"), clustertest.ServiceDisabled(fe1, "nginx"))
 	st, code := s.status(t, be1, "opscode-erchef")
 	assert.Equal(t, 3, code)
@@ -443,6 +459,7 @@ func TestKnobServiceDownAndDisabled(t *testing.T) {
 // FrontendsStopped and StandbyKeepalivedStopped: the runbook's first two
 // steps, done.
 func TestKnobFrontendsAndStandbyKeepalivedStopped(t *testing.T) {
+	t.Parallel()
 	s := start(t, "1.4.6", clustertest.FrontendsStopped(), clustertest.StandbyKeepalivedStopped())
 	st, code := s.status(t, fe1)
 	assert.Equal(t, 3, code)
@@ -457,6 +474,7 @@ func TestKnobFrontendsAndStandbyKeepalivedStopped(t *testing.T) {
 
 // The runbook's runit symptoms, read over SSH and judged by package runit.
 func TestKnobsRunitProcesses(t *testing.T) {
+	t.Parallel()
 	symptoms := func(s *sim) []runit.Symptom {
 		out, _, _ := s.run(t, be1, "ps", "-eo", "pid,ppid,user,stat,args")
 		ps, err := runit.ParsePS(strings.NewReader(out))
@@ -492,6 +510,7 @@ func TestKnobsRunitProcesses(t *testing.T) {
 }
 
 func TestKnobsRunitLogs(t *testing.T) {
+	t.Parallel()
 	diagnose := func(s *sim) []runit.Symptom {
 		out, _, _ := s.run(t, be1, "stat", "-c", runit.StatFormat, "/var/log/opscode", "/var/log/opscode/opscode-erchef/current")
 		st, err := runit.ParseStat(strings.NewReader(out))
@@ -526,6 +545,7 @@ func TestKnobsRunitLogs(t *testing.T) {
 }
 
 func TestKnobStaleLinks(t *testing.T) {
+	t.Parallel()
 	stale := func(s *sim) []string {
 		out, _, _ := s.run(t, be1, "find", "/opt/opscode/service", "-mindepth", "1", "-maxdepth", "1", "-printf", runit.LinkFormat)
 		ls, err := runit.ParseLinks(strings.NewReader(out))
@@ -541,6 +561,7 @@ func TestKnobStaleLinks(t *testing.T) {
 }
 
 func TestKnobsTransport(t *testing.T) {
+	t.Parallel()
 	s := start(t, "1.4.6", clustertest.DropMidCommand(fe1, 1), clustertest.SlowNode(be2, 2*time.Second))
 	n, _ := s.cl.Node(fe1)
 	_, err := n.Run(context.Background(), cluster.Command("private-chef-ctl", "status"))

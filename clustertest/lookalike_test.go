@@ -32,6 +32,7 @@ var prodRB = func() string {
 // symptoms planted. What a reader sees over SSH, and the pre-flight's
 // findings, say so.
 func TestLookAlike(t *testing.T) {
+	t.Parallel()
 	const (
 		beA, beB = "chef-be-a.prod.example.com", "chef-be-b.prod.example.com"
 		fe1, fe2 = "chef-fe-1.prod.example.com", "chef-fe-2.prod.example.com"
@@ -105,6 +106,7 @@ func TestLookAlike(t *testing.T) {
 // A partybus left running holds the migration-level lock: the upgrade's
 // partybus cannot take it, logs so and exits 0 without migrating.
 func TestLookAlikePartybusHoldsTheLock(t *testing.T) {
+	t.Parallel()
 	s := startWith(t, clustertest.Options{Version: "11.0.2", Nodes: map[string]clustertest.NodeOptions{
 		be1: {Runit: clustertest.RunitState{Processes: []string{"/opt/opscode/embedded/bin/ruby /opt/opscode/embedded/service/partybus/bin/partybus upgrade"}}}}})
 	ps, _, _ := s.run(t, be1, "ps", "-eo", "pid,ppid,user,stat,args")
@@ -120,6 +122,7 @@ func TestLookAlikePartybusHoldsTheLock(t *testing.T) {
 
 // What the simulation cannot be is refused with the reason.
 func TestLookAlikeRefuses(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		o    clustertest.Options
 		want string

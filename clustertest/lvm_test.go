@@ -56,6 +56,7 @@ func (s *sim) report(t *testing.T, node, vg string) []lvm.LV {
 // /var/opt/opscode, stops being usable past its size, and lvextend makes
 // room.
 func TestLVMSnapshotFillsAndExtends(t *testing.T) {
+	t.Parallel()
 	for _, version := range []string{"2.03.16(2) (2022-05-18)", "2.02.143(2)-RHEL6 (2016-12-13)", "2.02.98(2)-RHEL6 (2012-10-15)", "2.02.66(2) (2010-05-20)"} {
 		t.Run(strings.Fields(version)[0], func(t *testing.T) {
 			t.Parallel()

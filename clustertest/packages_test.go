@@ -17,6 +17,7 @@ import (
 )
 
 func TestWritePackageNamesAndMetadata(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		family, file string
@@ -41,6 +42,7 @@ func TestWritePackageNamesAndMetadata(t *testing.T) {
 }
 
 func TestWritePackageRefuses(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, tc := range []struct{ family, version, want string }{
 		{"suse", "11.1.8", `family "suse"`},
@@ -60,6 +62,7 @@ func TestWritePackageRefuses(t *testing.T) {
 
 // Real dpkg-deb reads what WritePackage wrote as the package it says.
 func TestWritePackageDpkgReadsIt(t *testing.T) {
+	t.Parallel()
 	dpkgDeb := peer.Need(t, "dpkg-deb", "dpkg")
 	p, err := clustertest.WritePackage(t.TempDir(), "debian", "11.0.2")
 	require.NoError(t, err)
@@ -70,6 +73,7 @@ func TestWritePackageDpkgReadsIt(t *testing.T) {
 
 // Real rpm reads what WritePackage wrote as the package it says.
 func TestWritePackageRPMReadsIt(t *testing.T) {
+	t.Parallel()
 	rpm := peer.Need(t, "rpm", "rpm")
 	p, err := clustertest.WritePackage(t.TempDir(), "rhel", "11.1.8")
 	require.NoError(t, err)
@@ -83,6 +87,7 @@ func TestWritePackageRPMReadsIt(t *testing.T) {
 // rpm is reached through the RHEL knob, which does not yet switch the
 // node's installer; see the rpm reading test above for the .rpm.)
 func TestWritePackageInstallsOnSimulatedNode(t *testing.T) {
+	t.Parallel()
 	sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 1})
 	require.NoError(t, err)
 	defer sim.Close()

@@ -18,6 +18,7 @@ import (
 // renamed over the name, a large upload's concurrent writes, links read
 // as links, a chown seen by stat, RemoveAll.
 func TestSFTPServesTheNodeTree(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := start(t, "1.4.6")
 	node, _ := s.cl.Node(fe1)

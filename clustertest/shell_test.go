@@ -17,6 +17,7 @@ import (
 )
 
 func TestSplit(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		want []string
@@ -80,6 +81,7 @@ func FuzzSplit(f *testing.F) {
 // (Sessions once shared the node's umask: a race, and a 077 leaking into
 // another session's reconfigure.)
 func TestSessionsHaveTheirOwnUmask(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	sim, err := clustertest.New(clustertest.Options{Version: "11.1.8"})
 	require.NoError(t, err)

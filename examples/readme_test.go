@@ -137,6 +137,7 @@ func buildExamples(t *testing.T) map[string]string {
 // Every command of the README runs as written, or, when it needs root or
 // a real cluster, at least its flags are the command's.
 func TestREADMECommands(t *testing.T) {
+	t.Parallel()
 	cmds := shellCommands(readme(t))
 	require.NotEmpty(t, cmds)
 	bins := buildExamples(t)
@@ -207,6 +208,7 @@ func runBin(t *testing.T, bin string, args []string, timeout time.Duration) (int
 
 // The README's Go program compiles against the library as it is.
 func TestREADMEGoCompiles(t *testing.T) {
+	t.Parallel()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("no go command")
@@ -233,6 +235,7 @@ var pathLike = regexp.MustCompile("`([A-Za-z0-9_.][A-Za-z0-9_./-]*(?:/|\\.go|\\.
 
 // The README names only files and packages that exist.
 func TestREADMENamesWhatExists(t *testing.T) {
+	t.Parallel()
 	s := readme(t)
 	for _, m := range pathLike.FindAllStringSubmatch(s, -1) {
 		p := m[1]

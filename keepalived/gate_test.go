@@ -48,6 +48,7 @@ func stablePair() Pair {
 }
 
 func TestJudge(t *testing.T) {
+	t.Parallel()
 	problems := func(p Pair) []Problem {
 		var out []Problem
 		for _, f := range Judge(p) {
@@ -111,6 +112,7 @@ func gate(read func(context.Context) (Pair, error), c Clock) Gate {
 }
 
 func TestGateStableAtOnce(t *testing.T) {
+	t.Parallel()
 	read, clock, polls := script(fixed(stablePair()))
 	p, err := gate(read, clock).Wait(context.Background())
 	require.NoError(t, err)
@@ -122,6 +124,7 @@ func TestGateStableAtOnce(t *testing.T) {
 // master → backup → master: the gate must not open on the first master,
 // and must wait out the hold after the last flap.
 func TestGateFlappingWaitsOutTheHold(t *testing.T) {
+	t.Parallel()
 	flap := stablePair()
 	flap.Bootstrap = node("be1", Backup, false)
 	flap.Secondary = node("be2", Master, true)
@@ -134,6 +137,7 @@ func TestGateFlappingWaitsOutTheHold(t *testing.T) {
 
 // A transition logged while the files look stable restarts the hold.
 func TestGateNewLogTransitionRestartsHold(t *testing.T) {
+	t.Parallel()
 	var logged Pair
 	read, clock, _ := script(func(now time.Time) Pair {
 		p := stablePair()
@@ -152,6 +156,7 @@ func TestGateNewLogTransitionRestartsHold(t *testing.T) {
 }
 
 func TestGateStuckTransitionTimesOut(t *testing.T) {
+	t.Parallel()
 	stuck := stablePair()
 	stuck.Secondary.Requested = Master
 	stuck.Secondary.LockPID, stuck.Secondary.LockAlive = 4242, true
@@ -166,6 +171,7 @@ func TestGateStuckTransitionTimesOut(t *testing.T) {
 }
 
 func TestGateSplitBrain(t *testing.T) {
+	t.Parallel()
 	split := Pair{Bootstrap: node("be1", Master, true), Secondary: node("be2", Master, true)}
 	read, clock, _ := script(fixed(split))
 	_, err := gate(read, clock).Wait(context.Background())
@@ -173,6 +179,7 @@ func TestGateSplitBrain(t *testing.T) {
 }
 
 func TestGateNodeNeverAnswers(t *testing.T) {
+	t.Parallel()
 	gone := stablePair()
 	gone.Secondary = NodeState{Name: "be2", Err: errors.New("dial tcp 10.0.0.2:22: i/o timeout")}
 	read, clock, _ := script(fixed(gone))
@@ -181,6 +188,7 @@ func TestGateNodeNeverAnswers(t *testing.T) {
 }
 
 func TestGateWrongMasterAndCancel(t *testing.T) {
+	t.Parallel()
 	flipped := Pair{Bootstrap: node("be1", Backup, false), Secondary: node("be2", Master, true)}
 	read, clock, _ := script(fixed(flipped))
 	_, err := gate(read, clock).Wait(context.Background())
@@ -196,6 +204,7 @@ func TestGateWrongMasterAndCancel(t *testing.T) {
 // The notify script, run for real by sh: a transition, and a request made
 // while another holds the lock.
 func TestNotifyScript(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	hookLog := filepath.Join(dir, "hook.log")
 	hook := filepath.Join(dir, "hook.sh")
@@ -240,6 +249,7 @@ func TestNotifyScript(t *testing.T) {
 }
 
 func TestVRRPConfig(t *testing.T) {
+	t.Parallel()
 	conf := VRRPConfig{RouterID: "be1", Interface: "eth1", Priority: 100, SourceIP: "10.1.2.10", PeerIP: "10.1.2.12",
 		VIP: "192.168.4.7", Notify: "/opt/opscode/bin/cluster.sh"}.String()
 	for _, want := range []string{"state BACKUP\n  nopreempt", "interface eth1", "priority 100", "unicast_src_ip 10.1.2.10",

@@ -25,6 +25,7 @@ func modelFixture(t *testing.T, name string) ([]byte, int) {
 }
 
 func TestParseHAStatusModelFixtures(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		file     string
 		passed   bool
@@ -52,6 +53,7 @@ func TestParseHAStatusModelFixtures(t *testing.T) {
 }
 
 func TestParseHAStatusEarlyExitNeedsExit1(t *testing.T) {
+	t.Parallel()
 	body, _ := modelFixture(t, "ha-status-model-frontend.txt")
 	_, err := keepalived.ParseHAStatus(bytes.NewReader(body), 0)
 	assert.Error(t, err, "no verdict with exit 0 is cut-short output, not an early exit")

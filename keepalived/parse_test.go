@@ -24,6 +24,7 @@ func fixture(t testing.TB, name string) string {
 }
 
 func TestParseStatusFiles(t *testing.T) {
+	t.Parallel()
 	s, err := ParseStatus(CurrentStatusPath, []byte(fixture(t, "current_cluster_status")))
 	require.NoError(t, err)
 	assert.Equal(t, Master, s)
@@ -47,6 +48,7 @@ func TestParseStatusFiles(t *testing.T) {
 }
 
 func TestParseClusterLog(t *testing.T) {
+	t.Parallel()
 	ev, err := ParseClusterLog(strings.NewReader(fixture(t, "cluster.log")))
 	require.NoError(t, err)
 	require.Len(t, ev, 14)
@@ -87,6 +89,7 @@ func TestParseClusterLog(t *testing.T) {
 }
 
 func TestParseHAStatus(t *testing.T) {
+	t.Parallel()
 	h, err := ParseHAStatus(strings.NewReader(fixture(t, "ha-status-ok.txt")), 0)
 	require.NoError(t, err)
 	assert.True(t, h.Passed)

@@ -101,6 +101,7 @@ func ipCmd(t *testing.T, args ...string) {
 // NotifyScript writing its state; the gate watches the pair through a
 // failover and a restart.
 func TestRealVRRPPair(t *testing.T) {
+	t.Parallel()
 	bin := peer.Need(t, "keepalived", "keepalived")
 	peer.Need(t, "ip", "iproute2")
 	peer.NeedRoot(t, "network namespaces for the VRRP pair (ip netns add)")

@@ -40,6 +40,7 @@ func stamped(msgs ...string) string {
 }
 
 func TestLogFollower(t *testing.T) {
+	t.Parallel()
 	head := stamped("Transitioning to master", "Starting service nginx", "Transitioned to master")
 	pair := stamped("Requested transition to backup", "Requested transition to backup, but state transition already running.")
 	type poll struct {
@@ -127,6 +128,7 @@ func TestLogFollower(t *testing.T) {
 // A log written between the two stats is read again at the next poll,
 // not guessed at.
 func TestLogFollowerWrittenWhileRead(t *testing.T) {
+	t.Parallel()
 	head := stamped("Transitioning to master")
 	more := stamped("Transitioned to master")
 	var f logFollower
@@ -145,6 +147,7 @@ func TestLogFollowerWrittenWhileRead(t *testing.T) {
 }
 
 func TestLogFollowerErrors(t *testing.T) {
+	t.Parallel()
 	ok := section{out: "10 7"}
 	for _, tt := range []struct {
 		name             string
@@ -169,6 +172,7 @@ func TestLogFollowerErrors(t *testing.T) {
 
 // The recorded poll of a node in mid-transition reads as such.
 func TestPollFixtureTransition(t *testing.T) {
+	t.Parallel()
 	out, err := parsePoll(fixture(t, "watch-poll-transition.txt"), "chefha-watch-fixture")
 	require.NoError(t, err)
 	var f logFollower
@@ -196,6 +200,7 @@ func TestPollFixtureTransition(t *testing.T) {
 }
 
 func TestParsePollRefusesCutShortOutput(t *testing.T) {
+	t.Parallel()
 	full := fixture(t, "watch-poll-transition.txt")
 	_, err := parsePoll(full, "chefha-watch-other")
 	assert.ErrorContains(t, err, "no current section")
@@ -209,6 +214,7 @@ func TestParsePollRefusesCutShortOutput(t *testing.T) {
 // What a node could not say becomes a problem or the node's error, never
 // a silent wrong answer.
 func TestPollSnapshotProblems(t *testing.T) {
+	t.Parallel()
 	base, err := parsePoll(fixture(t, "watch-poll-transition.txt"), "chefha-watch-fixture")
 	require.NoError(t, err)
 	with := func(changes map[string]section) pollOutput {
@@ -259,6 +265,7 @@ func TestPollSnapshotProblems(t *testing.T) {
 // own: sections, exit statuses, stat's %i, and a log rotated the way
 // logrotate does it (create: a new inode; copytruncate: the same one).
 func TestWatchScriptRealShell(t *testing.T) {
+	t.Parallel()
 	sh := peer.Need(t, "sh", "dash")
 	peer.Need(t, "stat", "coreutils")
 	peer.Need(t, "ps", "procps")

@@ -22,6 +22,7 @@ func assertFits(t *testing.T, s string, width int) {
 }
 
 func TestSimulatedReport(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	code := run([]string{"-width", "80"}, &out, &errb)
 	require.Equal(t, 0, code, errb.String())
@@ -37,6 +38,7 @@ func TestSimulatedReport(t *testing.T) {
 }
 
 func TestWideKeepsOneRowPerFinding(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	require.Equal(t, 0, run([]string{"-o", "wide"}, &out, &errb), errb.String())
 	s := out.String()
@@ -45,6 +47,7 @@ func TestWideKeepsOneRowPerFinding(t *testing.T) {
 }
 
 func TestJSONOutputParses(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	require.Equal(t, 0, run([]string{"-o", "json", "-ignore", "backup"}, &out, &errb), errb.String())
 	var rep struct {
@@ -67,6 +70,7 @@ func TestJSONOutputParses(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	assert.Equal(t, 0, run([]string{"-h"}, &out, &errb))
 	assert.Contains(t, errb.String(), "migration-level")
@@ -96,6 +100,7 @@ func TestExitCodes(t *testing.T) {
 // -hosts builds the topology with cluster.ParseHosts: a name holding a
 // newline or a tab is refused, never read as another server.
 func TestHostsRefusesControlCharacters(t *testing.T) {
+	t.Parallel()
 	for _, hosts := range []string{"be1\n=backend:bootstrap,be2=backend", "be1=backend:bootstrap,be2\t=backend"} {
 		var out, errb bytes.Buffer
 		assert.Equal(t, 2, run([]string{"-hosts", hosts}, &out, &errb))
@@ -109,6 +114,7 @@ func TestHostsRefusesControlCharacters(t *testing.T) {
 // failing reachable finding, the others are read and judged, and the exit
 // status says the report is incomplete.
 func TestUnreachableNode(t *testing.T) {
+	t.Parallel()
 	sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 1,
 		Knobs: []clustertest.Knob{clustertest.Unreachable("be2.chefha.test"), clustertest.FrontendsStopped()}})
 	require.NoError(t, err)
@@ -134,6 +140,7 @@ func TestUnreachableNode(t *testing.T) {
 // A facts file whose server name and command output hold terminal escape
 // sequences prints none of them raw.
 func TestHostileFactsPrintNoEscapes(t *testing.T) {
+	t.Parallel()
 	for _, o := range []string{"table", "wide"} {
 		var out, errb bytes.Buffer
 		run([]string{"-facts", "testdata/hostile.json", "-o", o}, &out, &errb)
@@ -160,6 +167,7 @@ func TestHostileFactsPrintNoEscapes(t *testing.T) {
 
 // One override vocabulary: -allow-skippable, in both commands.
 func TestAllowSkippable(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	run([]string{"-facts", "../../upgrade/testdata/facts-healthy.json", "-target", "11.0.2", "-width", "200"}, &out, &errb)
 	assert.Contains(t, out.String(), "WARN  version on the cluster")

@@ -29,6 +29,7 @@ func runArgs(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestPlanByDefault(t *testing.T) {
+	t.Parallel()
 	code, s, errs := runArgs(t, "-width", "80")
 	require.Equal(t, 0, code, errs)
 	assert.True(t, strings.HasPrefix(s, "SIMULATION: "))
@@ -46,6 +47,7 @@ func TestPlanByDefault(t *testing.T) {
 }
 
 func TestVerboseDryRun(t *testing.T) {
+	t.Parallel()
 	code, s, errs := runArgs(t, "-v")
 	require.Equal(t, 0, code, errs)
 	assert.Contains(t, s, "would: be1.chefha.test: env SVWAIT=30 private-chef-ctl upgrade")
@@ -55,6 +57,7 @@ func TestVerboseDryRun(t *testing.T) {
 }
 
 func TestPlanAsJSONAndMarkdown(t *testing.T) {
+	t.Parallel()
 	code, s, errs := runArgs(t, "-o", "json")
 	require.Equal(t, 0, code, errs)
 	assert.Equal(t, 1, strings.Count(s, "\n"), "one object on one line")
@@ -103,6 +106,7 @@ func jsonLines(t *testing.T, s string) []map[string]any {
 // A refused run ends in its outcome event, with the error object, and
 // exits non-zero; the error is on stderr only for a terminal.
 func TestRefusedRunInJSON(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"-o", "json", "-package", "/nonexistent/x.deb"},
 		{"-o", "json", "-package", "/nonexistent/x.deb", "-apply"},
@@ -143,6 +147,7 @@ func openPTY(t *testing.T) (leader, follower *os.File) {
 }
 
 func TestRefusedRunTellsATerminal(t *testing.T) {
+	t.Parallel()
 	leader, tty := openPTY(t)
 	var out bytes.Buffer
 	code := run(context.Background(), nil, []string{"-o", "json", "-package", "/nonexistent/x.deb"}, &out, tty)
@@ -163,6 +168,7 @@ func TestRefusedRunTellsATerminal(t *testing.T) {
 }
 
 func TestApplyWithJSONEvents(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a whole upgrade of the simulated cluster")
 	}
@@ -180,6 +186,7 @@ func TestApplyWithJSONEvents(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"-o", "yaml"},
 		{"-phase", "teardown"},
@@ -210,6 +217,7 @@ func TestUsage(t *testing.T) {
 // One vocabulary with preflight: what it calls skippable, upgrade refuses
 // unless given -allow-skippable.
 func TestAllowSkippable(t *testing.T) {
+	t.Parallel()
 	code, s, _ := runArgs(t, "-target", "11.0.2")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, s, "(skippable: allowed only when asked for)\nrun preflight and upgrade with -allow-skippable to take this path")
@@ -232,6 +240,7 @@ api_fqdn "chef.chefha.test"
 // -config, -hosts, -ssh-config and -timeout reach a cluster as preflight
 // does; an upgrade refuses a cluster with a node it cannot reach.
 func TestNamedClusterLikePreflight(t *testing.T) {
+	t.Parallel()
 	sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 1})
 	require.NoError(t, err)
 	defer sim.Close()
@@ -278,6 +287,7 @@ func TestNamedClusterLikePreflight(t *testing.T) {
 }
 
 func TestProgressLinesAreEscaped(t *testing.T) {
+	t.Parallel()
 	line := progressLine(time.Second, upgrade.Event{Kind: upgrade.EventStepStart, Step: "hop1/upgrade-frontend/fe1\x1b[2J", Title: "upgrade \x1b]0;x\a"})
 	assert.NotContains(t, line, "\x1b")
 	assert.Contains(t, line, `fe1\x1b[2J`)
@@ -287,6 +297,7 @@ func TestProgressLinesAreEscaped(t *testing.T) {
 }
 
 func TestShellQuote(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "/srv/p_11.1.8-1_amd64.deb", shellQuote("/srv/p_11.1.8-1_amd64.deb"))
 	assert.Equal(t, "'lvcreate -s -n x'", shellQuote("lvcreate -s -n x"))
 	assert.Equal(t, `'it'\''s'`, shellQuote("it's"))
@@ -297,6 +308,7 @@ func TestShellQuote(t *testing.T) {
 // 0700 directory: a Markdown summary, the timeline as SVG with a bar per
 // step, and JSON.
 func TestReportForTheChangeBoard(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "report")
 	var out, errb bytes.Buffer
 	require.Equal(t, 0, run(context.Background(), nil, []string{"-apply", "-report", dir}, &out, &errb), errb.String())

@@ -54,6 +54,7 @@ func recordedRehearsal(t *testing.T, name string) (upgrade.Plan, upgrade.Rehears
 // what the replica did not reproduce, and where the rehearsal was
 // recorded; wrapped to the width.
 func TestRehearsalTextGolden(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"rehearsal-1.4.6-11.1.8", "rehearsal-stopped-partybus"} {
 		plan, rh := recordedRehearsal(t, name)
 		v := rehearsalView{Format: RehearsalFormat, Rehearsal: rh, Downtime: runreport.FromRehearsal(plan, rh, nil).Downtime,
@@ -175,6 +176,7 @@ func TestBackupLVM(t *testing.T) {
 // The volume's name comes from the bootstrap's private-chef.rb when DRBD
 // sits on another LV than the default.
 func TestFindVolumeReadsTheDRBDDisk(t *testing.T) {
+	t.Parallel()
 	rb := strings.Replace(simRB, `api_fqdn "chef.chefha.test"`, "api_fqdn \"chef.chefha.test\"\ndrbd['disk'] = \"/dev/vg-chef/drbd-data\"", 1)
 	sim, err := clustertest.New(clustertest.Options{Version: "11.1.8", PrivateChefRB: []byte(rb), LVM: &clustertest.LVM{VG: "vg-chef", LV: "drbd-data"}})
 	require.NoError(t, err)
@@ -195,6 +197,7 @@ func TestFindVolumeReadsTheDRBDDisk(t *testing.T) {
 }
 
 func TestRehearseAndLVMUsage(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args []string
 		want string

@@ -20,6 +20,7 @@ import (
 )
 
 func TestOnceJSONParses(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"-once", "-o", "json"}, &out, &errb)
 	require.Equal(t, exitOK, code, errb.String())
@@ -53,6 +54,7 @@ func TestOnceJSONParses(t *testing.T) {
 }
 
 func TestOnceTextWithoutTerminal(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"-once"}, &out, &errb)
 	require.Equal(t, exitOK, code, errb.String())
@@ -67,6 +69,7 @@ func TestOnceTextWithoutTerminal(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	assert.Equal(t, exitOK, run(context.Background(), []string{"-h"}, &out, &errb))
 	assert.Contains(t, errb.String(), "-interval")
@@ -104,6 +107,7 @@ func simEnv(t *testing.T, knobs ...clustertest.Knob) (*clustertest.Cluster, *clu
 // The simulation's planted failover, in plain lines: the bootstrap leaves
 // master, the secondary takes over, each cluster.log line once.
 func TestFailoverInPlainLines(t *testing.T) {
+	t.Parallel()
 	_, cl, clock := simEnv(t)
 	backends, vip, err := backendsOf(cl)
 	require.NoError(t, err)
@@ -138,6 +142,7 @@ func TestFailoverInPlainLines(t *testing.T) {
 }
 
 func TestUnreachableNodeShown(t *testing.T) {
+	t.Parallel()
 	_, cl, clock := simEnv(t, clustertest.Unreachable("be2.chefha.test"))
 	backends, vip, err := backendsOf(cl)
 	require.NoError(t, err)
@@ -153,6 +158,7 @@ func TestUnreachableNodeShown(t *testing.T) {
 // Bytes a node holds reach the operator's terminal escaped, whatever the
 // output form; JSON keeps them exact.
 func TestHostileBytesEscaped(t *testing.T) {
+	t.Parallel()
 	hostile := "Tue, 10 Jun 2014 14:00:00 +0000: \x1b]0;owned\x07\x1b[2J\rTransitioned to \u202emaster\n" +
 		"\u009b31m C1 CSI, then a byte that is no UTF-8: \x9b\n"
 	_, cl, clock := simEnv(t,
@@ -199,6 +205,7 @@ func TestHostileBytesEscaped(t *testing.T) {
 // On a terminal: one screen from the top, each line cut to the width and
 // cleared to its end, the rest of the screen cleared below.
 func TestScreen(t *testing.T) {
+	t.Parallel()
 	_, cl, clock := simEnv(t)
 	backends, vip, err := backendsOf(cl)
 	require.NoError(t, err)
