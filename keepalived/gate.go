@@ -52,7 +52,8 @@ type Gate struct {
 	CheckVIP bool
 	// Extra, if set, is asked after each Read for what else keeps the
 	// gate closed (services still starting, a resync): its findings count
-	// as instability, so the hold starts once everything is settled.
+	// as instability, so the hold starts once everything is settled, and
+	// are reported beside the pair's own.
 	Extra func(ctx context.Context, p Pair) []Finding
 	// OnPoll, if set, is told what every look saw.
 	OnPoll func(GateStatus)
@@ -136,8 +137,11 @@ func (g Gate) Wait(ctx context.Context) (Pair, error) {
 			seen[n.Name] = SeenState{Summary: s, For: now.Sub(since[n.Name])}
 		}
 		lastFindings = g.findings(p)
-		if len(lastFindings) == 0 && g.Extra != nil {
-			lastFindings = g.Extra(ctx, p)
+		if g.Extra != nil {
+			// Asked even while the pair is unsettled: what it finds (a runsv
+			// holding the lock of a service cluster.sh cannot start) is often
+			// why the pair does not settle.
+			lastFindings = append(lastFindings, g.Extra(ctx, p)...)
 		}
 		stableFor := time.Duration(0)
 		if len(lastFindings) == 0 {

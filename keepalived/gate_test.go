@@ -258,3 +258,21 @@ func TestVRRPConfig(t *testing.T) {
 		assert.Contains(t, conf, want)
 	}
 }
+
+// What Extra finds is reported while the pair is unsettled too: a master
+// transition stuck on a service it cannot start says why.
+func TestGateStuckTransitionNamesExtra(t *testing.T) {
+	t.Parallel()
+	stuck := stablePair()
+	stuck.Bootstrap.Current, stuck.Bootstrap.Requested = Backup, Master
+	read, clock, _ := script(fixed(stuck))
+	g := gate(read, clock)
+	g.Extra = func(context.Context, Pair) []Finding {
+		return []Finding{{Problem: "orphan-runsv", Node: "be1", Detail: "runsv postgresql (pid 37) has no runsvdir"}}
+	}
+	_, err := g.Wait(context.Background())
+	var te *GateTimeoutError
+	require.ErrorAs(t, err, &te)
+	assert.Contains(t, err.Error(), "in-transition")
+	assert.Contains(t, err.Error(), "orphan-runsv: be1: runsv postgresql (pid 37) has no runsvdir")
+}

@@ -258,7 +258,13 @@ func (h *Host) StopJob(ctx context.Context, job string) error {
 		post = syscall.SIGHUP
 	}
 	syscall.Kill(pid, syscall.SIGTERM)
-	for i := 0; i < 500 && h.ProcessAlive(pid) && procState(pid) != "Z"; i++ {
+	// Upstart runs post-stop once the main process is gone, however long
+	// that takes on a loaded machine: runsv orphaned later would miss the
+	// signal.
+	for h.ProcessAlive(pid) && procState(pid) != "Z" {
+		if ctx.Err() != nil {
+			return fmt.Errorf("initctl: %s's runsvdir (pid %d) did not exit on TERM: %w", job, pid, ctx.Err())
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	orphans := orphanRunsv()
