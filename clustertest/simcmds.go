@@ -30,6 +30,9 @@ func (n *Node) cat(argv []string, e shellIO) int {
 }
 
 // ps prints `ps aux` or `ps -eo pid,ppid,user,stat,args`, procps-ng style.
+// strayPID is the pid of the first stray process (AddProcess).
+const strayPID = 5000
+
 func (n *Node) ps(argv []string, e shellIO) int {
 	type row struct {
 		pid, ppid        int
@@ -69,7 +72,9 @@ func (n *Node) ps(argv []string, e shellIO) int {
 		rows = append(rows, row{t.PID, ppid, "root", "S", "/bin/bash " + ecmodel.ClusterSh + " " + n.transArg})
 	}
 	for i, l := range n.procs {
-		rows = append(rows, row{5000 + i, 1, "root", "S", l})
+		if l != "" {
+			rows = append(rows, row{strayPID + i, 1, "root", "S", l})
+		}
 	}
 	args := strings.Join(argv[1:], " ")
 	switch {
@@ -89,28 +94,26 @@ func (n *Node) ps(argv []string, e shellIO) int {
 	return 0
 }
 
-// pkill -SIGNAL -x NAME ends the stray processes (AddProcess) whose
-// program is NAME; pkill exits 1 when none matched. The simulation's own
-// runsvdir, runsv and svlogd rows follow its jobs and services, which
+// kill -SIGNAL -- PID… ends the stray processes (AddProcess) it names;
+// kill exits 1 when a pid runs no process. The simulation's own runsvdir,
+// runsv, svlogd and service rows follow its jobs and services, which
 // initctl and sv change.
-func (n *Node) pkill(argv []string, e shellIO) int {
-	if len(argv) != 4 || !strings.HasPrefix(argv[1], "-") || argv[2] != "-x" {
+func (n *Node) kill(argv []string, e shellIO) int {
+	if len(argv) < 4 || !strings.HasPrefix(argv[1], "-") || argv[2] != "--" {
 		return notEmulated(argv, e)
 	}
-	kept := n.procs[:0]
-	matched := false
-	for _, p := range n.procs {
-		if f := strings.Fields(p); len(f) > 0 && path.Base(f[0]) == argv[3] {
-			matched = true
+	status := 0
+	for _, a := range argv[3:] {
+		pid, err := strconv.Atoi(a)
+		i := pid - strayPID
+		if err != nil || i < 0 || i >= len(n.procs) || n.procs[i] == "" {
+			fmt.Fprintf(e.Stderr, "kill: (%s) - No such process\n", a)
+			status = 1
 			continue
 		}
-		kept = append(kept, p)
+		n.procs[i] = "" // gone; the others keep their pids
 	}
-	n.procs = kept
-	if !matched {
-		return 1
-	}
-	return 0
+	return status
 }
 
 // stat -c FORMAT PATH…, for the formats chefha uses (runit.StatFormat).

@@ -245,8 +245,8 @@ func (n *Node) dispatch(ctx context.Context, argv []string, e shellIO) int {
 		return n.cat(argv, e)
 	case "ps":
 		return n.ps(argv, e)
-	case "pkill":
-		return n.pkill(argv, e)
+	case "kill":
+		return n.kill(argv, e)
 	case "sv":
 		return n.sv(ctx, argv, e)
 	case "private-chef-ctl":

@@ -192,3 +192,26 @@ func TestOrphanRunsv(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, DiagnoseProcesses(aux), "ps aux has no PPID: nothing to judge")
 }
+
+// What a stopped supervision tree leaves: runit's own processes, and the
+// services a killed runsv left running (reparented to init), not the
+// ctl processes (their own finding) nor anything else of the machine's.
+func TestLeftovers(t *testing.T) {
+	ps, err := ParsePS(strings.NewReader(`  PID  PPID STAT COMMAND
+    1     0 Ss   /sbin/init
+    9     1 S    sshd: /usr/sbin/sshd -D
+ 1103     1 Ss   runsv couchdb
+ 1104  1103 S    svlogd -tt /var/log/opscode/couchdb
+ 1557     1 Ss   /opt/opscode/embedded/sbin/keepalived --log-console --dont-fork
+ 1572     1 Ss   /bin/sh /opt/opscode/embedded/bin/nrpe
+ 1584  1572 S    sleep 3600
+ 1600     1 S    /opt/opscode/embedded/bin/ruby /opt/opscode/embedded/bin/omnibus-ctl opscode stop
+ 1700     1 Zs   [runsv] <defunct>
+`))
+	require.NoError(t, err)
+	var got []int
+	for _, p := range Leftovers(ps, "/opt/opscode/") {
+		got = append(got, p.PID)
+	}
+	assert.Equal(t, []int{1103, 1104, 1557, 1572}, got)
+}

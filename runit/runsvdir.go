@@ -182,3 +182,26 @@ func tailOfLater(frag string, later []string) bool {
 	}
 	return false
 }
+
+// Leftovers returns what is left of a supervision tree once its runsvdir
+// jobs are stopped: every runsvdir, runsv and svlogd, and the services
+// they left running unsupervised — a process reparented to init (PPID 1)
+// whose command runs something under root (Enterprise Chef's
+// "/opt/opscode/"): a runsv killed by the 11.x job's post-stop HUP leaves
+// its service running. Zombies are gone already. A listing without a PPID
+// column shows only the first kind.
+func Leftovers(ps []Process, root string) []Process {
+	var out []Process
+	for _, p := range ps {
+		if strings.HasPrefix(p.Stat, "Z") {
+			continue
+		}
+		switch {
+		case p.Name() == "runsvdir" || p.Name() == "runsv" || p.Name() == "svlogd":
+			out = append(out, p)
+		case p.PPID == 1 && strings.Contains(p.Command, root) && !isCtlProcess(p):
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -30,7 +30,7 @@ const (
 	ActGate        ActionKind = "gate"         // wait for what Gate says
 	ActVerifyLevel ActionKind = "verify-level" // read Node's migration level, want Level
 	ActCheckRunit  ActionKind = "check-runit"  // runsvdir healthy and no leftover processes on Node
-	ActRunitGone   ActionKind = "runit-gone"   // no runsvdir, runsv or svlogd left on Node (wait; then TERM; then KILL)
+	ActRunitGone   ActionKind = "runit-gone"   // no runsvdir, runsv, svlogd or unsupervised service left on Node (wait; then TERM; then KILL)
 	ActPostflight  ActionKind = "postflight"   // the post-upgrade checks on every node
 	ActConfirm     ActionKind = "confirm"      // stop unless the operator confirmed
 )
@@ -83,7 +83,7 @@ func (a Action) String() string {
 	case ActCheckRunit:
 		return fmt.Sprintf("%s: check runsvdir and leftover processes", a.Node)
 	case ActRunitGone:
-		return fmt.Sprintf("%s: make sure no runsvdir, runsv or svlogd process remains (those left after %s get TERM, then KILL)", a.Node, RunitDrain)
+		return fmt.Sprintf("%s: make sure no runsvdir, runsv, svlogd or unsupervised service remains (what is left after %s gets TERM, then KILL)", a.Node, RunitDrain)
 	case ActPostflight:
 		return "post-flight: every node at the target, level " + a.Level + ", its services up, the pair healthy"
 	case ActConfirm:

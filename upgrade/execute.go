@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -270,11 +271,12 @@ func (r *Runner) checkRunit(ctx context.Context, node string) error {
 	return nil
 }
 
-// RunitDrain is how long the runit recovery waits for the runsv of the
-// jobs it stopped to stop their services and exit before it sends what
-// is left TERM (and as long again before KILL): the 1.x job's post-stop
-// TERMs its orphaned runsv, which exit once their service is down, and a
-// runsv forked by runsvdir just before it died misses that signal.
+// RunitDrain is how long the runit recovery waits for what the jobs it
+// stopped leave behind to go (the 1.x job's post-stop TERMs its orphaned
+// runsv, which exit once their service is down) before it sends what is
+// left TERM, and as long again before KILL: a runsv forked by runsvdir
+// just before it died misses the post-stop's signal, and one the 11.x
+// job's post-stop HUPs leaves its service running.
 const RunitDrain = 10 * time.Second
 
 // runitGone is the runbook's "make sure all their child processes were
@@ -295,23 +297,26 @@ func (r *Runner) runitGone(ctx context.Context, step Step, node string) error {
 		if err != nil {
 			return err
 		}
-		left := runitProcesses(ps)
+		left := runit.Leftovers(ps, "/opt/opscode/")
 		if len(left) == 0 {
 			return nil
 		}
 		waited := r.clock().Now().Sub(start)
 		if waited >= time.Duration(signalled+1)*RunitDrain {
-			if signalled == 2 {
-				return fmt.Errorf("%s: runit processes are still there after TERM and KILL: %s", node, strings.Join(left, "; "))
+			pids, shown := make([]string, len(left)), make([]string, len(left))
+			for i, p := range left {
+				pids[i] = strconv.Itoa(p.PID)
+				shown[i] = fmt.Sprintf("pid %d %s", p.PID, clip(p.Command, 40))
 			}
-			sig := []string{"-TERM", "-KILL"}[signalled]
-			r.emit(Event{Kind: EventFinding, Step: step.ID, Node: node, Message: fmt.Sprintf("still running after %s: %s; sending %s", waited.Round(time.Second), strings.Join(left, "; "), sig[1:])})
-			for _, name := range []string{"runsvdir", "runsv", "svlogd"} {
-				// pkill exits 1 when nothing matched.
-				var ee *cluster.ExitError
-				if _, err := n.Run(ctx, cluster.Cmd{Argv: []string{"pkill", sig, "-x", name}, Sudo: true}); err != nil && !(errors.As(err, &ee) && ee.Result.ExitCode == 1) {
-					return fmt.Errorf("%s: pkill %s -x %s: %w", node, sig, name, err)
-				}
+			if signalled == 2 {
+				return fmt.Errorf("%s: still running after TERM and KILL: %s", node, strings.Join(shown, "; "))
+			}
+			sig := []string{"TERM", "KILL"}[signalled]
+			r.emit(Event{Kind: EventFinding, Step: step.ID, Node: node, Message: fmt.Sprintf("still running after %s: %s; sending %s", waited.Round(time.Second), strings.Join(shown, "; "), sig)})
+			// kill exits 1 when a pid has gone meanwhile: that is the aim.
+			var ee *cluster.ExitError
+			if _, err := n.Run(ctx, cluster.Cmd{Argv: append([]string{"kill", "-" + sig, "--"}, pids...), Sudo: true}); err != nil && !errors.As(err, &ee) {
+				return fmt.Errorf("%s: kill -%s: %w", node, sig, err)
 			}
 			signalled++
 		}
@@ -321,24 +326,6 @@ func (r *Runner) runitGone(ctx context.Context, step Step, node string) error {
 		case <-r.clock().After(time.Second):
 		}
 	}
-}
-
-// runitProcesses lists the live runsvdir, runsv and svlogd processes.
-func runitProcesses(ps []runit.Process) []string {
-	var out []string
-	for _, p := range ps {
-		switch p.Name() {
-		case "runsvdir", "runsv", "svlogd":
-			if !strings.HasPrefix(p.Stat, "Z") {
-				cmd := p.Command
-				if len(cmd) > 40 {
-					cmd = cmd[:40] + "…"
-				}
-				out = append(out, fmt.Sprintf("pid %d %s", p.PID, cmd))
-			}
-		}
-	}
-	return out
 }
 
 // postflight is the verify step: the post-upgrade checks on every node.

@@ -82,7 +82,8 @@ done
 // keepalived would: the machine's keepalived with the run script's
 // arguments, and its pid files in the node's own keepalived directory (a
 // node shares the machine's /run). Only the VRRP side runs: Enterprise
-// Chef's configuration has no virtual servers for the checker.
+// Chef's configuration has no virtual servers for the checker. ps shows it
+// as the package's (bash's exec -a), as chefha sees it on a real node.
 func Keepalived(dir string) string {
-	return "#!/bin/sh\nexec /usr/sbin/keepalived \"$@\" --vrrp --pid=" + dir + "/keepalived.pid --vrrp_pid=" + dir + "/vrrp.pid\n"
+	return "#!/bin/bash\nexec -a /opt/opscode/embedded/sbin/keepalived /usr/sbin/keepalived \"$@\" --vrrp --pid=" + dir + "/keepalived.pid --vrrp_pid=" + dir + "/vrrp.pid\n"
 }
