@@ -120,28 +120,20 @@ func DiagnoseProcesses(ps []Process) []Finding {
 	return out
 }
 
-// orphanRunsv finds the runsv processes whose parent is no runsvdir
-// (a listing without a PPID column shows none).
+// orphanRunsv is the finding for each of OrphanRunsv.
 func orphanRunsv(ps []Process) []Finding {
 	parents := map[int]Process{}
 	for _, p := range ps {
 		parents[p.PID] = p
 	}
 	var out []Finding
-	for _, p := range ps {
-		if p.Name() != "runsv" || p.PPID == 0 || strings.HasPrefix(p.Stat, "Z") {
-			continue
-		}
-		parent, ok := parents[p.PPID]
-		if ok && parent.Name() == "runsvdir" {
-			continue
-		}
+	for _, p := range OrphanRunsv(ps) {
 		name := "?"
 		if a := p.Argv(); len(a) > 1 {
 			name = a[1]
 		}
 		pname := "gone"
-		if ok {
+		if parent, ok := parents[p.PPID]; ok {
 			pname = abbreviate(parent.Command, 60)
 		}
 		out = append(out, Finding{

@@ -205,3 +205,27 @@ func Leftovers(ps []Process, root string) []Process {
 	}
 	return out
 }
+
+// OrphanRunsv returns the runsv processes whose parent is no runsvdir
+// (zombies aside; a listing without a PPID column shows none). Such a
+// runsv outlived its job: the 1.x job's post-stop TERMs its runsv, but
+// cluster.sh's backup transition, which keepalived's stop starts at the
+// same moment, then tells some of them "down" (sv stop), and a runsv told
+// down after exit waits for ever, holding its service's supervise/lock.
+func OrphanRunsv(ps []Process) []Process {
+	parents := map[int]Process{}
+	for _, p := range ps {
+		parents[p.PID] = p
+	}
+	var out []Process
+	for _, p := range ps {
+		if p.Name() != "runsv" || p.PPID == 0 || strings.HasPrefix(p.Stat, "Z") {
+			continue
+		}
+		if parent, ok := parents[p.PPID]; ok && parent.Name() == "runsvdir" {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}

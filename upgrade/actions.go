@@ -31,6 +31,7 @@ const (
 	ActVerifyLevel ActionKind = "verify-level" // read Node's migration level, want Level
 	ActCheckRunit  ActionKind = "check-runit"  // runsvdir healthy and no leftover processes on Node
 	ActRunitGone   ActionKind = "runit-gone"   // no runsvdir, runsv, svlogd or unsupervised service left on Node (wait; then TERM; then KILL)
+	ActOrphansGone ActionKind = "orphans-gone" // no runsv that no runsvdir supervises left on Node (TERM; then KILL)
 	ActPostflight  ActionKind = "postflight"   // the post-upgrade checks on every node
 	ActConfirm     ActionKind = "confirm"      // stop unless the operator confirmed
 )
@@ -82,6 +83,8 @@ func (a Action) String() string {
 		return fmt.Sprintf("%s: verify migration level is %s", a.Node, a.Level)
 	case ActCheckRunit:
 		return fmt.Sprintf("%s: check runsvdir and leftover processes", a.Node)
+	case ActOrphansGone:
+		return fmt.Sprintf("%s: make sure no runsv of the stopped job remains (any left gets TERM, then KILL after %s)", a.Node, RunitDrain)
 	case ActRunitGone:
 		return fmt.Sprintf("%s: make sure no runsvdir, runsv, svlogd or unsupervised service remains (what is left after %s gets TERM, then KILL)", a.Node, RunitDrain)
 	case ActPostflight:

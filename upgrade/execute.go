@@ -143,7 +143,9 @@ func (r *Runner) act(ctx context.Context, step Step, a Action) error {
 	case ActCheckRunit:
 		return r.checkRunit(ctx, a.Node)
 	case ActRunitGone:
-		return r.runitGone(ctx, step, a.Node)
+		return r.clearRunit(ctx, step, a.Node, leftovers, RunitDrain)
+	case ActOrphansGone:
+		return r.clearRunit(ctx, step, a.Node, runit.OrphanRunsv, 0)
 	case ActPostflight:
 		return r.postflight(ctx, step)
 	case ActConfirm:
@@ -271,17 +273,20 @@ func (r *Runner) checkRunit(ctx context.Context, node string) error {
 	return nil
 }
 
-// RunitDrain is how long the runit recovery waits for what the jobs it
-// stopped leave behind to go (the 1.x job's post-stop TERMs its orphaned
-// runsv, which exit once their service is down) before it sends what is
-// left TERM, and as long again before KILL: a runsv forked by runsvdir
-// just before it died misses the post-stop's signal, and one the 11.x
-// job's post-stop HUPs leaves its service running.
+// RunitDrain is how long the runner lets what a stopped runsvdir job
+// leaves behind go by itself (the 1.x job's post-stop TERMs its orphaned
+// runsv, which exit once their service is down) before the next signal:
+// TERM, then KILL. A runsv forked by runsvdir as it died misses the
+// post-stop's signal, one told "down" by cluster.sh after it waits for
+// ever, and one the 11.x job's post-stop HUPs leaves its service running.
 const RunitDrain = 10 * time.Second
 
-// runitGone is the runbook's "make sure all their child processes were
-// removed from the process list" after both runsvdir jobs are stopped.
-func (r *Runner) runitGone(ctx context.Context, step Step, node string) error {
+// clearRunit makes sure nothing find picks in node's processes remains:
+// it waits grace for them to go, sends what is left TERM, waits
+// RunitDrain, sends KILL, and fails naming what is still there
+// RunitDrain after that. It is the runbook's "make sure all their child
+// processes were removed from the process list".
+func (r *Runner) clearRunit(ctx context.Context, step Step, node string, find func([]runit.Process) []runit.Process, grace time.Duration) error {
 	n, err := r.node(node)
 	if err != nil {
 		return err
@@ -297,12 +302,12 @@ func (r *Runner) runitGone(ctx context.Context, step Step, node string) error {
 		if err != nil {
 			return err
 		}
-		left := runit.Leftovers(ps, "/opt/opscode/")
+		left := find(ps)
 		if len(left) == 0 {
 			return nil
 		}
 		waited := r.clock().Now().Sub(start)
-		if waited >= time.Duration(signalled+1)*RunitDrain {
+		if waited >= grace+time.Duration(signalled)*RunitDrain {
 			pids, shown := make([]string, len(left)), make([]string, len(left))
 			for i, p := range left {
 				pids[i] = strconv.Itoa(p.PID)
@@ -327,6 +332,10 @@ func (r *Runner) runitGone(ctx context.Context, step Step, node string) error {
 		}
 	}
 }
+
+// leftovers is what both runsvdir jobs stopped leave: runsvdir, runsv,
+// svlogd and unsupervised services.
+func leftovers(ps []runit.Process) []runit.Process { return runit.Leftovers(ps, "/opt/opscode/") }
 
 // postflight is the verify step: the post-upgrade checks on every node.
 func (r *Runner) postflight(ctx context.Context, step Step) error {

@@ -68,3 +68,29 @@ func TestStartAllGateJudgesTheStandbysRunsvdir(t *testing.T) {
 	assert.Contains(t, err.Error(), "runsvdir on be2.chefha.test is unhealthy")
 	assert.Contains(t, err.Error(), "/var/log/opscode/rabbitmq")
 }
+
+// The 11.x reconfigure stops the 1.x runsvdir job, and keepalived's stop
+// makes cluster.sh tell services "down" while the job's post-stop tells
+// their runsv to exit: a runsv told both waits for ever, holding its
+// service's lock (the lab shows it). After stopping the old job the
+// runner makes sure none is left: TERM, and the run goes on.
+func TestOldJobsRunsvLeftAreCleared(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "1.4.6", 1)
+	planted := false
+	var findings []string
+	r := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventAction && !planted && strings.Contains(ev.Message, "initctl stop opscode-runsvdir") {
+			planted = true
+			require.NoError(t, e.sim.Plant(clustertest.RunsvdirRespawned()))
+		}
+		if ev.Kind == upgrade.EventFinding && strings.Contains(ev.Message, "sending TERM") {
+			findings = append(findings, ev.Message)
+		}
+	}))
+	require.NoError(t, r.Run(context.Background()))
+	require.True(t, planted)
+	require.Len(t, findings, 1, "the leftover runsv were sent TERM once")
+	assert.Contains(t, findings[0], "runsv couchdb")
+	e.assertUpgraded(t, "11.1.8", "1.13")
+}

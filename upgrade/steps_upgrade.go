@@ -67,7 +67,7 @@ func runReconfigureBootstrap(r *stepRun) ([]Action, error) {
 	acts = append(acts, r.restartRedis(b)...)
 	acts = append(acts, run(b, r.c.converge("reconfigure")...))
 	if r.c.toEC11() && r.c.fromPC1() {
-		acts = append(acts, stopOldJob(b))
+		acts = append(acts, stopOldJob(b)...)
 	}
 	return append(acts, gate(b, b)), nil
 }
@@ -95,7 +95,7 @@ func runUpgradeNode(r *stepRun) ([]Action, error) {
 		acts = append(acts, Action{Kind: ActRun, Node: node, Argv: r.c.converge("upgrade"), Critical: true, RetryAfterGate: boot,
 			FailOn: []string{"oc_authz_migrator: ERROR", "Unable to obtain file lock"}})
 		if r.c.toEC11() && r.c.fromPC1() {
-			acts = append(acts, stopOldJob(node))
+			acts = append(acts, stopOldJob(node)...)
 		}
 		if boot {
 			acts = append(acts, gate(node, node))
@@ -137,9 +137,14 @@ func upgradeSeen(r *stepRun) (bool, string) {
 
 // stopOldJob stops Private Chef's runsvdir job once EC 11's runs: the
 // runbook warns both may be alive after the job rename. It is usually
-// gone already, so its exit status is ignored.
-func stopOldJob(node string) Action {
-	return Action{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "opscode-runsvdir"}, IgnoreExit: true}
+// gone already, so its exit status is ignored. Then no runsv of it may
+// remain: the reconfigure that stopped it stopped keepalived too, whose
+// cluster.sh backup tells services "down" while the job's post-stop tells
+// their runsv to exit, and a runsv told both waits for ever holding its
+// service's lock (the lab shows it; the runbook's Example met it).
+func stopOldJob(node string) []Action {
+	return []Action{{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "opscode-runsvdir"}, IgnoreExit: true},
+		{Kind: ActOrphansGone, Node: node}}
 }
 
 func runCopyConfig(r *stepRun) ([]Action, error) {
