@@ -62,6 +62,7 @@ func StaleLinks() Knob        { return ecmodel.KnobStaleLinks() }        // dang
 func FrontendsStopped() Knob         { return ecmodel.KnobFrontendsStopped() }
 func StandbyKeepalivedStopped() Knob { return ecmodel.KnobStandbyKeepalivedStopped() }
 func SplitBrain() Knob               { return ecmodel.KnobSplitBrain() }
+func MasterTransitionFailed() Knob   { return ecmodel.KnobMasterTransitionFailed() } // cluster.sh master gave up
 func RHEL() Knob                     { return ecmodel.KnobRHEL() }
 
 // ServiceDown stops one service on one node.

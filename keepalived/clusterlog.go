@@ -21,6 +21,7 @@ const (
 	EventStop           EventKind = "stop"            // Stopping service X
 	EventCannotStart    EventKind = "cannot-start"    // Cannot start X
 	EventCannotKill     EventKind = "cannot-kill"     // Cannot kill X
+	EventCannotDRBD     EventKind = "cannot-drbd"     // Cannot become drbd primary! | Cannot become DRBD secondary
 	EventDRBDAttempt    EventKind = "drbd-attempt"    // Attempting DRBD primary takeover - attempts left N
 	EventDRBDTakeover   EventKind = "drbd-takeover"   // DRBD primary takeover successful
 	EventMount          EventKind = "mount"           // Mounting /dev/drbd0 at ...
@@ -43,6 +44,13 @@ func (e Event) IsTransition() bool {
 	return e.Kind == EventTransitioning || e.Kind == EventTransitioned || e.Kind == EventAlreadyRunning
 }
 
+// GaveUp reports whether the event is one of cluster.sh's error_exit
+// messages inside a transition: the script exits there, leaving the
+// requested state unreached.
+func (e Event) GaveUp() bool {
+	return e.Kind == EventCannotStart || e.Kind == EventCannotKill || e.Kind == EventCannotDRBD
+}
+
 // DateLayout is `date -R`, which cluster.sh stamps lines with.
 const DateLayout = "Mon, 02 Jan 2006 15:04:05 -0700"
 
@@ -57,6 +65,7 @@ var messages = []struct {
 	{regexp.MustCompile(`^Stopping service (\S+)$`), EventStop},
 	{regexp.MustCompile(`^Cannot start (\S+)$`), EventCannotStart},
 	{regexp.MustCompile(`^Cannot kill (\S+)$`), EventCannotKill},
+	{regexp.MustCompile(`^Cannot become (?:drbd primary!|DRBD secondary)$`), EventCannotDRBD},
 	{regexp.MustCompile(`^Attempting DRBD primary takeover - attempts left (\d+)$`), EventDRBDAttempt},
 	{regexp.MustCompile(`^DRBD primary takeover successful$`), EventDRBDTakeover},
 	{regexp.MustCompile(`^Mounting (.+)$`), EventMount},

@@ -30,6 +30,28 @@ func (n NodeState) InTransition() bool {
 	return n.Requested != "" && n.Requested != n.Current || n.LockPID > 0 && n.LockAlive
 }
 
+// FailedTransition returns the message cluster.sh gave up with when the
+// node is left in a transition that failed: the requested state is not
+// the current one, no live process holds the lock, and the last thing
+// cluster.log says since the newest "Transitioning to" is an error_exit
+// (Cannot start X, …). keepalived does not run the script again: the node
+// stays there until someone does.
+func (n NodeState) FailedTransition() (Event, bool) {
+	if n.Requested == "" || n.Requested == n.Current || n.LockPID > 0 && n.LockAlive {
+		return Event{}, false
+	}
+	for i := len(n.Events) - 1; i >= 0; i-- {
+		e := n.Events[i]
+		switch {
+		case e.GaveUp():
+			return e, true
+		case e.Kind == EventTransitioning, e.Kind == EventTransitioned:
+			return Event{}, false
+		}
+	}
+	return Event{}, false
+}
+
 // LastTransition returns the time of the newest transition in cluster.log.
 func (n NodeState) LastTransition() (time.Time, bool) {
 	e, ok := LastTransition(n.Events)

@@ -3,6 +3,7 @@ package keepalived
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Problem names a pair-level finding.
@@ -14,6 +15,7 @@ const (
 	ProblemNoMaster           Problem = "no-master"
 	ProblemBootstrapNotMaster Problem = "bootstrap-not-master"
 	ProblemInTransition       Problem = "in-transition"
+	ProblemTransitionFailed   Problem = "transition-failed"
 	ProblemVIPNotOnMaster     Problem = "vip-not-on-master"
 	ProblemVIPOnBackup        Problem = "vip-on-backup"
 	ProblemFault              Problem = "fault"
@@ -69,7 +71,11 @@ func Judge(p Pair) []Finding {
 		return out
 	}
 	for _, n := range nodes {
-		if n.InTransition() {
+		if e, ok := n.FailedTransition(); ok {
+			out = append(out, Finding{Problem: ProblemTransitionFailed, Node: n.Name,
+				Detail: fmt.Sprintf("%s; cluster.sh %s gave up at %s: %s, and keepalived does not run it again", n.Summary(), n.Requested, e.Time.Format(time.TimeOnly), e.Message),
+				Fix:    "fix what made it give up, then run the transition again on " + n.Name + ": " + ClusterShPath + " " + string(n.Requested)})
+		} else if n.InTransition() {
 			out = append(out, Finding{Problem: ProblemInTransition, Node: n.Name, Detail: n.Summary(),
 				Fix: "wait for the transition to finish (private-chef-ctl tail keepalived); a lock whose process is gone is stale: remove " + LockPath})
 		}

@@ -13,6 +13,10 @@ const (
 	RequestedPath     = StateDir + "/requested_cluster_status"
 	LockPath          = StateDir + "/cluster-transition.lock"
 	ClusterLogPath    = "/var/log/opscode/keepalived/cluster.log"
+	// ClusterShPath is the notify script keepalived runs on every state
+	// change (keepalived.conf.erb, opscode-omnibus 11.1.8: notify_master,
+	// notify_backup, notify_fault, notify_stop).
+	ClusterShPath = StateDir + "/bin/cluster.sh"
 )
 
 // Status is a back end's cluster status word. There is no "transition"

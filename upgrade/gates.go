@@ -50,7 +50,7 @@ func (g *GateSpec) String() string {
 	if len(g.Quiet) > 0 {
 		s += ", no HA service runs on " + strings.Join(g.Quiet, ", ") + " and its runsvdir is healthy"
 	}
-	return s
+	return s + " (a master transition that failed is run again: cluster.sh master)"
 }
 
 // covers reports whether a gate that passed already shows everything g
@@ -105,6 +105,7 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var fatal error
+	rerun := masterRerun{node: spec.Master}
 	var lastEmit time.Time
 	lastWaiting := ""
 	hold := r.o.hold
@@ -178,6 +179,11 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 					out = append(out, keepalived.Finding{Problem: "services-down", Node: name, Detail: "waiting for " + abbreviateList(down, 6)})
 				}
 			}
+			if a, ok := rerun.due(p, views[spec.Master], out); ok {
+				if err := r.act(ctx, step, a); err != nil && ctx.Err() == nil {
+					out = append(out, keepalived.Finding{Problem: keepalived.ProblemTransitionFailed, Node: spec.Master, Detail: "run again, it failed again: " + err.Error()})
+				}
+			}
 			return out
 		},
 		OnPoll: func(st keepalived.GateStatus) {
@@ -199,6 +205,44 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 		return fatal
 	}
 	return err
+}
+
+// masterRerun runs a master transition that failed again. cluster.sh
+// gives up on the first service that does not start (error_exit), and
+// keepalived, master already, never calls it again: the node holds the VIP
+// with its services down until someone does. Before the upgrade's own
+// actions, that happens when the reconfigure that stops 1.x's runsvdir job
+// leaves a runsv that keeps its service's lock (see stopOldJob): chefha
+// clears such runsv, and then the transition can succeed.
+type masterRerun struct {
+	node string
+	done []keepalived.Event // the failures already run again
+}
+
+// masterReruns bounds the reruns of one gate: a transition that fails the
+// same way each time is for the operator to look at.
+const masterReruns = 3
+
+// due returns the rerun to make now: the node's master transition failed,
+// keepalived (running, its last request master) still wants it master, and
+// nothing the gate found on the node would make it fail again.
+func (m *masterRerun) due(p keepalived.Pair, v *nodeView, found []keepalived.Finding) (Action, bool) {
+	st := p.Bootstrap
+	if p.Secondary.Name == m.node {
+		st = p.Secondary
+	}
+	e, failed := st.FailedTransition()
+	if !failed || st.Requested != keepalived.Master || v == nil || !v.keepalivedRunning() ||
+		len(m.done) >= masterReruns || slices.Contains(m.done, e) {
+		return Action{}, false
+	}
+	for _, f := range found {
+		if f.Node == m.node && (f.Problem == keepalived.Problem(runit.SymptomOrphanRunsv) || f.Problem == "runsv-lock-contended") {
+			return Action{}, false
+		}
+	}
+	m.done = append(m.done, e)
+	return Action{Kind: ActRun, Node: m.node, Argv: []string{keepalived.ClusterShPath, string(keepalived.Master)}, Critical: true}, true
 }
 
 func gateProgress(spec *GateSpec, st keepalived.GateStatus) *GateProgress {

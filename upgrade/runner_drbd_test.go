@@ -94,3 +94,30 @@ func TestOldJobsRunsvLeftAreCleared(t *testing.T) {
 	assert.Contains(t, findings[0], "runsv couchdb")
 	e.assertUpgraded(t, "11.1.8", "1.13")
 }
+
+// A master transition that gave up (cluster.sh's error_exit) is never run
+// again by keepalived: the gate runs it again once nothing blocks it.
+func TestGateRerunsAFailedMasterTransition(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "1.4.6", 1)
+	planted := false
+	var reruns, failed []string
+	r := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventAction && !planted && strings.Contains(ev.Message, "initctl stop opscode-runsvdir") {
+			planted = true
+			require.NoError(t, e.sim.Plant(clustertest.MasterTransitionFailed()))
+		}
+		if ev.Kind == upgrade.EventAction && strings.Contains(ev.Message, "cluster.sh master (detached") {
+			reruns = append(reruns, ev.Node+": "+ev.Message)
+		}
+		if ev.Kind == upgrade.EventGateWait && strings.Contains(ev.Message, "transition-failed") {
+			failed = append(failed, ev.Message)
+		}
+	}))
+	require.NoError(t, r.Run(context.Background()))
+	require.True(t, planted)
+	require.Equal(t, []string{"be1.chefha.test: be1.chefha.test: /var/opt/opscode/keepalived/bin/cluster.sh master (detached: an interrupt never cuts it)"}, reruns)
+	require.NotEmpty(t, failed, "the gate said why it waited")
+	assert.Contains(t, failed[0], "Cannot start")
+	e.assertUpgraded(t, "11.1.8", "1.13")
+}

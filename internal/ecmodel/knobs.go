@@ -2,11 +2,14 @@ package ecmodel
 
 import (
 	"context"
-	"github.com/chefha/chefha/issue"
+	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/chefha/chefha/issue"
 
 	"github.com/chefha/chefha/migration"
 )
@@ -360,6 +363,37 @@ func KnobFrontendsStopped() Knob {
 func KnobStandbyKeepalivedStopped() Knob {
 	return NewKnob("standby-keepalived-stopped", true, Secondary, func(t Target) error {
 		t.Sv(context.Background(), "stop", "keepalived", 7*time.Second, true)
+		return nil
+	})
+}
+
+// KnobMasterTransitionFailed: the bootstrap's last master transition gave
+// up on its first service (cluster.sh's error_exit "Cannot start X", as
+// when a runsv of a stopped job still holds that service's lock).
+// keepalived stays master with the VIP, current_cluster_status says
+// backup, the HA services are down, and nothing runs the transition
+// again. (Lab: yes: the files and sv stop; the real keepalived stays
+// master.)
+func KnobMasterTransitionFailed() Knob {
+	return NewKnob("master-transition-failed", true, Bootstrap, func(t Target) error {
+		n, err := Load(t)
+		if err != nil {
+			return err
+		}
+		svcs := n.clusterServices()
+		if len(svcs) == 0 {
+			return fmt.Errorf("master-transition-failed: %s has no HA service", t.Name())
+		}
+		for _, s := range slices.Backward(svcs) {
+			t.Sv(context.Background(), "stop", s, 7*time.Second, true)
+		}
+		t.WriteFile(RequestedPath, []byte("master\n"), 0o644)
+		t.WriteFile(CurrentPath, []byte("backup\n"), 0o644)
+		t.Remove(LockPath)
+		n.log("Transitioning to master")
+		n.log("DRBD primary takeover successful")
+		n.log("Starting service " + svcs[0])
+		n.log("Cannot start " + svcs[0])
 		return nil
 	})
 }
