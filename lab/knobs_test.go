@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/internal/ecmodel"
 	"github.com/chefha/chefha/lab"
 	"github.com/chefha/chefha/migration"
@@ -349,4 +350,22 @@ func TestLabKnobsUpgradePath(t *testing.T) {
 	out, code = exec1(t, be2, "private-chef-ctl", "reconfigure")
 	assert.Equal(t, 0, code, out)
 	assert.Contains(t, out, "opscode Reconfigured!")
+}
+
+// A master transition that gave up: the real keepalived stays master with
+// the VIP and never runs cluster.sh again; the pre-flight says so and
+// names the rerun, which brings the services back.
+func TestLabKnobMasterTransitionFailed(t *testing.T) {
+	t.Parallel()
+	l := startLab(t, lab.Spec{Version: "11.1.8", Knobs: []ecmodel.Knob{clustertest.MasterTransitionFailed()}})
+	be1 := l.Nodes[0]
+	got, table := found(t, l, "11.1.8")
+	require.True(t, got[be1.Name+" keepalived-pair/transition-failed"], table)
+	out, _ := exec1(t, be1, "ip", "-o", "-4", "addr", "show", "dev", "eth0")
+	assert.Contains(t, out, " "+l.VIP+"/", "keepalived keeps the VIP")
+	out, code := exec1(t, be1, keepalived.ClusterShPath, "master")
+	require.Equal(t, 0, code, out)
+	waitCurrent(t, be1, "master")
+	got, table = found(t, l, "11.1.8")
+	assert.False(t, hasFinding(got, be1.Name, "keepalived-pair"), table)
 }
