@@ -193,6 +193,21 @@ func TestOrphanRunsv(t *testing.T) {
 	assert.Empty(t, DiagnoseProcesses(aux), "ps aux has no PPID: nothing to judge")
 }
 
+func TestSupervised(t *testing.T) {
+	ps, err := ParsePS(strings.NewReader(`  PID  PPID STAT COMMAND
+    1     0 Ss   /sbin/init
+ 1103     1 Ss   runsv couchdb
+ 2892     1 Ss   runsvdir -P /opt/opscode/service log: ...........
+ 2988  2892 Ss   runsv nagios
+ 2990  2892 Zs   [runsv] <defunct>
+ 3011  2988 S    svlogd -tt /var/log/opscode/nagios
+`))
+	require.NoError(t, err)
+	for svc, want := range map[string]bool{"nagios": true, "couchdb": false, "postgresql": false, "svlogd": false} {
+		assert.Equal(t, want, Supervised(ps, svc), svc)
+	}
+}
+
 // What a stopped supervision tree leaves: runit's own processes, and the
 // services a killed runsv left running (reparented to init), not the
 // ctl processes (their own finding) nor anything else of the machine's.

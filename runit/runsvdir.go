@@ -206,6 +206,25 @@ func Leftovers(ps []Process, root string) []Process {
 	return out
 }
 
+// Supervised reports whether a runsvdir's runsv supervises service (a
+// runsv with that argument whose parent is a runsvdir).
+func Supervised(ps []Process, service string) bool {
+	parents := map[int]Process{}
+	for _, p := range ps {
+		parents[p.PID] = p
+	}
+	for _, p := range ps {
+		argv := p.Argv()
+		if p.Name() != "runsv" || len(argv) < 2 || argv[1] != service || strings.HasPrefix(p.Stat, "Z") {
+			continue
+		}
+		if parent, ok := parents[p.PPID]; ok && parent.Name() == "runsvdir" {
+			return true
+		}
+	}
+	return false
+}
+
 // OrphanRunsv returns the runsv processes whose parent is no runsvdir
 // (zombies aside; a listing without a PPID column shows none). Such a
 // runsv outlived its job: the 1.x job's post-stop TERMs its runsv, but

@@ -109,12 +109,7 @@ func withoutRemovedServiceLocks(n *nodeView, rf []runit.Finding) (kept []runit.F
 func checkServiceLinks(in Input) []Finding {
 	var fs []Finding
 	for _, n := range readable(in) {
-		out, ok := n.ok("links")
-		if !ok {
-			fs = append(fs, Finding{Check: "service-links", Severity: Warn, Node: n.Node, Symptom: "unreadable", Evidence: []string{"cannot list " + runit.DefaultServiceDir + ": " + strings.TrimSpace(out)}})
-			continue
-		}
-		links, err := runit.ParseLinks(strings.NewReader(out))
+		links, err := n.Links()
 		if err != nil {
 			fs = append(fs, Finding{Check: "service-links", Severity: Warn, Node: n.Node, Symptom: "unreadable", Evidence: []string{err.Error()}})
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,9 +144,14 @@ func (r *Runner) act(ctx context.Context, step Step, a Action) error {
 	case ActCheckRunit:
 		return r.checkRunit(ctx, a.Node)
 	case ActRunitGone:
-		return r.clearRunit(ctx, step, a.Node, leftovers, RunitDrain)
+		_, err := r.clearRunit(ctx, step, a.Node, leftovers, RunitDrain)
+		return err
 	case ActOrphansGone:
-		return r.clearRunit(ctx, step, a.Node, runit.OrphanRunsv, 0)
+		orphans, err := r.clearRunit(ctx, step, a.Node, runit.OrphanRunsv, 0)
+		if err != nil || len(orphans) == 0 {
+			return err
+		}
+		return r.resupervised(ctx, a.Node, orphans)
 	case ActPostflight:
 		return r.postflight(ctx, step)
 	case ActConfirm:
@@ -285,26 +291,31 @@ const RunitDrain = 10 * time.Second
 // it waits grace for them to go, sends what is left TERM, waits
 // RunitDrain, sends KILL, and fails naming what is still there
 // RunitDrain after that. It is the runbook's "make sure all their child
-// processes were removed from the process list".
-func (r *Runner) clearRunit(ctx context.Context, step Step, node string, find func([]runit.Process) []runit.Process, grace time.Duration) error {
+// processes were removed from the process list". It returns what it
+// first found.
+func (r *Runner) clearRunit(ctx context.Context, step Step, node string, find func([]runit.Process) []runit.Process, grace time.Duration) ([]runit.Process, error) {
 	n, err := r.node(node)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	start := r.clock().Now()
 	signalled := 0
+	var found []runit.Process
 	for {
 		secs, err := readNode(ctx, n, "", "ps")
 		if err != nil {
-			return err
+			return found, err
 		}
 		ps, err := NodeFacts{Node: node, Sections: secs}.Processes()
 		if err != nil {
-			return err
+			return found, err
 		}
 		left := find(ps)
+		if found == nil {
+			found = left
+		}
 		if len(left) == 0 {
-			return nil
+			return found, nil
 		}
 		waited := r.clock().Now().Sub(start)
 		if waited >= grace+time.Duration(signalled)*RunitDrain {
@@ -314,16 +325,66 @@ func (r *Runner) clearRunit(ctx context.Context, step Step, node string, find fu
 				shown[i] = fmt.Sprintf("pid %d %s", p.PID, clip(p.Command, 40))
 			}
 			if signalled == 2 {
-				return fmt.Errorf("%s: still running after TERM and KILL: %s", node, strings.Join(shown, "; "))
+				return found, fmt.Errorf("%s: still running after TERM and KILL: %s", node, strings.Join(shown, "; "))
 			}
 			sig := []string{"TERM", "KILL"}[signalled]
 			r.emit(Event{Kind: EventFinding, Step: step.ID, Node: node, Message: fmt.Sprintf("still running after %s: %s; sending %s", waited.Round(time.Second), strings.Join(shown, "; "), sig)})
 			// kill exits 1 when a pid has gone meanwhile: that is the aim.
 			var ee *cluster.ExitError
 			if _, err := n.Run(ctx, cluster.Cmd{Argv: append([]string{"kill", "-" + sig, "--"}, pids...), Sudo: true}); err != nil && !errors.As(err, &ee) {
-				return fmt.Errorf("%s: kill -%s: %w", node, sig, err)
+				return found, fmt.Errorf("%s: kill -%s: %w", node, sig, err)
 			}
 			signalled++
+		}
+		select {
+		case <-ctx.Done():
+			return found, ctx.Err()
+		case <-r.clock().After(time.Second):
+		}
+	}
+}
+
+// resupervised waits until the running runsvdir supervises again each
+// linked service an orphan runsv held: the runsvdir's own runsv for it
+// failed on the lock and exited, and runsvdir starts another within a
+// second or two (runit 2.1.2 runsvdir.c rescans a second after a runsv
+// exits). Until then sv says "runsv not running" and the next start of
+// the node's services fails on it.
+func (r *Runner) resupervised(ctx context.Context, node string, orphans []runit.Process) error {
+	n, err := r.node(node)
+	if err != nil {
+		return err
+	}
+	start := r.clock().Now()
+	for {
+		secs, err := readNode(ctx, n, "", "ps", "links")
+		if err != nil {
+			return err
+		}
+		nf := NodeFacts{Node: node, Sections: secs}
+		ps, err := nf.Processes()
+		if err != nil {
+			return err
+		}
+		links, err := nf.Links()
+		if err != nil {
+			return fmt.Errorf("%s: %w", node, err)
+		}
+		var missing []string
+		for _, o := range orphans {
+			argv := o.Argv()
+			if len(argv) < 2 || !slices.ContainsFunc(links, func(l runit.Link) bool { return l.Name == argv[1] && !l.Dangling }) {
+				continue // no longer linked: nothing supervises it again
+			}
+			if !runit.Supervised(ps, argv[1]) {
+				missing = append(missing, argv[1])
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if waited := r.clock().Now().Sub(start); waited >= RunitDrain {
+			return fmt.Errorf("%s: after the orphaned runsv went, runsvdir has not supervised %s again within %s (check the runsvdir's complaints in ps)", node, strings.Join(missing, ", "), RunitDrain)
 		}
 		select {
 		case <-ctx.Done():

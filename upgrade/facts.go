@@ -320,6 +320,15 @@ func (n NodeFacts) Processes() ([]runit.Process, error) {
 	return runit.ParsePS(strings.NewReader(out))
 }
 
+// Links parses the links section: the entries of the service directory.
+func (n NodeFacts) Links() ([]runit.Link, error) {
+	out, ok := n.ok("links")
+	if !ok {
+		return nil, fmt.Errorf("cannot list %s: %s", runit.DefaultServiceDir, strings.TrimSpace(out))
+	}
+	return runit.ParseLinks(strings.NewReader(out))
+}
+
 // Services parses private-chef-ctl status (its exit code is 3 when a
 // service is down, which is information, not failure).
 func (n NodeFacts) Services() ([]runit.ServiceStatus, error) {
