@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/clustertest"
-	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/internal/ecmodel"
+	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/lab"
 	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/upgrade"
