@@ -159,6 +159,9 @@ func (n *Node) serviceChanged(name string, up bool) {
 // Jobs are the Upstart runsvdir jobs running.
 func (n *Node) Jobs() []string { return slices.Clone(n.jobs) }
 
+// Supervised: the simulation's runsvdir supervises every link at once.
+func (n *Node) Supervised(string) bool { return len(n.jobs) > 0 }
+
 // StartJob starts a runsvdir job: runsv comes up for every linked service
 // and starts those without a down file; svlogd recreates a missing current.
 func (n *Node) StartJob(ctx context.Context, job string) error {

@@ -72,6 +72,9 @@ type Supervisor interface {
 	// (`pkill -9 -g PGRP`) and returns their pids (`pgrep -g PGRP`); none
 	// when the group is empty.
 	KillGroup(pgrp int) []int
+	// Supervised reports whether a runsv supervises the linked service
+	// (its supervise/ok pipe has a reader).
+	Supervised(service string) bool
 	// Jobs are the Upstart jobs whose runsvdir runs.
 	Jobs() []string
 	StartJob(ctx context.Context, job string) error

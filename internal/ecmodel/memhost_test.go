@@ -178,6 +178,7 @@ func (h *memHost) ProcessGroup(int) (int, bool)                     { return 0, 
 func (h *memHost) KillGroup(int) []int                              { return nil }
 func (h *memHost) Jobs() []string                                   { return []string{"private-chef-runsvdir"} }
 func (h *memHost) StartJob(context.Context, string) error           { return nil }
+func (h *memHost) Supervised(string) bool                           { return true }
 func (h *memHost) StopJob(context.Context, string) error            { return nil }
 func (h *memHost) DRBDAdm(context.Context, ...string) (string, int) { return "", 0 }
 func (h *memHost) Mount(string, string) error                       { return nil }

@@ -58,6 +58,13 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 	for _, s := range rel.Services(n.Backend(), n.Bootstrap()) {
 		n.enable(s, ha && rel.IsHA(s), owner)
 	}
+	if len(h.Jobs()) == 0 {
+		// The runit recipe comes before the services' (recipes/default.rb
+		// @1.4.6 include_recipe "runit"; @11.1.8 "enterprise::runit"), and
+		// each runit_service waits for its runsv: a fresh node's services
+		// are all supervised before keepalived, the last, is linked.
+		h.StartJob(ctx, rel.Job)
+	}
 	for _, s := range allServices(rel) {
 		if !slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), s) && n.linked(s) {
 			h.Remove(path.Join(ServiceDir, s)) // runit_service :disable
@@ -85,6 +92,7 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		changed := n.writeIfChanged(KeepalivedConf, n.keepalivedConf(state), 0o644)
 		changed = n.writeIfChanged(ClusterSh, n.clusterShText(), 0o755) || changed
 		n.enable("keepalived", false, owner)
+		n.waitSupervised(ctx, "keepalived")
 		if changed && n.linked("keepalived") {
 			h.Sv(ctx, "restart", "keepalived", 30*time.Second, true) // notifies :restart
 			if safemode && !n.waitForMount(ctx, io) {
@@ -224,6 +232,19 @@ func (n *Node) enable(s string, ha bool, owner string) {
 	}
 	if !n.linked(s) {
 		h.Symlink(sv, path.Join(ServiceDir, s))
+	}
+}
+
+// waitSupervised is runit_service's supervise_NAME_sleep (runit/
+// definitions/runit_service.rb @1.4.6): until a runsv supervises the
+// service, sleep 1, with no limit (runsvdir sees a new link within 5 s).
+// keepalived, enabled last, so starts when every other service has its
+// runsv, and its first cluster.sh backup finds them all.
+func (n *Node) waitSupervised(ctx context.Context, s string) {
+	for len(n.H.Jobs()) > 0 && !n.H.Supervised(s) {
+		if n.H.Sleep(ctx, time.Second) != nil {
+			return
+		}
 	}
 }
 

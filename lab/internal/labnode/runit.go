@@ -222,6 +222,11 @@ func (h *Host) waitSupervised(ctx context.Context, d time.Duration) {
 	}
 }
 
+// Supervised reports whether a runsv supervises the linked service.
+func (h *Host) Supervised(service string) bool {
+	return supervised(h.p(path.Join(ecmodel.ServiceDir, service)))
+}
+
 // supervised reports whether a runsv reads dir's supervise/ok (opening a
 // FIFO without a reader for writing fails with ENXIO).
 func supervised(dir string) bool {
