@@ -91,7 +91,7 @@ func (n *SSH) wait(ctx context.Context, conn *sshConn, sess *ssh.Session, c Cmd,
 	case err = <-done:
 	case <-ctx.Done():
 		sess.Signal(ssh.SIGKILL)
-		n.killGroup(conn, stdout.Bytes(), c.Sudo, tty)
+		n.killGroup(conn, pidLine(&stdout, done), c.Sudo, tty)
 		sess.Close()
 		select {
 		case <-done:
@@ -136,6 +136,31 @@ func splitPID(b []byte) ([]byte, bool) {
 // its own, which the group kill would miss: there the group first gets
 // SIGTERM, which sudo relays to the command, and SIGKILL once sudo is
 // gone or a second has passed.
+// pidLineWait bounds how long a cancel waits for the remote shell's PID
+// line: the command may be running while the line is still on its way.
+const pidLineWait = 5 * time.Second
+
+// pidLine returns the session's output once its first line (the remote
+// shell's PID) is in, or what there is when the session ends or
+// pidLineWait passes.
+func pidLine(stdout *syncBuffer, done chan error) []byte {
+	deadline := time.After(pidLineWait)
+	for {
+		b := stdout.Bytes()
+		if bytes.IndexByte(b, '\n') >= 0 {
+			return b
+		}
+		select {
+		case err := <-done:
+			done <- err // the caller waits on it next (room for one)
+			return stdout.Bytes()
+		case <-deadline:
+			return b
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 func (n *SSH) killGroup(conn *sshConn, stdout []byte, sudo, tty bool) {
 	i := bytes.IndexByte(stdout, '\n')
 	if i < 0 {

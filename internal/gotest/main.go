@@ -51,23 +51,20 @@ func main() {
 
 func run(goflags, first, pats []string, out io.Writer) int {
 	start := time.Now()
-	all, hasTests, weight, err := list(pats)
+	all, hasTests, err := list(pats)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gotest:", err)
 		return 2
 	}
 	var firstPkgs []string
 	if len(first) > 0 {
-		if firstPkgs, _, _, err = list(first); err != nil {
+		if firstPkgs, _, err = list(first); err != nil {
 			fmt.Fprintln(os.Stderr, "gotest:", err)
 			return 2
 		}
 		firstPkgs = slices.DeleteFunc(firstPkgs, func(p string) bool { return !slices.Contains(all, p) })
 	}
 	rest := slices.DeleteFunc(slices.Clone(all), func(p string) bool { return slices.Contains(firstPkgs, p) })
-	// go test starts packages in the order given: the heaviest first, so
-	// that the last to start is not a long one running alone at the end.
-	slices.SortStableFunc(rest, func(a, b string) int { return weight[b] - weight[a] })
 
 	s := NewSummary()
 	s.HasTests = hasTests
@@ -149,19 +146,16 @@ func stream(args []string, f func(Event)) error {
 // testFunc is a top-level test function of a _test.go file.
 var testFunc = regexp.MustCompile(`(?m)^func Test[^M(]\w*\(\w+ \*testing\.T\)|^func TestM[^a]\w*\(`)
 
-// list expands pats to import paths, says which have Test functions, and
-// weighs each package's tests by the size of its test files (how long
-// they run, roughly).
-func list(pats []string) ([]string, map[string]bool, map[string]int, error) {
+// list expands pats to import paths, and says which have Test functions.
+func list(pats []string) ([]string, map[string]bool, error) {
 	cmd := exec.Command("go", append([]string{"list", "-json=ImportPath,Dir,TestGoFiles,XTestGoFiles"}, pats...)...)
 	cmd.Stderr = os.Stderr
 	b, err := cmd.Output()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("go list %s: %w", strings.Join(pats, " "), err)
+		return nil, nil, fmt.Errorf("go list %s: %w", strings.Join(pats, " "), err)
 	}
 	var names []string
 	has := map[string]bool{}
-	weight := map[string]int{}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	for dec.More() {
 		var p struct {
@@ -169,16 +163,16 @@ func list(pats []string) ([]string, map[string]bool, map[string]int, error) {
 			TestGoFiles, XTestGoFiles []string
 		}
 		if err := dec.Decode(&p); err != nil {
-			return nil, nil, nil, fmt.Errorf("go list: %w", err)
+			return nil, nil, fmt.Errorf("go list: %w", err)
 		}
 		names = append(names, p.ImportPath)
 		for _, f := range append(p.TestGoFiles, p.XTestGoFiles...) {
 			src, err := os.ReadFile(p.Dir + "/" + f)
 			if err == nil && testFunc.Match(src) {
 				has[p.ImportPath] = true
+				break
 			}
-			weight[p.ImportPath] += len(src)
 		}
 	}
-	return names, has, weight, nil
+	return names, has, nil
 }
