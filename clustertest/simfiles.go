@@ -256,6 +256,9 @@ func (n *Node) fileCommand(argv []string, e shellIO) int {
 		return 0
 	case "sha256sum":
 		status := 0
+		if len(args) > 0 && args[0] == "--" { // end of options, as coreutils'
+			args = args[1:]
+		}
 		for _, p := range args {
 			b, err := n.files.ReadFile(p)
 			if err != nil {

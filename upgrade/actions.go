@@ -2,14 +2,17 @@ package upgrade
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/chefha/chefha/issue"
 	"io"
 	"io/fs"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/chefha/chefha/issue"
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/migration"
@@ -22,7 +25,8 @@ type ActionKind string
 
 const (
 	ActRun         ActionKind = "run"          // run Argv on Node as root
-	ActUpload      ActionKind = "upload"       // copy local Src to Node:Path
+	ActUpload      ActionKind = "upload"       // copy local Src to Node:Path; what was read must be SHA256
+	ActVerifyFile  ActionKind = "verify-file"  // Node:Path must be SHA256
 	ActWrite       ActionKind = "write"        // write Content to Node:Path, keeping the old file beside it
 	ActCopyTree    ActionKind = "copy-tree"    // copy From:Path to Node:Path (verified, old tree kept)
 	ActBackup      ActionKind = "backup"       // run the backup command on Node and record it
@@ -46,7 +50,10 @@ type Action struct {
 	Path    string     `json:"path,omitempty"`
 	Content string     `json:"content,omitempty"`
 	Level   string     `json:"level,omitempty"`
-	Gate    *GateSpec  `json:"gate,omitempty"`
+	// SHA256 is the digest the plan recorded of an uploaded package: the
+	// upload and the node's copy must match it, whatever the file is now.
+	SHA256 string    `json:"sha256,omitempty"`
+	Gate   *GateSpec `json:"gate,omitempty"`
 	// FailOn are output lines that mean failure even on exit 0: partybus
 	// swallows oc_authz_migrator errors (OC-11658) and exits 0 when its
 	// lock is held.
@@ -69,6 +76,8 @@ func (a Action) String() string {
 		return fmt.Sprintf("%s: %s", a.Node, cluster.ShellJoin(a.Argv))
 	case ActUpload:
 		return fmt.Sprintf("%s: upload %s to %s", a.Node, a.Src, a.Path)
+	case ActVerifyFile:
+		return fmt.Sprintf("%s: verify %s is the planned file (sha256 %s)", a.Node, a.Path, clip(a.SHA256, 13))
 	case ActWrite:
 		return fmt.Sprintf("%s: write %q to %s (old file kept)", a.Node, strings.TrimSpace(a.Content), a.Path)
 	case ActCopyTree:
@@ -111,20 +120,64 @@ type streamWriter interface {
 	WriteFileFrom(ctx context.Context, name string, r io.Reader, perm fs.FileMode) error
 }
 
-func upload(ctx context.Context, n cluster.Node, src, dst string) error {
+// DigestError is a file that is not the one the plan recorded: the local
+// package replaced since planning, or the node's copy changed after the
+// upload.
+type DigestError struct {
+	Node, Path   string // Node "" for the local file
+	Planned, Got string // sha256, hex
+}
+
+func (e *DigestError) Error() string {
+	where := "the local file " + e.Path + " changed since the plan"
+	if e.Node != "" {
+		where = e.Node + ":" + e.Path + " is not the file uploaded"
+	}
+	return fmt.Sprintf("%s: the plan recorded sha256 %s, it is now %s; nothing was installed from it (plan again with the package you mean to install)", where, e.Planned, e.Got)
+}
+
+// upload copies src to the node, hashing what it reads: the file that
+// went is the one the plan recorded, or the upload fails.
+func upload(ctx context.Context, n cluster.Node, src, dst, want string) error {
 	f, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	h := sha256.New()
+	r := io.TeeReader(f, h)
 	if sw, ok := n.(streamWriter); ok {
-		return sw.WriteFileFrom(ctx, dst, f, 0o644)
+		err = sw.WriteFileFrom(ctx, dst, r, 0o644)
+	} else {
+		var data []byte
+		if data, err = io.ReadAll(r); err == nil {
+			err = n.WriteFile(ctx, dst, data, 0o644)
+		}
 	}
-	data, err := io.ReadAll(f)
 	if err != nil {
 		return err
 	}
-	return n.WriteFile(ctx, dst, data, 0o644)
+	if got := hex.EncodeToString(h.Sum(nil)); want != "" && got != want {
+		return &DigestError{Path: src, Planned: want, Got: got}
+	}
+	return nil
+}
+
+// verifyFile checks the node's copy right before it is installed: what
+// sits in a shared directory between upload and install may be replaced.
+func verifyFile(ctx context.Context, n cluster.Node, p, want string) error {
+	res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sha256sum", "--", p}, Sudo: true})
+	if err != nil {
+		return err
+	}
+	f := strings.Fields(string(res.Stdout))
+	if len(f) == 0 || len(f[0]) != 64 {
+		return fmt.Errorf("%s: sha256sum %s printed %q", n.Name(), p, clip(string(res.Stdout), 80))
+	}
+	if f[0] != want {
+		return &DigestError{Node: n.Name(), Path: p, Planned: want, Got: f[0]}
+	}
+	return nil
 }
 
 // writeKeeping writes a file, keeping the old one beside it.

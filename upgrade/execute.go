@@ -109,7 +109,13 @@ func (r *Runner) act(ctx context.Context, step Step, a Action) error {
 		if err != nil {
 			return err
 		}
-		return upload(ctx, n, a.Src, a.Path)
+		return upload(ctx, n, a.Src, a.Path, a.SHA256)
+	case ActVerifyFile:
+		n, err := r.node(a.Node)
+		if err != nil {
+			return err
+		}
+		return verifyFile(ctx, n, a.Path, a.SHA256)
 	case ActWrite:
 		n, err := r.node(a.Node)
 		if err != nil {

@@ -204,3 +204,55 @@ func TestIgnoredChecksDoNotBlock(t *testing.T) {
 	var ue *upgrade.UnknownCheckError
 	assert.ErrorAs(t, err, &ue)
 }
+
+// A package replaced after the plan (a same-version rebuild) is never
+// installed: the upload hashes what it sends and compares it with the
+// digest the plan recorded.
+func TestPackageSwappedAfterPlanningIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "11.1.6", 1)
+	deb := filepath.Join(e.dir, "private-chef_11.1.8-1_amd64.deb")
+	swapped := false
+	r := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventStepStart && strings.HasSuffix(ev.Step, "/install-package") && !swapped {
+			swapped = true
+			f, err := os.Create(deb)
+			require.NoError(t, err)
+			require.NoError(t, pkgfile.WriteDeb(f, pkgfile.Meta{Name: "private-chef", Version: "11.1.8", Release: "2", Arch: "amd64"}))
+			require.NoError(t, f.Close())
+		}
+	}))
+	err := r.Run(context.Background())
+	require.True(t, swapped)
+	var de *upgrade.DigestError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, deb, de.Path)
+	assert.Empty(t, de.Node, "the local file")
+	assert.Contains(t, err.Error(), "changed since the plan")
+	for name, log := range e.logs() {
+		assert.NotContains(t, log, "dpkg -i", "%s installed nothing", name)
+	}
+}
+
+// The node's copy is checked right before the install: one replaced in
+// between (the upload's directory is shared) is refused, naming the node.
+func TestPackageReplacedOnTheNodeIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "11.1.6", 1)
+	var tampered string
+	r := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventAction && ev.Action != nil && ev.Action.Kind == upgrade.ActVerifyFile && tampered == "" {
+			tampered = ev.Node
+			require.NoError(t, e.sim.Node(ev.Node).WriteFile(ev.Action.Path, []byte("not the package\n"), 0o644))
+		}
+	}))
+	err := r.Run(context.Background())
+	require.NotEmpty(t, tampered)
+	var de *upgrade.DigestError
+	require.ErrorAs(t, err, &de)
+	assert.Equal(t, tampered, de.Node)
+	assert.Contains(t, err.Error(), "is not the file uploaded")
+	for name, log := range e.logs() {
+		assert.NotContains(t, log, "dpkg -i", "%s installed nothing", name)
+	}
+}

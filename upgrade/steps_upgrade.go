@@ -22,7 +22,8 @@ func runInstall(r *stepRun) ([]Action, error) {
 		if r.c.families[node] == "rhel" {
 			installer = []string{"rpm", "-Uvh", pf.upload()}
 		}
-		acts = append(acts, Action{Kind: ActUpload, Node: node, Src: pf.path, Path: pf.upload()},
+		acts = append(acts, Action{Kind: ActUpload, Node: node, Src: pf.path, Path: pf.upload(), SHA256: pf.info.SHA256},
+			Action{Kind: ActVerifyFile, Node: node, Path: pf.upload(), SHA256: pf.info.SHA256},
 			Action{Kind: ActRun, Node: node, Argv: installer, Critical: true})
 	}
 	return acts, nil
