@@ -230,3 +230,24 @@ func TestLeftovers(t *testing.T) {
 	}
 	assert.Equal(t, []int{1103, 1104, 1557, 1572}, got)
 }
+
+func TestLockContention(t *testing.T) {
+	for _, tc := range []struct {
+		msg, name string
+		ok        bool
+	}{
+		{"runsv rabbitmq: fatal: unable to lock supervise/lock: temporary failure", "rabbitmq", true},
+		// The oldest message of the rolling window, cut at its front.
+		{"unsv rabbitmq: fatal: unable to lock supervise/lock: temporary failure", "rabbitmq", true},
+		{" rabbitmq: fatal: unable to lock supervise/lock: temporary failure", "rabbitmq", true},
+		{"bbitmq: fatal: unable to lock supervise/lock: temporary failure", "bbitmq", true},
+		{"svlogd rabbitmq: fatal: unable to lock supervise/lock: temporary failure", "", false},
+		{"runsv rabbitmq: warning: unable to open log/supervise/ok", "", false},
+		{"runsv : fatal: unable to lock supervise/lock: temporary failure", "", false},
+		{": fatal: unable to lock supervise/lock", "", false},
+	} {
+		name, ok := LockContention(tc.msg)
+		assert.Equal(t, tc.ok, ok, tc.msg)
+		assert.Equal(t, tc.name, name, tc.msg)
+	}
+}

@@ -51,17 +51,24 @@ func (r Runsvdir) Current() []string {
 }
 
 // LockContention returns the service a log message names when it is a
-// runsv that could not take that service's supervise/lock.
+// runsv that could not take that service's supervise/lock ("runsv NAME:
+// fatal: unable to lock supervise/lock: temporary failure"). The oldest
+// message of the rolling window is cut at its front ("unsv NAME: fatal:
+// …"): it is still runsv's, and its name is whole when the cut left a
+// blank before it; a name cut too is returned as it reads.
 func LockContention(msg string) (string, bool) {
-	rest, ok := strings.CutPrefix(msg, "runsv ")
-	if !ok {
+	head, _, ok := strings.Cut(msg, ": fatal: unable to lock supervise/lock")
+	if !ok || head == "" {
 		return "", false
 	}
-	name, rest, ok := strings.Cut(rest, ": ")
-	if !ok || name == "" || !strings.HasPrefix(rest, "fatal: unable to lock supervise/lock") {
+	i := strings.LastIndexByte(head, ' ')
+	if i < 0 {
+		return head, true
+	}
+	if !strings.HasSuffix("runsv", head[:i]) || i == len(head)-1 {
 		return "", false
 	}
-	return name, true
+	return head[i+1:], true
 }
 
 // supervises reports whether a runsv child of this runsvdir runs for name.
