@@ -7,28 +7,78 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/lvm"
 )
 
-// backup runs the backup command and then its check. Neither the command
-// nor its output goes into an event: they may name volumes, hosts or
-// credentials. The journal keeps the exit status and the output's size
-// (the output itself only when asked).
+// ForeignBackupError is a backup found before this run made one: an
+// earlier run's snapshot, or a check that passes on an older backup.
+// Counting it as this run's would make a rollback restore stale data.
+type ForeignBackupError struct {
+	Node string
+	// Snapshot is the LVM snapshot's VG/NAME; empty for a command backup.
+	Snapshot string
+}
+
+func (e *ForeignBackupError) Error() string {
+	if e.Snapshot != "" {
+		return fmt.Sprintf("a snapshot %s is already on %s, and this run's journal does not record making it: it may be an earlier run's, and a rollback to it would lose what was written since; remove it (lvremove %s) or name another snapshot, then run again", e.Snapshot, e.Node, e.Snapshot)
+	}
+	return fmt.Sprintf("the backup check already passes on %s before the backup command ran: it cannot tell this run's backup from an older one; make the check find only a backup made now, or move the old one away, then run again", e.Node)
+}
+
+// foreign is the error for a backup found on node that this run did not
+// make.
+func (b Backup) foreign(node string) *ForeignBackupError {
+	fe := &ForeignBackupError{Node: node}
+	if s := b.LVM; s != nil {
+		fe.Snapshot = s.withDefaults().VG + "/" + s.withDefaults().Name
+	}
+	return fe
+}
+
+// backup makes the backup (a snapshot, or the command and then its
+// check), unless one is there already: that one is this run's only when
+// the journal recorded, before making it, that it was about to. Neither
+// the command nor its output goes into an event: they may name volumes,
+// hosts or credentials. The journal keeps the exit status and the
+// output's size (the output itself only when asked).
 func (r *Runner) backup(ctx context.Context, step Step, a Action) error {
 	n, err := r.node(a.Node)
 	if err != nil {
 		return err
 	}
+	pending := slices.IndexFunc(r.rec.Backups, func(b BackupRecord) bool { return b.Pending && b.Hop == step.Hop && b.Node == a.Node })
+	if there, err := r.o.backup.checkOn(ctx, n); err != nil {
+		return err
+	} else if there {
+		if pending < 0 {
+			return r.o.backup.foreign(a.Node)
+		}
+		// Made before the run stopped, after its record was saved.
+		rec := r.rec.Backups[pending]
+		rec.Pending = false
+		r.rec.Backups[pending] = rec
+		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: "the backup this run was making before it stopped is there: it is kept"})
+		return r.save(ctx)
+	}
+	if pending < 0 {
+		r.rec.Backups = append(r.rec.Backups, BackupRecord{Hop: step.Hop, Node: a.Node, At: time.Now().UTC(), Pending: true})
+		pending = len(r.rec.Backups) - 1
+		if err := r.save(ctx); err != nil {
+			return err
+		}
+	}
 	if s := r.o.backup.LVM; s != nil {
 		c, size, err := s.create(ctx, n)
-		rec := BackupRecord{Hop: step.Hop, Node: a.Node, At: time.Now().UTC(), Kind: "lvm", Snapshot: c.Snapshot.FullName(), Size: size}
 		if err != nil {
 			return err
 		}
-		r.rec.Backups = append(r.rec.Backups, rec)
+		rec := BackupRecord{Hop: step.Hop, Node: a.Node, At: time.Now().UTC(), Kind: "lvm", Snapshot: c.Snapshot.FullName(), Size: size}
+		r.rec.Backups[pending] = rec
 		if err := r.save(ctx); err != nil {
 			return err
 		}
@@ -46,7 +96,8 @@ func (r *Runner) backup(ctx context.Context, step Step, a Action) error {
 	if r.o.keepOutput {
 		rec.Output = string(res.Stdout) + string(res.Stderr)
 	}
-	r.rec.Backups = append(r.rec.Backups, rec)
+	rec.Pending = err != nil // a failed command made no backup; the next try runs it again
+	r.rec.Backups[pending] = rec
 	if serr := r.save(ctx); serr != nil {
 		return serr
 	}

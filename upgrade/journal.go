@@ -69,6 +69,10 @@ type BackupRecord struct {
 	Size     int64  `json:"size,omitempty"`
 	// Output is kept only when the operator asked (WithBackupOutput).
 	Output string `json:"output,omitempty"`
+	// Pending is set on the record saved just before the backup is made,
+	// once no backup was found: a backup found after a crash in between
+	// is this run's, one found with no record is not.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // Finished reports whether every step of the plan is recorded.

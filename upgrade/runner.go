@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -400,6 +401,8 @@ func (r *Runner) stepRun(ctx context.Context, hc *hopCtx, step Step, f Facts) *s
 		if n, err := r.node(hc.boot); err == nil {
 			sr.backupOK, _ = r.o.backup.checkOn(ctx, n)
 		}
+		sr.backupMine = slices.ContainsFunc(r.rec.Backups, func(b BackupRecord) bool { return !b.Pending })
+		sr.backupPending = slices.ContainsFunc(r.rec.Backups, func(b BackupRecord) bool { return b.Pending })
 	}
 	return sr
 }

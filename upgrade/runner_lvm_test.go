@@ -257,3 +257,106 @@ func kernelHasDeviceMapper() (bool, string) {
 	}
 	return false, "/proc/misc names no device-mapper"
 }
+
+// A snapshot with the backup's name that this run did not make (an
+// earlier run's) is refused before anything runs: counted as this run's,
+// a rollback would restore stale data.
+func TestAnEarlierSnapshotIsNotThisRunsBackup(t *testing.T) {
+	t.Parallel()
+	e := lvmEnv(t, clustertest.LVM{Size: 1 << 30, Used: 64 << 20, Free: 1 << 30, Churn: 1 << 20})
+	be1 := e.sim.Bootstrap().Name
+	n, _ := e.cl.Node(be1)
+	_, err := n.Run(context.Background(), cluster.Cmd{Argv: []string{"lvcreate", "-s", "-L", "104857600b", "-n", "chefha-pre-upgrade", "opscode/drbd"}, Sudo: true})
+	require.NoError(t, err)
+	before := e.logs()
+	backup := upgrade.WithBackup(upgrade.Backup{LVM: &upgrade.LVMSnapshot{VG: "opscode", LV: "drbd"}})
+	err = e.runner("11.1.8", nil, backup).Run(context.Background())
+	var fe *upgrade.ForeignBackupError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, be1, fe.Node)
+	assert.Equal(t, "opscode/chefha-pre-upgrade", fe.Snapshot)
+	assert.Contains(t, err.Error(), "lvremove opscode/chefha-pre-upgrade")
+	assertOnlyTheLock(t, before, e.logs())
+}
+
+// assertOnlyTheLock checks that nothing but taking and giving back the
+// run's lock changed the nodes between before and after.
+func assertOnlyTheLock(t *testing.T, before, after map[string]string) {
+	t.Helper()
+	for node, log := range after {
+		for _, line := range strings.Split(strings.TrimPrefix(log, before[node]), "\n") {
+			if line != "" && !strings.Contains(line, "/var/opt/opscode/upgrades") {
+				t.Errorf("%s: ran %q before the refusal", node, line)
+			}
+		}
+	}
+}
+
+// The same for a backup command whose check already passes: it cannot
+// tell this run's backup from an older one.
+func TestABackupCheckThatPassesBeforehandIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "1.4.6", 1)
+	be1 := e.sim.Bootstrap().Name
+	n, _ := e.cl.Node(be1)
+	_, err := n.Run(context.Background(), cluster.Cmd{Argv: []string{"mkdir", "/tmp/chefha-backup"}, Sudo: true})
+	require.NoError(t, err)
+	before := e.logs()
+	err = e.runner("11.1.8", nil).Run(context.Background())
+	var fe *upgrade.ForeignBackupError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, be1, fe.Node)
+	assert.Empty(t, fe.Snapshot)
+	assertOnlyTheLock(t, before, e.logs())
+}
+
+// losingJournal fails the first save that records a made snapshot, as a
+// crash between lvcreate and the journal would.
+type losingJournal struct {
+	upgrade.Journal
+	lost bool
+}
+
+func (j *losingJournal) Save(ctx context.Context, r upgrade.Record) error {
+	for _, b := range r.Backups {
+		if b.Kind == "lvm" && !b.Pending && !j.lost {
+			j.lost = true
+			return errors.New("crashed")
+		}
+	}
+	return j.Journal.Save(ctx, r)
+}
+
+// A snapshot made after the journal recorded that it was about to be is
+// this run's: the run that goes on after a crash in between keeps it.
+func TestASnapshotMadeBeforeACrashIsKept(t *testing.T) {
+	t.Parallel()
+	e := lvmEnv(t, clustertest.LVM{Size: 1 << 30, Used: 64 << 20, Free: 1 << 30, Churn: 1 << 20})
+	backup := upgrade.WithBackup(upgrade.Backup{LVM: &upgrade.LVMSnapshot{VG: "opscode", LV: "drbd"}})
+	j := &losingJournal{Journal: e.journal}
+	err := e.runner("11.1.8", nil, backup, upgrade.WithJournal(j)).Run(context.Background())
+	require.ErrorContains(t, err, "crashed")
+	require.True(t, j.lost)
+	var events []upgrade.Event
+	require.NoError(t, e.runner("11.1.8", &events, backup).Run(context.Background()))
+	var kept bool
+	for _, ev := range events {
+		kept = kept || ev.Kind == upgrade.EventFinding && strings.Contains(ev.Message, "is there: it is kept")
+	}
+	assert.True(t, kept, "the snapshot made before the crash is the run's backup")
+	e.assertUpgraded(t, "11.1.8", "1.13")
+}
+
+// The dry run says so too, before the operator applies anything.
+func TestAnEarlierSnapshotStopsTheDryRun(t *testing.T) {
+	t.Parallel()
+	e := lvmEnv(t, clustertest.LVM{Size: 1 << 30, Used: 64 << 20, Free: 1 << 30, Churn: 1 << 20})
+	n, _ := e.cl.Node(e.sim.Bootstrap().Name)
+	_, err := n.Run(context.Background(), cluster.Cmd{Argv: []string{"lvcreate", "-s", "-L", "104857600b", "-n", "chefha-pre-upgrade", "opscode/drbd"}, Sudo: true})
+	require.NoError(t, err)
+	backup := upgrade.WithBackup(upgrade.Backup{LVM: &upgrade.LVMSnapshot{VG: "opscode", LV: "drbd"}})
+	err = e.runner("11.1.8", nil, backup, upgrade.WithDryRun()).Run(context.Background())
+	var fe *upgrade.ForeignBackupError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "opscode/chefha-pre-upgrade", fe.Snapshot)
+}

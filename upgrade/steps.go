@@ -15,8 +15,10 @@ type stepRun struct {
 	step Step
 	c    *hopCtx
 	in   Input
-	// backupOK is the backup check's answer, read with the facts.
-	backupOK bool
+	// backupOK is the backup check's answer, read with the facts;
+	// backupMine says the journal records this run making it, and
+	// backupPending that it was about to when the run stopped.
+	backupOK, backupMine, backupPending bool
 }
 
 func (r *stepRun) node(name string) (*nodeView, bool) {
@@ -108,6 +110,8 @@ func runBackup(r *stepRun) ([]Action, error) {
 		return nil, nil
 	case r.c.index > 1:
 		return []Action{{Kind: ActBackupCheck, Node: r.c.boot}}, nil
+	case r.backupOK && !r.backupMine && !r.backupPending:
+		return nil, r.c.o.backup.foreign(r.c.boot)
 	}
 	return []Action{{Kind: ActBackup, Node: r.c.boot}}, nil
 }
@@ -125,7 +129,10 @@ func backupDone(r *stepRun) (bool, string) {
 	if !r.c.o.backup.made() {
 		return false, "waived: nothing to see" // the step records the waiver
 	}
-	if r.backupOK {
+	switch {
+	case !r.backupMine:
+		return false, "the journal records no backup made by this run"
+	case r.backupOK:
 		return true, ""
 	}
 	return false, "the backup check does not find the backup on " + r.c.boot
