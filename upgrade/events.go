@@ -114,8 +114,10 @@ type GateNode struct {
 // EventError is an error as events carry it.
 type EventError struct {
 	// Type is the error's kind for programs: "blocked", "missing-package",
-	// "package", "journal-mismatch", "locked", "needs-confirmation",
-	// "step", "stopped" or "error".
+	// "package", "package-digest" (not the file the plan recorded),
+	// "foreign-backup" (a backup this run did not make), "journal-mismatch",
+	// "locked", "not-rehearsed", "needs-confirmation", "panic", "step",
+	// "stopped" or "error". Step is set whenever a step failed.
 	Type    string `json:"type"`
 	Message string `json:"message"`
 	Step    string `json:"step,omitempty"`

@@ -445,9 +445,14 @@ func (r *Runner) postflight(ctx context.Context, step Step) error {
 // emitOutcome ends every run with one event saying how it ended.
 func (r *Runner) emitOutcome(err error, took time.Duration) {
 	ev := Event{Kind: EventOutcome, Outcome: OutcomeDone, Elapsed: took}
-	var serr *StepError
+	var (
+		serr *StepError
+		perr *PanicError
+	)
 	switch {
 	case err == nil:
+	case errors.As(err, &perr):
+		ev.Outcome = OutcomeFailed
 	case errors.Is(err, ErrNeedsConfirmation):
 		ev.Outcome = OutcomePaused
 	case errors.Is(err, ErrStopped):
@@ -475,8 +480,17 @@ func eventError(err error) *EventError {
 		jm   *JournalMismatchError
 		le   *LockedError
 		nr   *NotRehearsedError
+		fb   *ForeignBackupError
+		dg   *DigestError
+		pn   *PanicError
 	)
 	switch {
+	case errors.As(err, &pn):
+		e.Type = "panic"
+	case errors.As(err, &fb):
+		e.Type, e.Node = "foreign-backup", fb.Node
+	case errors.As(err, &dg):
+		e.Type, e.Node = "package-digest", dg.Node
 	case errors.Is(err, ErrNeedsConfirmation):
 		e.Type = "needs-confirmation"
 	case errors.Is(err, ErrStopped):
@@ -495,6 +509,9 @@ func eventError(err error) *EventError {
 		e.Type = "not-rehearsed"
 	case errors.As(err, &serr):
 		e.Type, e.Step, e.Node = "step", serr.Step, serr.Node
+	}
+	if e.Step == "" && errors.As(err, &serr) {
+		e.Step = serr.Step
 	}
 	return e
 }

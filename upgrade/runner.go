@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -217,7 +218,14 @@ func planDiff(old, now Plan) []string {
 // Run carries out the plan. It returns nil when every step is done.
 func (r *Runner) Run(ctx context.Context) (err error) {
 	began := time.Now()
-	defer func() { r.emitOutcome(err, time.Since(began)) }()
+	defer func() {
+		// A panic (in the runner, or in what a caller plugged in: a
+		// Journal, an event handler) is a failed run, never "done".
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+		r.emitOutcome(err, time.Since(began))
+	}()
 	if !r.o.dryRun && r.o.journal == nil {
 		return errNeedJournal
 	}
@@ -413,6 +421,17 @@ func (r *Runner) save(ctx context.Context) error {
 	}
 	r.rec.Updated = time.Now().UTC()
 	return r.o.journal.Save(ctx, r.rec)
+}
+
+// PanicError is a panic recovered inside Run: the run failed where it
+// was, and its locks were given back.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("the run stopped on a panic: %v (run again to resume from the journal; the stack is in PanicError.Stack)", e.Value)
 }
 
 // heartbeat renews the locks until stopped, so another machine can tell a

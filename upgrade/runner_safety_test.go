@@ -256,3 +256,35 @@ func TestPackageReplacedOnTheNodeIsRefused(t *testing.T) {
 		assert.NotContains(t, log, "dpkg -i", "%s installed nothing", name)
 	}
 }
+
+// panickyJournal panics on its second save, as a caller's journal might.
+type panickyJournal struct {
+	upgrade.Journal
+	saves int
+}
+
+func (j *panickyJournal) Save(ctx context.Context, r upgrade.Record) error {
+	if j.saves++; j.saves == 2 {
+		panic("journal disk on fire")
+	}
+	return j.Journal.Save(ctx, r)
+}
+
+// A panic inside Run is a failed run returned as an error, its outcome
+// event "failed", never "done"; the locks are given back.
+func TestAPanicIsAFailedRun(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "11.1.6", 1)
+	var events []upgrade.Event
+	err := e.runner("11.1.8", &events, upgrade.WithJournal(&panickyJournal{Journal: e.journal})).Run(context.Background())
+	var pe *upgrade.PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "journal disk on fire", pe.Value)
+	assert.NotEmpty(t, pe.Stack)
+	last := events[len(events)-1]
+	assert.Equal(t, upgrade.EventOutcome, last.Kind)
+	assert.Equal(t, upgrade.OutcomeFailed, last.Outcome)
+	assert.Equal(t, "panic", last.Error.Type)
+	require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()), "the locks were given back: the run resumes")
+	e.assertUpgraded(t, "11.1.8", "1.13")
+}
