@@ -65,6 +65,9 @@ func SplitBrain() Knob               { return ecmodel.KnobSplitBrain() }
 func MasterTransitionFailed() Knob   { return ecmodel.KnobMasterTransitionFailed() } // cluster.sh master gave up
 func RHEL() Knob                     { return ecmodel.KnobRHEL() }
 
+// Machine makes one node's hardware another (uname -m, e.g. "aarch64").
+func Machine(node, machine string) Knob { return ecmodel.KnobMachine(node, machine) }
+
 // ServiceDown stops one service on one node.
 func ServiceDown(node, service string) Knob { return ecmodel.KnobServiceDown(node, service) }
 

@@ -281,6 +281,19 @@ func (n *Node) initctl(ctx context.Context, argv []string, e shellIO) int {
 	return 0
 }
 
+// uname is `uname -m`: x86_64 unless a knob made the node another.
+func (n *Node) uname(argv []string, e shellIO) int {
+	if len(argv) != 2 || argv[1] != "-m" {
+		return notEmulated(argv, e)
+	}
+	machine := "x86_64"
+	if b, err := n.files.ReadFile(ecmodel.MachinePath); err == nil {
+		machine = strings.TrimSpace(string(b))
+	}
+	fmt.Fprintln(e.Stdout, machine)
+	return 0
+}
+
 func (n *Node) test(argv []string, e shellIO) int {
 	if len(argv) != 3 || argv[1] != "-e" {
 		return notEmulated(argv, e)

@@ -274,6 +274,8 @@ func (n *Node) dispatch(ctx context.Context, argv []string, e shellIO) int {
 		return n.test(argv, e)
 	case "dpkg", "rpm":
 		return n.install(argv, e)
+	case "uname":
+		return n.uname(argv, e)
 	case "tail":
 		return n.tail(argv, e)
 	case "ip":

@@ -68,6 +68,7 @@ var factCommands = []struct{ name, cmd string }{
 	{"bootstrapped", "test -e /var/opt/opscode/bootstrapped"},
 	{"addrs", "ip -o -4 addr show"},
 	{"os", "cat /etc/os-release"},
+	{"machine", "uname -m"},
 	{"etcsums", "sha256sum " + EtcOpscode + "/* " + EtcOpscode + "/*/*"},
 	// DRBD, on the back ends: /proc/drbd where the kernel module is loaded,
 	// drbdadm's answers where it is not readable, the mount table, and the

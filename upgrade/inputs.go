@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -123,6 +124,50 @@ type SpaceError struct {
 func (e *SpaceError) Error() string {
 	return fmt.Sprintf("%s: %s has %d MiB free, the %s needs %d MiB: free space there before the upgrade",
 		e.Node, e.Mount, e.HaveKB/1024, e.What, e.NeedKB/1024)
+}
+
+// ArchError is a package built for other hardware than a node's: dpkg
+// and rpm would refuse it at the install, after the front ends stopped.
+type ArchError struct {
+	Node, Machine string // uname -m
+	Package, Arch string // the file, and the architecture it is built for
+}
+
+func (e *ArchError) Error() string {
+	return fmt.Sprintf("%s is built for %s, but %s is %s: give the package built for %s", e.Package, e.Arch, e.Node, e.Machine, e.Machine)
+}
+
+// archNames are the package architectures a machine (uname -m) installs:
+// Debian's names and rpm's, "all" and "noarch" everywhere.
+var archNames = map[string][]string{
+	"x86_64":  {"amd64", "x86_64"},
+	"aarch64": {"arm64", "aarch64"},
+	"i686":    {"i386", "i486", "i586", "i686"},
+	"i386":    {"i386"},
+	"ppc64le": {"ppc64el", "ppc64le"},
+	"s390x":   {"s390x"},
+}
+
+// checkArch refuses a plan whose package a node's hardware cannot run.
+// A node whose machine could not be read, or is one chefha does not
+// know, is not judged: the install will say.
+func checkArch(in Input, hops []Hop, pkgs map[string]map[string]packageFile, families map[string]string) error {
+	var errs []error
+	for _, n := range readable(in) {
+		out, ok := n.ok("machine")
+		machine := strings.TrimSpace(out)
+		names, known := archNames[machine]
+		if !ok || !known {
+			continue
+		}
+		for _, h := range hops {
+			pf := pkgs[families[n.Node]][h.To.String()]
+			if a := pf.info.Arch; a != "" && a != "all" && a != "noarch" && !slices.Contains(names, a) {
+				errs = append(errs, &ArchError{Node: n.Node, Machine: machine, Package: pf.path, Arch: a})
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // installFactor estimates what a package takes once installed: Enterprise

@@ -198,6 +198,9 @@ func buildPlan(f Facts, o options, resuming bool, ctxs map[int]*hopCtx) (Plan, e
 		return Plan{}, err
 	}
 	p.Inputs.Packages = refs
+	if err := checkArch(in, hops, pkgs, families); err != nil {
+		return Plan{}, err
+	}
 	if !resuming {
 		if err := checkSpace(in, hops, pkgs, families); err != nil {
 			return Plan{}, err

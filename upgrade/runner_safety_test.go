@@ -288,3 +288,22 @@ func TestAPanicIsAFailedRun(t *testing.T) {
 	require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()), "the locks were given back: the run resumes")
 	e.assertUpgraded(t, "11.1.8", "1.13")
 }
+
+// A package built for other hardware than a node's is refused in the
+// plan, before anything runs: dpkg would refuse it after the front ends
+// stopped.
+func TestPackageOfAnotherArchitectureIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "11.1.6", 1, clustertest.Machine("fe1.chefha.test", "aarch64"))
+	var events []upgrade.Event
+	err := e.runner("11.1.8", &events, upgrade.WithDryRun()).Run(context.Background())
+	var ae *upgrade.ArchError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, "fe1.chefha.test", ae.Node)
+	assert.Equal(t, "aarch64", ae.Machine)
+	assert.Equal(t, "amd64", ae.Arch)
+	assert.Contains(t, err.Error(), "give the package built for aarch64")
+	for _, ev := range events {
+		assert.NotEqual(t, upgrade.EventAction, ev.Kind, "nothing planned to run")
+	}
+}

@@ -398,6 +398,17 @@ func KnobMasterTransitionFailed() Knob {
 	})
 }
 
+// MachinePath holds a simulated node's `uname -m` (x86_64 when absent).
+const MachinePath = ModelDir + "/machine"
+
+// KnobMachine makes a node's hardware another (`uname -m`, e.g.
+// "aarch64"). (Lab: no: a lab node's uname is the host's.)
+func KnobMachine(node, machine string) Knob {
+	return NewKnob("machine-"+machine, false, Selector(node), func(t Target) error {
+		return t.WriteFile(MachinePath, []byte(machine+"\n"), 0o644)
+	})
+}
+
 // KnobSplitBrain makes the secondary take the VIP and DRBD primary too.
 // (Lab: yes: the pair's DRBD is the model's (no kernel module) and goes
 // StandAlone with both Primary; the secondary's real keepalived is
