@@ -65,6 +65,16 @@ var (
 	// keepalived.conf's "auth_pass v" and DRBD's "shared-secret v;", as the
 	// 11.1.8 templates keepalived.conf.erb and drbd.conf.erb render them.
 	confSecret = regexp.MustCompile(`(?m)(\b(?:auth_pass|shared-secret)[ \t]+)([^\s;]+)`)
+	// Ruby hashes (Chef's failure dumps, node attributes printed by
+	// chef-solo): "key"=>"v", 'key' => 'v', :key => "v".
+	rbRocket = regexp.MustCompile(`((?:"([\w-]+)"|'([\w-]+)'|:([\w-]+))[ \t]*=>[ \t]*)("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|[^\s,}\]]+)`)
+	// Environment assignments in a command line or a process listing:
+	// PGPASSWORD=v, DB_PASS="v".
+	envAssign = regexp.MustCompile(`(\b([A-Z][A-Z0-9_]*)=)("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s;&|]+)`)
+	// YAML (a key: value line, possibly a list item).
+	yamlPair = regexp.MustCompile(`(?m)(^[ \t]*(?:-[ \t]+)?([A-Za-z_][\w-]*):[ \t]+)("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s#][^\n#]*?)[ \t]*$`)
+	// Command-line options: --password v, --db-password=v.
+	cliOption = regexp.MustCompile(`((?:^|[ \t])--([\w-]+)(?:=|[ \t]+))("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s-][^\s]*)`)
 	// The last subscript of an rbAssign key.
 	lastSubscript = regexp.MustCompile(`\[[ \t]*(?:'([^'\n]*)'|"([^"\n]*)"|:([\w-]+))[ \t]*\][ \t]*=[ \t]*$`)
 )
@@ -112,6 +122,9 @@ func RedactSecrets(text []byte) []byte {
 // redactLine applies the one-line forms; it returns line itself when
 // nothing matched.
 func redactLine(line []byte) []byte {
+	if !mayHoldSecret(line) {
+		return line
+	}
 	l := line
 	if bytes.IndexByte(l, '[') >= 0 && bytes.IndexByte(l, '=') >= 0 {
 		l = replaceValue(l, rbAssign, func(sub [][]byte) string {
@@ -128,10 +141,57 @@ func redactLine(line []byte) []byte {
 	if bytes.IndexByte(l, '{') >= 0 && bytes.IndexByte(l, '"') >= 0 {
 		l = replaceValue(l, erlPair, func(sub [][]byte) string { return string(sub[2]) })
 	}
+	if bytes.Contains(l, []byte("=>")) {
+		l = replaceValue(l, rbRocket, func(sub [][]byte) string { return string(sub[2]) + string(sub[3]) + string(sub[4]) })
+	}
+	if bytes.IndexByte(l, '=') >= 0 {
+		l = replaceValue(l, envAssign, func(sub [][]byte) string { return string(sub[2]) })
+	}
+	if bytes.IndexByte(l, ':') >= 0 {
+		l = replaceValue(l, yamlPair, func(sub [][]byte) string { return string(sub[2]) })
+	}
+	if bytes.Contains(l, []byte("--")) {
+		l = replaceValue(l, cliOption, func(sub [][]byte) string { return strings.ReplaceAll(string(sub[2]), "-", "_") })
+	}
 	if bytes.Contains(l, []byte("auth_pass")) || bytes.Contains(l, []byte("shared-secret")) {
 		l = confSecret.ReplaceAll(l, []byte("${1}"+Redacted))
 	}
 	return l
+}
+
+// secretWords are in every name IsSecretSetting accepts, in any case.
+var secretWords = []string{"pass", "secret", "key", "token", "superuser"}
+
+// mayHoldSecret is a cheap look before the regexps: a line without any of
+// secretWords holds no secret chefha finds.
+func mayHoldSecret(line []byte) bool {
+	for _, w := range secretWords {
+		if containsFold(line, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s holds the lower-case ASCII word in any
+// case.
+func containsFold(s []byte, word string) bool {
+	for i := 0; i+len(word) <= len(s); i++ {
+		j := 0
+		for ; j < len(word); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != word[j] {
+				break
+			}
+		}
+		if j == len(word) {
+			return true
+		}
+	}
+	return false
 }
 
 // replaceValue replaces the value (the text after submatch 1) of every
@@ -146,6 +206,9 @@ func replaceValue(text []byte, re *regexp.Regexp, key func(sub [][]byte) string)
 			return m
 		}
 		val := m[len(sub[1]):]
+		if bytes.Contains(val, []byte(Redacted)) {
+			return m // idempotent: already redacted
+		}
 		var r string
 		switch {
 		case bytes.HasPrefix(val, []byte(`<<"`)):

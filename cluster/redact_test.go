@@ -202,3 +202,27 @@ func BenchmarkRedactSecrets(b *testing.B) {
 		cluster.RedactSecrets(in.Bytes())
 	}
 }
+
+// The forms Chef's failure dumps, process arguments and YAML configs use.
+func TestRedactSecretsOtherForms(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"sql_password"=>"s3cret", "sql_user"=>"opscode_chef"}`, `{"sql_password"=>"[REDACTED]", "sql_user"=>"opscode_chef"}`},
+		{`{'sql_password' => 's3cret'}`, `{'sql_password' => '[REDACTED]'}`},
+		{`:db_pass => "s3cret", :db_user => "bifrost"`, `:db_pass => "[REDACTED]", :db_user => "bifrost"`},
+		{`PGPASSWORD=s3cret psql -U opscode_chef`, `PGPASSWORD="[REDACTED]" psql -U opscode_chef`},
+		{`env HOME=/root DB_PASS='s3cret' run`, `env HOME=/root DB_PASS='[REDACTED]' run`},
+		{"sql_password: s3cret\n", "sql_password: \"[REDACTED]\"\n"},
+		{"  - secret_access_key: 'abc/def'\n", "  - secret_access_key: '[REDACTED]'\n"},
+		{`pg_dump --password s3cret --username opscode`, `pg_dump --password "[REDACTED]" --username opscode`},
+		{`tool --db-password=s3cret -v`, `tool --db-password="[REDACTED]" -v`},
+		// Not secrets.
+		{`nginx --ssl-certificate-key /etc/opscode/x.key`, `nginx --ssl-certificate-key /etc/opscode/x.key`},
+		{"Error: password authentication failed\n", "Error: password authentication failed\n"},
+		{`HOME=/root PATH=/usr/bin`, `HOME=/root PATH=/usr/bin`},
+		{`{"role"=>"backend"}`, `{"role"=>"backend"}`},
+	} {
+		got := string(cluster.RedactSecrets([]byte(tc.in)))
+		assert.Equal(t, tc.want, got, tc.in)
+		assert.Equal(t, got, string(cluster.RedactSecrets([]byte(got))), "idempotent: %s", tc.in)
+	}
+}
