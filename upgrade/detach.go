@@ -16,8 +16,9 @@ const DetachDir = "/var/opt/opscode/upgrades/chefha-run"
 // its own, with its output and exit status kept in files: an interrupt, a
 // step timeout or a lost connection ends the wait, never the command. A
 // second call with the same id while the first still runs waits for that
-// one instead of starting another; once it has finished, a new call runs
-// the command afresh (a resumed run only calls it again when the step's
+// one instead of starting another (a pid file naming some other process
+// is not that one); once it has finished, a new call runs the command
+// afresh (a resumed run only calls it again when the step's
 // effect is not on the cluster).
 //
 //	sh -c detachScript chefha-detached DIR ID CMD…
@@ -25,7 +26,11 @@ const detachScript = `set -u
 d=$1 id=$2; shift 2
 mkdir -p "$d" && chmod 700 "$d" || exit 125
 pidf="$d/$id.pid" rcf="$d/$id.rc" logf="$d/$id.log"
-if [ -s "$pidf" ] && [ ! -e "$rcf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
+# The pid is ours only while that process is the one started for this
+# id (its $0 is DIR/ID): after a reboot or a wrap the number may be any
+# other process's, which must not be waited for.
+if [ -s "$pidf" ] && [ ! -e "$rcf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null &&
+	grep -qF -- "$d/$id" "/proc/$(cat "$pidf")/cmdline" 2>/dev/null; then
 	while [ ! -e "$rcf" ]; do sleep 1; done
 else
 	rm -f "$rcf" "$logf"

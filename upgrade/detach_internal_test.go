@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,4 +47,20 @@ func TestDetachedCommandOutlivesItsWait(t *testing.T) {
 	st, err := os.Stat(dir)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm(), "its output may hold secrets")
+}
+
+// A pid file left by a run that died, whose number is now another live
+// process's, is not a run to wait for: the command runs.
+func TestDetachedCommandIgnoresAReusedPID(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	n := cluster.NewLocal("local")
+	argv := detachedIn(dir, "hop1/install-package", "be1", []string{"echo", "installed"})
+	id := argv[5]
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, id+".pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := n.Run(ctx, cluster.Cmd{Argv: argv})
+	require.NoError(t, err, "it did not wait for this test's own process")
+	assert.Equal(t, "installed\n", string(res.Stdout))
 }
