@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -242,9 +244,9 @@ func (j NodeJournal) Save(ctx context.Context, r Record) error {
 	return nil
 }
 
-// MirrorJournal writes every record to all its journals and loads the most
-// recently updated one, so a run can resume from whichever survived: the
-// operator's file, or the copy on the bootstrap when the run moves to
+// MirrorJournal writes every record to all its journals and loads what
+// they recorded together, so a run can resume from whichever survived:
+// the operator's file, or the copy on the bootstrap when the run moves to
 // another machine. Two copies of different plans are refused.
 type MirrorJournal []Journal
 
@@ -259,30 +261,74 @@ func (m MirrorJournal) String() string {
 	return s
 }
 
-// Load returns the newest record of the mirrors.
+// Load merges the mirrors' records by progress: a step or a backup that
+// one copy recorded happened, whichever copy was written last (a run
+// refused elsewhere may have rewritten one with less). A copy that cannot
+// be read (corrupt, or its node unreachable) is passed over while another
+// can be; when none can, the error names each and the remedy.
 func (m MirrorJournal) Load(ctx context.Context) (Record, error) {
 	var best *Record
 	var bestFrom Journal
+	var bad []error
 	for _, j := range m {
 		r, err := j.Load(ctx)
 		if errors.Is(err, ErrNoJournal) {
 			continue
 		}
 		if err != nil {
-			return Record{}, err
+			bad = append(bad, fmt.Errorf("%s: %w", j, err))
+			continue
 		}
-		if best != nil && best.PlanHash != r.PlanHash {
+		if best == nil {
+			best, bestFrom = &r, j
+			continue
+		}
+		if best.PlanHash != r.PlanHash {
 			return Record{}, fmt.Errorf("journals %s and %s record different plans (%s, %s): keep the right one and move the other away", bestFrom, j, best.PlanHash, r.PlanHash)
 		}
-		if best == nil || r.Updated.After(best.Updated) {
-			r := r
-			best, bestFrom = &r, j
-		}
+		merged := mergeRecords(*best, r)
+		best = &merged
 	}
 	if best == nil {
+		if len(bad) > 0 {
+			return Record{}, fmt.Errorf("no copy of the journal can be read (%w): move a corrupt copy away to resume from another, or restore one", errors.Join(bad...))
+		}
 		return Record{}, ErrNoJournal
 	}
 	return *best, nil
+}
+
+// mergeRecords joins two records of one plan: every step either finished,
+// every backup either made (a made one over its pending record), the
+// earliest start and the latest update.
+func mergeRecords(a, b Record) Record {
+	out := a
+	out.Steps = maps.Clone(a.Steps)
+	if out.Steps == nil {
+		out.Steps = map[string]StepRecord{}
+	}
+	for id, s := range b.Steps {
+		if _, ok := out.Steps[id]; !ok {
+			out.Steps[id] = s
+		}
+	}
+	out.Backups = slices.Clone(a.Backups)
+	for _, bb := range b.Backups {
+		i := slices.IndexFunc(out.Backups, func(x BackupRecord) bool { return x.Hop == bb.Hop && x.Node == bb.Node })
+		switch {
+		case i < 0:
+			out.Backups = append(out.Backups, bb)
+		case out.Backups[i].Pending && !bb.Pending:
+			out.Backups[i] = bb
+		}
+	}
+	if b.Started.Before(out.Started) {
+		out.Started = b.Started
+	}
+	if b.Updated.After(out.Updated) {
+		out.Updated = b.Updated
+	}
+	return out
 }
 
 // Save writes every mirror; the first failure is returned.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/upgrade"
@@ -196,4 +197,68 @@ func stopAfter(r **upgrade.Runner, step string) upgrade.Option {
 			(*r).Stop()
 		}
 	})
+}
+
+// A run refused as locked writes nothing: the journal of the run that
+// holds the lock keeps every step it recorded (it used to be rewritten
+// with the refused run's empty record, before the lock).
+func TestALockedRunLeavesTheJournalAlone(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "1.4.6", 1)
+	holding, release := make(chan struct{}), make(chan struct{})
+	first := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventStepDone && ev.Step == "hop1/reconfigure-all" {
+			close(holding)
+			<-release
+		}
+	}))
+	done := make(chan error, 1)
+	go func() { done <- first.Run(context.Background()) }()
+	<-holding
+	before, err := os.ReadFile(e.journal.(upgrade.FileJournal).Path)
+	require.NoError(t, err)
+	var le *upgrade.LockedError
+	require.ErrorAs(t, e.runner("11.1.8", nil).Run(context.Background()), &le)
+	after, err := os.ReadFile(e.journal.(upgrade.FileJournal).Path)
+	require.NoError(t, err)
+	assert.Equal(t, string(before), string(after), "the refused run did not write the journal")
+	close(release)
+	require.NoError(t, <-done)
+}
+
+// Mirrors merge by progress: a copy rewritten later with less progress
+// does not hide the steps the other recorded; a corrupt copy is passed
+// over while another can be read, and named when none can.
+func TestMirrorJournalMergesByProgressAndPassesOverACorruptCopy(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := upgrade.Plan{Phase: upgrade.PhaseUpgrade, From: "1.4.6", To: "11.1.8", Steps: []upgrade.Step{{ID: "hop1/backup"}, {ID: "hop1/reconfigure-all"}}}
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	ahead := upgrade.Record{Format: upgrade.JournalFormat, PlanHash: p.Hash(), Plan: p, Started: t0, Updated: t0.Add(time.Minute),
+		Steps:   map[string]upgrade.StepRecord{"hop1/backup": {Finished: t0}, "hop1/reconfigure-all": {Finished: t0.Add(time.Minute)}},
+		Backups: []upgrade.BackupRecord{{Hop: 1, Node: "be1", Kind: "command"}}}
+	behind := upgrade.Record{Format: upgrade.JournalFormat, PlanHash: p.Hash(), Plan: p, Started: t0, Updated: t0.Add(time.Hour),
+		Steps: map[string]upgrade.StepRecord{}, Backups: []upgrade.BackupRecord{{Hop: 1, Node: "be1", Pending: true}}}
+	a := upgrade.FileJournal{Path: filepath.Join(dir, "a.json")}
+	b := upgrade.FileJournal{Path: filepath.Join(dir, "b.json")}
+	ctx := context.Background()
+	require.NoError(t, a.Save(ctx, ahead))
+	require.NoError(t, b.Save(ctx, behind))
+	rec, err := upgrade.MirrorJournal{a, b}.Load(ctx)
+	require.NoError(t, err)
+	assert.Len(t, rec.Steps, 2, "the steps either copy recorded")
+	require.Len(t, rec.Backups, 1)
+	assert.False(t, rec.Backups[0].Pending, "the made backup over its pending record")
+	assert.Equal(t, t0.Add(time.Hour), rec.Updated)
+
+	require.NoError(t, os.WriteFile(b.Path, []byte("{corrupt"), 0o600))
+	rec, err = upgrade.MirrorJournal{a, b}.Load(ctx)
+	require.NoError(t, err, "the intact copy is enough")
+	assert.Len(t, rec.Steps, 2)
+	require.NoError(t, os.WriteFile(a.Path, []byte("{corrupt"), 0o600))
+	_, err = upgrade.MirrorJournal{a, b}.Load(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), a.Path)
+	assert.Contains(t, err.Error(), b.Path)
+	assert.Contains(t, err.Error(), "move a corrupt copy away")
 }

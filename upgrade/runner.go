@@ -251,11 +251,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if !r.o.dryRun {
-		// The journal first: a path that cannot be written stops the run
-		// before any node is touched.
-		if err := r.save(ctx); err != nil {
-			return err
-		}
+		// The lock first: a run refused as locked writes nothing, not even
+		// the journal another run may be using. Then the journal: a path
+		// that cannot be written stops the run before any action.
 		l, err := lockAll(ctx, r.cluster.All(), newLockOwner(plan.Hash(), r.clock().Now()), r.clock().Now, r.emit)
 		if err != nil {
 			return err
@@ -267,6 +265,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 				err = uerr
 			}
 		}()
+		if err := r.save(ctx); err != nil {
+			return err
+		}
 	}
 	facts := p.facts
 	for i, step := range plan.Steps[start:] {
