@@ -281,6 +281,15 @@ func (n *Node) initctl(ctx context.Context, argv []string, e shellIO) int {
 	return 0
 }
 
+// date is `date +%s`, on the node's clock.
+func (n *Node) date(argv []string, e shellIO) int {
+	if len(argv) != 2 || argv[1] != "+%s" {
+		return notEmulated(argv, e)
+	}
+	fmt.Fprintln(e.Stdout, n.Now().Unix())
+	return 0
+}
+
 // uname is `uname -m`: x86_64 unless a knob made the node another.
 func (n *Node) uname(argv []string, e shellIO) int {
 	if len(argv) != 2 || argv[1] != "-m" {

@@ -276,6 +276,8 @@ func (n *Node) dispatch(ctx context.Context, argv []string, e shellIO) int {
 		return n.install(argv, e)
 	case "uname":
 		return n.uname(argv, e)
+	case "date":
+		return n.date(argv, e)
 	case "tail":
 		return n.tail(argv, e)
 	case "ip":

@@ -116,7 +116,8 @@ type EventError struct {
 	// Type is the error's kind for programs: "blocked", "missing-package",
 	// "package", "package-digest" (not the file the plan recorded),
 	// "foreign-backup" (a backup this run did not make), "journal-mismatch",
-	// "locked", "not-rehearsed", "needs-confirmation", "panic", "step",
+	// "locked", "lock-lost" (another run took this run's lock),
+	// "not-rehearsed", "needs-confirmation", "panic", "step",
 	// "stopped" or "error". Step is set whenever a step failed.
 	Type    string `json:"type"`
 	Message string `json:"message"`

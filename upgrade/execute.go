@@ -84,6 +84,11 @@ func (r *Runner) finish(ctx context.Context, step Step, took time.Duration, foun
 // actions and waits are listed and skipped, so the list cannot drift from
 // what a real run does.
 func (r *Runner) act(ctx context.Context, step Step, a Action) error {
+	if a.Changes() && !r.o.dryRun {
+		if err := r.ownsLock(ctx, a.Node); err != nil {
+			return err
+		}
+	}
 	r.mu.Lock()
 	r.actions = append(r.actions, a)
 	r.mu.Unlock()
@@ -167,6 +172,20 @@ func (r *Runner) act(ctx context.Context, step Step, a Action) error {
 		return nil
 	}
 	return fmt.Errorf("unknown action %q", a.Kind)
+}
+
+// ownsLock is asked before every action that changes a node: the run
+// goes on only while its lock there is its own, so a run whose lock was
+// taken (a paused laptop, a clock skewed) never acts beside the one that
+// took it.
+func (r *Runner) ownsLock(ctx context.Context, node string) error {
+	if p := r.lost.Load(); p != nil {
+		return *p
+	}
+	if r.locks == nil || node == "" {
+		return nil
+	}
+	return r.locks.checkNode(ctx, node)
 }
 
 // runCmd runs a command as root. Critical commands run detached, so that
@@ -483,10 +502,13 @@ func eventError(err error) *EventError {
 		fb   *ForeignBackupError
 		dg   *DigestError
 		pn   *PanicError
+		ll   *LockLostError
 	)
 	switch {
 	case errors.As(err, &pn):
 		e.Type = "panic"
+	case errors.As(err, &ll):
+		e.Type, e.Node = "lock-lost", ll.Node
 	case errors.As(err, &fb):
 		e.Type, e.Node = "foreign-backup", fb.Node
 	case errors.As(err, &dg):

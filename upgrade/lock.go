@@ -33,9 +33,14 @@ const (
 // process (with its start time, so a reused PID is not mistaken for it),
 // and a random nonce that tells two runners of one process apart.
 type LockOwner struct {
-	Host      string    `json:"host"`
-	PID       int       `json:"pid"`
-	PIDStart  string    `json:"pid_start,omitempty"`
+	Host     string `json:"host"`
+	PID      int    `json:"pid"`
+	PIDStart string `json:"pid_start,omitempty"`
+	// Machine is where PID means something: the machine id, boot id and
+	// PID namespace. A host name is no identity (two machines, or two
+	// namespaces of one, may share it); only a runner with the same
+	// Machine may judge the owner by its process.
+	Machine   string    `json:"machine,omitempty"`
 	Nonce     string    `json:"nonce"`
 	Since     time.Time `json:"since"`
 	Heartbeat time.Time `json:"heartbeat"`
@@ -50,7 +55,7 @@ func newLockOwner(plan string, now time.Time) LockOwner {
 	host, _ := os.Hostname()
 	nonce := make([]byte, 8)
 	rand.Read(nonce)
-	return LockOwner{Host: host, PID: os.Getpid(), PIDStart: processStart(os.Getpid()), Nonce: hex.EncodeToString(nonce),
+	return LockOwner{Host: host, PID: os.Getpid(), PIDStart: processStart(os.Getpid()), Machine: thisMachine(), Nonce: hex.EncodeToString(nonce),
 		Since: now.UTC(), Heartbeat: now.UTC(), Plan: plan}
 }
 
@@ -70,13 +75,58 @@ func processStart(pid int) string {
 	return ""
 }
 
-// alive says whether the owner may still run: on this machine by its
-// process, elsewhere by its heartbeat.
-func (o LockOwner) alive(now time.Time) bool {
-	if host, _ := os.Hostname(); o.Host == host {
+// thisMachine identifies the machine, boot and PID namespace this process
+// runs in; "" where /proc or /etc cannot tell (then no owner is judged by
+// its process).
+func thisMachine() string {
+	id, err1 := os.ReadFile("/etc/machine-id")
+	boot, err2 := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	ns, err3 := os.Readlink("/proc/self/ns/pid")
+	if err1 != nil || err2 != nil || err3 != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(id)) + "/" + strings.TrimSpace(string(boot)) + "/" + ns
+}
+
+// alive says whether the owner may still run: by its process when it ran
+// in this very machine, boot and PID namespace; otherwise by how long ago
+// it last renewed the lock, on the node's own clock (age; an owner file
+// older than LockStale is a dead run's, whatever any clock says).
+func (o LockOwner) alive(age time.Duration) bool {
+	if m := thisMachine(); m != "" && o.Machine == m {
 		return o.PID > 0 && processStart(o.PID) != "" && processStart(o.PID) == o.PIDStart
 	}
-	return now.Sub(o.Heartbeat) < LockStale
+	return age < LockStale
+}
+
+// ownerAge is how long ago the owner file on n was written, on n's clock.
+func ownerAge(ctx context.Context, n cluster.Node) (time.Duration, error) {
+	var at [2]int64
+	for i, argv := range [][]string{{"stat", "-c", "%Y", lockOwnerFile}, {"date", "+%s"}} {
+		res, err := n.Run(ctx, cluster.Cmd{Argv: argv, Sudo: true})
+		if err != nil {
+			return 0, err
+		}
+		if at[i], err = strconv.ParseInt(strings.TrimSpace(string(res.Stdout)), 10, 64); err != nil {
+			return 0, fmt.Errorf("the age of %s: %s: %w", lockOwnerFile, argv[0], err)
+		}
+	}
+	return time.Duration(at[1]-at[0]) * time.Second, nil
+}
+
+// LockLostError is a lock this run held that another took: the run stops
+// before it changes anything more.
+type LockLostError struct {
+	Node  string
+	Owner LockOwner // who holds it now; empty when the lock is gone
+}
+
+func (e *LockLostError) Error() string {
+	holder := "nobody holds it now"
+	if e.Owner.Nonce != "" {
+		holder = "it is now held by " + e.Owner.String()
+	}
+	return fmt.Sprintf("%s: this run's lock %s was taken from it (%s): it stopped before changing anything more; let the other run finish, then run again to resume", e.Node, LockPath, holder)
 }
 
 // LockedError is a lock held by a live runner.
@@ -112,10 +162,10 @@ type locks struct {
 // lockAll takes the lock on every node, or on none: a failure releases
 // the ones taken. A lock whose owner is gone is taken over, with an event
 // naming the old owner.
-func lockAll(ctx context.Context, nodes []cluster.Node, owner LockOwner, now func() time.Time, emit func(Event)) (*locks, error) {
+func lockAll(ctx context.Context, nodes []cluster.Node, owner LockOwner, emit func(Event)) (*locks, error) {
 	l := &locks{owner: owner, emit: emit}
 	for _, n := range nodes {
-		if err := l.take(ctx, n, now); err != nil {
+		if err := l.take(ctx, n); err != nil {
 			l.release(context.WithoutCancel(ctx))
 			return nil, err
 		}
@@ -124,7 +174,7 @@ func lockAll(ctx context.Context, nodes []cluster.Node, owner LockOwner, now fun
 	return l, nil
 }
 
-func (l *locks) take(ctx context.Context, n cluster.Node, now func() time.Time) error {
+func (l *locks) take(ctx context.Context, n cluster.Node) error {
 	if _, err := n.Run(ctx, cluster.Cmd{Argv: []string{"mkdir", "-p", "/var/opt/opscode/upgrades"}, Sudo: true}); err != nil {
 		return &LockError{Node: n.Name(), Err: err}
 	}
@@ -152,8 +202,14 @@ func (l *locks) take(ctx context.Context, n cluster.Node, now func() time.Time) 
 		if old.Nonce == l.owner.Nonce {
 			return nil
 		}
-		if old.Nonce != "none" && old.alive(now()) {
-			return &LockedError{Node: n.Name(), Owner: old}
+		if old.Nonce != "none" {
+			age, err := ownerAge(ctx, n)
+			if err != nil {
+				return &LockError{Node: n.Name(), Err: err}
+			}
+			if old.alive(age) {
+				return &LockedError{Node: n.Name(), Owner: old}
+			}
 		}
 		// The owner is gone: remove its lock and try again. Two runners
 		// taking over at once both remove it, and only one wins the mkdir.
@@ -192,16 +248,46 @@ func (l *locks) writeOwner(ctx context.Context, n cluster.Node) error {
 	return nil
 }
 
-// renew refreshes the heartbeat on every node.
+// renew refreshes the heartbeat on every node whose lock is still this
+// run's; a lock another took is not written over: it is reported lost.
 func (l *locks) renew(ctx context.Context, now time.Time) error {
 	l.owner.Heartbeat = now.UTC()
 	var errs []error
 	for _, n := range l.held {
+		if err := l.check(ctx, n); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		if err := l.writeOwner(ctx, n); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// check says whether the lock on n is still this run's: a LockLostError
+// when another run holds it or it is gone.
+func (l *locks) check(ctx context.Context, n cluster.Node) error {
+	o, err := readOwner(ctx, n)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &LockLostError{Node: n.Name()}
+	case err != nil:
+		return &LockError{Node: n.Name(), Err: err}
+	case o.Nonce != l.owner.Nonce:
+		return &LockLostError{Node: n.Name(), Owner: o}
+	}
+	return nil
+}
+
+// checkNode is check for the held lock of the node named name.
+func (l *locks) checkNode(ctx context.Context, name string) error {
+	for _, n := range l.held {
+		if n.Name() == name {
+			return l.check(ctx, n)
+		}
+	}
+	return nil
 }
 
 // release removes the locks this runner holds (and only those).

@@ -30,6 +30,10 @@ type Runner struct {
 	o       options
 
 	stopping atomic.Bool
+	// locks are this run's locks while it runs; lost is set when the
+	// heartbeat found one taken (a *LockLostError).
+	locks    *locks
+	lost     atomic.Pointer[error]
 	mu       sync.Mutex
 	actions  []Action
 	rec      Record
@@ -254,10 +258,11 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		// The lock first: a run refused as locked writes nothing, not even
 		// the journal another run may be using. Then the journal: a path
 		// that cannot be written stops the run before any action.
-		l, err := lockAll(ctx, r.cluster.All(), newLockOwner(plan.Hash(), r.clock().Now()), r.clock().Now, r.emit)
+		l, err := lockAll(ctx, r.cluster.All(), newLockOwner(plan.Hash(), r.clock().Now()), r.emit)
 		if err != nil {
 			return err
 		}
+		r.locks = l
 		stopBeat := r.heartbeat(ctx, l)
 		defer func() {
 			stopBeat()
@@ -447,7 +452,11 @@ func (r *Runner) heartbeat(ctx context.Context, l *locks) func() {
 			case <-ctx.Done():
 				return
 			case <-time.After(LockHeartbeat):
-				l.renew(ctx, time.Now())
+				var lost *LockLostError
+				if err := l.renew(ctx, time.Now()); errors.As(err, &lost) {
+					err := error(lost)
+					r.lost.Store(&err)
+				}
 			}
 		}
 	}()

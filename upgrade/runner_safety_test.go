@@ -2,6 +2,7 @@ package upgrade_test
 
 import (
 	"context"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/internal/pkgfile"
 	"github.com/chefha/chefha/runit"
@@ -306,4 +308,77 @@ func TestPackageOfAnotherArchitectureIsRefused(t *testing.T) {
 	for _, ev := range events {
 		assert.NotEqual(t, upgrade.EventAction, ev.Kind, "nothing planned to run")
 	}
+}
+
+// plantLock writes owner as the holder of the run lock on every node.
+func plantLock(t *testing.T, e *upgradeEnv, owner upgrade.LockOwner) {
+	t.Helper()
+	b, err := json.Marshal(owner)
+	require.NoError(t, err)
+	for _, n := range e.cl.All() {
+		_, err := n.Run(context.Background(), cluster.Cmd{Argv: []string{"mkdir", "-p", upgrade.LockPath}, Sudo: true})
+		require.NoError(t, err)
+		require.NoError(t, n.WriteFile(context.Background(), upgrade.LockPath+"/owner", b, 0o600))
+	}
+}
+
+// A live runner elsewhere under this host name — another machine, or
+// another PID namespace of this one — is judged by when it last renewed
+// its lock on the node's clock, never by this machine's processes or
+// clock: its pid here means nothing, and its heartbeat stamp may be an
+// hour off.
+func TestALockOfAnotherMachineUnderThisHostName(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "11.1.6", 1)
+	host, _ := os.Hostname()
+	other := upgrade.LockOwner{Host: host, PID: 1, PIDStart: "12345", Machine: "another-machine/boot/pid:[1]", Nonce: "0123456789abcdef",
+		Since: epoch, Heartbeat: time.Now().Add(-time.Hour), Plan: "p"}
+	plantLock(t, e, other)
+	err := e.runner("11.1.8", nil).Run(context.Background())
+	var le *upgrade.LockedError
+	require.ErrorAs(t, err, &le, "not taken over")
+	assert.Equal(t, other.Nonce, le.Owner.Nonce)
+
+	// Not renewed for longer than LockStale on the node's clock: its run
+	// is gone, and the lock is taken over.
+	e.clock.Advance(upgrade.LockStale + time.Second)
+	var events []upgrade.Event
+	require.NoError(t, e.runner("11.1.8", &events).Run(context.Background()))
+	var took bool
+	for _, ev := range events {
+		took = took || ev.Kind == upgrade.EventFinding && strings.Contains(ev.Message, "took over the lock of a run that is gone")
+	}
+	assert.True(t, took)
+}
+
+// A run whose lock another run took stops before its next change to
+// that node, naming who holds it; it never acts beside that run.
+func TestARunWhoseLockWasTakenStops(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "11.1.6", 1)
+	thief := upgrade.LockOwner{Host: "laptop-b", PID: 4242, Nonce: "feedfacefeedface", Since: epoch, Heartbeat: epoch}
+	var after []string
+	stolen := false
+	r := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventStepDone && ev.Step == "hop1/reconfigure-all" && !stolen {
+			stolen = true
+			b, _ := json.Marshal(thief)
+			n, _ := e.cl.Node("be1.chefha.test")
+			require.NoError(t, n.WriteFile(context.Background(), upgrade.LockPath+"/owner", b, 0o600))
+		}
+		if stolen && ev.Kind == upgrade.EventAction && ev.Node == "be1.chefha.test" && ev.Action.Changes() {
+			after = append(after, ev.Message)
+		}
+	}))
+	err := r.Run(context.Background())
+	require.True(t, stolen)
+	var lost *upgrade.LockLostError
+	require.ErrorAs(t, err, &lost)
+	assert.Equal(t, "be1.chefha.test", lost.Node)
+	assert.Equal(t, thief.Nonce, lost.Owner.Nonce)
+	assert.Empty(t, after, "nothing more was done to be1")
+	n, _ := e.cl.Node("be1.chefha.test")
+	b, err := n.ReadFile(context.Background(), upgrade.LockPath+"/owner")
+	require.NoError(t, err)
+	assert.Contains(t, string(b), thief.Nonce, "the other run's lock is left as it is")
 }
