@@ -205,16 +205,7 @@ func stopAfter(r **upgrade.Runner, step string) upgrade.Option {
 func TestALockedRunLeavesTheJournalAlone(t *testing.T) {
 	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
-	holding, release := make(chan struct{}), make(chan struct{})
-	first := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
-		if ev.Kind == upgrade.EventStepDone && ev.Step == "hop1/reconfigure-all" {
-			close(holding)
-			<-release
-		}
-	}))
-	done := make(chan error, 1)
-	go func() { done <- first.Run(context.Background()) }()
-	<-holding
+	release, done := e.holdRun(t, "hop1/reconfigure-all")
 	before, err := os.ReadFile(e.journal.(upgrade.FileJournal).Path)
 	require.NoError(t, err)
 	var le *upgrade.LockedError
@@ -222,7 +213,7 @@ func TestALockedRunLeavesTheJournalAlone(t *testing.T) {
 	after, err := os.ReadFile(e.journal.(upgrade.FileJournal).Path)
 	require.NoError(t, err)
 	assert.Equal(t, string(before), string(after), "the refused run did not write the journal")
-	close(release)
+	release()
 	require.NoError(t, <-done)
 }
 

@@ -24,25 +24,33 @@ import (
 func TestTwoRunnersOneJournal(t *testing.T) {
 	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
-	holding, release := make(chan struct{}), make(chan struct{})
-	first := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
-		if ev.Kind == upgrade.EventStepDone && ev.Step == "hop1/backup" {
-			close(holding)
-			<-release
-		}
-	}))
-	done := make(chan error, 1)
-	go func() { done <- first.Run(context.Background()) }()
-	<-holding
+	release, done := e.holdRun(t, "hop1/backup")
 	err := e.runner("11.1.8", nil).Run(context.Background())
 	var le *upgrade.LockedError
 	require.ErrorAs(t, err, &le)
 	assert.Equal(t, os.Getpid(), le.Owner.PID, "the lock names the live owner")
 	assert.Contains(t, err.Error(), "another chefha run holds")
-	close(release)
+	release()
 	require.NoError(t, <-done)
 	assertEachEffectOnce(t, e)
 	e.assertUpgraded(t, "11.1.8", "1.13")
+}
+
+// holdRun starts a run that holds its locks once step is done, until
+// release; done says how it ended.
+func (e *upgradeEnv) holdRun(t *testing.T, step string) (release func(), done <-chan error) {
+	t.Helper()
+	holding, released := make(chan struct{}), make(chan struct{})
+	first := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventStepDone && ev.Step == step {
+			close(holding)
+			<-released
+		}
+	}))
+	ended := make(chan error, 1)
+	go func() { ended <- first.Run(context.Background()) }()
+	<-holding
+	return func() { close(released) }, ended
 }
 
 // Every input is checked before the first action, by the dry run too: a
