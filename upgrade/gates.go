@@ -224,15 +224,19 @@ type masterRerun struct {
 const masterReruns = 3
 
 // due returns the rerun to make now: the node's master transition failed,
-// keepalived (running, its last request master) still wants it master, and
-// nothing the gate found on the node would make it fail again.
+// keepalived (running, its last request master) still wants it master, its
+// peer is not master, and nothing the gate found on the node would make it
+// fail again.
 func (m *masterRerun) due(p keepalived.Pair, v *nodeView, found []keepalived.Finding) (Action, bool) {
-	st := p.Bootstrap
+	st, peer := p.Bootstrap, p.Secondary
 	if p.Secondary.Name == m.node {
-		st = p.Secondary
+		st, peer = p.Secondary, p.Bootstrap
 	}
 	e, failed := st.FailedTransition()
-	if !failed || st.Requested != keepalived.Master || v == nil || !v.keepalivedRunning() ||
+	// Never beside a peer that is master or on its way there: that is a
+	// split brain for the operator, not a transition to finish.
+	if !failed || st.Requested != keepalived.Master || peer.Current == keepalived.Master || peer.Requested == keepalived.Master ||
+		v == nil || !v.keepalivedRunning() ||
 		len(m.done) >= masterReruns || slices.Contains(m.done, e) {
 		return Action{}, false
 	}
