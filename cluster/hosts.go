@@ -22,8 +22,8 @@ func NewTopology(servers []Server, vip *VIP) (Topology, error) {
 		if err := checkServer(s); err != nil {
 			return fail("server %d: %v", i+1, err)
 		}
-		if _, dup := t.Server(s.Name); dup {
-			return fail("server %q given twice", s.Name)
+		if old, dup := t.sameHost(s.Name); dup {
+			return fail("server %q given twice (as %q too: host names are not case-sensitive)", s.Name, old.Name)
 		}
 		s.Line = 0
 		s.Options = map[string]string{"role": s.Role}

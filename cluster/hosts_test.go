@@ -34,6 +34,7 @@ func TestParseHosts(t *testing.T) {
 		{"be1\tx=backend:bootstrap,be2=backend", `"be1\tx" is not a host name`},
 		{"attacker@127.0.0.1:2224=backend:bootstrap,be2=backend", `"attacker@127.0.0.1:2224" is not a host name: '@' is not allowed`},
 		{"be1=backend:bootstrap,be1=backend", `server "be1" given twice`},
+		{"BE1=backend:bootstrap,be1=backend,fe1=frontend", `server "be1" given twice (as "BE1" too`},
 		{"be1=backend:bootstrap,fe1=frontend", "exactly two back ends, found 1"},
 		{"be1=backend,be2=backend", "no bootstrap back end"},
 	} {

@@ -239,8 +239,8 @@ func (t *Topology) apply(st statement) error {
 		if err != nil {
 			return fail("%v", err)
 		}
-		if _, dup := t.Server(v); dup {
-			return fail("server %q declared twice", v)
+		if old, dup := t.sameHost(v); dup {
+			return fail("server %q declared twice (as %q too: host names are not case-sensitive)", v, old.Name)
 		}
 		s := Server{Name: v, Options: opts, Line: st.line,
 			IPAddress: opts["ipaddress"], Role: opts["role"], ClusterIPAddress: opts["cluster_ipaddress"]}
@@ -329,4 +329,15 @@ func (t *Topology) validate(needVIP bool) error {
 		return &TopologyError{Msg: "HA topology has no backend_vip"}
 	}
 	return nil
+}
+
+// sameHost returns the server whose name is name's host, in any case:
+// DNS names BE1 and be1 one machine.
+func (t Topology) sameHost(name string) (Server, bool) {
+	for _, s := range t.Servers {
+		if strings.EqualFold(s.Name, name) {
+			return s, true
+		}
+	}
+	return Server{}, false
 }

@@ -101,6 +101,7 @@ func TestParseTopologyErrors(t *testing.T) {
 		{"no role", "topology \"ha\"\nserver \"x\", :ipaddress => \"1.2.3.4\"\n", 2, "no :role"},
 		{"frontend bootstrap", "topology \"ha\"\nserver \"x\", :role => \"frontend\", :bootstrap => true\n", 2, "only a back end"},
 		{"duplicate server", "topology \"tier\"\n" + be1 + be1, 3, "declared twice"},
+		{"duplicate server in another case", "topology \"tier\"\n" + be1 + strings.Replace(be1, "be1", "BE1", 1), 3, "declared twice"},
 		{"interpolation", "topology \"tier\"\nserver \"#{host}\", :role => \"backend\"\n", 2, "interpolation"},
 		{"ruby code", "topology \"tier\"\nserver ENV['HOST'], :role => \"backend\"\n", 2, "cannot read value"},
 		{"bad bootstrap", "topology \"tier\"\nserver \"x\", :role => \"backend\", :bootstrap => \"yes\"\n", 2, ":bootstrap must be true or false"},
