@@ -74,6 +74,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/chefha/chefha/cluster"
@@ -91,16 +92,23 @@ func main() {
 	defer cancel()
 	stop := make(chan struct{})
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt)
-	go func() {
-		<-sigs
-		close(stop)
-		fmt.Fprintln(os.Stderr, "\ninterrupt: the running command finishes, then the run stops (Ctrl-C again to stop waiting now)")
-		<-sigs
-		fmt.Fprintln(os.Stderr, "\ninterrupt: no longer waiting; a package install or migration in progress goes on, detached, on its node")
-		cancel()
-	}()
+	// SIGTERM (systemd, kill, a CI runner's timeout) as Ctrl-C: the run
+	// stops between two actions, says so in its outcome and gives its
+	// locks back; exiting 143 at once left them held.
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go stopOnSignals(sigs, stop, cancel, os.Stderr)
 	os.Exit(run(ctx, stop, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// stopOnSignals turns the first signal into a stop between two actions,
+// and the second into no longer waiting.
+func stopOnSignals(sigs <-chan os.Signal, stop chan<- struct{}, cancel func(), stderr io.Writer) {
+	sig := <-sigs
+	close(stop)
+	fmt.Fprintf(stderr, "\n%s: the running command finishes, then the run stops (Ctrl-C again to stop waiting now)\n", sig)
+	sig = <-sigs
+	fmt.Fprintf(stderr, "\n%s: no longer waiting; a package install or migration in progress goes on, detached, on its node\n", sig)
+	cancel()
 }
 
 type list []string
@@ -311,8 +319,12 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 			jrnl = upgrade.MirrorJournal{jrnl, upgrade.NodeJournal{Node: n, Path: path}}
 		}
 	}
-	if _, err := jrnl.Load(ctx); err == nil && *apply && !*resume {
-		return usage(fmt.Errorf("the journal %s holds a run that stopped part-way. Run again with -resume to continue it (the plan is rebuilt and checked against it), or move the journal away to start over", jrnl))
+	if rec, err := jrnl.Load(ctx); err == nil && *apply && !*resume {
+		err := fmt.Errorf("the journal %s holds a run that stopped part-way. Run again with -resume to continue it (the plan is rebuilt and checked against it), or move the journal away to start over", jrnl)
+		if rec.Finished() {
+			err = fmt.Errorf("the journal %s holds a finished run: move it away (keep it: it is that run's record) to start another", jrnl)
+		}
+		return o.refused("journal-present", err)
 	}
 	if !*apply {
 		opts = append(opts, upgrade.WithDryRun())

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -269,6 +271,21 @@ func TestNamedClusterLikePreflight(t *testing.T) {
 	require.Equal(t, 0, code, "%s\n%s", s, errs)
 	assert.Regexp(t, `frontends \(fe1\.chefha\.test\) from hop1/stop-frontends until hop1/start-all, [0-9.]+m?s in the\s+rehearsal`, s)
 
+	// A journal already there: refused before anything runs, with an
+	// outcome line in JSON too; a finished run's journal is called one.
+	p := upgrade.Plan{Phase: upgrade.PhaseUpgrade, From: "1.4.6", To: "11.1.8", Steps: []upgrade.Step{{ID: "hop1/backup"}}}
+	done := upgrade.Record{Format: upgrade.JournalFormat, PlanHash: p.Hash(), Plan: p, Steps: map[string]upgrade.StepRecord{"hop1/backup": {}}}
+	require.NoError(t, upgrade.FileJournal{Path: dir + "/old.json"}.Save(context.Background(), done))
+	code, s, errs = runArgs(t, "-config", rb, "-ssh-config", conf, "-package", pkg, "-backup-waived", "test", "-journal", dir+"/old.json", "-apply", "-o", "json")
+	require.Equal(t, 2, code, "%s\n%s", s, errs)
+	assert.Contains(t, errs, "holds a finished run: move it away")
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	var last upgrade.Event
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &last))
+	assert.Equal(t, upgrade.OutcomeRefused, last.Outcome)
+	require.NotNil(t, last.Error)
+	assert.Equal(t, "journal-present", last.Error.Type)
+
 	// -hosts names the same servers, reached by name through the SSH config.
 	hosts := "be1.chefha.test=backend:bootstrap,be2.chefha.test=backend,fe1.chefha.test=frontend"
 	code, s, errs = runArgs(t, "-hosts", hosts, "-ssh-config", conf, "-package", pkg, "-backup-waived", "test", "-journal", dir+"/j.json", "-o", "json")
@@ -328,4 +345,38 @@ func TestReportForTheChangeBoard(t *testing.T) {
 	st, err := os.Stat(dir)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm())
+}
+
+// SIGTERM stops a run as Ctrl-C does: first between two actions, then
+// no longer waiting.
+func TestSIGTERMStopsTheRunAsCtrlCDoes(t *testing.T) {
+	sigs := make(chan os.Signal, 2)
+	stop := make(chan struct{})
+	cancelled := make(chan struct{})
+	var stderr syncWriter
+	go stopOnSignals(sigs, stop, func() { close(cancelled) }, &stderr)
+	sigs <- syscall.SIGTERM
+	<-stop
+	sigs <- syscall.SIGTERM
+	<-cancelled
+	assert.Contains(t, stderr.String(), "terminated: the running command finishes, then the run stops")
+	assert.Contains(t, stderr.String(), "terminated: no longer waiting")
+}
+
+// syncWriter is a strings.Builder safe for a writer and a reader.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }

@@ -65,6 +65,18 @@ func (o *output) event(all bool) func(upgrade.Event) {
 }
 
 // plan prints the plan in the format asked for.
+// refused ends a run that main refuses before the runner starts: the
+// message on stderr and, with -o json, an outcome line as the runner's
+// refusals have, so that a program reading the events always gets one.
+func (o *output) refused(typ string, err error) int {
+	fmt.Fprintln(o.stderr, "upgrade:", termsafe.String(err.Error()))
+	if o.format == "json" {
+		o.json(upgrade.Event{Kind: upgrade.EventOutcome, Outcome: upgrade.OutcomeRefused, Message: err.Error(),
+			Elapsed: time.Since(o.start), Error: &upgrade.EventError{Type: typ, Message: err.Error()}})
+	}
+	return exitUsage
+}
+
 func (o *output) plan(v upgrade.PlanView) int {
 	var err error
 	switch o.format {
