@@ -50,7 +50,8 @@ type Replica struct {
 
 // New builds a replica of the cluster src describes and starts it on
 // o.Target. Close it when done: that stops it and removes its private
-// directory, the copy of /etc/opscode with it.
+// directory, the copy of /etc/opscode with it. The directories of
+// replicas whose process died without Close are removed first.
 func New(ctx context.Context, src Source, o Options) (*Replica, error) {
 	if o.Target == nil {
 		o.Target = Simulation{}
@@ -59,11 +60,16 @@ func New(ctx context.Context, src Source, o Options) (*Replica, error) {
 	if base == "" {
 		base = memoryDir()
 	}
+	removeLeftovers(base)
 	dir, err := os.MkdirTemp(base, "chefha-replica-")
 	if err != nil {
 		return nil, fmt.Errorf("replica: %w", err)
 	}
 	r := &Replica{dir: dir}
+	if err := claim(dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("replica: %w", err)
+	}
 	ok := false
 	defer func() {
 		if !ok {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -342,5 +343,38 @@ func TestReplicaRefuses(t *testing.T) {
 	r, err := replica.New(ctx, replica.Source{Facts: facts}, replica.Options{Dir: t.TempDir()})
 	require.NoError(t, err, "the facts as gathered make one")
 	assert.Contains(t, strings.Join(r.Report.NotReproduced, "\n"), "/etc/opscode was not copied")
+	require.NoError(t, r.Close())
+}
+
+// A replica killed before Close (SIGKILL, a crash) leaves production's
+// /etc/opscode in its directory: the next replica removes it, and leaves
+// alone a live replica's directory and one whose owner is not known.
+func TestLeftoversOfDeadReplicasAreRemoved(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	dead := exec.Command("true")
+	require.NoError(t, dead.Run())
+	write := func(name, owner string) string {
+		d := filepath.Join(base, name)
+		require.NoError(t, os.MkdirAll(filepath.Join(d, "etc-opscode"), 0o700))
+		require.NoError(t, os.WriteFile(filepath.Join(d, "etc-opscode", "pivotal.pem"), []byte("FAKE KEY\n"), 0o600))
+		if owner != "" {
+			require.NoError(t, os.WriteFile(filepath.Join(d, "owner"), []byte(owner), 0o600))
+		}
+		return d
+	}
+	gone := write("chefha-replica-1", fmt.Sprintf("%d 1\n", dead.Process.Pid))
+	unknown := write("chefha-replica-2", "")
+	p := newProduction(t, clustertest.Options{Version: "1.4.6", Frontends: 1})
+	r, _, _ := p.replicate(t, replica.Options{Dir: base})
+	_, err := os.Stat(gone)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "the dead replica's copy of /etc/opscode is gone")
+	_, err = os.Stat(unknown)
+	assert.NoError(t, err, "a directory of unknown owner stays")
+
+	// A second replica beside the first, live one leaves it in place.
+	p.replicate(t, replica.Options{Dir: base})
+	dirs, _ := filepath.Glob(filepath.Join(base, "chefha-replica-*"))
+	assert.Len(t, dirs, 3, "the two live replicas' and the unknown one")
 	require.NoError(t, r.Close())
 }
