@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/chefha/chefha/internal/proc"
 )
 
 // ownerFile, in a replica's private directory, names the process that
@@ -16,7 +18,7 @@ const ownerFile = "owner"
 // claim writes the owner file of dir for this process.
 func claim(dir string) error {
 	pid := os.Getpid()
-	return os.WriteFile(filepath.Join(dir, ownerFile), []byte(fmt.Sprintf("%d %s\n", pid, processStart(pid))), 0o600)
+	return os.WriteFile(filepath.Join(dir, ownerFile), []byte(fmt.Sprintf("%d %s\n", pid, proc.Start(pid))), 0o600)
 }
 
 // removeLeftovers removes the private directories under base of replicas
@@ -40,7 +42,7 @@ func removeLeftovers(base string) []string {
 		if err != nil || pid <= 0 {
 			continue
 		}
-		if start := processStart(pid); start != "" && start == f[1] {
+		if start := proc.Start(pid); start != "" && start == f[1] {
 			continue // its process still runs
 		}
 		if os.RemoveAll(d) == nil {
@@ -48,20 +50,4 @@ func removeLeftovers(base string) []string {
 		}
 	}
 	return removed
-}
-
-// processStart is a process's start time in clock ticks since boot, ""
-// when it does not run (or /proc cannot tell).
-func processStart(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		if f := strings.Fields(s[i+1:]); len(f) > 19 {
-			return f[19]
-		}
-	}
-	return ""
 }

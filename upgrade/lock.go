@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/internal/proc"
 )
 
 // LockPath is the per-node lock directory that keeps two runners apart.
@@ -55,24 +56,8 @@ func newLockOwner(plan string, now time.Time) LockOwner {
 	host, _ := os.Hostname()
 	nonce := make([]byte, 8)
 	rand.Read(nonce)
-	return LockOwner{Host: host, PID: os.Getpid(), PIDStart: processStart(os.Getpid()), Machine: thisMachine(), Nonce: hex.EncodeToString(nonce),
+	return LockOwner{Host: host, PID: os.Getpid(), PIDStart: proc.Start(os.Getpid()), Machine: thisMachine(), Nonce: hex.EncodeToString(nonce),
 		Since: now.UTC(), Heartbeat: now.UTC(), Plan: plan}
-}
-
-// processStart is a process's start time in clock ticks since boot
-// (/proc/PID/stat field 22), "" where /proc cannot tell.
-func processStart(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		if f := strings.Fields(s[i+1:]); len(f) > 19 {
-			return f[19]
-		}
-	}
-	return ""
 }
 
 // thisMachine identifies the machine, boot and PID namespace this process
@@ -94,7 +79,7 @@ func thisMachine() string {
 // older than LockStale is a dead run's, whatever any clock says).
 func (o LockOwner) alive(age time.Duration) bool {
 	if m := thisMachine(); m != "" && o.Machine == m {
-		return o.PID > 0 && processStart(o.PID) != "" && processStart(o.PID) == o.PIDStart
+		return o.PID > 0 && proc.Start(o.PID) != "" && proc.Start(o.PID) == o.PIDStart
 	}
 	return age < LockStale
 }
