@@ -46,6 +46,8 @@ type Replica struct {
 	Report Report
 	dir    string
 	inst   Instance
+	// source is the production cluster copied (upgrade.ClusterDigest).
+	source string
 }
 
 // New builds a replica of the cluster src describes and starts it on
@@ -65,7 +67,7 @@ func New(ctx context.Context, src Source, o Options) (*Replica, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replica: %w", err)
 	}
-	r := &Replica{dir: dir}
+	r := &Replica{dir: dir, source: upgrade.ClusterDigest(src.Facts)}
 	if err := claim(dir); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("replica: %w", err)
@@ -199,6 +201,7 @@ func (r *Replica) Rehearse(ctx context.Context, plan upgrade.Plan, opts ...upgra
 		return rh, err
 	}
 	rh.NotReproduced = append([]string{}, r.Report.NotReproduced...)
+	rh.Cluster = r.source
 	return rh, nil
 }
 

@@ -2,12 +2,17 @@ package upgrade
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/chefha/chefha/cluster"
@@ -29,6 +34,10 @@ type Rehearsal struct {
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
 	Passed   bool      `json:"passed"`
+	// Cluster is the production cluster the replica copied
+	// (ClusterDigest of its facts): a passed rehearsal counts for that
+	// cluster only, not for another with the same host names.
+	Cluster string `json:"cluster,omitempty"`
 	// StoppedAt and Error say where and why a rehearsal that did not pass
 	// stopped.
 	StoppedAt string `json:"stopped_at,omitempty"`
@@ -120,19 +129,49 @@ func LoadRehearsal(dir, hash string) (Rehearsal, error) {
 type NotRehearsedError struct {
 	PlanHash string
 	Dir      string
+	// Why says why a passed rehearsal of the plan does not count: another
+	// cluster's, or too old.
+	Why string
 	// Last is the last rehearsal of this plan, if one ran and failed.
 	Last *Rehearsal
 }
 
 func (e *NotRehearsedError) Error() string {
+	if e.Why != "" {
+		return fmt.Sprintf("plan %s: its passed rehearsal does not count: %s; rehearse it again, or go on without a rehearsal only by saying so explicitly", e.PlanHash, e.Why)
+	}
 	if e.Last != nil {
 		return fmt.Sprintf("plan %s: its rehearsal on a replica did not pass (stopped at %s: %s); rehearse again once fixed, or go on without a passed rehearsal only by saying so explicitly", e.PlanHash, e.Last.StoppedAt, e.Last.Error)
 	}
 	return fmt.Sprintf("plan %s was not rehearsed on a replica of this cluster (no record in %s): the runbook wants every upgrade run on a copy first; rehearse it, or go on without a rehearsal only by saying so explicitly", e.PlanHash, e.Dir)
 }
 
-// checkRehearsed refuses a real run without a passed rehearsal of its plan.
-func (o options) checkRehearsed(p Plan) error {
+// RehearsalMaxAge is how long a passed rehearsal counts: a cluster's
+// state drifts, and an old rehearsal proves little about it now.
+const RehearsalMaxAge = 7 * 24 * time.Hour
+
+// ClusterDigest identifies a cluster by its facts: every node's name and
+// the SHA-256 of each file of its /etc/opscode, which holds the cluster's
+// own keys and secrets, so two clusters with the same host names differ
+// (the files each reconfigure rewrites left out).
+func ClusterDigest(f Facts) string {
+	h := sha256.New()
+	nodes := slices.Clone(f.Nodes)
+	slices.SortFunc(nodes, func(a, b NodeFacts) int { return strings.Compare(a.Node, b.Node) })
+	for _, n := range nodes {
+		sums := n.EtcSums()
+		for _, p := range slices.Sorted(maps.Keys(sums)) {
+			if !slices.Contains(regenerated, p) {
+				fmt.Fprintf(h, "%s %s %s\n", n.Node, p, sums[p])
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// checkRehearsed refuses a real run without a passed rehearsal of its
+// plan, on this cluster, recent enough.
+func (o options) checkRehearsed(p Plan, f Facts, now time.Time) error {
 	if o.rehearsals == "" || o.unrehearsed || o.dryRun {
 		return nil
 	}
@@ -144,6 +183,10 @@ func (o options) checkRehearsed(p Plan) error {
 		return err
 	case !r.Passed:
 		return &NotRehearsedError{PlanHash: p.Hash(), Dir: o.rehearsals, Last: &r}
+	case r.Cluster != ClusterDigest(f):
+		return &NotRehearsedError{PlanHash: p.Hash(), Dir: o.rehearsals, Why: "it was rehearsed on a replica of another cluster, or this cluster's /etc/opscode changed since"}
+	case now.Sub(r.Finished) > RehearsalMaxAge:
+		return &NotRehearsedError{PlanHash: p.Hash(), Dir: o.rehearsals, Why: fmt.Sprintf("it passed %s ago, more than the %s a rehearsal counts", now.Sub(r.Finished).Round(time.Hour), RehearsalMaxAge)}
 	}
 	return nil
 }
@@ -162,7 +205,10 @@ func (e *ReplicaMismatchError) Error() string {
 // Rehearse runs the upgrade the options describe on a replica, to the end
 // (in a journal of its own, held in memory), and says how it went. want is
 // production's plan: the replica must give the very same plan, or the
-// rehearsal would prove nothing (*ReplicaMismatchError).
+// rehearsal would prove nothing (*ReplicaMismatchError). The caller sets
+// the result's Cluster to the production cluster the replica copied
+// (ClusterDigest of its facts), as package replica does: a record without
+// it counts for no cluster.
 func Rehearse(ctx context.Context, replica *cluster.Cluster, want Plan, opts ...Option) (Rehearsal, error) {
 	var events []Event
 	caller := buildOptions(opts).onEvent

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/upgrade"
@@ -60,6 +61,26 @@ func TestRehearsalGatesTheRealRun(t *testing.T) {
 	var text strings.Builder
 	require.NoError(t, view.WriteText(&text, 120))
 	assert.Contains(t, text.String(), "in the rehearsal:")
+	// A rehearsal counts for the cluster it copied, while it is recent:
+	// one recorded for another cluster with the same host names (here the
+	// replica itself), or too old, does not.
+	for why, edit := range map[string]func(*upgrade.Rehearsal){
+		"another cluster": func(r *upgrade.Rehearsal) {
+			// Simulated clusters share their keys; a real one has its own.
+			require.NoError(t, replica.sim.Plant(clustertest.File("be1.chefha.test", "/etc/opscode/pivotal.pem", "another cluster's key\n", 0o600)))
+			r.Cluster = upgrade.ClusterDigest(upgrade.Gather(context.Background(), replica.cl))
+		},
+		"more than": func(r *upgrade.Rehearsal) { r.Finished = time.Now().Add(-upgrade.RehearsalMaxAge - time.Hour) },
+	} {
+		bad := rh
+		bad.Cluster = upgrade.ClusterDigest(facts)
+		edit(&bad)
+		require.NoError(t, upgrade.SaveRehearsal(dir, bad))
+		err := prod.runner("11.1.8", nil, upgrade.WithRehearsals(dir)).Run(context.Background())
+		require.ErrorAs(t, err, &nr, why)
+		assert.Contains(t, err.Error(), why)
+	}
+	rh.Cluster = upgrade.ClusterDigest(facts) // what package replica records
 	require.NoError(t, upgrade.SaveRehearsal(dir, rh))
 	require.NoError(t, prod.runner("11.1.8", nil, upgrade.WithRehearsals(dir)).Run(context.Background()))
 	prod.assertUpgraded(t, "11.1.8", "1.13")

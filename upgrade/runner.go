@@ -247,7 +247,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 	if err := r.reconcile(ctx, p); err != nil {
 		return err
 	}
-	if err := r.o.checkRehearsed(plan); err != nil {
+	if err := r.o.checkRehearsed(plan, p.facts, time.Now()); err != nil {
 		return err
 	}
 	start, err := r.startIndex(ctx, p)
