@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/chefha/chefha/internal/atomicfile"
 )
@@ -106,16 +107,40 @@ func WritePrivate(path, what string, data []byte) error {
 // others can write to (unless it is sticky, like /tmp): what chefha keeps
 // there could be read or replaced.
 func CheckPrivate(path, what string) error {
-	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-		return &ModeError{What: what, Path: path, Mode: st.Mode(),
-			Why: "it holds node data that other users could read or change",
-			Fix: "chmod 600 " + ShellQuote(path)}
+	if st, err := os.Stat(path); err == nil {
+		if st.Mode().Perm()&0o077 != 0 {
+			return &ModeError{What: what, Path: path, Mode: st.Mode(),
+				Why: "it holds node data that other users could read or change",
+				Fix: "chmod 600 " + ShellQuote(path)}
+		}
+		if uid, other := otherOwner(st); other {
+			return &ModeError{What: what, Path: path, Mode: st.Mode(),
+				Why: fmt.Sprintf("it belongs to uid %d, who can read and change it whatever its mode", uid),
+				Fix: "chown " + fmt.Sprint(os.Getuid()) + " " + ShellQuote(path) + ", or choose another path"}
+		}
 	}
 	dir := filepath.Dir(path)
-	if st, err := os.Stat(dir); err == nil && st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0 {
-		return &ModeError{What: what + " directory", Path: dir, Mode: st.Mode(),
-			Why: "other users could replace the " + what + " in it",
-			Fix: "chmod go-w " + ShellQuote(dir) + ", or choose another directory"}
+	if st, err := os.Stat(dir); err == nil {
+		if st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0 {
+			return &ModeError{What: what + " directory", Path: dir, Mode: st.Mode(),
+				Why: "other users could replace the " + what + " in it",
+				Fix: "chmod go-w " + ShellQuote(dir) + ", or choose another directory"}
+		}
+		if uid, other := otherOwner(st); other && st.Mode()&fs.ModeSticky == 0 {
+			return &ModeError{What: what + " directory", Path: dir, Mode: st.Mode(),
+				Why: fmt.Sprintf("it belongs to uid %d, who could replace the %s in it", uid, what),
+				Fix: "choose a directory of your own"}
+		}
 	}
 	return nil
+}
+
+// otherOwner reports a file owned by neither this user nor root: its
+// owner can change its mode, and its content, whatever the mode says.
+func otherOwner(st fs.FileInfo) (uint32, bool) {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return sys.Uid, sys.Uid != uint32(os.Getuid()) && sys.Uid != 0
 }
