@@ -216,16 +216,9 @@ func Leftovers(ps []Process, root string) []Process {
 // Supervised reports whether a runsvdir's runsv supervises service (a
 // runsv with that argument whose parent is a runsvdir).
 func Supervised(ps []Process, service string) bool {
-	parents := map[int]Process{}
-	for _, p := range ps {
-		parents[p.PID] = p
-	}
-	for _, p := range ps {
-		argv := p.Argv()
-		if p.Name() != "runsv" || len(argv) < 2 || argv[1] != service || strings.HasPrefix(p.Stat, "Z") {
-			continue
-		}
-		if parent, ok := parents[p.PPID]; ok && parent.Name() == "runsvdir" {
+	under, _ := runsvByParent(ps)
+	for _, p := range under {
+		if a := p.Argv(); len(a) > 1 && a[1] == service {
 			return true
 		}
 	}
@@ -239,19 +232,27 @@ func Supervised(ps []Process, service string) bool {
 // same moment, then tells some of them "down" (sv stop), and a runsv told
 // down after exit waits for ever, holding its service's supervise/lock.
 func OrphanRunsv(ps []Process) []Process {
+	_, orphans := runsvByParent(ps)
+	return orphans
+}
+
+// runsvByParent splits the live runsv processes into those a runsvdir
+// started and those whose parent is no runsvdir; a runsv whose parent is
+// not known (no PPID column) is in neither.
+func runsvByParent(ps []Process) (underRunsvdir, orphans []Process) {
 	parents := map[int]Process{}
 	for _, p := range ps {
 		parents[p.PID] = p
 	}
-	var out []Process
 	for _, p := range ps {
 		if p.Name() != "runsv" || p.PPID == 0 || strings.HasPrefix(p.Stat, "Z") {
 			continue
 		}
 		if parent, ok := parents[p.PPID]; ok && parent.Name() == "runsvdir" {
-			continue
+			underRunsvdir = append(underRunsvdir, p)
+		} else {
+			orphans = append(orphans, p)
 		}
-		out = append(out, p)
 	}
-	return out
+	return underRunsvdir, orphans
 }
