@@ -289,3 +289,26 @@ func (l *locks) release(ctx context.Context) error {
 	l.held = nil
 	return errors.Join(errs...)
 }
+
+// heartbeat renews the locks until stopped, so another machine can tell a
+// live run from a dead one.
+func (r *Runner) heartbeat(ctx context.Context, l *locks) func() {
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-time.After(LockHeartbeat):
+				var lost *LockLostError
+				if err := l.renew(ctx, time.Now()); errors.As(err, &lost) {
+					err := error(lost)
+					r.lost.Store(&err)
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}

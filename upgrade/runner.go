@@ -439,26 +439,3 @@ type PanicError struct {
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("the run stopped on a panic: %v (run again to resume from the journal; the stack is in PanicError.Stack)", e.Value)
 }
-
-// heartbeat renews the locks until stopped, so another machine can tell a
-// live run from a dead one.
-func (r *Runner) heartbeat(ctx context.Context, l *locks) func() {
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-time.After(LockHeartbeat):
-				var lost *LockLostError
-				if err := l.renew(ctx, time.Now()); errors.As(err, &lost) {
-					err := error(lost)
-					r.lost.Store(&err)
-				}
-			}
-		}
-	}()
-	return func() { close(done) }
-}
