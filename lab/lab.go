@@ -112,7 +112,8 @@ func each(nodes []*Node, f func(i int, n *Node) error) error {
 // Start builds a lab cluster as a fresh HA install of spec.Version (every
 // node's reconfigure run by the model, the bootstrap's first so that its
 // keepalived wins the first election), waits until the bootstrap is
-// keepalived master and the secondary backup, and plants spec.Knobs. It
+// keepalived master and the secondary backup with no transition left to
+// run on either, and plants spec.Knobs. It
 // waits for each of these as long as ctx allows (three minutes when ctx
 // has no deadline): on a loaded machine the real programs are slow, not
 // broken. On error everything made so far is removed.
@@ -245,10 +246,10 @@ func (l *Lab) install(ctx context.Context) error {
 	if err := reconfigure(1, l.Nodes[1]); err != nil {
 		return err
 	}
-	if err := l.waitStatus(ctx, l.Nodes[0], keepalived.CurrentStatusPath, "master"); err != nil {
+	if err := l.waitSettled(ctx, l.Nodes[0], keepalived.Master); err != nil {
 		return err
 	}
-	return l.waitStatus(ctx, l.Nodes[1], keepalived.CurrentStatusPath, "backup")
+	return l.waitSettled(ctx, l.Nodes[1], keepalived.Backup)
 }
 
 // hostPrep makes the mount points and the opscode user the nodes need.

@@ -1,0 +1,112 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/chefha/chefha/internal/ecmodel"
+	"github.com/chefha/chefha/keepalived"
+)
+
+// waitSettled waits until a back end's keepalived holds want and its
+// notify script has finished with it. A status file that says want is not
+// enough: a fresh install's reconfigure restarts keepalived (the
+// template's delayed :restart), and every start and stop runs cluster.sh
+// once more, so a current_cluster_status written by the first run may be
+// rewritten by a transition that starts a moment later. Settled is: the
+// keepalived that runs now has entered want, no cluster.sh runs on the
+// node, the transition lock is gone and current = requested = want, twice
+// in a row.
+func (l *Lab) waitSettled(ctx context.Context, n *Node, want keepalived.Status) error {
+	start, quiet := time.Now(), 0
+	for {
+		why := n.unsettled(want)
+		if why == "" {
+			if quiet++; quiet == 2 {
+				return nil
+			}
+		} else {
+			quiet = 0
+		}
+		if ctx.Err() != nil {
+			log, _ := os.ReadFile(n.Root(keepalived.ClusterLogPath))
+			return fmt.Errorf("lab: %s's keepalived did not settle as %s in %s (%s): %w; its cluster.log:\n%s", n.Name, want,
+				time.Since(start).Round(time.Millisecond), why, ctx.Err(), log)
+		}
+		sleep(ctx, 100*time.Millisecond)
+	}
+}
+
+// unsettled says why a back end is not settled as want, or "".
+func (n *Node) unsettled(want keepalived.Status) string {
+	if s := keepalivedState(n); s != want {
+		return fmt.Sprintf("keepalived's state since its start: %q", s)
+	}
+	if pid := n.notifyRunning(); pid != 0 {
+		return fmt.Sprintf("cluster.sh runs (pid %d)", pid)
+	}
+	if _, err := os.Stat(n.Root(keepalived.LockPath)); err == nil {
+		return "the transition lock is held"
+	}
+	for _, f := range []string{keepalived.RequestedPath, keepalived.CurrentStatusPath} {
+		b, _ := os.ReadFile(n.Root(f))
+		if got := strings.TrimSpace(string(b)); got != string(want) {
+			return fmt.Sprintf("%s is %q", filepath.Base(f), got)
+		}
+	}
+	return ""
+}
+
+// enteredState is keepalived's log line for a state it enters (keepalived
+// 2.x: "(PC_VI) Entering BACKUP STATE (init)", "… Entering MASTER STATE").
+var enteredState = regexp.MustCompile(`Entering ([A-Z]+) STATE`)
+
+// keepalivedState is the last state the running keepalived logged it
+// entered (the part of its log after its last start), lower case, or "".
+func keepalivedState(n *Node) keepalived.Status {
+	b, _ := os.ReadFile(n.Root(filepath.Join(ecmodel.LogDir, "keepalived", "current")))
+	if i := bytes.LastIndex(b, []byte("Starting Keepalived")); i >= 0 {
+		b = b[i:]
+	} else {
+		return ""
+	}
+	m := enteredState.FindAllSubmatch(b, -1)
+	if len(m) == 0 {
+		return ""
+	}
+	return keepalived.Status(strings.ToLower(string(m[len(m)-1][1])))
+}
+
+// notifyRunning is the host PID of a cluster.sh that runs on the node, or
+// 0: a process in the node's PID namespace whose command line names the
+// script or the program it hands the transition to.
+func (n *Node) notifyRunning() int {
+	pid1, err := n.pid1()
+	if err != nil {
+		return 0
+	}
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid1))
+	if err != nil {
+		return 0
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/ns/pid")
+	for _, p := range procs {
+		if l, err := os.Readlink(p); err != nil || l != ns {
+			continue
+		}
+		dir := filepath.Dir(filepath.Dir(p))
+		cmd, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+		if bytes.Contains(cmd, []byte(keepalived.ClusterShPath)) || bytes.Contains(cmd, []byte(ecmodel.ClusterShProgram)) {
+			var pid int
+			fmt.Sscan(filepath.Base(dir), &pid)
+			return pid
+		}
+	}
+	return 0
+}
