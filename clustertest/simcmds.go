@@ -97,7 +97,10 @@ func (n *Node) ps(argv []string, e shellIO) int {
 // kill -SIGNAL -- PID… ends the stray processes (AddProcess) it names;
 // kill exits 1 when a pid runs no process. The simulation's own runsvdir,
 // runsv, svlogd and service rows follow its jobs and services, which
-// initctl and sv change.
+// initctl and sv change. A stray runsv NAME held NAME's supervise
+// directory: ending it stops NAME (runsv takes its service down before
+// it exits, on TERM as on KILL's lost pipe), and a running runsvdir's own
+// runsv then starts it again unless it has a down file.
 func (n *Node) kill(argv []string, e shellIO) int {
 	if len(argv) < 4 || !strings.HasPrefix(argv[1], "-") || argv[2] != "--" {
 		return notEmulated(argv, e)
@@ -111,9 +114,26 @@ func (n *Node) kill(argv []string, e shellIO) int {
 			status = 1
 			continue
 		}
+		if name, ok := strings.CutPrefix(n.procs[i], "runsv "); ok {
+			n.orphanGone(name)
+		}
 		n.procs[i] = "" // gone; the others keep their pids
 	}
 	return status
+}
+
+// orphanGone is a stray runsv of service name ending (kill).
+func (n *Node) orphanGone(name string) {
+	s, ok := n.svcs[name]
+	if !ok || !s.up {
+		return
+	}
+	s.up, s.since = false, n.Now()
+	n.serviceChanged(name, false)
+	if len(n.jobs) > 0 && n.normallyUp(name) {
+		s.up, s.pid = true, n.pid()
+		n.serviceChanged(name, true)
+	}
 }
 
 // stat -c FORMAT PATH…, for the formats chefha uses (runit.StatFormat).

@@ -93,7 +93,7 @@ func (a Action) String() string {
 	case ActCheckRunit:
 		return fmt.Sprintf("%s: check runsvdir and leftover processes", a.Node)
 	case ActOrphansGone:
-		return fmt.Sprintf("%s: make sure no runsv of the stopped job remains (any left gets TERM, then KILL after %s)", a.Node, RunitDrain)
+		return fmt.Sprintf("%s: make sure no runsv of the stopped job remains (any left gets TERM, then KILL after %s; a service one ran that is down then is started again, on a back end only when it is the keepalived master)", a.Node, RunitDrain)
 	case ActRunitGone:
 		return fmt.Sprintf("%s: make sure no runsvdir, runsv, svlogd or unsupervised service remains (what is left after %s gets TERM, then KILL)", a.Node, RunitDrain)
 	case ActPostflight:

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/issue"
-	"github.com/chefha/chefha/runit"
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/migration"
@@ -156,11 +155,7 @@ func (r *Runner) act(ctx context.Context, step Step, a Action) error {
 		_, err := r.clearRunit(ctx, step, a.Node, leftovers, RunitDrain)
 		return err
 	case ActOrphansGone:
-		orphans, err := r.clearRunit(ctx, step, a.Node, runit.OrphanRunsv, 0)
-		if err != nil || len(orphans) == 0 {
-			return err
-		}
-		return r.resupervised(ctx, a.Node, orphans)
+		return r.clearOrphans(ctx, step, a.Node)
 	case ActPostflight:
 		return r.postflight(ctx, step)
 	case ActConfirm:

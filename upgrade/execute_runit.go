@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/runit"
 )
 
@@ -101,6 +102,97 @@ func (r *Runner) clearRunit(ctx context.Context, step Step, node string, find fu
 		case <-r.clock().After(time.Second):
 		}
 	}
+}
+
+// clearOrphans makes sure no runsv that no runsvdir supervises is left on
+// node, then puts back what that took down. A runsv told TERM stops its
+// service before it exits (runit 2.1.2 runsv.c: TERM is control "x",
+// which sends the service TERM), and the new runsvdir's runsv leaves an
+// HA service down (its down file, keepalive_me): on the keepalived master,
+// which runs no transition to start it, it would stay down for good. So
+// each service that ran under an orphan and is down once supervised again
+// is started, except on a back end that is not the master: cluster.sh
+// starts HA services there when it becomes master, and never chefha.
+func (r *Runner) clearOrphans(ctx context.Context, step Step, node string) error {
+	n, err := r.node(node)
+	if err != nil {
+		return err
+	}
+	secs, err := readNode(ctx, n, "", "ps", "status")
+	if err != nil {
+		return err
+	}
+	before := NodeFacts{Node: node, Sections: secs}
+	ps, err := before.Processes()
+	if err != nil {
+		return err
+	}
+	if len(runit.OrphanRunsv(ps)) == 0 {
+		return nil
+	}
+	wasUp := map[string]bool{}
+	if svcs, err := before.Services(); err == nil {
+		for _, s := range svcs {
+			wasUp[s.Service] = s.State == runit.StateRun
+		}
+	}
+	orphans, err := r.clearRunit(ctx, step, node, runit.OrphanRunsv, 0)
+	if err != nil || len(orphans) == 0 {
+		return err
+	}
+	if err := r.resupervised(ctx, node, orphans); err != nil {
+		return err
+	}
+	var takenDown []string
+	for _, o := range orphans {
+		if argv := o.Argv(); len(argv) >= 2 && wasUp[argv[1]] {
+			takenDown = append(takenDown, argv[1])
+		}
+	}
+	if len(takenDown) == 0 {
+		return nil
+	}
+	return r.restartTakenDown(ctx, step, node, takenDown)
+}
+
+// restartTakenDown starts each of services that is not running on node,
+// unless node is a back end that is not the keepalived master.
+func (r *Runner) restartTakenDown(ctx context.Context, step Step, node string, services []string) error {
+	n, err := r.node(node)
+	if err != nil {
+		return err
+	}
+	secs, err := readNode(ctx, n, "", "status", "current")
+	if err != nil {
+		return err
+	}
+	after := NodeFacts{Node: node, Sections: secs}
+	svcs, err := after.Services()
+	if err != nil {
+		return err
+	}
+	var down []string
+	for _, s := range svcs {
+		if slices.Contains(services, s.Service) && s.State != runit.StateRun {
+			down = append(down, s.Service)
+		}
+	}
+	if len(down) == 0 {
+		return nil
+	}
+	if srv, ok := r.cluster.Topology.Server(node); ok && srv.IsBackend() {
+		if cur, _ := after.ok("current"); strings.TrimSpace(cur) != string(keepalived.Master) {
+			r.emit(Event{Kind: EventFinding, Step: step.ID, Node: node, Message: fmt.Sprintf(
+				"%s ran under an orphaned runsv and is down now; left down: %s is not the keepalived master (cluster.sh starts HA services on the master)", strings.Join(down, ", "), node)})
+			return nil
+		}
+	}
+	for _, s := range down {
+		if err := r.act(ctx, step, Action{Kind: ActRun, Node: node, Argv: ctl("start", s)}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // resupervised waits until the running runsvdir supervises again each

@@ -121,3 +121,28 @@ func TestGateRerunsAFailedMasterTransition(t *testing.T) {
 	assert.Contains(t, failed[0], "Cannot start")
 	e.assertUpgraded(t, "11.1.8", "1.13")
 }
+
+// A runsv of the old job left holding postgresql while it runs on the
+// master: the runner's TERM takes postgresql down with it (runsv stops
+// its service before it exits), the new job's runsv leaves it down (an
+// HA service's down file), and keepalived, master already, starts
+// nothing. The runner starts it again, on the master, and says so.
+func TestOrphanTakenDownIsStartedAgainOnTheMaster(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "1.4.6", 1)
+	planted := false
+	var starts []string
+	r := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventAction && !planted && ev.Node == e.sim.Bootstrap().Name && strings.Contains(ev.Message, "no runsv of the stopped job") {
+			planted = true
+			e.sim.Bootstrap().Lock(func(n *clustertest.Node) { require.NoError(t, n.AddProcess("runsv postgresql")) })
+		}
+		if ev.Kind == upgrade.EventAction && strings.Contains(ev.Message, "private-chef-ctl start postgresql") {
+			starts = append(starts, ev.Node+": "+ev.Message)
+		}
+	}))
+	require.NoError(t, r.Run(context.Background()))
+	require.True(t, planted)
+	require.Equal(t, []string{"be1.chefha.test: be1.chefha.test: env SVWAIT=30 private-chef-ctl start postgresql"}, starts)
+	e.assertUpgraded(t, "11.1.8", "1.13")
+}
