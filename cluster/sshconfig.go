@@ -19,6 +19,7 @@ import (
 // User, Port, IdentityFile, UserKnownHostsFile, StrictHostKeyChecking
 // (yes or accept-new; "no" is refused, use InsecureIgnoreHostKey knowingly)
 // and ProxyJump, whose hops are resolved through the same file and may chain.
+// A ProxyCommand is refused: it would be ignored.
 //
 // alias is a host name or an IP address, matched against the file's Host
 // lines; unlike ssh's command line it never carries a user@ or a :port
@@ -176,6 +177,11 @@ func resolveAlias(cfg *ssh_config.Config, file, user, host string, port, depth i
 		out.HostKeyPolicy = HostKeyAcceptNew
 	default:
 		return SSHConfig{}, fmt.Errorf("ssh config %s: Host %s: StrictHostKeyChecking %s is not honoured: chefha checks host keys (use yes or accept-new)", file, host, get("StrictHostKeyChecking"))
+	}
+	// A ProxyCommand ignored would connect straight to a host the file
+	// says to reach another way: past a bastion, or to a different host.
+	if v := get("ProxyCommand"); v != "" && !strings.EqualFold(v, "none") {
+		return bad(fmt.Errorf("ProxyCommand is not supported: chefha's SSH client runs no command to reach a host (say ProxyJump, which it follows, or ProxyCommand none)"))
 	}
 	if v := get("IdentityAgent"); v != "" && v != "SSH_AUTH_SOCK" {
 		if strings.EqualFold(v, "none") {

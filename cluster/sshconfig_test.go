@@ -158,6 +158,10 @@ Host bad-lone
   IdentityFile /keys/%
 Host bad-user
   HostName deploy@10.0.0.9
+Host bad-proxy
+  ProxyCommand ssh -W %h:%p bastion
+Host proxy-none
+  ProxyCommand none
 `), 0o600))
 	cfg, err := cluster.LoadSSHConfig(conf, "be1")
 	require.NoError(t, err)
@@ -187,6 +191,8 @@ Host bad-user
 	cfg, err = cluster.LoadSSHConfig(conf, "fe1")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"/keys/" + me + "-22"}, cfg.IdentityFiles, "%r is the local user and %p 22 when unset")
+	_, err = cluster.LoadSSHConfig(conf, "proxy-none")
+	assert.NoError(t, err, "ProxyCommand none says there is none")
 
 	for alias, msg := range map[string]string{
 		"bad-hostname": `HostName "%n.example.com": %n is not a token HostName takes`,
@@ -195,6 +201,7 @@ Host bad-user
 		"bad-jump":     "%d is not a token ProxyJump takes",
 		"bad-lone":     "lone %",
 		"bad-user":     `HostName "deploy@10.0.0.9" is not a host name`,
+		"bad-proxy":    "ProxyCommand is not supported",
 	} {
 		_, err := cluster.LoadSSHConfig(conf, alias)
 		assert.ErrorContains(t, err, msg, alias)
