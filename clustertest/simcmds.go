@@ -333,9 +333,9 @@ func (n *Node) test(argv []string, e shellIO) int {
 	return 0
 }
 
-// tail -n N FILE.
+// tail -n N FILE and tail -c N FILE.
 func (n *Node) tail(argv []string, e shellIO) int {
-	if len(argv) != 4 || argv[1] != "-n" {
+	if len(argv) != 4 || argv[1] != "-n" && argv[1] != "-c" {
 		return notEmulated(argv, e)
 	}
 	k, err := strconv.Atoi(argv[2])
@@ -346,6 +346,10 @@ func (n *Node) tail(argv []string, e shellIO) int {
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "tail: cannot open '%s' for reading: No such file or directory\n", argv[3])
 		return 1
+	}
+	if argv[1] == "-c" {
+		e.Stdout.Write(b[max(0, len(b)-k):])
+		return 0
 	}
 	lines := strings.SplitAfter(string(b), "\n")
 	if lines[len(lines)-1] == "" {

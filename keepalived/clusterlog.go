@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chefha/chefha/cluster"
 )
 
 // EventKind classifies a cluster.log message.
@@ -69,6 +71,24 @@ var messages = []struct {
 	{regexp.MustCompile(`^Attempting DRBD primary takeover - attempts left (\d+)$`), EventDRBDAttempt},
 	{regexp.MustCompile(`^DRBD primary takeover successful$`), EventDRBDTakeover},
 	{regexp.MustCompile(`^Mounting (.+)$`), EventMount},
+}
+
+// logTail is the command that reads the last LogTailBytes of a log.
+func logTail(path string) string {
+	return "tail -c " + strconv.Itoa(LogTailBytes) + " " + cluster.ShellQuote(path)
+}
+
+// ClusterLogTail is the command that reads the end of cluster.log; a read
+// of it goes to TrimClusterLogTail before ParseClusterLog.
+var ClusterLogTail = logTail(ClusterLogPath)
+
+// TrimClusterLogTail drops the part of a line a ClusterLogTail read may
+// start with: a read of LogTailBytes came from a longer file.
+func TrimClusterLogTail(out string) string {
+	if len(out) < LogTailBytes {
+		return out
+	}
+	return out[lineStart(out):]
 }
 
 // ParseClusterLog reads cluster.log. Every non-blank line must start with a

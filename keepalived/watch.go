@@ -19,11 +19,12 @@ const (
 	// DefaultWatchTimeout bounds one poll of both back ends. A node that
 	// does not answer in time is shown with its error; the stream goes on.
 	DefaultWatchTimeout = 10 * time.Second
-	// WatchLogWindow is how many lines of cluster.log each poll reads (`tail
-	// -n`). A transition writes about 40 (a line per HA service started or
-	// stopped), so a poll sees several transitions' worth; more than that
-	// between two polls is reported as a gap, never silently dropped.
-	WatchLogWindow = 200
+	// LogTailBytes is how much of cluster.log's end a read takes (`tail
+	// -c`): a transition writes about 40 lines of 60–80 bytes, so a poll
+	// sees a score of transitions; more written between two polls, or a
+	// line longer than this, is reported as a gap, never silently dropped,
+	// and a node whose log holds a line of 300 MB is still read.
+	LogTailBytes = 64 << 10
 )
 
 // WatchOptions shape a Watch. The zero value watches without looking for
@@ -83,7 +84,7 @@ type NodeSnapshot struct {
 	// that reads it.
 	Log []string
 	// LogGap says lines were written that Log does not hold: more than
-	// WatchLogWindow since the previous snapshot, or a rotated log whose
+	// LogTailBytes since the previous snapshot, a line longer than that, or a rotated log whose
 	// start is already out of the window.
 	LogGap bool
 	// Services counts the node's runit services (`private-chef-ctl

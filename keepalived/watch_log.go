@@ -8,8 +8,8 @@ import (
 
 // logFollower hands out the lines a file gained since the last look, as
 // `tail -F` does, from what one poll can read in the same command session:
-// the file's size and inode (stat), its last WatchLogWindow lines (tail -n),
-// and its size and inode again. When both stats agree the window is known
+// the file's size and inode (stat), its last LogTailBytes (tail -c), and
+// its size and inode again. When both stats agree the window is known
 // to be the file's last bytes, so the new lines are the window's bytes
 // past the offset read up to last time: exact, even where cluster.sh wrote
 // the same line twice in one second (it does: "Requested transition to
@@ -89,6 +89,9 @@ func (f *logFollower) next(file string, stat1, tail, stat2 section, backlog int)
 		return nil, false, nil // not the file the stats saw: read again next time
 	}
 	if !f.started {
+		if int64(len(w)) < a.size {
+			w = w[lineStart(w):]
+		}
 		lines, partial := completeLines(w)
 		f.started, f.inode = true, a.inode
 		f.offset = a.size - int64(len(partial))
@@ -108,15 +111,19 @@ func (f *logFollower) next(file string, stat1, tail, stat2 section, backlog int)
 	if replaced {
 		i = int64(len(w)) - a.size
 	}
+	// Unread bytes that start in the window start a line (the offset is
+	// a line's end); a window that starts past them starts anywhere.
 	gap := i < 0
-	i = max(i, 0)
+	if gap {
+		i = int64(lineStart(w))
+	}
 	lines, partial := completeLines(w[i:])
 	f.offset, f.inode = a.size-int64(len(partial)), a.inode
 	switch {
 	case len(lines) > 0:
 		f.lastNL = lines[len(lines)-1] + "\n"
-	case replaced:
-		f.lastNL = ""
+	case replaced || gap:
+		f.lastNL = "" // the last line read is not one handed out
 	}
 	return lines, gap, nil
 }
@@ -150,4 +157,15 @@ func completeLines(s string) ([]string, string) {
 		return nil, s
 	}
 	return strings.Split(s[:k], "\n"), s[k+1:]
+}
+
+// lineStart is where the first whole line of a window cut from a file's
+// end starts: past its first newline, or at its end when it holds none
+// (the whole window is a part of one line). Only a newline tells a line's
+// start: a window that starts exactly at one loses that line.
+func lineStart(w string) int {
+	if k := strings.IndexByte(w, '\n'); k >= 0 {
+		return k + 1
+	}
+	return len(w)
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // look is what one poll reads of a log holding content (exists false: no
-// file): the stat, tail -n window and stat sections, as GNU coreutils
+// file): the stat, tail -c window and stat sections, as GNU coreutils
 // print them.
 func look(content, inode string, exists bool, window int) (section, section, section) {
 	if !exists {
@@ -24,11 +24,7 @@ func look(content, inode string, exists bool, window int) (section, section, sec
 		return st, section{out: "tail: cannot open '" + ClusterLogPath + "' for reading: No such file or directory", rc: 1}, st
 	}
 	st := section{out: fmt.Sprintf("%d %s", len(content), inode)}
-	lines := strings.SplitAfter(content, "\n")
-	if lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
-	return st, section{out: strings.Join(lines[max(0, len(lines)-window):], "")}, st
+	return st, section{out: content[max(0, len(content)-window):]}, st
 }
 
 func stamped(msgs ...string) string {
@@ -47,7 +43,7 @@ func TestLogFollower(t *testing.T) {
 		content string
 		inode   string
 		gone    bool
-		window  int // default 200
+		window  int // bytes; default LogTailBytes
 		want    []string
 		gap     bool
 	}
@@ -99,12 +95,24 @@ func TestLogFollower(t *testing.T) {
 		}},
 		{"more written than the window holds: a gap", 0, []poll{
 			{content: head, inode: "7"},
-			{content: head + pair + pair + head, inode: "7", window: 3, want: lines(head), gap: true},
-			{content: head + pair + pair + head + pair, inode: "7", window: 3, want: lines(pair)},
+			{content: head + pair + pair + head, inode: "7", window: len(head) + 1, want: lines(head), gap: true},
+			{content: head + pair + pair + head + pair, inode: "7", window: len(head) + len(pair), want: lines(pair)},
+		}},
+		{"a window that starts inside a line: the part is not a line", 0, []poll{
+			{content: head, inode: "7"},
+			{content: head + pair + head, inode: "7", window: len(head) + 10, want: lines(head), gap: true},
+		}},
+		{"the first look at a window inside a line: its whole lines", 5, []poll{
+			{content: pair + head, inode: "7", window: len(head) + 10, want: lines(head)},
 		}},
 		{"rotated and already past the window: a gap", 0, []poll{
 			{content: head, inode: "7"},
-			{content: pair + head, inode: "8", window: 3, want: lines(head), gap: true},
+			{content: pair + head, inode: "8", window: len(head) + 1, want: lines(head), gap: true},
+		}},
+		{"a line longer than the window: a gap, then the lines after it", 0, []poll{
+			{content: head, inode: "7"},
+			{content: head + strings.Repeat("x", 3*LogTailBytes) + "\n", inode: "7", gap: true},
+			{content: head + strings.Repeat("x", 3*LogTailBytes) + "\n" + pair, inode: "7", want: lines(pair)},
 		}},
 	}
 	for _, tt := range tests {
@@ -113,7 +121,7 @@ func TestLogFollower(t *testing.T) {
 			for i, p := range tt.polls {
 				w := p.window
 				if w == 0 {
-					w = WatchLogWindow
+					w = LogTailBytes
 				}
 				s1, tail, s2 := look(p.content, p.inode, !p.gone, w)
 				got, gap, err := f.next(ClusterLogPath, s1, tail, s2, tt.backlog)
@@ -132,15 +140,15 @@ func TestLogFollowerWrittenWhileRead(t *testing.T) {
 	head := stamped("Transitioning to master")
 	more := stamped("Transitioned to master")
 	var f logFollower
-	s1, tail, s2 := look(head, "7", true, WatchLogWindow)
+	s1, tail, s2 := look(head, "7", true, LogTailBytes)
 	_, _, err := f.next(ClusterLogPath, s1, tail, s2, 0)
 	require.NoError(t, err)
-	s1, _, _ = look(head, "7", true, WatchLogWindow)
-	_, tail, s2 = look(head+more, "7", true, WatchLogWindow)
+	s1, _, _ = look(head, "7", true, LogTailBytes)
+	_, tail, s2 = look(head+more, "7", true, LogTailBytes)
 	got, _, err := f.next(ClusterLogPath, s1, tail, s2, 0)
 	require.NoError(t, err)
 	assert.Empty(t, got)
-	s1, tail, s2 = look(head+more, "7", true, WatchLogWindow)
+	s1, tail, s2 = look(head+more, "7", true, LogTailBytes)
 	got, _, err = f.next(ClusterLogPath, s1, tail, s2, 0)
 	require.NoError(t, err)
 	assert.Equal(t, []string{strings.TrimSuffix(more, "\n")}, got)
@@ -383,4 +391,28 @@ func FuzzLogFollower(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A read of cluster.log's end that a line longer than the read fills
+// parses as the whole lines after it, never as the part: the facts and the
+// gates read a node whose log holds a 300 MB line.
+func TestTrimClusterLogTail(t *testing.T) {
+	t.Parallel()
+	tail := stamped("Transitioning to master", "Transitioned to master")
+	for _, tt := range []struct {
+		name, log string
+		want      int
+	}{
+		{"shorter than a read: all of it", tail, 2},
+		{"cut inside a line", strings.Repeat("y", LogTailBytes) + "\n" + tail, 2},
+		{"one line longer than a read", strings.Repeat("z", 2*LogTailBytes), 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			read := tt.log[max(0, len(tt.log)-LogTailBytes):]
+			evs, err := ParseClusterLog(strings.NewReader(TrimClusterLogTail(read)))
+			require.NoError(t, err)
+			assert.Len(t, evs, tt.want)
+		})
+	}
+	assert.Equal(t, "tail -c 65536 /var/log/opscode/keepalived/cluster.log", ClusterLogTail)
 }

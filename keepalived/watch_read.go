@@ -39,7 +39,7 @@ func (p watchPaths) commands() map[string]string {
 		"ps":        "ps -eo pid,ppid,user,stat,args",
 		"addrs":     "ip -o -4 addr show",
 		"logstat":   "stat -c '%s %i' " + q(p.log),
-		"log":       "tail -n " + strconv.Itoa(WatchLogWindow) + " " + q(p.log),
+		"log":       logTail(p.log),
 		"logstat2":  "stat -c '%s %i' " + q(p.log),
 		"status":    "private-chef-ctl status",
 	}

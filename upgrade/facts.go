@@ -55,7 +55,7 @@ var factCommands = []struct{ name, cmd string }{
 	{"current", "cat " + keepalived.CurrentStatusPath},
 	{"requested", "cat " + keepalived.RequestedPath},
 	{"lock", "cat " + keepalived.LockPath},
-	{"clusterlog", "tail -n 200 " + keepalived.ClusterLogPath},
+	{"clusterlog", keepalived.ClusterLogTail},
 	{"ps", "ps -eo pid,ppid,user,stat,args"},
 	{"status", "private-chef-ctl status"},
 	{"stat", "stat -c '" + runit.StatFormat + "' /var/log/opscode /var/log/opscode/keepalived " + cluster.TopologyPath + " /var/log/opscode/*/current"},
@@ -397,7 +397,7 @@ func (n NodeFacts) KeepalivedState(vip string) keepalived.NodeState {
 		st.HasVIP = strings.Contains(addrs, " "+vip+"/")
 	}
 	if log, ok := n.ok("clusterlog"); ok {
-		st.Events, _ = keepalived.ParseClusterLog(strings.NewReader(log))
+		st.Events, _ = keepalived.ParseClusterLog(strings.NewReader(keepalived.TrimClusterLogTail(log)))
 	}
 	return st
 }
