@@ -113,12 +113,17 @@ type GateNode struct {
 
 // EventError is an error as events carry it.
 type EventError struct {
-	// Type is the error's kind for programs: "blocked", "missing-package",
-	// "package", "package-digest" (not the file the plan recorded),
-	// "foreign-backup" (a backup this run did not make), "journal-mismatch",
-	// "locked", "lock-lost" (another run took this run's lock),
-	// "not-rehearsed", "needs-confirmation", "panic", "step",
-	// "stopped" or "error". Step is set whenever a step failed.
+	// Type is the error's kind for programs. Refusals before anything
+	// changed: "blocked" (pre-flight failures), "no-path" (no version path),
+	// "missing-package", "package", "space", "arch" (a package for other
+	// hardware), "no-backup", "journal-mismatch", "unknown-step",
+	// "unknown-check", "locked" (another live run), "lock" (a lock that
+	// could not be taken), "not-rehearsed" (-apply of a plan no rehearsal
+	// passed, see WithRehearsals), "replica-mismatch", "foreign-backup" (a
+	// backup this run did not make). During a run: "step", "package-digest"
+	// (not the file the plan recorded), "lock-lost" (another run took this
+	// run's lock), "needs-confirmation", "stopped", "panic". "error" is any
+	// other. Step is set whenever a step failed.
 	Type    string `json:"type"`
 	Message string `json:"message"`
 	Step    string `json:"step,omitempty"`

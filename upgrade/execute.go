@@ -382,6 +382,22 @@ func eventError(err error) *EventError {
 		e.Type, e.Node = "locked", le.Node
 	case errors.As(err, &nr):
 		e.Type = "not-rehearsed"
+	case errors.As(err, new(*PlanError)):
+		e.Type = "no-path"
+	case errors.As(err, new(*SpaceError)):
+		e.Type = "space"
+	case errors.As(err, new(*ArchError)):
+		e.Type = "arch"
+	case errors.As(err, new(*LockError)):
+		e.Type = "lock"
+	case errors.As(err, new(*UnknownStepError)):
+		e.Type = "unknown-step"
+	case errors.As(err, new(*IgnoreError)), errors.As(err, new(*UnknownCheckError)):
+		e.Type = "unknown-check"
+	case errors.Is(err, ErrNoBackup), errors.Is(err, ErrNoBackupCheck):
+		e.Type = "no-backup"
+	case errors.As(err, new(*ReplicaMismatchError)):
+		e.Type = "replica-mismatch"
 	case errors.As(err, &serr):
 		e.Type, e.Step, e.Node = "step", serr.Step, serr.Node
 	}

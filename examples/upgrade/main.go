@@ -50,7 +50,9 @@
 // "chefha.plan-view/1"), then with -v the dry run's events; with -apply the
 // runner's events (upgrade.Event: durations in seconds, gate progress as
 // fields), the last of them the "outcome" event, which carries the error
-// object of a failed or refused run. On a simulated cluster every JSON
+// object of a failed or refused run (upgrade.EventError's types, and this
+// command's own refusals before the runner starts: "usage",
+// "unreachable", "journal-present"). On a simulated cluster every JSON
 // line carries "simulation": true. A run that fails or is refused under
 // -o json also says why as text on stderr when stderr is a terminal.
 //
@@ -167,10 +169,9 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		}
 		return exitUsage
 	}
-	usage := func(err error) int {
-		fmt.Fprintln(stderr, "upgrade:", termsafe.String(err.Error()))
-		return exitUsage
-	}
+	// Every refusal from here on ends, with -o json, in an outcome line.
+	o := &output{format: *out, stdout: stdout, stderr: stderr, width: cli.Width(stdout, *width), start: time.Now(), rehearseCmd: sameInputs(fl, "-rehearse")}
+	usage := func(err error) int { return o.refused("usage", err) }
 	switch {
 	case fl.NArg() > 0:
 		return usage(fmt.Errorf("unexpected argument %q (flags start with -)", fl.Arg(0)))
@@ -204,7 +205,6 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	if *journal == "" {
 		*journal = "chefha-" + *phase + ".json"
 	}
-	o := &output{format: *out, stdout: stdout, stderr: stderr, width: cli.Width(stdout, *width), start: time.Now(), rehearseCmd: sameInputs(fl, "-rehearse")}
 	var cl *cluster.Cluster
 	var simClock keepalived.Clock
 	if !named.Named() {
@@ -257,11 +257,11 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		cl, err = named.Dial(dctx)
 		cancel()
 		if cl == nil {
-			return usage(err)
+			return o.refused("unreachable", err)
 		}
 		if err != nil {
 			cl.Close()
-			return usage(fmt.Errorf("%w: an upgrade needs every node; preflight reports on the others", err))
+			return o.refused("unreachable", fmt.Errorf("%w: an upgrade needs every node; preflight reports on the others", err))
 		}
 	}
 	defer cl.Close()

@@ -297,10 +297,22 @@ func TestNamedClusterLikePreflight(t *testing.T) {
 	defer down.Close()
 	conf, err = down.WriteSSHConfig(t.TempDir())
 	require.NoError(t, err)
-	code, _, errs = runArgs(t, "-hosts", hosts, "-ssh-config", conf, "-package", pkg)
+	code, s, errs = runArgs(t, "-hosts", hosts, "-ssh-config", conf, "-package", pkg, "-o", "json")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errs, "fe1.chefha.test: not reached at 127.0.0.1:")
 	assert.Contains(t, errs, "an upgrade needs every node")
+	// … with its outcome line, as every refusal has.
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(s)), &last), s)
+	assert.Equal(t, upgrade.OutcomeRefused, last.Outcome)
+	require.NotNil(t, last.Error)
+	assert.Equal(t, "unreachable", last.Error.Type)
+	assert.Contains(t, last.Error.Message, "fe1.chefha.test: not reached")
+
+	// A refused input too.
+	code, s, _ = runArgs(t, "-o", "json", "-lvm-threshold", "120", "-backup-lvm")
+	assert.Equal(t, 2, code)
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(s)), &last), s)
+	assert.Equal(t, "usage", last.Error.Type)
 }
 
 func TestProgressLinesAreEscaped(t *testing.T) {
