@@ -29,9 +29,14 @@ type Tree struct {
 	Bytes int64
 }
 
-// maxTreeFiles bounds a copy: /etc/opscode holds tens of files; a root
-// that holds more is not the configuration directory.
-const maxTreeFiles = 10000
+// A copy's bounds: /etc/opscode holds tens of files of a few KiB; a root
+// that holds more is not the configuration directory, and a copy kept in
+// memory (/dev/shm) must not take this machine's memory with it (a 200 MB
+// file left in /etc/opscode took /dev/shm to 1 GB, one copy per node).
+const (
+	maxTreeFiles = 10000
+	maxTreeBytes = 64 << 20
+)
 
 // CopyTree copies the tree at root on n into dir (made 0700; it must not
 // exist), reading only: Stat, ReadDir and ReadFile, over SFTP for an SSH
@@ -84,9 +89,16 @@ func CopyTree(ctx context.Context, n cluster.Node, root, dir string) (*Tree, err
 				if t.Files++; t.Files > maxTreeFiles {
 					return fail(fmt.Errorf("more than %d files: not a configuration directory", maxTreeFiles))
 				}
+				if t.Bytes+fi.Size > maxTreeBytes {
+					return fail(fmt.Errorf("%s (%d KiB) would take the copy past its bound of %d MiB for the whole tree: a configuration directory holds kilobytes (move what is not configuration out of %s)",
+						path.Join(root, r), fi.Size>>10, maxTreeBytes>>20, root))
+				}
 				b, err := n.ReadFile(ctx, path.Join(root, r))
 				if err != nil {
 					return fail(err)
+				}
+				if t.Bytes+int64(len(b)) > maxTreeBytes {
+					return fail(fmt.Errorf("%s grew past the copy's bound of %d MiB while it was read", path.Join(root, r), maxTreeBytes>>20))
 				}
 				if err := writeNew(local, b); err != nil {
 					return fail(err)

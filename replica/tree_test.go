@@ -70,3 +70,17 @@ func TestCopyTree(t *testing.T) {
 	_, err = CopyTree(context.Background(), cluster.NewLocal("bootstrap"), filepath.Join(src, "private-chef.rb"), filepath.Join(t.TempDir(), "x"))
 	assert.ErrorContains(t, err, "not a directory")
 }
+
+// A copy stops at its bound before it reads a file that would pass it,
+// naming the file: a replica in /dev/shm never takes this machine's memory.
+func TestCopyTreeBound(t *testing.T) {
+	src := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(src, "private-chef.rb"), []byte("topology \"ha\"\n"), 0o644))
+	big := filepath.Join(src, "old-backup.tar")
+	require.NoError(t, os.WriteFile(big, nil, 0o600))
+	require.NoError(t, os.Truncate(big, maxTreeBytes+1)) // sparse: nothing on disk
+	_, err := CopyTree(context.Background(), cluster.NewLocal("bootstrap"), src, filepath.Join(t.TempDir(), "copy"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), big+" (65536 KiB) would take the copy past its bound of 64 MiB")
+	assert.Contains(t, err.Error(), "move what is not configuration out of "+src)
+}
