@@ -301,7 +301,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	}
 	rehearsals := filepath.Dir(*journal)
 	if *rehearseFlag {
-		return rehearse(ctx, cl, opts, vol, rehearsals, named.Timeout, o)
+		return rehearse(ctx, stop, cl, opts, vol, rehearsals, named.Timeout, o)
 	}
 	if named.Named() && *apply {
 		// The runbook's first rule: a real run of a plan no rehearsal

@@ -36,14 +36,36 @@ type rehearsalView struct {
 // rehearse is -rehearse: read production (read-only), build a replica of
 // it on the simulation, build the plan from the same inputs against
 // production, run it to the end on the replica, say how it went, and
-// record it in dir if it passed.
-func rehearse(ctx context.Context, prod *cluster.Cluster, opts []upgrade.Option, vol *replica.Volume, dir string, timeout time.Duration, o *output) int {
+// record it in dir if it passed. A stop (the first Ctrl-C) ends it at
+// once: it acts on the replica only, and nothing is recorded.
+func rehearse(ctx context.Context, stop <-chan struct{}, prod *cluster.Cluster, opts []upgrade.Option, vol *replica.Volume, dir string, timeout time.Duration, o *output) int {
+	ctx, cancelAll := context.WithCancel(ctx)
+	defer cancelAll()
+	stopped := make(chan struct{})
+	go func() {
+		select {
+		case <-stop:
+			close(stopped)
+			cancelAll()
+		case <-ctx.Done():
+		}
+	}()
 	fail := func(err error) int {
+		select {
+		case <-stopped:
+			fmt.Fprintln(o.stderr, "upgrade: -rehearse: stopped on request: nothing was recorded, and the replica is removed")
+			return exitStopped
+		default:
+		}
 		fmt.Fprintln(o.stderr, "upgrade: -rehearse:", termsafe.String(err.Error()))
 		return exitFailed
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	plan, err := upgrade.NewRunner(prod, append(opts, upgrade.WithDryRun())...).Plan(pctx)
+	if err != nil && ctx.Err() != nil {
+		cancel()
+		return fail(err)
+	}
 	if err != nil {
 		cancel()
 		o.end(err, false, string(upgrade.PhaseUpgrade), "", nil)
@@ -71,6 +93,9 @@ func rehearse(ctx context.Context, prod *cluster.Cluster, opts []upgrade.Option,
 	}
 	if err != nil {
 		return fail(err)
+	}
+	if ctx.Err() != nil {
+		return fail(ctx.Err()) // stopped as it ended: it counts for nothing
 	}
 	v := rehearsalView{Format: RehearsalFormat, Rehearsal: rh, Downtime: runreport.FromRehearsal(plan, rh, events).Downtime, Replica: r.Report}
 	if rh.Passed {

@@ -215,3 +215,22 @@ func TestRehearseAndLVMUsage(t *testing.T) {
 		assert.Contains(t, errs, tc.want, "%q", tc.args)
 	}
 }
+
+// Ctrl-C during -rehearse stops it at once (it acts on the replica only):
+// exit 4, said on stderr, and no rehearsal recorded.
+func TestRehearseStops(t *testing.T) {
+	t.Parallel()
+	rb, conf := startNamed(t, clustertest.Options{Version: "1.4.6", Frontends: 1})
+	dir := t.TempDir()
+	pkg, err := clustertest.WritePackage(dir, "debian", "11.1.8")
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	close(stop)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), stop, []string{"-config", rb, "-ssh-config", conf, "-package", pkg, "-backup-waived", "test",
+		"-journal", filepath.Join(dir, "j.json"), "-rehearse"}, &out, &errb)
+	assert.Equal(t, exitStopped, code, "%s%s", out.String(), errb.String())
+	assert.Contains(t, errb.String(), "-rehearse: stopped on request: nothing was recorded")
+	recs, _ := filepath.Glob(filepath.Join(dir, "chefha-rehearsal-*"))
+	assert.Empty(t, recs)
+}
