@@ -120,7 +120,8 @@ type EventError struct {
 	// "unknown-check", "locked" (another live run), "lock" (a lock that
 	// could not be taken), "not-rehearsed" (-apply of a plan no rehearsal
 	// passed, see WithRehearsals), "replica-mismatch", "foreign-backup" (a
-	// backup this run did not make). During a run: "step", "package-digest"
+	// backup this run did not make). During a run: "step", "backup-lost"
+	// (the run's backup went away: BackupLostError), "package-digest"
 	// (not the file the plan recorded), "lock-lost" (another run took this
 	// run's lock), "needs-confirmation", "stopped", "panic". "error" is any
 	// other. Step is set whenever a step failed.

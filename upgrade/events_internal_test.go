@@ -29,6 +29,7 @@ func TestEventErrorTypes(t *testing.T) {
 		"replica-mismatch": &ReplicaMismatchError{},
 		"foreign-backup":   &ForeignBackupError{},
 		"package-digest":   &DigestError{},
+		"backup-lost":      &StepError{Err: &BackupLostError{Err: errors.New("invalid")}},
 		"lock-lost":        &LockLostError{},
 		"stopped":          ErrStopped,
 		"panic":            &PanicError{},

@@ -17,7 +17,7 @@ import (
 // the cluster, otherwise its actions, worked out from the facts now, then
 // the journal.
 func (r *Runner) runStep(ctx context.Context, hc *hopCtx, step Step, facts Facts) error {
-	if err := r.guardSnapshot(ctx, hc, step); err != nil {
+	if err := r.guardSnapshot(ctx, hc, step, false); err != nil {
 		return err
 	}
 	def := defOf(step.Kind)
@@ -44,6 +44,11 @@ func (r *Runner) runStep(ctx context.Context, hc *hopCtx, step Step, facts Facts
 	for i, a := range acts {
 		if i > 0 && r.stopping.Load() {
 			return ErrStopped
+		}
+		if i > 0 && a.Changes() {
+			if err := r.guardSnapshot(sctx, hc, step, true); err != nil {
+				return err
+			}
 		}
 		t0 := time.Now()
 		err := r.act(sctx, step, a)
@@ -398,6 +403,8 @@ func eventError(err error) *EventError {
 		e.Type = "no-backup"
 	case errors.As(err, new(*ReplicaMismatchError)):
 		e.Type = "replica-mismatch"
+	case errors.As(err, new(*BackupLostError)):
+		e.Type = "backup-lost"
 	case errors.As(err, &serr):
 		e.Type, e.Step, e.Node = "step", serr.Step, serr.Node
 	}

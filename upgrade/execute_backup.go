@@ -115,10 +115,30 @@ func (r *Runner) backup(ctx context.Context, step Step, a Action) error {
 	return nil
 }
 
-// guardSnapshot checks the LVM snapshot before a step: an overflowing
-// snapshot is dropped by the kernel, silently, so the run stops before the
-// next step while it can still be extended.
-func (r *Runner) guardSnapshot(ctx context.Context, hc *hopCtx, step Step) error {
+// BackupLostError is the run's backup gone during the run: an LVM
+// snapshot that overflowed, which the kernel dropped. Nothing brings the
+// cluster back to before the upgrade through it, and no run may go on as
+// if it did: the journal records the loss, and a resumed run goes on
+// only with the backup waived, which the journal records beside it.
+type BackupLostError struct {
+	Node, Snapshot string
+	Step           string // the step it was found lost before (or in)
+	Err            error  // what the check saw
+}
+
+func (e *BackupLostError) Error() string {
+	return fmt.Sprintf("the backup is lost: %v; nothing restores the cluster to before the upgrade through it (remove it: lvremove %s). The run goes on from %s only with the backup waived, saying why; the journal keeps the loss beside the waiver",
+		e.Err, e.Snapshot, e.Step)
+}
+
+func (e *BackupLostError) Unwrap() error { return e.Err }
+
+// guardSnapshot checks the LVM snapshot before a step and, quietly,
+// before each later action of it that changes a node: an overflowing
+// snapshot is dropped by the kernel, silently, so the run stops while it
+// can still be extended, between two commands rather than a step later.
+// A snapshot found dropped is recorded lost (BackupLostError).
+func (r *Runner) guardSnapshot(ctx context.Context, hc *hopCtx, step Step, quiet bool) error {
 	s := r.o.backup.LVM
 	if s == nil || r.o.dryRun || step.Kind == StepBackup {
 		return nil
@@ -133,15 +153,25 @@ func (r *Runner) guardSnapshot(ctx context.Context, hc *hopCtx, step Step) error
 	threshold := s.withDefaults().Threshold
 	c, err := s.check(ctx, n)
 	if err != nil {
-		serr := &StepError{Step: step.ID, Title: step.Title, Node: hc.boot,
-			Err: fmt.Errorf("before this step, the backup: %w (then run again: the run goes on from here)", err)}
-		ev := Event{Kind: EventStepFailed, Step: step.ID, Title: step.Title, Node: hc.boot, Message: serr.Error(), Error: eventError(serr)}
 		var se *lvm.SnapshotError
-		if errors.As(err, &se) {
+		isSnap := errors.As(err, &se)
+		err = fmt.Errorf("before this step, the backup: %w (then run again: the run goes on from here)", err)
+		if isSnap && se.Problem == lvm.SnapshotInvalid {
+			err = &BackupLostError{Node: hc.boot, Snapshot: se.Snapshot, Step: step.ID, Err: se}
+			if rerr := r.recordLost(ctx, se.Snapshot, fmt.Sprintf("%s before %s: %s", se.Problem, step.ID, se.Detail)); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
+		serr := &StepError{Step: step.ID, Title: step.Title, Node: hc.boot, Err: err}
+		ev := Event{Kind: EventStepFailed, Step: step.ID, Title: step.Title, Node: hc.boot, Message: serr.Error(), Error: eventError(serr)}
+		if isSnap {
 			ev.Snapshot = &SnapshotFill{Name: se.Snapshot, Percent: se.Percent, Threshold: threshold, Problem: se.Problem.String()}
 		}
 		r.emit(ev)
 		return serr
+	}
+	if quiet {
+		return nil
 	}
 	fill := &SnapshotFill{Name: c.Snapshot.FullName(), Percent: c.Percent, Threshold: threshold}
 	r.emit(Event{Kind: EventBackupFill, Step: step.ID, Node: hc.boot, Snapshot: fill,
@@ -151,4 +181,48 @@ func (r *Runner) guardSnapshot(ctx context.Context, hc *hopCtx, step Step) error
 			Message: fmt.Sprintf("the backup snapshot %s is %.1f%% full, half-way to the %.0f%% at which the run stops: extend it now (lvextend)", fill.Name, fill.Percent, threshold)})
 	}
 	return nil
+}
+
+// recordLost marks the journal's record of snapshot lost, with why.
+func (r *Runner) recordLost(ctx context.Context, snapshot, why string) error {
+	for i, b := range r.rec.Backups {
+		if b.Kind == "lvm" && b.Snapshot == snapshot && !b.Pending && b.Lost == "" {
+			r.rec.Backups[i].Lost = why
+			return r.save(ctx)
+		}
+	}
+	return nil
+}
+
+// backupLost is the lost backup a journal records, if any.
+func (rec Record) backupLost() (BackupRecord, bool) {
+	for _, b := range rec.Backups {
+		if b.Lost != "" {
+			return b, true
+		}
+	}
+	return BackupRecord{}, false
+}
+
+// withBackupOf is p with now's backup: its fingerprint and the backup
+// steps' titles, so that a plan that differs from now only in the backup
+// compares equal.
+func (p Plan) withBackupOf(now Plan) Plan {
+	p.Inputs.Backup = now.Inputs.Backup
+	p.Steps = slices.Clone(p.Steps)
+	for i, s := range p.Steps {
+		if n, ok := now.Step(s.ID); ok && s.Kind == StepBackup {
+			p.Steps[i].Title = n.Title
+		}
+	}
+	return p
+}
+
+// waiveLost puts the waiver beside the lost backup in the journal, and
+// the plan with the waiver in place of the plan with the backup.
+func (r *Runner) waiveLost(plan Plan) {
+	lost, _ := r.rec.backupLost()
+	r.rec.Plan, r.rec.PlanHash = plan, plan.Hash()
+	r.rec.Backups = append(r.rec.Backups, BackupRecord{Hop: lost.Hop, Node: lost.Node, At: time.Now().UTC(), Kind: "waived", Waived: r.o.backup.Waived})
+	r.emit(Event{Kind: EventFinding, Node: lost.Node, Message: fmt.Sprintf("the run goes on without a backup: %s was lost (%s); waived: %s", lost.Snapshot, lost.Lost, r.o.backup.Waived)})
 }

@@ -75,6 +75,12 @@ type BackupRecord struct {
 	// once no backup was found: a backup found after a crash in between
 	// is this run's, one found with no record is not.
 	Pending bool `json:"pending,omitempty"`
+	// Lost says the backup went away during the run, and how (an LVM
+	// snapshot the kernel dropped as it overflowed).
+	Lost string `json:"lost,omitempty"`
+	// Waived is the reason given when a resumed run went on without the
+	// lost backup (Kind "waived").
+	Waived string `json:"waived,omitempty"`
 }
 
 // Finished reports whether every step of the plan is recorded.

@@ -147,6 +147,9 @@ type planned struct {
 	facts    Facts
 	rec      Record
 	resuming bool
+	// waivesLost: a resumed run goes on with the backup waived where the
+	// journal records the run's backup lost.
+	waivesLost bool
 }
 
 // Plan reads the journal and the cluster and returns the plan a Run would
@@ -180,7 +183,11 @@ func (r *Runner) prepare(ctx context.Context) (planned, error) {
 		return p, err
 	}
 	if p.resuming {
-		if diff := planDiff(p.rec.Plan, p.plan); len(diff) > 0 {
+		old := p.rec.Plan
+		if _, lost := p.rec.backupLost(); lost && !o.backup.made() && o.backup.Waived != "" {
+			old, p.waivesLost = old.withBackupOf(p.plan), true
+		}
+		if diff := planDiff(old, p.plan); len(diff) > 0 {
 			return p, &JournalMismatchError{Journal: r.o.journal.String(), Changed: diff}
 		}
 	}
@@ -244,10 +251,28 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		now := time.Now().UTC()
 		r.rec = Record{Format: JournalFormat, PlanHash: plan.Hash(), Plan: plan, Started: now, Steps: map[string]StepRecord{}}
 	}
+	if lost, ok := p.rec.backupLost(); ok && p.resuming && !p.waivesLost {
+		// The journal says so: the check of the recorded backup step
+		// would only find it missing.
+		from := ""
+		for _, s := range plan.Steps {
+			if _, done := p.rec.Steps[s.ID]; !done {
+				from = s.ID
+				break
+			}
+		}
+		return &BackupLostError{Node: lost.Node, Snapshot: lost.Snapshot, Step: from, Err: fmt.Errorf("LVM snapshot %s: %s", lost.Snapshot, lost.Lost)}
+	}
 	if err := r.reconcile(ctx, p); err != nil {
 		return err
 	}
-	if err := r.o.checkRehearsed(plan, p.facts, time.Now()); err != nil {
+	rehearsed := plan
+	if p.waivesLost {
+		// The plan rehearsed is the one whose backup was lost: waiving it
+		// changes no step's work.
+		rehearsed = p.rec.Plan
+	}
+	if err := r.o.checkRehearsed(rehearsed, p.facts, time.Now()); err != nil {
 		return err
 	}
 	start, err := r.startIndex(ctx, p)
@@ -270,6 +295,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 				err = uerr
 			}
 		}()
+		if p.waivesLost {
+			r.waiveLost(plan)
+		}
 		if err := r.save(ctx); err != nil {
 			return err
 		}

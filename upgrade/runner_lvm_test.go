@@ -360,3 +360,54 @@ func TestAnEarlierSnapshotStopsTheDryRun(t *testing.T) {
 	require.ErrorAs(t, err, &fe)
 	assert.Equal(t, "opscode/chefha-pre-upgrade", fe.Snapshot)
 }
+
+// A snapshot that overflows in the middle of a step: the runner stops
+// before the step's next command, names the backup lost and records the
+// loss in the journal; a resumed run with the same backup stops again,
+// and one with the backup waived goes on to the end, its journal keeping
+// the loss beside the waiver.
+func TestALostSnapshotStopsTheRunAndAWaiverGoesOn(t *testing.T) {
+	t.Parallel()
+	e := lvmEnv(t, clustertest.LVM{Size: 1 << 30, Used: 64 << 20, Free: 1 << 30, Churn: 1 << 20})
+	backup := upgrade.WithBackup(upgrade.Backup{LVM: &upgrade.LVMSnapshot{VG: "opscode", LV: "drbd", Threshold: 80}})
+	burst := false
+	r := e.runner("11.1.8", nil, backup, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind != upgrade.EventActionDone || ev.Step != "hop1/reconfigure-bootstrap" || burst {
+			return
+		}
+		burst = true
+		for range 200 { // 200 MiB rewritten: past the 100 MiB snapshot
+			require.NoError(t, e.sim.Plant(clustertest.File(e.sim.Bootstrap().Name, "/var/opt/opscode/drbd/data/postgresql/base", "rewritten", 0o600)))
+		}
+	}))
+	err := r.Run(context.Background())
+	require.True(t, burst)
+	var lost *upgrade.BackupLostError
+	require.ErrorAs(t, err, &lost)
+	assert.Equal(t, "opscode/chefha-pre-upgrade", lost.Snapshot)
+	assert.Equal(t, "hop1/reconfigure-bootstrap", lost.Step, "stopped inside the step, before its next command")
+	assert.Contains(t, err.Error(), "nothing restores the cluster to before the upgrade through it")
+	rec, lerr := e.journal.Load(context.Background())
+	require.NoError(t, lerr)
+	_, done := rec.Steps["hop1/reconfigure-bootstrap"]
+	assert.False(t, done)
+	require.Len(t, rec.Backups, 1)
+	assert.Contains(t, rec.Backups[0].Lost, "invalid before hop1/reconfigure-bootstrap")
+
+	err = e.runner("11.1.8", nil, backup).Run(context.Background())
+	require.ErrorAs(t, err, &lost, "the same backup: lost again, never taken for a backup")
+
+	var events []upgrade.Event
+	waived := upgrade.WithBackup(upgrade.Backup{Waived: "the snapshot overflowed during the upgrade"})
+	require.NoError(t, e.runner("11.1.8", &events, waived).Run(context.Background()))
+	e.assertUpgraded(t, "11.1.8", "1.13")
+	rec, lerr = e.journal.Load(context.Background())
+	require.NoError(t, lerr)
+	require.Len(t, rec.Backups, 2)
+	assert.NotEmpty(t, rec.Backups[0].Lost, "the loss stays in the journal")
+	assert.Equal(t, "waived", rec.Backups[1].Kind)
+	assert.Equal(t, "the snapshot overflowed during the upgrade", rec.Backups[1].Waived)
+	assert.True(t, slices.ContainsFunc(events, func(ev upgrade.Event) bool {
+		return ev.Kind == upgrade.EventFinding && strings.Contains(ev.Message, "the run goes on without a backup")
+	}))
+}

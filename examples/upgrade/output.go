@@ -106,6 +106,10 @@ func (o *output) end(err error, apply bool, phase, target string, jrnl fmt.Strin
 		if errors.As(err, &pe) && pe.OnlySkippable() {
 			msg += "\nrun preflight and upgrade with -allow-skippable to take this path"
 		}
+		var bl *upgrade.BackupLostError
+		if errors.As(err, &bl) {
+			msg += "\nto go on without it, run again with -resume and -backup-waived 'WHY' in place of -backup-lvm"
+		}
 		var nr *upgrade.NotRehearsedError
 		if errors.As(err, &nr) {
 			msg += "\nrehearse it first: " + o.rehearseCmd + "\nor, to go on without a passed rehearsal, run again with -without-rehearsal"
