@@ -320,7 +320,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		}
 	}
 	if rec, err := jrnl.Load(ctx); err == nil && *apply && !*resume {
-		err := fmt.Errorf("the journal %s holds a run that stopped part-way. Run again with -resume to continue it (the plan is rebuilt and checked against it), or move the journal away to start over", jrnl)
+		err := fmt.Errorf("the journal %s holds a run that has not finished: one running now (whose lock a resume meets), or one that stopped part-way. Run again with -resume to continue it (the plan is rebuilt and checked against it), or move the journal away to start over", jrnl)
 		if rec.Finished() {
 			err = fmt.Errorf("the journal %s holds a finished run: move it away (keep it: it is that run's record) to start another", jrnl)
 		}

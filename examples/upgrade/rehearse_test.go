@@ -101,6 +101,13 @@ func TestRehearseTheSimulatedCluster(t *testing.T) {
 // its minutes short in real time: -config and -ssh-config name it.
 func startNamed(t *testing.T, o clustertest.Options) (rb, conf string) {
 	t.Helper()
+	_, rb, conf = startNamedSim(t, o)
+	return rb, conf
+}
+
+// startNamedSim is startNamed with the simulation, to look at its nodes.
+func startNamedSim(t *testing.T, o clustertest.Options) (sim *clustertest.Cluster, rb, conf string) {
+	t.Helper()
 	o.TransitionTime = 10 * time.Millisecond
 	sim, err := clustertest.New(o)
 	require.NoError(t, err)
@@ -111,7 +118,7 @@ func startNamed(t *testing.T, o clustertest.Options) (rb, conf string) {
 	b, err := sim.Bootstrap().ReadFile("/etc/opscode/private-chef.rb")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(rb, b, 0o600))
-	return rb, conf
+	return sim, rb, conf
 }
 
 // On a named cluster, -apply of a plan no rehearsal passed is refused
