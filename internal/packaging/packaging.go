@@ -304,5 +304,17 @@ func (r Release) clone() Release {
 		out.Migrations[i] = m
 	}
 	out.PostinstLinks = slices.Clone(r.PostinstLinks)
+	out.Software = slices.Clone(r.Software)
 	return out
+}
+
+// SoftwareVersion returns the version the release builds of an omnibus
+// software definition (oc_authz_migrator, keepalived, ...).
+func (r Release) SoftwareVersion(name string) (string, bool) {
+	for _, s := range r.Software {
+		if s.Name == name {
+			return s.Version.Value, true
+		}
+	}
+	return "", false
 }

@@ -209,6 +209,16 @@ func TestFactsFromTheIssue(t *testing.T) {
 	if ha := get("1.4.6").HAStatusServices(); !slices.Contains(ha, "postgresql") {
 		t.Errorf("1.4.6 ha-status HA services = %v", ha)
 	}
+	// keepalived 1.1.20 (vrrp_unicast_* syntax) until 11.0.x, 1.2.9 after;
+	// oc_authz_migrator 0.0.3 from 11.1.7.
+	for v, want := range map[string]string{"11.0.2": "1.1.20", "11.1.6": "1.2.9"} {
+		if got, _ := get(v).SoftwareVersion("keepalived"); got != want {
+			t.Errorf("%s keepalived = %s, want %s", v, got, want)
+		}
+	}
+	if got, _ := get("11.1.8").SoftwareVersion("oc_authz_migrator"); got != "0.0.3" {
+		t.Errorf("11.1.8 oc_authz_migrator = %s", got)
+	}
 	if last := get("11.1.8").LastLevel.Value; last != (Level{Major: 1, Minor: 13}) {
 		t.Errorf("11.1.8 last level = %v", last)
 	}

@@ -66,6 +66,17 @@ type Release struct {
 	// PostinstLinks are the links package-scripts/private-chef/postinst
 	// makes (ln -sf), as the link paths.
 	PostinstLinks []Fact[string] `json:"postinst_links"`
+	// Software are the versions of the omnibus software definitions the
+	// project builds: config/software/*.rb's literal version, a project
+	// override, or (keepalived, runit) omnibus-software's at the
+	// Gemfile.lock revision; sorted by name.
+	Software []Software `json:"software"`
+}
+
+// Software is one omnibus software definition's version.
+type Software struct {
+	Name    string       `json:"name"`
+	Version Fact[string] `json:"version"`
 }
 
 // Cookbooks are the cookbooks the release's private-chef cookbook builds on.

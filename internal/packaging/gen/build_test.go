@@ -162,6 +162,9 @@ func TestBuildUpstartAndCtl(t *testing.T) {
 	if c.HAStatus.Value != "keepalive_me" || len(c.HAStatusReads) != 1 || c.UpgradeSleep.Value != 30 {
 		t.Errorf("ha-status %+v reads %+v sleep %+v", c.HAStatus, c.HAStatusReads, c.UpgradeSleep)
 	}
+	if v, ok := r.SoftwareVersion("rebar"); !ok || v != "2.0.0" {
+		t.Errorf("rebar (a project override) = %q %v; software %+v", v, ok, r.Software)
+	}
 	if !r.Cookbooks.RunitRestartOnUpdate.Value || r.Cookbooks.EnterpriseChefCommon.Value != "0.0.1" {
 		t.Errorf("cookbooks = %+v", r.Cookbooks)
 	}
