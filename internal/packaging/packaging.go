@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -251,6 +252,30 @@ func LeftoverJobs(from, to string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// MissingJobCommands returns the /usr/bin commands the release's Upstart
+// jobs run in pre-stop or post-stop that its postinst does not link:
+// stopping such a job fails its pre-stop (11.2.0's private_chef-runsvdir
+// calls /usr/bin/private_chef-ctl; postinst links only private-chef-ctl).
+func (r Release) MissingJobCommands() []string {
+	var out []string
+	for _, j := range r.Upstart.Jobs {
+		for _, line := range append(slices.Clone(j.PreStop.Value), j.PostStop.Value...) {
+			cmd, _, _ := strings.Cut(line, " ")
+			if !strings.HasPrefix(cmd, "/usr/bin/") || slices.Contains(out, cmd) {
+				continue
+			}
+			linked := false
+			for _, l := range r.PostinstLinks {
+				linked = linked || l.Value == cmd
+			}
+			if !linked {
+				out = append(out, cmd)
+			}
+		}
+	}
+	return out
 }
 
 // Directive returns the first keepalived.conf directive with the keyword.

@@ -182,6 +182,12 @@ func TestFactsFromTheIssue(t *testing.T) {
 	if got := get("11.2.0").JobNames(); !reflect.DeepEqual(got, []string{"private_chef-runsvdir"}) {
 		t.Errorf("11.2.0 jobs = %v", got)
 	}
+	if got := get("11.2.0").MissingJobCommands(); !reflect.DeepEqual(got, []string{"/usr/bin/private_chef-ctl"}) {
+		t.Errorf("11.2.0 missing job commands = %v", got)
+	}
+	if got := get("11.1.8").MissingJobCommands(); len(got) != 0 {
+		t.Errorf("11.1.8 missing job commands = %v", got)
+	}
 	// omnibus-ctl per release, and SVWAIT.
 	for v, want := range map[string]string{"1.2.8.3": "", "1.4.6": "0.0.6", "11.0.2": "0.0.6", "11.1.6": "0.0.7", "11.1.8": "0.0.7", "11.2.0": "0.0.8"} {
 		if got := get(v).Ctl.OmnibusCtl.Value; got != want {
