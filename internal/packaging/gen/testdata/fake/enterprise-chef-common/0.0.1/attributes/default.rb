@@ -1,0 +1,1 @@
+default['enterprise']['name'] = 'enterprise'

@@ -1,0 +1,3 @@
+name 'enterprise'
+version '0.0.1'
+depends 'runit', '= 9.0.0'

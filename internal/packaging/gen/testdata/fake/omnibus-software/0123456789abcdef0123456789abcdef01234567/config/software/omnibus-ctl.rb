@@ -1,0 +1,2 @@
+name "omnibus-ctl"
+default_version "0.0.9"

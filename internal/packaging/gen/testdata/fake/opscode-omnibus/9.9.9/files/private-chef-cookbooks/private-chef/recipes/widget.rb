@@ -1,0 +1,13 @@
+widget_log = node['private_chef']['widget']['log_directory']
+
+directory widget_log do
+  owner node['private_chef']['user']['username']
+  mode 0750
+  recursive true
+end
+
+runit_service "old-widget" do
+  action :disable
+end
+
+component_runit_service "widget"

@@ -1,0 +1,5 @@
+class RunitService
+  def initialize
+    @restart_on_update = true
+  end
+end

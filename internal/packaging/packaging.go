@@ -1,0 +1,345 @@
+// Package packaging holds facts about each Private Chef / Enterprise Chef
+// release as Chef's packaging sources define them: the runit services and
+// the roles that run them, which ones keepalived moves, their log
+// directories with owner and mode, the Upstart jobs, private-chef-ctl's
+// omnibus-ctl version and commands, the files under /etc/opscode,
+// keepalived.conf, and partybus's migrations.
+//
+// The facts are extracted mechanically from the sources by ./gen and
+// committed as releases.json, which this package embeds; every fact names
+// the repo@ref:path:line it was read from. The model of a node and the
+// pre-flight checks read their expectations from here, so that one
+// reading of the packaging serves both and cannot be typed twice.
+package packaging
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+//go:embed releases.json
+var releasesJSON []byte
+
+var load = sync.OnceValues(func() (*Table, error) {
+	var t Table
+	if err := json.Unmarshal(releasesJSON, &t); err != nil {
+		return nil, fmt.Errorf("packaging: parse embedded releases.json: %w", err)
+	}
+	if len(t.Releases) == 0 {
+		return nil, fmt.Errorf("packaging: embedded releases.json has no releases")
+	}
+	return &t, nil
+})
+
+// Load returns a copy of the embedded table (parsed once), or why it cannot
+// be read.
+func Load() (Table, error) {
+	t, err := load()
+	if err != nil {
+		return Table{}, err
+	}
+	out := *t
+	out.Inputs = make([]Input, len(t.Inputs))
+	for i, in := range t.Inputs {
+		out.Inputs[i] = Input{Repo: in.Repo, Refs: slices.Clone(in.Refs)}
+	}
+	out.Releases = make([]Release, len(t.Releases))
+	for i, r := range t.Releases {
+		out.Releases[i] = r.clone()
+	}
+	return out, nil
+}
+
+// Versions returns the release versions in the table, oldest first; nil
+// when the embedded table cannot be read (Load says why).
+func Versions() []string {
+	t, err := load()
+	if err != nil {
+		return nil
+	}
+	out := make([]string, len(t.Releases))
+	for i, r := range t.Releases {
+		out[i] = r.Version
+	}
+	return out
+}
+
+// Lookup returns the release with the exact version (1.2.8.3, 11.1.8), a
+// copy the caller may keep; false when there is none or the embedded table
+// cannot be read.
+func Lookup(version string) (Release, bool) {
+	t, err := load()
+	if err != nil {
+		return Release{}, false
+	}
+	for _, r := range t.Releases {
+		if r.Version == version {
+			return r.clone(), true
+		}
+	}
+	return Release{}, false
+}
+
+// Service returns the named runit service.
+func (r Release) Service(name string) (Service, bool) {
+	for _, s := range r.Services {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Service{}, false
+}
+
+// Retired returns the services the recipes disable by name and the release
+// does not define: what an upgrade to it leaves behind or removes.
+func (r Release) Retired() []string {
+	var out []string
+	for _, a := range r.ServiceActions {
+		if !slices.Contains(a.Actions, "disable") || slices.Contains(out, a.Service) {
+			continue
+		}
+		if _, defined := r.Service(a.Service); !defined {
+			out = append(out, a.Service)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ServiceNames returns the names of the release's runit services, sorted.
+func (r Release) ServiceNames() []string {
+	out := make([]string, len(r.Services))
+	for i, s := range r.Services {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// Runs reports whether the service's recipe is enabled on a role.
+func (s Service) Runs(role Role) bool {
+	switch role {
+	case Standalone:
+		return s.Standalone.Value
+	case Backend:
+		return s.Backend.Value
+	case Bootstrap:
+		return s.Bootstrap.Value
+	case Frontend:
+		return s.Frontend.Value
+	}
+	return false
+}
+
+// ServicesFor returns the services a node of the role runs, sorted;
+// services kept down (Action "down") are included, as they are defined
+// and linked.
+func (r Release) ServicesFor(role Role) []string {
+	var out []string
+	for _, s := range r.Services {
+		if s.Runs(role) {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// HAServices returns the services keepalived moves, sorted.
+func (r Release) HAServices() []string {
+	var out []string
+	for _, s := range r.Services {
+		if s.HA.Value {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// HAStatusServices returns the services private-chef-ctl ha-status
+// expects down on the passive back end, sorted: with the "keepalive_me"
+// rule, those reconfigure marks with keepalive_me; with "attribute-ha"
+// (1.x), those whose name is an attribute key whose 'ha' is true, plus
+// the command's own list. A 1.x HA service named otherwise (1.2.8's
+// postgres, key postgresql) is one ha-status expects running everywhere.
+func (r Release) HAStatusServices() []string {
+	var out []string
+	for _, s := range r.Services {
+		switch r.Ctl.HAStatus.Value {
+		case "keepalive_me":
+			if s.KeepaliveMe.Value == "created" {
+				out = append(out, s.Name)
+			}
+		case "attribute-ha":
+			if s.Name == s.AttributeKey.Value && s.HAAttribute.Value || slices.Contains(r.Ctl.HAStatusExtra.Value, s.Name) {
+				out = append(out, s.Name)
+			}
+		}
+	}
+	return out
+}
+
+// LogDir returns the svlogd directory of a service.
+func (r Release) LogDir(service string) (string, bool) {
+	s, ok := r.Service(service)
+	if !ok {
+		return "", false
+	}
+	return s.Log.Path.Value, s.Log.Path.Value != ""
+}
+
+// EtcOpscodeFile returns the last declaration of a path under
+// /etc/opscode (Chef applies resources in order, so the last one's owner
+// and mode stand).
+func (r Release) EtcOpscodeFile(path string) (File, bool) {
+	var out File
+	found := false
+	for _, f := range r.EtcOpscode {
+		if f.Path == path {
+			out, found = f, true
+		}
+	}
+	return out, found
+}
+
+// HasCommand reports whether private-chef-ctl answers the command.
+func (r Release) HasCommand(name string) bool {
+	for _, c := range r.Ctl.Commands {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// JobNames returns the Upstart jobs the release's reconfigure writes.
+func (r Release) JobNames() []string {
+	out := make([]string, len(r.Upstart.Jobs))
+	for i, j := range r.Upstart.Jobs {
+		out[i] = j.Name
+	}
+	return out
+}
+
+// LeftoverJobs returns the Upstart jobs a node upgraded from release from
+// to release to still has: jobs from wrote that to neither writes, deletes
+// nor stops. Both keep supervising /opt/opscode/service.
+func LeftoverJobs(from, to string) ([]string, error) {
+	f, ok := Lookup(from)
+	if !ok {
+		return nil, fmt.Errorf("packaging: no release %q", from)
+	}
+	t, ok := Lookup(to)
+	if !ok {
+		return nil, fmt.Errorf("packaging: no release %q", to)
+	}
+	var out []string
+	for _, j := range f.Upstart.Jobs {
+		if slices.Contains(t.JobNames(), j.Name) {
+			continue
+		}
+		gone := false
+		for _, d := range t.Upstart.Deletes {
+			gone = gone || d.Value == j.Path
+		}
+		for _, s := range t.Upstart.Stops {
+			gone = gone || s.Value == j.Name
+		}
+		if !gone {
+			out = append(out, j.Name)
+		}
+	}
+	return out, nil
+}
+
+// MissingJobCommands returns the /usr/bin commands the release's Upstart
+// jobs run in pre-stop or post-stop that its postinst does not link:
+// stopping such a job fails its pre-stop (11.2.0's private_chef-runsvdir
+// calls /usr/bin/private_chef-ctl; postinst links only private-chef-ctl).
+func (r Release) MissingJobCommands() []string {
+	var out []string
+	for _, j := range r.Upstart.Jobs {
+		for _, line := range append(slices.Clone(j.PreStop.Value), j.PostStop.Value...) {
+			cmd, _, _ := strings.Cut(line, " ")
+			if !strings.HasPrefix(cmd, "/usr/bin/") || slices.Contains(out, cmd) {
+				continue
+			}
+			linked := false
+			for _, l := range r.PostinstLinks {
+				linked = linked || l.Value == cmd
+			}
+			if !linked {
+				out = append(out, cmd)
+			}
+		}
+	}
+	return out
+}
+
+// Directive returns the first keepalived.conf directive with the keyword.
+func (k Keepalived) Directive(keyword string) (Directive, bool) {
+	for _, d := range k.Directives {
+		if d.Keyword == keyword {
+			return d, true
+		}
+	}
+	return Directive{}, false
+}
+
+// clone copies a release deeply, so that a caller's changes cannot reach
+// the shared table.
+func (r Release) clone() Release {
+	out := r
+	out.Services = slices.Clone(r.Services) // a Service holds no slices
+	out.ServiceActions = make([]ServiceAction, len(r.ServiceActions))
+	for i, a := range r.ServiceActions {
+		a.Actions = slices.Clone(a.Actions)
+		out.ServiceActions[i] = a
+	}
+	out.Upstart.Jobs = make([]Job, len(r.Upstart.Jobs))
+	for i, j := range r.Upstart.Jobs {
+		j.PreStop.Value = slices.Clone(j.PreStop.Value)
+		j.PostStop.Value = slices.Clone(j.PostStop.Value)
+		out.Upstart.Jobs[i] = j
+	}
+	out.Upstart.Stops = slices.Clone(r.Upstart.Stops)
+	out.Upstart.Deletes = slices.Clone(r.Upstart.Deletes)
+	out.Ctl.Commands = slices.Clone(r.Ctl.Commands)
+	out.Ctl.HAStatusExtra.Value = slices.Clone(r.Ctl.HAStatusExtra.Value)
+	out.Ctl.HAStatusReads = slices.Clone(r.Ctl.HAStatusReads)
+	out.EtcOpscode = slices.Clone(r.EtcOpscode)
+	out.Keepalived.Directives = make([]Directive, len(r.Keepalived.Directives))
+	for i, d := range r.Keepalived.Directives {
+		if d.WhenDefault != nil {
+			v := *d.WhenDefault
+			d.WhenDefault = &v
+		}
+		out.Keepalived.Directives[i] = d
+	}
+	out.Keepalived.RunArgs.Value = slices.Clone(r.Keepalived.RunArgs.Value)
+	out.Keepalived.ServiceOrder = slices.Clone(r.Keepalived.ServiceOrder)
+	out.Keepalived.PostHooks = slices.Clone(r.Keepalived.PostHooks)
+	out.Migrations = make([]Migration, len(r.Migrations))
+	for i, m := range r.Migrations {
+		m.StopsServices.Value = slices.Clone(m.StopsServices.Value)
+		m.Restarts.Value = slices.Clone(m.Restarts.Value)
+		m.Sleeps.Value = slices.Clone(m.Sleeps.Value)
+		out.Migrations[i] = m
+	}
+	out.PostinstLinks = slices.Clone(r.PostinstLinks)
+	out.Software = slices.Clone(r.Software)
+	return out
+}
+
+// SoftwareVersion returns the version the release builds of an omnibus
+// software definition (oc_authz_migrator, keepalived, ...).
+func (r Release) SoftwareVersion(name string) (string, bool) {
+	for _, s := range r.Software {
+		if s.Name == name {
+			return s.Version.Value, true
+		}
+	}
+	return "", false
+}
