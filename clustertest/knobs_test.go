@@ -520,7 +520,7 @@ func TestKnobsRunitLogs(t *testing.T) {
 		require.NoError(t, err)
 		l := runit.LogDir{Dir: st[0], Usage: usage}
 		if len(st) == 1 { // current is missing
-			l.Services = []string{"opscode-erchef"}
+			l.Logs = []runit.ServiceLog{{Service: "opscode-erchef"}}
 		}
 		var got []runit.Symptom
 		for _, f := range runit.DiagnoseLogDir(l, "opscode") {

@@ -176,7 +176,7 @@ func (n *Node) StartJob(ctx context.Context, job string) error {
 		if _, ok := n.svName(name); !ok {
 			continue
 		}
-		cur := path.Join(ecmodel.LogDir, name, "current")
+		cur := path.Join(n.configured().LogDirOf(name), "current")
 		if _, err := n.Lstat(path.Dir(cur)); err == nil {
 			if _, err := n.Lstat(cur); err != nil {
 				n.WriteFile(cur, nil, 0o644)
@@ -187,7 +187,7 @@ func (n *Node) StartJob(ctx context.Context, job string) error {
 			n.serviceChanged(name, true)
 		}
 	}
-	if o, _ := n.Owner(ecmodel.LogDir); first && o == n.configured().LogOwner+":"+n.configured().LogOwner {
+	if o, _ := n.Owner(ecmodel.LogDir); first && (n.configured().LogRootOwner == "" || o == n.configured().LogRootOwner+":"+n.configured().LogRootOwner) {
 		n.runsvLog = ""
 	}
 	return nil

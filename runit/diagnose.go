@@ -203,17 +203,22 @@ func DiagnoseServiceLinks(dir string, links []Link, ec11 bool) []Finding {
 // LogDir holds what was read about the log directory of a node.
 type LogDir struct {
 	Dir FileStat // /var/log/opscode itself
-	// Services are the services whose SERVICE/current must exist.
-	Services []string
-	// Files holds the stats of whatever of DIR/SERVICE/current exists.
+	// Logs are the services whose current must exist, each with the
+	// directory its svlogd writes: DIR/SERVICE, or where the release's
+	// attributes put it (postgresql's is DIR/postgresql/9.2 on EC 11).
+	Logs []ServiceLog
+	// Files holds the stats of whatever of the services' current exists.
 	Files []FileStat
 	// Usage is df -P (and optionally df -Pi) of the directory.
 	Usage []DiskUsage
 }
 
+// ServiceLog is a service and the directory its svlogd writes.
+type ServiceLog struct{ Service, Dir string }
+
 // DiagnoseLogDir finds the runbook's log directory symptoms: mode not 755,
-// owner not wantOwner (pass "opscode" on EC 11, "" to skip), a missing
-// SERVICE/current, and a full filesystem.
+// owner not wantOwner (the owner the release's recipes give it, "" where
+// they leave it alone), a missing current, and a full filesystem.
 func DiagnoseLogDir(l LogDir, wantOwner string) []Finding {
 	var out []Finding
 	d := l.Dir
@@ -252,15 +257,19 @@ func DiagnoseLogDir(l LogDir, wantOwner string) []Finding {
 	for _, f := range l.Files {
 		have[f.Path] = true
 	}
-	for _, s := range l.Services {
-		p := path.Join(d.Path, s, "current")
+	for _, s := range l.Logs {
+		dir := s.Dir
+		if dir == "" {
+			dir = path.Join(d.Path, s.Service)
+		}
+		p := path.Join(dir, "current")
 		if !have[p] {
 			out = append(out, Finding{
 				Symptom:  SymptomLogCurrentMissing,
 				Subject:  p,
 				Evidence: []string{p + " does not exist"},
 				Fix: fmt.Sprintf("mkdir -p %s and give it the service's owner, then sv restart %s/%s/log",
-					path.Dir(p), DefaultServiceDir, s),
+					path.Dir(p), DefaultServiceDir, s.Service),
 			})
 		}
 	}

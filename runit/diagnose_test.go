@@ -82,14 +82,14 @@ func TestDiagnoseLogDir(t *testing.T) {
 		owner string
 		want  []Symptom
 	}{
-		{"healthy EC 11", LogDir{Dir: good, Services: []string{"bookshelf", "nginx"}, Files: stats[1:], Usage: roomy}, "opscode", nil},
+		{"healthy EC 11", LogDir{Dir: good, Logs: []ServiceLog{{Service: "bookshelf"}, {Service: "nginx"}}, Files: stats[1:], Usage: roomy}, "opscode", nil},
 		{"mode 700 (1.4.6+ wants 755)", LogDir{Dir: stats[0], Usage: roomy}, "", []Symptom{SymptomLogDirMode}},
 		{"root-owned on EC 11", LogDir{Dir: stats[0]}, "opscode", []Symptom{SymptomLogDirMode, SymptomLogDirOwner}},
 		{"owner not checked before EC 11", LogDir{Dir: func() FileStat { d := stats[0]; d.Mode = 0o755; return d }()}, "", nil},
 		{"sticky 1755 (a tmpfs root copied with cp -a) harms nothing", LogDir{Dir: func() FileStat { d := good; d.Mode = 0o755 | fs.ModeSticky; return d }()}, "opscode", nil},
 		{"775 works but is open", LogDir{Dir: func() FileStat { d := good; d.Mode = 0o775; return d }()}, "opscode", []Symptom{SymptomLogDirOpen}},
 		{"751: others cannot read", LogDir{Dir: func() FileStat { d := good; d.Mode = 0o751; return d }()}, "opscode", []Symptom{SymptomLogDirMode}},
-		{"current missing", LogDir{Dir: good, Services: []string{"bookshelf", "opscode-solr"}, Files: stats[1:]}, "opscode", []Symptom{SymptomLogCurrentMissing}},
+		{"current missing", LogDir{Dir: good, Logs: []ServiceLog{{Service: "bookshelf"}, {Service: "opscode-solr"}}, Files: stats[1:]}, "opscode", []Symptom{SymptomLogCurrentMissing}},
 		{"filesystem full", LogDir{Dir: good, Usage: full}, "opscode", []Symptom{SymptomLogFSFull}},
 	}
 	for _, tt := range tests {
@@ -102,9 +102,17 @@ func TestDiagnoseLogDir(t *testing.T) {
 			}
 		})
 	}
-	f := DiagnoseLogDir(LogDir{Dir: good, Services: []string{"opscode-solr"}}, "opscode")
+	f := DiagnoseLogDir(LogDir{Dir: good, Logs: []ServiceLog{{Service: "opscode-solr"}}}, "opscode")
 	require.Len(t, f, 1)
 	assert.Equal(t, "/var/log/opscode/opscode-solr/current", f[0].Subject)
+	// A service whose svlogd writes elsewhere is looked for there.
+	f = DiagnoseLogDir(LogDir{Dir: good, Logs: []ServiceLog{{Service: "postgresql", Dir: "/var/log/opscode/postgresql/9.2"}},
+		Files: []FileStat{{Path: "/var/log/opscode/postgresql/9.2/current"}}}, "opscode")
+	assert.Empty(t, f)
+	f = DiagnoseLogDir(LogDir{Dir: good, Logs: []ServiceLog{{Service: "postgresql", Dir: "/var/log/opscode/postgresql/9.2"}},
+		Files: []FileStat{{Path: "/var/log/opscode/postgresql/current"}}}, "opscode")
+	require.Len(t, f, 1)
+	assert.Equal(t, "/var/log/opscode/postgresql/9.2/current", f[0].Subject)
 	f = DiagnoseLogDir(LogDir{Dir: stats[0]}, "opscode")
 	assert.Equal(t, []string{"/var/log/opscode has mode 0700: the services need read and search (r-x) for every class, and its owner write"}, f[0].Evidence)
 	assert.Contains(t, f[1].Fix, "chown -R opscode:opscode /var/log/opscode")

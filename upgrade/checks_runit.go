@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/internal/packaging"
 	"github.com/chefha/chefha/issue"
 	"github.com/chefha/chefha/runit"
 )
@@ -129,10 +130,15 @@ func checkLogDir(in Input) []Finding {
 			continue
 		}
 		ld := runit.LogDir{Dir: dir, Files: n.Stats()}
+		rel, known := n.packaging()
 		if svcs, err := n.Services(); err == nil {
 			for _, s := range svcs {
 				if s.Service != "keepalived" && s.Up() {
-					ld.Services = append(ld.Services, s.Service)
+					l := runit.ServiceLog{Service: s.Service}
+					if known {
+						l.Dir, _ = rel.LogDir(s.Service)
+					}
+					ld.Logs = append(ld.Logs, l)
 				}
 			}
 		}
@@ -143,11 +149,7 @@ func checkLogDir(in Input) []Finding {
 				}
 			}
 		}
-		owner := ""
-		if n.isEC11() {
-			owner = "opscode"
-		}
-		for _, f := range runitFindings("log-dir", Fail, n, runit.DiagnoseLogDir(ld, owner)) {
+		for _, f := range runitFindings("log-dir", Fail, n, runit.DiagnoseLogDir(ld, logRootOwner(rel, known))) {
 			switch runit.Symptom(f.Symptom) {
 			case runit.SymptomLogDirOwner:
 				f.Issue = issue.OC11426
@@ -158,6 +160,17 @@ func checkLogDir(in Input) []Finding {
 		}
 	}
 	return result("log-dir", fs, "log directories healthy")
+}
+
+// logRootOwner is the owner a release's recipes give /var/log/opscode:
+// opscode from 11.1.3 (recipes/default.rb's directory resource), nobody
+// before (root's, as whatever first made it left it): "" says do not
+// judge it.
+func logRootOwner(rel packaging.Release, known bool) string {
+	if !known || !rel.LogRoot.Managed.Value {
+		return ""
+	}
+	return rel.LogRoot.Owner.Value
 }
 
 func checkKeepalivedLogDir(in Input) []Finding {

@@ -58,7 +58,7 @@ var factCommands = []struct{ name, cmd string }{
 	{"clusterlog", keepalived.ClusterLogTail},
 	{"ps", "ps -eo pid,ppid,user,stat,args"},
 	{"status", "private-chef-ctl status"},
-	{"stat", "stat -c '" + runit.StatFormat + "' /var/log/opscode /var/log/opscode/keepalived " + cluster.TopologyPath + " /var/log/opscode/*/current"},
+	{"stat", "stat -c '" + runit.StatFormat + "' /var/log/opscode /var/log/opscode/keepalived " + cluster.TopologyPath + " /var/log/opscode/*/current /var/log/opscode/*/*/current"},
 	{"df", "df -P /var/log/opscode"},
 	{"dfi", "df -Pi /var/log/opscode"},
 	{"space", "df -Pk /tmp /opt/opscode"},

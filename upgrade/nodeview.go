@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/chefha/chefha/drbd"
+	"github.com/chefha/chefha/internal/packaging"
 	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/runit"
@@ -68,6 +69,18 @@ func (n *nodeView) KeepalivedState(vip string) keepalived.NodeState {
 }
 
 // isEC11 reports whether the node's installed package is Enterprise Chef 11.
+// packaging is the packaging's facts for the node's installed release
+// (the nearest below it in the table when it is not there), false when
+// its version is unknown.
+func (n *nodeView) packaging() (packaging.Release, bool) {
+	v, err := n.Version()
+	if err != nil {
+		return packaging.Release{}, false
+	}
+	rel, _, ok := packaging.Nearest(v)
+	return rel, ok
+}
+
 func (n *nodeView) isEC11() bool {
 	v, err := n.Version()
 	return err == nil && strings.HasPrefix(v, "11.")

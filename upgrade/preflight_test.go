@@ -207,7 +207,9 @@ func TestPreflightSeesEachKnob(t *testing.T) {
 		want    want
 	}{
 		{"OC-11297", "11.0.2", "11.1.8", clustertest.OC11297(), want{"migration-level", be1, upgrade.Fail, "OC-11297"}},
-		{"OC-11426", "11.0.2", "11.1.8", clustertest.OC11426(), want{"log-dir", be1, upgrade.Fail, ""}},
+		// 11.1.3+'s recipes own /var/log/opscode as opscode; 11.0.x's leave
+		// it root's, which is healthy there (TestLogRootOfEachRelease).
+		{"OC-11426", "11.1.6", "11.1.8", clustertest.OC11426(), want{"log-dir", be1, upgrade.Fail, ""}},
 		{"OC-11490", "11.0.2", "11.1.8", clustertest.OC11490(), want{"keepalived-log-dir", be1, upgrade.Fail, "OC-11490"}},
 		{"OC-11540", "1.4.6", "11.1.3", clustertest.OC11540(), want{"non-ssl-port", be1, upgrade.Fail, "OC-11540"}},
 		{"OC-11575", "11.1.8", "11.1.8", clustertest.OC11575(), want{"standby-services-stopped", be2, upgrade.Fail, "OC-11575"}},
@@ -310,5 +312,39 @@ func TestPairWithoutVIP(t *testing.T) {
 	rep := judge(t, f, semver.MustParse("11.1.8"))
 	for _, fd := range findingsOf(rep, "keepalived-pair") {
 		assert.Equal(t, upgrade.OK, fd.Severity, "%v", fd)
+	}
+}
+
+// Each release's own log layout is healthy: its services' logs where the
+// packaging's attributes put them (postgresql's under 9.2 on EC 11) and
+// /var/log/opscode owned as its recipes leave it (root's before 11.1.3,
+// whose recipes own it as opscode). The log-dir check finds nothing on a
+// fresh cluster of each, and 11.0.2 plans to 11.1.8.
+func TestLogDirOfEachRelease(t *testing.T) {
+	for _, tt := range []struct{ version, target, rootOwner, pgCurrent string }{
+		{"1.4.6", "11.1.8", "root:root", "/var/log/opscode/postgresql/current"},
+		{"11.0.2", "11.1.8", "root:root", "/var/log/opscode/postgresql/9.2/current"},
+		{"11.1.6", "11.1.8", "opscode:opscode", "/var/log/opscode/postgresql/9.2/current"},
+		{"11.1.8", "11.2.0", "opscode:opscode", "/var/log/opscode/postgresql/9.2/current"},
+		{"11.2.0", "11.2.0", "opscode:opscode", "/var/log/opscode/postgresql/9.2/current"}, // at the target: the post-flight's checks
+	} {
+		t.Run(tt.version, func(t *testing.T) {
+			sim, _ := settledSim(t, tt.version, 1)
+			boot := sim.Bootstrap()
+			var owner string
+			boot.Lock(func(n *clustertest.Node) { owner, _ = n.Owner("/var/log/opscode") })
+			assert.Equal(t, tt.rootOwner, owner)
+			_, err := boot.ReadFile(tt.pgCurrent)
+			assert.NoError(t, err, "postgresql's svlogd writes %s", tt.pgCurrent)
+			knobs := healthy()
+			if tt.version == tt.target {
+				knobs = nil
+			}
+			rep := preflight(t, tt.version, tt.target, knobs)
+			assert.True(t, has(rep, want{"log-dir", "", upgrade.OK, ""}), table(rep))
+			if tt.version != tt.target {
+				assert.False(t, rep.Failed(), "it plans: %s", table(rep))
+			}
+		})
 	}
 }

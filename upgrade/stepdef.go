@@ -5,7 +5,9 @@ import (
 	"slices"
 
 	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/internal/packaging"
 	"github.com/chefha/chefha/issue"
+	"github.com/chefha/chefha/runit"
 )
 
 // stepDef is one step of the runbook: what it is, when it applies, and how
@@ -101,6 +103,20 @@ func (c *hopCtx) has(id issue.ID) bool {
 
 // toEC11 reports a hop onto Enterprise Chef 11, where log dirs belong to opscode.
 func (c *hopCtx) toEC11() bool { return c.hop.To.Major() == 11 }
+
+// logOwnership gives /var/log/opscode's tree to opscode before an EC 11
+// reconfigure or upgrade: its svlogd runs as opscode and cannot rotate the
+// files 1.x's root svlogd left (OC-11426, the runbook's Example's chown).
+// Where the target's recipes leave the directory itself alone (before
+// 11.1.3, recipes/default.rb) it stays root's, as a fresh install of the
+// target has it.
+func (c *hopCtx) logOwnership(node string) []Action {
+	acts := []Action{run(node, "chown", "-R", "opscode:opscode", runit.DefaultLogDir)}
+	if rel, _, ok := packaging.Nearest(c.hop.To.String()); ok && !rel.LogRoot.Managed.Value {
+		acts = append(acts, run(node, "chown", "root:root", runit.DefaultLogDir))
+	}
+	return acts
+}
 
 // fromPC1 reports a hop off Private Chef 1.x: the runsvdir job is renamed.
 func (c *hopCtx) fromPC1() bool { return c.hop.From.Major() == 1 }

@@ -197,6 +197,9 @@ func recoverNode(c *hopCtx, n *nodeView, fs []Finding) []Action {
 	if n.isEC11() {
 		job = "private-chef-runsvdir"
 		acts = append(acts, run(node, "chown", "-R", "opscode:opscode", runit.DefaultLogDir))
+		if rel, ok := n.packaging(); ok && !rel.LogRoot.Managed.Value {
+			acts = append(acts, run(node, "chown", "root:root", runit.DefaultLogDir)) // as the release leaves it
+		}
 	}
 	acts = append(acts, run(node, "chmod", "755", runit.DefaultLogDir), run(node, "initctl", "start", job),
 		Action{Kind: ActCheckRunit, Node: node})

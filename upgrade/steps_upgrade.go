@@ -63,7 +63,7 @@ func runReconfigureBootstrap(r *stepRun) ([]Action, error) {
 	if r.c.toEC11() {
 		// Ownership first, so the new runsvdir, svlogd and keepalived can
 		// write their logs (OC-11426, OC-11490).
-		acts = append(acts, run(b, "chown", "-R", "opscode:opscode", runit.DefaultLogDir))
+		acts = append(acts, r.c.logOwnership(b)...)
 	}
 	acts = append(acts, r.restartRedis(b)...)
 	acts = append(acts, run(b, r.c.converge("reconfigure")...))
@@ -87,7 +87,7 @@ func runUpgradeNode(r *stepRun) ([]Action, error) {
 			acts = append(acts, inSync(r.c.boot))
 		}
 		if r.c.toEC11() {
-			acts = append(acts, run(node, "chown", "-R", "opscode:opscode", runit.DefaultLogDir))
+			acts = append(acts, r.c.logOwnership(node)...)
 		}
 		acts = append(acts, r.restartRedis(node)...)
 		if boot {

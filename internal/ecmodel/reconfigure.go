@@ -43,8 +43,12 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 	if n.Bug(issue.OC11426) && strings.HasPrefix(rel.Version, "11.") {
 		owner, _ = h.Owner(LogDir) // the bug: ownership is not fixed
 	}
-	h.MkdirAll(LogDir, 0o755)
-	h.Chown(LogDir, owner)
+	h.MkdirAll(LogDir, 0o755) // a new one root's
+	if rel.LogRootOwner != "" && !n.Bug(issue.OC11426) {
+		// recipes/default.rb's directory resource (11.1.3+); before, no
+		// resource owns it and it keeps whatever owner it has.
+		h.Chown(LogDir, rel.LogRootOwner+":"+rel.LogRootOwner)
+	}
 	// keepalived_safemode (11.1.8): on the data master still under
 	// opscode-runsvdir, restart keepalived as MASTER and wait for DRBD.
 	safemode := ha && master && rel.Version >= "11.1.8" && !n.Bug(issue.OC11669) && slices.Contains(h.Jobs(), "opscode-runsvdir")
@@ -202,15 +206,16 @@ func (n *Node) enable(s string, ha bool, owner string) {
 	h.MkdirAll(path.Join(sv, "log"), 0o755)
 	n.writeIfChanged(path.Join(sv, "run"), runScript(rel, s), 0o755)
 	n.writeIfChanged(path.Join(sv, "log", "run"), logRunScript(rel, s), 0o755)
-	if _, err := h.Lstat(path.Join(LogDir, s)); err != nil {
+	dir := rel.LogDirOf(s)
+	if _, err := h.Lstat(dir); err != nil {
 		// The directory resource; current is svlogd's, made by the user
 		// the log run script runs it as.
-		h.MkdirAll(path.Join(LogDir, s), 0o755)
-		h.WriteFile(path.Join(LogDir, s, "current"), nil, 0o644)
-		h.Chown(path.Join(LogDir, s, "current"), svlogdUser(rel))
+		h.MkdirAll(dir, 0o755)
+		h.WriteFile(path.Join(dir, "current"), nil, 0o644)
+		h.Chown(path.Join(dir, "current"), svlogdUser(rel))
 	}
 	if s != "keepalived" {
-		h.Chown(path.Join(LogDir, s), owner)
+		h.Chown(dir, owner)
 	}
 	for _, f := range []struct {
 		name          string
@@ -347,7 +352,7 @@ func (n *Node) Cleanup(ctx context.Context, io IO) int {
 			n.H.Remove(path.Join(ServiceDir, s))
 			n.H.Remove(path.Join(InitDir, s))
 			n.H.RemoveAll(path.Join(SvDir, s))
-			n.H.RemoveAll(path.Join(LogDir, s))
+			n.H.RemoveAll(path.Join(LogDir, s)) // the service's whole tree
 		}
 	}
 	return 0

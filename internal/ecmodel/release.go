@@ -2,11 +2,13 @@ package ecmodel
 
 import (
 	"maps"
+	"path"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/chefha/chefha/internal/packaging"
 	"github.com/chefha/chefha/migration"
 )
 
@@ -84,8 +86,36 @@ type Release struct {
 	UpgradeSleep time.Duration
 	// Job is the Upstart job running runsvdir.
 	Job string
-	// LogOwner owns /var/log/opscode (recipes/default.rb; root before 11).
+	// LogOwner owns the services' log directories under /var/log/opscode
+	// (root in 1.x, opscode from 11.0, whose svlogd runs as opscode).
 	LogOwner string
+	// LogRootOwner owns /var/log/opscode itself: the owner the packaging's
+	// directory resource gives it (recipes/default.rb, from 11.1.3), ""
+	// where no resource owns it and it stays root's (LogRoot in the
+	// packaging table).
+	LogRootOwner string
+}
+
+// LogDirOf is the directory a service's svlogd writes: the packaging's
+// log_directory attribute for the release (postgresql's is
+// /var/log/opscode/postgresql/9.2 on EC 11), /var/log/opscode/SERVICE
+// where the table does not say.
+func (r Release) LogDirOf(service string) string {
+	if p, _, ok := packaging.Nearest(r.Version); ok {
+		if d, ok := p.LogDir(service); ok && d != "" {
+			return d
+		}
+	}
+	return path.Join(LogDir, service)
+}
+
+// logRootOwner reads LogRootOwner from the packaging table.
+func logRootOwner(version string) string {
+	p, _, ok := packaging.Nearest(version)
+	if !ok || !p.LogRoot.Managed.Value {
+		return ""
+	}
+	return p.LogRoot.Owner.Value
 }
 
 // Migration is one partybus migration file.
@@ -227,7 +257,7 @@ func buildReleases() map[string]Release {
 		}
 		return out
 	}
-	return map[string]Release{
+	rels := map[string]Release{
 		"1.2.8": {Version: "1.2.8", Backend: pcBackend, Frontend: pcFrontend, HA: pcHAFor(pcBackend),
 			Level: migration.Level{Major: 1, Minor: 4}, Migrations: migrations(pcMigrations[:4]...), DownFiles: true, Job: "opscode-runsvdir", LogOwner: "root"},
 		// 1.4.6 ships bookshelf, disabled by default (attributes: enable false).
@@ -238,6 +268,11 @@ func buildReleases() map[string]Release {
 		"11.1.8": ec("11.1.8", "0.0.7", b111, f111, h111, 13, ec13, 30, false, 2*time.Minute),
 		"11.2.0": ec("11.2.0", "0.0.8", b112, f112, h112, 13, ec13, 30, true, 2*time.Minute),
 	}
+	for v, r := range rels {
+		r.LogRootOwner = logRootOwner(v)
+		rels[v] = r
+	}
+	return rels
 }
 
 // RemovedInEC11 reports the 1.x services EC 11 no longer ships; `cleanup`

@@ -3,7 +3,6 @@ package ecmodel
 import (
 	"encoding/json"
 	"fmt"
-	"path"
 	"strings"
 )
 
@@ -157,7 +156,7 @@ func svlogdUser(rel Release) string {
 // logRunScript is sv/NAME/log/run (sv-NAME-log-run.erb): svlogd as root in
 // 1.x, as opscode (chpst -U) from 11.0.
 func logRunScript(rel Release, s string) string {
-	dir := path.Join(LogDir, s)
+	dir := rel.LogDirOf(s)
 	if !strings.HasPrefix(rel.Version, "11.") {
 		return "#!/bin/sh\nexec svlogd -tt " + dir + "\n"
 	}

@@ -84,6 +84,62 @@ func Lookup(version string) (Release, bool) {
 	return Release{}, false
 }
 
+// Nearest returns the release whose facts stand for version: the table's
+// release with the greatest version not above it (11.1.7 is read as
+// 11.1.6, 1.2.8 as 1.2.8 before 1.2.8.3's patch level is known, 11.1.2 as
+// 11.0.2); exact says version is in the table. The table holds the
+// releases chefha upgrades from and to; a release between two of them is
+// taken to be like the one below, which holds for the facts the checks
+// read (log directories, their owners, the Upstart job) but is a reading,
+// not a fact: callers say so where it matters. False when version is
+// below every release in the table or not a version.
+func Nearest(version string) (r Release, exact bool, ok bool) {
+	t, err := load()
+	if err != nil {
+		return Release{}, false, false
+	}
+	want, good := versionNumbers(version)
+	if !good {
+		return Release{}, false, false
+	}
+	best := -1
+	for i, rel := range t.Releases {
+		have, _ := versionNumbers(rel.Version)
+		// 1.2.8 is 1.2.8.3's line: a shorter version matches its prefix.
+		if slices.Equal(have[:min(len(have), len(want))], want) {
+			return rel.clone(), rel.Version == version, true
+		}
+		if slices.Compare(have, want) <= 0 && (best < 0 || slices.Compare(have, mustNumbers(t.Releases[best].Version)) > 0) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return Release{}, false, false
+	}
+	return t.Releases[best].clone(), false, true
+}
+
+// versionNumbers splits a dotted version into its numbers.
+func versionNumbers(v string) ([]int, bool) {
+	var out []int
+	for _, f := range strings.Split(v, ".") {
+		n := 0
+		if f == "" {
+			return nil, false
+		}
+		for _, c := range f {
+			if c < '0' || c > '9' {
+				return nil, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		out = append(out, n)
+	}
+	return out, len(out) > 0
+}
+
+func mustNumbers(v string) []int { n, _ := versionNumbers(v); return n }
+
 // Service returns the named runit service.
 func (r Release) Service(name string) (Service, bool) {
 	for _, s := range r.Services {

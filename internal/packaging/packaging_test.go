@@ -265,3 +265,23 @@ func TestAccessors(t *testing.T) {
 		t.Error("LogDir of an unknown service")
 	}
 }
+
+func TestNearest(t *testing.T) {
+	for _, tt := range []struct {
+		version, want string
+		exact, ok     bool
+	}{
+		{"11.1.8", "11.1.8", true, true},
+		{"11.1.7", "11.1.6", false, true},
+		{"11.1.2", "11.0.2", false, true},
+		{"1.2.8", "1.2.8.3", false, true},
+		{"12.0.0", "11.2.0", false, true},
+		{"1.0.0", "", false, false},
+		{"eleven", "", false, false},
+	} {
+		r, exact, ok := Nearest(tt.version)
+		if ok != tt.ok || exact != tt.exact || r.Version != tt.want {
+			t.Errorf("Nearest(%q) = %q, %v, %v; want %q, %v, %v", tt.version, r.Version, exact, ok, tt.want, tt.exact, tt.ok)
+		}
+	}
+}
