@@ -218,6 +218,11 @@ func TestKnobOC11601(t *testing.T) {
 	require.Equal(t, 0, code)
 	_, _, code = s.run(t, be1, "private-chef-ctl", "reconfigure")
 	assert.Equal(t, 0, code, "the workaround: restart redis_lb first")
+	// The passive back end is not the data master: its reconfigure
+	// neither restarts redis_lb nor writes its keys, and cannot fail on it.
+	s.installPackage(t, be2, "11.1.8")
+	out, stderr, code := s.run(t, be2, "private-chef-ctl", "reconfigure")
+	assert.Equal(t, 0, code, "%s%s", out, stderr)
 
 	for _, tc := range []struct{ from, to string }{{"11.0.2", "11.1.8"}, {"11.1.6", "11.2.0"}} {
 		s := start(t, tc.from, clustertest.OC11601())

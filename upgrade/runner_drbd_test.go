@@ -146,3 +146,23 @@ func TestOrphanTakenDownIsStartedAgainOnTheMaster(t *testing.T) {
 	require.Equal(t, []string{"be1.chefha.test: be1.chefha.test: env SVWAIT=30 private-chef-ctl start postgresql"}, starts)
 	e.assertUpgraded(t, "11.1.8", "1.13")
 }
+
+// OC-11601's workaround restarts redis_lb on the data master only: a
+// restart starts a stopped service, and on the passive back end redis_lb
+// (an HA service) must stay down, its DRBD data on the other node.
+func TestRedisRestartOnlyOnTheDataMaster(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "11.1.6", 1, clustertest.OC11601())
+	var restarts []string
+	r := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
+		if ev.Kind == upgrade.EventAction && strings.Contains(ev.Message, "redis_lb") {
+			restarts = append(restarts, ev.Message)
+		}
+	}))
+	require.NoError(t, r.Run(context.Background()))
+	require.NotEmpty(t, restarts)
+	for _, m := range restarts {
+		assert.True(t, strings.HasPrefix(m, e.sim.Bootstrap().Name+": "), m)
+	}
+	e.assertUpgraded(t, "11.1.8", "1.13")
+}

@@ -90,10 +90,15 @@ func (r *stepRun) hasService(node, service string) bool {
 	return false
 }
 
-// restartRedis restarts redis_lb before a reconfigure where it exists:
+// restartRedis restarts redis_lb before a reconfigure of the data master:
 // the EC 11 cookbook reconfigures it without restarting it (OC-11601).
 func (r *stepRun) restartRedis(node string) []Action {
-	if r.c.has(issue.OC11601) && r.hasService(node, "redis_lb") {
+	// Only the data master's reconfigure restarts redis_lb and writes its
+	// keys, so only it can fail (recipes/redis_lb.rb @11.1.0–11.1.8, `if
+	// is_data_master?`); and a restart starts a stopped service: on the
+	// passive back end it would start an HA service without its DRBD data.
+	// The runner keeps the bootstrap the data master.
+	if r.c.has(issue.OC11601) && node == r.c.boot && r.hasService(node, "redis_lb") {
 		return []Action{run(node, r.ctlOn(node, "restart", "redis_lb")...)}
 	}
 	return nil

@@ -28,17 +28,22 @@ func (n *Node) Reconfigure(ctx context.Context, io IO) int {
 func (n *Node) converge(ctx context.Context, io IO) int {
 	rel, h := n.Installed, n.H
 	fmt.Fprintln(io.Stdout, "Starting Chef Client, version 11.4.4")
+	ha := n.HATopology() && n.Backend()
+	master := n.Status(CurrentPath) == "master" || (n.Status(CurrentPath) == "" && n.Bootstrap())
 	// OC-11601 bites where redis_lb already runs (11.1.x to a later 11.1.x):
 	// a node coming from 11.0 or 1.x has no redis_lb to restart yet, and
-	// 11.2.0 restarts it before using it.
-	if _, err := h.Lstat(ModelDir + "/redis_lb-restarted"); err != nil && n.Bug(issue.OC11601) && !rel.RestartsRedisLB &&
+	// 11.2.0 restarts it before using it. Only the data master restarts it
+	// and writes its keys (recipes/redis_lb.rb @11.1.0–11.1.8: notifies
+	// :restart and the ruby_block, both `if is_data_master?`; ECC 0.3.0
+	// libraries/helpers.rb: an HA back end is the data master when
+	// current_cluster_status says master, or, with none, when it is the
+	// bootstrap): the passive back end's reconfigure never fails on it.
+	if _, err := h.Lstat(ModelDir + "/redis_lb-restarted"); err != nil && n.Bug(issue.OC11601) && !rel.RestartsRedisLB && (!ha || master) &&
 		slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), "redis_lb") &&
 		slices.Contains(n.Configured.Services(n.Backend(), n.Bootstrap()), "redis_lb") && n.Configured.Version != rel.Version {
 		fmt.Fprintln(io.Stderr, "Errno::ECONNREFUSED: Connection refused - connect(2) for 127.0.0.1:16379")
 		return 1
 	}
-	ha := n.HATopology() && n.Backend()
-	master := n.Status(CurrentPath) == "master" || (n.Status(CurrentPath) == "" && n.Bootstrap())
 	owner := rel.LogOwner + ":" + rel.LogOwner
 	if n.Bug(issue.OC11426) && strings.HasPrefix(rel.Version, "11.") {
 		owner, _ = h.Owner(LogDir) // the bug: ownership is not fixed
