@@ -270,6 +270,26 @@ func TestKnobOC11657(t *testing.T) {
 	assert.Equal(t, 0, code, "a longer wait lets it stop: %s", out)
 }
 
+// graceful-kill (omnibus-ctl 0.0.6–0.1.1 lib/omnibus-ctl.rb graceful_kill,
+// 1.2.8.3 bin/private-chef-ctl): with the service's pid and process group
+// found, the stop's exit status is ignored, what is left of the group is
+// SIGKILLed and the command exits 0; cluster.sh's backup transition takes
+// that as the service killed, never "Cannot kill". Without a running
+// service the stop's status counts.
+func TestGracefulKillOfASlowService(t *testing.T) {
+	t.Parallel()
+	s := start(t, "1.4.6", clustertest.OC11657())
+	out, _, code := s.run(t, be1, "private-chef-ctl", "graceful-kill", "opscode-expander")
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "found stuck pids still running in process group: ")
+	assert.Contains(t, out, "sending SIGKILL")
+	st, _, _ := s.run(t, be1, "private-chef-ctl", "status", "opscode-expander")
+	assert.True(t, strings.HasPrefix(st, "down: "), st)
+	out, _, code = s.run(t, be1, "private-chef-ctl", "graceful-kill", "opscode-expander")
+	assert.Equal(t, 0, code, "down already: sv stop says ok: %s", out)
+	assert.Contains(t, out, "could not find opscode-expander runit pidfile")
+}
+
 // OC-11658: migration 1.9 (UPG/009_migrate_authz.rb) runs
 // oc_authz_migrator's opc-run.sh on the bootstrap. 0.0.1 (OO 11.0.2–11.1.6
 // config/software/oc_authz_migrator.rb) swallows its failure and partybus
