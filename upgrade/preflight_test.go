@@ -348,3 +348,34 @@ func TestLogDirOfEachRelease(t *testing.T) {
 		})
 	}
 }
+
+// A healthy cluster of each release the model knows passes the pre-flight
+// for each later release it can go to, with no failure and no warning
+// but the one a path the runbook does not advise deserves (1.4.6 →
+// 11.0.2, planned only when asked for), and the path plans. The lab runs
+// the same for the releases its shared labs hold (TestLabSideBySide).
+func TestHealthyReleaseMatrix(t *testing.T) {
+	for _, tt := range []struct {
+		from string
+		to   []string
+	}{
+		{"1.2.8", []string{"1.4.6", "11.1.8"}},
+		{"1.4.6", []string{"11.0.2", "11.1.6", "11.1.8", "11.2.0"}},
+		{"11.0.2", []string{"11.1.6", "11.1.8", "11.2.0"}},
+		{"11.1.6", []string{"11.1.8", "11.2.0"}},
+		{"11.1.8", []string{"11.2.0"}},
+	} {
+		for _, to := range tt.to {
+			t.Run(tt.from+"→"+to, func(t *testing.T) {
+				rep := preflight(t, tt.from, to, healthy(), upgrade.WithBackup(upgrade.Backup{Description: "LVM snapshot"}), upgrade.WithSkippable())
+				assert.False(t, rep.Failed(), table(rep))
+				assert.NotEmpty(t, rep.Plan, table(rep))
+				for _, f := range rep.Findings {
+					if f.Severity == upgrade.Warn {
+						assert.True(t, f.Check == "version" && tt.from == "1.4.6" && to == "11.0.2", "a warning a healthy cluster does not deserve: %+v", f)
+					}
+				}
+			})
+		}
+	}
+}
