@@ -119,7 +119,7 @@ func checkVersion(in Input) []Finding {
 		}
 		for _, s := range pe.Skippable {
 			fs = append(fs, Finding{Check: "version", Severity: Warn, Symptom: "skippable", Evidence: []string{s},
-				Fix: "upgrade to 11.1.3 or later, as the runbook advises, or allow this skippable path explicitly when planning"})
+				Fix: "choose a target as the evidence advises, or allow this skippable path explicitly when planning"})
 		}
 	}
 	var plan []string

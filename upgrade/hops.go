@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/internal/packaging"
 	"github.com/chefha/chefha/migration"
 )
 
@@ -106,6 +107,9 @@ func PlanHops(from, to *semver.Version) ([]Hop, error) {
 		}
 		stops = append(stops, to)
 	}
+	if why := upstartTrouble(cur, to); why != "" {
+		pe.Skippable = append(pe.Skippable, why)
+	}
 	var hops []Hop
 	prev := from
 	for _, s := range stops {
@@ -118,4 +122,33 @@ func PlanHops(from, to *semver.Version) ([]Hop, error) {
 		return hops, pe
 	}
 	return hops, nil
+}
+
+// upstartTrouble says what a hop to a release does wrong to the Upstart
+// jobs that run runsvdir, read from the packaging (runit_upstart.rb, the
+// job template, postinst): 11.2.0's reconfigure writes and starts
+// private_chef-runsvdir, whose pre-stop runs /usr/bin/private_chef-ctl,
+// which its package does not install, and leaves 11.x's
+// private-chef-runsvdir running beside it, two runsvdirs supervising one
+// directory (fixed in 11.2.1: enterprise-chef-common 0.4.5). "" when
+// nothing is wrong, or the packaging does not know the target.
+func upstartTrouble(from, to *semver.Version) string {
+	rel, exact, ok := packaging.Nearest(to.String())
+	if !ok || !exact {
+		return ""
+	}
+	var why []string
+	if missing := rel.MissingJobCommands(); len(missing) > 0 {
+		why = append(why, fmt.Sprintf("its reconfigure starts the Upstart job %s, whose pre-stop runs %s, which the package does not install, so the job cannot be stopped cleanly",
+			strings.Join(rel.JobNames(), ", "), strings.Join(missing, ", ")))
+	}
+	if fromRel, _, ok := packaging.Nearest(from.String()); ok {
+		if left, err := packaging.LeftoverJobs(fromRel.Version, rel.Version); err == nil && len(left) > 0 {
+			why = append(why, fmt.Sprintf("it leaves %s's job %s running beside it: two runsvdirs supervise /opt/opscode/service", fromRel.Version, strings.Join(left, ", ")))
+		}
+	}
+	if len(why) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s → %s: %s; choose a later release (11.2.1 fixed it)", from, to, strings.Join(why, "; "))
 }

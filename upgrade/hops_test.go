@@ -71,3 +71,21 @@ func TestPlanHops(t *testing.T) {
 }
 
 func lv(major, minor int) migration.Level { return migration.Level{Major: major, Minor: minor} }
+
+// A hop to 11.2.0 is skippable, for what the packaging says its
+// reconfigure does to the Upstart jobs: a job whose pre-stop runs a
+// command the package lacks, and, from 11.x, the old job left running.
+func TestPlanHopsTo1120(t *testing.T) {
+	v := semver.MustParse
+	_, err := PlanHops(v("11.1.8"), v("11.2.0"))
+	var pe *PlanError
+	require.ErrorAs(t, err, &pe)
+	require.Len(t, pe.Skippable, 1)
+	assert.Contains(t, pe.Skippable[0], "private_chef-runsvdir, whose pre-stop runs /usr/bin/private_chef-ctl")
+	assert.Contains(t, pe.Skippable[0], "it leaves 11.1.8's job private-chef-runsvdir running beside it")
+	_, err = PlanHops(v("1.4.6"), v("11.2.0"))
+	require.ErrorAs(t, err, &pe)
+	assert.NotContains(t, pe.Skippable[0], "beside it", "1.4.6's job is stopped and deleted")
+	_, err = PlanHops(v("11.1.6"), v("11.1.8"))
+	assert.NoError(t, err)
+}

@@ -351,8 +351,9 @@ func TestLogDirOfEachRelease(t *testing.T) {
 
 // A healthy cluster of each release the model knows passes the pre-flight
 // for each later release it can go to, with no failure and no warning
-// but the one a path the runbook does not advise deserves (1.4.6 →
-// 11.0.2, planned only when asked for), and the path plans. The lab runs
+// but the one a path planned only when asked for deserves (1.4.6 →
+// 11.0.2, below the runbook's 11.1.3; any → 11.2.0, whose Upstart job the
+// packaging breaks), and the path plans. The lab runs
 // the same for the releases its shared labs hold (TestLabSideBySide).
 func TestHealthyReleaseMatrix(t *testing.T) {
 	for _, tt := range []struct {
@@ -372,7 +373,10 @@ func TestHealthyReleaseMatrix(t *testing.T) {
 				assert.NotEmpty(t, rep.Plan, table(rep))
 				for _, f := range rep.Findings {
 					if f.Severity == upgrade.Warn {
-						assert.True(t, f.Check == "version" && tt.from == "1.4.6" && to == "11.0.2", "a warning a healthy cluster does not deserve: %+v", f)
+						// Paths planned only when asked for: below 11.1.3, and
+						// to 11.2.0, whose Upstart job is broken (packaging).
+						skippable := tt.from == "1.4.6" && to == "11.0.2" || to == "11.2.0"
+						assert.True(t, f.Check == "version" && f.Symptom == "skippable" && skippable, "a warning a healthy cluster does not deserve: %+v", f)
 					}
 				}
 			})

@@ -223,7 +223,7 @@ func explainSkippable(rep *upgrade.Report, allowed bool) {
 		if allowed {
 			rep.Findings[i].Fix = "allowed with -allow-skippable: give upgrade -allow-skippable too, or it refuses this path"
 		} else {
-			rep.Findings[i].Fix = "upgrade to 11.1.3 or later, as the runbook advises; or, to take this path, run preflight and upgrade with -allow-skippable"
+			rep.Findings[i].Fix = "choose a target as the evidence advises; or, to take this path, run preflight and upgrade with -allow-skippable"
 		}
 	}
 }
