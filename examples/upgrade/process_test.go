@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/internal/peer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -168,4 +169,55 @@ func TestTwoProcessesOneLock(t *testing.T) {
 			assert.Equal(t, 1, strings.Count(strings.Join(n.Log(), "\n"), "private-chef-ctl upgrade"), "%s: upgraded once", name)
 		})
 	}
+}
+
+// The lock of a run in another PID namespace (a container, or
+// `unshare --pid`: its PID is 1 there) is not taken for a dead run's by a
+// runner that looks the PID up in its own /proc: the owner's machine
+// (machine id, boot id, PID namespace) differs, so the lock is judged by
+// its age on the node's clock, and a resume from another journal is
+// refused as locked while A runs.
+func TestALockHeldFromAnotherPIDNamespace(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("optional: -short: builds this command and runs it twice")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		peer.Missing(t, "needs unshare (Debian's util-linux)")
+	}
+	if os.Geteuid() != 0 {
+		peer.Optional(t, "needs root to make a PID namespace")
+	}
+	bin := buildSelf(t)
+	sim, rb, conf := startNamedSim(t, clustertest.Options{Version: "1.4.6", Frontends: 1})
+	dir := t.TempDir()
+	pkg, err := clustertest.WritePackage(dir, "debian", "11.1.8")
+	require.NoError(t, err)
+	args := func(journal string) []string {
+		return []string{"-config", rb, "-ssh-config", conf, "-package", pkg, "-backup-waived", "test", "-hold", "300ms",
+			"-journal", filepath.Join(dir, journal), "-apply", "-without-rehearsal", "-o", "json"}
+	}
+	a := exec.Command(unshare, append([]string{"--pid", "--fork", "--mount-proc", bin}, args("a.json")...)...)
+	stdout, err := a.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, a.Start())
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() && !strings.Contains(sc.Text(), `"kind":"action"`) {
+	}
+	var bout, berr strings.Builder
+	b := exec.Command(bin, append(args("b.json"), "-resume")...)
+	b.Stdout, b.Stderr = &bout, &berr
+	var ee *exec.ExitError
+	require.ErrorAs(t, b.Run(), &ee, "%s%s", bout.String(), berr.String())
+	assert.Equal(t, 1, ee.ExitCode())
+	assert.Contains(t, bout.String(), `"type":"locked"`, "%s", berr.String())
+	assert.NotContains(t, bout.String(), `"kind":"action"`, "B acted on nothing")
+	for sc.Scan() {
+	}
+	require.NoError(t, a.Wait(), "A ends its run")
+	sim.Bootstrap().Lock(func(n *clustertest.Node) {
+		assert.Equal(t, 1, strings.Count(strings.Join(n.Log(), "\n"), "private-chef-ctl upgrade"), "upgraded once")
+	})
 }
