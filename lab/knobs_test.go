@@ -232,8 +232,7 @@ func TestLabKnobsMisc(t *testing.T) {
 
 	out, code := exec1(t, be1, "private-chef-ctl", "upgrade")
 	assert.Equal(t, 1, code, out)
-	assert.Contains(t, out, "oc_authz_migrator: ERROR", "OC-11658")
-	assert.Contains(t, out, "Partybus failed to execute command", "oc_authz_migrator 0.0.3 exits non-zero")
+	assert.Contains(t, out, "Partybus failed to execute command '/opt/opscode/embedded/service/oc_authz_migrator/scripts/opc-run.sh", "OC-11658: oc_authz_migrator 0.0.3 exits non-zero")
 
 	out, code = exec1(t, be2, "private-chef-ctl", "status", "keepalived")
 	assert.Equal(t, 3, code, out)

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chefha/chefha/issue"
-
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/runit"
@@ -55,8 +53,7 @@ type Action struct {
 	SHA256 string    `json:"sha256,omitempty"`
 	Gate   *GateSpec `json:"gate,omitempty"`
 	// FailOn are output lines that mean failure even on exit 0: partybus
-	// swallows oc_authz_migrator errors (OC-11658) and exits 0 when its
-	// lock is held.
+	// exits 0 when its lock is held.
 	FailOn []string `json:"fail_on,omitempty"`
 	// RetryAfterGate re-runs a failed command once after a stable-master
 	// gate: partybus resumes from the level reached (OC-11382).
@@ -206,8 +203,6 @@ func failMarker(out string, markers []string) (line, hint string, found bool) {
 			line = line[:j]
 		}
 		switch {
-		case strings.Contains(marker, "oc_authz_migrator"):
-			hint = " (" + string(issue.OC11658) + ": partybus reported success, but Authz data was not migrated to Bifrost; do not go on: contact support with this output)"
 		case strings.Contains(marker, "file lock"):
 			hint = " (partybus exited 0 without migrating: another upgrade holds " + migration.Path + "'s lock; make sure none runs, then run again)"
 		}

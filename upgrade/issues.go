@@ -99,10 +99,15 @@ func KnownIssues() []KnownIssue {
 			Signatures: []string{"timeout: run: ", "timeout: down: "},
 			Source:     "11.1.7 config/software/private-chef-ctl.rb: export SVWAIT=30"},
 		{ID: issue.OC11658, Title: "oc_authz_migrator failures are not trapped, leaving Authz → Bifrost data un-migrated",
-			From: from1x, Target: before1118, Mitigation: MitigateVerify,
-			Action:     "scan the upgrade output for oc_authz_migrator errors and stop with the log lines, even though partybus exits 0",
-			Signatures: []string{"oc_authz_migrator"},
-			Source:     "oc_authz_migrator 0.0.1 in 11.0.2–11.1.6 (config/software/oc_authz_migrator.rb); 'exit immediately on errors' in 11.1.8's changelog"},
+			// 0.0.1 (11.0.0–11.1.6) exits 0 on failure and nothing in the
+			// output tells it; 0.0.3 (11.1.7+) exits non-zero, partybus
+			// raises, and the upgrade fails loudly (its signature below).
+			From: from1x, Target: constraint(">= 11.0.0, < 11.1.7"), Mitigation: MitigateManual,
+			Action: "chefha cannot see this failure: the migrator's output is not known and it exits 0. After the bootstrap's upgrade, check by hand on it: " +
+				"su - opscode-pgsql -c \"/opt/opscode/embedded/bin/psql bifrost -Atc 'select (select count(*) from auth_actor),(select count(*) from auth_group),(select count(*) from auth_object),(select count(*) from auth_container)'\" " +
+				"and curl -s http://127.0.0.1:5984/authorization (doc_count): empty bifrost tables beside a populated couch database mean migration 1.9 did not migrate; stop and contact support. 11.1.7+ targets fail loudly instead",
+			Signatures: []string{"oc_authz_migrator/scripts/opc-run.sh"},
+			Source:     "config/software/oc_authz_migrator.rb: 0.0.1 through 11.1.6, 0.0.3 from 11.1.7 ('exit immediately on errors', CHANGELOG); partybus/lib/partybus/command_runner.rb raises on a non-zero exit; files/private-chef-upgrades/001/009_migrate_authz.rb; oc_bifrost 1.4.4 schema/deploy/base.sql"},
 		{ID: issue.OC11662, Title: "redis_lb timeout is too short for the real world",
 			Target: constraint(">= 11.1.0, < 11.1.7"), Mitigation: MitigateManual,
 			Action: "nginx-lua's redis timeouts: set lb['redis_connection_timeout'] = 1000 and lb['redis_keepalive_timeout'] = 2000 in private-chef.rb (11.1.7's defaults; 60 ms before)",

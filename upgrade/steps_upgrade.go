@@ -94,7 +94,7 @@ func runUpgradeNode(r *stepRun) ([]Action, error) {
 			acts = append(acts, gate(node))
 		}
 		acts = append(acts, Action{Kind: ActRun, Node: node, Argv: r.c.converge("upgrade"), Critical: true, RetryAfterGate: boot,
-			FailOn: []string{"oc_authz_migrator: ERROR", "Unable to obtain file lock"}})
+			FailOn: []string{"Unable to obtain file lock"}})
 		if r.c.toEC11() && r.c.fromPC1() {
 			acts = append(acts, stopOldJob(node)...)
 		}

@@ -173,28 +173,39 @@ func (n *Node) dbUp(ctx context.Context, io IO) int {
 }
 
 // authzMigrate is the command 009_migrate_authz.rb runs between stopping
-// and starting the services (couchdb data_dir /var/opt/opscode/couchdb/db).
-const authzMigrate = "/opt/opscode/embedded/service/oc_authz_migrator/scripts/opc-run.sh /var/opt/opscode/couchdb/db/authorization.couch"
+// and starting the services: opc-run.sh on the couch file under
+// couchdb['data_dir'], which is /var/opt/opscode/drbd/data/couchdb on an
+// HA back end (libraries/private_chef.rb @11.1.8:261) and
+// /var/opt/opscode/couchdb/db otherwise (attributes/default.rb).
+func (n *Node) authzMigrate() string {
+	dir := "/var/opt/opscode/couchdb/db"
+	if n.HATopology() && n.Backend() {
+		dir = DRBDDataDir + "/couchdb"
+	}
+	return "/opt/opscode/embedded/service/oc_authz_migrator/scripts/opc-run.sh " + dir + "/authorization.couch"
+}
 
 // migrateAuthz is migration 1.9's body. With OC-11658 armed the migrator
-// fails: oc_authz_migrator 0.0.1 (11.0.2–11.1.6) swallows it and partybus
-// goes on; 0.0.3 (11.1.7+) exits non-zero and partybus' run_command
-// raises (partybus/lib/partybus/command_runner.rb).
+// fails. What it prints is not known (its source was never published, so
+// the model prints none of it): 0.0.1 (11.0.2–11.1.6) exits 0 all the
+// same, and partybus goes on, silent; 0.0.3 (11.1.7+, "exit immediately
+// on errors") exits non-zero and partybus' run_command raises
+// (partybus/lib/partybus/command_runner.rb), Ruby printing the uncaught
+// RuntimeError.
 func (n *Node) migrateAuthz(ctx context.Context, io IO) int {
 	if code := n.dbUp(ctx, io); code != 0 {
 		return code
 	}
-	fmt.Fprintf(io.Stdout, "[private-chef-upgrade] - \tRunning Command: %s with options {}\n", authzMigrate)
+	cmd := n.authzMigrate()
+	fmt.Fprintf(io.Stdout, "[private-chef-upgrade] - \tRunning Command: %s with options {}\n", cmd)
 	if !n.Bug(issue.OC11658) {
 		return 0
 	}
-	fmt.Fprintln(io.Stdout, "oc_authz_migrator: ERROR: failed to migrate 12 authz groups")
 	if n.Installed.AuthzMigrator == "0.0.1" {
-		fmt.Fprintln(io.Stdout, "oc_authz_migrator: continuing")
 		n.Harm("authz data un-migrated: oc_authz_migrator 0.0.1 failed and partybus went on (OC-11658)")
 		return 0
 	}
 	fmt.Fprintf(io.Stderr, "/opt/opscode/embedded/service/partybus/lib/partybus/command_runner.rb:16:in `run_command': "+
-		"Partybus failed to execute command '%s' exitstatus: 1 (RuntimeError)\n", authzMigrate)
+		"Partybus failed to execute command '%s' exitstatus: 1 (RuntimeError)\n", cmd)
 	return 1
 }
