@@ -146,35 +146,12 @@ func (r *rel) ctl() (packaging.Ctl, error) {
 // omnibus-software's config/software/omnibus-ctl.rb at the revision the
 // Gemfile.lock locks.
 func (r *rel) omnibusCtlVersion(c *packaging.Ctl) error {
-	proj, err := r.pc(projectFile)
+	overrides, err := r.projectOverrides()
 	if err != nil {
 		return err
 	}
-	nodes, err := Parse(proj)
-	if err != nil {
-		return fmt.Errorf("%s: %w", r.pcRef(projectFile), err)
-	}
-	env := &Env{File: r.pcRef(projectFile)}
-	for _, n := range nodes {
-		if n.Kind != Stmt {
-			continue
-		}
-		st, err := ParseStatement(n.Toks)
-		if err != nil {
-			continue
-		}
-		call, ok := st.Value.(*CallExpr)
-		if !ok || call.Name != "override" || call.Recv != nil || len(call.Args) != 2 {
-			continue
-		}
-		if name := env.Eval(call.Args[0]); name.Kind != Str || name.S != "omnibus-ctl" {
-			continue
-		}
-		if v := hashEntry(call.Args[1], "version"); v != nil {
-			if ver := env.Eval(v); ver.Kind == Str {
-				c.OmnibusCtl = packaging.Fact[string]{Value: ver.S, Source: at(r.pcRef(projectFile), n.Line)}
-			}
-		}
+	if v, ok := overrides["omnibus-ctl"]; ok {
+		c.OmnibusCtl = v
 	}
 	lock, err := r.pc("Gemfile.lock")
 	if err != nil {
@@ -206,28 +183,12 @@ func (r *rel) omnibusCtlVersion(c *packaging.Ctl) error {
 	if err != nil {
 		return err
 	}
-	nodes, err = Parse(text)
-	if err != nil {
-		return fmt.Errorf("%s: %w", ref(r.in.Software, rev, file), err)
+	v, line, ok := softwareVersion(text, ref(r.in.Software, rev, file))
+	if !ok {
+		return fmt.Errorf("%s: no version", ref(r.in.Software, rev, file))
 	}
-	for _, n := range nodes {
-		if n.Kind != Stmt {
-			continue
-		}
-		st, err := ParseStatement(n.Toks)
-		if err != nil {
-			continue
-		}
-		call, ok := st.Value.(*CallExpr)
-		if !ok || call.Recv != nil || (call.Name != "version" && call.Name != "default_version") || len(call.Args) != 1 {
-			continue
-		}
-		if v := env.Eval(call.Args[0]); v.Kind == Str {
-			c.OmnibusCtl = packaging.Fact[string]{Value: v.S, Source: at(ref(r.in.Software, rev, file), n.Line)}
-			return nil
-		}
-	}
-	return fmt.Errorf("%s: no version", ref(r.in.Software, rev, file))
+	c.OmnibusCtl = packaging.Fact[string]{Value: v, Source: at(ref(r.in.Software, rev, file), line)}
+	return nil
 }
 
 // commandMap reads omnibus-ctl's initialize: the "name" => { :arity => N }

@@ -42,11 +42,9 @@ func softwareVersion(text, file string) (string, int, bool) {
 	return "", 0, false
 }
 
-// software reads the project's software versions: config/projects'
-// overrides first, then each config/software/*.rb, then omnibus-software's
-// definitions for fromOmnibusSoftware at the locked revision.
-func (r *rel) software(rev string) ([]packaging.Software, error) {
-	out := map[string]packaging.Fact[string]{}
+// projectOverrides reads config/projects' `override :NAME, version: "X"`
+// lines: the versions the project pins over the definitions' own.
+func (r *rel) projectOverrides() (map[string]packaging.Fact[string], error) {
 	proj, err := r.pc(projectFile)
 	if err != nil {
 		return nil, err
@@ -55,6 +53,7 @@ func (r *rel) software(rev string) ([]packaging.Software, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.pcRef(projectFile), err)
 	}
+	out := map[string]packaging.Fact[string]{}
 	env := &Env{File: r.pcRef(projectFile)}
 	for _, n := range nodes {
 		if n.Kind != Stmt || len(n.Toks) == 0 || !n.Toks[0].is(Ident, "override") {
@@ -65,7 +64,7 @@ func (r *rel) software(rev string) ([]packaging.Software, error) {
 			continue
 		}
 		call, ok := st.Value.(*CallExpr)
-		if !ok || len(call.Args) != 2 {
+		if !ok || call.Recv != nil || len(call.Args) != 2 {
 			continue
 		}
 		name, ver := env.Eval(call.Args[0]), hashEntry(call.Args[1], "version")
@@ -75,6 +74,17 @@ func (r *rel) software(rev string) ([]packaging.Software, error) {
 		if v := env.Eval(ver); v.Kind == Str {
 			out[name.S] = packaging.Fact[string]{Value: v.S, Source: at(r.pcRef(projectFile), n.Line)}
 		}
+	}
+	return out, nil
+}
+
+// software reads the project's software versions: config/projects'
+// overrides first, then each config/software/*.rb, then omnibus-software's
+// definitions for fromOmnibusSoftware at the locked revision.
+func (r *rel) software(rev string) ([]packaging.Software, error) {
+	out, err := r.projectOverrides()
+	if err != nil {
+		return nil, err
 	}
 	files, err := r.in.Omnibus.List(r.tag, "config/software")
 	if err != nil {

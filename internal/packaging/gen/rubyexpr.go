@@ -434,14 +434,8 @@ func (r *exprReader) postfix() (Expr, error) {
 			if name.Kind == Label { // a.b:c is not something we read
 				return nil, r.errorf("unexpected label after '.'")
 			}
-			if r.cur().is(Op, "(") && !r.cur().Space {
-				r.i++
-				args, err := r.args(Op, ")")
-				if err != nil {
-					return nil, err
-				}
-				r.i++
-				call.Args = args
+			if _, err := r.parenArgs(call); err != nil {
+				return nil, err
 			}
 			if err := r.braceBlock(call); err != nil {
 				return nil, err
@@ -459,14 +453,8 @@ func (r *exprReader) postfix() (Expr, error) {
 				continue
 			}
 			call := &CallExpr{Recv: e, Name: name.Text, Line: name.Line}
-			if r.cur().is(Op, "(") && !r.cur().Space {
-				r.i++
-				args, err := r.args(Op, ")")
-				if err != nil {
-					return nil, err
-				}
-				r.i++
-				call.Args = args
+			if _, err := r.parenArgs(call); err != nil {
+				return nil, err
 			}
 			e = call
 		default:
@@ -533,14 +521,9 @@ func (r *exprReader) primary() (Expr, error) {
 		return &VarExpr{Name: t.Text, Line: t.Line}, nil
 	case Const:
 		r.i++
-		if r.cur().is(Op, "(") && !r.cur().Space { // Integer("1")
-			r.i++
-			args, err := r.args(Op, ")")
-			if err != nil {
-				return nil, err
-			}
-			r.i++
-			return &CallExpr{Name: t.Text, Args: args, Line: t.Line}, nil
+		call := &CallExpr{Name: t.Text, Line: t.Line}
+		if ok, err := r.parenArgs(call); err != nil || ok { // Integer("1")
+			return call, err
 		}
 		return &ConstExpr{Name: t.Text, Line: t.Line}, nil
 	case Ident:
@@ -560,14 +543,10 @@ func (r *exprReader) primary() (Expr, error) {
 			return nil, r.errorf("unexpected keyword %q", t.Text)
 		}
 		r.i++
-		if r.cur().is(Op, "(") && !r.cur().Space {
-			r.i++
-			args, err := r.args(Op, ")")
-			if err != nil {
-				return nil, err
-			}
-			r.i++
-			call := &CallExpr{Name: t.Text, Args: args, Line: t.Line}
+		call := &CallExpr{Name: t.Text, Line: t.Line}
+		if ok, err := r.parenArgs(call); err != nil {
+			return nil, err
+		} else if ok {
 			if err := r.braceBlock(call); err != nil {
 				return nil, err
 			}
@@ -717,4 +696,21 @@ func exprString(e Expr) string {
 		return "<" + e.Why + ">"
 	}
 	return "?"
+}
+
+// parenArgs reads a call's parenthesised arguments when a "(" follows its
+// name with no space (a space makes it an argument, not the list), and
+// reports whether there were any.
+func (r *exprReader) parenArgs(call *CallExpr) (bool, error) {
+	if !r.cur().is(Op, "(") || r.cur().Space {
+		return false, nil
+	}
+	r.i++
+	args, err := r.args(Op, ")")
+	if err != nil {
+		return false, err
+	}
+	r.i++
+	call.Args = args
+	return true, nil
 }
