@@ -74,7 +74,7 @@ func Example() {
 	fmt.Println("rehearsal passed:", rh.Passed, "- same plan:", rh.PlanHash == plan.Hash())
 	fmt.Println("production upgraded:", sim.Bootstrap().Package() != "1.4.6")
 	// Output:
-	// be2.chefha.test: private-chef 1.4.6; an empty migration-level file (as OC-11297 leaves it)
+	// be2.chefha.test: private-chef 1.4.6; no migration-level file (as OC-11297 leaves a back end)
 	// rehearsal passed: true - same plan: true
 	// production upgraded: false
 }

@@ -220,9 +220,9 @@ func nodeSpec(n upgrade.NodeFacts, known []Release, s *Spec) (NodeSpec, error) {
 	}
 	switch {
 	case ns.LevelMissing:
-		what += "; no migration-level file"
+		what += "; no migration-level file (as OC-11297 leaves a back end)"
 	case strings.TrimSpace(*ns.Level) == "":
-		what += "; an empty migration-level file (as OC-11297 leaves it)"
+		what += "; an empty migration-level file"
 	default:
 		if l, err := n.Level(); err == nil {
 			what += "; migration level " + l.String()

@@ -60,18 +60,21 @@ func KnownIssues() []KnownIssue {
 	from1x := constraint("< 11.0.0")
 	return []KnownIssue{
 		{ID: issue.OC11297, Title: "EC 11.0.x not saving its migration-level state on HA back end machines",
-			From: constraint("~11.0"), Check: "migration-level", Mitigation: MitigateWorkaround,
+			// Fresh 11.1.0–11.1.6 back ends have the same trigger code.
+			From: constraint(">= 11.0.0, < 11.1.7"), Check: "migration-level", Mitigation: MitigateWorkaround,
 			Action: "compare every node's migration-level with the front ends and the version table; copy the right level to the back ends (old file kept) before upgrading",
-			Source: "1.4.6–11.1.6 recipes/partybus.rb: partybus init only as a delayed notification the HA back end's first reconfigure never reaches"},
+			Source: "11.0.2–11.1.6 recipes/partybus.rb: the 'set initial migration level' execute subscribes only to directory[/var/opt/opscode], which an HA back end's interrupted first install never reaches; 11.1.7 adds the subscription to directory[/var/opt/opscode/postgresql] (1ddab5ff, fab306a5)"},
 		{ID: issue.OC11382, Title: "HA upgrades to 11.1.3+ fail because keepalived restart interferes with partybus migrations",
-			Target: constraint(">= 11.1.3, < 11.1.8"), Mitigation: MitigateGate,
-			Action:     "gate on a stable keepalived pair (bootstrap master, no transition) before and after every upgrade step; re-run upgrade once after a gate (partybus resumes from the level reached)",
-			Signatures: []string{"must be the HA-master", "postgresql went away"},
-			Source:     "11.1.7 private-chef-ctl-commands/upgrade.rb adds the 120 s sleep before partybus"},
+			// The restart is there for every target from 11.0.1; the runbook
+			// names 11.1.3+. No source prints a message of its own: partybus
+			// fails on whatever the stopped services do to it.
+			Target: constraint(">= 11.0.1, < 11.1.8"), Mitigation: MitigateGate,
+			Action: "gate on a stable keepalived pair (bootstrap master, no transition) before and after every upgrade step; re-run upgrade once after a gate (partybus resumes from the level reached)",
+			Source: "11.0.1+ recipes/keepalived.rb: keepalived.conf and cluster.sh notify :restart on keepalived; 11.1.7 private-chef-ctl-commands/upgrade.rb adds the 120 s sleep before partybus, 11.1.8 keepalived_safemode"},
 		{ID: issue.OC11426, Title: "Upgrade runit ownership issue OPC 1.4.6 → EC 11.1.3+",
 			From: from1x, Target: before1118, Check: "log-dir", Mitigation: MitigateWorkaround,
 			Action: "chown -R opscode:opscode /var/log/opscode before the EC 11 reconfigure and upgrade, so svlogd (run as opscode on EC 11) can rotate the logs 1.x's root svlogd left",
-			Source: "11.1.3+ recipes/default.rb manages /var/log/opscode opscode:opscode 0755; migration 1.8 chowns only SERVICE/*"},
+			Source: "no code names it: the runbook ('OPC 1.4.6 -> EC11.1.3+') and its docs, which list it before 11.1.8; the related code: 11.1.3+ recipes/default.rb manages /var/log/opscode opscode:opscode 0755 (7aa73aa2), migration 1.8 chowns only SERVICE/*"},
 		{ID: issue.OC11490, Title: "Root ownership of /var/log/opscode/keepalived prevents keepalived from running properly",
 			Target: before1118, Check: "keepalived-log-dir", Mitigation: MitigateWorkaround,
 			Action: "chown -R opscode:opscode /var/log/opscode/keepalived before reconfiguring: EC 11's keepalived svlogd runs as opscode and cannot write a root-owned directory",
@@ -110,14 +113,18 @@ func KnownIssues() []KnownIssue {
 			Source:     "config/software/oc_authz_migrator.rb: 0.0.1 through 11.1.6, 0.0.3 from 11.1.7 ('exit immediately on errors', CHANGELOG); partybus/lib/partybus/command_runner.rb raises on a non-zero exit; files/private-chef-upgrades/001/009_migrate_authz.rb; oc_bifrost 1.4.4 schema/deploy/base.sql"},
 		{ID: issue.OC11662, Title: "redis_lb timeout is too short for the real world",
 			Target: constraint(">= 11.1.0, < 11.1.7"), Mitigation: MitigateManual,
-			Action: "nginx-lua's redis timeouts: set lb['redis_connection_timeout'] = 1000 and lb['redis_keepalive_timeout'] = 2000 in private-chef.rb (11.1.7's defaults; 60 ms before)",
-			Source: "11.1.0–11.1.6 attributes/default.rb lb['redis_connection_timeout'] = 60; templates/default/nginx/scripts/config.lua.erb"},
+			Action: "nginx-lua's redis timeouts: set lb['redis_connection_timeout'] = 1000 in private-chef.rb (60 ms before 11.1.7, used for connect and keepalive alike; lb['redis_keepalive_timeout'] exists only from 11.1.7 and does nothing before)",
+			Source: "11.1.0–11.1.6 attributes/default.rb lb['redis_connection_timeout'] = 60 and templates/default/nginx/scripts/config.lua.erb; 11.1.7 attributes/default.rb:257 adds redis_keepalive_timeout 2000 (371db13c)"},
 		{ID: issue.OC11669, Title: "During 1.4.x → EC 11.x upgrade keepalived transitions to backup because of the opscode-runsvdir → private-chef-runsvdir change",
 			From: constraint(">= 1.4.0, < 1.5.0"), Target: before1118, Mitigation: MitigateGate,
 			Action: "after reconfiguring the bootstrap, wait until keepalived reports it master again and stable for the hold period",
 			Source: "enterprise-chef-common 0.3.0 recipes/runit_upstart.rb stops opscode-runsvdir (the rename is in 11.0.0)"},
 		{ID: issue.OC11670, Title: "Partybus migration step 1.9 silently fails to run if keepalived is still in transition",
 			From: from1x, Target: before1118, Mitigation: MitigateGate,
+			// v1.rb's must_be_data_master, where partybus' config says the
+			// bootstrap is not the data master (1.10, 1.12, 1.13; 1.9 from
+			// 11.1.8).
+			Signatures: []string{"must be the HA-master"},
 			Action: "never start reconfigure or upgrade on the bootstrap unless it is a stable master: partybus freezes is_data_master from current_cluster_status at reconfigure time, skips 1.9 and still writes the level, so re-reading the level cannot catch it",
 			Source: "11.1.7 files/private-chef-upgrades/001/009_*.rb skips silently; 11.1.8 fails with must_be_data_master"},
 	}

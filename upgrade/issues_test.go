@@ -71,7 +71,9 @@ func TestKnownIssuesFor(t *testing.T) {
 	// From 11.0.2: its back ends lost their level (11297); it has no redis_lb
 	// yet (11601 needs 11.1.x on both ends).
 	assert.Equal(t, []issue.ID{issue.OC11297, issue.OC11540, issue.OC11575, issue.OC11657}, ids("11.0.2", "11.1.8"))
-	assert.Equal(t, []issue.ID{issue.OC11540, issue.OC11575, issue.OC11601, issue.OC11657}, ids("11.1.6", "11.1.8"))
+	// From 11.1.6: a fresh 11.1.0–11.1.6 back end has 11.0's partybus
+	// trigger (11297, fixed in 11.1.7), and redis_lb to restart (11601).
+	assert.Equal(t, []issue.ID{issue.OC11297, issue.OC11540, issue.OC11575, issue.OC11601, issue.OC11657}, ids("11.1.6", "11.1.8"))
 	// A 1.2 → 1.4 hop has only the svwait bug.
 	assert.Equal(t, []issue.ID{issue.OC11657}, ids("1.2.8", "1.4.6"))
 	require.Empty(t, ids("11.1.8", "11.1.8"))

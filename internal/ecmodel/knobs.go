@@ -39,11 +39,14 @@ func isEC11(t Target) bool {
 	return strings.HasPrefix(v, "11.")
 }
 
-// KnobOC11297: 11.0.x back ends do not save their migration level; their
-// file is empty now and an upgrade to 11.0.x empties it again. (Lab: yes,
-// the level files emptied and the model's partybus armed.)
+// KnobOC11297: 11.0.x back ends do not save their migration level (the
+// "set initial migration level" execute subscribes only to
+// directory[/var/opt/opscode], which the back end's interrupted first
+// install never reaches: recipes/partybus.rb @11.0.2–11.1.6): their file
+// is missing, and an upgrade to 11.0.x leaves it so. (Lab: yes, the level
+// files removed and the model's partybus armed.)
 func KnobOC11297() Knob {
-	return arm(issue.OC11297, Backends, func(t Target) error { return t.WriteFile(migration.Path, nil, 0o644) })
+	return arm(issue.OC11297, Backends, func(t Target) error { return t.Remove(migration.Path) })
 }
 
 // KnobOC11382: keepalived restarts as the upgrade's reconfigure ends on

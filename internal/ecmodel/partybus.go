@@ -111,11 +111,14 @@ func (n *Node) partybus(ctx context.Context, io IO) int {
 		}
 		n.plog(io, "Finished Migration %s in 0.1 seconds", m.Level)
 		state = m.Level
-		content := migration.Format(m.Level)
 		if n.Bug(issue.OC11297) && n.Backend() && strings.HasPrefix(rel.Version, "11.0.") {
-			content = nil // 11.0.x back ends do not save the level
+			// 11.0.x back ends do not save the level: the file is never
+			// written (recipes/partybus.rb @11.0.2–11.1.6); nothing in the
+			// packaging writes an empty one.
+			h.Remove(migration.Path)
+			continue
 		}
-		h.WriteFile(migration.Path, content, 0o644)
+		h.WriteFile(migration.Path, migration.Format(m.Level), 0o644)
 	}
 	return 0
 }
