@@ -125,8 +125,8 @@ func KnownIssues() []KnownIssue {
 			// bootstrap is not the data master (1.10, 1.12, 1.13; 1.9 from
 			// 11.1.8).
 			Signatures: []string{"must be the HA-master"},
-			Action: "never start reconfigure or upgrade on the bootstrap unless it is a stable master: partybus freezes is_data_master from current_cluster_status at reconfigure time, skips 1.9 and still writes the level, so re-reading the level cannot catch it",
-			Source: "11.1.7 files/private-chef-upgrades/001/009_*.rb skips silently; 11.1.8 fails with must_be_data_master"},
+			Action:     "never start reconfigure or upgrade on the bootstrap unless it is a stable master: partybus freezes is_data_master from current_cluster_status at reconfigure time, skips 1.9 and still writes the level, so re-reading the level cannot catch it",
+			Source:     "11.1.7 files/private-chef-upgrades/001/009_*.rb skips silently; 11.1.8 fails with must_be_data_master"},
 	}
 }
 
