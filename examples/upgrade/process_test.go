@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,14 +31,38 @@ type processRun struct {
 	base []string // every run's arguments but -journal
 }
 
+// built is this command, built once for the tests that run it as
+// processes; TestMain removes it.
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
 func newProcessRun(t *testing.T, frontends int, hold string) *processRun {
 	t.Helper()
 	if testing.Short() {
 		peer.Optional(t, "-short: builds this command and runs it as processes")
 	}
-	bin := filepath.Join(t.TempDir(), "upgrade")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "chefha-upgrade-bin-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "upgrade")
+		if out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %w: %s", err, out)
+		}
+	})
+	require.NoError(t, built.err)
+	bin := built.bin
 	sim, rb, conf := startNamedSim(t, clustertest.Options{Version: "1.4.6", Frontends: frontends})
 	dir := t.TempDir()
 	pkg, err := clustertest.WritePackage(dir, "debian", "11.1.8")
