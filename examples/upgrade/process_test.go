@@ -63,11 +63,8 @@ func newProcessRun(t *testing.T, frontends int, hold string) *processRun {
 	})
 	require.NoError(t, built.err)
 	bin := built.bin
-	sim, rb, conf := startNamedSim(t, clustertest.Options{Version: "1.4.6", Frontends: frontends})
-	dir := t.TempDir()
-	pkg, err := clustertest.WritePackage(dir, "debian", "11.1.8")
-	require.NoError(t, err)
-	return &processRun{bin: bin, sim: sim, dir: dir, base: []string{"-config", rb, "-ssh-config", conf, "-package", pkg,
+	n := startNamed(t, clustertest.Options{Version: "1.4.6", Frontends: frontends})
+	return &processRun{bin: bin, sim: n.Sim, dir: n.Dir, base: []string{"-config", n.RB, "-ssh-config", n.Conf, "-package", n.Pkg,
 		"-backup-waived", "test", "-hold", hold, "-apply", "-without-rehearsal", "-o", "json"}}
 }
 

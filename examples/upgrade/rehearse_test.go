@@ -97,28 +97,30 @@ func TestRehearseTheSimulatedCluster(t *testing.T) {
 	assert.Equal(t, "simulation", rep["target"])
 }
 
-// startNamed starts a simulated cluster reached as a named one would be,
-// its minutes short in real time: -config and -ssh-config name it.
-func startNamed(t *testing.T, o clustertest.Options) (rb, conf string) {
-	t.Helper()
-	_, rb, conf = startNamedSim(t, o)
-	return rb, conf
+// namedSim is a simulated cluster reached as a named one would be, its
+// minutes short in real time: -config (RB) and -ssh-config (Conf) name
+// it; Pkg is an 11.1.8 package for it in Dir, a directory of the test's.
+type namedSim struct {
+	Sim                 *clustertest.Cluster
+	RB, Conf, Pkg, Dir string
 }
 
-// startNamedSim is startNamed with the simulation, to look at its nodes.
-func startNamedSim(t *testing.T, o clustertest.Options) (sim *clustertest.Cluster, rb, conf string) {
+func startNamed(t *testing.T, o clustertest.Options) namedSim {
 	t.Helper()
 	o.TransitionTime = 10 * time.Millisecond
 	sim, err := clustertest.New(o)
 	require.NoError(t, err)
 	t.Cleanup(func() { sim.Close() })
-	conf, err = sim.WriteSSHConfig(t.TempDir())
+	n := namedSim{Sim: sim, Dir: t.TempDir()}
+	n.Conf, err = sim.WriteSSHConfig(t.TempDir())
 	require.NoError(t, err)
-	rb = filepath.Join(t.TempDir(), "private-chef.rb")
+	n.RB = filepath.Join(t.TempDir(), "private-chef.rb")
 	b, err := sim.Bootstrap().ReadFile("/etc/opscode/private-chef.rb")
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(rb, b, 0o600))
-	return sim, rb, conf
+	require.NoError(t, os.WriteFile(n.RB, b, 0o600))
+	n.Pkg, err = clustertest.WritePackage(n.Dir, "debian", "11.1.8")
+	require.NoError(t, err)
+	return n
 }
 
 // On a named cluster, -apply of a plan no rehearsal passed is refused
@@ -129,10 +131,8 @@ func startNamedSim(t *testing.T, o clustertest.Options) (sim *clustertest.Cluste
 // upgrade is the runner's tests' business.)
 func TestApplyNeedsARehearsal(t *testing.T) {
 	t.Parallel()
-	rb, conf := startNamed(t, clustertest.Options{Version: "1.4.6", Frontends: 1})
-	dir := t.TempDir()
-	pkg, err := clustertest.WritePackage(dir, "debian", "11.1.8")
-	require.NoError(t, err)
+	n := startNamed(t, clustertest.Options{Version: "1.4.6", Frontends: 1})
+	rb, conf, pkg, dir := n.RB, n.Conf, n.Pkg, n.Dir
 	args := []string{"-config", rb, "-ssh-config", conf, "-package", pkg, "-backup-waived", "test", "-journal", filepath.Join(dir, "j.json"), "-width", "200"}
 	refused := func(more ...string) string {
 		t.Helper()
@@ -227,10 +227,8 @@ func TestRehearseAndLVMUsage(t *testing.T) {
 // exit 4, said on stderr, and no rehearsal recorded.
 func TestRehearseStops(t *testing.T) {
 	t.Parallel()
-	rb, conf := startNamed(t, clustertest.Options{Version: "1.4.6", Frontends: 1})
-	dir := t.TempDir()
-	pkg, err := clustertest.WritePackage(dir, "debian", "11.1.8")
-	require.NoError(t, err)
+	n := startNamed(t, clustertest.Options{Version: "1.4.6", Frontends: 1})
+	rb, conf, pkg, dir := n.RB, n.Conf, n.Pkg, n.Dir
 	stop := make(chan struct{})
 	close(stop)
 	var out, errb bytes.Buffer
