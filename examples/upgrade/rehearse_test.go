@@ -101,7 +101,7 @@ func TestRehearseTheSimulatedCluster(t *testing.T) {
 // minutes short in real time: -config (RB) and -ssh-config (Conf) name
 // it; Pkg is an 11.1.8 package for it in Dir, a directory of the test's.
 type namedSim struct {
-	Sim                 *clustertest.Cluster
+	Sim                *clustertest.Cluster
 	RB, Conf, Pkg, Dir string
 }
 
