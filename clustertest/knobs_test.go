@@ -609,3 +609,26 @@ func TestKnobsTransport(t *testing.T) {
 	assert.ErrorContains(t, err, be2)
 	assert.ErrorContains(t, err, "connection refused")
 }
+
+// private-chef-ctl answers the commands its omnibus-ctl's command_map
+// holds, read from the packaging (up, down, pause, … are sv verbs it does
+// not know: "I don't know that command.", exit 1, 1.4.6–11.2.x); 1.2.8's
+// own script passes every sv verb through, and says "Chef Server
+// Reconfigured!".
+func TestCtlCommandsFromThePackaging(t *testing.T) {
+	t.Parallel()
+	for _, version := range []string{"1.4.6", "11.1.8"} {
+		s := start(t, version)
+		out, _, code := s.run(t, be1, "private-chef-ctl", "down", "opscode-erchef")
+		assert.Equal(t, 1, code, version)
+		assert.Contains(t, out, "I don't know that command.", version)
+		out, _, code = s.run(t, be1, "private-chef-ctl", "stop", "opscode-erchef")
+		assert.Equal(t, 0, code, "%s: %s", version, out)
+	}
+	s := start(t, "1.2.8")
+	out, _, code := s.run(t, be1, "private-chef-ctl", "opscode-erchef", "down")
+	assert.Equal(t, 0, code, out)
+	out, _, code = s.run(t, be1, "private-chef-ctl", "reconfigure")
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "Chef Server Reconfigured!")
+}

@@ -8,11 +8,43 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chefha/chefha/internal/packaging"
 )
 
-// svCommands are omnibus-ctl's SV_COMMAND_NAMES (lib/omnibus-ctl.rb 0.0.6).
+// svCommands are 1.2.8's SV_COMMAND_NAMES (bin/private-chef-ctl
+// @1.2.8.3): the sv verbs it passes through. omnibus-ctl (1.4.6+) answers
+// only the commands of its command_map, which the packaging table holds.
 var svCommands = []string{"status", "up", "down", "once", "pause", "cont", "hup", "alarm", "interrupt", "quit", "term", "kill",
 	"start", "stop", "restart", "shutdown", "force-stop", "force-reload", "force-restart", "force-shutdown", "check"}
+
+// ctlSays is what the release's private-chef-ctl prints where the
+// packaging table names it: a reconfigure's last line ("opscode
+// Reconfigured!" from omnibus-ctl, 1.2.8's "Chef Server Reconfigured!"),
+// and its answer to a command it does not know.
+func (r Release) ctlSays() (reconfigured, unknown string) {
+	reconfigured, unknown = "opscode Reconfigured!", "I don't know that command."
+	if p, _, ok := packaging.Nearest(r.Version); ok {
+		reconfigured, unknown = p.Ctl.Reconfigured.Value, p.Ctl.UnknownCommand.Value
+	}
+	return reconfigured, unknown
+}
+
+// ctlCommand is how the installed omnibus-ctl knows cmd: whether it does,
+// and whether it takes a service (arity 2), as its command_map says
+// (lib/omnibus-ctl.rb, the version the release pins: packaging table).
+func (r Release) ctlCommand(cmd string) (known, takesService bool) {
+	p, _, ok := packaging.Nearest(r.Version)
+	if !ok {
+		return false, false
+	}
+	for _, c := range p.Ctl.Commands {
+		if c.Name == cmd {
+			return true, c.Arity == 2
+		}
+	}
+	return false, false
+}
 
 // Ctl is `/opt/opscode/bin/private-chef-ctl ARGS…` as the installed
 // package's wrapper and omnibus-ctl run it, and returns its exit status.
@@ -46,11 +78,12 @@ func (n *Node) Ctl(ctx context.Context, args []string, io IO) int {
 	if len(args) > 1 {
 		service = args[1]
 	}
-	arity2 := slices.Contains(svCommands, cmd) || slices.Contains([]string{"tail", "graceful-kill", "cleanse", "cleanup"}, cmd)
-	known := arity2 || slices.Contains([]string{"reconfigure", "upgrade", "ha-status", "master-recover", "backup-recover",
-		"show-config", "service-list", "help", "uninstall"}, cmd)
+	// up, down, pause, cont, … are sv verbs omnibus-ctl does not know: it
+	// says so and exits 1 (lib/omnibus-ctl.rb 0.0.6–0.0.8).
+	known, arity2 := rel.ctlCommand(cmd)
 	if !known {
-		fmt.Fprintln(io.Stdout, "I don't know that command.")
+		_, unknown := rel.ctlSays()
+		fmt.Fprintln(io.Stdout, unknown)
 		if len(args) == 2 {
 			fmt.Fprintf(io.Stdout, "Did you mean: %s %s %s?\n", CtlPath, args[1], args[0])
 		}
@@ -85,14 +118,13 @@ func (n *Node) Ctl(ctx context.Context, args []string, io IO) int {
 			fmt.Fprintln(io.Stdout, s+mark)
 		}
 		return 0
-	case "help", "show-config", "cleanse", "uninstall":
-		if cmd == "help" {
-			return c.help()
-		}
-		fmt.Fprintf(io.Stderr, "clustertest: not emulated: private-chef-ctl %s\n", cmd)
-		return 127
+	case "help":
+		return c.help()
+	case "status", "start", "stop", "restart", "once", "hup", "term", "kill":
+		return c.runSv(ctx, cmd, service)
 	}
-	return c.runSv(ctx, cmd, service)
+	fmt.Fprintf(io.Stderr, "clustertest: not emulated: private-chef-ctl %s\n", cmd)
+	return 127
 }
 
 type ctl struct {

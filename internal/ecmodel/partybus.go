@@ -27,7 +27,8 @@ func (n *Node) Upgrade(ctx context.Context, io IO) int {
 	if n.converge(ctx, io) != 0 {
 		return 1
 	}
-	fmt.Fprintln(io.Stdout, "opscode Reconfigured!")
+	done, _ := n.Installed.ctlSays()
+	fmt.Fprintln(io.Stdout, done)
 	if n.Bug(issue.OC11382) && n.HATopology() && n.Backend() && n.linked("keepalived") {
 		// OC-11382: keepalived restarts as the reconfigure ends (its
 		// delayed :restart): notify_stop runs cluster.sh backup, which

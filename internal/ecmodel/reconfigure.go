@@ -15,13 +15,15 @@ import (
 // Reconfigure is `private-chef-ctl reconfigure`: chef-solo lays the
 // installed release down (services enabled per role, keepalive_me and down
 // files, log directories, the runsvdir job, keepalived's files, partybus'
-// config, chef-server-running.json) and omnibus-ctl prints
-// "opscode Reconfigured!" (display_name is the ctl's name, "opscode").
+// config, chef-server-running.json) and private-chef-ctl prints what the
+// packaging says it does ("opscode Reconfigured!": omnibus-ctl's
+// display_name; 1.2.8's own script "Chef Server Reconfigured!").
 func (n *Node) Reconfigure(ctx context.Context, io IO) int {
 	if st := n.converge(ctx, io); st != 0 {
 		return st
 	}
-	fmt.Fprintln(io.Stdout, "opscode Reconfigured!")
+	done, _ := n.Installed.ctlSays()
+	fmt.Fprintln(io.Stdout, done)
 	return 0
 }
 
