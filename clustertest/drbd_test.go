@@ -86,7 +86,10 @@ func TestKnobDRBDInconsistent(t *testing.T) {
 
 // The secondary's replication address (cluster_ipaddress) stops answering:
 // the link is down and ha-status's ping check fails (exit 6, OO 11.1.8
-// files/private-chef-ctl-commands/ha.rb).
+// files/private-chef-ctl-commands/ha.rb). The codes are set in order and
+// the last wins: on the bootstrap, whose opscode-chef-mover is kept down
+// (recipes/opscode-chef-mover.rb: action :down), the services' 7 comes
+// after it, as on every real EC 11 bootstrap.
 func TestKnobDRBDPeerUnreachable(t *testing.T) {
 	t.Parallel()
 	s := start(t, "11.1.8", clustertest.DRBDPeerUnreachable())
@@ -94,8 +97,9 @@ func TestKnobDRBDPeerUnreachable(t *testing.T) {
 	_, _, code := s.run(t, be1, "ping", "-c", "1", "-W", "1", "10.1.2.12")
 	assert.Equal(t, 1, code)
 	h := s.haStatus(t, be1)
-	assert.Equal(t, 6, h.ExitCode)
+	assert.Equal(t, 7, h.ExitCode)
 	assert.Contains(t, problems(h), "DRBD secondary IP address does not ping")
+	assert.Contains(t, strings.Join(problems(h), "\n"), "opscode-chef-mover")
 }
 
 // Reconnect after a disconnect: the node that fell behind resyncs from

@@ -61,10 +61,10 @@ func ExampleWatch() {
 	}
 	// Output:
 	// #1
-	//   be1.chefha.test: master, holds VIP, services 17 up 0 down
+	//   be1.chefha.test: master, holds VIP, services 16 up 1 down
 	//   be2.chefha.test: backup, services 1 up 15 down
 	// #2
-	//   be1.chefha.test: backup, services 1 up 16 down
+	//   be1.chefha.test: backup, services 0 up 17 down
 	//     log: Transitioning to backup
 	//     log: Transitioned to backup
 	//   be2.chefha.test: backup (requested master), transition lock held by pid 1455, holds VIP, services 16 up 0 down
@@ -73,7 +73,7 @@ func ExampleWatch() {
 	//   no-master
 	//   vip-on-backup
 	// #3
-	//   be1.chefha.test: backup, services 1 up 16 down
+	//   be1.chefha.test: backup, services 0 up 17 down
 	//   be2.chefha.test: master, holds VIP, services 16 up 0 down
 	//     log: Transitioned to master
 }

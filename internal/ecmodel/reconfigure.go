@@ -76,6 +76,15 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		// are all supervised before keepalived, the last, is linked.
 		h.StartJob(ctx, rel.Job)
 	}
+	for _, s := range rel.KeptDown() {
+		// runit_service … action :down ("defined, but dead":
+		// recipes/opscode-chef-mover.rb @11.0.2–11.2.0): linked, then told
+		// down once its runsv supervises it.
+		if slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), s) && n.linked(s) {
+			n.waitSupervised(ctx, s)
+			h.Sv(ctx, "down", s, 7*time.Second, false)
+		}
+	}
 	for _, s := range allServices(rel) {
 		if !slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), s) && n.linked(s) {
 			h.Remove(path.Join(ServiceDir, s)) // runit_service :disable

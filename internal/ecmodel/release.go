@@ -109,6 +109,22 @@ func (r Release) LogDirOf(service string) string {
 	return path.Join(LogDir, service)
 }
 
+// KeptDown are the services the release's recipes define but keep down
+// (runit_service action :down), as the packaging table read them.
+func (r Release) KeptDown() []string {
+	p, _, ok := packaging.Nearest(r.Version)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, s := range p.Services {
+		if s.Action.Value == "down" {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
 // logRootOwner reads LogRootOwner from the packaging table.
 func logRootOwner(version string) string {
 	p, _, ok := packaging.Nearest(version)
