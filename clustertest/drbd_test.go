@@ -7,6 +7,7 @@ import (
 
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/drbd"
+	"github.com/chefha/chefha/internal/ecmodel"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -172,5 +173,29 @@ func TestKnobDRBDStandAlone(t *testing.T) {
 		assert.Equal(t, drbd.StandAlone, r.CState, node)
 		assert.Equal(t, role, r.Role, node)
 		assert.Equal(t, drbd.Unknown, r.PeerRole, node)
+	}
+}
+
+// ha.rb File.reads the cluster status files: with one missing it raises,
+// and ha-status exits 1 with no verdict (Errno::ENOENT), not a warning.
+func TestHAStatusWithoutAStatusFile(t *testing.T) {
+	t.Parallel()
+	s := start(t, "11.1.8")
+	_, _, code := s.run(t, be2, "rm", "-f", ecmodel.RequestedPath)
+	require.Equal(t, 0, code)
+	out, stderr, code := s.run(t, be2, "private-chef-ctl", "ha-status")
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, stderr, "Errno::ENOENT")
+	assert.NotContains(t, out, "cluster status")
+}
+
+// cluster.sh runs keepalived's service_posthooks after starting a service
+// (rabbitmq's wait-for-rabbit, from the packaging table) and logs it.
+func TestClusterShPosthook(t *testing.T) {
+	t.Parallel()
+	for _, version := range []string{"1.4.6", "11.1.8"} {
+		s := start(t, version)
+		log, _, _ := s.run(t, be1, "cat", ecmodel.ClusterLogPath)
+		assert.Regexp(t, `Starting service rabbitmq\n.*: Doing post-start hook for rabbitmq\n`, log, version)
 	}
 }

@@ -117,6 +117,12 @@ func (t *Transition) Step(ctx context.Context) (wait time.Duration, done bool, c
 					n.errorExit(t.io, "Cannot start "+s, true)
 					return 0, true, 1
 				}
+				if n.Configured.posthook(s) != "" {
+					// The hook (wait-for-rabbit) waits for rabbitmq's pid file
+					// and `rabbitmqctl wait`, which the model's rabbitmq is
+					// at once; its echoes go to stdout, not cluster.log.
+					n.log("Doing post-start hook for " + s)
+				}
 			}
 		case "backup":
 			if t.tries == 300 {

@@ -39,6 +39,14 @@ func (n *Node) HAStatus(ctx context.Context, io IO) int {
 		out(fmt.Sprintf("[OK] DRBD %s %s found.", f.what, f.path))
 	}
 	code := 0
+	// ha.rb File.reads both status files: a missing one raises, and Ruby
+	// exits 1 with the uncaught Errno::ENOENT, no verdict.
+	for _, f := range []string{RequestedPath, CurrentPath} {
+		if _, err := n.H.ReadFile(f); err != nil {
+			fmt.Fprintf(io.Stderr, "ha.rb: No such file or directory - %s (Errno::ENOENT)\n", f)
+			return 1
+		}
+	}
 	req, cur := n.Status(RequestedPath), n.Status(CurrentPath)
 	master := cur == "master"
 	if req != cur {

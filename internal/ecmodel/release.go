@@ -125,6 +125,22 @@ func (r Release) KeptDown() []string {
 	return out
 }
 
+// posthook is the command cluster.sh runs after starting service
+// (keepalived's service_posthooks in the packaging table: rabbitmq's
+// wait-for-rabbit), "" when none.
+func (r Release) posthook(service string) string {
+	p, _, ok := packaging.Nearest(r.Version)
+	if !ok {
+		return ""
+	}
+	for _, h := range p.Keepalived.PostHooks {
+		if h.Service == service {
+			return h.Command
+		}
+	}
+	return ""
+}
+
 // logRootOwner reads LogRootOwner from the packaging table.
 func logRootOwner(version string) string {
 	p, _, ok := packaging.Nearest(version)
