@@ -53,6 +53,14 @@ func Main(name string, args []string) int {
 			fmt.Fprintln(os.Stderr, "usage: cluster.sh master|backup|fault")
 			return 2
 		}
+		// keepalived 2.x also TERMs, then KILLs, every script it started
+		// that still runs when it stops (acassen/keepalived#2372): the
+		// notify_stop's cluster.sh backup died half-way, DRBD left Primary.
+		// As 1.2.9 fired and forgot, a script keepalived started runs on
+		// in a session of its own, under its own name.
+		if os.Getenv(detachedEnv) == "" && parentIs("keepalived") {
+			return detach(args)
+		}
 		return ecmodel.RunClusterSh(ctx, h, args[0], io)
 	case "initctl":
 		return initctl(h, args)
@@ -201,4 +209,34 @@ func hostop(ctx context.Context, h *Host, args []string) int {
 	}
 	fmt.Printf("hostop: unknown operation %q\n", args)
 	return 2
+}
+
+// detachedEnv marks a cluster.sh already detached from keepalived.
+const detachedEnv = "CHEFHA_CLUSTERSH_DETACHED"
+
+// parentIs reports whether this process's parent runs the named program.
+func parentIs(name string) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", os.Getppid()))
+	return err == nil && strings.TrimSpace(string(b)) == name
+}
+
+// detach starts this program again as cluster.sh in a new session, with
+// the same arguments and environment, and returns at once.
+func detach(args []string) int {
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cluster.sh:", err)
+		return 1
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Args[0] = ecmodel.ClusterShProgram // ps shows what runs
+	cmd.Env = append(append(os.Environ(), svdir.Env("cluster.sh")...), detachedEnv+"=1")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "cluster.sh:", err)
+		return 1
+	}
+	cmd.Process.Release()
+	return 0
 }
