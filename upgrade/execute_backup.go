@@ -194,6 +194,24 @@ func (r *Runner) recordLost(ctx context.Context, snapshot, why string) error {
 	return nil
 }
 
+// lostBackup refuses a resume that keeps a backup the journal records
+// lost: the check of the recorded backup step would only find it missing.
+// A resume with the backup waived (waivesLost) goes on.
+func (p planned) lostBackup() error {
+	lost, ok := p.rec.backupLost()
+	if !ok || !p.resuming || p.waivesLost {
+		return nil
+	}
+	from := ""
+	for _, s := range p.plan.Steps {
+		if _, done := p.rec.Steps[s.ID]; !done {
+			from = s.ID
+			break
+		}
+	}
+	return &BackupLostError{Node: lost.Node, Snapshot: lost.Snapshot, Step: from, Err: fmt.Errorf("LVM snapshot %s: %s", lost.Snapshot, lost.Lost)}
+}
+
 // backupLost is the lost backup a journal records, if any.
 func (rec Record) backupLost() (BackupRecord, bool) {
 	for _, b := range rec.Backups {

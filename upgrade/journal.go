@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -350,4 +351,36 @@ func (m MirrorJournal) Save(ctx context.Context, r Record) error {
 // LoadJournal reads a journal file, for tools that report on a run.
 func LoadJournal(path string) (Record, error) {
 	return FileJournal{Path: path}.Load(context.Background())
+}
+
+// planDiff says how two plans differ, in the operator's terms.
+func planDiff(old, now Plan) []string {
+	if old.Hash() == now.Hash() {
+		return nil
+	}
+	var out []string
+	add := func(what, a, b string) {
+		if a != b {
+			out = append(out, fmt.Sprintf("%s %q, now %q", what, a, b))
+		}
+	}
+	add("phase", string(old.Phase), string(now.Phase))
+	add("from", old.From, now.From)
+	add("target", old.To, now.To)
+	add("topology", old.Topology, now.Topology)
+	add("packages", fmt.Sprint(old.Inputs.Packages), fmt.Sprint(now.Inputs.Packages))
+	add("backup", old.Inputs.Backup, now.Inputs.Backup)
+	add("runit recovery", fmt.Sprint(old.Inputs.RecoverRunit), fmt.Sprint(now.Inputs.RecoverRunit))
+	var a, b []string
+	for _, s := range old.Steps {
+		a = append(a, s.ID)
+	}
+	for _, s := range now.Steps {
+		b = append(b, s.ID)
+	}
+	add("steps", strings.Join(a, ","), strings.Join(b, ","))
+	if len(out) == 0 {
+		out = append(out, "the step details differ (titles, timeouts or known issues)")
+	}
+	return out
 }

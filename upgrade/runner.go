@@ -194,38 +194,6 @@ func (r *Runner) prepare(ctx context.Context) (planned, error) {
 	return p, nil
 }
 
-// planDiff says how two plans differ, in the operator's terms.
-func planDiff(old, now Plan) []string {
-	if old.Hash() == now.Hash() {
-		return nil
-	}
-	var out []string
-	add := func(what, a, b string) {
-		if a != b {
-			out = append(out, fmt.Sprintf("%s %q, now %q", what, a, b))
-		}
-	}
-	add("phase", string(old.Phase), string(now.Phase))
-	add("from", old.From, now.From)
-	add("target", old.To, now.To)
-	add("topology", old.Topology, now.Topology)
-	add("packages", fmt.Sprint(old.Inputs.Packages), fmt.Sprint(now.Inputs.Packages))
-	add("backup", old.Inputs.Backup, now.Inputs.Backup)
-	add("runit recovery", fmt.Sprint(old.Inputs.RecoverRunit), fmt.Sprint(now.Inputs.RecoverRunit))
-	var a, b []string
-	for _, s := range old.Steps {
-		a = append(a, s.ID)
-	}
-	for _, s := range now.Steps {
-		b = append(b, s.ID)
-	}
-	add("steps", strings.Join(a, ","), strings.Join(b, ","))
-	if len(out) == 0 {
-		out = append(out, "the step details differ (titles, timeouts or known issues)")
-	}
-	return out
-}
-
 // Run carries out the plan. It returns nil when every step is done.
 func (r *Runner) Run(ctx context.Context) (err error) {
 	began := time.Now()
@@ -251,17 +219,8 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		now := time.Now().UTC()
 		r.rec = Record{Format: JournalFormat, PlanHash: plan.Hash(), Plan: plan, Started: now, Steps: map[string]StepRecord{}}
 	}
-	if lost, ok := p.rec.backupLost(); ok && p.resuming && !p.waivesLost {
-		// The journal says so: the check of the recorded backup step
-		// would only find it missing.
-		from := ""
-		for _, s := range plan.Steps {
-			if _, done := p.rec.Steps[s.ID]; !done {
-				from = s.ID
-				break
-			}
-		}
-		return &BackupLostError{Node: lost.Node, Snapshot: lost.Snapshot, Step: from, Err: fmt.Errorf("LVM snapshot %s: %s", lost.Snapshot, lost.Lost)}
+	if err := p.lostBackup(); err != nil {
+		return err
 	}
 	if err := r.reconcile(ctx, p); err != nil {
 		return err
