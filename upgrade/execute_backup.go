@@ -127,8 +127,8 @@ type BackupLostError struct {
 }
 
 func (e *BackupLostError) Error() string {
-	return fmt.Sprintf("the backup is lost: %v; nothing restores the cluster to before the upgrade through it (remove it: lvremove %s). The run goes on from %s only with the backup waived, saying why; the journal keeps the loss beside the waiver",
-		e.Err, e.Snapshot, e.Step)
+	return fmt.Sprintf("the backup on %s is lost: %v; nothing restores the cluster to before the upgrade through it (remove it on %s: lvremove %s). The run goes on from %s only with the backup waived, saying why; the journal keeps the loss beside the waiver",
+		e.Node, e.Err, e.Node, e.Snapshot, e.Step)
 }
 
 func (e *BackupLostError) Unwrap() error { return e.Err }

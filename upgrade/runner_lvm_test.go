@@ -387,6 +387,7 @@ func TestALostSnapshotStopsTheRunAndAWaiverGoesOn(t *testing.T) {
 	assert.Equal(t, "opscode/chefha-pre-upgrade", lost.Snapshot)
 	assert.Equal(t, "hop1/reconfigure-bootstrap", lost.Step, "stopped inside the step, before its next command")
 	assert.Contains(t, err.Error(), "nothing restores the cluster to before the upgrade through it")
+	assert.Contains(t, err.Error(), "the backup on be1.chefha.test is lost", "it names the node")
 	rec, lerr := e.journal.Load(context.Background())
 	require.NoError(t, lerr)
 	_, done := rec.Steps["hop1/reconfigure-bootstrap"]
