@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,7 +50,7 @@ func (n *Node) unsettled(want keepalived.Status) string {
 		return fmt.Sprintf("keepalived's state since its start: %q", s)
 	}
 	if pid := n.notifyRunning(); pid != 0 {
-		return fmt.Sprintf("cluster.sh runs (pid %d)", pid)
+		return fmt.Sprintf("cluster.sh runs (pid %d on the node)", pid)
 	}
 	if _, err := os.Stat(n.Root(keepalived.LockPath)); err == nil {
 		return "the transition lock is held"
@@ -83,28 +84,29 @@ func keepalivedState(n *Node) keepalived.Status {
 	return keepalived.Status(strings.ToLower(string(m[len(m)-1][1])))
 }
 
-// notifyRunning is the host PID of a cluster.sh that runs on the node, or
-// 0: a process in the node's PID namespace whose command line names the
-// script or the program it hands the transition to.
+// notifyRunning is the PID (as the node sees it) of a cluster.sh that
+// runs on the node, or 0: a process whose command line names the script
+// or the program it hands the transition to. It reads the node's own
+// /proc (through its PID 1's root), which lists only the node's
+// processes: a walk of the machine's /proc, every 100 ms per settling
+// lab, cost more CPU than the labs' keepalived and runit together.
 func (n *Node) notifyRunning() int {
 	pid1, err := n.pid1()
 	if err != nil {
 		return 0
 	}
-	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid1))
+	proc := fmt.Sprintf("/proc/%d/root/proc", pid1)
+	ents, err := os.ReadDir(proc)
 	if err != nil {
 		return 0
 	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/ns/pid")
-	for _, p := range procs {
-		if l, err := os.Readlink(p); err != nil || l != ns {
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
 			continue
 		}
-		dir := filepath.Dir(filepath.Dir(p))
-		cmd, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+		cmd, _ := os.ReadFile(filepath.Join(proc, e.Name(), "cmdline"))
 		if bytes.Contains(cmd, []byte(keepalived.ClusterShPath)) || bytes.Contains(cmd, []byte(ecmodel.ClusterShProgram)) {
-			var pid int
-			fmt.Sscan(filepath.Base(dir), &pid)
 			return pid
 		}
 	}

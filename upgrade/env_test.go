@@ -1,13 +1,16 @@
 package upgrade_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,26 +67,35 @@ func settledSim(t testing.TB, version string, frontends int, knobs ...clustertes
 // writePackages writes a .deb and an .rpm of every release.
 func writePackages(t testing.TB, dir string) []string {
 	t.Helper()
+	files, err := packageFiles()
+	require.NoError(t, err)
 	var out []string
-	for _, v := range []string{"1.4.6", "11.0.2", "11.1.6", "11.1.8"} {
-		for name, write := range map[string]func(f *os.File) error{
-			"private-chef_" + v + "-1_amd64.deb": func(f *os.File) error {
-				return pkgfile.WriteDeb(f, pkgfile.Meta{Name: "private-chef", Version: v, Release: "1", Arch: "amd64"})
-			},
-			"private-chef-" + v + "-1.el6.x86_64.rpm": func(f *os.File) error {
-				return pkgfile.WriteRPM(f, pkgfile.Meta{Name: "private-chef", Version: v, Release: "1.el6", Arch: "x86_64"})
-			},
-		} {
-			p := filepath.Join(dir, name)
-			f, err := os.Create(p)
-			require.NoError(t, err)
-			require.NoError(t, write(f))
-			require.NoError(t, f.Close())
-			out = append(out, p)
-		}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, files[name], 0o644))
+		out = append(out, p)
 	}
 	return out
 }
+
+// packageFiles are the packages' bytes by file name, built once per test
+// binary: every upgrade environment gets the same eight (compressing
+// them anew was a twentieth of the package's CPU).
+var packageFiles = sync.OnceValues(func() (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, v := range []string{"1.4.6", "11.0.2", "11.1.6", "11.1.8"} {
+		var deb, rpm bytes.Buffer
+		if err := pkgfile.WriteDeb(&deb, pkgfile.Meta{Name: "private-chef", Version: v, Release: "1", Arch: "amd64"}); err != nil {
+			return nil, err
+		}
+		if err := pkgfile.WriteRPM(&rpm, pkgfile.Meta{Name: "private-chef", Version: v, Release: "1.el6", Arch: "x86_64"}); err != nil {
+			return nil, err
+		}
+		out["private-chef_"+v+"-1_amd64.deb"] = deb.Bytes()
+		out["private-chef-"+v+"-1.el6.x86_64.rpm"] = rpm.Bytes()
+	}
+	return out, nil
+})
 
 // baseOptions are an upgrade's inputs but the packages.
 func (e *upgradeEnv) baseOptions(target string) []upgrade.Option {

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/chefha/chefha/internal/packaging"
 )
 
 // svCommands are 1.2.8's SV_COMMAND_NAMES (bin/private-chef-ctl
@@ -24,7 +22,7 @@ var svCommands = []string{"status", "up", "down", "once", "pause", "cont", "hup"
 // and its answer to a command it does not know.
 func (r Release) ctlSays() (reconfigured, unknown string) {
 	reconfigured, unknown = "opscode Reconfigured!", "I don't know that command."
-	if p, _, ok := packaging.Nearest(r.Version); ok {
+	if p, ok := r.packaging(); ok {
 		reconfigured, unknown = p.Ctl.Reconfigured.Value, p.Ctl.UnknownCommand.Value
 	}
 	return reconfigured, unknown
@@ -34,7 +32,7 @@ func (r Release) ctlSays() (reconfigured, unknown string) {
 // and whether it takes a service (arity 2), as its command_map says
 // (lib/omnibus-ctl.rb, the version the release pins: packaging table).
 func (r Release) ctlCommand(cmd string) (known, takesService bool) {
-	p, _, ok := packaging.Nearest(r.Version)
+	p, ok := r.packaging()
 	if !ok {
 		return false, false
 	}

@@ -94,6 +94,19 @@ type Release struct {
 	// where no resource owns it and it stays root's (LogRoot in the
 	// packaging table).
 	LogRootOwner string
+
+	// pkg is the packaging table's release for Version, read once when the
+	// model's table is built (the model asks it on every command).
+	pkg *packaging.Release
+}
+
+// packaging is the packaging table's release that stands for r.
+func (r Release) packaging() (*packaging.Release, bool) {
+	if r.pkg != nil {
+		return r.pkg, true
+	}
+	p, _, ok := packaging.Nearest(r.Version)
+	return &p, ok
 }
 
 // LogDirOf is the directory a service's svlogd writes: the packaging's
@@ -101,7 +114,7 @@ type Release struct {
 // /var/log/opscode/postgresql/9.2 on EC 11), /var/log/opscode/SERVICE
 // where the table does not say.
 func (r Release) LogDirOf(service string) string {
-	if p, _, ok := packaging.Nearest(r.Version); ok {
+	if p, ok := r.packaging(); ok {
 		if d, ok := p.LogDir(service); ok && d != "" {
 			return d
 		}
@@ -112,7 +125,7 @@ func (r Release) LogDirOf(service string) string {
 // KeptDown are the services the release's recipes define but keep down
 // (runit_service action :down), as the packaging table read them.
 func (r Release) KeptDown() []string {
-	p, _, ok := packaging.Nearest(r.Version)
+	p, ok := r.packaging()
 	if !ok {
 		return nil
 	}
@@ -129,7 +142,7 @@ func (r Release) KeptDown() []string {
 // (keepalived's service_posthooks in the packaging table: rabbitmq's
 // wait-for-rabbit), "" when none.
 func (r Release) posthook(service string) string {
-	p, _, ok := packaging.Nearest(r.Version)
+	p, ok := r.packaging()
 	if !ok {
 		return ""
 	}
@@ -301,6 +314,9 @@ func buildReleases() map[string]Release {
 		"11.2.0": ec("11.2.0", "0.0.8", b112, f112, h112, 13, ec13, 30, true, 2*time.Minute),
 	}
 	for v, r := range rels {
+		if p, _, ok := packaging.Nearest(v); ok {
+			r.pkg = &p
+		}
 		r.LogRootOwner = logRootOwner(v)
 		rels[v] = r
 	}

@@ -78,6 +78,18 @@ func initNode(args []string) int {
 			return 1
 		}
 	}
+	// The node's own console: keepalived runs with --log-console, and its
+	// syslog(3) calls (LOG_CONS, no syslog daemon in the lab) then write to
+	// /dev/console, here the machine's serial port: every log line of every
+	// node's keepalived cost the machine a slow UART write in the kernel.
+	console := filepath.Join(dir, "console.log")
+	if f, err := os.OpenFile(console, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		f.Close()
+	}
+	if err := syscall.Mount(console, "/dev/console", "", syscall.MS_BIND, ""); err != nil {
+		fmt.Fprintln(os.Stderr, "init: bind the node's console over /dev/console:", err)
+		return 1
+	}
 	if b, err := os.ReadFile(filepath.Join(dir, "hostname")); err == nil {
 		syscall.Sethostname([]byte(strings.TrimSpace(string(b))))
 	}
