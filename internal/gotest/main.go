@@ -10,7 +10,7 @@
 // beside the others: the lab's tests mostly wait on real programs, so they
 // overlap the CPU-bound packages instead of queueing behind them.
 //
-//	go run ./internal/gotest -goflags -race -first ./lab ./...
+//	go run ./internal/gotest -goflags -race -first ./lab -first ./upgrade ./...
 package main
 
 import (
