@@ -28,6 +28,16 @@ const (
 	OC11670 ID = "OC-11670" // migration 1.9 skipped while keepalived is in transition
 )
 
+// Bugs the packaging sources show that the runbook's Known Issues do not
+// list; chefha meets them on the same clusters.
+const (
+	OC11499 ID = "OC-11499" // ha-status's VIP regex reports a false error on the passive back end
+	OC11574 ID = "OC-11574" // a bare start, stop or restart acts on keepalived too
+	// SecondRunsvdirJob has no OC id: 11.2.0 writes and starts a second
+	// Upstart runsvdir job (private_chef-runsvdir), fixed in 11.2.1.
+	SecondRunsvdirJob ID = "EC-11.2.0-RUNSVDIR"
+)
+
 // StaleFailover is not an OC issue but the hazard the HA pair exists to
 // avoid, which the runbook's steps risk: keepalived failing the cluster
 // over onto a back end whose DRBD copy is not up to date (Inconsistent,
@@ -42,12 +52,17 @@ func All() []ID {
 		OC11656, OC11657, OC11658, OC11662, OC11669, OC11670}
 }
 
+// FromSources lists the bugs beyond the runbook's that the packaging
+// sources show.
+func FromSources() []ID { return []ID{OC11499, OC11574, SecondRunsvdirJob} }
+
 // Hazards lists the dangers chefha guards against that have no OC id.
 func Hazards() []ID { return []ID{StaleFailover} }
 
-// Known reports whether id is one of the runbook's issues or a hazard.
+// Known reports whether id is one of the runbook's issues, one the sources
+// show, or a hazard.
 func Known(id ID) bool {
-	for _, k := range append(All(), Hazards()...) {
+	for _, k := range append(append(All(), FromSources()...), Hazards()...) {
 		if k == id {
 			return true
 		}

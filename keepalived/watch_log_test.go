@@ -416,3 +416,15 @@ func TestTrimClusterLogTail(t *testing.T) {
 	}
 	assert.Equal(t, "tail -c 65536 /var/log/opscode/keepalived/cluster.log", ClusterLogTail)
 }
+
+// OC-11499: the watch's reading of the VIP matches it exactly, where
+// ha-status's unanchored regex takes 10.0.0.10 for 10.0.0.1.
+func TestHasAddressIsExact(t *testing.T) {
+	out := "2: eth0    inet 10.0.0.10/24 brd 10.0.0.255 scope global eth0\n"
+	if hasAddress(out, "10.0.0.1") {
+		t.Error("10.0.0.10 taken for the VIP 10.0.0.1")
+	}
+	if !hasAddress(out, "10.0.0.10") {
+		t.Error("10.0.0.10 not found")
+	}
+}

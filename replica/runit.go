@@ -32,24 +32,15 @@ func runitState(n upgrade.NodeFacts, running string, svcs []runit.ServiceStatus,
 		}
 	}()
 
-	var jobs []string
-	readable := true
-	for _, job := range []string{"opscode-runsvdir", "private-chef-runsvdir"} {
-		js, err := runit.ParseInitctlStatus(strings.NewReader(n.Sections["job-"+job].Output))
-		switch {
-		case err != nil || len(js) != 1:
-			readable = false
-		case js[0].Running():
-			jobs = append(jobs, job)
-		}
-	}
+	jobs, unread := n.RunsvdirJobs()
+	readable := len(unread) == 0
 	if readable {
 		r.Jobs = append([]string{}, jobs...)
 		if len(jobs) > 1 {
 			carried("two runsvdir jobs running (%s)", strings.Join(jobs, ", "))
 		}
 	} else {
-		note("the Upstart runsvdir jobs could not be read: the replica runs its release's")
+		note("the Upstart runsvdir jobs %s could not be read: the replica runs its release's", strings.Join(unread, ", "))
 	}
 
 	if ps, err := n.Processes(); err != nil {

@@ -133,19 +133,15 @@ func nodesOf(steps []upgrade.Step) []Node {
 }
 
 // issuesOf lists the known issues the plan's steps mitigate, with what
-// chefha does about each (upgrade.KnownIssues and upgrade.Hazards).
+// chefha does about each (upgrade.LookupIssue).
 func issuesOf(steps []upgrade.Step) []Issue {
-	known := map[string]upgrade.KnownIssue{}
-	for _, k := range append(upgrade.KnownIssues(), upgrade.Hazards()...) {
-		known[string(k.ID)] = k
-	}
 	var out []Issue
 	at := map[string]int{}
 	for _, s := range steps {
 		for _, id := range s.Issues {
 			i, ok := at[string(id)]
 			if !ok {
-				k := known[string(id)]
+				k, _ := upgrade.LookupIssue(id)
 				i = len(out)
 				at[string(id)] = i
 				out = append(out, Issue{ID: id, Title: k.Title, Mitigation: string(k.Mitigation), Action: k.Action})

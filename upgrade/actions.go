@@ -222,7 +222,7 @@ func nameIssue(err error) error {
 	if bad := svFailures(out); len(bad) > 0 {
 		err = fmt.Errorf("%w\n  not in the state asked for: %s", err, strings.Join(bad, "; "))
 	}
-	for _, k := range KnownIssues() {
+	for _, k := range append(KnownIssues(), SourceIssues()...) {
 		for _, sig := range k.Signatures {
 			if strings.Contains(out, sig) {
 				return fmt.Errorf("%w\n  this is %s (%s): %s", err, k.ID, k.Title, k.Action)

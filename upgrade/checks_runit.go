@@ -196,7 +196,7 @@ func checkNonSSLPort(in Input) []Finding {
 	// Silent where it bites: the reconfigure succeeds and writes a broken
 	// URL, so the pre-flight is the only place to catch it.
 	sev := Warn
-	if k, _ := knownIssue(issue.OC11540); in.Target == nil || k.Target.Check(in.Target) {
+	if k, _ := LookupIssue(issue.OC11540); in.Target == nil || k.Target.Check(in.Target) {
 		sev = Fail
 	}
 	var fs []Finding

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/internal/packaging"
 	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/runit"
@@ -45,9 +46,12 @@ type Facts struct {
 // bootstrap to every node.
 const EtcOpscode = "/etc/opscode"
 
+// factCommand is one section Gather reads and the command that prints it.
+type factCommand struct{ name, cmd string }
+
 // The sections Gather reads, in order, and the command of each. One shell
 // script runs them all: one exec session per node.
-var factCommands = []struct{ name, cmd string }{
+var factCommands = append([]factCommand{
 	{"manifest", "cat /opt/opscode/version-manifest.txt"},
 	{"pcversion", "cat /opt/opscode/pc-version.txt"},
 	{"topology", "cat " + cluster.TopologyPath},
@@ -63,8 +67,6 @@ var factCommands = []struct{ name, cmd string }{
 	{"dfi", "df -Pi /var/log/opscode"},
 	{"space", "df -Pk /tmp /opt/opscode"},
 	{"links", "find /opt/opscode/service -mindepth 1 -maxdepth 1 -printf '" + strings.ReplaceAll(strings.ReplaceAll(runit.LinkFormat, "\t", `\t`), "\n", `\n`) + "'"},
-	{"job-opscode-runsvdir", "initctl status opscode-runsvdir"},
-	{"job-private-chef-runsvdir", "initctl status private-chef-runsvdir"},
 	{"bootstrapped", "test -e /var/opt/opscode/bootstrapped"},
 	{"addrs", "ip -o -4 addr show"},
 	{"os", "cat /etc/os-release"},
@@ -80,6 +82,20 @@ var factCommands = []struct{ name, cmd string }{
 	{"drbd-dstate", "drbdadm dstate " + DRBDResource},
 	{"mounts", "cat /proc/mounts"},
 	{"drbd-peer", "ping -c 1 -W 2 " + peerPlaceholder},
+}, jobSections()...)
+
+// jobSection names the section that holds `initctl status JOB`.
+func jobSection(job string) string { return "job-" + job }
+
+// jobSections read the state of every runsvdir job a release ever wrote
+// (the packaging table's): a node may run one its installed release does
+// not, 11.2.0's private_chef-runsvdir above all, which no release removes.
+func jobSections() []factCommand {
+	var out []factCommand
+	for _, j := range packaging.RunsvdirJobs() {
+		out = append(out, factCommand{jobSection(j), "initctl status " + j})
+	}
+	return out
 }
 
 // DRBD as Enterprise Chef sets it up (opscode-omnibus 11.1.8
@@ -319,6 +335,24 @@ func (n NodeFacts) Processes() ([]runit.Process, error) {
 		return nil, fmt.Errorf("%s: ps failed: %s", n.Node, strings.TrimSpace(out))
 	}
 	return runit.ParsePS(strings.NewReader(out))
+}
+
+// RunsvdirJobs says which Upstart runsvdir jobs run on the node (of
+// every job a release ever wrote, in the packaging table's order) and
+// which could not be read: a section missing (facts recorded before
+// chefha read that job) or not initctl's answer.
+func (n NodeFacts) RunsvdirJobs() (running, unread []string) {
+	for _, job := range packaging.RunsvdirJobs() {
+		s, found := n.Sections[jobSection(job)]
+		js, err := runit.ParseInitctlStatus(strings.NewReader(s.Output))
+		switch {
+		case !found || err != nil || len(js) != 1:
+			unread = append(unread, job)
+		case js[0].Running():
+			running = append(running, job)
+		}
+	}
+	return running, unread
 }
 
 // Links parses the links section: the entries of the service directory.

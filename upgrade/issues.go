@@ -15,6 +15,7 @@ const (
 	MitigateWorkaround MitigationKind = "workaround" // the runner runs an extra step
 	MitigateVerify     MitigationKind = "verify"     // the runner re-reads state after a step and stops on a mismatch
 	MitigateManual     MitigationKind = "manual"     // an instruction for the operator
+	MitigateAvoided    MitigationKind = "avoided"    // chefha never does what sets it off
 )
 
 // KnownIssue is one bug of the runbook's "Known Issues", as data: the one
@@ -130,6 +131,25 @@ func KnownIssues() []KnownIssue {
 	}
 }
 
+// SourceIssues are the registry's records of the bugs beyond the
+// runbook's (issue.FromSources), from the packaging sources.
+func SourceIssues() []KnownIssue {
+	return []KnownIssue{
+		{ID: issue.OC11499, Title: "ha-status reports \"found VRRP address and I am not master\" on a passive back end that does not hold the VIP",
+			Check: "keepalived-pair", Mitigation: MitigateAvoided,
+			Action: "chefha never takes ha-status's word for who holds the VIP: it reads ip -o -4 addr show and matches the VIP exactly (10.0.0.1 is not 10.0.0.10); where your own checks run ha-status, read that error against ip addr on the passive back end before acting on it",
+			Source: "files/private-chef-ctl-commands/ha.rb:79 @11.1.8 (the same blob 11.1.6–11.2.x): `ip a show dev DEV` =~ /VIP/, unescaped and unanchored; 11.1.7's and 11.1.8's CHANGELOG list the fix, whose code (3afb34d9, /inet6? #{Regexp.escape(vip)}/) is first in 12.0.0"},
+		{ID: issue.OC11574, Title: "A bare private-chef-ctl start, stop or restart acts on keepalived too",
+			Mitigation: MitigateAvoided,
+			Action:     "chefha never sends a bare start or restart to the standby back end: it stops HA services there by name and starts keepalived alone; a bare stop (the runit recovery) reaches the bootstrap only once the standby's keepalived is stopped, so nothing fails over, and the bare start that ends a hop is meant to start the bootstrap's keepalived. Do the same by hand",
+			Source:     "chef/omnibus-ctl 0.0.6–0.0.8 lib/omnibus-ctl.rb: start, stop and restart without a service act on every enabled service, keepalived included (1.4.6–11.2.x; 11.2.0 pins 0.0.8); 0.1.1:253 skips keepalived (64e2088 '[OC-11574] Do not interact with keepalived by default'), which no EC 11 release ships; 1.2.8.3 bin/private-chef-ctl:220-228: a bare start starts only keepalived and nrpe on an HA node, stop and restart act on all"},
+		{ID: issue.SecondRunsvdirJob, Title: "11.2.0 starts a second Upstart runsvdir job, private_chef-runsvdir, beside private-chef-runsvdir",
+			Target: constraint("= 11.2.0"), Check: "runit-processes", Mitigation: MitigateCheck,
+			Action: "the plan calls a hop to 11.2.0 skippable and steers to 11.2.1+; on a node that ran 11.2.0 the runit check sees two runsvdirs on /opt/opscode/service, and the runit recovery stops every runsvdir job a release ever wrote; no release removes the stray job: initctl stop private_chef-runsvdir; rm /etc/init/private_chef-runsvdir.conf",
+			Source: "attributes/default.rb:11 @11.2.0 enterprise['name'] = \"private_chef\"; chef-cookbooks/enterprise-chef-common 0.4.4 recipes/runit_upstart.rb:19-41 writes and starts /etc/init/private_chef-runsvdir.conf, whose pre-stop runs /usr/bin/private_chef-ctl, which package-scripts/private-chef/postinst:14 never links; 11.2.1 CHANGELOG (enterprise-chef-common 0.4.5) stops creating it, nothing up to 11.3.2 deletes it"},
+	}
+}
+
 // Hazards are the dangers with no OC id that every HA upgrade runs into,
 // recorded like the known issues.
 func Hazards() []KnownIssue {
@@ -150,7 +170,7 @@ func KnownIssuesFor(from, to *semver.Version) []KnownIssue {
 		hops = []Hop{{From: from, To: to}}
 	}
 	var out []KnownIssue
-	for _, k := range KnownIssues() {
+	for _, k := range append(KnownIssues(), SourceIssues()...) {
 		for _, h := range hops {
 			if k.AppliesTo(h.From, h.To) {
 				out = append(out, k)
@@ -164,9 +184,10 @@ func KnownIssuesFor(from, to *semver.Version) []KnownIssue {
 	return out
 }
 
-// knownIssue returns the registry's record of id.
-func knownIssue(id issue.ID) (KnownIssue, bool) {
-	for _, k := range append(KnownIssues(), Hazards()...) {
+// LookupIssue returns the registry's record of id: a known issue of the
+// runbook, one the sources show, or a hazard.
+func LookupIssue(id issue.ID) (KnownIssue, bool) {
+	for _, k := range append(append(KnownIssues(), SourceIssues()...), Hazards()...) {
 		if k.ID == id {
 			return k, true
 		}

@@ -3,6 +3,7 @@ package upgrade
 import (
 	"os"
 	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/Masterminds/semver/v3"
@@ -37,14 +38,14 @@ func TestRegistryMatchesTheIssuePackage(t *testing.T) {
 	for _, c := range Checks() {
 		checks[c.Name()] = true
 	}
-	for _, k := range KnownIssues() {
+	for _, k := range append(KnownIssues(), SourceIssues()...) {
 		got = append(got, k.ID)
 		assert.NotEmpty(t, k.Source, "%s: where the facts come from", k.ID)
 		if k.Check != "" {
 			assert.True(t, checks[k.Check], "%s names check %q, which does not exist", k.ID, k.Check)
 		}
 	}
-	assert.Equal(t, issue.All(), got)
+	assert.Equal(t, append(issue.All(), issue.FromSources()...), got)
 }
 
 func TestKnownIssuesFor(t *testing.T) {
@@ -52,13 +53,26 @@ func TestKnownIssuesFor(t *testing.T) {
 	ids := func(from, to string) []issue.ID {
 		var out []issue.ID
 		for _, k := range KnownIssuesFor(v(from), v(to)) {
-			if k.ID != issue.StaleFailover { // every upgrade has it
+			if slices.Contains(issue.All(), k.ID) { // the runbook's; the others below
 				out = append(out, k.ID)
 			}
 		}
 		return out
 	}
-	assert.Equal(t, issue.StaleFailover, KnownIssuesFor(v("1.4.6"), v("11.1.8"))[3].ID, "the hazards come after the OC issues")
+	beyond := func(from, to string) []issue.ID {
+		var out []issue.ID
+		for _, k := range KnownIssuesFor(v(from), v(to)) {
+			if !slices.Contains(issue.All(), k.ID) {
+				out = append(out, k.ID)
+			}
+		}
+		return out
+	}
+	// The bugs the sources show come after the runbook's, the hazards last;
+	// ha-status's regex and omnibus-ctl's bare commands are on every path,
+	// 11.2.0's second runsvdir job only on a hop to 11.2.0.
+	assert.Equal(t, []issue.ID{issue.OC11499, issue.OC11574, issue.StaleFailover}, beyond("1.4.6", "11.1.8"))
+	assert.Equal(t, []issue.ID{issue.OC11499, issue.OC11574, issue.SecondRunsvdirJob, issue.StaleFailover}, beyond("11.1.8", "11.2.0"))
 	// To 11.1.8 the "before 11.1.8" bugs are fixed; 11575 (down files) and
 	// 11540 (fixed in 11.2.0) are still open, and the installed (older)
 	// private-chef-ctl still waits 7 s (11657).
@@ -77,4 +91,19 @@ func TestKnownIssuesFor(t *testing.T) {
 	// A 1.2 → 1.4 hop has only the svwait bug.
 	assert.Equal(t, []issue.ID{issue.OC11657}, ids("1.2.8", "1.4.6"))
 	require.Empty(t, ids("11.1.8", "11.1.8"))
+	require.Empty(t, beyond("11.1.8", "11.1.8"))
+}
+
+// OC-11499: ha-status's unanchored regex takes 10.0.0.10 for the VIP
+// 10.0.0.1; chefha's reading of who holds the VIP does not.
+func TestVIPIsMatchedExactly(t *testing.T) {
+	addrs := func(a string) NodeFacts {
+		return NodeFacts{Node: "be2", Sections: map[string]Section{
+			"current": {Output: "backup"},
+			"addrs":   {Output: "1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet " + a + " brd 10.0.0.255 scope global eth0"},
+		}}
+	}
+	assert.False(t, addrs("10.0.0.10/24").KeepalivedState("10.0.0.1").HasVIP, "10.0.0.10 is not the VIP 10.0.0.1")
+	assert.False(t, addrs("10.0.0.12/24").KeepalivedState("10.0.0.1").HasVIP)
+	assert.True(t, addrs("10.0.0.1/24").KeepalivedState("10.0.0.1").HasVIP)
 }

@@ -20,7 +20,7 @@ func runbook() []stepDef {
 		// Not a numbered step but the runbook's Example: recover a broken
 		// runsvdir before anything else runs under it.
 		{kind: StepRecoverRunit, title: fixed("recover runsvdir as the runbook's example does (stop, remove stale links, fix the log dir, start the job)"),
-			ids: []issue.ID{issue.OC11426}, when: recoverRunit, nodes: onAll, waits: "the bootstrap master and stable again",
+			ids: []issue.ID{issue.OC11426, issue.OC11574, issue.SecondRunsvdirJob}, when: recoverRunit, nodes: onAll, waits: "the bootstrap master and stable again",
 			remedy: remedies{"runit-processes": {"runsvdir-errors", "two-runsvdirs", "orphan-runsv", "leftover-ctl-process"},
 				"service-links": {"stale-service-link"}, "log-dir": {"log-dir-mode", "log-dir-owner"}},
 			run: runRecoverRunit, done: runitRecovered},
@@ -80,7 +80,7 @@ func runbook() []stepDef {
 			run: runUpgradeNode, done: upgradeSeen, verify: nodesUpgraded, skipWhenDone: true},
 
 		{kind: StepStartAll, title: fixed("start all machines (keepalived only on the standby)"),
-			ids: []issue.ID{issue.OC11575, issue.OC11662}, nodes: onAll, waits: "every node's services up, the bootstrap master and stable",
+			ids: []issue.ID{issue.OC11575, issue.OC11574, issue.OC11662}, nodes: onAll, waits: "every node's services up, the bootstrap master and stable",
 			run: runStartAll},
 
 		{kind: StepVerify, title: func(c *hopCtx) string {

@@ -100,7 +100,9 @@ func TestRunnerAgainstEveryKnob(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			err = e.runner(target, nil, more...).Run(context.Background())
+			var events []upgrade.Event
+			err = e.runner(target, &events, more...).Run(context.Background())
+			assertNoBareCommandFailsOver(t, events, e.sim.Bootstrap().Name, e.sim.Secondary().Name)
 			if tt.outcome == finish {
 				require.NoError(t, err)
 				e.assertUpgraded(t, "11.1.8", "1.13")
@@ -194,4 +196,39 @@ func TestOC11658BeforeItsFixIsAManualCheck(t *testing.T) {
 	e.sim.Bootstrap().Lock(func(n *clustertest.Node) {
 		assert.Contains(t, strings.Join(n.Harm(), "\n"), "authz data un-migrated", "the model knows what chefha cannot see")
 	})
+}
+
+// assertNoBareCommandFailsOver holds the runner to OC-11574: a bare
+// private-chef-ctl start, stop or restart acts on keepalived too. The
+// standby never gets a bare start or restart (HA services and keepalived
+// would start there); the bootstrap gets a bare stop only while the
+// standby's keepalived is stopped (else the standby takes over). The
+// events are the run's, in order.
+func assertNoBareCommandFailsOver(t *testing.T, events []upgrade.Event, boot, sec string) {
+	t.Helper()
+	standbyKeepalived := true
+	for _, ev := range events {
+		if ev.Kind != upgrade.EventAction || ev.Action == nil || ev.Action.Kind != upgrade.ActRun {
+			continue
+		}
+		argv := ev.Action.Argv
+		i := slices.Index(argv, "private-chef-ctl")
+		if i < 0 {
+			continue
+		}
+		args := argv[i+1:]
+		if len(args) == 0 || !slices.Contains([]string{"start", "stop", "restart"}, args[0]) {
+			continue // reconfigure, upgrade: the runbook's, on every node
+		}
+		switch {
+		case ev.Node == sec && slices.Equal(args, []string{"stop", "keepalived"}):
+			standbyKeepalived = false
+		case ev.Node == sec && slices.Equal(args, []string{"start", "keepalived"}):
+			standbyKeepalived = true
+		case len(args) == 1 && ev.Node == sec:
+			assert.Equal(t, "stop", args[0], "OC-11574: a bare %s on the standby %s starts its HA services", args[0], sec)
+		case len(args) == 1 && ev.Node == boot && args[0] != "start":
+			assert.False(t, standbyKeepalived, "OC-11574: a bare %s on the bootstrap %s while the standby's keepalived runs fails the cluster over", args[0], boot)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/internal/packaging"
 	"github.com/chefha/chefha/issue"
 	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/runit"
@@ -188,19 +189,24 @@ func runRecoverRunit(r *stepRun) ([]Action, error) {
 func recoverNode(c *hopCtx, n *nodeView, fs []Finding) []Action {
 	node := n.Node
 	acts := []Action{run(node, ctl("stop")...)}
-	acts = append(acts,
-		Action{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "opscode-runsvdir"}, IgnoreExit: true},
-		Action{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", "private-chef-runsvdir"}, IgnoreExit: true},
-		Action{Kind: ActRunitGone, Node: node})
+	// Every job a release ever wrote: 11.2.0's private_chef-runsvdir
+	// outlives the release that started it.
+	for _, job := range packaging.RunsvdirJobs() {
+		acts = append(acts, Action{Kind: ActRun, Node: node, Argv: []string{"initctl", "stop", job}, IgnoreExit: true})
+	}
+	acts = append(acts, Action{Kind: ActRunitGone, Node: node})
 	for _, f := range fs {
 		if f.Symptom == string(runit.SymptomStaleServiceLink) && len(f.Evidence) > 0 {
 			link := strings.TrimPrefix(f.Evidence[0], string(runit.SymptomStaleServiceLink)+": ")
 			acts = append(acts, run(node, "rm", "-f", link))
 		}
 	}
+	// The installed release's job, as its packaging writes it.
 	job := "opscode-runsvdir"
+	if rel, ok := n.packaging(); ok && len(rel.JobNames()) > 0 {
+		job = rel.JobNames()[0]
+	}
 	if n.isEC11() {
-		job = "private-chef-runsvdir"
 		acts = append(acts, run(node, "chown", "-R", "opscode:opscode", runit.DefaultLogDir))
 		if rel, ok := n.packaging(); ok && !rel.LogRoot.Managed.Value {
 			acts = append(acts, run(node, "chown", "root:root", runit.DefaultLogDir)) // as the release leaves it

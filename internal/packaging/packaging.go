@@ -279,6 +279,27 @@ func (r Release) JobNames() []string {
 	return out
 }
 
+// RunsvdirJobs are the names of every Upstart job any release in the
+// table writes to run runsvdir, in the table's order, each once:
+// opscode-runsvdir (1.x), private-chef-runsvdir (11.0–11.1),
+// private_chef-runsvdir (11.2.0, which no later release removes). A node
+// may run any of them, whatever it has installed now.
+func RunsvdirJobs() []string {
+	t, err := load()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, r := range t.Releases {
+		for _, j := range r.Upstart.Jobs {
+			if !slices.Contains(out, j.Name) {
+				out = append(out, j.Name)
+			}
+		}
+	}
+	return out
+}
+
 // LeftoverJobs returns the Upstart jobs a node upgraded from release from
 // to release to still has: jobs from wrote that to neither writes, deletes
 // nor stops. Both keep supervising /opt/opscode/service.

@@ -285,3 +285,12 @@ func TestNearest(t *testing.T) {
 		}
 	}
 }
+
+// Every runsvdir job a release ever wrote is known, 11.2.0's stray one
+// too, so the facts read and the recovery stops each.
+func TestRunsvdirJobs(t *testing.T) {
+	want := []string{"opscode-runsvdir", "private-chef-runsvdir", "private_chef-runsvdir"}
+	if got := RunsvdirJobs(); !slices.Equal(got, want) {
+		t.Errorf("RunsvdirJobs() = %q, want %q", got, want)
+	}
+}
