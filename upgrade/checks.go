@@ -17,6 +17,9 @@ const (
 	OK   Severity = "ok"
 	Warn Severity = "warn"
 	Fail Severity = "fail"
+	// Skip is a check that had nothing to judge: its nodes could not be
+	// read, or the topology has none of its role. It says why, never ok.
+	Skip Severity = "skipped"
 )
 
 // Finding is one result of a check on one node ("" for the whole cluster).
@@ -30,6 +33,9 @@ type Finding struct {
 	Evidence []string `json:"evidence,omitempty"`
 	Fix      string   `json:"fix,omitempty"`
 	Issue    issue.ID `json:"issue,omitempty"` // the known issue, when the finding is one
+	// Ignored: the operator ignored the check (WithIgnore); the finding
+	// is shown but neither blocks nor counts as a failure or warning.
+	Ignored bool `json:"ignored,omitempty"`
 }
 
 // Input is what checks judge: the facts, and the upgrade they are for.
@@ -119,10 +125,10 @@ var (
 // step, and Preflight on an upgraded cluster) those that apply after.
 func Checks() []Check {
 	return []Check{
-		check{"reachable", "every node of private-chef.rb answers over SSH and its facts could be read", allRoles, true, nil, checkReachable},
-		check{"topology", "private-chef.rb is an HA topology with one bootstrap back end (:bootstrap => true), the same on every node", allRoles, true, nil, checkTopology},
+		inputCheck{check{"reachable", "every node of private-chef.rb answers over SSH and its facts could be read", allRoles, true, nil, checkReachable}},
+		inputCheck{check{"topology", "private-chef.rb is an HA topology with one bootstrap back end (:bootstrap => true), the same on every node", allRoles, true, nil, checkTopology}},
 		check{"version", "every node runs the same version, and the runbook has a path from it to the target (after: every node runs the target)", allRoles, true, nil, checkVersion},
-		check{"backup", "a backup of the bootstrap back end was declared (LVM snapshot, VMware snapshot, …)", backendRole, false, preOnly, checkBackup},
+		inputCheck{check{"backup", "a backup of the bootstrap back end was declared (LVM snapshot, VMware snapshot, …)", backendRole, false, preOnly, checkBackup}},
 		check{"migration-level", "every node's migration-level matches the front ends and the version table (" + string(issue.OC11297) + ")", allRoles, false, nil, checkMigrationLevel},
 		check{"runit-processes", "runsvdir shows only dots after log:, one runsvdir per service dir, no leftover omnibus-ctl, private-chef-ctl or sv", allRoles, false, nil, checkRunitProcesses},
 		check{"service-links", "no links to services EC 11 removed (or to nothing) in /opt/opscode/service", allRoles, false, nil, checkServiceLinks},
@@ -132,18 +138,77 @@ func Checks() []Check {
 		check{"config-readable", "private-chef.rb is readable by the services, not left 600 by a umask (" + string(issue.OC11656) + ")", allRoles, false, nil, checkConfigReadable},
 		check{"frontends-stopped", "all front ends are stopped (private-chef-ctl stop)", frontendRoles, false, preOnly, checkFrontendsStopped},
 		check{"standby-keepalived-stopped", "keepalived is stopped on the non-bootstrap back end", backendRole, false, preOnly, checkStandbyKeepalived},
-		check{"keepalived-pair", "exactly one back end is master and holds the VIP, none in transition", backendRole, false, nil, checkPair},
-		check{"bootstrap-master", "the bootstrap back end is the HA master (partybus refuses to migrate otherwise)", backendRole, false, nil, checkBootstrapMaster},
-		check{"drbd-connected", "DRBD replicates: cs Connected on both back ends (ha-status exit 4)", backendRole, false, nil, checkDRBDConnected},
-		check{"drbd-uptodate", "both DRBD disks are UpToDate, no resync running: a failover before then serves stale data (ha-status exit 4)", backendRole, false, nil, checkDRBDUpToDate},
-		check{"drbd-roles", "DRBD Primary on the keepalived master only; two Primaries are split brain (ha-status exit 4)", backendRole, true, nil, checkDRBDRoles},
-		check{"drbd-mount", "the DRBD data directory is mounted on the master only (ha-status exit 5)", backendRole, false, nil, checkDRBDMount},
-		check{"drbd-peer", "each back end reaches the other's replication address (ha-status exit 6)", backendRole, false, nil, checkDRBDPeer},
+		pairCheck{check{"keepalived-pair", "exactly one back end is master and holds the VIP, none in transition", backendRole, false, nil, checkPair}},
+		pairCheck{check{"bootstrap-master", "the bootstrap back end is the HA master (partybus refuses to migrate otherwise)", backendRole, false, nil, checkBootstrapMaster}},
+		pairCheck{check{"drbd-connected", "DRBD replicates: cs Connected on both back ends (ha-status exit 4)", backendRole, false, nil, checkDRBDConnected}},
+		pairCheck{check{"drbd-uptodate", "both DRBD disks are UpToDate, no resync running: a failover before then serves stale data (ha-status exit 4)", backendRole, false, nil, checkDRBDUpToDate}},
+		pairCheck{check{"drbd-roles", "DRBD Primary on the keepalived master only; two Primaries are split brain (ha-status exit 4)", backendRole, true, nil, checkDRBDRoles}},
+		pairCheck{check{"drbd-mount", "the DRBD data directory is mounted on the master only (ha-status exit 5)", backendRole, false, nil, checkDRBDMount}},
+		pairCheck{check{"drbd-peer", "each back end reaches the other's replication address (ha-status exit 6)", backendRole, false, nil, checkDRBDPeer}},
 		check{"bootstrap-healthy", "all of the bootstrap's services run, except those the runbook expects down", backendRole, false, preOnly, checkBootstrapHealthy},
 		check{"standby-services-stopped", "no HA service runs on the standby back end (" + string(issue.OC11575) + ")", backendRole, false, nil, checkStandbyStopped},
 		check{"services-up", "every service the node's role and version run is up, on every node", allRoles, false, postOnly, checkServicesUp},
 		check{"keepalived-running", "keepalived runs on both back ends again", backendRole, false, postOnly, checkKeepalivedRunning},
 	}
+}
+
+// inputCheck is a check that judges the run's inputs (the node list, the
+// topology, the declared backup) rather than what the nodes said: it has
+// something to judge even when no node could be read.
+type inputCheck struct{ check }
+
+func (inputCheck) judgesInputs() bool { return true }
+
+// pairCheck is a check that judges the back ends as a pair (keepalived's
+// master and backup, DRBD's two sides): one side alone cannot pass it.
+type pairCheck struct{ check }
+
+func (pairCheck) judgesPair() bool { return true }
+
+// runCheck runs c on in and holds every check to the same rules, as
+// kubeadm's runner does: each finding carries the check's name; a check
+// whose role has no node, or none that could be read, is skipped with
+// why, never ok; an ok from some of its nodes names those it could not
+// read, and a pair check (keepalived, DRBD) that could read one back end
+// only is skipped, since one side cannot judge the pair.
+func runCheck(c Check, in Input) []Finding {
+	skip := func(why string) []Finding {
+		return []Finding{{Check: c.Name(), Severity: Skip, Evidence: []string{why}}}
+	}
+	_, inputs := c.(interface{ judgesInputs() bool })
+	var of, unread []string
+	for _, n := range in.Facts.Nodes {
+		if slices.Contains(c.Roles(), n.Role) {
+			of = append(of, n.Node)
+			if n.Err != "" {
+				unread = append(unread, n.Node)
+			}
+		}
+	}
+	if !inputs {
+		switch {
+		case len(of) == 0:
+			return skip("no " + strings.Join(c.Roles(), " or ") + " in the topology")
+		case len(unread) == len(of):
+			return skip("no node to judge: " + strings.Join(unread, ", ") + " unreadable")
+		}
+	}
+	fs := c.Check(in)
+	for i := range fs {
+		if fs[i].Check == "" {
+			fs[i].Check = c.Name()
+		}
+	}
+	if inputs || len(unread) == 0 || slices.ContainsFunc(fs, func(f Finding) bool { return f.Severity != OK }) {
+		return fs
+	}
+	if _, pair := c.(interface{ judgesPair() bool }); pair {
+		return skip("one side of the pair only: " + strings.Join(unread, ", ") + " unreadable")
+	}
+	for i := range fs {
+		fs[i].Evidence = append(fs[i].Evidence, "not judged: "+strings.Join(unread, ", ")+" unreadable")
+	}
+	return fs
 }
 
 func okFinding(name, detail string) []Finding {

@@ -292,7 +292,7 @@ func blocked(in Input, p Plan, o options, ignored map[string]bool) error {
 		if !c.Applies(ModePreUpgrade) || ignored[strings.ToLower(c.Name())] {
 			continue
 		}
-		for _, f := range c.Check(in) {
+		for _, f := range runCheck(c, in) {
 			if f.Severity != Fail {
 				continue
 			}

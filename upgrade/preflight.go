@@ -94,7 +94,7 @@ func resolveIgnore(names []string) (map[string]bool, error) {
 // judge runs the checks that apply to the input's mode.
 func judge(in Input, ignored map[string]bool) Report {
 	facts := in.Facts
-	r := Report{Generated: facts.Gathered, Mode: in.Mode, Summary: map[string]int{string(OK): 0, string(Warn): 0, string(Fail): 0}, Facts: &facts}
+	r := Report{Generated: facts.Gathered, Mode: in.Mode, Summary: map[string]int{string(OK): 0, string(Skip): 0, string(Warn): 0, string(Fail): 0, summaryIgnored: 0}, Facts: &facts}
 	if in.Target != nil {
 		r.Target = in.Target.String()
 	}
@@ -118,13 +118,20 @@ func judge(in Input, ignored map[string]bool) Report {
 		if !c.Applies(in.Mode) {
 			continue
 		}
-		if ignored[strings.ToLower(c.Name())] {
+		ign := ignored[strings.ToLower(c.Name())]
+		if ign {
 			r.Ignored = append(r.Ignored, c.Name())
-			continue
 		}
-		for _, f := range c.Check(in) {
+		// An ignored check still runs: what it finds stays in the report,
+		// marked, as kubeadm keeps ignored errors as warnings.
+		for _, f := range runCheck(c, in) {
+			if ign && (f.Severity == Fail || f.Severity == Warn) {
+				f.Ignored = true
+				r.Summary[summaryIgnored]++
+			} else {
+				r.Summary[string(f.Severity)]++
+			}
 			r.Findings = append(r.Findings, f)
-			r.Summary[string(f.Severity)]++
 		}
 	}
 	return r

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -271,13 +272,29 @@ func TestIgnore(t *testing.T) {
 	rep, err := upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts), upgrade.WithIgnore("Runit-Processes", "LOG-DIR"))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"runit-processes", "log-dir"}, rep.Ignored)
-	assert.Empty(t, findingsOf(rep, "runit-processes"))
+	// An ignored check's failures stay in the report, marked, and count
+	// apart: kubeadm prints ignored errors as warnings.
+	ignored := findingsOf(rep, "runit-processes")
+	require.NotEmpty(t, ignored, "what an ignored check found is still shown")
+	for _, f := range ignored {
+		assert.True(t, f.Ignored, "%+v", f)
+	}
+	assert.Equal(t, len(ignored)+len(findingsOf(rep, "log-dir")), rep.Summary["ignored"])
 
 	rep, err = upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts), upgrade.WithIgnore("all"))
 	require.NoError(t, err)
 	for _, f := range rep.Findings {
-		assert.Contains(t, []string{"reachable", "topology", "version", "drbd-roles"}, f.Check, "only mandatory checks run")
+		if f.Severity == upgrade.Fail || f.Severity == upgrade.Warn {
+			assert.True(t, f.Ignored || slices.Contains([]string{"reachable", "topology", "version", "drbd-roles"}, f.Check),
+				"only a mandatory check's failure counts: %+v", f)
+		}
 	}
+	var text bytes.Buffer
+	require.NoError(t, rep.WriteText(&text, 80))
+	assert.Contains(t, text.String(), "IGNORED runit-processes on be1.chefha.test (a failure, ignored)", "ignored, not hidden")
+	var js bytes.Buffer
+	require.NoError(t, rep.WriteJSON(&js))
+	assert.Contains(t, js.String(), `"ignored": true`)
 
 	_, err = upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts), upgrade.WithIgnore("version"))
 	var ie *upgrade.IgnoreError
@@ -382,4 +399,52 @@ func TestHealthyReleaseMatrix(t *testing.T) {
 			})
 		}
 	}
+}
+
+// A check with nothing to judge is skipped with why, never ok: with every
+// node unreadable only the checks of the inputs pass or fail; with one
+// back end unreadable the pair's checks are skipped, and an ok of the
+// others names the node it could not judge.
+func TestNothingToJudgeIsSkipped(t *testing.T) {
+	unread := func(f upgrade.Facts, names ...string) upgrade.Facts {
+		f.Nodes = slices.Clone(f.Nodes)
+		for i := range f.Nodes {
+			if len(names) == 0 || slices.Contains(names, f.Nodes[i].Node) {
+				f.Nodes[i] = upgrade.NodeFacts{Node: f.Nodes[i].Node, Role: f.Nodes[i].Role, Bootstrap: f.Nodes[i].Bootstrap, Err: "dial tcp: i/o timeout"}
+			}
+		}
+		return f
+	}
+	healthyFacts := loadFacts(t, "facts-healthy.json")
+
+	rep, err := upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(unread(healthyFacts)), upgrade.WithTarget(semver.MustParse("11.1.8")))
+	require.NoError(t, err)
+	for _, f := range rep.Findings {
+		if f.Severity == upgrade.OK {
+			assert.Contains(t, []string{"topology"}, f.Check, "ok with no node read: %+v", f)
+		}
+	}
+	for _, c := range []string{"keepalived-pair", "frontends-stopped", "runit-processes", "drbd-peer"} {
+		require.Len(t, findingsOf(rep, c), 1, c)
+		f := findingsOf(rep, c)[0]
+		assert.Equal(t, upgrade.Skip, f.Severity, c)
+		assert.Contains(t, f.Evidence[0], "no node to judge", c)
+	}
+	assert.True(t, rep.Failed(), "unreachable nodes fail the pre-flight")
+	var text bytes.Buffer
+	require.NoError(t, rep.WriteText(&text, 80))
+	assert.Regexp(t, `\nskip  keepalived-pair +no node to judge: be1\.chefha\.test`, text.String())
+	assert.Regexp(t, `skipped\b`, text.String()[strings.LastIndex(text.String(), "ok, "):], "the summary counts them")
+
+	rep, err = upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(unread(healthyFacts, "be2.chefha.test")), upgrade.WithTarget(semver.MustParse("11.1.8")))
+	require.NoError(t, err)
+	for _, c := range []string{"keepalived-pair", "bootstrap-master", "drbd-connected", "drbd-roles"} {
+		fs := findingsOf(rep, c)
+		require.Len(t, fs, 1, c)
+		assert.Equal(t, upgrade.Skip, fs[0].Severity, "%s from one back end: %+v", c, fs[0])
+	}
+	fs := findingsOf(rep, "runit-processes")
+	require.Len(t, fs, 1)
+	assert.Equal(t, upgrade.OK, fs[0].Severity)
+	assert.Contains(t, strings.Join(fs[0].Evidence, "; "), "not judged: be2.chefha.test")
 }

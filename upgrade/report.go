@@ -60,8 +60,13 @@ type IssueSummary struct {
 	Action     string         `json:"action"`
 }
 
-// Failed reports whether any check failed.
+// Failed reports whether any check failed (an ignored check's failure
+// does not count).
 func (r Report) Failed() bool { return r.Summary[string(Fail)] > 0 }
+
+// summaryIgnored is the Summary key that counts the failures and warnings
+// of the checks the operator ignored.
+const summaryIgnored = "ignored"
 
 // WriteJSON writes the report as indented JSON.
 func (r Report) WriteJSON(w io.Writer) error {
@@ -70,7 +75,36 @@ func (r Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-var severityOrder = map[Severity]int{Fail: 0, Warn: 1, OK: 2}
+// rank orders findings worst first: failures, warnings, what the operator
+// ignored, then the checks that passed and those that were skipped.
+func rank(f Finding) int {
+	switch {
+	case f.Ignored:
+		return 2
+	case f.Severity == Fail:
+		return 0
+	case f.Severity == Warn:
+		return 1
+	case f.Severity == OK:
+		return 3
+	}
+	return 4
+}
+
+// label is the severity as the text and the table print it.
+func (f Finding) label() string {
+	if f.Ignored {
+		return "IGNORED"
+	}
+	if f.Severity == Skip {
+		return "SKIP"
+	}
+	return strings.ToUpper(string(f.Severity))
+}
+
+// passed reports whether f is a line of the short section: a check that
+// passed or had nothing to judge.
+func (f Finding) passed() bool { return !f.Ignored && (f.Severity == OK || f.Severity == Skip) }
 
 // WriteTable writes the report as one wide table, one row per finding:
 // the plan, the known issues, then the findings grouped by node
@@ -101,7 +135,7 @@ func (r Report) WriteTable(w io.Writer) error {
 		if fs[i].Node != fs[j].Node {
 			return fs[i].Node < fs[j].Node
 		}
-		return severityOrder[fs[i].Severity] < severityOrder[fs[j].Severity]
+		return rank(fs[i]) < rank(fs[j])
 	})
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tCHECK\tSEVERITY\tEVIDENCE\tFIX")
@@ -115,7 +149,11 @@ func (r Report) WriteTable(w io.Writer) error {
 			check += " [" + termsafe.Line(string(f.Issue)) + "]"
 		}
 		ev := clip(termsafe.Line(strings.Join(f.Evidence, "; ")), 110)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", node, check, strings.ToUpper(string(f.Severity)), ev, termsafe.Line(f.Fix))
+		sev := f.label()
+		if f.Ignored {
+			sev += " " + strings.ToUpper(string(f.Severity))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", node, check, sev, ev, termsafe.Line(f.Fix))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -135,7 +173,14 @@ func (r Report) verdict() string {
 	} else if r.Summary[string(Warn)] > 0 {
 		v = "safe to upgrade once the warnings are handled (the runner handles front ends and keepalived itself)"
 	}
-	return fmt.Sprintf("%d ok, %d warn, %d fail: %s", r.Summary[string(OK)], r.Summary[string(Warn)], r.Summary[string(Fail)], v)
+	counts := fmt.Sprintf("%d ok, %d warn, %d fail", r.Summary[string(OK)], r.Summary[string(Warn)], r.Summary[string(Fail)])
+	if n := r.Summary[string(Skip)]; n > 0 {
+		counts += fmt.Sprintf(", %d skipped", n)
+	}
+	if n := r.Summary[summaryIgnored]; n > 0 {
+		counts += fmt.Sprintf(", %d ignored", n)
+	}
+	return counts + ": " + v
 }
 
 func orDash(s string) string {
@@ -180,7 +225,7 @@ func (r Report) WriteText(w io.Writer, width int) error {
 	}
 	var oks []Finding
 	for _, g := range groupFindings(r.Findings) {
-		if g.Severity == OK {
+		if g.passed() {
 			oks = append(oks, g.Finding)
 			continue
 		}
@@ -198,7 +243,7 @@ func (r Report) WriteText(w io.Writer, width int) error {
 			if f.Node != "" {
 				detail = termsafe.Line(f.Node) + ": " + detail
 			}
-			line := fmt.Sprintf("ok    %-*s  %s", n, termsafe.Line(f.Check), detail)
+			line := fmt.Sprintf("%-4s  %-*s  %s", strings.ToLower(f.label()), n, termsafe.Line(f.Check), detail)
 			b.WriteString(clip(strings.TrimRight(line, " "), width) + "\n")
 		}
 	}
@@ -233,15 +278,15 @@ type findingGroup struct {
 // within a severity) and folds those that differ only in their node.
 func groupFindings(fs []Finding) []findingGroup {
 	fs = append([]Finding(nil), fs...)
-	sort.SliceStable(fs, func(i, j int) bool { return severityOrder[fs[i].Severity] < severityOrder[fs[j].Severity] })
+	sort.SliceStable(fs, func(i, j int) bool { return rank(fs[i]) < rank(fs[j]) })
 	var out []findingGroup
 	at := map[string]int{}
 	for _, f := range fs {
-		if f.Severity == OK {
+		if f.passed() {
 			out = append(out, findingGroup{Finding: f})
 			continue
 		}
-		key := strings.Join(append([]string{string(f.Severity), f.Check, string(f.Issue), f.Fix}, f.Evidence...), "\x00")
+		key := strings.Join(append([]string{f.label(), string(f.Severity), f.Check, string(f.Issue), f.Fix}, f.Evidence...), "\x00")
 		if i, ok := at[key]; ok && f.Node != "" && len(out[i].nodes) > 0 {
 			out[i].nodes = append(out[i].nodes, f.Node)
 			continue
@@ -271,7 +316,11 @@ func (g findingGroup) writeBlock(b *strings.Builder, width int) {
 		}
 		where = strings.Join(safe, ", ")
 	}
-	writeWrapped(b, fmt.Sprintf("%-6s", strings.ToUpper(string(g.Severity))), "      ", head+" on "+where, width)
+	head += " on " + where
+	if g.Ignored {
+		head += " (a " + map[Severity]string{Fail: "failure", Warn: "warning"}[g.Severity] + ", ignored)"
+	}
+	writeWrapped(b, fmt.Sprintf("%-6s", g.label()+" "), "      ", head, width)
 	const label = "      evidence  "
 	const indent = "                "
 	first := label
