@@ -117,7 +117,8 @@ type EventError struct {
 	// changed: "blocked" (pre-flight failures), "no-path" (no version path),
 	// "missing-package", "package", "space", "arch" (a package for other
 	// hardware), "no-backup", "journal-mismatch", "unknown-step",
-	// "unknown-check", "locked" (another live run), "lock" (a lock that
+	// "unknown-check", "at-target" (the cluster already runs the target:
+	// AtTargetError), "locked" (another live run), "lock" (a lock that
 	// could not be taken), "not-rehearsed" (-apply of a plan no rehearsal
 	// passed, see WithRehearsals), "replica-mismatch", "foreign-backup" (a
 	// backup this run did not make). During a run: "step", "backup-lost"

@@ -405,6 +405,8 @@ func eventError(err error) *EventError {
 		e.Type = "replica-mismatch"
 	case errors.As(err, new(*BackupLostError)):
 		e.Type = "backup-lost"
+	case errors.As(err, new(*AtTargetError)):
+		e.Type = "at-target"
 	case errors.As(err, &serr):
 		e.Type, e.Step, e.Node = "step", serr.Step, serr.Node
 	}

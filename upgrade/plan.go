@@ -179,6 +179,9 @@ func buildPlan(f Facts, o options, resuming bool, ctxs map[int]*hopCtx) (Plan, e
 	if o.phase == PhaseCleanup {
 		return cleanupPlan(p, in, o, from, ctxs)
 	}
+	if from.Equal(o.target) {
+		return Plan{}, atTarget(f, from)
+	}
 	// A dry run may show the plan of an undeclared backup (the pre-flight
 	// warns); an apply may not start without one.
 	if err := o.backup.validate(); err != nil && !(o.dryRun && errors.Is(err, ErrNoBackup)) {
@@ -222,6 +225,42 @@ func buildPlan(f Facts, o options, resuming bool, ctxs map[int]*hopCtx) (Plan, e
 		}
 	}
 	return p, p.checkFromStep(o.fromStep)
+}
+
+// AtTargetError is an upgrade to the version the cluster already runs:
+// there is nothing to plan. Behind names the nodes whose migration level is
+// not the target's (an upgrade that installed the packages and stopped
+// before partybus ran): those are not done, whatever their package says.
+type AtTargetError struct {
+	Version string
+	Level   string   // the target's migration level
+	Behind  []string // "NODE at LEVEL" for each node whose level is not Level
+}
+
+func (e *AtTargetError) Error() string {
+	if len(e.Behind) == 0 {
+		return fmt.Sprintf("the cluster already runs %s at migration level %s: there is nothing to upgrade", e.Version, e.Level)
+	}
+	return fmt.Sprintf("every node has the %s package, but the migration level is not %s on %s: the upgrade did not finish; resume its run from its journal, or run private-chef-ctl upgrade on those nodes as the runbook's upgrade steps do",
+		e.Version, e.Level, strings.Join(e.Behind, ", "))
+}
+
+// atTarget describes a cluster whose nodes all run version.
+func atTarget(f Facts, version *semver.Version) *AtTargetError {
+	e := &AtTargetError{Version: version.String()}
+	want, err := migration.Expected(version)
+	if err != nil {
+		return e
+	}
+	e.Level = want.String()
+	for _, n := range f.Nodes {
+		if lvl, err := n.Level(); err != nil {
+			e.Behind = append(e.Behind, n.Node+" (unreadable: "+err.Error()+")")
+		} else if lvl != want {
+			e.Behind = append(e.Behind, n.Node+" at "+lvl.String())
+		}
+	}
+	return e
 }
 
 // cleanupPlan is the cleanup phase: on a cluster already at the target,

@@ -168,9 +168,16 @@ func (r Report) WriteTable(w io.Writer) error {
 // verdict is the summary line: the counts and what they mean.
 func (r Report) verdict() string {
 	v := "safe to upgrade"
-	if r.Failed() {
+	switch {
+	case r.Mode == ModePostFlight && r.Failed():
+		v = "the cluster runs the target but is NOT healthy: fix the failures above"
+	case r.Mode == ModePostFlight && r.Summary[string(Warn)] > 0:
+		v = "the cluster runs the target and is healthy once the warnings are handled"
+	case r.Mode == ModePostFlight:
+		v = "the cluster runs the target and is healthy"
+	case r.Failed():
 		v = "NOT safe to upgrade: fix the failures above first"
-	} else if r.Summary[string(Warn)] > 0 {
+	case r.Summary[string(Warn)] > 0:
 		v = "safe to upgrade once the warnings are handled (the runner handles front ends and keepalived itself)"
 	}
 	counts := fmt.Sprintf("%d ok, %d warn, %d fail", r.Summary[string(OK)], r.Summary[string(Warn)], r.Summary[string(Fail)])

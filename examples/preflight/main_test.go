@@ -87,7 +87,7 @@ func TestExitCodes(t *testing.T) {
 	out.Reset()
 	assert.Equal(t, 1, run([]string{"-facts", "../../upgrade/testdata/facts-upgraded-broken.json"}, &out, &errb),
 		"saved facts of a broken cluster fail")
-	assert.Contains(t, out.String(), "NOT safe to upgrade")
+	assert.Contains(t, out.String(), "the cluster runs the target but is NOT healthy", "an upgraded cluster is judged as one, not as one to upgrade")
 	out.Reset()
 	errb.Reset()
 	assert.Equal(t, 2, run([]string{"-facts", "../../upgrade/testdata/facts-broken.json", "-target", "11.1.3"}, &out, &errb),

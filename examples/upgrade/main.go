@@ -170,7 +170,8 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		return exitUsage
 	}
 	// Every refusal from here on ends, with -o json, in an outcome line.
-	o := &output{format: *out, stdout: stdout, stderr: stderr, width: cli.Width(stdout, *width), start: time.Now(), rehearseCmd: sameInputs(fl, "-rehearse")}
+	o := &output{format: *out, stdout: stdout, stderr: stderr, width: cli.Width(stdout, *width), start: time.Now(), rehearseCmd: sameInputs(fl, "-rehearse"),
+		verifyCmd: sameInputs(fl, "-verify"), cleanupCmd: sameInputs(fl, "-phase cleanup -yes")}
 	usage := func(err error) int { return o.refused("usage", err) }
 	switch {
 	case fl.NArg() > 0:
@@ -386,8 +387,9 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		return o.plan(*view)
 	}
 	o.end(err, *apply, *phase, tv.String(), jrnl)
+	var at *upgrade.AtTargetError
 	switch {
-	case err == nil:
+	case err == nil, errors.As(err, &at) && len(at.Behind) == 0:
 		return exitOK
 	case errors.Is(err, upgrade.ErrNeedsConfirmation):
 		return exitPaused

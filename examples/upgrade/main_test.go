@@ -392,3 +392,16 @@ func (w *syncWriter) String() string {
 	defer w.mu.Unlock()
 	return w.b.String()
 }
+
+// A cluster already at the target is nothing to do: no plan of 0 steps,
+// no demand for a backup, exit 0, and the commands that come next.
+func TestAlreadyAtTarget(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), nil, []string{"-target", "1.4.6"}, &out, &errb)
+	assert.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	assert.Contains(t, out.String(), "already at 1.4.6 (migration level 1.7): nothing to upgrade.")
+	assert.Contains(t, out.String(), "-target 1.4.6 -verify\n")
+	assert.Contains(t, out.String(), "-target 1.4.6 -phase cleanup -yes\n")
+	assert.NotContains(t, out.String(), "0 steps")
+	assert.NotContains(t, out.String(), "backup")
+}

@@ -27,7 +27,10 @@ type output struct {
 	// rehearseCmd is this command with -rehearse: what to run when a
 	// real run is refused for want of a passed rehearsal.
 	rehearseCmd string
-	mu          sync.Mutex
+	// verifyCmd and cleanupCmd are this command's inputs with -verify and
+	// with the cleanup phase: what to run on a cluster already upgraded.
+	verifyCmd, cleanupCmd string
+	mu                    sync.Mutex
 }
 
 // json writes v as one JSON line, marked on a simulation.
@@ -122,7 +125,11 @@ func (o *output) end(err error, apply bool, phase, target string, jrnl fmt.Strin
 		return
 	}
 	w := o.stdout
+	var at *upgrade.AtTargetError
 	switch {
+	case errors.As(err, &at) && len(at.Behind) == 0:
+		fmt.Fprintf(w, "\nalready at %s (migration level %s): nothing to upgrade.\nnext: check the cluster, and once it is tested, clean up what 1.x left:\n  %s\n  %s\n",
+			termsafe.Line(at.Version), termsafe.Line(at.Level), termsafe.Line(o.verifyCmd), termsafe.Line(o.cleanupCmd))
 	case errors.Is(err, upgrade.ErrNeedsConfirmation):
 		fmt.Fprintf(w, "\npaused: %s.\nOnce it is, run again with -yes.\n", msg)
 	case errors.Is(err, upgrade.ErrStopped):
@@ -179,6 +186,10 @@ func sameInputs(fl *flag.FlagSet, last string) string {
 		switch f.Name {
 		case "o", "v", "width", "apply", "rehearse", "without-rehearsal", "resume":
 			return
+		case "verify", "phase", "yes", "from-step":
+			if strings.Contains(last, "-phase") || strings.Contains(last, "-verify") {
+				return // last says what to run
+			}
 		}
 		if l, ok := f.Value.(*list); ok {
 			for _, v := range *l {

@@ -1,0 +1,35 @@
+package upgrade_test
+
+import (
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/upgrade"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// An upgrade to the version every node runs is no plan: the cluster is
+// done, unless a node's migration level says partybus never ran there.
+func TestPlanAtTarget(t *testing.T) {
+	facts := loadFacts(t, "facts-upgraded.json")
+	_, err := upgrade.BuildPlan(facts, upgrade.WithTarget(semver.MustParse("11.1.8")))
+	var at *upgrade.AtTargetError
+	require.ErrorAs(t, err, &at)
+	assert.Equal(t, "11.1.8", at.Version)
+	assert.Equal(t, "1.13", at.Level)
+	assert.Empty(t, at.Behind)
+	assert.Contains(t, err.Error(), "nothing to upgrade")
+
+	facts.Nodes = slices.Clone(facts.Nodes)
+	n := facts.Nodes[1]
+	n.Sections = maps.Clone(n.Sections)
+	n.Sections["level"] = upgrade.Section{Output: `{"major":1,"minor":7}`}
+	facts.Nodes[1] = n
+	_, err = upgrade.BuildPlan(facts, upgrade.WithTarget(semver.MustParse("11.1.8")))
+	require.ErrorAs(t, err, &at)
+	assert.Equal(t, []string{n.Node + " at 1.7"}, at.Behind)
+	assert.Contains(t, err.Error(), "did not finish")
+}
