@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/chefha/chefha/drbd"
@@ -159,12 +160,23 @@ func checkDRBDPeer(in Input) []Finding {
 		return nil
 	}
 	var fs []Finding
+	var unknown []string
 	for _, n := range p.nodes {
+		if peerOf(in.Facts.Topology, n.Node) == "" {
+			unknown = append(unknown, n.Node)
+			continue
+		}
 		if ok, out := n.peerAnswers(); !ok {
 			fs = append(fs, Finding{Check: "drbd-peer", Severity: Fail, Node: n.Node, Symptom: "unreachable",
 				Evidence: []string{"the peer's replication address " + peerOf(in.Facts.Topology, n.Node) + " does not answer ping: " + out},
 				Fix:      "restore the replication link between the back ends (cluster_ipaddress in private-chef.rb)"})
 		}
+	}
+	if len(fs) == 0 && len(unknown) > 0 {
+		// A host list names no addresses: nothing was pinged, and nothing
+		// can be said of the link.
+		return []Finding{{Check: "drbd-peer", Severity: Skip, Evidence: []string{"no replication address known for the peer of " + strings.Join(unknown, ", ") +
+			" (the node list names no cluster_ipaddress or ipaddress; private-chef.rb does)"}}}
 	}
 	return result("drbd-peer", fs, "the back ends reach each other's replication address")
 }

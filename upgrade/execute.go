@@ -288,10 +288,16 @@ func (r *Runner) postflight(ctx context.Context, step Step) error {
 		return err
 	}
 	f := gather(ctx, r.cluster, r.o.concurrency)
-	rep := judge(newInput(f, target, r.o.backup, ModePostFlight), nil)
+	// The checks the operator ignored for the plan are ignored here too
+	// (the plan refused an unknown or mandatory name already).
+	ignored, err := resolveIgnore(r.o.ignore)
+	if err != nil {
+		return err
+	}
+	rep := judge(newInput(f, target, r.o.backup, ModePostFlight), ignored)
 	var bad []string
 	for _, fd := range rep.Findings {
-		if fd.Severity == Fail {
+		if fd.Severity == Fail && !fd.Ignored {
 			node := fd.Node
 			if node == "" {
 				node = "cluster"

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -447,4 +448,26 @@ func TestNothingToJudgeIsSkipped(t *testing.T) {
 	require.Len(t, fs, 1)
 	assert.Equal(t, upgrade.OK, fs[0].Severity)
 	assert.Contains(t, strings.Join(fs[0].Evidence, "; "), "not judged: be2.chefha.test")
+}
+
+// A host list names no addresses, so the peer's replication address is
+// unknown: drbd-peer cannot ping and says so, where it used to fail on an
+// empty address.
+func TestDRBDPeerWithoutAddressesIsSkipped(t *testing.T) {
+	facts := loadFacts(t, "facts-healthy.json")
+	facts.Topology.Servers = slices.Clone(facts.Topology.Servers)
+	for i := range facts.Topology.Servers {
+		facts.Topology.Servers[i].IPAddress, facts.Topology.Servers[i].ClusterIPAddress = "", ""
+	}
+	facts.Nodes = slices.Clone(facts.Nodes)
+	for i := range facts.Nodes {
+		facts.Nodes[i].Sections = maps.Clone(facts.Nodes[i].Sections)
+		delete(facts.Nodes[i].Sections, "drbd-peer") // the gather script pings no "" address
+	}
+	rep, err := upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts), upgrade.WithTarget(semver.MustParse("11.1.8")))
+	require.NoError(t, err)
+	fs := findingsOf(rep, "drbd-peer")
+	require.Len(t, fs, 1, table(rep))
+	assert.Equal(t, upgrade.Skip, fs[0].Severity)
+	assert.Contains(t, fs[0].Evidence[0], "no replication address known")
 }

@@ -393,3 +393,15 @@ func TestARunWhoseLockWasTakenStops(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(b), thief.Nonce, "the other run's lock is left as it is")
 }
+
+// A check the operator ignored for the plan is ignored by the run's
+// post-flight too: a full log file system that the plan went past with
+// -ignore log-dir does not stop the run at its last step.
+func TestIgnoredCheckIsIgnoredByThePostflight(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "11.1.6", 1, clustertest.LogFSFull())
+	_, err := upgrade.BuildPlan(upgrade.Gather(context.Background(), e.cl), e.options("11.1.8")...)
+	var be *upgrade.BlockedError
+	require.ErrorAs(t, err, &be, "log-fs-full blocks the plan")
+	require.NoError(t, e.runner("11.1.8", nil, upgrade.WithIgnore("log-dir")).Run(context.Background()))
+}
