@@ -75,12 +75,19 @@ func (b Backup) fingerprint() string {
 	if b.LVM != nil {
 		return b.LVM.String()
 	}
+	if b.Command == "" && b.Waived == "" {
+		return backupNone
+	}
 	if b.Command == "" {
 		return "waived: " + b.Waived
 	}
 	sum := sha256.Sum256([]byte(b.Command + "\x00" + b.Check))
 	return "command sha256:" + hex.EncodeToString(sum[:8])
 }
+
+// backupNone is the fingerprint of a plan whose backup was not declared:
+// a dry run may show it; a run refuses it (ErrNoBackup).
+const backupNone = "none"
 
 // made reports whether chefha makes the backup (a command or a snapshot).
 func (b Backup) made() bool { return b.Command != "" || b.LVM != nil }

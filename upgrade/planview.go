@@ -64,7 +64,10 @@ type PlanView struct {
 	Issues   []PlanIssue    `json:"known_issues"`
 	Outages  []PlanOutage   `json:"outages"`
 	Steps    []PlanViewStep `json:"steps"`
-	Next     string         `json:"next,omitempty"`
+	// Warnings are what a run of this plan would refuse or regret, said
+	// before it runs (no backup declared).
+	Warnings []string `json:"warnings,omitempty"`
+	Next     string   `json:"next,omitempty"`
 }
 
 // PlanNode is one node in a PlanView: what it runs now and after.
@@ -156,6 +159,10 @@ func DescribePlan(p Plan, f Facts) PlanView {
 	v := PlanView{Format: PlanViewFormat, Phase: p.Phase, From: p.From, To: p.To, Plan: p.Hash(),
 		Packages: append([]PackageRef{}, p.Inputs.Packages...), Hops: []PlanHop{}, Nodes: []PlanNode{},
 		Issues: []PlanIssue{}, Outages: []PlanOutage{}, Steps: []PlanViewStep{}}
+	if p.Inputs.Backup == backupNone {
+		v.Warnings = append(v.Warnings, "no backup declared: a run of this plan refuses to start until the bootstrap's backup is declared "+
+			"(a command that makes it and one that checks it, an LVM snapshot chefha makes, or a waiver with its reason)")
+	}
 	levelAfter := ""
 	seenHop := map[int]bool{}
 	for _, s := range p.Steps {

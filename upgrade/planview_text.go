@@ -110,6 +110,10 @@ func (v PlanView) WriteText(w io.Writer, width int) error {
 			}
 		}
 	}
+	for _, w := range v.Warnings {
+		b.WriteString("\n")
+		writeWrapped(b, "warning: ", "         ", termsafe.Line(w), width)
+	}
 	if v.Next != "" {
 		b.WriteString("\n")
 		b.WriteString("next:\n")
@@ -210,6 +214,12 @@ func (v PlanView) WriteMarkdown(w io.Writer) error {
 		b.WriteString("\n## Steps\n\n| # | step | what | nodes | waits for |\n|---|---|---|---|---|\n")
 		for i, s := range v.Steps {
 			fmt.Fprintf(b, "| %d | %s | %s | %s | %s |\n", i+1, md(s.ID), md(s.Title), md(strings.Join(s.Nodes, ", ")), md(strings.Join(s.Waits, "; ")))
+		}
+	}
+	if len(v.Warnings) > 0 {
+		b.WriteString("\n## Warnings\n\n")
+		for _, w := range v.Warnings {
+			fmt.Fprintf(b, "- %s\n", termsafe.Line(w))
 		}
 	}
 	if v.Next != "" {

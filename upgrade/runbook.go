@@ -106,6 +106,8 @@ func fixed(s string) func(*hopCtx) string { return func(*hopCtx) string { return
 
 func titleBackup(c *hopCtx) string {
 	switch {
+	case !c.o.backup.made() && c.o.backup.Waived == "":
+		return "no backup declared: the run refuses to start until one is"
 	case !c.o.backup.made():
 		return "backup waived: " + c.o.backup.Waived
 	case c.index > 1:

@@ -353,7 +353,11 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		cancel()
 		switch {
 		case view != nil && (!*verbose || o.format == "markdown"):
-			return o.plan(*view)
+			code := o.plan(*view)
+			if o.format == "text" && *backupCmd == "" && *backupWaived == "" && !*backupLVM {
+				fmt.Fprintln(stdout, backupFlags)
+			}
+			return code
 		case view != nil && o.format == "json":
 			// The plan's line first, then the dry run's events.
 			if code := o.plan(*view); code != exitOK {
@@ -386,7 +390,13 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		fmt.Fprintf(stdout, "\ndry run: %d actions; nothing was changed.\n\n", len(r.Actions()))
 		return o.plan(*view)
 	}
-	o.end(err, *apply, *phase, tv.String(), jrnl)
+	outcome := upgrade.Outcome("")
+	for _, ev := range events {
+		if ev.Kind == upgrade.EventOutcome {
+			outcome = ev.Outcome
+		}
+	}
+	o.end(err, outcome, *apply, *phase, tv.String(), jrnl)
 	var at *upgrade.AtTargetError
 	switch {
 	case err == nil, errors.As(err, &at) && len(at.Behind) == 0:

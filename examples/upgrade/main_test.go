@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -404,4 +405,29 @@ func TestAlreadyAtTarget(t *testing.T) {
 	assert.Contains(t, out.String(), "-target 1.4.6 -phase cleanup -yes\n")
 	assert.NotContains(t, out.String(), "0 steps")
 	assert.NotContains(t, out.String(), "backup")
+}
+
+// A named cluster without a declared backup: the plan warns and names the
+// flags that declare one; -apply is refused before anything runs (no
+// lock, no journal), saying so, not "stopped … run again with -resume".
+func TestNoBackupIsRefusedUpFront(t *testing.T) {
+	t.Parallel()
+	n := startNamed(t, clustertest.Options{Version: "11.1.6", Frontends: 1})
+	journal := filepath.Join(n.Dir, "j.json")
+	base := []string{"-config", n.RB, "-ssh-config", n.Conf, "-package", n.Pkg, "-journal", journal}
+	code, out, errs := runArgs(t, base...)
+	require.Equal(t, exitOK, code, errs)
+	assert.Contains(t, out, "no backup declared")
+	assert.Contains(t, out, "-backup-lvm")
+	assert.Contains(t, out, "-backup-waived")
+
+	code, out, errs = runArgs(t, append(base, "-apply", "-without-rehearsal")...)
+	assert.NotEqual(t, exitOK, code)
+	assert.Contains(t, out, "refused: no backup")
+	assert.Contains(t, out, "-backup-cmd CMD with -backup-check CMD")
+	assert.NotContains(t, out, "-resume", "no journal exists to resume: %s%s", out, errs)
+	_, err := os.Stat(journal)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "nothing written")
+	_, err = n.Sim.Bootstrap().Stat(upgrade.LockPath)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "no lock taken")
 }

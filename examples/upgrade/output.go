@@ -67,7 +67,9 @@ func (o *output) event(all bool) func(upgrade.Event) {
 	}
 }
 
-// plan prints the plan in the format asked for.
+// backupFlags says how to declare the bootstrap's backup.
+const backupFlags = "declare the bootstrap's backup: -backup-lvm (chefha makes and watches an LVM snapshot), -backup-cmd CMD with -backup-check CMD, or -backup-waived 'WHY'"
+
 // refused ends a run that main refuses before the runner starts: the
 // message on stderr and, with -o json, an outcome line as the runner's
 // refusals have, so that a program reading the events always gets one.
@@ -100,7 +102,7 @@ func (o *output) plan(v upgrade.PlanView) int {
 // end says how a run ended: in text, on stdout with what to do next; in
 // JSON the outcome event said it, and a terminal on stderr gets it as
 // text too.
-func (o *output) end(err error, apply bool, phase, target string, jrnl fmt.Stringer) {
+func (o *output) end(err error, outcome upgrade.Outcome, apply bool, phase, target string, jrnl fmt.Stringer) {
 	took := time.Since(o.start).Round(time.Millisecond)
 	msg := ""
 	if err != nil {
@@ -112,6 +114,9 @@ func (o *output) end(err error, apply bool, phase, target string, jrnl fmt.Strin
 		var bl *upgrade.BackupLostError
 		if errors.As(err, &bl) {
 			msg += "\nto go on without it, run again with -resume and -backup-waived 'WHY' in place of -backup-lvm"
+		}
+		if errors.Is(err, upgrade.ErrNoBackup) || errors.Is(err, upgrade.ErrNoBackupCheck) {
+			msg += "\n" + backupFlags
 		}
 		var nr *upgrade.NotRehearsedError
 		if errors.As(err, &nr) {
@@ -134,7 +139,8 @@ func (o *output) end(err error, apply bool, phase, target string, jrnl fmt.Strin
 		fmt.Fprintf(w, "\npaused: %s.\nOnce it is, run again with -yes.\n", msg)
 	case errors.Is(err, upgrade.ErrStopped):
 		fmt.Fprintf(w, "\nstopped on request after %s; the journal is %s: run again with -resume to continue\n", took, termsafe.Line(jrnl.String()))
-	case err != nil && (!apply || errors.As(err, new(*upgrade.NotRehearsedError))):
+	case err != nil && (!apply || outcome == upgrade.OutcomeRefused):
+		// Nothing was done: no journal to resume.
 		fmt.Fprintf(w, "\nrefused: %s\n", msg)
 	case err != nil:
 		fmt.Fprintf(w, "\nstopped after %s: %s\n", took, msg)

@@ -68,7 +68,7 @@ func rehearse(ctx context.Context, stop <-chan struct{}, prod *cluster.Cluster, 
 	}
 	if err != nil {
 		cancel()
-		o.end(err, false, string(upgrade.PhaseUpgrade), "", nil)
+		o.end(err, upgrade.OutcomeRefused, false, string(upgrade.PhaseUpgrade), "", nil)
 		return exitFailed
 	}
 	facts := upgrade.Gather(pctx, prod)
