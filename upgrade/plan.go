@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,7 +114,15 @@ func (e *UnknownStepError) Error() string {
 
 // BlockedError lists the failures a plan has no step for: the runner
 // stops before harm, not in the middle.
-type BlockedError struct{ Findings []Finding }
+type BlockedError struct {
+	Findings []Finding
+	// Recoverable are the findings the runit recovery step would remedy,
+	// were it asked for (WithRecoverRunit); Ignorable the checks of the
+	// findings that are not mandatory (WithIgnore gets past them, at the
+	// operator's risk). What gets past each refusal, for a caller to say.
+	Recoverable []Finding
+	Ignorable   []string
+}
 
 func (e *BlockedError) Error() string {
 	var parts []string
@@ -347,10 +356,23 @@ func blocked(in Input, p Plan, o options, ignored map[string]bool) error {
 			}
 		}
 	}
-	if len(fs) > 0 {
-		return &BlockedError{Findings: fs}
+	if len(fs) == 0 {
+		return nil
 	}
-	return nil
+	be := &BlockedError{Findings: fs}
+	mandatory := map[string]bool{}
+	for _, c := range Checks() {
+		mandatory[c.Name()] = c.Mandatory()
+	}
+	for _, f := range fs {
+		if !o.recoverRunit && defs[StepRecoverRunit].remedies(f, o) {
+			be.Recoverable = append(be.Recoverable, f)
+		}
+		if !mandatory[f.Check] && !slices.Contains(be.Ignorable, f.Check) {
+			be.Ignorable = append(be.Ignorable, f.Check)
+		}
+	}
+	return be
 }
 
 func nodeFamilies(f Facts) (map[string]string, error) {

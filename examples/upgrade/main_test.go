@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -430,4 +431,26 @@ func TestNoBackupIsRefusedUpFront(t *testing.T) {
 	assert.ErrorIs(t, err, fs.ErrNotExist, "nothing written")
 	_, err = n.Sim.Bootstrap().Stat(upgrade.LockPath)
 	assert.ErrorIs(t, err, fs.ErrNotExist, "no lock taken")
+}
+
+// A refusal names what gets past it: the runit recovery for what it
+// remedies, -ignore for the checks that may be ignored.
+func TestBlockedPlanNamesTheWayPast(t *testing.T) {
+	t.Parallel()
+	n := startNamed(t, clustertest.Options{Version: "1.4.6", Frontends: 1, Knobs: []clustertest.Knob{clustertest.TwoRunsvdirs(), clustertest.StaleLinks()}})
+	code, out, errs := runArgs(t, "-config", n.RB, "-ssh-config", n.Conf, "-package", n.Pkg, "-backup-waived", "test", "-journal", filepath.Join(n.Dir, "j.json"))
+	assert.NotEqual(t, exitOK, code)
+	all := out + errs
+	assert.Contains(t, all, "-recover-runit runs the runbook's runit recovery first, which remedies runit-processes on be1.chefha.test")
+	assert.Contains(t, all, "-ignore runit-processes goes past the rest")
+}
+
+// The plan shown with -resume is the rest of a run: its next command
+// resumes it.
+func TestNextCommandKeepsResume(t *testing.T) {
+	fl := flag.NewFlagSet("upgrade", flag.ContinueOnError)
+	fl.Bool("resume", false, "")
+	fl.String("target", "", "")
+	require.NoError(t, fl.Parse([]string{"-resume", "-target", "11.1.8"}))
+	assert.True(t, strings.HasSuffix(nextCommand(fl), " -target 11.1.8 -resume -apply"), nextCommand(fl))
 }

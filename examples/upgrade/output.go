@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +68,23 @@ func (o *output) event(all bool) func(upgrade.Event) {
 	}
 }
 
+// pastBlocked says what gets past a plan's refusal: the runit recovery
+// for what it remedies, -ignore for a check that is not mandatory.
+func pastBlocked(be *upgrade.BlockedError) string {
+	var out string
+	if len(be.Recoverable) > 0 {
+		var what []string
+		for _, f := range be.Recoverable {
+			what = append(what, f.Check+" on "+f.Node)
+		}
+		out += "\n-recover-runit runs the runbook's runit recovery first, which remedies " + strings.Join(slices.Compact(what), ", ")
+	}
+	if len(be.Ignorable) > 0 {
+		out += "\n-ignore " + strings.Join(be.Ignorable, ",") + " goes past the rest at your own risk (what they find stays in the report)"
+	}
+	return out
+}
+
 // backupFlags says how to declare the bootstrap's backup.
 const backupFlags = "declare the bootstrap's backup: -backup-lvm (chefha makes and watches an LVM snapshot), -backup-cmd CMD with -backup-check CMD, or -backup-waived 'WHY'"
 
@@ -114,6 +132,10 @@ func (o *output) end(err error, outcome upgrade.Outcome, apply bool, phase, targ
 		var bl *upgrade.BackupLostError
 		if errors.As(err, &bl) {
 			msg += "\nto go on without it, run again with -resume and -backup-waived 'WHY' in place of -backup-lvm"
+		}
+		var be *upgrade.BlockedError
+		if errors.As(err, &be) {
+			msg += pastBlocked(be)
 		}
 		if errors.Is(err, upgrade.ErrNoBackup) || errors.Is(err, upgrade.ErrNoBackupCheck) {
 			msg += "\n" + backupFlags
@@ -183,7 +205,12 @@ func progressLine(elapsed time.Duration, ev upgrade.Event) string {
 
 // nextCommand is this command with the same inputs and -apply: what the
 // plan says to run next.
-func nextCommand(fl *flag.FlagSet) string { return sameInputs(fl, "-apply") }
+func nextCommand(fl *flag.FlagSet) string {
+	if f := fl.Lookup("resume"); f != nil && f.Value.String() == "true" {
+		return sameInputs(fl, "-resume -apply") // the plan shown is the rest of a run
+	}
+	return sameInputs(fl, "-apply")
+}
 
 // sameInputs is this command with the same inputs and then last.
 func sameInputs(fl *flag.FlagSet, last string) string {
