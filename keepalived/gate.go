@@ -120,6 +120,8 @@ func (g Gate) Wait(ctx context.Context) (Pair, error) {
 	var last Pair
 	var lastFindings []Finding
 	lastLogged := map[string]string{} // each node's newest transition line, as last seen
+	lastReset := ""                   // the transition that last restarted the hold
+	looks, unreadLooks, lastUnread := 0, 0, ""
 	for {
 		now := clock.Now()
 		rctx, cancel := context.WithTimeout(ctx, max(poll, 10*time.Second))
@@ -129,6 +131,14 @@ func (g Gate) Wait(ctx context.Context) (Pair, error) {
 			return p, fmt.Errorf("keepalived gate: %w", err)
 		}
 		last = p
+		looks++
+		for _, n := range []NodeState{p.Bootstrap, p.Secondary} {
+			if n.Err != nil {
+				unreadLooks++
+				lastUnread = n.Err.Error()
+				break
+			}
+		}
 		for _, n := range []NodeState{p.Bootstrap, p.Secondary} {
 			s := n.Summary()
 			if prev, ok := seen[n.Name]; !ok || prev.Summary != s {
@@ -152,12 +162,16 @@ func (g Gate) Wait(ctx context.Context) (Pair, error) {
 			// lines are told by what they say, not by their time: the nodes'
 			// clocks are not this machine's.
 			for _, n := range []NodeState{p.Bootstrap, p.Secondary} {
+				if n.Err != nil {
+					continue // a look that read nothing says nothing of transitions
+				}
 				key := ""
 				if e, ok := LastTransition(n.Events); ok {
 					key = e.Time.String() + " " + string(e.Kind) + " " + string(e.To)
 				}
 				if prev, seenBefore := lastLogged[n.Name]; seenBefore && prev != key {
 					stableSince = now
+					lastReset = n.Name + " logged " + key
 				}
 				lastLogged[n.Name] = key
 			}
@@ -176,8 +190,16 @@ func (g Gate) Wait(ctx context.Context) (Pair, error) {
 			for _, n := range []NodeState{last.Bootstrap, last.Secondary} {
 				e.Nodes = append(e.Nodes, seen[n.Name])
 			}
-			if len(lastFindings) == 0 {
-				e.Findings = []Finding{{Problem: ProblemInTransition, Detail: "cluster.log kept logging transitions: the pair is flapping"}}
+			switch {
+			case len(lastFindings) > 0:
+			case lastReset != "" && now.Sub(stableSince) < hold:
+				e.Findings = []Finding{{Problem: ProblemInTransition, Detail: fmt.Sprintf("cluster.log kept logging transitions within the %s hold (last: %s): the pair is flapping", hold, lastReset)}}
+			case unreadLooks > 0:
+				// Reads that failed now and then kept the hold from running
+				// its length: that is what to fix, not the pair.
+				e.Findings = []Finding{{Problem: ProblemUnreadable, Detail: fmt.Sprintf("%d of %d looks could not read a node (last: %s), and each restarted the %s hold", unreadLooks, looks, lastUnread, hold)}}
+			default:
+				e.Findings = []Finding{{Problem: ProblemInTransition, Detail: fmt.Sprintf("the pair was stable for %s of the %s hold when the gate's time ran out", now.Sub(stableSince).Round(time.Second), hold)}}
 			}
 			return last, e
 		}

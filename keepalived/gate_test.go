@@ -276,3 +276,26 @@ func TestGateStuckTransitionNamesExtra(t *testing.T) {
 	assert.Contains(t, err.Error(), "in-transition")
 	assert.Contains(t, err.Error(), "orphan-runsv: be1: runsv postgresql (pid 37) has no runsvdir")
 }
+
+// Reads that fail now and then keep a gate from holding; at its timeout
+// the gate says so, not that the pair is flapping: no transition was
+// logged (the lab's "flapping" that was reads timing out).
+func TestGateIntermittentReadsAreNotFlapping(t *testing.T) {
+	t.Parallel()
+	old := stablePair()
+	old.Bootstrap.Events = []Event{{Time: t0.Add(-6 * time.Minute), Kind: EventTransitioned, To: Master}}
+	n := 0
+	read, clock, _ := script(func(time.Time) Pair {
+		n++
+		p := old
+		if n%2 == 0 {
+			p.Bootstrap = NodeState{Name: "be1", Err: errors.New("be1 unreadable: the read timed out after 10s")}
+		}
+		return p
+	})
+	_, err := gate(read, clock).Wait(context.Background())
+	var te *GateTimeoutError
+	require.ErrorAs(t, err, &te)
+	assert.NotContains(t, err.Error(), "flapping")
+	assert.Contains(t, err.Error(), "could not read a node (last: be1 unreadable: the read timed out after 10s)")
+}

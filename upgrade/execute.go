@@ -22,8 +22,8 @@ func (r *Runner) runStep(ctx context.Context, hc *hopCtx, step Step, facts Facts
 	}
 	def := defOf(step.Kind)
 	sr := r.stepRun(ctx, hc, step, facts)
-	if def.done != nil && def.skipWhenDone {
-		if ok, _ := def.done(sr); ok {
+	if def.skipWhenDone {
+		if ok, _ := def.doneOn(sr); ok {
 			r.emit(Event{Kind: EventStepSkip, Step: step.ID, Title: step.Title, Message: "already done on the cluster"})
 			return r.finish(ctx, step, 0, true)
 		}
@@ -266,7 +266,7 @@ func (r *Runner) verifyLevel(ctx context.Context, a Action) error {
 	if err != nil {
 		return err
 	}
-	secs, err := readNode(ctx, n, "", "level")
+	secs, err := readNode(ctx, n, "", r.o.readTimeout, "level")
 	if err != nil {
 		return err
 	}
@@ -287,7 +287,7 @@ func (r *Runner) postflight(ctx context.Context, step Step) error {
 	if err != nil {
 		return err
 	}
-	f := gather(ctx, r.cluster, r.o.concurrency)
+	f := gather(ctx, r.cluster, r.o)
 	// The checks the operator ignored for the plan are ignored here too
 	// (the plan refused an unknown or mandatory name already).
 	ignored, err := resolveIgnore(r.o.ignore)

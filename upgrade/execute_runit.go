@@ -25,7 +25,7 @@ func (r *Runner) checkRunit(ctx context.Context, node string) error {
 	if err != nil {
 		return err
 	}
-	secs, err := readNode(ctx, n, "", "ps")
+	secs, err := readNode(ctx, n, "", r.o.readTimeout, "ps")
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (r *Runner) clearRunit(ctx context.Context, step Step, node string, find fu
 	signalled := 0
 	var found []runit.Process
 	for {
-		secs, err := readNode(ctx, n, "", "ps")
+		secs, err := readNode(ctx, n, "", r.o.readTimeout, "ps")
 		if err != nil {
 			return found, err
 		}
@@ -118,7 +118,7 @@ func (r *Runner) clearOrphans(ctx context.Context, step Step, node string) error
 	if err != nil {
 		return err
 	}
-	secs, err := readNode(ctx, n, "", "ps", "status")
+	secs, err := readNode(ctx, n, "", r.o.readTimeout, "ps", "status")
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (r *Runner) restartTakenDown(ctx context.Context, step Step, node string, s
 	if err != nil {
 		return err
 	}
-	secs, err := readNode(ctx, n, "", "status", "current")
+	secs, err := readNode(ctx, n, "", r.o.readTimeout, "status", "current")
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func (r *Runner) resupervised(ctx context.Context, node string, orphans []runit.
 	}
 	start := r.clock().Now()
 	for {
-		secs, err := readNode(ctx, n, "", "ps", "links")
+		secs, err := readNode(ctx, n, "", r.o.readTimeout, "ps", "links")
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -179,12 +180,47 @@ func parseSections(out, peer, token string, only ...string) (map[string]Section,
 	return secs, nil
 }
 
-// readNode reads the named sections of one node in one exec session.
-func readNode(ctx context.Context, n cluster.Node, peer string, only ...string) (map[string]Section, error) {
+// UnreadableError is a node whose facts could not be read: the cause
+// (the read timed out, SSH failed), never the script that was sent.
+type UnreadableError struct {
+	Node string
+	// TimedOut is how long the read ran before it was cut; 0 when it
+	// failed otherwise.
+	TimedOut time.Duration
+	Err      error
+	msg      string // Err's text, without the script and the node's name
+}
+
+func (e *UnreadableError) Error() string {
+	if e.TimedOut > 0 {
+		d := e.TimedOut.Round(time.Second)
+		if e.TimedOut < 10*time.Second {
+			d = e.TimedOut.Round(100 * time.Millisecond)
+		}
+		return fmt.Sprintf("%s unreadable: the read timed out after %s", e.Node, d)
+	}
+	return e.Node + " unreadable: " + e.msg
+}
+
+func (e *UnreadableError) Unwrap() error { return e.Err }
+
+// readNode reads the named sections of one node in one exec session,
+// within timeout.
+func readNode(ctx context.Context, n cluster.Node, peer string, timeout time.Duration, only ...string) (map[string]Section, error) {
 	token := newToken()
-	res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sh", "-c", factScript(peer, token, only...)}, Sudo: true})
+	cmd := cluster.Cmd{Argv: []string{"sh", "-c", factScript(peer, token, only...)}, Sudo: true}
+	start := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := n.Run(rctx, cmd)
 	if err != nil {
-		return nil, err
+		ue := &UnreadableError{Node: n.Name(), Err: err}
+		if errors.Is(err, context.DeadlineExceeded) { // this read's deadline or its caller's
+			ue.TimedOut = time.Since(start)
+		}
+		msg := strings.ReplaceAll(err.Error(), cmd.String(), "(reading its facts)")
+		ue.msg = strings.TrimPrefix(msg, n.Name()+": ")
+		return nil, ue
 	}
 	return parseSections(string(res.Stdout), peer, token, only...)
 }
@@ -214,14 +250,14 @@ func peerOf(t cluster.Topology, node string) string {
 // facts; a node that cannot be read has Err set, the others are kept.
 func Gather(ctx context.Context, c *cluster.Cluster, opts ...Option) Facts {
 	o := buildOptions(opts)
-	return gather(ctx, c, o.concurrency)
+	return gather(ctx, c, o)
 }
 
-func gather(ctx context.Context, c *cluster.Cluster, limit int, only ...string) Facts {
+func gather(ctx context.Context, c *cluster.Cluster, o options, only ...string) Facts {
 	f := Facts{Gathered: time.Now().UTC(), Topology: c.Topology}
 	servers := c.Topology.Servers
-	rs := cluster.Each(ctx, c.Nodes(servers), limit, func(ctx context.Context, n cluster.Node) (map[string]Section, error) {
-		return readNode(ctx, n, peerOf(c.Topology, n.Name()), only...)
+	rs := cluster.Each(ctx, c.Nodes(servers), o.concurrency, func(ctx context.Context, n cluster.Node) (map[string]Section, error) {
+		return readNode(ctx, n, peerOf(c.Topology, n.Name()), o.readTimeout, only...)
 	})
 	for i, r := range rs {
 		s := servers[i]

@@ -116,7 +116,7 @@ func (r *Runner) gate(ctx context.Context, step Step, spec *GateSpec) error {
 		Master: spec.Master, Clock: r.clock(), Hold: hold, Timeout: r.o.gateTimeout, Poll: r.o.poll, CheckVIP: vip != "",
 		Read: func(ctx context.Context) (keepalived.Pair, error) {
 			rs := cluster.Each(ctx, nodes, 0, func(ctx context.Context, n cluster.Node) (map[string]Section, error) {
-				return readNode(ctx, n, peerOf(r.cluster.Topology, n.Name()), gateSections...)
+				return readNode(ctx, n, peerOf(r.cluster.Topology, n.Name()), r.o.readTimeout, gateSections...)
 			})
 			views = map[string]*nodeView{}
 			states := map[string]keepalived.NodeState{}

@@ -39,6 +39,7 @@ type options struct {
 	poll        time.Duration
 	onEvent     func(Event)
 	concurrency int
+	readTimeout time.Duration
 	keepOutput  bool
 	rehearsals  string
 	unrehearsed bool
@@ -51,6 +52,9 @@ func buildOptions(opts []Option) options {
 	}
 	if o.stepTimeout == 0 {
 		o.stepTimeout = DefaultStepTimeout
+	}
+	if o.readTimeout == 0 {
+		o.readTimeout = DefaultReadTimeout
 	}
 	return o
 }
@@ -116,6 +120,17 @@ func WithConfirmation() Option { return func(o *options) { o.confirm = true } }
 // WithFromStep starts at the step with this ID; the steps before it must
 // be done, by the journal's record and the cluster's facts.
 func WithFromStep(id string) Option { return func(o *options) { o.fromStep = id } }
+
+// DefaultReadTimeout bounds one read of a node's facts: the script runs
+// ps, private-chef-ctl status and a few cats, seconds even on a loaded
+// node; a read that hangs must not hold a gate past its own timeout, and
+// is said to have timed out (UnreadableError) rather than look like
+// something else.
+const DefaultReadTimeout = 60 * time.Second
+
+// WithReadTimeout bounds each read of a node's facts (default
+// DefaultReadTimeout).
+func WithReadTimeout(d time.Duration) Option { return func(o *options) { o.readTimeout = d } }
 
 // WithStepTimeout bounds each step (default DefaultStepTimeout).
 func WithStepTimeout(d time.Duration) Option { return func(o *options) { o.stepTimeout = d } }

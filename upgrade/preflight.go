@@ -44,7 +44,7 @@ func Preflight(ctx context.Context, c *cluster.Cluster, opts ...Option) (Report,
 	case c == nil:
 		return Report{}, errors.New("preflight: no cluster and no facts")
 	default:
-		facts = gather(ctx, c, o.concurrency)
+		facts = gather(ctx, c, o)
 	}
 	return judge(newInput(facts, o.target, o.backup, o.mode), ignored), nil
 }

@@ -291,9 +291,9 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 // gatherAll reads every node, once more if one could not be read: a
 // dropped connection is redialled.
 func (r *Runner) gatherAll(ctx context.Context) Facts {
-	f := gather(ctx, r.cluster, r.o.concurrency)
+	f := gather(ctx, r.cluster, r.o)
 	if unreadable(f) != "" && ctx.Err() == nil {
-		f = gather(ctx, r.cluster, r.o.concurrency)
+		f = gather(ctx, r.cluster, r.o)
 	}
 	return f
 }
@@ -383,11 +383,8 @@ func (r *Runner) startIndex(ctx context.Context, p planned) (int, error) {
 		if _, ok := r.rec.Steps[step.ID]; ok {
 			continue
 		}
-		def := defOf(step.Kind)
-		if def.done != nil {
-			if ok, _ := def.done(r.stepRun(ctx, p.hops[step.Hop], step, p.facts)); ok {
-				continue
-			}
+		if ok, _ := defOf(step.Kind).doneOn(r.stepRun(ctx, p.hops[step.Hop], step, p.facts)); ok {
+			continue
 		}
 		return 0, fmt.Errorf("cannot start at %s: step %s before it is not done", r.o.fromStep, step.ID)
 	}

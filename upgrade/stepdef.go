@@ -52,6 +52,21 @@ type stepDef struct {
 // remedies maps a check to the symptoms a step remedies (nil: all).
 type remedies map[string][]string
 
+// doneOn is d.done judged on facts actually read: a step one of whose
+// nodes could not be read is not done, whatever the others show (a resume
+// after reads timed out called such a step "already done").
+func (d stepDef) doneOn(sr *stepRun) (bool, string) {
+	if d.done == nil {
+		return false, ""
+	}
+	for _, node := range sr.step.Nodes {
+		if n, ok := sr.in.Facts.Node(node); !ok || n.Err != "" {
+			return false, node + " could not be read: whether the step is done cannot be told"
+		}
+	}
+	return d.done(sr)
+}
+
 func (d stepDef) remedies(f Finding, o options) bool {
 	syms, ok := d.remedy[f.Check]
 	return ok && (syms == nil || slices.Contains(syms, f.Symptom))

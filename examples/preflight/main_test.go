@@ -127,7 +127,7 @@ func TestUnreachableNode(t *testing.T) {
 		"-ssh-config", conf, "-width", "100", "-save-facts", facts}, &out, &errb)
 	assert.Equal(t, 2, code, "stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
 	s := out.String()
-	assert.Contains(t, s, "FAIL  reachable on be2.chefha.test\n      evidence  be2.chefha.test: not reached at 127.0.0.1:")
+	assert.Contains(t, s, "FAIL  reachable on be2.chefha.test\n      evidence  be2.chefha.test unreadable: not reached at 127.0.0.1:")
 	assert.Contains(t, s, "connection refused")
 	assert.Contains(t, s, "ok    migration-level ", "the nodes reached are judged")
 	assert.Contains(t, s, "ok    frontends-stopped ")
