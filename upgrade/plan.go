@@ -162,7 +162,7 @@ func buildPlanCtx(f Facts, o options, resuming bool) (Plan, map[int]*hopCtx, err
 
 func buildPlan(f Facts, o options, resuming bool, ctxs map[int]*hopCtx) (Plan, error) {
 	if o.target == nil {
-		return Plan{}, errors.New("plan: no target version")
+		return Plan{}, ErrNoTarget
 	}
 	if err := f.Validate(); err != nil {
 		return Plan{}, err
@@ -235,6 +235,9 @@ func buildPlan(f Facts, o options, resuming bool, ctxs map[int]*hopCtx) (Plan, e
 	}
 	return p, p.checkFromStep(o.fromStep)
 }
+
+// ErrNoTarget is a plan asked for without a target version (WithTarget).
+var ErrNoTarget = errors.New("plan: no target version")
 
 // AtTargetError is an upgrade to the version the cluster already runs:
 // there is nothing to plan. Behind names the nodes whose migration level is

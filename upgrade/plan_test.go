@@ -1,6 +1,7 @@
 package upgrade_test
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"testing"
@@ -32,4 +33,13 @@ func TestPlanAtTarget(t *testing.T) {
 	require.ErrorAs(t, err, &at)
 	assert.Equal(t, []string{n.Node + " at 1.7"}, at.Behind)
 	assert.Contains(t, err.Error(), "did not finish")
+}
+
+// The errors a caller branches on are sentinels, not bare strings.
+func TestPlanAndRunSentinels(t *testing.T) {
+	facts := loadFacts(t, "facts-healthy.json")
+	_, err := upgrade.BuildPlan(facts)
+	assert.ErrorIs(t, err, upgrade.ErrNoTarget)
+	err = upgrade.NewRunner(nil, upgrade.WithFacts(facts), upgrade.WithTarget(semver.MustParse("11.1.8"))).Run(context.Background())
+	assert.ErrorIs(t, err, upgrade.ErrNeedsJournal)
 }

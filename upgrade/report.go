@@ -107,8 +107,9 @@ func (f Finding) label() string {
 func (f Finding) passed() bool { return !f.Ignored && (f.Severity == OK || f.Severity == Skip) }
 
 // WriteTable writes the report as one wide table, one row per finding:
-// the plan, the known issues, then the findings grouped by node
-// (cluster-wide first), worst first, and a summary line. Its lines are as
+// the plan, the known issues, then the findings worst first (failures
+// before anything else) and by node within a severity (cluster-wide
+// first), and a summary line. Its lines are as
 // long as the findings make them; WriteText fits a terminal instead. Text
 // read from nodes, files and flags is escaped for the terminal (termsafe).
 func (r Report) WriteTable(w io.Writer) error {
@@ -131,11 +132,12 @@ func (r Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	fs := append([]Finding(nil), r.Findings...)
+	// Worst first (failures, warnings, ignored, ok, skipped), then by node.
 	sort.SliceStable(fs, func(i, j int) bool {
-		if fs[i].Node != fs[j].Node {
-			return fs[i].Node < fs[j].Node
+		if rank(fs[i]) != rank(fs[j]) {
+			return rank(fs[i]) < rank(fs[j])
 		}
-		return rank(fs[i]) < rank(fs[j])
+		return fs[i].Node < fs[j].Node
 	})
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tCHECK\tSEVERITY\tEVIDENCE\tFIX")

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -128,4 +129,25 @@ func TestReportEscapesNodeText(t *testing.T) {
 		assert.Contains(t, s, `be1\x1b[31m`, name)
 		assert.Contains(t, s, `out\x1b[1A\rhidden`, name)
 	}
+}
+
+// -o wide: the failures come first, whatever node they are on.
+func TestReportTableFailuresFirst(t *testing.T) {
+	rep := brokenReport(t)
+	var b bytes.Buffer
+	require.NoError(t, rep.WriteTable(&b))
+	lines := strings.Split(b.String(), "\n")
+	i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "NODE") })
+	require.Positive(t, i)
+	assert.Contains(t, lines[i+1], "FAIL", "the first row is a failure")
+	lastFail := 0
+	firstOther := len(lines)
+	for j, l := range lines[i+1:] {
+		if strings.Contains(l, " FAIL ") {
+			lastFail = j
+		} else if strings.Contains(l, " WARN ") || strings.Contains(l, " OK ") {
+			firstOther = min(firstOther, j)
+		}
+	}
+	assert.Less(t, lastFail, firstOther, "every failure before any other row")
 }

@@ -54,7 +54,9 @@ var ErrStopped = errors.New("stopped on request: the running command finished an
 var ErrNeedsConfirmation = errors.New("the cleanup waits for the operator's confirmation that the upgraded cluster was tested and verified")
 
 // ErrNoJournal refuses a real run without a journal: it must be resumable.
-var errNeedJournal = errors.New("a real run needs a journal (WithJournal): it must be resumable")
+// ErrNeedsJournal is a run that would act without a journal
+// (WithJournal): a run must be resumable.
+var ErrNeedsJournal = errors.New("a real run needs a journal (WithJournal): it must be resumable")
 
 // StepError is a step that failed, with what to do.
 type StepError struct {
@@ -206,7 +208,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		r.emitOutcome(err, time.Since(began))
 	}()
 	if !r.o.dryRun && r.o.journal == nil {
-		return errNeedJournal
+		return ErrNeedsJournal
 	}
 	p, err := r.prepare(ctx)
 	if err != nil {

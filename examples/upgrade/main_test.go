@@ -454,3 +454,13 @@ func TestNextCommandKeepsResume(t *testing.T) {
 	require.NoError(t, fl.Parse([]string{"-resume", "-target", "11.1.8"}))
 	assert.True(t, strings.HasSuffix(nextCommand(fl), " -target 11.1.8 -resume -apply"), nextCommand(fl))
 }
+
+// A failed step's message keeps its lines: no literal \n in the ✗ line.
+func TestFailedStepLineKeepsItsLines(t *testing.T) {
+	line := progressLine(1500*time.Millisecond, upgrade.Event{Kind: upgrade.EventStepFailed,
+		Message: "step hop1/verify: the post-flight finds 2 failures:\n  be1: log-dir: x\n  be2: services-up: y"})
+	assert.NotContains(t, line, `\n`)
+	assert.Equal(t, "[    1.5s] ✗ step hop1/verify: the post-flight finds 2 failures:\n"+
+		"               be1: log-dir: x\n"+
+		"               be2: services-up: y", line)
+}

@@ -187,7 +187,13 @@ func progressLine(elapsed time.Duration, ev upgrade.Event) string {
 	case upgrade.EventStepSkip:
 		return fmt.Sprintf("%s · %s: %s", t, step, msg)
 	case upgrade.EventStepFailed:
-		return fmt.Sprintf("%s ✗ %s", t, msg)
+		// The error's own lines (a post-flight's failures, one per line)
+		// stay lines, under the mark, each made safe for the terminal.
+		lines := strings.Split(strings.TrimRight(ev.Message, "\n"), "\n")
+		for i, l := range lines {
+			lines[i] = termsafe.Line(l)
+		}
+		return fmt.Sprintf("%s ✗ %s", t, strings.Join(lines, "\n"+strings.Repeat(" ", len(t))+"   "))
 	case upgrade.EventAction:
 		if ev.DryRun {
 			return fmt.Sprintf("%s     would: %s", t, msg)

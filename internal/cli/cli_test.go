@@ -105,6 +105,7 @@ func openPTY(t *testing.T, cols int) *os.File {
 }
 
 func TestWidth(t *testing.T) {
+	t.Setenv("COLUMNS", "")
 	var b bytes.Buffer
 	assert.Equal(t, 80, Width(&b, 0), "not a terminal: 80")
 	assert.Equal(t, 132, Width(&b, 132), "the option wins")
@@ -119,6 +120,11 @@ func TestWidth(t *testing.T) {
 	assert.True(t, IsTerminal(pty))
 	assert.Equal(t, 123, Width(pty, 0), "a terminal: its columns")
 	assert.Equal(t, 90, Width(pty, 90))
+
+	t.Setenv("COLUMNS", "100")
+	assert.Equal(t, 100, Width(&b, 0), "COLUMNS, as the shell exports it")
+	assert.Equal(t, 100, Width(pty, 0), "COLUMNS wins over the terminal's size")
+	assert.Equal(t, 90, Width(pty, 90), "the option wins over COLUMNS")
 }
 
 func TestWrap(t *testing.T) {

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -26,6 +28,11 @@ func IsTerminal(w io.Writer) bool {
 func Width(w io.Writer, override int) int {
 	if override > 0 {
 		return override
+	}
+	// COLUMNS, as the shell exports it (or the user sets it for a pipe),
+	// wins over asking the terminal.
+	if cols, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && cols > 0 {
+		return cols
 	}
 	if f, ok := w.(fder); ok && term.IsTerminal(int(f.Fd())) {
 		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
