@@ -21,6 +21,9 @@ type Report struct {
 	PlanHash string        `json:"plan_hash"`
 	Topology string        `json:"topology_hash"`
 	DryRun   bool          `json:"dry_run,omitempty"`
+	// Simulation marks a run on a simulated cluster (MarkSimulation): its
+	// times are no real cluster's.
+	Simulation bool `json:"simulation,omitempty"`
 	// Source says what the numbers come from: the events, the journal, or both.
 	Source   string          `json:"source"`
 	Started  time.Time       `json:"started,omitzero"`
@@ -291,4 +294,14 @@ type Downtime struct {
 	Open bool `json:"open,omitempty"`
 	// How says which times the stretch is measured between.
 	How string `json:"how"`
+}
+
+// MarkSimulation marks the report as one of a simulated cluster, in its
+// title (so the Markdown, the SVG and the JSON all say it) and its
+// Simulation field, for programs.
+func (r *Report) MarkSimulation() {
+	if !r.Simulation {
+		r.Simulation = true
+		r.Title = "SIMULATION: " + r.Title
+	}
 }

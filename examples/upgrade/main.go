@@ -376,7 +376,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 	}()
 	err = r.Run(ctx)
 	if *reportDir != "" {
-		if rerr := writeReport(*reportDir, r.Record(), events, rehearsals); rerr != nil {
+		if rerr := writeReport(*reportDir, r.Record(), events, rehearsals, o.simulated); rerr != nil {
 			fmt.Fprintln(stderr, "upgrade: -report:", termsafe.String(rerr.Error()))
 		} else if o.format == "text" {
 			fmt.Fprintf(stdout, "\nreport written to %s (report.md, timeline.svg, report.json)\n", termsafe.Line(*reportDir))

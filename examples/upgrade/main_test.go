@@ -464,3 +464,27 @@ func TestFailedStepLineKeepsItsLines(t *testing.T) {
 		"               be1: log-dir: x\n"+
 		"               be2: services-up: y", line)
 }
+
+// A simulation says so everywhere: the Markdown plan, the report's three
+// files, and a rehearsal, which keeps no record that would vanish.
+func TestSimulationSaysSoEverywhere(t *testing.T) {
+	code, out, errs := runArgs(t, "-o", "markdown")
+	require.Equal(t, exitOK, code, errs)
+	assert.True(t, strings.HasPrefix(out, "> **SIMULATION**"), out)
+
+	dir := t.TempDir()
+	code, _, errs = runArgs(t, "-apply", "-report", dir)
+	require.Equal(t, exitOK, code, errs)
+	for _, name := range []string{"report.md", "timeline.svg", "report.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.Contains(t, string(b), "SIMULATION", name)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "report.json"))
+	assert.Contains(t, string(b), `"simulation": true`)
+
+	code, out, errs = runArgs(t, "-rehearse")
+	require.Equal(t, exitOK, code, errs)
+	assert.NotContains(t, out, "recorded in ")
+	assert.Contains(t, out, "not recorded: the simulated cluster")
+}

@@ -106,6 +106,9 @@ func (o *output) plan(v upgrade.PlanView) int {
 	case "json":
 		err = o.json(v)
 	case "markdown":
+		if o.simulated {
+			fmt.Fprint(o.stdout, "> **SIMULATION**: the plan of a simulated cluster, not of a real one.\n\n")
+		}
 		err = v.WriteMarkdown(o.stdout)
 	default:
 		err = v.WriteText(o.stdout, o.width)

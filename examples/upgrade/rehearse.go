@@ -31,6 +31,9 @@ type rehearsalView struct {
 	Replica  replica.Report       `json:"replica"`
 	// Recorded is where the passed rehearsal was recorded.
 	Recorded string `json:"recorded,omitempty"`
+	// Simulated: production was itself the simulation, whose directory
+	// (the record's too) goes when this command exits.
+	Simulated bool `json:"-"`
 }
 
 // rehearse is -rehearse: read production (read-only), build a replica of
@@ -97,8 +100,8 @@ func rehearse(ctx context.Context, stop <-chan struct{}, prod *cluster.Cluster, 
 	if ctx.Err() != nil {
 		return fail(ctx.Err()) // stopped as it ended: it counts for nothing
 	}
-	v := rehearsalView{Format: RehearsalFormat, Rehearsal: rh, Downtime: runreport.FromRehearsal(plan, rh, events).Downtime, Replica: r.Report}
-	if rh.Passed {
+	v := rehearsalView{Format: RehearsalFormat, Rehearsal: rh, Downtime: runreport.FromRehearsal(plan, rh, events).Downtime, Replica: r.Report, Simulated: o.simulated}
+	if rh.Passed && !o.simulated {
 		if err := upgrade.SaveRehearsal(dir, rh); err != nil {
 			return fail(err)
 		}
@@ -201,9 +204,12 @@ func writeRehearsal(w io.Writer, plan upgrade.Plan, v rehearsalView, width int) 
 			p("%s\n", wrap("  - ", s))
 		}
 	}
-	if v.Recorded != "" {
+	switch {
+	case v.Simulated && v.Passed:
+		p("\n%s\n", wrap("", "passed; not recorded: the simulated cluster and its directory go when this command exits, and -apply on the simulation needs no rehearsal"))
+	case v.Recorded != "":
 		p("\n%s\n", wrap("", "recorded in "+v.Recorded+": -apply with the same inputs now goes ahead"))
-	} else {
+	default:
 		p("\n%s\n", wrap("", "not recorded: -apply of this plan is refused until a rehearsal passes (fix the cause on production, then rehearse again)"))
 	}
 	return b.Flush()

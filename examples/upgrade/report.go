@@ -13,8 +13,11 @@ import (
 // writeReport writes the run's report for a change board: Markdown, the
 // timeline as SVG, and JSON, each 0600 (they name the cluster's nodes),
 // with the plan's rehearsal when one is recorded in rehearsals.
-func writeReport(dir string, rec upgrade.Record, events []upgrade.Event, rehearsals string) error {
+func writeReport(dir string, rec upgrade.Record, events []upgrade.Event, rehearsals string, simulated bool) error {
 	rep := runreport.Build(rec, events)
+	if simulated {
+		rep.MarkSimulation()
+	}
 	// The plan's rehearsal on a replica, when one is recorded.
 	if rh, err := upgrade.LoadRehearsal(rehearsals, rep.PlanHash); err == nil {
 		rep.SetRehearsal(rh)
