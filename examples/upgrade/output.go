@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -106,10 +107,16 @@ func (o *output) plan(v upgrade.PlanView) int {
 	case "json":
 		err = o.json(v)
 	case "markdown":
-		if o.simulated {
-			fmt.Fprint(o.stdout, "> **SIMULATION**: the plan of a simulated cluster, not of a real one.\n\n")
+		if !o.simulated {
+			err = v.WriteMarkdown(o.stdout)
+			break
 		}
-		err = v.WriteMarkdown(o.stdout)
+		// The mark under the title, where a change ticket's reader sees it.
+		var b bytes.Buffer
+		if err = v.WriteMarkdown(&b); err == nil {
+			title, rest, _ := strings.Cut(b.String(), "\n")
+			_, err = fmt.Fprintf(o.stdout, "%s\n\n> **SIMULATION**: the plan of a simulated cluster, not of a real one.\n%s", title, rest)
+		}
 	default:
 		err = v.WriteText(o.stdout, o.width)
 	}
