@@ -24,7 +24,10 @@ import (
 //go:embed releases.json
 var releasesJSON []byte
 
-var load = sync.OnceValues(func() (*Table, error) {
+// load parses the embedded table once per process.
+var load = sync.OnceValues(loadTable)
+
+func loadTable() (*Table, error) {
 	var t Table
 	if err := json.Unmarshal(releasesJSON, &t); err != nil {
 		return nil, fmt.Errorf("packaging: parse embedded releases.json: %w", err)
@@ -33,7 +36,7 @@ var load = sync.OnceValues(func() (*Table, error) {
 		return nil, fmt.Errorf("packaging: embedded releases.json has no releases")
 	}
 	return &t, nil
-})
+}
 
 // Load returns a copy of the embedded table (parsed once), or why it cannot
 // be read.
