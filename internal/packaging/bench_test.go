@@ -7,7 +7,7 @@ import (
 
 // resetCaches forgets every release decoded so far, so that the next call
 // pays what the first call of a fresh process pays.
-func resetCaches() { load = sync.OnceValues(loadTable) }
+func resetCaches() { load = sync.OnceValues(loadEmbedded) }
 
 // BenchmarkFirstNearest is what a fresh process pays for one release's
 // facts: the lab's node program starts for every command run on a lab
