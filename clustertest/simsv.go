@@ -187,7 +187,8 @@ func (n *Node) StartJob(ctx context.Context, job string) error {
 			n.serviceChanged(name, true)
 		}
 	}
-	if o, _ := n.Owner(ecmodel.LogDir); first && (n.configured().LogRootOwner == "" || o == n.configured().LogRootOwner+":"+n.configured().LogRootOwner) {
+	root := n.configured().LogRootOwner()
+	if o, _ := n.Owner(ecmodel.LogDir); first && (root == "" || o == root+":"+root) {
 		n.runsvLog = ""
 	}
 	return nil

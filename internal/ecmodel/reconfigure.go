@@ -51,10 +51,10 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		owner, _ = h.Owner(LogDir) // the bug: ownership is not fixed
 	}
 	h.MkdirAll(LogDir, 0o755) // a new one root's
-	if rel.LogRootOwner != "" && !n.Bug(issue.OC11426) {
+	if root := rel.LogRootOwner(); root != "" && !n.Bug(issue.OC11426) {
 		// recipes/default.rb's directory resource (11.1.3+); before, no
 		// resource owns it and it keeps whatever owner it has.
-		h.Chown(LogDir, rel.LogRootOwner+":"+rel.LogRootOwner)
+		h.Chown(LogDir, root+":"+root)
 	}
 	// keepalived_safemode (11.1.8): on the data master still under
 	// opscode-runsvdir, restart keepalived as MASTER and wait for DRBD.

@@ -89,21 +89,18 @@ type Release struct {
 	// LogOwner owns the services' log directories under /var/log/opscode
 	// (root in 1.x, opscode from 11.0, whose svlogd runs as opscode).
 	LogOwner string
-	// LogRootOwner owns /var/log/opscode itself: the owner the packaging's
-	// directory resource gives it (recipes/default.rb, from 11.1.3), ""
-	// where no resource owns it and it stays root's (LogRoot in the
-	// packaging table).
-	LogRootOwner string
 
-	// pkg is the packaging table's release for Version, read once when the
-	// model's table is built (the model asks it on every command).
-	pkg *packaging.Release
+	// pkg reads the packaging table's release for Version, once, when the
+	// model first asks (it asks on every command). Not when the model's
+	// table is built: a lab node's process, started for every command,
+	// models one or two releases and should decode only theirs.
+	pkg func() (*packaging.Release, bool)
 }
 
 // packaging is the packaging table's release that stands for r.
 func (r Release) packaging() (*packaging.Release, bool) {
 	if r.pkg != nil {
-		return r.pkg, true
+		return r.pkg()
 	}
 	p, _, ok := packaging.Nearest(r.Version)
 	return &p, ok
@@ -154,9 +151,12 @@ func (r Release) posthook(service string) string {
 	return ""
 }
 
-// logRootOwner reads LogRootOwner from the packaging table.
-func logRootOwner(version string) string {
-	p, _, ok := packaging.Nearest(version)
+// LogRootOwner owns /var/log/opscode itself: the owner the packaging's
+// directory resource gives it (recipes/default.rb, from 11.1.3), "" where
+// no resource owns it and it stays root's (LogRoot in the packaging
+// table).
+func (r Release) LogRootOwner() string {
+	p, ok := r.packaging()
 	if !ok || !p.LogRoot.Managed.Value {
 		return ""
 	}
@@ -314,10 +314,10 @@ func buildReleases() map[string]Release {
 		"11.2.0": ec("11.2.0", "0.0.8", b112, f112, h112, 13, ec13, 30, true, 2*time.Minute),
 	}
 	for v, r := range rels {
-		if p, _, ok := packaging.Nearest(v); ok {
-			r.pkg = &p
-		}
-		r.LogRootOwner = logRootOwner(v)
+		r.pkg = sync.OnceValues(func() (*packaging.Release, bool) {
+			p, _, ok := packaging.Nearest(v)
+			return &p, ok
+		})
 		rels[v] = r
 	}
 	return rels

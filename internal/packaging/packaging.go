@@ -6,82 +6,157 @@
 // keepalived.conf, and partybus's migrations.
 //
 // The facts are extracted mechanically from the sources by ./gen and
-// committed as releases.json, which this package embeds; every fact names
-// the repo@ref:path:line it was read from. The model of a node and the
-// pre-flight checks read their expectations from here, so that one
-// reading of the packaging serves both and cannot be typed twice.
+// committed under releases/, which this package embeds: index.json (the
+// inputs, the versions) and one VERSION.json per release, each decoded the
+// first time it is asked for, so that a process needing one release (the
+// lab's node program, started for every command) pays for that one alone.
+// Every fact names the repo@ref:path:line it was read from. The model of a
+// node and the pre-flight checks read their expectations from here, so
+// that one reading of the packaging serves both and cannot be typed twice.
 package packaging
 
 import (
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
+	"path"
 	"slices"
 	"strings"
 	"sync"
 )
 
-//go:embed releases.json
-var releasesJSON []byte
+//go:embed releases/*.json
+var releasesFS embed.FS
 
-var load = sync.OnceValues(func() (*Table, error) {
-	var t Table
-	if err := json.Unmarshal(releasesJSON, &t); err != nil {
-		return nil, fmt.Errorf("packaging: parse embedded releases.json: %w", err)
-	}
-	if len(t.Releases) == 0 {
-		return nil, fmt.Errorf("packaging: embedded releases.json has no releases")
-	}
-	return &t, nil
-})
+// load reads the embedded index once per process.
+var load = sync.OnceValues(loadEmbedded)
 
-// Load returns a copy of the embedded table (parsed once), or why it cannot
-// be read.
+func loadEmbedded() (*table, error) { return loadIndex(releasesFS, "releases") }
+
+// table is the table as the package reads it: the index at once, each
+// release the first time it is asked for.
+type table struct {
+	Index
+	// releases decode Versions[i], once each.
+	releases []func() (*Release, error)
+}
+
+// loadIndex reads dir's index file from fsys and prepares each release's
+// decoding, reading none of them.
+func loadIndex(fsys fs.FS, dir string) (*table, error) {
+	name := path.Join(dir, IndexFile)
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("packaging: read embedded %s: %w", name, err)
+	}
+	t := &table{}
+	if err := json.Unmarshal(data, &t.Index); err != nil {
+		return nil, fmt.Errorf("packaging: parse embedded %s: %w", name, err)
+	}
+	if len(t.Versions) == 0 {
+		return nil, fmt.Errorf("packaging: embedded %s has no releases", name)
+	}
+	for i, v := range t.Versions {
+		// A version is also a file name: digits and dots only.
+		if _, ok := versionNumbers(v); !ok {
+			return nil, fmt.Errorf("packaging: embedded %s: release %q is not a version", name, v)
+		}
+		if slices.Contains(t.Versions[:i], v) {
+			return nil, fmt.Errorf("packaging: embedded %s: release %s twice", name, v)
+		}
+		t.releases = append(t.releases, sync.OnceValues(func() (*Release, error) {
+			return loadRelease(fsys, path.Join(dir, ReleaseFile(v)), v)
+		}))
+	}
+	return t, nil
+}
+
+// loadRelease decodes the release the file name holds, which must be
+// version.
+func loadRelease(fsys fs.FS, name, version string) (*Release, error) {
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("packaging: read embedded %s: %w", name, err)
+	}
+	var r Release
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("packaging: parse embedded %s: %w", name, err)
+	}
+	if r.Version != version {
+		return nil, fmt.Errorf("packaging: embedded %s holds release %q, want %s", name, r.Version, version)
+	}
+	return &r, nil
+}
+
+// release returns Versions[i]'s release, shared: callers clone it.
+func (t *table) release(i int) (*Release, error) { return t.releases[i]() }
+
+// all returns every release in the table's order, shared: callers clone
+// them.
+func (t *table) all() ([]*Release, error) {
+	out := make([]*Release, len(t.releases))
+	for i := range t.releases {
+		r, err := t.release(i)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+// Load returns a copy of the embedded table (each release decoded once
+// per process), or why it cannot be read.
 func Load() (Table, error) {
 	t, err := load()
 	if err != nil {
 		return Table{}, err
 	}
-	out := *t
+	rels, err := t.all()
+	if err != nil {
+		return Table{}, err
+	}
+	out := Table{Generated: t.Generated, Regenerate: t.Regenerate}
 	out.Inputs = make([]Input, len(t.Inputs))
 	for i, in := range t.Inputs {
 		out.Inputs[i] = Input{Repo: in.Repo, Refs: slices.Clone(in.Refs)}
 	}
-	out.Releases = make([]Release, len(t.Releases))
-	for i, r := range t.Releases {
+	out.Releases = make([]Release, len(rels))
+	for i, r := range rels {
 		out.Releases[i] = r.clone()
 	}
 	return out, nil
 }
 
 // Versions returns the release versions in the table, oldest first; nil
-// when the embedded table cannot be read (Load says why).
+// when the embedded index cannot be read (Load says why). It decodes no
+// release.
 func Versions() []string {
 	t, err := load()
 	if err != nil {
 		return nil
 	}
-	out := make([]string, len(t.Releases))
-	for i, r := range t.Releases {
-		out[i] = r.Version
-	}
-	return out
+	return slices.Clone(t.Versions)
 }
 
 // Lookup returns the release with the exact version (1.2.8.3, 11.1.8), a
-// copy the caller may keep; false when there is none or the embedded table
-// cannot be read.
+// copy the caller may keep; false when there is none or the embedded
+// table cannot be read. It decodes that release only.
 func Lookup(version string) (Release, bool) {
 	t, err := load()
 	if err != nil {
 		return Release{}, false
 	}
-	for _, r := range t.Releases {
-		if r.Version == version {
-			return r.clone(), true
-		}
+	i := slices.Index(t.Versions, version)
+	if i < 0 {
+		return Release{}, false
 	}
-	return Release{}, false
+	r, err := t.release(i)
+	if err != nil {
+		return Release{}, false
+	}
+	return r.clone(), true
 }
 
 // Nearest returns the release whose facts stand for version: the table's
@@ -92,31 +167,43 @@ func Lookup(version string) (Release, bool) {
 // taken to be like the one below, which holds for the facts the checks
 // read (log directories, their owners, the Upstart job) but is a reading,
 // not a fact: callers say so where it matters. False when version is
-// below every release in the table or not a version.
+// below every release in the table or not a version, or when that
+// release cannot be read. It decodes the release it returns only.
 func Nearest(version string) (r Release, exact bool, ok bool) {
 	t, err := load()
 	if err != nil {
 		return Release{}, false, false
 	}
-	want, good := versionNumbers(version)
-	if !good {
+	i, exact, ok := nearest(t.Versions, version)
+	if !ok {
 		return Release{}, false, false
 	}
+	rel, err := t.release(i)
+	if err != nil {
+		return Release{}, false, false
+	}
+	return rel.clone(), exact, true
+}
+
+// nearest returns the index in versions (oldest first) of the one that
+// stands for version, as Nearest says.
+func nearest(versions []string, version string) (i int, exact bool, ok bool) {
+	want, good := versionNumbers(version)
+	if !good {
+		return 0, false, false
+	}
 	best := -1
-	for i, rel := range t.Releases {
-		have, _ := versionNumbers(rel.Version)
+	for i, v := range versions {
+		have, _ := versionNumbers(v)
 		// 1.2.8 is 1.2.8.3's line: a shorter version matches its prefix.
 		if slices.Equal(have[:min(len(have), len(want))], want) {
-			return rel.clone(), rel.Version == version, true
+			return i, v == version, true
 		}
-		if slices.Compare(have, want) <= 0 && (best < 0 || slices.Compare(have, mustNumbers(t.Releases[best].Version)) > 0) {
+		if slices.Compare(have, want) <= 0 && (best < 0 || slices.Compare(have, mustNumbers(versions[best])) > 0) {
 			best = i
 		}
 	}
-	if best < 0 {
-		return Release{}, false, false
-	}
-	return t.Releases[best].clone(), false, true
+	return best, false, best >= 0
 }
 
 // versionNumbers splits a dotted version into its numbers.
@@ -289,8 +376,12 @@ func RunsvdirJobs() []string {
 	if err != nil {
 		return nil
 	}
+	rels, err := t.all()
+	if err != nil {
+		return nil
+	}
 	var out []string
-	for _, r := range t.Releases {
+	for _, r := range rels {
 		for _, j := range r.Upstart.Jobs {
 			if !slices.Contains(out, j.Name) {
 				out = append(out, j.Name)

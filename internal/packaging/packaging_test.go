@@ -2,11 +2,14 @@ package packaging
 
 import (
 	"fmt"
+	"io/fs"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"testing/fstest"
 )
 
 func TestEmbeddedTableParses(t *testing.T) {
@@ -293,4 +296,82 @@ func TestRunsvdirJobs(t *testing.T) {
 	if got := RunsvdirJobs(); !slices.Equal(got, want) {
 		t.Errorf("RunsvdirJobs() = %q, want %q", got, want)
 	}
+}
+
+// A damaged table is an error naming the file, never a panic, and a
+// damaged release spoils only the calls that read it.
+func TestDamagedTable(t *testing.T) {
+	good := `{"version": "1.0"}`
+	for _, tt := range []struct {
+		name  string
+		files fstest.MapFS
+		want  string
+	}{
+		{"no index", fstest.MapFS{}, "read embedded r/index.json"},
+		{"bad index", fstest.MapFS{"r/index.json": {Data: []byte(`{"versions": [`)}}, "parse embedded r/index.json"},
+		{"no releases", fstest.MapFS{"r/index.json": {Data: []byte(`{"versions": []}`)}}, "r/index.json has no releases"},
+		{"not a version", fstest.MapFS{"r/index.json": {Data: []byte(`{"versions": ["../x"]}`)}}, `release "../x" is not a version`},
+		{"twice", fstest.MapFS{"r/index.json": {Data: []byte(`{"versions": ["1.0", "1.0"]}`)}}, "release 1.0 twice"},
+	} {
+		if _, err := loadIndex(tt.files, "r"); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+	}
+
+	tab, err := loadIndex(fstest.MapFS{
+		"r/index.json": {Data: []byte(`{"versions": ["1.0", "2.0", "3.0", "4.0"]}`)},
+		"r/1.0.json":   {Data: []byte(good)},
+		"r/2.0.json":   {Data: []byte(`{"version": `)},
+		"r/3.0.json":   {Data: []byte(good)},
+	}, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := tab.release(0); err != nil || r.Version != "1.0" {
+		t.Errorf("release 1.0 = %v, %v", r, err)
+	}
+	for i, want := range map[int]string{
+		1: "parse embedded r/2.0.json",
+		2: `embedded r/3.0.json holds release "1.0", want 3.0`,
+		3: "read embedded r/4.0.json",
+	} {
+		if _, err := tab.release(i); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("release %d: %v, want %q", i, err, want)
+		}
+	}
+	if _, err := tab.all(); err == nil {
+		t.Error("all with damaged releases: no error")
+	}
+}
+
+// Asking for one release reads that one alone: what the lab's node
+// program, started for every command, pays for.
+func TestNearestReadsOneRelease(t *testing.T) {
+	t.Cleanup(resetCaches)
+	var opened []string
+	load = sync.OnceValues(func() (*table, error) {
+		return loadIndex(openLog{releasesFS, &opened}, "releases")
+	})
+	for range 2 {
+		if r, _, ok := Nearest("11.1.7"); !ok || r.Version != "11.1.6" {
+			t.Fatalf("Nearest(11.1.7) = %q, %v", r.Version, ok)
+		}
+	}
+	if !slices.Equal(Versions(), []string{"1.2.8.3", "1.4.6", "11.0.2", "11.1.6", "11.1.8", "11.2.0"}) {
+		t.Errorf("Versions() = %v", Versions())
+	}
+	if want := []string{"releases/index.json", "releases/11.1.6.json"}; !slices.Equal(opened, want) {
+		t.Errorf("opened %q, want %q", opened, want)
+	}
+}
+
+// openLog is a file system that notes the name of each file opened.
+type openLog struct {
+	fsys   fs.FS
+	opened *[]string
+}
+
+func (l openLog) Open(name string) (fs.File, error) {
+	*l.opened = append(*l.opened, name)
+	return l.fsys.Open(name)
 }

@@ -28,6 +28,24 @@ type Table struct {
 	Releases []Release `json:"releases"`
 }
 
+// Index is what the embedded table holds for all its releases. The table
+// is embedded as IndexFile and one ReleaseFile per release, so that a
+// process decodes only the releases it asks for: the lab's node program
+// starts for every command and needs its node's release alone.
+type Index struct {
+	Generated  string  `json:"generated"`
+	Regenerate string  `json:"regenerate"`
+	Inputs     []Input `json:"inputs"`
+	// Versions are the releases in the table's order, oldest first.
+	Versions []string `json:"versions"`
+}
+
+// IndexFile is the name of the file holding the Index.
+const IndexFile = "index.json"
+
+// ReleaseFile is the name of the file holding a release's facts.
+func ReleaseFile(version string) string { return version + ".json" }
+
 // Input is a source repository and the refs read from it.
 type Input struct {
 	Repo string   `json:"repo"`

@@ -255,7 +255,7 @@ func TestRunRefusesWithoutSnapshots(t *testing.T) {
 		t.Setenv(s.env, "")
 	}
 	var out, errb strings.Builder
-	err := run([]string{"-o", filepath.Join(t.TempDir(), "x.json")}, &out, &errb)
+	err := run([]string{"-o", filepath.Join(t.TempDir(), "releases")}, &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), "CHEFHA_SNAPSHOT_OPSCODE_OMNIBUS") {
 		t.Errorf("run without snapshots: %v", err)
 	}

@@ -1,8 +1,10 @@
-// Command gen builds internal/packaging/releases.json from snapshots of
-// Chef's packaging repositories. It reads each file it needs with
-// `git show REF:PATH` from a git directory per repository, extracts the facts
+// Command gen builds internal/packaging/releases/ from snapshots of Chef's
+// packaging repositories. It reads each file it needs with `git show
+// REF:PATH` from a git directory per repository, extracts the facts
 // mechanically (see the extract_*.go files) and writes the table, each fact
-// with the repo@ref:path:line it came from.
+// with the repo@ref:path:line it came from: index.json (what is table-wide:
+// the inputs and the versions in order) and one VERSION.json per release,
+// so that the package decodes only the releases a process asks for.
 //
 // It is run by `go generate ./internal/packaging` with the snapshots named by
 // flags or by the environment (see README.md); CI never runs it: the table is
@@ -16,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/chefha/chefha/internal/packaging"
@@ -58,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	for _, s := range snapshots {
 		dirs[s.flag] = fs.String(s.flag, "", fmt.Sprintf("git directory of a %s snapshot (default $%s)", s.repo, s.env))
 	}
-	out := fs.String("o", "", "write the table to this file (default: standard output)")
+	out := fs.String("o", "", "write the table into this directory, index.json and one VERSION.json per release (default: the whole table as one JSON document on standard output)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,15 +80,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "gen: note:", w)
 	}
-	data, err := Encode(table)
-	if err != nil {
-		return err
-	}
 	if *out == "" {
+		data, err := Encode(table)
+		if err != nil {
+			return err
+		}
 		_, err = stdout.Write(data)
 		return err
 	}
-	return os.WriteFile(*out, data, 0o644)
+	files, err := Files(table)
+	if err != nil {
+		return err
+	}
+	return writeDir(*out, files)
 }
 
 // openInputs opens every snapshot, given by flag name or else by its
@@ -118,17 +125,77 @@ func openInputs(given map[string]string) (*Inputs, error) {
 	return &Inputs{Omnibus: srcs[0], OmnibusCtl: srcs[1], ECC: srcs[2], Runit: srcs[3], Software: srcs[4]}, nil
 }
 
-// Encode renders the table as indented JSON with a final newline; the
-// table's slices are already sorted, so the bytes are deterministic.
+// Encode renders the whole table as one JSON document.
 func Encode(t *packaging.Table) ([]byte, error) {
+	data, err := encode(t)
+	if err != nil {
+		return nil, fmt.Errorf("encode table: %w", err)
+	}
+	return data, nil
+}
+
+// Files renders the table as the files the package embeds, by name:
+// packaging.IndexFile and a packaging.ReleaseFile per release.
+func Files(t *packaging.Table) (map[string][]byte, error) {
+	idx := packaging.Index{Generated: t.Generated, Regenerate: t.Regenerate, Inputs: t.Inputs}
+	files := map[string][]byte{}
+	for _, r := range t.Releases {
+		name := packaging.ReleaseFile(r.Version)
+		if _, dup := files[name]; dup {
+			return nil, fmt.Errorf("encode table: release %s twice", r.Version)
+		}
+		data, err := encode(r)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", name, err)
+		}
+		files[name] = data
+		idx.Versions = append(idx.Versions, r.Version)
+	}
+	data, err := encode(idx)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", packaging.IndexFile, err)
+	}
+	files[packaging.IndexFile] = data
+	return files, nil
+}
+
+// encode renders v as indented JSON with a final newline; the table's
+// slices are already sorted, so the bytes are deterministic.
+func encode(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(t); err != nil {
-		return nil, fmt.Errorf("encode table: %w", err)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
 	}
 	return collapseFacts(b.Bytes()), nil
+}
+
+// writeDir writes the files into dir and removes the .json files there it
+// did not write (a release no longer generated), so that the directory
+// holds the table and nothing else.
+func writeDir(dir string, files map[string][]byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return err
+		}
+	}
+	old, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return err
+	}
+	for _, p := range old {
+		if _, ok := files[filepath.Base(p)]; !ok {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // collapseFacts puts each scalar fact ({"value": v, "source": s}) on one

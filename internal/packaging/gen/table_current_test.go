@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,9 +13,9 @@ import (
 )
 
 // TestTableIsCurrent regenerates the table from the snapshots and compares
-// it with the committed releases.json. It needs the snapshots, which CI does
-// not have, so it is skipped unless every CHEFHA_SNAPSHOT_* variable names
-// one.
+// it with the committed files in ../releases, file by file. It needs the
+// snapshots, which CI does not have, so it is skipped unless every
+// CHEFHA_SNAPSHOT_* variable names one.
 func TestTableIsCurrent(t *testing.T) {
 	var missing []string
 	for _, s := range snapshots {
@@ -32,21 +34,47 @@ func TestTableIsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := Encode(table)
+	files, err := Files(table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := os.ReadFile(filepath.Join("..", "releases.json"))
+	dir := filepath.Join("..", "releases")
+	committed, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, want) {
-		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-		for i := 0; i < len(gl) && i < len(wl); i++ {
-			if gl[i] != wl[i] {
-				t.Fatalf("releases.json is stale from line %d:\n generated: %s\n committed: %s\nrun: %s", i+1, gl[i], wl[i], Regenerate)
-			}
+	for _, p := range committed {
+		if _, ok := files[filepath.Base(p)]; !ok {
+			t.Errorf("releases/%s is committed but not generated; run: %s", filepath.Base(p), Regenerate)
 		}
-		t.Fatalf("releases.json is stale (%d lines generated, %d committed); run: %s", len(gl), len(wl), Regenerate)
 	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		want, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("releases/%s is generated but not committed (%v); run: %s", name, err, Regenerate)
+			continue
+		}
+		if diff := sameLines(files[name], want); diff != "" {
+			t.Errorf("releases/%s is stale %s\nrun: %s", name, diff, Regenerate)
+		}
+	}
+}
+
+// sameLines says where got and want first differ, "" when they do not.
+func sameLines(got, want []byte) string {
+	if bytes.Equal(got, want) {
+		return ""
+	}
+	gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+	for i := 0; i < len(gl) && i < len(wl); i++ {
+		if gl[i] != wl[i] {
+			return fmt.Sprintf("from line %d:\n generated: %s\n committed: %s", i+1, gl[i], wl[i])
+		}
+	}
+	return fmt.Sprintf("(%d lines generated, %d committed)", len(gl), len(wl))
 }
