@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/drbd"
@@ -85,6 +86,51 @@ func hostList(t *testing.T, ctx context.Context, sim *clustertest.Cluster) *clus
 	require.NoError(t, err)
 	t.Cleanup(func() { cl.Close() })
 	return cl
+}
+
+// With a host list, drbd-peer pings the address each back end's own
+// pc0.res gives for the other, in a second session on the back end that
+// only a host list needs; it fails when that address does not answer and
+// is skipped, saying why, where the file is missing.
+func TestDRBDPeerWithAHostList(t *testing.T) {
+	target := upgrade.WithTarget(semver.MustParse("11.1.8"))
+	run := func(t *testing.T, knobs []clustertest.Knob, edit func(*clustertest.Cluster)) []upgrade.Finding {
+		sim, _ := settledSim(t, "1.4.6", 1, knobs...)
+		if edit != nil {
+			edit(sim)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		rep, err := upgrade.Preflight(ctx, hostList(t, ctx, sim), target)
+		require.NoError(t, err)
+		return findingsOf(rep, "drbd-peer")
+	}
+
+	t.Run("healthy", func(t *testing.T) {
+		t.Parallel()
+		fs := run(t, healthy(), nil)
+		require.Len(t, fs, 1)
+		assert.Equal(t, upgrade.OK, fs[0].Severity, "%+v", fs[0])
+		assert.Contains(t, fs[0].Evidence[0], be1+" → 10.1.2.12, "+be2+" → 10.1.2.10, from "+upgrade.DRBDResFile)
+	})
+	t.Run("peer unreachable", func(t *testing.T) {
+		t.Parallel()
+		fs := run(t, append(healthy(), clustertest.DRBDPeerUnreachable()), nil)
+		require.Len(t, fs, 1, "%+v", fs)
+		assert.Equal(t, upgrade.Fail, fs[0].Severity)
+		assert.Equal(t, be1, fs[0].Node)
+		assert.Contains(t, fs[0].Evidence[0], "the peer's replication address 10.1.2.12 (from "+upgrade.DRBDResFile+", its host "+be2+") does not answer ping: 1 packets transmitted, 0 received")
+		assert.Contains(t, fs[0].Fix, upgrade.DRBDResFile)
+	})
+	t.Run("file missing", func(t *testing.T) {
+		t.Parallel()
+		fs := run(t, healthy(), func(sim *clustertest.Cluster) {
+			sim.Node(be1).Lock(func(n *clustertest.Node) { require.NoError(t, n.Remove(upgrade.DRBDResFile)) })
+		})
+		require.Len(t, fs, 1)
+		assert.Equal(t, upgrade.Skip, fs[0].Severity)
+		assert.Equal(t, []string{be1 + ": no replication address known for its DRBD peer: " + upgrade.DRBDResFile + " cannot be read (cat: " + upgrade.DRBDResFile + ": No such file or directory)"}, fs[0].Evidence)
+	})
 }
 
 // The second session runs only where the topology names no peer address,
