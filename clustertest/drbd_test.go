@@ -199,3 +199,27 @@ func TestClusterShPosthook(t *testing.T) {
 		assert.Regexp(t, `Starting service rabbitmq\n.*: Doing post-start hook for rabbitmq\n`, log, version)
 	}
 }
+
+// Reconfigure writes resource pc0's file on the back ends as the
+// packaging's recipes/drbd.rb does, from private-chef.rb's back ends and
+// their :cluster_ipaddress; a front end has none.
+func TestDRBDResourceFile(t *testing.T) {
+	t.Parallel()
+	s := start(t, "1.4.6")
+	for _, n := range []string{be1, be2} {
+		out, _, code := s.run(t, n, "cat", ecmodel.DRBDResFile)
+		require.Equal(t, 0, code, out)
+		hosts, err := drbd.ResourceHosts(strings.NewReader(out), ecmodel.DRBDResource)
+		require.NoError(t, err, out)
+		require.Len(t, hosts, 2)
+		assert.True(t, hosts[0].Is(be1), "the bootstrap first")
+		assert.Equal(t, "10.1.2.10:7788", hosts[0].Addr.String())
+		assert.True(t, hosts[1].Is(be2))
+		assert.Equal(t, "10.1.2.12:7788", hosts[1].Addr.String())
+		name, _, code := s.run(t, n, "uname", "-n")
+		require.Equal(t, 0, code)
+		assert.Equal(t, n+"\n", name, "DRBD picks its on section by uname -n")
+	}
+	_, _, code := s.run(t, fe1, "cat", ecmodel.DRBDResFile)
+	assert.NotEqual(t, 0, code, "a front end has no DRBD")
+}

@@ -312,6 +312,11 @@ func (n *Node) date(argv []string, e shellIO) int {
 
 // uname is `uname -m`: x86_64 unless a knob made the node another.
 func (n *Node) uname(argv []string, e shellIO) int {
+	if len(argv) == 2 && argv[1] == "-n" {
+		// The node name, which DRBD matches its on sections against.
+		fmt.Fprintln(e.Stdout, n.Hostname())
+		return 0
+	}
 	if len(argv) != 2 || argv[1] != "-m" {
 		return notEmulated(argv, e)
 	}

@@ -45,6 +45,15 @@
 // to install drbd84-utils and kmod-drbd84 on RHEL 6, drbd8-utils (with
 // the kernel's own module) on Debian and Ubuntu.
 //
+// ResourceHosts reads a resource's `on HOST { … address IP:PORT; }`
+// sections from drbd.conf text: Enterprise Chef's reconfigure writes pc0
+// to /var/opt/opscode/drbd/etc/pc0.res (recipes/drbd.rb, at every tag
+// from 1.2.8.3 to 11.2.0), both back ends with the address DRBD
+// replicates over (libraries/private_chef.rb gen_drbd: each server's
+// :cluster_ipaddress, else :ipaddress; port 7788), so a back end knows its
+// peer's replication address even when the operator named the cluster by
+// a host list without addresses.
+//
 // Everything here is pure: functions take the bytes a file or command
 // held and return values; reading the node is the caller's job.
 package drbd

@@ -154,29 +154,49 @@ func checkDRBDMount(in Input) []Finding {
 	return result("drbd-mount", fs, DRBDDataDir+" mounted on the master only")
 }
 
+// checkDRBDPeer pings each back end's peer at its replication address:
+// the topology's (cluster_ipaddress, else ipaddress, from private-chef.rb),
+// or, where the topology names none (a host list), the one the back end's
+// own DRBD resource file gives (DRBDPeer). It is skipped, saying why for
+// each back end, where neither says or the ping was not run.
 func checkDRBDPeer(in Input) []Finding {
 	p, ok := drbdOf(in)
 	if !ok {
 		return nil
 	}
 	var fs []Finding
-	var unknown []string
+	var unknown, learnt []string
 	for _, n := range p.nodes {
-		if peerOf(in.Facts.Topology, n.Node) == "" {
-			unknown = append(unknown, n.Node)
-			continue
+		addr, from, fix := peerOf(in.Facts.Topology, n.Node), "", "restore the replication link between the back ends (cluster_ipaddress in private-chef.rb)"
+		if addr == "" {
+			h, err := n.DRBDPeer()
+			if err != nil {
+				unknown = append(unknown, err.Error())
+				continue
+			}
+			addr = h.Addr.Addr().String()
+			from = " (from " + DRBDResFile + ", its host " + strings.Join(h.Names, " ") + ")"
+			fix = "restore the replication link between the back ends (the addresses in " + DRBDResFile + ", which reconfigure writes from cluster_ipaddress, else ipaddress, in private-chef.rb)"
+			learnt = append(learnt, n.Node+" → "+addr)
 		}
-		if ok, out := n.peerAnswers(); !ok {
+		s, pinged := n.Sections["drbd-peer"]
+		switch {
+		case !pinged:
+			unknown = append(unknown, n.Node+": the peer's replication address "+addr+from+" was not pinged (the session that pings it did not run)")
+		case s.RC != 0:
 			fs = append(fs, Finding{Check: "drbd-peer", Severity: Fail, Node: n.Node, Symptom: "unreachable",
-				Evidence: []string{"the peer's replication address " + peerOf(in.Facts.Topology, n.Node) + " does not answer ping: " + out},
-				Fix:      "restore the replication link between the back ends (cluster_ipaddress in private-chef.rb)"})
+				Evidence: []string{"the peer's replication address " + addr + from + " does not answer ping: " + strings.TrimSpace(lastLine(s.Output))},
+				Fix:      fix})
 		}
 	}
 	if len(fs) == 0 && len(unknown) > 0 {
-		// A host list names no addresses: nothing was pinged, and nothing
-		// can be said of the link.
-		return []Finding{{Check: "drbd-peer", Severity: Skip, Evidence: []string{"no replication address known for the peer of " + strings.Join(unknown, ", ") +
-			" (the node list names no cluster_ipaddress or ipaddress; private-chef.rb does)"}}}
+		// Nothing was pinged from some back end, and nothing can be said
+		// of the link from there.
+		return []Finding{{Check: "drbd-peer", Severity: Skip, Evidence: unknown}}
 	}
-	return result("drbd-peer", fs, "the back ends reach each other's replication address")
+	detail := "the back ends reach each other's replication address"
+	if len(learnt) > 0 {
+		detail += " (" + strings.Join(learnt, ", ") + ", from " + DRBDResFile + ")"
+	}
+	return result("drbd-peer", fs, detail)
 }

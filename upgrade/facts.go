@@ -82,6 +82,11 @@ var factCommands = append([]factCommand{
 	{"drbd-cstate", "drbdadm cstate " + DRBDResource},
 	{"drbd-dstate", "drbdadm dstate " + DRBDResource},
 	{"mounts", "cat /proc/mounts"},
+	// Where the topology names no peer address (a host list), the peer's
+	// is the one the node's own DRBD resource file gives for the other
+	// host; the node's name is its on section's (see DRBDPeer).
+	{"drbd-conf", "cat " + DRBDResFile},
+	{"hostname", "uname -n"},
 	{"drbd-peer", "ping -c 1 -W 2 " + peerPlaceholder},
 }, jobSections()...)
 
@@ -246,8 +251,10 @@ func peerOf(t cluster.Topology, node string) string {
 	return ip
 }
 
-// Gather reads every node at once (one exec session each) and returns the
-// facts; a node that cannot be read has Err set, the others are kept.
+// Gather reads every node at once (one exec session each, and a second
+// on a back end whose peer's replication address the topology does not
+// name: see DRBDResFile) and returns the facts; a node that cannot be
+// read has Err set, the others are kept.
 func Gather(ctx context.Context, c *cluster.Cluster, opts ...Option) Facts {
 	o := buildOptions(opts)
 	return gather(ctx, c, o)
@@ -257,7 +264,12 @@ func gather(ctx context.Context, c *cluster.Cluster, o options, only ...string) 
 	f := Facts{Gathered: time.Now().UTC(), Topology: c.Topology}
 	servers := c.Topology.Servers
 	rs := cluster.Each(ctx, c.Nodes(servers), o.concurrency, func(ctx context.Context, n cluster.Node) (map[string]Section, error) {
-		return readNode(ctx, n, peerOf(c.Topology, n.Name()), o.readTimeout, only...)
+		peer := peerOf(c.Topology, n.Name())
+		secs, err := readNode(ctx, n, peer, o.readTimeout, only...)
+		if err == nil && peer == "" && pairMember(c.Topology, n.Name()) && (len(only) == 0 || containsString(only, "drbd-peer")) {
+			pingLearntPeer(ctx, n, secs, o.readTimeout)
+		}
+		return secs, err
 	})
 	for i, r := range rs {
 		s := servers[i]

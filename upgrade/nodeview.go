@@ -207,15 +207,6 @@ func (n *nodeView) drbdMounted() bool {
 	return false
 }
 
-// peerAnswers reports whether the peer's replication address answered ping.
-func (n *nodeView) peerAnswers() (bool, string) {
-	s, found := n.Sections["drbd-peer"]
-	if !found {
-		return false, "not pinged"
-	}
-	return s.RC == 0, strings.TrimSpace(lastLine(s.Output))
-}
-
 func lastLine(s string) string {
 	s = strings.TrimRight(s, "\n")
 	return s[strings.LastIndexByte(s, '\n')+1:]

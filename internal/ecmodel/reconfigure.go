@@ -92,8 +92,9 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 	}
 	if ha {
 		// recipes/drbd.rb: the DRBD directories, the data dir (mount
-		// point) among them.
+		// point) among them, and the resource file.
 		h.MkdirAll(DRBDDataDir, 0o755)
+		n.writeDRBDConfig()
 		h.MkdirAll(KeepalivedDir+"/bin", 0o755)
 		h.MkdirAll(LogDir+"/keepalived", 0o755) // 0755 from the umask until 11.1.7
 		// OC-11490: before 11.1.7 the directory resource names no owner, so
