@@ -34,10 +34,15 @@ func OC11575() Knob { return ecmodel.KnobOC11575() } // HA services running on t
 func OC11601() Knob { return ecmodel.KnobOC11601() } // reconfigure needs redis_lb restarted
 func OC11656() Knob { return ecmodel.KnobOC11656() } // umask 077 during reconfigure
 func OC11657() Knob { return ecmodel.KnobOC11657() } // opscode-expander stops slower than sv waits
-func OC11658() Knob { return ecmodel.KnobOC11658() } // authz migration fails silently
-func OC11662() Knob { return ecmodel.KnobOC11662() } // redis_lb starts slower than sv waits
-func OC11669() Knob { return ecmodel.KnobOC11669() } // 1.4 → 11 reconfigure drops the master
-func OC11670() Knob { return ecmodel.KnobOC11670() } // migration 1.9 skipped mid-transition
+
+// SlowStop makes service take d to stop on every node: with d beyond
+// SVWAIT=30, migration 1.9's stop of it times out and partybus dies
+// leaving the services it stopped down.
+func SlowStop(service string, d time.Duration) Knob { return ecmodel.KnobSlowStop(service, d) }
+func OC11658() Knob                                 { return ecmodel.KnobOC11658() } // authz migration fails silently
+func OC11662() Knob                                 { return ecmodel.KnobOC11662() } // redis_lb starts slower than sv waits
+func OC11669() Knob                                 { return ecmodel.KnobOC11669() } // 1.4 → 11 reconfigure drops the master
+func OC11670() Knob                                 { return ecmodel.KnobOC11670() } // migration 1.9 skipped mid-transition
 
 // PartybusLocked makes the migration-level lock look held on every node.
 func PartybusLocked() Knob { return ecmodel.KnobPartybusLocked() }

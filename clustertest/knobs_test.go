@@ -38,7 +38,7 @@ func TestKnobOC11297(t *testing.T) {
 	out, _, code := s.run(t, be2, "private-chef-ctl", "upgrade")
 	require.Equal(t, 0, code, out)
 	assert.Contains(t, out, "[private-chef-upgrade] - Current Migration Version: 0.0")
-	assert.Contains(t, out, "/opt/opscode/embedded/upgrades/001/001_ad_migration.rb")
+	assert.Contains(t, out, "[private-chef-upgrade] - Migrations to Run: [1.1, 1.2, 1.3,", "Ruby 1.9.3 prints each MigrationFile by its to_s")
 	assert.Contains(t, s.harm(be2), "partybus re-ran every migration from 0.0")
 }
 
@@ -631,4 +631,30 @@ func TestCtlCommandsFromThePackaging(t *testing.T) {
 	out, _, code = s.run(t, be1, "private-chef-ctl", "reconfigure")
 	assert.Equal(t, 0, code, out)
 	assert.Contains(t, out, "Chef Server Reconfigured!")
+}
+
+// Migrations 1.9 and 1.10 on the bootstrap stop a dozen services through
+// partybus' run_command, restart opscode-chef-mover, and start the
+// services again (files/private-chef-upgrades/001/009_migrate_authz.rb,
+// 010_chef_mover.rb @11.1.8); the mover is left down, as defined.
+func TestMigrationsStopAndStartServices(t *testing.T) {
+	t.Parallel()
+	s := start(t, "1.4.6", clustertest.StandbyKeepalivedStopped())
+	s.installPackage(t, be1, "11.1.8")
+	out, _, code := s.run(t, be1, "private-chef-ctl", "upgrade")
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "[private-chef-upgrade] - Migrations to Run: [1.8, 1.9, 1.10, 1.11, 1.12, 1.13]")
+	for _, want := range []string{
+		"\tRunning Command: private-chef-ctl stop nginx with options {}",
+		"\tRunning Command: private-chef-ctl stop opscode-rabbitmq with options {}",
+		"\tRunning Command: private-chef-ctl restart opscode-chef-mover with options {}",
+		"\tRunning Command: private-chef-ctl stop opscode-chef-mover with options {}",
+		"\tRunning Command: private-chef-ctl start nginx with options {}",
+	} {
+		assert.Contains(t, out, want)
+	}
+	assert.Equal(t, 2, strings.Count(out, "Running Command: private-chef-ctl stop opscode-erchef with options {}"), "1.9 and 1.10 each stop it")
+	st, _, _ := s.run(t, be1, "private-chef-ctl", "status")
+	assert.Contains(t, st, "run: opscode-erchef:", "started again")
+	assert.Contains(t, st, "down: opscode-chef-mover:", "the mover is kept down")
 }

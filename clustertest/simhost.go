@@ -50,6 +50,18 @@ type service struct {
 	pid                   int
 	since                 time.Time
 	stopDelay, startDelay time.Duration
+	// termAt is when runsv TERMed a service that takes stopDelay to go
+	// down; sv stopped waiting, but the service goes down all the same.
+	termAt time.Time
+}
+
+// settle brings s down once the stop runsv asked for has had its time.
+func (n *Node) settleStop(name string, s *service, now time.Time) {
+	if s.termAt.IsZero() || now.Sub(s.termAt) < s.stopDelay {
+		return
+	}
+	s.up, s.since, s.termAt = false, s.termAt.Add(s.stopDelay), time.Time{}
+	n.serviceChanged(name, false)
 }
 
 // Lock runs fn with the cluster's state locked, after letting due events

@@ -99,6 +99,7 @@ func (n *Node) Sv(ctx context.Context, verb, dir string, wait time.Duration, lsb
 	}
 	s := n.svc(name)
 	now := n.Now()
+	n.settleStop(name, s, now)
 	switch verb {
 	case "status":
 		code := 0
@@ -108,6 +109,11 @@ func (n *Node) Sv(ctx context.Context, verb, dir string, wait time.Duration, lsb
 		return n.statusLine(shown, name) + "\n", code
 	case "stop", "down", "force-stop", "shutdown":
 		if s.up && s.stopDelay > wait {
+			// runsv TERMed it; it goes down once it has drained, though sv
+			// stops waiting first.
+			if s.termAt.IsZero() {
+				s.termAt = now
+			}
 			return fmt.Sprintf("timeout: run: %s: (pid %d) %ds, want down, got TERM\n", shown, s.pid, int(now.Sub(s.since).Seconds())), 1
 		}
 		if s.up {
@@ -115,6 +121,7 @@ func (n *Node) Sv(ctx context.Context, verb, dir string, wait time.Duration, lsb
 			n.serviceChanged(name, false)
 		}
 	case "start", "up", "once":
+		s.termAt = time.Time{} // wanted up again: runsv keeps what still runs
 		if !s.up {
 			s.up, s.pid, s.since = true, n.pid(), now
 			n.serviceChanged(name, true)

@@ -230,7 +230,16 @@ func (r *Runner) runCmd(ctx context.Context, step Step, a Action) error {
 		err = &cluster.ExitError{Node: ee.Node, Cmd: cluster.ShellJoin(a.Argv), Result: ee.Result}
 	}
 	if err != nil {
-		return nameIssue(err)
+		err = nameIssue(err)
+		if a.Critical {
+			// A reconfigure or an upgrade that failed half-way (partybus'
+			// migrations 1.9 and 1.10 stop a dozen services and start them
+			// only at their end) leaves services down: say which.
+			if down := r.leftDown(ctx, n); len(down) > 0 {
+				err = fmt.Errorf("%w\n  left down on %s: %s (a resumed run runs it again, which starts them)", err, a.Node, strings.Join(down, ", "))
+			}
+		}
+		return err
 	}
 	if line, hint, found := failMarker(string(res.Stdout)+string(res.Stderr), a.FailOn); found {
 		return fmt.Errorf("%s printed %q%s", cluster.ShellJoin(a.Argv), line, hint)
@@ -420,4 +429,15 @@ func eventError(err error) *EventError {
 		e.Step = serr.Step
 	}
 	return e
+}
+
+// leftDown lists the services of n that should run and do not, as far as
+// a read of its status tells; nothing when it cannot be read.
+func (r *Runner) leftDown(ctx context.Context, n cluster.Node) []string {
+	secs, err := readNode(ctx, n, "", r.o.readTimeout, "status")
+	if err != nil {
+		return nil
+	}
+	down, _ := downServices(&nodeView{NodeFacts: NodeFacts{Node: n.Name(), Sections: secs}})
+	return down
 }

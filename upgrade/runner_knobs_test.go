@@ -232,3 +232,24 @@ func assertNoBareCommandFailsOver(t *testing.T, events []upgrade.Event, boot, se
 		}
 	}
 }
+
+// Migrations 1.9 and 1.10 stop a dozen services and start them at their
+// end. A stop that outlasts SVWAIT makes partybus die half-way, those
+// services down: the step fails naming what is left down, and a resumed
+// run, once the slow service is down, runs the upgrade again (partybus
+// resumes from the level reached, starting them) and ends done.
+func TestMigrationThatStopsServicesFailsHalfWay(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "1.4.6", 1, clustertest.SlowStop("opscode-expander", 45*time.Second))
+	err := e.runner("11.1.8", nil).Run(context.Background())
+	var se *upgrade.StepError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "hop1/upgrade-bootstrap", se.Step)
+	assert.Contains(t, err.Error(), "Partybus failed to execute command 'private-chef-ctl stop opscode-expander'")
+	assert.Regexp(t, `left down on be1\.chefha\.test: .*nginx.*opscode-erchef`, err.Error())
+
+	e.clock.Advance(time.Minute) // the slow service is down by now
+	require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()), "resumed")
+	e.assertUpgraded(t, "11.1.8", "1.13")
+	assert.GreaterOrEqual(t, strings.Count(e.logs()["be1.chefha.test"], "private-chef-ctl upgrade"), 2, "the upgrade ran again")
+}

@@ -139,6 +139,21 @@ func KnobOC11656() Knob {
 	return arm(issue.OC11656, All, func(t Target) error { return t.Chmod(TopologyPath, 0o600) })
 }
 
+// KnobSlowStop: service takes d to stop on every node, d longer than
+// SVWAIT=30: partybus' `private-chef-ctl stop SERVICE` in migration 1.9 or
+// 1.10 times out, run_command raises, and the services the migration had
+// stopped stay down until partybus runs again. (Lab: yes: the service's
+// process drains d after TERM.)
+func KnobSlowStop(service string, d time.Duration) Knob {
+	return NewKnob("slow-stop", true, All, func(t Target) error {
+		st, err := need[ServiceTiming](t, "service timing")
+		if err != nil {
+			return err
+		}
+		return st.SetServiceDelay(service, d, 0)
+	})
+}
+
 // KnobOC11657: opscode-expander takes 10 s to stop, longer than sv's 7 s.
 // (Lab: yes: the service's process drains 10 s after TERM, and the real sv
 // times out at 7 s unless SVWAIT is longer.)

@@ -39,12 +39,7 @@ func (n *Node) Upgrade(ctx context.Context, io IO) int {
 	}
 	if d := n.Installed.UpgradeSleep; d > 0 {
 		fmt.Fprintln(io.Stdout, "Sleeping for 2 minutes before migration")
-		if b, err := n.H.ReadFile(UpgradeSleepOverride); err == nil {
-			if o, err := time.ParseDuration(strings.TrimSpace(string(b))); err == nil {
-				d = o
-			}
-		}
-		if err := n.H.Sleep(ctx, d); err != nil {
+		if err := n.H.Sleep(ctx, n.upgradeSleep(d)); err != nil {
 			return 130
 		}
 	}
@@ -56,8 +51,9 @@ func (n *Node) Upgrade(ctx context.Context, io IO) int {
 }
 
 // UpgradeSleepOverride, when a host writes a duration there (e.g. "5s"),
-// is how long upgrade.rb's `sleep 120` lasts: a host on real time (the
-// lab) shortens it for its tests. The message stays the packaging's.
+// is how long the upgrade's sleeps last (upgrade.rb's `sleep 120`,
+// migration 1.10's `sleep(60)`): a host on real time (the lab) shortens
+// them for its tests. The messages stay the packaging's.
 const UpgradeSleepOverride = ModelDir + "/upgrade-sleep"
 
 func (n *Node) plog(io IO, format string, a ...any) {
@@ -98,14 +94,16 @@ func (n *Node) partybus(ctx context.Context, io IO) int {
 	}
 	pending := rel.Pending(state)
 	n.plog(io, "Latest Migration Available: %s", rel.Level)
-	var objs []string
-	for i, m := range pending {
-		objs = append(objs, fmt.Sprintf("#<Partybus::MigrationFile:0x%016x @path=\"/opt/opscode/embedded/upgrades/001/%s\", @major=%d, @minor=%d>",
-			0x3fe1a2b4c000+i*0x28, m.File, m.Level.Major, m.Level.Minor))
-	}
-	n.plog(io, "Migrations to Run: [%s]", strings.Join(objs, ", "))
+	// Ruby 1.9.3's Array#inspect calls each MigrationFile's to_s
+	// ("MAJOR.MINOR"); Ruby 2.0 stopped that (Feature #6130).
+	var levels []string
 	for _, m := range pending {
-		n.plog(io, "Current Migration Version: %s", state)
+		levels = append(levels, m.Level.String())
+	}
+	n.plog(io, "Migrations to Run: [%s]", strings.Join(levels, ", "))
+	loaded := state // bin/partybus:59 prints the level it loaded, never reassigned
+	for _, m := range pending {
+		n.plog(io, "Current Migration Version: %s", loaded)
 		n.plog(io, "Starting Migration %s", m.Level)
 		if code := n.runMigration(ctx, io, m, dataMaster, bootstrapServer); code != 0 {
 			return code
@@ -148,7 +146,7 @@ func (n *Node) runMigration(ctx context.Context, io IO, m Migration, dataMaster,
 			}
 			return 0
 		}
-		return n.migrateAuthz(ctx, io)
+		return n.withServicesDown(ctx, io, func() int { return n.migrateAuthz(ctx, io) })
 	}
 	if m.DataMaster && !bootstrapServer {
 		return 0 // `if Partybus.config.bootstrap_server`
@@ -157,8 +155,11 @@ func (n *Node) runMigration(ctx context.Context, io IO, m Migration, dataMaster,
 		fmt.Fprint(io.Stdout, MustBeMaster)
 		return 1
 	}
-	if m.Level.Minor == 9 {
-		return n.migrateAuthz(ctx, io)
+	switch m.Level.Minor {
+	case 9:
+		return n.withServicesDown(ctx, io, func() int { return n.migrateAuthz(ctx, io) })
+	case 10:
+		return n.moveChef(ctx, io)
 	}
 	if db && (slices.Contains(schemaMigrations, m.Level.Minor) || m.DataMaster) {
 		return n.dbUp(ctx, io)
@@ -212,4 +213,94 @@ func (n *Node) migrateAuthz(ctx context.Context, io IO) int {
 	fmt.Fprintf(io.Stderr, "/opt/opscode/embedded/service/partybus/lib/partybus/command_runner.rb:16:in `run_command': "+
 		"Partybus failed to execute command '%s' exitstatus: 1 (RuntimeError)\n", cmd)
 	return 1
+}
+
+// migrationDownServices are the services migrations 1.9 and 1.10 stop
+// before they migrate and start again after, in this order
+// (files/private-chef-upgrades/001/009_migrate_authz.rb:8-19 and
+// 010_chef_mover.rb:25-39, the same at 11.0.2, 11.1.8 and 11.2.0).
+// opscode-rabbitmq is no runit service on EC 11: omnibus-ctl's loop over
+// sv/* matches nothing and exits 0, so rabbitmq itself is never stopped.
+var migrationDownServices = []string{"nginx", "opscode-org-creator", "bookshelf", "oc_bifrost", "opscode-account", "opscode-certificate",
+	"opscode-erchef", "opscode-expander", "opscode-expander-reindexer", "opscode-solr", "opscode-webui", "opscode-rabbitmq"}
+
+// runCommand is partybus' run_command (command_runner.rb): it logs the
+// command, runs it, and raises on a non-zero exit, which nothing rescues:
+// partybus dies with the RuntimeError, the level left at the previous
+// migration and what it stopped left stopped.
+func (n *Node) runCommand(ctx context.Context, io IO, argv ...string) int {
+	cmd := strings.Join(argv, " ")
+	fmt.Fprintf(io.Stdout, "[private-chef-upgrade] - \tRunning Command: %s with options {}\n", cmd)
+	if argv[0] != "private-chef-ctl" {
+		return 0 // the migration's own scripts: the model has no data to move
+	}
+	if code := n.Ctl(ctx, argv[1:], IO{Stdout: io.Stdout, Stderr: io.Stderr, Env: io.Env}); code != 0 {
+		fmt.Fprintf(io.Stderr, "/opt/opscode/embedded/service/partybus/lib/partybus/command_runner.rb:16:in `run_command': "+
+			"Partybus failed to execute command '%s' exitstatus: %d (RuntimeError)\n", cmd, code)
+		return 1
+	}
+	return 0
+}
+
+// withServicesDown is the frame of migrations 1.9 and 1.10: stop the
+// services, run body, start them again in reverse order. A command that
+// fails ends the migration there.
+func (n *Node) withServicesDown(ctx context.Context, io IO, body func() int) int {
+	for _, s := range migrationDownServices {
+		if code := n.runCommand(ctx, io, "private-chef-ctl", "stop", s); code != 0 {
+			return code
+		}
+	}
+	if code := body(); code != 0 {
+		return code
+	}
+	for _, s := range slices.Backward(migrationDownServices) {
+		if code := n.runCommand(ctx, io, "private-chef-ctl", "start", s); code != 0 {
+			return code
+		}
+	}
+	return 0
+}
+
+// moverSleep is 010_chef_mover.rb's sleep(60) after it restarts
+// opscode-chef-mover (from 11.0.2).
+const moverSleep = 60 * time.Second
+
+// moveChef is migration 1.10's body (010_chef_mover.rb @11.0.2–11.2.0):
+// the pre-created orgs deleted, the services stopped, opscode-chef-mover
+// restarted and given a minute, the migration and its log check, the
+// mover stopped again (it is kept down), the services started.
+func (n *Node) moveChef(ctx context.Context, io IO) int {
+	if code := n.runCommand(ctx, io, "/opt/opscode/embedded/bin/ruby", "/opt/opscode/embedded/service/opscode-chef-mover/scripts/delete-pre-created-orgs.rb"); code != 0 {
+		return code
+	}
+	return n.withServicesDown(ctx, io, func() int {
+		if code := n.runCommand(ctx, io, "private-chef-ctl", "restart", "opscode-chef-mover"); code != 0 {
+			return code
+		}
+		if err := n.H.Sleep(ctx, n.upgradeSleep(moverSleep)); err != nil {
+			return 130
+		}
+		for _, argv := range [][]string{
+			{"/opt/opscode/embedded/bin/escript", "/opt/opscode/embedded/service/opscode-chef-mover/scripts/migrate"},
+			{"/opt/opscode/embedded/service/opscode-chef-mover/scripts/check_logs.rb", "/var/log/opscode/opscode-chef-mover/console.log"},
+			{"private-chef-ctl", "stop", "opscode-chef-mover"},
+		} {
+			if code := n.runCommand(ctx, io, argv...); code != 0 {
+				return code
+			}
+		}
+		return 0
+	})
+}
+
+// upgradeSleep is how long a sleep of the upgrade lasts: d, or what a host
+// on real time wrote to UpgradeSleepOverride.
+func (n *Node) upgradeSleep(d time.Duration) time.Duration {
+	if b, err := n.H.ReadFile(UpgradeSleepOverride); err == nil {
+		if o, err := time.ParseDuration(strings.TrimSpace(string(b))); err == nil {
+			return o
+		}
+	}
+	return d
 }
