@@ -12,25 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// clustertest's default back ends: the topology drbd's pc0.res fixtures
-// were rendered for.
-const drbdTopology = `topology "ha"
-server "be1.chefha.test",
-  :ipaddress => "192.168.4.1",
-  :role => "backend",
-  :bootstrap => true,
-  :cluster_ipaddress => "10.1.2.10"
-server "be2.chefha.test",
-  :ipaddress => "192.168.4.6",
-  :role => "backend",
-  :cluster_ipaddress => "10.1.2.12"
-backend_vip "be.chefha.test",
-  :ipaddress => "192.168.4.7",
-  :device => "eth0"
-server "fe1.chefha.test",
-  :ipaddress => "192.168.5.1",
-  :role => "frontend"
-`
+// drbdTopology is the private-chef.rb drbd's pc0.res fixtures were
+// rendered for (clustertest's default back ends), kept beside them.
+func drbdTopology(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../drbd/testdata/private-chef.rb")
+	require.NoError(t, err)
+	return string(b)
+}
 
 func drbdNode(t *testing.T, version, rb string) *Node {
 	t.Helper()
@@ -54,21 +43,21 @@ func renderedFixture(t *testing.T, name string) string {
 // The model writes what the template renders, byte for byte: the same
 // text the drbd package's fixtures hold, rendered from the tags.
 func TestPC0ResRendersTheTemplate(t *testing.T) {
-	assert.Equal(t, renderedFixture(t, "pc0.res-11.1.8.txt"), drbdNode(t, "11.1.8", drbdTopology).pc0Res())
-	assert.Equal(t, renderedFixture(t, "pc0.res-11.1.8.txt"), drbdNode(t, "1.4.6", drbdTopology).pc0Res(), "the two template generations render IPv4 alike")
+	assert.Equal(t, renderedFixture(t, "pc0.res-11.1.8.txt"), drbdNode(t, "11.1.8", drbdTopology(t)).pc0Res())
+	assert.Equal(t, renderedFixture(t, "pc0.res-11.1.8.txt"), drbdNode(t, "1.4.6", drbdTopology(t)).pc0Res(), "the two template generations render IPv4 alike")
 
-	v6 := strings.NewReplacer("10.1.2.10", "fd00:1:2::10", "10.1.2.12", "fd00:1:2::12").Replace(drbdTopology) + "use_ipv6 true\n"
+	v6 := strings.NewReplacer("10.1.2.10", "fd00:1:2::10", "10.1.2.12", "fd00:1:2::12").Replace(drbdTopology(t)) + "use_ipv6 true\n"
 	assert.Equal(t, renderedFixture(t, "pc0.res-11.1.8-ipv6.txt"), drbdNode(t, "11.1.8", v6).pc0Res())
 	assert.NotContains(t, drbdNode(t, "11.0.2", v6).pc0Res(), "ipv6 [", "11.0.2's template has no use_ipv6 branch")
 
-	noCluster := strings.NewReplacer("  :cluster_ipaddress => \"10.1.2.10\"\n", "", ",\n  :cluster_ipaddress => \"10.1.2.12\"", "", ":bootstrap => true,", ":bootstrap => true").Replace(drbdTopology)
+	noCluster := strings.NewReplacer("  :cluster_ipaddress => \"10.1.2.10\"\n", "", ",\n  :cluster_ipaddress => \"10.1.2.12\"", "", ":bootstrap => true,", ":bootstrap => true").Replace(drbdTopology(t))
 	assert.Equal(t, renderedFixture(t, "pc0.res-1.4.6.txt"), drbdNode(t, "1.4.6", noCluster).pc0Res(), ":ipaddress when there is no :cluster_ipaddress")
 }
 
 // What the model writes reads back as the pair, each back end at its
 // replication address.
 func TestPC0ResReadsBack(t *testing.T) {
-	n := drbdNode(t, "11.2.0", drbdTopology)
+	n := drbdNode(t, "11.2.0", drbdTopology(t))
 	n.writeDRBDConfig()
 	b, err := n.H.ReadFile(DRBDResFile)
 	require.NoError(t, err)
