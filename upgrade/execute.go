@@ -262,6 +262,7 @@ func (r *Runner) copyTree(ctx context.Context, step Step, a Action) error {
 	}
 	rep, err := cluster.CopyTree(ctx, from, a.Path, tw, a.Path, cluster.CopyOptions{})
 	if err == nil && rep.Backup != "" {
+		r.rec.Kept = append(r.rec.Kept, KeptCopy{Node: a.Node, Path: rep.Backup, At: time.Now().UTC()})
 		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("%s: %d files sent (%d bytes), %d unchanged, %d removed; the old tree is kept as %s",
 			a.Path, rep.Sent, rep.BytesSent, rep.Reused, rep.Removed, rep.Backup)})
 	}

@@ -48,6 +48,17 @@ type Record struct {
 	Updated  time.Time             `json:"updated"`
 	Steps    map[string]StepRecord `json:"steps"`
 	Backups  []BackupRecord        `json:"backups,omitempty"`
+	// Kept are the copies of trees the run replaced that it kept (the old
+	// /etc/opscode of each node it copied the bootstrap's to): this run's
+	// to remove once the upgraded cluster is verified.
+	Kept []KeptCopy `json:"kept,omitempty"`
+}
+
+// KeptCopy is an old tree a run kept beside the one it replaced.
+type KeptCopy struct {
+	Node string    `json:"node"`
+	Path string    `json:"path"`
+	At   time.Time `json:"at"`
 }
 
 // StepRecord is a finished step.

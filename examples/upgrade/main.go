@@ -337,6 +337,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		show(ev)
 	}))
 	r := upgrade.NewRunner(cl, opts...)
+	o.record = r.Record
 
 	var view *upgrade.PlanView
 	if !*apply {

@@ -488,3 +488,16 @@ func TestSimulationSaysSoEverywhere(t *testing.T) {
 	assert.NotContains(t, out, "recorded in ")
 	assert.Contains(t, out, "not recorded: the simulated cluster")
 }
+
+// A finished upgrade says what comes next: verify, clean up, and what
+// this run kept (the old /etc/opscode of each node) to remove once
+// satisfied.
+func TestSuccessNamesWhatComesNext(t *testing.T) {
+	t.Parallel()
+	code, out, errs := runArgs(t, "-apply")
+	require.Equal(t, exitOK, code, errs)
+	tail := out[strings.LastIndex(out, "upgrade to 11.1.8 done"):]
+	assert.Contains(t, tail, " -verify\n")
+	assert.Contains(t, tail, " -phase cleanup -yes\n")
+	assert.Regexp(t, `when satisfied, on fe1\.chefha\.test:  rm -rf /etc/opscode\.chefha-backup-\d{8}T\d{6}Z\n`, tail)
+}

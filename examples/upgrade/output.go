@@ -32,7 +32,9 @@ type output struct {
 	// verifyCmd and cleanupCmd are this command's inputs with -verify and
 	// with the cleanup phase: what to run on a cluster already upgraded.
 	verifyCmd, cleanupCmd string
-	mu                    sync.Mutex
+	// record is the run's journal record, for what to say after it.
+	record func() upgrade.Record
+	mu     sync.Mutex
 }
 
 // json writes v as one JSON line, marked on a simulation.
@@ -181,6 +183,34 @@ func (o *output) end(err error, outcome upgrade.Outcome, apply bool, phase, targ
 		fmt.Fprintf(w, "\ndry run: nothing was changed. Run with -apply to act.\n")
 	default:
 		fmt.Fprintf(w, "\n%s to %s done in %s\n", phase, target, took)
+		if phase == string(upgrade.PhaseUpgrade) {
+			o.afterUpgrade(w)
+		}
+	}
+}
+
+// afterUpgrade says what comes after a finished upgrade: check it, clean
+// up what the old release left, and, once satisfied, remove what this run
+// kept (its journal's record of them).
+func (o *output) afterUpgrade(w io.Writer) {
+	if o.simulated {
+		fmt.Fprintln(w, "next, on a real cluster (the simulation is gone with this command):")
+	} else {
+		fmt.Fprintln(w, "next:")
+	}
+	fmt.Fprintf(w, "  check the upgraded cluster:  %s\n  once it is tested, remove what the old release left:  %s\n",
+		termsafe.Line(o.verifyCmd), termsafe.Line(o.cleanupCmd))
+	if o.record == nil {
+		return
+	}
+	rec := o.record()
+	for _, k := range rec.Kept {
+		fmt.Fprintf(w, "  when satisfied, on %s:  rm -rf %s\n", termsafe.Line(k.Node), termsafe.Line(k.Path))
+	}
+	for _, b := range rec.Backups {
+		if b.Snapshot != "" && b.Lost == "" {
+			fmt.Fprintf(w, "  when satisfied, on %s:  lvremove %s  (the run's backup; chefha never removes it)\n", termsafe.Line(b.Node), termsafe.Line(b.Snapshot))
+		}
 	}
 }
 
