@@ -77,6 +77,35 @@ func (r Report) mdOutcome(p printer) {
 		p("The run ended with an error (%s):\n\n", md(r.Error.Type))
 	}
 	p("%s\n", fenced(r.Error.Message))
+	switch r.Outcome {
+	case upgrade.OutcomeFailed, upgrade.OutcomeStopped, OutcomeIncomplete:
+		// The journal holds every finished step: a resumed run with the
+		// same inputs rebuilds the same plan, checks what the journal
+		// says against the cluster, and goes on from the first step not
+		// done, never repeating one.
+		p("\n## How to resume\n\n")
+		if r.Error.Step != "" {
+			p("1. Fix the cause above on %s (the step's error says what it saw).\n", md(orCluster(r.Error.Node)))
+		} else {
+			p("1. Fix the cause above.\n")
+		}
+		p("2. Run the upgrade again with the same inputs, resuming from its journal: the finished steps are checked against the cluster, not run again; the run goes on from %s.\n", md(orFirst(r.Error.Step)))
+		p("3. If the cluster cannot be brought forward, restore the backup this report lists, with the same journal kept for the record.\n")
+	}
+}
+
+func orCluster(node string) string {
+	if node == "" {
+		return "the cluster"
+	}
+	return node
+}
+
+func orFirst(step string) string {
+	if step == "" {
+		return "the first step not done"
+	}
+	return step
 }
 
 func (r Report) mdCluster(p printer) {
