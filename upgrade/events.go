@@ -15,6 +15,7 @@ const (
 	EventStepDone   EventKind = "step-done"   // a step finished
 	EventStepFailed EventKind = "step-failed" // a step failed; Error says why and what to do
 	EventAction     EventKind = "action"      // an action runs (or, in a dry run, would)
+	EventProgress   EventKind = "progress"    // a command that runs on: every 10 s, with how long so far
 	EventActionDone EventKind = "action-done" // an action finished (Elapsed says how long it took)
 	EventGateWait   EventKind = "gate-wait"   // a gate is waiting; Gate says on what
 	EventGateSkip   EventKind = "gate-skip"   // a gate found nothing to wait for

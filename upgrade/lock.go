@@ -149,7 +149,12 @@ type locks struct {
 // naming the old owner.
 func lockAll(ctx context.Context, nodes []cluster.Node, owner LockOwner, emit func(Event)) (*locks, error) {
 	l := &locks{owner: owner, emit: emit}
-	for _, n := range nodes {
+	for i, n := range nodes {
+		// Said as it goes: on a slow link taking every node's lock takes a
+		// while, and nothing else is printed meanwhile.
+		if emit != nil {
+			emit(Event{Kind: EventProgress, Node: n.Name(), Message: fmt.Sprintf("taking the run's lock on %s (%d of %d)", n.Name(), i+1, len(nodes))})
+		}
 		if err := l.take(ctx, n); err != nil {
 			l.release(context.WithoutCancel(ctx))
 			return nil, err

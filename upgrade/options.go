@@ -40,6 +40,7 @@ type options struct {
 	onEvent     func(Event)
 	concurrency int
 	readTimeout time.Duration
+	heartbeat   time.Duration // tests shorten heartbeatEvery
 	keepOutput  bool
 	rehearsals  string
 	unrehearsed bool
@@ -145,7 +146,7 @@ func WithGateTimings(hold, timeout, poll time.Duration) Option {
 	return func(o *options) { o.hold, o.gateTimeout, o.poll = hold, timeout, poll }
 }
 
-// WithEvents receives every runner event, in order.
+// WithEvents receives every runner event, in order, one at a time.
 func WithEvents(fn func(Event)) Option { return func(o *options) { o.onEvent = fn } }
 
 // WithConcurrency bounds how many nodes are read at once (default

@@ -38,6 +38,9 @@ type Runner struct {
 	actions  []Action
 	rec      Record
 	lastGate *GateSpec // the last gate that passed, while no action changed anything since
+	// emitMu serializes the events: a command's heartbeat comes from its
+	// own goroutine, and WithEvents promises one event at a time.
+	emitMu sync.Mutex
 }
 
 // NewRunner prepares a run on c. Options: WithTarget (required),
@@ -123,6 +126,8 @@ func (r *Runner) emit(e Event) {
 	}
 	e.DryRun = r.o.dryRun
 	if r.o.onEvent != nil {
+		r.emitMu.Lock()
+		defer r.emitMu.Unlock()
 		r.o.onEvent(e)
 	}
 }

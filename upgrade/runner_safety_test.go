@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -404,4 +405,25 @@ func TestIgnoredCheckIsIgnoredByThePostflight(t *testing.T) {
 	var be *upgrade.BlockedError
 	require.ErrorAs(t, err, &be, "log-fs-full blocks the plan")
 	require.NoError(t, e.runner("11.1.8", nil, upgrade.WithIgnore("log-dir")).Run(context.Background()))
+}
+
+// A command that runs on says so while it runs (issue 23: no silence over
+// 5 s): a progress event per heartbeat, naming the command and how long.
+func TestLongCommandHasAHeartbeat(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "11.1.6", 1, clustertest.SlowNode("fe1.chefha.test", 150*time.Millisecond))
+	var events []upgrade.Event
+	require.NoError(t, e.runner("11.1.8", &events, upgrade.WithHeartbeat(20*time.Millisecond)).Run(context.Background()))
+	var beats []upgrade.Event
+	for _, ev := range events {
+		if ev.Kind == upgrade.EventProgress && strings.HasPrefix(ev.Message, "still running") {
+			beats = append(beats, ev)
+		}
+	}
+	require.NotEmpty(t, beats, "a 150 ms command with a 20 ms heartbeat")
+	assert.Equal(t, "fe1.chefha.test", beats[0].Node)
+	assert.Regexp(t, `^still running after \d+s: fe1\.chefha\.test: `, beats[0].Message)
+	assert.True(t, slices.ContainsFunc(events, func(ev upgrade.Event) bool {
+		return ev.Kind == upgrade.EventProgress && ev.Message == "taking the run's lock on be1.chefha.test (1 of 3)"
+	}), "taking the locks is said as it goes")
 }

@@ -239,6 +239,8 @@ func progressLine(elapsed time.Duration, ev upgrade.Event) string {
 			return fmt.Sprintf("%s     would: %s", t, msg)
 		}
 		return fmt.Sprintf("%s     %s", t, msg)
+	case upgrade.EventProgress:
+		return fmt.Sprintf("%s     … %s", t, msg)
 	case upgrade.EventGateWait:
 		return fmt.Sprintf("%s     waiting: %s", t, msg)
 	case upgrade.EventGateSkip:
