@@ -50,7 +50,7 @@ func Example() {
 		upgrade.WithPackage(pkg),
 		upgrade.WithBackup(upgrade.Backup{Waived: "VM snapshot taken before"}),
 		upgrade.WithJournal(upgrade.FileJournal{Path: filepath.Join(dir, "journal.json")}),
-		upgrade.WithClock(clustertest.SteppingClock{FakeClock: clock}),
+		upgrade.WithClock(clock), // its waits advance the fake clock: no wall time
 	}
 
 	rep, err := upgrade.Preflight(ctx, cl, opts...)

@@ -136,8 +136,25 @@ func WithReadTimeout(d time.Duration) Option { return func(o *options) { o.readT
 // WithStepTimeout bounds each step (default DefaultStepTimeout).
 func WithStepTimeout(d time.Duration) Option { return func(o *options) { o.stepTimeout = d } }
 
-// WithClock is the time the gates wait on (tests pass a fake one).
+// WithClock is the time the gates wait on (tests pass a fake one). A
+// clock that can be advanced (clustertest.FakeClock has Advance) is
+// advanced by the gates' own waits, so a test's fake clock needs nobody
+// to move it: without that, a gate would wait on it for ever.
 func WithClock(c keepalived.Clock) Option { return func(o *options) { o.clock = c } }
+
+// stepping is a clock whose waits advance it: what WithClock makes of a
+// clock that can be advanced.
+type stepping struct {
+	keepalived.Clock
+	advance func(time.Duration)
+}
+
+func (s stepping) After(d time.Duration) <-chan time.Time {
+	s.advance(d)
+	ch := make(chan time.Time, 1)
+	ch <- s.Now()
+	return ch
+}
 
 // WithGateTimings sets how long keepalived must be stable at a gate, how
 // long a gate waits at most, and how often it looks (zero: the defaults

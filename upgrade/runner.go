@@ -136,6 +136,9 @@ func (r *Runner) clock() keepalived.Clock {
 	if r.o.clock == nil {
 		return keepalived.RealClock{}
 	}
+	if a, ok := r.o.clock.(interface{ Advance(time.Duration) }); ok {
+		return stepping{Clock: r.o.clock, advance: a.Advance}
+	}
 	return r.o.clock
 }
 
