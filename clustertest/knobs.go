@@ -13,6 +13,15 @@ import (
 // without the kernel module) fails with an error matching ErrCannotPlant.
 type Knob = ecmodel.Knob
 
+// Selector names the nodes a knob plants on ("bootstrap", "secondary",
+// "backends", "frontends", "all", or a node's name), and Target is one of
+// them: the types of Cluster.Select (and lab.Lab.Select), named here so
+// that an importer can write them.
+type (
+	Selector = ecmodel.Selector
+	Target   = ecmodel.Target
+)
+
 // DRBDFault is a DRBD failure state for DRBD.
 type DRBDFault = ecmodel.DRBDFault
 

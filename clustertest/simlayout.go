@@ -150,7 +150,7 @@ func (c *Cluster) addr(n *Node) string {
 func (c *Cluster) HostKind() string { return "simulation" }
 
 // Select returns the nodes a knob selector names.
-func (c *Cluster) Select(s ecmodel.Selector) ([]ecmodel.Target, error) {
+func (c *Cluster) Select(s Selector) ([]Target, error) {
 	var out []ecmodel.Target
 	add := func(ns ...*Node) {
 		for _, n := range ns {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/cluster"
+	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/internal/ecmodel"
 	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/lab/internal/labnode"
@@ -41,7 +42,7 @@ type Spec struct {
 	// in order once the cluster is up, each the real way where the lab has
 	// the mechanism (each knob's doc says how). A knob the lab cannot
 	// plant fails Start with an error matching clustertest.ErrCannotPlant.
-	Knobs []ecmodel.Knob
+	Knobs []clustertest.Knob
 	// NotifyScript, when set, is the back ends' keepalived notify script
 	// (cluster.sh) instead of the model's, kept by every reconfigure: the
 	// packaging's own, rendered from its template, drops in.

@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 
+	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/internal/ecmodel"
 	"github.com/chefha/chefha/lab/internal/labnode"
 )
@@ -15,7 +16,7 @@ var _ ecmodel.Planter = (*Lab)(nil)
 func (l *Lab) HostKind() string { return "lab" }
 
 // Select returns the nodes a knob selector names.
-func (l *Lab) Select(s ecmodel.Selector) ([]ecmodel.Target, error) {
+func (l *Lab) Select(s clustertest.Selector) ([]clustertest.Target, error) {
 	var out []ecmodel.Target
 	for _, n := range l.Nodes {
 		var pick bool
