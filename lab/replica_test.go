@@ -62,7 +62,7 @@ func TestLabReplica(t *testing.T) {
 	opts := []upgrade.Option{target, upgrade.WithPackage(pkg), upgrade.WithBackup(upgrade.Backup{Waived: "a lab"})}
 	plan, err := upgrade.NewRunner(prod, opts...).Plan(ctx)
 	require.NoError(t, err)
-	rh, err := r.Rehearse(ctx, plan, append(opts, upgrade.WithClock(clustertest.SteppingClock{FakeClock: clock}))...)
+	rh, err := r.Rehearse(ctx, plan, append(opts, upgrade.WithClock(clock))...)
 	require.NoError(t, err)
 	require.True(t, rh.Passed, "%s: %s", rh.StoppedAt, rh.Error)
 	assert.Equal(t, plan.Hash(), rh.PlanHash, "the replica's plan is the lab's")

@@ -66,7 +66,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	rh, err := r.Rehearse(ctx, plan, append(opts, upgrade.WithClock(clustertest.SteppingClock{FakeClock: rclock}))...)
+	rh, err := r.Rehearse(ctx, plan, append(opts, upgrade.WithClock(rclock))...)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -160,7 +160,7 @@ func TestRehearsalRunsToTheEnd(t *testing.T) {
 	plan, err := upgrade.NewRunner(prod.cl, opts...).Plan(ctx)
 	require.NoError(t, err)
 
-	rh, err := r.Rehearse(ctx, plan, append(opts, upgrade.WithClock(clustertest.SteppingClock{FakeClock: clock}))...)
+	rh, err := r.Rehearse(ctx, plan, append(opts, upgrade.WithClock(clock))...)
 	require.NoError(t, err)
 	require.True(t, rh.Passed, "%s: %s", rh.StoppedAt, rh.Error)
 	assert.Equal(t, plan.Hash(), rh.PlanHash)
@@ -182,7 +182,7 @@ func TestRehearsalRunsToTheEnd(t *testing.T) {
 	dir := t.TempDir()
 	prodRun := func(more ...upgrade.Option) error {
 		return upgrade.NewRunner(prod.cl, append(opts, append(more, upgrade.WithRehearsals(dir), upgrade.WithJournal(&upgrade.MemJournal{}),
-			upgrade.WithClock(clustertest.SteppingClock{FakeClock: prod.clock}))...)...).Run(ctx)
+			upgrade.WithClock(prod.clock))...)...).Run(ctx)
 	}
 	var nr *upgrade.NotRehearsedError
 	require.ErrorAs(t, prodRun(), &nr, "no rehearsal recorded yet")
@@ -207,14 +207,14 @@ func TestRehearsalStopsWhereProductionStops(t *testing.T) {
 	opts := upgradeTo("11.1.8", pkg, upgrade.WithBackup(upgrade.Backup{Waived: "test"}))
 	plan, err := upgrade.NewRunner(prod.cl, opts...).Plan(ctx)
 	require.NoError(t, err)
-	rh, err := r.Rehearse(ctx, plan, append(opts, upgrade.WithClock(clustertest.SteppingClock{FakeClock: clock}))...)
+	rh, err := r.Rehearse(ctx, plan, append(opts, upgrade.WithClock(clock))...)
 	require.NoError(t, err)
 	assert.False(t, rh.Passed)
 	assert.Equal(t, "hop1/upgrade-bootstrap", rh.StoppedAt)
 	prod.untouched(t)
 
 	err = upgrade.NewRunner(prod.cl, append(opts, upgrade.WithoutRehearsal(), upgrade.WithJournal(&upgrade.MemJournal{}),
-		upgrade.WithClock(clustertest.SteppingClock{FakeClock: prod.clock}))...).Run(ctx)
+		upgrade.WithClock(prod.clock))...).Run(ctx)
 	var se *upgrade.StepError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, se.Step, rh.StoppedAt, "the rehearsal stopped where production does")

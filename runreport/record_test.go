@@ -213,7 +213,7 @@ func inputs(t testing.TB, clock *clustertest.FakeClock, target string) []upgrade
 	}
 	opts := []upgrade.Option{upgrade.WithTarget(semver.MustParse(target)),
 		upgrade.WithBackup(upgrade.Backup{Command: "mkdir /tmp/chefha-backup", Check: "test -e /tmp/chefha-backup"}),
-		upgrade.WithClock(clustertest.SteppingClock{FakeClock: clock})}
+		upgrade.WithClock(clock)}
 	for _, p := range writePackages(t, t.TempDir()) {
 		opts = append(opts, upgrade.WithPackage(p))
 	}

@@ -101,7 +101,7 @@ var packageFiles = sync.OnceValues(func() (map[string][]byte, error) {
 func (e *upgradeEnv) baseOptions(target string) []upgrade.Option {
 	return []upgrade.Option{upgrade.WithTarget(semver.MustParse(target)),
 		upgrade.WithBackup(upgrade.Backup{Command: "mkdir /tmp/chefha-backup", Check: "test -e /tmp/chefha-backup"}),
-		upgrade.WithClock(clustertest.SteppingClock{FakeClock: e.clock}),
+		upgrade.WithClock(e.clock),
 		// The default hold on the fake clock, looked at every 10 s rather
 		// than every 2: the gates' logic is the same (keepalived's tests
 		// poll finely), and a run reads the back ends a quarter as often.

@@ -19,3 +19,19 @@ func TestFactMarkersCannotBeForged(t *testing.T) {
 	assert.Contains(t, secs["clusterlog"].Output, "@@chefha:current")
 	assert.NotEqual(t, token, newToken())
 }
+
+// The facts read the state of every runsvdir job any release wrote,
+// 11.2.0's stray private_chef-runsvdir included.
+func TestFactsReadEveryRunsvdirJob(t *testing.T) {
+	script := factScript("", "t")
+	for _, job := range []string{"opscode-runsvdir", "private-chef-runsvdir", "private_chef-runsvdir"} {
+		assert.Contains(t, script, "initctl status "+job+" ")
+	}
+	n := NodeFacts{Node: "be1", Sections: map[string]Section{
+		"job-opscode-runsvdir":      {Output: "opscode-runsvdir stop/waiting"},
+		"job-private-chef-runsvdir": {Output: "private-chef-runsvdir start/running, process 1543"},
+	}}
+	running, unread := n.RunsvdirJobs()
+	assert.Equal(t, []string{"private-chef-runsvdir"}, running)
+	assert.Equal(t, []string{"private_chef-runsvdir"}, unread, "facts recorded before chefha read that job")
+}

@@ -198,6 +198,10 @@ func TestRecoverRunitExample(t *testing.T) {
 	// The standby's keepalived stops before the bootstrap's tree does: no
 	// failover.
 	assertNoBareCommandFailsOver(t, events, "be1.chefha.test", "be2.chefha.test")
+	assert.True(t, slices.ContainsFunc(events, func(ev upgrade.Event) bool {
+		return ev.Kind == upgrade.EventAction && ev.Node == "be1.chefha.test" && ev.Action != nil &&
+			slices.Equal(ev.Action.Argv, []string{"initctl", "stop", "private_chef-runsvdir"})
+	}), "the recovery stops 11.2.0's stray job too, which no release removes")
 }
 
 // A check the operator ignores does not block the plan; a mandatory one

@@ -83,7 +83,6 @@ import (
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/internal/cli"
 	"github.com/chefha/chefha/internal/termsafe"
-	"github.com/chefha/chefha/keepalived"
 	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/replica"
 	"github.com/chefha/chefha/upgrade"
@@ -207,14 +206,14 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		*journal = "chefha-" + *phase + ".json"
 	}
 	var cl *cluster.Cluster
-	var simClock keepalived.Clock
+	var simClock *clustertest.FakeClock
 	if !named.Named() {
 		o.simulated = true
 		// One clock for the nodes and the runner's gates, moved on by
 		// whoever waits: the simulation's minutes (the upgrade's
 		// two-minute sleep, keepalived's transitions) take no real time.
 		clock := clustertest.NewFakeClock(time.Now())
-		simClock = clustertest.SteppingClock{FakeClock: clock}
+		simClock = clock
 		sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 3, TransitionTime: time.Second, Clock: clock.Now, Sleep: clock.Advance})
 		if err != nil {
 			return usage(fmt.Errorf("simulated cluster: %w", err))

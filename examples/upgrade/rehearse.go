@@ -88,7 +88,7 @@ func rehearse(ctx context.Context, stop <-chan struct{}, prod *cluster.Cluster, 
 	}
 	defer r.Close()
 	var events []upgrade.Event // the rehearsal's own: where the services stopped and started again
-	rh, err := r.Rehearse(ctx, plan, append(opts, upgrade.WithClock(clustertest.SteppingClock{FakeClock: clock}),
+	rh, err := r.Rehearse(ctx, plan, append(opts, upgrade.WithClock(clock),
 		upgrade.WithEvents(func(ev upgrade.Event) { events = append(events, ev) }))...)
 	var mismatch *upgrade.ReplicaMismatchError
 	if errors.As(err, &mismatch) {
