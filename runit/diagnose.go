@@ -180,21 +180,25 @@ func DiagnoseServiceLinks(dir string, links []Link, ec11 bool) []Finding {
 		if !l.IsLink {
 			continue
 		}
-		var why string
+		p := path.Join(dir, l.Name)
+		var why, fix string
 		switch {
 		case ec11 && slices.Contains(RemovedInEC11(), l.Name):
+			// The upgrade's own leftover: the packaging's cleanup removes
+			// the service with its link, not a hand rm.
 			why = "EC 11 removed this service"
+			fix = "private-chef-ctl cleanup (once the upgraded cluster is verified) removes the services EC 11 dropped and their links"
 		case l.Dangling:
 			why = "the target does not exist"
+			fix = fmt.Sprintf("rm %s (after private-chef-ctl stop), then restart runsvdir", p)
 		default:
 			continue
 		}
-		p := path.Join(dir, l.Name)
 		out = append(out, Finding{
 			Symptom:  SymptomStaleServiceLink,
 			Subject:  p,
 			Evidence: []string{fmt.Sprintf("%s -> %s (%s)", p, l.Target, why)},
-			Fix:      fmt.Sprintf("rm %s (after private-chef-ctl stop), then restart runsvdir", p),
+			Fix:      fix,
 		})
 	}
 	return out

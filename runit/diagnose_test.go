@@ -63,7 +63,8 @@ func TestDiagnoseServiceLinks(t *testing.T) {
 	}, true)
 	assert.Equal(t, []Symptom{SymptomStaleServiceLink, SymptomStaleServiceLink}, symptoms(post))
 	assert.Contains(t, post[0].Evidence[0], "EC 11 removed this service")
-	assert.Equal(t, "rm /opt/opscode/service/nagios (after private-chef-ctl stop), then restart runsvdir", post[0].Fix)
+	assert.Equal(t, "private-chef-ctl cleanup (once the upgraded cluster is verified) removes the services EC 11 dropped and their links", post[0].Fix,
+		"EC 11's leftovers go with the cleanup, not by hand")
 }
 
 func TestDiagnoseLogDir(t *testing.T) {

@@ -2,7 +2,6 @@ package upgrade
 
 import (
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 
@@ -116,14 +115,7 @@ func checkServiceLinks(in Input) []Finding {
 			fs = append(fs, Finding{Check: "service-links", Severity: Warn, Node: n.Node, Symptom: "unreadable", Evidence: []string{err.Error()}})
 			continue
 		}
-		for _, f := range runitFindings("service-links", Warn, n, runit.DiagnoseServiceLinks(runit.DefaultServiceDir, links, n.isEC11())) {
-			if n.isEC11() && f.Symptom == string(runit.SymptomStaleServiceLink) && removedLink(f) {
-				// The upgrade's own leftover: the cleanup phase removes it
-				// with the service, by the packaging's command, not by hand.
-				f.Fix = "private-chef-ctl cleanup (the cleanup phase, once the upgraded cluster is verified) removes the services EC 11 dropped and their links"
-			}
-			fs = append(fs, f)
-		}
+		fs = append(fs, runitFindings("service-links", Warn, n, runit.DiagnoseServiceLinks(runit.DefaultServiceDir, links, n.isEC11()))...)
 	}
 	return result("service-links", fs, "no stale service links")
 }
@@ -245,14 +237,4 @@ func checkConfigReadable(in Input) []Finding {
 		}
 	}
 	return result("config-readable", fs, "configuration readable")
-}
-
-// removedLink reports whether a stale-link finding is the link of a
-// service EC 11 removed.
-func removedLink(f Finding) bool {
-	if len(f.Evidence) == 0 {
-		return false
-	}
-	link := strings.TrimPrefix(f.Evidence[0], string(runit.SymptomStaleServiceLink)+": ")
-	return slices.Contains(runit.RemovedInEC11(), path.Base(strings.Fields(link + " ")[0]))
 }
