@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/chefha/chefha/internal/ecmodel"
 	"github.com/chefha/chefha/keepalived"
+	"github.com/chefha/chefha/lab/internal/svdir"
 )
 
 // waitSettled waits until a back end's keepalived holds want and its
@@ -49,8 +51,8 @@ func (n *Node) unsettled(want keepalived.Status) string {
 	if s := keepalivedState(n); s != want {
 		return fmt.Sprintf("keepalived's state since its start: %q", s)
 	}
-	if pid := n.notifyRunning(); pid != 0 {
-		return fmt.Sprintf("cluster.sh runs (pid %d on the node)", pid)
+	if why := n.notifyRunning(); why != "" {
+		return why
 	}
 	if _, err := os.Stat(n.Root(keepalived.LockPath)); err == nil {
 		return "the transition lock is held"
@@ -69,13 +71,20 @@ func (n *Node) unsettled(want keepalived.Status) string {
 var enteredState = regexp.MustCompile(`Entering ([A-Z]+) STATE`)
 
 // keepalivedState is the last state the running keepalived logged it
-// entered (the part of its log after its last start), lower case, or "".
+// entered (the part of its log after its last start), lower case,
+// "stopping" once it logged that it stops, or "".
 func keepalivedState(n *Node) keepalived.Status {
 	b, _ := os.ReadFile(n.Root(filepath.Join(ecmodel.LogDir, "keepalived", "current")))
 	if i := bytes.LastIndex(b, []byte("Starting Keepalived")); i >= 0 {
 		b = b[i:]
 	} else {
 		return ""
+	}
+	if bytes.Contains(b, []byte(": Stopping\n")) {
+		// sv restart can return before the keepalived it stops has
+		// exited (its notify_stop runs cluster.sh first): the start
+		// that follows brings a transition of its own.
+		return "stopping"
 	}
 	m := enteredState.FindAllSubmatch(b, -1)
 	if len(m) == 0 {
@@ -84,31 +93,47 @@ func keepalivedState(n *Node) keepalived.Status {
 	return keepalived.Status(strings.ToLower(string(m[len(m)-1][1])))
 }
 
-// notifyRunning is the PID (as the node sees it) of a cluster.sh that
-// runs on the node, or 0: a process whose command line names the script
-// or the program it hands the transition to. It reads the node's own
-// /proc (through its PID 1's root), which lists only the node's
-// processes: a walk of the machine's /proc, every 100 ms per settling
-// lab, cost more CPU than the labs' keepalived and runit together.
-func (n *Node) notifyRunning() int {
+// notifyRunning says which process of the node runs or is about to run
+// cluster.sh, or "": the script itself, the program it hands the
+// transition to (the lab's node program in the cluster.sh role, which its
+// command line does not name: its environment does), or a keepalived
+// beyond the running one's two (its main and VRRP processes): a notify
+// script forked and not yet started, or one the stopped keepalived's
+// notify_stop forked. Missing the last two let a lab be "up" while a
+// transition was about to take the lock (a keepalived restart runs two).
+// It reads the node's own /proc (through its PID 1's root), which lists
+// only the node's processes: a walk of the machine's /proc, every 100 ms
+// per settling lab, cost more CPU than the labs' keepalived and runit
+// together.
+func (n *Node) notifyRunning() string {
 	pid1, err := n.pid1()
 	if err != nil {
-		return 0
+		return err.Error()
 	}
 	proc := fmt.Sprintf("/proc/%d/root/proc", pid1)
 	ents, err := os.ReadDir(proc)
 	if err != nil {
-		return 0
+		return fmt.Sprintf("cannot list the node's processes: %v", err)
 	}
+	role := []byte(svdir.RoleEnv + "=cluster.sh")
+	var keepaliveds []string
 	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
-		cmd, _ := os.ReadFile(filepath.Join(proc, e.Name(), "cmdline"))
-		if bytes.Contains(cmd, []byte(keepalived.ClusterShPath)) || bytes.Contains(cmd, []byte(ecmodel.ClusterShProgram)) {
-			return pid
+		dir := filepath.Join(proc, e.Name())
+		cmd, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
+		env, _ := os.ReadFile(filepath.Join(dir, "environ"))
+		if bytes.Contains(cmd, []byte(keepalived.ClusterShPath)) || bytes.Contains(cmd, []byte(ecmodel.ClusterShProgram)) ||
+			slices.ContainsFunc(bytes.Split(env, []byte{0}), func(v []byte) bool { return bytes.Equal(v, role) }) {
+			return fmt.Sprintf("cluster.sh runs (pid %s on the node)", e.Name())
+		}
+		if comm, _ := os.ReadFile(filepath.Join(dir, "comm")); string(bytes.TrimSpace(comm)) == "keepalived" {
+			keepaliveds = append(keepaliveds, e.Name())
 		}
 	}
-	return 0
+	if len(keepaliveds) > 2 {
+		return fmt.Sprintf("keepalived is starting a notify script (keepalived pids %s on the node)", strings.Join(keepaliveds, ", "))
+	}
+	return ""
 }
