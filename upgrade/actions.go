@@ -65,6 +65,17 @@ type Action struct {
 	// waiting, never the command, and a resumed run waits for it.
 	Critical bool   `json:"critical,omitempty"`
 	Why      string `json:"why,omitempty"`
+	// If is the condition at the step's turn under which a run takes the
+	// action ("keepalived runs on be2"); a dry run, which cannot know the
+	// facts of a later turn, lists the action with it, and IfNow says
+	// whether it holds on the cluster now.
+	If    string `json:"if,omitempty"`
+	IfNow bool   `json:"if_now,omitempty"`
+	// Within names the kind of the action this one is taken inside (a
+	// gate's rerun of a failed transition, a restart after an orphaned
+	// runsv was cleared): the dry run lists that action, which says it
+	// may take this one.
+	Within ActionKind `json:"within,omitempty"`
 }
 
 func (a Action) String() string {

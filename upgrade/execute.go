@@ -22,14 +22,19 @@ func (r *Runner) runStep(ctx context.Context, hc *hopCtx, step Step, facts Facts
 	}
 	def := defOf(step.Kind)
 	sr := r.stepRun(ctx, hc, step, facts)
+	var note string
 	if def.skipWhenDone {
-		if ok, _ := def.doneOn(sr); ok {
+		if ok, _ := def.doneOn(sr); ok && !r.o.dryRun {
 			r.emit(Event{Kind: EventStepSkip, Step: step.ID, Title: step.Title, Message: "already done on the cluster"})
 			return r.finish(ctx, step, 0, true)
+		} else if ok {
+			// Done now is not done at its turn: an earlier step may undo
+			// it (a reconfigure starts a stopped keepalived).
+			note = "done on the cluster now: at its turn the run skips it if it still is"
 		}
 	}
 	began := time.Now()
-	r.emit(Event{Kind: EventStepStart, Step: step.ID, Title: step.Title})
+	r.emit(Event{Kind: EventStepStart, Step: step.ID, Title: step.Title, Message: note})
 	fail := func(node string, err error) error {
 		serr := &StepError{Step: step.ID, Title: step.Title, Node: node, Err: err}
 		r.emit(Event{Kind: EventStepFailed, Step: step.ID, Title: step.Title, Node: node, Message: serr.Error(), Elapsed: time.Since(began), Error: eventError(serr)})
@@ -100,6 +105,16 @@ func (r *Runner) act(ctx context.Context, step Step, a Action) error {
 		if a.Critical {
 			msg = a.Node + ": " + cluster.ShellJoin(a.Argv) + " (detached: an interrupt never cuts it)"
 		}
+	}
+	if a.RetryAfterGate {
+		msg += " (if it fails: once more after a stable master, " + string(issue.OC11382) + ")"
+	}
+	if a.If != "" {
+		now := "now: no"
+		if a.IfNow {
+			now = "now: yes"
+		}
+		msg += " (only if " + a.If + " at the step's turn; " + now + ")"
 	}
 	r.emit(Event{Kind: EventAction, Step: step.ID, Node: a.Node, Message: msg, Action: &a})
 	if r.o.dryRun {

@@ -188,7 +188,7 @@ func (r *Runner) restartTakenDown(ctx context.Context, step Step, node string, s
 		}
 	}
 	for _, s := range down {
-		if err := r.act(ctx, step, Action{Kind: ActRun, Node: node, Argv: ctl("start", s)}); err != nil {
+		if err := r.act(ctx, step, Action{Kind: ActRun, Node: node, Argv: ctl("start", s), Within: ActOrphansGone}); err != nil {
 			return err
 		}
 	}

@@ -246,7 +246,7 @@ func (m *masterRerun) due(p keepalived.Pair, v *nodeView, found []keepalived.Fin
 		}
 	}
 	m.done = append(m.done, e)
-	return Action{Kind: ActRun, Node: m.node, Argv: []string{keepalived.ClusterShPath, string(keepalived.Master)}, Critical: true}, true
+	return Action{Kind: ActRun, Node: m.node, Argv: []string{keepalived.ClusterShPath, string(keepalived.Master)}, Critical: true, Within: ActGate}, true
 }
 
 func gateProgress(spec *GateSpec, st keepalived.GateStatus) *GateProgress {

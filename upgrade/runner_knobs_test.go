@@ -3,7 +3,9 @@ package upgrade_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -100,8 +102,12 @@ func TestRunnerAgainstEveryKnob(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
+			var dry []upgrade.Event
+			require.NoError(t, e.runner(target, &dry, append(more, upgrade.WithDryRun())...).Run(context.Background()), "the dry run")
 			var events []upgrade.Event
 			err = e.runner(target, &events, more...).Run(context.Background())
+			assertDryRunListsTheRun(t, dry, events)
+			golden(t, "dryrun/"+goldenName(tt.name)+".txt", dryRunText(dry, e.packages))
 			assertNoBareCommandFailsOver(t, events, e.sim.Bootstrap().Name, e.sim.Secondary().Name)
 			if tt.outcome == finish {
 				require.NoError(t, err)
@@ -252,4 +258,76 @@ func TestMigrationThatStopsServicesFailsHalfWay(t *testing.T) {
 	require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()), "resumed")
 	e.assertUpgraded(t, "11.1.8", "1.13")
 	assert.GreaterOrEqual(t, strings.Count(e.logs()["be1.chefha.test"], "private-chef-ctl upgrade"), 2, "the upgrade ran again")
+}
+
+// assertDryRunListsTheRun checks that the actions a run took are the dry
+// run's, in its order: every action the run took (but those taken within
+// another, listed as part of it) appears in the dry run after the one
+// before it.
+func assertDryRunListsTheRun(t *testing.T, dry, run []upgrade.Event) {
+	t.Helper()
+	var listed []string
+	for _, ev := range dry {
+		if ev.Kind == upgrade.EventAction {
+			listed = append(listed, ev.Step+" "+actionKey(*ev.Action))
+		}
+	}
+	i := 0
+	for _, ev := range run {
+		if ev.Kind != upgrade.EventAction || ev.Action.Within != "" {
+			continue
+		}
+		key := ev.Step + " " + actionKey(*ev.Action)
+		j := slices.Index(listed[i:], key)
+		if j < 0 {
+			t.Errorf("the run took %q, which the dry run does not list (after its action %d)", key, i)
+			continue
+		}
+		i += j + 1
+	}
+	if t.Failed() {
+		t.Logf("the dry run:\n%s", strings.Join(listed, "\n"))
+	}
+}
+
+// actionKey is what makes two actions the same, whatever the condition the
+// dry run gave it.
+func actionKey(a upgrade.Action) string {
+	a.If, a.IfNow = "", false
+	return a.String()
+}
+
+// dryRunText is what a dry run says, step by step, with the test's package
+// directory (a temporary one) named PKGDIR.
+func dryRunText(events []upgrade.Event, packages []string) []byte {
+	var b strings.Builder
+	for _, ev := range events {
+		switch ev.Kind {
+		case upgrade.EventStepStart:
+			fmt.Fprintf(&b, "%s  %s", ev.Step, ev.Title)
+			if ev.Message != "" {
+				fmt.Fprintf(&b, " [%s]", ev.Message)
+			}
+			b.WriteString("\n")
+		case upgrade.EventStepSkip:
+			fmt.Fprintf(&b, "%s  %s: skipped: %s\n", ev.Step, ev.Title, ev.Message)
+		case upgrade.EventAction:
+			fmt.Fprintf(&b, "    %s\n", ev.Message)
+		}
+	}
+	s := b.String()
+	for _, p := range packages {
+		s = strings.ReplaceAll(s, filepath.Dir(p), "PKGDIR")
+	}
+	return []byte(s)
+}
+
+// goldenName is a test name as a file name.
+func goldenName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '_'
+	}, name)
 }

@@ -124,11 +124,11 @@ func TestPlanShape(t *testing.T) {
 	assert.Len(t, p.Inputs.Packages[0].SHA256, 64)
 }
 
-// The dry run lists what a real run does, worked out from the cluster as it
-// is now: the real run carries out every listed action, in order, and only
-// adds what the cluster shows once earlier steps changed it — here the
+// The dry run lists what a real run does: the real run carries out every
+// listed action, in order, but those listed with a condition at their
+// step's turn, which it takes when the condition holds then — here the
 // standby's own upgrade starts its services, which start-all then stops by
-// name.
+// name, and the dry run lists every HA service it may stop.
 func TestDryRunListsWhatTheRunDoes(t *testing.T) {
 	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 2)
@@ -140,16 +140,19 @@ func TestDryRunListsWhatTheRunDoes(t *testing.T) {
 	real := e.runner("11.1.8", nil)
 	require.NoError(t, real.Run(context.Background()))
 	want, got := dry.Actions(), real.Actions()
-	i := 0
+	i, conditional := 0, 0
 	for _, a := range got {
-		if i < len(want) && a.String() == want[i].String() {
+		for i < len(want) && actionKey(want[i]) != actionKey(a) {
+			assert.NotEmpty(t, want[i].If, "the run skipped %s, which the dry run listed without a condition", want[i])
 			i++
-			continue
 		}
-		assert.Equal(t, "be2.chefha.test", a.Node, "only the standby's actions differ: %s", a)
-		assert.Regexp(t, `private-chef-ctl stop [a-z_-]+$`, strings.Join(a.Argv, " "))
+		require.Less(t, i, len(want), "the run took %s, which the dry run does not list after what the run took before", a)
+		if want[i].If != "" && want[i].Node == "be2.chefha.test" && want[i].Argv[len(want[i].Argv)-1] != "keepalived" {
+			conditional++ // one of the standby's services, stopped at start-all
+		}
+		i++
 	}
-	assert.Equal(t, len(want), i, "every action the dry run listed ran, in order")
+	assert.Positive(t, conditional, "the standby's services, started by its upgrade, were stopped as the dry run said they may be")
 	e.assertUpgraded(t, "11.1.8", "1.13")
 }
 

@@ -64,6 +64,24 @@ func (r *stepRun) ctlOn(node, verb, service string) []string {
 
 func run(node string, argv ...string) Action { return Action{Kind: ActRun, Node: node, Argv: argv} }
 
+// may is acts, which a run takes at the step's turn only when holds; cond
+// says when. A dry run reads today's facts, not those of each step's turn
+// (a standby's upgrade starts services the start at the end must stop),
+// so it lists them whatever holds now, each with its condition and
+// whether it holds now: every action a run can take is in its dry run.
+func (r *stepRun) may(holds bool, cond string, acts ...Action) []Action {
+	if !r.c.o.dryRun {
+		if holds {
+			return acts
+		}
+		return nil
+	}
+	for i := range acts {
+		acts[i].If, acts[i].IfNow = cond, holds
+	}
+	return acts
+}
+
 func gate(master string, services ...string) Action {
 	return Action{Kind: ActGate, Node: master, Gate: &GateSpec{Master: master, Services: services, DRBD: true}}
 }
@@ -164,9 +182,9 @@ func runRecoverRunit(r *stepRun) ([]Action, error) {
 	// recovery: stopping the bootstrap's runsvdir stops its keepalived too,
 	// and a running peer would take over.
 	if len(bad[r.c.boot]) > 0 {
-		if sec, ok := r.node(r.c.sec); ok && sec.keepalivedRunning() {
-			acts = append(acts, run(r.c.sec, r.ctlOn(r.c.sec, "stop", "keepalived")...), gate(r.c.boot))
-		}
+		sec, ok := r.node(r.c.sec)
+		acts = append(acts, r.may(ok && sec.keepalivedRunning(), "keepalived runs on "+r.c.sec,
+			run(r.c.sec, r.ctlOn(r.c.sec, "stop", "keepalived")...), gate(r.c.boot))...)
 	}
 	for _, node := range r.c.all {
 		fs := bad[node]
@@ -248,9 +266,8 @@ func runStopFrontends(r *stepRun) ([]Action, error) {
 	var acts []Action
 	for _, node := range r.c.fes {
 		// A front end has no keepalived: a stop of everything is the runbook's.
-		if n, ok := r.node(node); !ok || len(n.upServices()) > 0 {
-			acts = append(acts, run(node, ctl("stop")...))
-		}
+		n, ok := r.node(node)
+		acts = append(acts, r.may(!ok || len(n.upServices()) > 0, "a service runs on "+node, run(node, ctl("stop")...))...)
 	}
 	return acts, nil
 }
@@ -269,13 +286,11 @@ func frontendsStopped(r *stepRun) (bool, string) {
 }
 
 func runStopStandbyKeepalived(r *stepRun) ([]Action, error) {
-	var acts []Action
-	if n, ok := r.node(r.c.sec); !ok || n.keepalivedRunning() {
-		acts = append(acts, inSync(r.c.boot))
-		// Named, never a bare stop: on a master that stops keepalived with
-		// everything else and fails the cluster over.
-		acts = append(acts, run(r.c.sec, r.ctlOn(r.c.sec, "stop", "keepalived")...))
-	}
+	// Named, never a bare stop: on a master that stops keepalived with
+	// everything else and fails the cluster over.
+	n, ok := r.node(r.c.sec)
+	acts := r.may(!ok || n.keepalivedRunning(), "keepalived runs on "+r.c.sec,
+		inSync(r.c.boot), run(r.c.sec, r.ctlOn(r.c.sec, "stop", "keepalived")...))
 	// The bootstrap's services too: the next step asks for them, and a gate
 	// that showed them spares it a second hold.
 	return append(acts, gate(r.c.boot, r.c.boot)), nil
@@ -315,10 +330,10 @@ func runRepairLevels(r *stepRun) ([]Action, error) {
 		if !ok {
 			return nil, fmt.Errorf("%s could not be read", node)
 		}
-		if l, err := n.Level(); err != nil || l.Less(want) {
-			acts = append(acts, Action{Kind: ActWrite, Node: node, Path: migration.Path, Content: string(migration.Format(want)),
-				Why: string(issue.OC11297) + ": keep the old file beside it"})
-		}
+		l, err := n.Level()
+		acts = append(acts, r.may(err != nil || l.Less(want), node+"'s migration level is unreadable or below "+want.String(),
+			Action{Kind: ActWrite, Node: node, Path: migration.Path, Content: string(migration.Format(want)),
+				Why: string(issue.OC11297) + ": keep the old file beside it"})...)
 	}
 	return acts, nil
 }

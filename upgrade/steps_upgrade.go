@@ -5,8 +5,10 @@ package upgrade
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/chefha/chefha/internal/packaging"
 	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/runit"
 )
@@ -197,10 +199,12 @@ func runStartAll(r *stepRun) ([]Action, error) {
 		// (no down files before 11.2.0, and the new runsvdir job starts what
 		// is linked; OC-11575): stop them by name, then start keepalived
 		// alone, never a bare start. cluster.sh decides what it runs.
+		var running []string
 		if n, ok := r.node(node); ok {
-			for _, s := range n.haUp() {
-				acts = append(acts, run(node, r.ctlOn(node, "stop", s)...))
-			}
+			running = n.haUp()
+		}
+		for _, s := range r.standbyStops(running) {
+			acts = append(acts, r.may(slices.Contains(running, s), s+" runs on "+node, run(node, r.ctlOn(node, "stop", s)...))...)
 		}
 		acts = append(acts, run(node, r.ctlOn(node, "start", "keepalived")...))
 	}
@@ -208,6 +212,23 @@ func runStartAll(r *stepRun) ([]Action, error) {
 	g.Gate.Keepalived = []string{r.c.boot, r.c.sec}
 	g.Gate.Quiet = []string{r.c.sec}
 	return append(acts, g), nil
+}
+
+// standbyStops are the HA services the start at the end stops on the
+// standby, in name order: those running; in a dry run also every HA
+// service of the target release, which the standby's own upgrade may
+// have started by then.
+func (r *stepRun) standbyStops(running []string) []string {
+	out := slices.Clone(running)
+	if rel, _, ok := packaging.Nearest(r.c.to); ok && r.c.o.dryRun {
+		for _, s := range rel.HAServices() {
+			if !slices.Contains(out, s) && !slices.Contains(notHA, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func runVerify(r *stepRun) ([]Action, error) {

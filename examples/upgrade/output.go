@@ -221,6 +221,9 @@ func progressLine(elapsed time.Duration, ev upgrade.Event) string {
 	case upgrade.EventPlan:
 		return t + " plan " + msg
 	case upgrade.EventStepStart:
+		if msg != "" {
+			return fmt.Sprintf("%s ▶ %s: %s [%s]", t, step, title, msg)
+		}
 		return fmt.Sprintf("%s ▶ %s: %s", t, step, title)
 	case upgrade.EventStepDone:
 		return fmt.Sprintf("%s ✓ %s (%s)", t, step, ev.Elapsed.Round(time.Millisecond))
