@@ -232,7 +232,7 @@ func BenchmarkConnection(b *testing.B) {
 		cl.Close()
 		b.ResetTimer()
 		for range b.N {
-			rep, err := upgrade.Preflight(ctx, nil, upgrade.WithTarget(target), upgrade.WithFacts(facts))
+			rep, err := upgrade.Preflight(ctx, nil, upgrade.WithTarget(target.String()), upgrade.WithFacts(facts))
 			if err != nil || checkReport(rep) != nil {
 				b.Fatal(err, checkReport(rep))
 			}

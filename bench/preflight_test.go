@@ -59,7 +59,7 @@ func preflightOp(b *testing.B, l *lab.Lab, conn string) (op func(), stop func())
 	preflight := func(cl *cluster.Cluster) {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
-		rep, err := upgrade.Preflight(ctx, cl, upgrade.WithTarget(target))
+		rep, err := upgrade.Preflight(ctx, cl, upgrade.WithTarget(target.String()))
 		if err == nil {
 			err = checkReport(rep)
 		}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/upgrade"
@@ -40,7 +39,7 @@ func Example() {
 	}
 	fmt.Print(string(res.Stdout))
 
-	rep, err := upgrade.Preflight(ctx, cl, upgrade.WithTarget(semver.MustParse("11.1.8")))
+	rep, err := upgrade.Preflight(ctx, cl, upgrade.WithTarget("11.1.8"))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -8,7 +8,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
@@ -82,7 +81,7 @@ func TestLookAlike(t *testing.T) {
 	key, _, _ := s.run(t, fe3, "cat", "/etc/opscode/keys/pivotal.pem")
 	assert.Contains(t, key, "prod")
 
-	rep, err := upgrade.Preflight(context.Background(), cl, upgrade.WithTarget(semver.MustParse("11.1.8")))
+	rep, err := upgrade.Preflight(context.Background(), cl, upgrade.WithTarget("11.1.8"))
 	require.NoError(t, err)
 	got := map[string]bool{}
 	for _, f := range rep.Findings {

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/internal/stockhome"
 	"github.com/chefha/chefha/keepalived"
@@ -102,7 +101,7 @@ func preflight(t *testing.T, l *lab.Lab, target string) upgrade.Report {
 		require.NoError(t, err) // an unreachable node is the pre-flight's to report
 	}
 	defer cl.Close()
-	rep, err := upgrade.Preflight(ctx, cl, upgrade.WithTarget(semver.MustParse(target)))
+	rep, err := upgrade.Preflight(ctx, cl, upgrade.WithTarget(target))
 	require.NoError(t, err)
 	return rep
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/replica"
 	"github.com/chefha/chefha/upgrade"
@@ -49,7 +48,7 @@ func TestLabReplica(t *testing.T) {
 		sort.Strings(out)
 		return out
 	}
-	target := upgrade.WithTarget(semver.MustParse("11.1.8"))
+	target := upgrade.WithTarget("11.1.8")
 	want, err := upgrade.Preflight(ctx, prod, target)
 	require.NoError(t, err)
 	got, err := upgrade.Preflight(ctx, rc, target)

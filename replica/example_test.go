@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/replica"
 	"github.com/chefha/chefha/upgrade"
@@ -59,7 +58,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	opts := []upgrade.Option{upgrade.WithTarget(semver.MustParse("11.1.8")), upgrade.WithPackage(pkg),
+	opts := []upgrade.Option{upgrade.WithTarget("11.1.8"), upgrade.WithPackage(pkg),
 		upgrade.WithBackup(upgrade.Backup{Waived: "example"})}
 	plan, err := upgrade.NewRunner(prod, opts...).Plan(ctx)
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/replica"
@@ -109,7 +108,7 @@ func TestReplicaPassesTheSamePreflight(t *testing.T) {
 			_, cl, _ := prod.replicate(t, replica.Options{})
 			ctx := context.Background()
 			for _, target := range []string{"11.1.8", "11.2.0"} {
-				opts := []upgrade.Option{upgrade.WithTarget(semver.MustParse(target))}
+				opts := []upgrade.Option{upgrade.WithTarget(target)}
 				want, err := upgrade.Preflight(ctx, prod.cl, opts...)
 				require.NoError(t, err)
 				got, err := upgrade.Preflight(ctx, cl, opts...)
@@ -131,7 +130,7 @@ func writePackage(t *testing.T, version string) string {
 
 // upgradeTo is an upgrade's inputs, the same for production and replica.
 func upgradeTo(target string, pkg string, more ...upgrade.Option) []upgrade.Option {
-	return append([]upgrade.Option{upgrade.WithTarget(semver.MustParse(target)), upgrade.WithPackage(pkg)}, more...)
+	return append([]upgrade.Option{upgrade.WithTarget(target), upgrade.WithPackage(pkg)}, more...)
 }
 
 // untouched checks that nothing was changed on production.

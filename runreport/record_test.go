@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/internal/pkgfile"
@@ -211,7 +210,7 @@ func inputs(t testing.TB, clock *clustertest.FakeClock, target string) []upgrade
 	if target == "" {
 		target = "11.1.8"
 	}
-	opts := []upgrade.Option{upgrade.WithTarget(semver.MustParse(target)),
+	opts := []upgrade.Option{upgrade.WithTarget(target),
 		upgrade.WithBackup(upgrade.Backup{Command: "mkdir /tmp/chefha-backup", Check: "test -e /tmp/chefha-backup"}),
 		upgrade.WithClock(clock)}
 	for _, p := range writePackages(t, t.TempDir()) {

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
@@ -27,7 +26,7 @@ func TestBackupDeclaredForApply(t *testing.T) {
 	require.NoError(t, err, "a dry run shows the plan")
 	assert.NotEmpty(t, p.Steps)
 
-	rep, err := upgrade.Preflight(context.Background(), e.cl, upgrade.WithTarget(semver.MustParse("11.1.8")))
+	rep, err := upgrade.Preflight(context.Background(), e.cl, upgrade.WithTarget("11.1.8"))
 	require.NoError(t, err)
 	assert.Equal(t, upgrade.Warn, severityOf(rep.Findings, "backup"), "a read-only pre-flight warns")
 

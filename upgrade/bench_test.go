@@ -23,7 +23,7 @@ func BenchmarkPreflight(b *testing.B) {
 			before := execs(sim)
 			target := semver.MustParse("11.1.8")
 			for b.Loop() {
-				if _, err := upgrade.Preflight(ctx, cl, upgrade.WithTarget(target)); err != nil {
+				if _, err := upgrade.Preflight(ctx, cl, upgrade.WithTarget(target.String())); err != nil {
 					b.Fatal(err)
 				}
 			}

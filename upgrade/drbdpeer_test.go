@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/drbd"
@@ -93,7 +92,7 @@ func hostList(t *testing.T, ctx context.Context, sim *clustertest.Cluster) *clus
 // only a host list needs; it fails when that address does not answer and
 // is skipped, saying why, where the file is missing.
 func TestDRBDPeerWithAHostList(t *testing.T) {
-	target := upgrade.WithTarget(semver.MustParse("11.1.8"))
+	target := upgrade.WithTarget("11.1.8")
 	run := func(t *testing.T, knobs []clustertest.Knob, edit func(*clustertest.Cluster)) []upgrade.Finding {
 		sim, _ := settledSim(t, "1.4.6", 1, knobs...)
 		if edit != nil {

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/internal/pkgfile"
@@ -99,7 +98,7 @@ var packageFiles = sync.OnceValues(func() (map[string][]byte, error) {
 
 // baseOptions are an upgrade's inputs but the packages.
 func (e *upgradeEnv) baseOptions(target string) []upgrade.Option {
-	return []upgrade.Option{upgrade.WithTarget(semver.MustParse(target)),
+	return []upgrade.Option{upgrade.WithTarget(target),
 		upgrade.WithBackup(upgrade.Backup{Command: "mkdir /tmp/chefha-backup", Check: "test -e /tmp/chefha-backup"}),
 		upgrade.WithClock(e.clock),
 		// The default hold on the fake clock, looked at every 10 s rather
@@ -183,7 +182,7 @@ func (e *upgradeEnv) assertUpgraded(t *testing.T, version string, level string) 
 		assert.Equal(t, "backup", n.Current())
 		assert.True(t, n.KeepalivedUp(), "keepalived started again on the secondary")
 	})
-	rep, err := upgrade.Preflight(context.Background(), e.cl, upgrade.WithTarget(semver.MustParse(version)))
+	rep, err := upgrade.Preflight(context.Background(), e.cl, upgrade.WithTarget(version))
 	require.NoError(t, err)
 	assert.False(t, rep.Failed(), "the pre-flight right after the upgrade reports no failure:\n%s", table(rep))
 	assert.Equal(t, upgrade.ModePostFlight, rep.Mode)

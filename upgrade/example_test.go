@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/upgrade"
 )
@@ -46,7 +45,7 @@ func Example() {
 	}
 	// One set of options describes the upgrade, for every function.
 	opts := []upgrade.Option{
-		upgrade.WithTarget(semver.MustParse("11.1.8")),
+		upgrade.WithTarget("11.1.8"),
 		upgrade.WithPackage(pkg),
 		upgrade.WithBackup(upgrade.Backup{Waived: "VM snapshot taken before"}),
 		upgrade.WithJournal(upgrade.FileJournal{Path: filepath.Join(dir, "journal.json")}),
@@ -58,7 +57,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Printf("pre-flight: %s → %s, %d fail, %d warn\n", rep.Installed, rep.Target, rep.Summary["fail"], rep.Summary["warn"])
+	fmt.Printf("pre-flight: %s → %s, %d fail, %d warn\n", rep.Installed, rep.Target, rep.Summary[upgrade.Fail], rep.Summary[upgrade.Warn])
 
 	facts := upgrade.Gather(ctx, cl)
 	plan, err := upgrade.BuildPlan(facts, opts...)

@@ -1,10 +1,12 @@
 package upgrade
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/keepalived"
+	"github.com/chefha/chefha/migration"
 )
 
 // Option tunes Preflight, BuildPlan and the Runner alike: one set of
@@ -15,6 +17,7 @@ type Option func(*options)
 type options struct {
 	// What is upgraded.
 	target         *semver.Version
+	targetErr      error           // WithTarget's version did not parse
 	from           *semver.Version // set by the runner from its journal when resuming
 	phase          Phase
 	allowSkippable bool
@@ -69,8 +72,23 @@ const DefaultConcurrency = 1024
 // two-minute sleep and migrations fits many times over.
 const DefaultStepTimeout = 30 * time.Minute
 
-// WithTarget is the version to upgrade to.
-func WithTarget(v *semver.Version) Option { return func(o *options) { o.target = v } }
+// WithTarget is the version to upgrade to ("11.1.8"). A version that does
+// not parse is an error of the first call that needs the target.
+func WithTarget(version string) Option {
+	return func(o *options) {
+		v, err := migration.ParseVersion(version)
+		if err != nil {
+			o.target, o.targetErr = nil, fmt.Errorf("target version %q: %w", version, err)
+			return
+		}
+		o.target, o.targetErr = v, nil
+	}
+}
+
+// withTargetVersion is WithTarget for a version already parsed.
+func withTargetVersion(v *semver.Version) Option {
+	return func(o *options) { o.target, o.targetErr = v, nil }
+}
 
 // WithPhase chooses what the plan does: the upgrade (default) or the
 // cleanup of an upgraded cluster.

@@ -161,6 +161,9 @@ func buildPlanCtx(f Facts, o options, resuming bool) (Plan, map[int]*hopCtx, err
 }
 
 func buildPlan(f Facts, o options, resuming bool, ctxs map[int]*hopCtx) (Plan, error) {
+	if o.targetErr != nil {
+		return Plan{}, o.targetErr
+	}
 	if o.target == nil {
 		return Plan{}, ErrNoTarget
 	}

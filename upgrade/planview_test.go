@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
@@ -21,7 +20,7 @@ func healthyPlanView(t *testing.T) upgrade.PlanView {
 	t.Helper()
 	facts := loadFacts(t, "facts-healthy.json")
 	dir := t.TempDir()
-	opts := []upgrade.Option{upgrade.WithTarget(semver.MustParse("11.1.8")), upgrade.WithBackup(upgrade.Backup{Waived: "VM snapshot taken by the operator"})}
+	opts := []upgrade.Option{upgrade.WithTarget("11.1.8"), upgrade.WithBackup(upgrade.Backup{Waived: "VM snapshot taken by the operator"})}
 	for _, fam := range []string{"debian", "rhel"} {
 		p, err := clustertest.WritePackage(dir, fam, "11.1.8")
 		require.NoError(t, err)

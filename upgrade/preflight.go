@@ -33,6 +33,9 @@ func (e *UnknownCheckError) Error() string {
 // unreachable node, are findings in the report.
 func Preflight(ctx context.Context, c *cluster.Cluster, opts ...Option) (Report, error) {
 	o := buildOptions(opts)
+	if o.targetErr != nil {
+		return Report{}, o.targetErr
+	}
 	ignored, err := resolveIgnore(o.ignore)
 	if err != nil {
 		return Report{}, err
@@ -94,7 +97,7 @@ func resolveIgnore(names []string) (map[string]bool, error) {
 // judge runs the checks that apply to the input's mode.
 func judge(in Input, ignored map[string]bool) Report {
 	facts := in.Facts
-	r := Report{Generated: facts.Gathered, Mode: in.Mode, Summary: map[string]int{string(OK): 0, string(Skip): 0, string(Warn): 0, string(Fail): 0, summaryIgnored: 0}, Facts: &facts}
+	r := Report{Generated: facts.Gathered, Mode: in.Mode, Summary: map[Severity]int{OK: 0, Skip: 0, Warn: 0, Fail: 0, SummaryIgnored: 0}, Facts: &facts}
 	if in.Target != nil {
 		r.Target = in.Target.String()
 	}
@@ -127,9 +130,9 @@ func judge(in Input, ignored map[string]bool) Report {
 		for _, f := range runCheck(c, in) {
 			if ign && (f.Severity == Fail || f.Severity == Warn) {
 				f.Ignored = true
-				r.Summary[summaryIgnored]++
+				r.Summary[SummaryIgnored]++
 			} else {
-				r.Summary[string(f.Severity)]++
+				r.Summary[f.Severity]++
 			}
 			r.Findings = append(r.Findings, f)
 		}

@@ -40,7 +40,7 @@ func preflight(t testing.TB, version, target string, knobs []clustertest.Knob, o
 	cl, err := sim.Dial(ctx)
 	require.NoError(t, err)
 	defer cl.Close()
-	rep, err := upgrade.Preflight(ctx, cl, append([]upgrade.Option{upgrade.WithTarget(semver.MustParse(target))}, opts...)...)
+	rep, err := upgrade.Preflight(ctx, cl, append([]upgrade.Option{upgrade.WithTarget(target)}, opts...)...)
 	require.NoError(t, err)
 	return rep
 }
@@ -167,7 +167,7 @@ func mountedOnTheBackup(t *testing.T, f upgrade.Facts) upgrade.Facts {
 // judge checks saved facts offline.
 func judge(t testing.TB, f upgrade.Facts, target *semver.Version, opts ...upgrade.Option) upgrade.Report {
 	t.Helper()
-	rep, err := upgrade.Preflight(context.Background(), nil, append([]upgrade.Option{upgrade.WithFacts(f), upgrade.WithTarget(target)}, opts...)...)
+	rep, err := upgrade.Preflight(context.Background(), nil, append([]upgrade.Option{upgrade.WithFacts(f), upgrade.WithTarget(target.String())}, opts...)...)
 	require.NoError(t, err)
 	return rep
 }
@@ -247,7 +247,7 @@ func TestPreflightSeesEachKnob(t *testing.T) {
 func TestPreflightHealthyCluster(t *testing.T) {
 	rep := preflight(t, "1.4.6", "11.1.8", healthy(), upgrade.WithBackup(upgrade.Backup{Description: "LVM snapshot"}))
 	assert.False(t, rep.Failed(), table(rep))
-	assert.Zero(t, rep.Summary["warn"], table(rep))
+	assert.Zero(t, rep.Summary[upgrade.Warn], table(rep))
 	assert.Equal(t, []upgrade.PlanHop{{From: "1.4.6", To: "11.1.8", LevelBefore: "1.7", LevelAfter: "1.13"}}, rep.Plan)
 	var ids []issue.ID
 	for _, k := range rep.KnownIssues {
@@ -281,7 +281,7 @@ func TestIgnore(t *testing.T) {
 	for _, f := range ignored {
 		assert.True(t, f.Ignored, "%+v", f)
 	}
-	assert.Equal(t, len(ignored)+len(findingsOf(rep, "log-dir")), rep.Summary["ignored"])
+	assert.Equal(t, len(ignored)+len(findingsOf(rep, "log-dir")), rep.Summary[upgrade.SummaryIgnored])
 
 	rep, err = upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts), upgrade.WithIgnore("all"))
 	require.NoError(t, err)
@@ -419,7 +419,7 @@ func TestNothingToJudgeIsSkipped(t *testing.T) {
 	}
 	healthyFacts := loadFacts(t, "facts-healthy.json")
 
-	rep, err := upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(unread(healthyFacts)), upgrade.WithTarget(semver.MustParse("11.1.8")))
+	rep, err := upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(unread(healthyFacts)), upgrade.WithTarget("11.1.8"))
 	require.NoError(t, err)
 	for _, f := range rep.Findings {
 		if f.Severity == upgrade.OK {
@@ -438,7 +438,7 @@ func TestNothingToJudgeIsSkipped(t *testing.T) {
 	assert.Regexp(t, `\nskip  keepalived-pair +no node to judge: be1\.chefha\.test`, text.String())
 	assert.Regexp(t, `skipped\b`, text.String()[strings.LastIndex(text.String(), "ok, "):], "the summary counts them")
 
-	rep, err = upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(unread(healthyFacts, "be2.chefha.test")), upgrade.WithTarget(semver.MustParse("11.1.8")))
+	rep, err = upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(unread(healthyFacts, "be2.chefha.test")), upgrade.WithTarget("11.1.8"))
 	require.NoError(t, err)
 	for _, c := range []string{"keepalived-pair", "bootstrap-master", "drbd-connected", "drbd-roles"} {
 		fs := findingsOf(rep, c)
@@ -465,7 +465,7 @@ func TestDRBDPeerWithoutAddressesIsSkipped(t *testing.T) {
 		facts.Nodes[i].Sections = maps.Clone(facts.Nodes[i].Sections)
 		delete(facts.Nodes[i].Sections, "drbd-peer") // the gather script pings no "" address
 	}
-	rep, err := upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts), upgrade.WithTarget(semver.MustParse("11.1.8")))
+	rep, err := upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(facts), upgrade.WithTarget("11.1.8"))
 	require.NoError(t, err)
 	fs := findingsOf(rep, "drbd-peer")
 	require.Len(t, fs, 1, table(rep))

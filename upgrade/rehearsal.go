@@ -258,7 +258,7 @@ func Rehearse(ctx context.Context, replica *cluster.Cluster, want Plan, opts ...
 		return rh, nil
 	}
 	rh.Passed = true
-	if rep, err := Postflight(ctx, replica, WithTarget(r.o.target)); err == nil {
+	if rep, err := Postflight(ctx, replica, withTargetVersion(r.o.target)); err == nil {
 		for _, f := range rep.Findings {
 			if f.Severity != OK {
 				rh.Findings = append(rh.Findings, f)

@@ -24,17 +24,18 @@ import (
 //	known_issues   id, title, mitigation, action of the issues that apply
 //	findings       check, severity (ok|warn|fail), node, evidence, fix, issue
 //	ignored        the checks skipped by name
-//	summary        counts of ok, warn and fail findings
+//	summary        counts of findings by severity (ok, warn, fail,
+//	               skipped) and of the ignored checks' (ignored)
 type Report struct {
-	Generated   time.Time      `json:"generated"`
-	Installed   string         `json:"installed"`
-	Target      string         `json:"target"`
-	Plan        []PlanHop      `json:"plan"`
-	PlanError   string         `json:"plan_error,omitempty"`
-	KnownIssues []IssueSummary `json:"known_issues"`
-	Findings    []Finding      `json:"findings"`
-	Ignored     []string       `json:"ignored,omitempty"`
-	Summary     map[string]int `json:"summary"`
+	Generated   time.Time        `json:"generated"`
+	Installed   string           `json:"installed"`
+	Target      string           `json:"target"`
+	Plan        []PlanHop        `json:"plan"`
+	PlanError   string           `json:"plan_error,omitempty"`
+	KnownIssues []IssueSummary   `json:"known_issues"`
+	Findings    []Finding        `json:"findings"`
+	Ignored     []string         `json:"ignored,omitempty"`
+	Summary     map[Severity]int `json:"summary"`
 	// Mode is what the checks expected: pre-upgrade or post-upgrade.
 	Mode  Mode   `json:"mode"`
 	Facts *Facts `json:"-"`
@@ -62,11 +63,13 @@ type IssueSummary struct {
 
 // Failed reports whether any check failed (an ignored check's failure
 // does not count).
-func (r Report) Failed() bool { return r.Summary[string(Fail)] > 0 }
+func (r Report) Failed() bool { return r.Summary[Fail] > 0 }
 
-// summaryIgnored is the Summary key that counts the failures and warnings
-// of the checks the operator ignored.
-const summaryIgnored = "ignored"
+// SummaryIgnored is the Report.Summary key that counts the failures and
+// warnings of the checks the operator ignored. It is never a finding's
+// severity: an ignored finding keeps its own, and Finding.Ignored says it
+// was ignored.
+const SummaryIgnored Severity = "ignored"
 
 // WriteJSON writes the report as indented JSON.
 func (r Report) WriteJSON(w io.Writer) error {
@@ -173,20 +176,20 @@ func (r Report) verdict() string {
 	switch {
 	case r.Mode == ModePostFlight && r.Failed():
 		v = "the cluster runs the target but is NOT healthy: fix the failures above"
-	case r.Mode == ModePostFlight && r.Summary[string(Warn)] > 0:
+	case r.Mode == ModePostFlight && r.Summary[Warn] > 0:
 		v = "the cluster runs the target and is healthy once the warnings are handled"
 	case r.Mode == ModePostFlight:
 		v = "the cluster runs the target and is healthy"
 	case r.Failed():
 		v = "NOT safe to upgrade: fix the failures above first"
-	case r.Summary[string(Warn)] > 0:
+	case r.Summary[Warn] > 0:
 		v = "safe to upgrade once the warnings are handled (the runner handles front ends and keepalived itself)"
 	}
-	counts := fmt.Sprintf("%d ok, %d warn, %d fail", r.Summary[string(OK)], r.Summary[string(Warn)], r.Summary[string(Fail)])
-	if n := r.Summary[string(Skip)]; n > 0 {
+	counts := fmt.Sprintf("%d ok, %d warn, %d fail", r.Summary[OK], r.Summary[Warn], r.Summary[Fail])
+	if n := r.Summary[Skip]; n > 0 {
 		counts += fmt.Sprintf(", %d skipped", n)
 	}
-	if n := r.Summary[summaryIgnored]; n > 0 {
+	if n := r.Summary[SummaryIgnored]; n > 0 {
 		counts += fmt.Sprintf(", %d ignored", n)
 	}
 	return counts + ": " + v

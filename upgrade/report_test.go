@@ -12,7 +12,6 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -46,7 +45,7 @@ func loadFacts(t *testing.T, name string) upgrade.Facts {
 func brokenReport(t *testing.T) upgrade.Report {
 	t.Helper()
 	rep, err := upgrade.Preflight(context.Background(), nil, upgrade.WithFacts(loadFacts(t, "facts-broken.json")),
-		upgrade.WithTarget(semver.MustParse("11.1.8")))
+		upgrade.WithTarget("11.1.8"))
 	require.NoError(t, err)
 	return rep
 }
@@ -101,7 +100,7 @@ func TestReportTableStaysWide(t *testing.T) {
 }
 
 func TestWrapCutsLongWords(t *testing.T) {
-	rep := upgrade.Report{Summary: map[string]int{}, Findings: []upgrade.Finding{{Check: "c", Severity: upgrade.Fail, Node: "n",
+	rep := upgrade.Report{Summary: map[upgrade.Severity]int{}, Findings: []upgrade.Finding{{Check: "c", Severity: upgrade.Fail, Node: "n",
 		Evidence: []string{strings.Repeat("q", 200), "two\nlines"}, Fix: "é" + strings.Repeat("→", 100)}}}
 	var b bytes.Buffer
 	require.NoError(t, rep.WriteText(&b, 50))
@@ -113,7 +112,7 @@ func TestWrapCutsLongWords(t *testing.T) {
 
 // Text from a node reaches the terminal escaped, in both layouts.
 func TestReportEscapesNodeText(t *testing.T) {
-	rep := upgrade.Report{Installed: "1.4.6\x1b[2J", Summary: map[string]int{"fail": 1}, Ignored: []string{"x\x1b]0;t\a"},
+	rep := upgrade.Report{Installed: "1.4.6\x1b[2J", Summary: map[upgrade.Severity]int{upgrade.Fail: 1}, Ignored: []string{"x\x1b]0;t\a"},
 		Findings: []upgrade.Finding{{Check: "version", Severity: upgrade.Fail, Node: "be1\x1b[31m", Evidence: []string{"out\x1b[1A\rhidden", "\u202eevil"}, Fix: "fix \x9b"}}}
 	for name, write := range map[string]func(*bytes.Buffer) error{
 		"text":  func(b *bytes.Buffer) error { return rep.WriteText(b, 80) },

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/upgrade"
@@ -146,7 +145,7 @@ func childPackages(dir string) []string {
 // realOptions are the options of a run on real time, as a separate
 // process runs it (short holds: the simulation's transitions are short).
 func (e *upgradeEnv) realOptions(target string) []upgrade.Option {
-	opts := []upgrade.Option{upgrade.WithTarget(semver.MustParse(target)),
+	opts := []upgrade.Option{upgrade.WithTarget(target),
 		upgrade.WithBackup(upgrade.Backup{Command: "mkdir /tmp/chefha-backup", Check: "test -e /tmp/chefha-backup"}),
 		upgrade.WithGateTimings(150*time.Millisecond, 20*time.Second, 25*time.Millisecond)}
 	for _, p := range e.packages {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
@@ -78,7 +77,7 @@ func TestPlanRefusals(t *testing.T) {
 	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
 	facts := upgrade.Gather(context.Background(), e.cl)
-	target := upgrade.WithTarget(semver.MustParse("11.1.8"))
+	target := upgrade.WithTarget("11.1.8")
 	_, err := upgrade.BuildPlan(facts, target)
 	assert.ErrorIs(t, err, upgrade.ErrNoBackup)
 	_, err = upgrade.BuildPlan(facts, target, upgrade.WithBackup(upgrade.Backup{Command: "lvcreate -s …"}))

@@ -106,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), named.Timeout)
 	defer cancel()
 
-	opts := []upgrade.Option{upgrade.WithTarget(tv), upgrade.WithBackup(upgrade.Backup{Description: *backup}), upgrade.WithIgnore(ignore...)}
+	opts := []upgrade.Option{upgrade.WithTarget(tv.String()), upgrade.WithBackup(upgrade.Backup{Description: *backup}), upgrade.WithIgnore(ignore...)}
 	if *allowSkippable {
 		opts = append(opts, upgrade.WithSkippable())
 	}

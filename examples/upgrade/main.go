@@ -279,7 +279,7 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 		snap.Name, snap.Threshold = *lvmName, *lvmThreshold
 		backup, vol = upgrade.Backup{LVM: snap}, v
 	}
-	opts := []upgrade.Option{upgrade.WithTarget(tv), upgrade.WithPhase(upgrade.Phase(*phase)),
+	opts := []upgrade.Option{upgrade.WithTarget(tv.String()), upgrade.WithPhase(upgrade.Phase(*phase)),
 		upgrade.WithBackup(backup), upgrade.WithGateTimings(*hold, 0, 0), upgrade.WithIgnore(ignore...)}
 	for _, p := range pkgs {
 		opts = append(opts, upgrade.WithPackage(p))

@@ -6,14 +6,12 @@ import (
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/internal/termsafe"
-	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/upgrade"
 )
 
 // postflight is -verify: the post-upgrade checks alone.
 func postflight(ctx context.Context, cl *cluster.Cluster, target fmt.Stringer, o *output) int {
-	v, _ := migration.ParseVersion(target.String())
-	rep, err := upgrade.Postflight(ctx, cl, upgrade.WithTarget(v))
+	rep, err := upgrade.Postflight(ctx, cl, upgrade.WithTarget(target.String()))
 	if err != nil {
 		fmt.Fprintln(o.stderr, "upgrade:", termsafe.String(err.Error()))
 		return exitUsage
