@@ -1,17 +1,18 @@
 package clustertest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -315,16 +316,39 @@ func (n *Node) detached(ctx context.Context, dir, id string, argv []string, e sh
 	}
 	n.Remove(base + ".rc")
 	n.WriteFile(base+".pid", []byte("4243\n"), 0o600)
-	var out bytes.Buffer
+	n.files.WriteFile(base+".log", nil, 0o600) // the script's >"$0.log"
+	out := &growingFile{n: n, name: base + ".log"}
 	q := make([]string, len(argv))
 	for i, a := range argv {
 		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
-	rc := n.Run(context.WithoutCancel(ctx), strings.Join(q, " "), e.Stdin, &out, &out)
-	n.WriteFile(base+".log", out.Bytes(), 0o600)
+	rc := n.Run(context.WithoutCancel(ctx), strings.Join(q, " "), e.Stdin, out, out)
+	n.wrote(base + ".log")
 	n.WriteFile(base+".rc", fmt.Appendf(nil, "%d\n", rc), 0o600)
 	n.Remove(base + ".pid")
 	return n.detachedResult(base, e)
+}
+
+// growingFile is a detached command's log: as the real one's, it holds
+// what the command wrote so far while it runs.
+type growingFile struct {
+	n    *Node
+	name string
+	mu   sync.Mutex
+}
+
+// Write appends p. It does not count against the volume's snapshots:
+// their fill counts files written, and the whole log counts once, when
+// the command ends.
+func (f *growingFile) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w, err := f.n.files.OpenFile(f.name, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return 0, err
+	}
+	_, err = w.Write(p)
+	return len(p), errors.Join(err, w.Close())
 }
 
 func (n *Node) detachedResult(base string, e shellIO) int {

@@ -54,9 +54,19 @@ func detached(step, node string, argv []string) []string {
 }
 
 func detachedIn(dir, step, node string, argv []string) []string {
+	return append([]string{"sh", "-c", detachScript, detachMarker, dir, detachID(step, node, argv)}, argv...)
+}
+
+// detachID names a detached command's files in its directory.
+func detachID(step, node string, argv []string) string {
 	sum := sha256.Sum256([]byte(step + "\x00" + node + "\x00" + strings.Join(argv, "\x00")))
-	id := strings.NewReplacer("/", "_", ".", "_").Replace(step) + "-" + hex.EncodeToString(sum[:4])
-	return append([]string{"sh", "-c", detachScript, detachMarker, dir, id}, argv...)
+	return strings.NewReplacer("/", "_", ".", "_").Replace(step) + "-" + hex.EncodeToString(sum[:4])
+}
+
+// detachedLog is the file on the node where the detached command writes
+// its output as it runs.
+func detachedLog(step, node string, argv []string) string {
+	return DetachDir + "/" + detachID(step, node, argv) + ".log"
 }
 
 // detachedCommand is how an event shows a detached command: the command,

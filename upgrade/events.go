@@ -46,6 +46,9 @@ type Event struct {
 	Message string        `json:"message,omitempty"`
 	Elapsed time.Duration `json:"-"`
 	DryRun  bool          `json:"dry_run,omitempty"`
+	// LastOutput is, on EventProgress, the last line a detached command
+	// wrote so far (as read from the node: escape it before printing).
+	LastOutput string `json:"last_output,omitempty"`
 	// Action is the action of an EventAction.
 	Action *Action `json:"action,omitempty"`
 	// Gate is what a gate saw, on EventGateWait.

@@ -125,7 +125,7 @@ func (r *Runner) act(ctx context.Context, step Step, a Action) error {
 	}
 	switch a.Kind {
 	case ActRun:
-		defer r.heartbeatWhile(step, a, msg)()
+		defer r.heartbeatWhile(ctx, step, a, msg)()
 		return r.runCmd(ctx, step, a)
 	case ActUpload:
 		n, err := r.node(a.Node)

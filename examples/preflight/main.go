@@ -143,6 +143,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer cl.Close()
 	case named.Named():
+		if s := named.Reaching(); s != "" && *out != "json" {
+			fmt.Fprintln(stderr, s)
+		}
 		cl, err = named.Dial(ctx)
 		if cl == nil {
 			return fail(exitUsage, "", err)

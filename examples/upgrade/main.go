@@ -253,6 +253,9 @@ func run(ctx context.Context, stop <-chan struct{}, args []string, stdout, stder
 			fmt.Fprint(stdout, cli.Wrap("SIMULATION: no -config or -hosts given, so this works on a simulated 1.4.6 cluster of 2 back ends and 3 front ends, whose waits take no real time.", o.width)+"\n")
 		}
 	} else {
+		if s := named.Reaching(); s != "" && o.format != "json" {
+			fmt.Fprintln(stderr, s)
+		}
 		dctx, cancel := context.WithTimeout(ctx, named.Timeout)
 		cl, err = named.Dial(dctx)
 		cancel()

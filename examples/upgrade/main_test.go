@@ -258,6 +258,7 @@ func TestNamedClusterLikePreflight(t *testing.T) {
 	code, s, errs := runArgs(t, "-config", rb, "-ssh-config", conf, "-timeout", "1m", "-package", pkg,
 		"-backup-waived", "test", "-journal", dir+"/j.json", "-width", "120")
 	require.Equal(t, 0, code, "%s\n%s", s, errs)
+	assert.Contains(t, errs, "reaching the 3 nodes over SSH and reading them (giving up after 1m0s)…", "said before the wait")
 	assert.Contains(t, s, "upgrade plan 1.4.6 → 11.1.8")
 	assert.NotContains(t, s, "SIMULATION")
 	next := s[strings.Index(s, "\nnext:\n")+len("\nnext:\n"):]

@@ -63,6 +63,17 @@ func rehearse(ctx context.Context, stop <-chan struct{}, prod *cluster.Cluster, 
 		fmt.Fprintln(o.stderr, "upgrade: -rehearse:", termsafe.String(err.Error()))
 		return exitFailed
 	}
+	// Each phase says what it does (on stderr: stdout is the result): a
+	// rehearsal reads production, copies its configuration and runs every
+	// step, minutes on a real cluster.
+	say := func(format string, a ...any) {
+		if o.format != "json" {
+			o.mu.Lock()
+			fmt.Fprintf(o.stderr, "[%7.1fs] rehearsal: %s\n", time.Since(o.start).Seconds(), termsafe.Line(fmt.Sprintf(format, a...)))
+			o.mu.Unlock()
+		}
+	}
+	say("reading production's %d nodes and planning", len(prod.Topology.Servers))
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	plan, err := upgrade.NewRunner(prod, append(opts, upgrade.WithDryRun())...).Plan(pctx)
 	if err != nil && ctx.Err() != nil {
@@ -80,6 +91,7 @@ func rehearse(ctx context.Context, stop <-chan struct{}, prod *cluster.Cluster, 
 	// The replica's minutes (keepalived's transitions, the upgrade's
 	// sleep) pass on its own clock, moved on by whoever waits.
 	clock := clustertest.NewFakeClock(time.Now())
+	say("building the replica: %d nodes from what was read, %s's /etc/opscode copied read-only", len(facts.Nodes), boot.Name)
 	r, err := replica.New(pctx, replica.Source{Facts: facts, Bootstrap: bootNode},
 		replica.Options{Target: replica.Simulation{Clock: clock.Now, Sleep: clock.Advance, TransitionTime: time.Second}, Volume: vol})
 	cancel()
@@ -88,8 +100,17 @@ func rehearse(ctx context.Context, stop <-chan struct{}, prod *cluster.Cluster, 
 	}
 	defer r.Close()
 	var events []upgrade.Event // the rehearsal's own: where the services stopped and started again
+	say("running plan %s (%d steps) on the replica", plan.Hash(), len(plan.Steps))
 	rh, err := r.Rehearse(ctx, plan, append(opts, upgrade.WithClock(clock),
-		upgrade.WithEvents(func(ev upgrade.Event) { events = append(events, ev) }))...)
+		upgrade.WithEvents(func(ev upgrade.Event) {
+			events = append(events, ev)
+			switch ev.Kind {
+			case upgrade.EventStepStart:
+				say("▶ %s: %s", ev.Step, ev.Title)
+			case upgrade.EventStepFailed:
+				say("✗ %s: %s", ev.Step, ev.Message)
+			}
+		}))...)
 	var mismatch *upgrade.ReplicaMismatchError
 	if errors.As(err, &mismatch) {
 		return fail(fmt.Errorf("%w: the replica does not look enough like production for its rehearsal to count", err))

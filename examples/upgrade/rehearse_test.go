@@ -83,8 +83,14 @@ func TestRehearseTheSimulatedCluster(t *testing.T) {
 		"\nwhat the replica did not reproduce (what this rehearsal does not prove):\n  - DRBD:", "\npassed; not recorded: the simulated cluster"} {
 		assert.Contains(t, s, want)
 	}
+	// Each phase said what it did, on stderr, while it ran.
+	for _, want := range []string{"rehearsal: reading production's 5 nodes and planning\n", "rehearsal: building the replica: 5 nodes",
+		"rehearsal: running plan ", "rehearsal: ▶ hop1/reconfigure-all: ", "rehearsal: ▶ hop1/verify: "} {
+		assert.Contains(t, errs, want)
+	}
 	code, s, errs = runArgs(t, "-rehearse", "-o", "json")
 	require.Equal(t, 0, code, "%s%s", s, errs)
+	assert.Empty(t, errs, "JSON goes to stdout alone")
 	lines := jsonLines(t, s)
 	require.Len(t, lines, 1)
 	v := lines[0]

@@ -78,6 +78,17 @@ func (c *Cluster) Dial(ctx context.Context) (*cluster.Cluster, error) {
 	return cluster.Dial(ctx, top, cluster.ServerConfigs(c.SSHConfig, c.AcceptNewHostKeys))
 }
 
+// Reaching is what a command says before Dial: over SSH, a slow or
+// unreachable node takes up to the timeout, and an operator must not wait
+// that long on a silent terminal.
+func (c *Cluster) Reaching() string {
+	top, err := c.Topology()
+	if err != nil {
+		return "" // Dial says why
+	}
+	return fmt.Sprintf("reaching the %d nodes over SSH and reading them (giving up after %s)…", len(top.Servers), c.Timeout)
+}
+
 // IgnoreNames are the checks -ignore names, checked: an unknown check is
 // an *upgrade.UnknownCheckError, a mandatory one an *upgrade.IgnoreError.
 func (c *Cluster) IgnoreNames() ([]string, error) {
