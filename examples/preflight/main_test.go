@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -175,4 +177,36 @@ func TestAllowSkippable(t *testing.T) {
 	out.Reset()
 	run([]string{"-facts", "../../upgrade/testdata/facts-healthy.json", "-target", "11.0.2", "-width", "200", "-allow-skippable"}, &out, &errb)
 	assert.Contains(t, out.String(), "allowed with -allow-skippable: give upgrade -allow-skippable too")
+}
+
+// severityShown is a finding's first line, in the table (the severity
+// first) or wide (after the node and the check).
+var severityShown = regexp.MustCompile(`^(?:\S+\s+\S+(?: \[[^\]]*\])?\s+)?(ok|OK|WARN|FAIL|SKIP|IGNORED)\s`)
+
+// The summary's counts are the blocks and lines shown, severity by
+// severity, whatever is ignored.
+func TestSummaryCountsWhatIsShown(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{nil, {"-ignore", "runit-processes"}, {"-ignore", "all"}, {"-o", "wide"}} {
+		var out, errb bytes.Buffer
+		require.Equal(t, 0, run(append([]string{"-width", "100"}, args...), &out, &errb), errb.String())
+		shown := map[string]int{}
+		var summary string
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.Contains(line, " ok, ") && strings.Contains(line, " fail") {
+				summary = line
+			} else if m := severityShown.FindStringSubmatch(line); m != nil {
+				shown[strings.ToLower(m[1])]++
+			}
+		}
+		require.NotEmpty(t, summary, "%v: %s", args, out.String())
+		want := fmt.Sprintf("%d ok, %d warn, %d fail", shown["ok"], shown["warn"], shown["fail"])
+		if shown["skip"] > 0 {
+			want += fmt.Sprintf(", %d skipped", shown["skip"])
+		}
+		if shown["ignored"] > 0 {
+			want += fmt.Sprintf(", %d ignored", shown["ignored"])
+		}
+		assert.True(t, strings.HasPrefix(summary, want+":"), "%v: %q shown, summary %q", args, want, summary)
+	}
 }
