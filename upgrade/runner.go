@@ -24,6 +24,9 @@ import (
 // another plan is refused, a step it records is skipped only while its
 // effect can still be seen on the cluster, and a step whose effect is
 // already there is skipped and recorded.
+//
+// A real run logs every call it makes to a node in a command log beside
+// the journal (CommandLog; its format is in the package doc).
 type Runner struct {
 	cluster *cluster.Cluster
 	o       options
@@ -40,6 +43,10 @@ type Runner struct {
 	// emitMu serializes the events: a command's heartbeat comes from its
 	// own goroutine, and WithEvents promises one event at a time.
 	emitMu sync.Mutex
+	// cmdlog is a real run's command log while it runs; cluster is then
+	// given's nodes observed into it (startCommandLog).
+	cmdlog *commandLog
+	given  *cluster.Cluster
 }
 
 // NewRunner prepares a run on c. Options: WithTarget (required),
@@ -66,6 +73,9 @@ type StepError struct {
 	Title string
 	Node  string
 	Err   error
+	// CommandLog is the run's command log, where the step's commands are
+	// with their status and output ("" when the run keeps none).
+	CommandLog string
 }
 
 func (e *StepError) Error() string {
@@ -73,7 +83,11 @@ func (e *StepError) Error() string {
 	if e.Node != "" {
 		node = " on " + e.Node
 	}
-	return fmt.Sprintf("step %s (%s)%s: %v", e.Step, e.Title, node, e.Err)
+	s := fmt.Sprintf("step %s (%s)%s: %v", e.Step, e.Title, node, e.Err)
+	if e.CommandLog != "" {
+		s += "\ncommand log: " + e.CommandLog
+	}
+	return s
 }
 
 func (e *StepError) Unwrap() error { return e.Err }
@@ -98,6 +112,9 @@ func (r *Runner) emit(e Event) {
 		e.Time = time.Now()
 	}
 	e.DryRun = r.o.dryRun
+	if r.cmdlog != nil {
+		r.cmdlog.event(e)
+	}
 	if r.o.onEvent != nil {
 		r.emitMu.Lock()
 		defer r.emitMu.Unlock()
@@ -186,10 +203,15 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		if v := recover(); v != nil {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
+		err = r.nameCommandLog(err)
 		r.emitOutcome(err, time.Since(began))
+		r.endCommandLog()
 	}()
 	if !r.o.dryRun && r.o.journal == nil {
 		return ErrNeedsJournal
+	}
+	if err := r.startCommandLog(); err != nil {
+		return err
 	}
 	p, err := r.prepare(ctx)
 	if err != nil {
@@ -260,7 +282,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 			facts = r.gatherAll(ctx) // what the last step left
 		}
 		if n := unreadable(facts); n != "" {
-			serr := &StepError{Step: step.ID, Title: step.Title, Node: n, Err: fmt.Errorf("cannot read the node's facts, so the step's work cannot be worked out: %s", r.nodeErr(facts, n))}
+			serr := r.stepError(step, n, fmt.Errorf("cannot read the node's facts, so the step's work cannot be worked out: %s", r.nodeErr(facts, n)))
 			r.emit(Event{Kind: EventStepFailed, Step: step.ID, Title: step.Title, Node: n, Message: serr.Error(), Error: eventError(serr)})
 			return serr
 		}
