@@ -36,7 +36,7 @@ func (r *Runner) runStep(ctx context.Context, hc *hopCtx, step Step, facts Facts
 	began := time.Now()
 	r.emit(Event{Kind: EventStepStart, Step: step.ID, Title: step.Title, Message: note})
 	fail := func(node string, err error) error {
-		serr := &StepError{Step: step.ID, Title: step.Title, Node: node, Err: err}
+		serr := r.stepError(step, node, err)
 		r.emit(Event{Kind: EventStepFailed, Step: step.ID, Title: step.Title, Node: node, Message: serr.Error(), Elapsed: time.Since(began), Error: eventError(serr)})
 		return serr
 	}

@@ -162,7 +162,7 @@ func (r *Runner) guardSnapshot(ctx context.Context, hc *hopCtx, step Step, quiet
 				err = errors.Join(err, rerr)
 			}
 		}
-		serr := &StepError{Step: step.ID, Title: step.Title, Node: hc.boot, Err: err}
+		serr := r.stepError(step, hc.boot, err)
 		ev := Event{Kind: EventStepFailed, Step: step.ID, Title: step.Title, Node: hc.boot, Message: serr.Error(), Error: eventError(serr)}
 		if isSnap {
 			ev.Snapshot = &SnapshotFill{Name: se.Snapshot, Percent: se.Percent, Threshold: threshold, Problem: se.Problem.String()}

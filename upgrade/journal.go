@@ -359,6 +359,32 @@ func (m MirrorJournal) Save(ctx context.Context, r Record) error {
 	return nil
 }
 
+// JournalMismatchError is a journal that does not fit this run: another
+// plan, or steps it records whose effect is not on the cluster.
+type JournalMismatchError struct {
+	Journal string
+	// Changed lists how the plan rebuilt now differs from the journal's.
+	Changed []string
+	// Undone lists recorded steps whose effect the cluster does not show.
+	Undone []string
+}
+
+func (e *JournalMismatchError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "journal %s does not fit this cluster and these inputs: ", e.Journal)
+	if len(e.Changed) > 0 {
+		fmt.Fprintf(&b, "the plan changed since it was written (%s)", strings.Join(e.Changed, "; "))
+	}
+	if len(e.Undone) > 0 {
+		if len(e.Changed) > 0 {
+			b.WriteString("; and ")
+		}
+		fmt.Fprintf(&b, "it records steps whose effect the cluster does not show (%s)", strings.Join(e.Undone, "; "))
+	}
+	b.WriteString(". Nothing was run. Give the same inputs as the run that wrote it, or, to start a new run, move the journal away")
+	return b.String()
+}
+
 // LoadJournal reads a journal file, for tools that report on a run.
 func LoadJournal(path string) (Record, error) {
 	return FileJournal{Path: path}.Load(context.Background())

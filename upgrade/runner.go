@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +24,9 @@ import (
 // another plan is refused, a step it records is skipped only while its
 // effect can still be seen on the cluster, and a step whose effect is
 // already there is skipped and recorded.
+//
+// A real run logs every call it makes to a node in a command log beside
+// the journal (CommandLog; its format is in the package doc).
 type Runner struct {
 	cluster *cluster.Cluster
 	o       options
@@ -41,6 +43,10 @@ type Runner struct {
 	// emitMu serializes the events: a command's heartbeat comes from its
 	// own goroutine, and WithEvents promises one event at a time.
 	emitMu sync.Mutex
+	// cmdlog is a real run's command log while it runs; cluster is then
+	// given's nodes observed into it (startCommandLog).
+	cmdlog *commandLog
+	given  *cluster.Cluster
 }
 
 // NewRunner prepares a run on c. Options: WithTarget (required),
@@ -67,6 +73,9 @@ type StepError struct {
 	Title string
 	Node  string
 	Err   error
+	// CommandLog is the run's command log, where the step's commands are
+	// with their status and output ("" when the run keeps none).
+	CommandLog string
 }
 
 func (e *StepError) Error() string {
@@ -74,36 +83,14 @@ func (e *StepError) Error() string {
 	if e.Node != "" {
 		node = " on " + e.Node
 	}
-	return fmt.Sprintf("step %s (%s)%s: %v", e.Step, e.Title, node, e.Err)
+	s := fmt.Sprintf("step %s (%s)%s: %v", e.Step, e.Title, node, e.Err)
+	if e.CommandLog != "" {
+		s += "\ncommand log: " + e.CommandLog
+	}
+	return s
 }
 
 func (e *StepError) Unwrap() error { return e.Err }
-
-// JournalMismatchError is a journal that does not fit this run: another
-// plan, or steps it records whose effect is not on the cluster.
-type JournalMismatchError struct {
-	Journal string
-	// Changed lists how the plan rebuilt now differs from the journal's.
-	Changed []string
-	// Undone lists recorded steps whose effect the cluster does not show.
-	Undone []string
-}
-
-func (e *JournalMismatchError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "journal %s does not fit this cluster and these inputs: ", e.Journal)
-	if len(e.Changed) > 0 {
-		fmt.Fprintf(&b, "the plan changed since it was written (%s)", strings.Join(e.Changed, "; "))
-	}
-	if len(e.Undone) > 0 {
-		if len(e.Changed) > 0 {
-			b.WriteString("; and ")
-		}
-		fmt.Fprintf(&b, "it records steps whose effect the cluster does not show (%s)", strings.Join(e.Undone, "; "))
-	}
-	b.WriteString(". Nothing was run. Give the same inputs as the run that wrote it, or, to start a new run, move the journal away")
-	return b.String()
-}
 
 // Stop asks the run to stop once the running command has finished: the
 // journal is written and Run returns ErrStopped. Cancelling Run's context
@@ -125,6 +112,9 @@ func (r *Runner) emit(e Event) {
 		e.Time = time.Now()
 	}
 	e.DryRun = r.o.dryRun
+	if r.cmdlog != nil {
+		r.cmdlog.event(e)
+	}
 	if r.o.onEvent != nil {
 		r.emitMu.Lock()
 		defer r.emitMu.Unlock()
@@ -213,10 +203,15 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 		if v := recover(); v != nil {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
+		err = r.nameCommandLog(err)
 		r.emitOutcome(err, time.Since(began))
+		r.endCommandLog()
 	}()
 	if !r.o.dryRun && r.o.journal == nil {
 		return ErrNeedsJournal
+	}
+	if err := r.startCommandLog(); err != nil {
+		return err
 	}
 	p, err := r.prepare(ctx)
 	if err != nil {
@@ -287,7 +282,7 @@ func (r *Runner) Run(ctx context.Context) (err error) {
 			facts = r.gatherAll(ctx) // what the last step left
 		}
 		if n := unreadable(facts); n != "" {
-			serr := &StepError{Step: step.ID, Title: step.Title, Node: n, Err: fmt.Errorf("cannot read the node's facts, so the step's work cannot be worked out: %s", r.nodeErr(facts, n))}
+			serr := r.stepError(step, n, fmt.Errorf("cannot read the node's facts, so the step's work cannot be worked out: %s", r.nodeErr(facts, n)))
 			r.emit(Event{Kind: EventStepFailed, Step: step.ID, Title: step.Title, Node: n, Message: serr.Error(), Error: eventError(serr)})
 			return serr
 		}

@@ -56,6 +56,12 @@
 // line carries "simulation": true. A run that fails or is refused under
 // -o json also says why as text on stderr when stderr is a terminal.
 //
+// -apply appends every command it sends to the nodes, and every file it
+// reads or writes there, with the node, the time, how long it took, its
+// exit status and the tail of its output (secrets redacted), to a command
+// log beside the journal (chefha-upgrade.commands.log for
+// chefha-upgrade.json, mode 0600); a run that fails names it.
+//
 // Ctrl-C once: the running command finishes, the journal is written, the
 // run stops (resume later). Twice: chefha stops waiting at once; a package
 // install or a migration goes on, detached, on its node.
