@@ -299,6 +299,21 @@ func (c *Cluster) WriteSSHConfig(dir string) (string, error) {
 	return conf, os.WriteFile(conf, []byte(b.String()), 0o600)
 }
 
+// WriteNamed writes into dir what names the cluster to a tool, as an
+// operator has it: the bootstrap's private-chef.rb, and the OpenSSH client
+// config of WriteSSHConfig. It returns their paths.
+func (c *Cluster) WriteNamed(dir string) (config, sshConfig string, err error) {
+	if sshConfig, err = c.WriteSSHConfig(dir); err != nil {
+		return "", "", err
+	}
+	rb, err := c.Bootstrap().ReadFile("/etc/opscode/private-chef.rb")
+	if err != nil {
+		return "", "", err
+	}
+	config = filepath.Join(dir, "private-chef.rb")
+	return config, sshConfig, os.WriteFile(config, rb, 0o600)
+}
+
 // Dial connects a cluster.Cluster to every node over SSH.
 func (c *Cluster) Dial(ctx context.Context) (*cluster.Cluster, error) {
 	return cluster.Dial(ctx, c.Topology, func(s cluster.Server) (cluster.SSHConfig, error) { return c.SSHConfig(s.Name) })

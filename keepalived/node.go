@@ -59,11 +59,15 @@ func (n NodeState) LastTransition() (time.Time, bool) {
 }
 
 // Summary is a one-line description for errors and logs.
-func (n NodeState) Summary() string {
+func (n NodeState) Summary() string { return n.Name + ": " + n.state() }
+
+// state is Summary without the node's name, for a finding, which names
+// its node itself.
+func (n NodeState) state() string {
 	if n.Err != nil {
-		return fmt.Sprintf("%s: unreadable (%v)", n.Name, n.Err)
+		return fmt.Sprintf("unreadable (%v)", n.Err)
 	}
-	s := fmt.Sprintf("%s: %s", n.Name, n.Current)
+	s := string(n.Current)
 	if n.Requested != "" && n.Requested != n.Current {
 		s += fmt.Sprintf(" (requested %s)", n.Requested)
 	}

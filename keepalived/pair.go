@@ -73,14 +73,14 @@ func Judge(p Pair) []Finding {
 	for _, n := range nodes {
 		if e, ok := n.FailedTransition(); ok {
 			out = append(out, Finding{Problem: ProblemTransitionFailed, Node: n.Name,
-				Detail: fmt.Sprintf("%s; cluster.sh %s gave up at %s: %s, and keepalived does not run it again", n.Summary(), n.Requested, e.Time.Format(time.TimeOnly), e.Message),
+				Detail: fmt.Sprintf("%s; cluster.sh %s gave up at %s: %s, and keepalived does not run it again", n.state(), n.Requested, e.Time.Format(time.TimeOnly), e.Message),
 				Fix:    "fix what made it give up, then run the transition again on " + n.Name + ": " + ClusterShPath + " " + string(n.Requested)})
 		} else if n.InTransition() {
-			out = append(out, Finding{Problem: ProblemInTransition, Node: n.Name, Detail: n.Summary(),
+			out = append(out, Finding{Problem: ProblemInTransition, Node: n.Name, Detail: n.state(),
 				Fix: "wait for the transition to finish (private-chef-ctl tail keepalived); a lock whose process is gone is stale: remove " + LockPath})
 		}
 		if n.Current == Fault {
-			out = append(out, Finding{Problem: ProblemFault, Node: n.Name, Detail: n.Summary(),
+			out = append(out, Finding{Problem: ProblemFault, Node: n.Name, Detail: n.state(),
 				Fix: "keepalived put the node in fault: check the VRRP interface and " + ClusterLogPath})
 		}
 	}
@@ -96,10 +96,10 @@ func Judge(p Pair) []Finding {
 	for _, n := range nodes {
 		switch {
 		case n.Current == Master && !n.HasVIP:
-			out = append(out, Finding{Problem: ProblemVIPNotOnMaster, Node: n.Name, Detail: n.Summary() + ", but not the VIP",
+			out = append(out, Finding{Problem: ProblemVIPNotOnMaster, Node: n.Name, Detail: n.state() + ", but not the VIP",
 				Fix: "the master has not brought the VIP up: check keepalived's log and the backend_vip device"})
 		case n.Current != Master && n.HasVIP:
-			out = append(out, Finding{Problem: ProblemVIPOnBackup, Node: n.Name, Detail: n.Summary(),
+			out = append(out, Finding{Problem: ProblemVIPOnBackup, Node: n.Name, Detail: n.state(),
 				Fix: "a " + string(n.Current) + " holds the VIP: restart keepalived on it, or remove the address by hand"})
 		}
 	}

@@ -181,7 +181,7 @@ func TestAllowSkippable(t *testing.T) {
 
 // severityShown is a finding's first line, in the table (the severity
 // first) or wide (after the node and the check).
-var severityShown = regexp.MustCompile(`^(?:\S+\s+\S+(?: \[[^\]]*\])?\s+)?(ok|OK|WARN|FAIL|SKIP|IGNORED)\s`)
+var severityShown = regexp.MustCompile(`^(?:\S+\s+\S+(?: \[[^\]]*\])?\s+)?(ok|OK|WARN|FAIL|skip|SKIP|IGNORED)\s`)
 
 // The summary's counts are the blocks and lines shown, severity by
 // severity, whatever is ignored.

@@ -118,12 +118,8 @@ func startNamed(t *testing.T, o clustertest.Options) namedSim {
 	require.NoError(t, err)
 	t.Cleanup(func() { sim.Close() })
 	n := namedSim{Sim: sim, Dir: t.TempDir()}
-	n.Conf, err = sim.WriteSSHConfig(t.TempDir())
+	n.RB, n.Conf, err = sim.WriteNamed(t.TempDir())
 	require.NoError(t, err)
-	n.RB = filepath.Join(t.TempDir(), "private-chef.rb")
-	b, err := sim.Bootstrap().ReadFile("/etc/opscode/private-chef.rb")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(n.RB, b, 0o600))
 	n.Pkg, err = clustertest.WritePackage(n.Dir, "debian", "11.1.8")
 	require.NoError(t, err)
 	return n
