@@ -49,7 +49,8 @@ func watchIgnore(names []string) (map[string]bool, error) {
 }
 
 // judge lists what is wrong in s: the pair's keepalived findings, then
-// DRBD's, the front ends', the journal's; each marked when ignored.
+// DRBD's, the front ends', the journal's; each marked when ignored. A
+// finding's Detail names its node, as keepalived's do.
 func (w *watcher) judge(s WatchSnapshot) []WatchFinding {
 	var out []WatchFinding
 	for _, f := range keepalived.Judge(s.Pair()) {
@@ -65,7 +66,7 @@ func (w *watcher) judge(s WatchSnapshot) []WatchFinding {
 			out = append(out, WatchFinding{Problem: WatchFrontendUnreadable, Node: f.Name, Detail: f.Err.Error(),
 				Fix: "check that the node is up and reachable over SSH; while it cannot be read, nothing is known of it"})
 		case f.Services != nil && f.Services.Down > 0:
-			out = append(out, WatchFinding{Problem: WatchFrontendDown, Node: f.Name, Detail: strings.Join(f.Services.Stopped, ", ") + " not running",
+			out = append(out, WatchFinding{Problem: WatchFrontendDown, Node: f.Name, Detail: f.Name + ": " + strings.Join(f.Services.Stopped, ", ") + " not running",
 				Fix: "during an upgrade the front ends are stopped on purpose (ignore this finding then); otherwise private-chef-ctl start on " + f.Name})
 		}
 	}
@@ -89,7 +90,7 @@ func judgeDRBD(bs [2]WatchBackend) []WatchFinding {
 		switch {
 		case b.Err != nil && errors.Is(b.DRBDErr, b.Err):
 		case b.DRBDErr != nil:
-			out = append(out, WatchFinding{Problem: WatchDRBDUnreadable, Node: b.Name, Detail: b.DRBDErr.Error(),
+			out = append(out, WatchFinding{Problem: WatchDRBDUnreadable, Node: b.Name, Detail: b.Name + ": " + b.DRBDErr.Error(),
 				Fix: "load DRBD and bring the resource " + DRBDResource + " up (drbdadm up " + DRBDResource + "): Enterprise Chef's HA data lives on it"})
 		case b.DRBD.Role == drbd.Primary:
 			primaries++
@@ -105,13 +106,14 @@ func judgeDRBD(bs [2]WatchBackend) []WatchFinding {
 		case b.DRBDErr != nil:
 		case r.StandAlone():
 			out = append(out, WatchFinding{Problem: WatchDRBDDisconnected, Node: b.Name,
-				Detail: r.String() + ": not replicating and not trying to: split brain detected, or disconnected by hand",
+				Detail: b.Name + ": " + r.String() + ": not replicating and not trying to: split brain detected, or disconnected by hand",
 				Fix:    "look for \"Split-Brain detected\" in the kernel log; after split-brain recovery (or if it was disconnected by hand) drbdadm connect " + DRBDResource})
 		case !r.Connected():
-			out = append(out, WatchFinding{Problem: WatchDRBDDisconnected, Node: b.Name, Detail: r.String() + ": not replicating",
+			out = append(out, WatchFinding{Problem: WatchDRBDDisconnected, Node: b.Name, Detail: b.Name + ": " + r.String() + ": not replicating",
 				Fix: "reconnect the replication link (drbdadm connect " + DRBDResource + " on both back ends; check the cluster addresses and the link between them)"})
-		case !r.UpToDate():
-			detail := r.String()
+		case r.Disk != drbd.UpToDate:
+			// The side whose disk lags reports it: a resync is one finding.
+			detail := b.Name + ": " + r.String()
 			if r.Sync != nil && !r.Sync.Verify {
 				detail += fmt.Sprintf(", resync %.1f%% done", r.Sync.Percent)
 			}

@@ -150,8 +150,10 @@ func stepLines(st *upgrade.WatchStep, loc *time.Location) []string {
 		switch o := st.Owner; {
 		case o != nil && st.OwnerAlive:
 			first += fmt.Sprintf("; the lock is held by pid %d on %s, a run of another plan", o.PID, termsafe.Line(o.Host))
-		case o != nil:
+		case o != nil && st.LockProblem == "":
 			first += fmt.Sprintf("; a stale lock of pid %d on %s is left", o.PID, termsafe.Line(o.Host))
+		case o != nil:
+			first += fmt.Sprintf("; the lock of pid %d on %s is there, alive or not", o.PID, termsafe.Line(o.Host))
 		}
 	}
 	if st.LockProblem != "" && !st.Finished() {
