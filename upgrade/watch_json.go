@@ -32,8 +32,8 @@ const WatchFormat = "chefha.watch/2"
 //	frontends  each: name, error, services, problems
 //	step       with a journal: journal, error, phase, total, next and last
 //	           ({"index", "id", "title"}; last also "finished", "found"),
-//	           finished, running, since, owner (the lock's), owner_alive,
-//	           lock_problem
+//	           finished, running, since, owner (the lock's: host, pid,
+//	           since, heartbeat, plan), owner_alive, lock_problem
 //	findings   [{"problem", "node", "detail", "fix", "ignored"}]
 func (s WatchSnapshot) MarshalJSON() ([]byte, error) {
 	view := struct {
@@ -127,9 +127,19 @@ type jsonStep struct {
 	Finished    bool         `json:"finished,omitempty"`
 	Running     bool         `json:"running,omitempty"`
 	Since       *time.Time   `json:"since,omitempty"`
-	Owner       *LockOwner   `json:"owner,omitempty"`
+	Owner       *jsonOwner   `json:"owner,omitempty"`
 	OwnerAlive  bool         `json:"owner_alive,omitempty"`
 	LockProblem string       `json:"lock_problem,omitempty"`
+}
+
+// jsonOwner is the lock's owner without its nonce and machine id: they
+// tell runs apart, an operator needs the process.
+type jsonOwner struct {
+	Host      string    `json:"host"`
+	PID       int       `json:"pid"`
+	Since     time.Time `json:"since"`
+	Heartbeat time.Time `json:"heartbeat"`
+	Plan      string    `json:"plan,omitempty"`
 }
 
 type jsonWatchIssue struct {
@@ -180,7 +190,10 @@ func stepJSON(s WatchStep) *jsonStep {
 		return v
 	}
 	v.Phase, v.Total, v.Finished, v.Running = s.Phase, s.Total, s.Finished(), s.Running
-	v.Owner, v.OwnerAlive, v.LockProblem = s.Owner, s.OwnerAlive, s.LockProblem
+	v.OwnerAlive, v.LockProblem = s.OwnerAlive, s.LockProblem
+	if o := s.Owner; o != nil {
+		v.Owner = &jsonOwner{Host: o.Host, PID: o.PID, Since: o.Since, Heartbeat: o.Heartbeat, Plan: o.Plan}
+	}
 	if s.NextIndex > 0 {
 		v.Next = &jsonStepRef{Index: s.NextIndex, ID: s.Next.ID, Title: s.Next.Title}
 	}

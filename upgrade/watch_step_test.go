@@ -70,12 +70,18 @@ func TestWatchStepOfAStoppedRun(t *testing.T) {
 	// the last step's end and the run's taking the lock (a resume).
 	resumed := e.clock.Now().Add(-10 * time.Second)
 	e.plantLock(t, p.Hash(), resumed)
-	st = e.lookOnce(t, recordDone(t, p, 9, start)).Step
+	snap := e.lookOnce(t, recordDone(t, p, 9, start))
+	st = snap.Step
 	require.NotNil(t, st.Owner)
 	assert.Equal(t, 4242, st.Owner.PID)
 	assert.True(t, st.OwnerAlive)
 	assert.True(t, st.Running)
 	assert.True(t, st.Since.Equal(resumed), "%s", st.Since)
+	js, err := json.Marshal(snap)
+	require.NoError(t, err)
+	assert.Contains(t, string(js), `"running":true`)
+	assert.Contains(t, string(js), `"owner":{"host":"ops1","pid":4242,`)
+	assert.NotContains(t, string(js), "n0nce", "the run's nonce stays in the lock")
 
 	// The lock of another plan's run: alive, but not this run's step.
 	e.plantLock(t, "0123456789abcdef", resumed)
