@@ -107,7 +107,7 @@ func preflight(t *testing.T, l *lab.Lab, target string) upgrade.Report {
 }
 
 // Kill the bootstrap's keepalived: the gate sees the real failover, and
-// keepalived.Watch shows it within two polls of its happening.
+// upgrade.Watch shows it within two polls of its happening.
 func TestLabFailoverWatched(t *testing.T) {
 	t.Parallel()
 	l := startLab(t, lab.Spec{Version: "11.1.8"})
@@ -116,19 +116,19 @@ func TestLabFailoverWatched(t *testing.T) {
 	cl, err := l.Dial(ctx)
 	require.NoError(t, err)
 	defer cl.Close()
-	be1, _ := cl.Node(l.Nodes[0].Name)
-	be2, _ := cl.Node(l.Nodes[1].Name)
 
 	const interval = time.Second
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	type seen struct {
-		keepalived.Snapshot
+		upgrade.WatchSnapshot
 		at time.Time
 	}
+	watched, err := upgrade.Watch(wctx, cl, upgrade.WatchOptions{Interval: interval})
+	require.NoError(t, err)
 	snaps := make(chan seen, 1000)
 	go func() {
-		for s := range keepalived.Watch(wctx, [2]cluster.Node{be1, be2}, keepalived.WatchOptions{VIP: l.VIP, Interval: interval}) {
+		for s := range watched {
 			snaps <- seen{s, time.Now()}
 		}
 		close(snaps)
@@ -178,7 +178,7 @@ func TestLabFailoverWatched(t *testing.T) {
 		if !s.Time.Before(took) {
 			after++
 		}
-		if s.Secondary.HasVIP {
+		if s.Backends[1].HasVIP {
 			t.Logf("watch snapshot %d shows it; its poll began %s after the test's own look saw the VIP move", s.Seq, s.Time.Sub(took).Round(10*time.Millisecond))
 			assert.LessOrEqual(t, after, 2, "seen within two polls")
 			return

@@ -56,7 +56,11 @@ var factCommands = append([]factCommand{
 	{"current", "cat " + keepalived.CurrentStatusPath},
 	{"requested", "cat " + keepalived.RequestedPath},
 	{"lock", "cat " + keepalived.LockPath},
+	// cluster.log is stat'ed just before and after its end is read, so a
+	// watch knows the bytes read were the file's last (keepalived.Follower).
+	{"clusterlog-stat", keepalived.ClusterLogStat},
 	{"clusterlog", keepalived.ClusterLogTail},
+	{"clusterlog-stat-after", keepalived.ClusterLogStat},
 	{"ps", "ps -eo pid,ppid,user,stat,args"},
 	{"status", "private-chef-ctl status"},
 	{"stat", "stat -c '" + runit.StatFormat + "' /var/log/opscode /var/log/opscode/keepalived " + cluster.TopologyPath + " /var/log/opscode/*/current /var/log/opscode/*/*/current"},
@@ -84,6 +88,11 @@ var factCommands = append([]factCommand{
 	{"drbd-conf", "cat " + DRBDResFile},
 	{"hostname", "uname -n"},
 	{"drbd-peer", "ping -c 1 -W 2 " + peerPlaceholder},
+	// A chefha run's lock, and the node's clock to judge its age by (see
+	// LockOwner): the watch shows whether a run holds it.
+	{"run-lock", "cat " + lockOwnerFile},
+	{"run-lock-mtime", "stat -c %Y " + lockOwnerFile},
+	{"clock", "date +%s"},
 }, jobSections()...)
 
 // jobSection names the section that holds `initctl status JOB`.

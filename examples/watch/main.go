@@ -1,32 +1,44 @@
-// Command watch shows an HA Enterprise Chef cluster's two back ends live:
-// the runbook's two monitoring terminals (`private-chef-ctl tail
-// keepalived` and a loop of `cat current_cluster_status`) in one, with
-// what they leave to the eye judged by machine.
+// Command watch shows an HA Enterprise Chef cluster live: the runbook's
+// two monitoring terminals (`private-chef-ctl tail keepalived` and a loop
+// of `cat current_cluster_status`) in one, with DRBD, the front ends and
+// the upgrade's current step beside them, and what they leave to the eye
+// judged by machine.
 //
-// Every -interval (1 s, as the runbook's loop) it reads each back end in
-// one SSH command session (keepalived.Watch): its cluster status and the
-// status requested, the transition lock and whether its holder runs, who
-// holds the VIP, the services up and down, and the cluster.log lines
-// written since the last look; then it judges the pair (split brain, no
-// master, a transition under way, the VIP on the wrong node).
+// Every -interval (1 s, as the runbook's loop) it reads each node in one
+// SSH command session, as the pre-flight reads it (upgrade.Watch): of
+// each back end its cluster status and the status requested, the
+// transition lock and whether its holder runs, who holds the VIP, the
+// services up and down, DRBD (connection, roles, disks, a resync's
+// progress) and the cluster.log lines written since the last look; of
+// each front end its services, or why it cannot be read. With -journal
+// (the upgrade's) it says which step runs, since when, or where the run
+// stopped. Then it judges it all (split brain, no master, a transition
+// under way, the VIP on the wrong node, DRBD not replicating or not in
+// sync, a front end unreachable or with services down).
 //
 //	watch                                     # a simulated cluster, with a failover planted
-//	watch -config /etc/opscode/private-chef.rb
-//	watch -hosts be1=backend:bootstrap,be2=backend -ssh-config ~/.ssh/config
+//	watch -config /etc/opscode/private-chef.rb -journal chefha-upgrade.json
+//	watch -hosts be1=backend:bootstrap,be2=backend,fe1=frontend -ssh-config ~/.ssh/config
 //	watch -config … -o json > watch.jsonl    # one snapshot per line
-//	watch -config … -once                    # one look; exit 1 when the pair has findings
+//	watch -config … -once                    # one look; exit 1 when something is wrong
+//	watch -config … -once -ignore frontend-services-down   # the front ends are stopped on purpose
 //
 // It only reads: it never takes chefha's upgrade lock or writes to a node,
 // so it runs beside `upgrade -apply` in another terminal.
 //
-// On a terminal it redraws one screen in place: a line per back end, the
-// last -lines lines of cluster.log, the findings. Not on a terminal it
-// writes plain lines, each starting with the time: a node's state when it
-// changes, every new cluster.log line, the findings when they change. -o
-// json writes each snapshot as a JSON object on a line of its own
-// (keepalived.Snapshot's MarshalJSON: "format": "chefha.watch/1"); on a
-// simulated cluster each carries "simulation": true. Text escapes what came
-// from a node (internal/termsafe); JSON keeps it.
+// On a terminal it redraws one screen in place: a line per back end, its
+// DRBD, a line per front end, the upgrade's step, the last -lines lines of
+// cluster.log, the findings. Not on a terminal it writes plain lines, each
+// starting with the time: each of those when it changes, every new
+// cluster.log line, the findings when they change. -o json writes each
+// snapshot as a JSON object on a line of its own (upgrade.WatchSnapshot's
+// MarshalJSON: "format": "chefha.watch/2"); on a simulated cluster each
+// carries "simulation": true. Text escapes what came from a node
+// (internal/termsafe); JSON keeps it.
+//
+// -ignore names findings (upgrade.WatchProblems: in-transition,
+// frontend-services-down, drbd-not-uptodate, …) that are expected for now:
+// they are still shown, marked IGNORED, and do not make -once exit 1.
 //
 // With no cluster named it starts a simulated one (clustertest) and, a few
 // seconds in, stops keepalived on the bootstrap, as the runbook's failover
@@ -35,8 +47,9 @@
 // -config, -hosts, -ssh-config, -accept-new-host-keys and -timeout (for
 // reaching the cluster) mean what they mean to preflight and upgrade.
 //
-// Exit status: 0 when stopped (Ctrl-C) or, with -once, when the pair has
-// no findings; 1 with -once when it has; 2 on usage or connection errors.
+// Exit status: 0 when stopped (Ctrl-C) or, with -once, when nothing but
+// ignored findings is wrong; 1 with -once when something else is; 2 on
+// usage or connection errors.
 package main
 
 import (
@@ -47,6 +60,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -57,6 +71,7 @@ import (
 	"github.com/chefha/chefha/internal/cli"
 	"github.com/chefha/chefha/internal/termsafe"
 	"github.com/chefha/chefha/keepalived"
+	"github.com/chefha/chefha/upgrade"
 )
 
 func main() {
@@ -90,6 +105,10 @@ type config struct {
 	// plan is what to do to the cluster, and when: the simulation's
 	// planted failover.
 	plan []planned
+	// journal is the upgrade's journal (nil: no step shown).
+	journal upgrade.Journal
+	// ignore names the findings shown as IGNORED.
+	ignore []string
 }
 
 // planned is an action due once a snapshot is taken at or after at.
@@ -104,9 +123,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.SetOutput(stderr)
 	var named cli.Cluster
 	named.Register(fl, "give up reaching the cluster after this long")
-	interval := fl.Duration("interval", keepalived.DefaultWatchInterval, "time between looks (the runbook's loop sleeps 1 s)")
+	fl.Lookup("ignore").Usage = "findings to show as IGNORED, comma-separated (case-insensitive): they do not make -once exit 1 (" + strings.Join(upgrade.WatchProblems(), ", ") + ")"
+	interval := fl.Duration("interval", upgrade.DefaultWatchInterval, "time between looks (the runbook's loop sleeps 1 s)")
+	journal := fl.String("journal", "", "the upgrade's journal (as given to upgrade -journal): show its run's current step")
 	out := fl.String("o", "text", "output: text (a screen redrawn in place on a terminal, plain lines otherwise) or json (a snapshot per line)")
-	once := fl.Bool("once", false, "look once and exit: 0 when the pair has no findings, 1 when it has")
+	once := fl.Bool("once", false, "look once and exit: 0 when nothing but ignored findings is wrong, 1 otherwise")
 	lines := fl.Int("lines", 10, "cluster.log lines on the screen")
 	width := fl.Int("width", 0, "columns (default: the terminal's, 80 when not a terminal)")
 	fl.Usage = func() {
@@ -132,11 +153,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail("", errors.New("-interval must be positive"))
 	case *lines < 0:
 		return fail("", errors.New("-lines must not be negative"))
-	case named.Ignore != "":
-		return fail("", errors.New("-ignore: watch runs no pre-flight checks"))
 	}
 	cfg := config{interval: *interval, json: *out == "json", once: *once, lines: *lines,
 		width: cli.Width(stdout, *width), terminal: *out == "text" && cli.IsTerminal(stdout)}
+	for _, n := range strings.Split(named.Ignore, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		// Checked before the cluster is reached: a typo is a usage error.
+		if !slices.Contains(upgrade.WatchProblems(), strings.ToLower(n)) {
+			return fail("-ignore: ", &upgrade.UnknownProblemError{Name: n})
+		}
+		cfg.ignore = append(cfg.ignore, n)
+	}
+	if *journal != "" {
+		cfg.journal = upgrade.FileJournal{Path: *journal}
+	}
 
 	dctx, cancel := context.WithTimeout(ctx, named.Timeout)
 	defer cancel()
@@ -165,35 +197,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	defer cl.Close()
-	backends, vip, err := backendsOf(cl)
-	if err != nil {
+	alarm, err := watch(ctx, cfg, cl, stdout, stderr)
+	switch {
+	case err != nil:
 		return fail("", err)
-	}
-	findings, err := watch(ctx, cfg, backends, vip, stdout, stderr)
-	if err != nil {
-		return fail("", err)
-	}
-	if cfg.once && findings {
+	case cfg.once && alarm:
 		return exitFindings
 	}
 	return exitOK
-}
-
-// backendsOf are the bootstrap and the secondary, and the VIP's address.
-func backendsOf(cl *cluster.Cluster) ([2]cluster.Node, string, error) {
-	var out [2]cluster.Node
-	b, okb := cl.Topology.Bootstrap()
-	s, oks := cl.Topology.Secondary()
-	if !okb || !oks {
-		return out, "", errors.New("the topology names no bootstrap and secondary back end: watch follows an HA pair")
-	}
-	out[0], _ = cl.Node(b.Name)
-	out[1], _ = cl.Node(s.Name)
-	vip := ""
-	if cl.Topology.BackendVIP != nil {
-		vip = cl.Topology.BackendVIP.IPAddress
-	}
-	return out, vip, nil
 }
 
 // simClock is the simulation's time: the wall clock, plus the time the
@@ -247,16 +258,20 @@ func failoverPlan(cl *cluster.Cluster) []planned {
 }
 
 // watch streams snapshots to stdout until ctx ends (or once, or max) and
-// reports whether the last snapshot had findings.
-func watch(ctx context.Context, cfg config, backends [2]cluster.Node, vip string, stdout, stderr io.Writer) (bool, error) {
+// reports whether the last snapshot had findings not ignored.
+func watch(ctx context.Context, cfg config, cl *cluster.Cluster, stdout, stderr io.Writer) (bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cfg.vip = vip != ""
+	cfg.vip = cl.Topology.BackendVIP != nil
 	backlog := cfg.lines
 	if backlog == 0 {
 		backlog = -1 // none; 0 is the library's default
 	}
-	snaps := keepalived.Watch(ctx, backends, keepalived.WatchOptions{VIP: vip, Interval: cfg.interval, Clock: cfg.clock, Backlog: backlog})
+	snaps, err := upgrade.Watch(ctx, cl, upgrade.WatchOptions{Interval: cfg.interval, Clock: cfg.clock, Backlog: backlog,
+		Journal: cfg.journal, Ignore: cfg.ignore})
+	if err != nil {
+		return false, err
+	}
 	var r renderer
 	switch {
 	case cfg.json:
@@ -268,15 +283,15 @@ func watch(ctx context.Context, cfg config, backends [2]cluster.Node, vip string
 	}
 	var first time.Time
 	plan, done := cfg.plan, ""
-	n, findings := 0, false
+	n, alarm := 0, false
 	for s := range snaps {
 		n++
 		if first.IsZero() {
 			first = s.Time
 		}
-		findings = len(s.Findings) > 0
+		alarm = s.Alarm()
 		if err := r.render(s, planNote(done, plan, first)); err != nil {
-			return findings, err
+			return alarm, err
 		}
 		for len(plan) > 0 && !s.Time.Before(first.Add(plan[0].after)) {
 			done = "ran " + plan[0].what + " at " + s.Time.Format("15:04:05")
@@ -289,7 +304,7 @@ func watch(ctx context.Context, cfg config, backends [2]cluster.Node, vip string
 			break
 		}
 	}
-	return findings, r.close()
+	return alarm, r.close()
 }
 
 // planNote says what the simulation did last and does next, and when.

@@ -17,6 +17,7 @@ import (
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
 	"github.com/chefha/chefha/keepalived"
+	"github.com/chefha/chefha/upgrade"
 )
 
 func TestOnceJSONParses(t *testing.T) {
@@ -30,26 +31,38 @@ func TestOnceJSONParses(t *testing.T) {
 		Simulation bool   `json:"simulation"`
 		Format     string `json:"format"`
 		Seq        int    `json:"seq"`
-		Nodes      []struct {
+		Backends   []struct {
 			Name      string   `json:"name"`
 			Bootstrap bool     `json:"bootstrap"`
 			Current   string   `json:"current"`
 			HasVIP    bool     `json:"has_vip"`
 			Log       []string `json:"log"`
-		} `json:"nodes"`
+			DRBD      struct {
+				CState string `json:"cstate"`
+			} `json:"drbd"`
+		} `json:"backends"`
+		Frontends []struct {
+			Name     string `json:"name"`
+			Services struct {
+				Up int `json:"up"`
+			} `json:"services"`
+		} `json:"frontends"`
 		Findings []any `json:"findings"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(lines[0]), &s))
 	assert.True(t, s.Simulation, "a simulation's JSON says so")
-	assert.Equal(t, keepalived.WatchFormat, s.Format)
+	assert.Equal(t, upgrade.WatchFormat, s.Format)
 	assert.Equal(t, 1, s.Seq)
-	require.Len(t, s.Nodes, 2)
-	assert.Equal(t, "be1.chefha.test", s.Nodes[0].Name)
-	assert.True(t, s.Nodes[0].Bootstrap)
-	assert.Equal(t, "master", s.Nodes[0].Current)
-	assert.True(t, s.Nodes[0].HasVIP)
-	assert.Equal(t, "backup", s.Nodes[1].Current)
-	assert.Len(t, s.Nodes[0].Log, 10, "the first snapshot carries -lines of backlog")
+	require.Len(t, s.Backends, 2)
+	assert.Equal(t, "be1.chefha.test", s.Backends[0].Name)
+	assert.True(t, s.Backends[0].Bootstrap)
+	assert.Equal(t, "master", s.Backends[0].Current)
+	assert.True(t, s.Backends[0].HasVIP)
+	assert.Equal(t, "Connected", s.Backends[0].DRBD.CState)
+	assert.Equal(t, "backup", s.Backends[1].Current)
+	assert.Len(t, s.Backends[0].Log, 10, "the first snapshot carries -lines of backlog")
+	require.Len(t, s.Frontends, 1)
+	assert.Positive(t, s.Frontends[0].Services.Up)
 	assert.Empty(t, s.Findings)
 }
 
@@ -63,6 +76,8 @@ func TestOnceTextWithoutTerminal(t *testing.T) {
 	assert.True(t, strings.HasPrefix(s, simBanner+"\n"), s)
 	assert.Regexp(t, `(?m)^\d\d:\d\d:\d\d be1\.chefha\.test master, holds the VIP, services \d+ up$`, s)
 	assert.Regexp(t, `(?m)^\d\d:\d\d:\d\d be2\.chefha\.test backup, services \d+ up, \d+ down$`, s)
+	assert.Regexp(t, `(?m)^\d\d:\d\d:\d\d be1\.chefha\.test drbd Connected Primary/Secondary UpToDate/UpToDate$`, s)
+	assert.Regexp(t, `(?m)^\d\d:\d\d:\d\d fe1\.chefha\.test services \d+ up$`, s)
 	assert.Regexp(t, `(?m)^\d\d:\d\d:\d\d be1\.chefha\.test log: .*: Transitioned to master$`, s)
 	assert.Regexp(t, `(?m)^\d\d:\d\d:\d\d findings: none$`, s)
 	assert.NotContains(t, s, "simulation: next", "-once plants no failover")
@@ -77,7 +92,7 @@ func TestUsage(t *testing.T) {
 		{"-o", "yaml"},
 		{"-interval", "0s"},
 		{"-lines", "-1"},
-		{"-ignore", "backup"},
+		{"-ignore", "backup"}, // a pre-flight check, no finding of the watch
 		{"-hosts", "be1"},
 		{"-hosts", "fe1=frontend"},
 		{"stray"},
@@ -109,12 +124,10 @@ func simEnv(t *testing.T, knobs ...clustertest.Knob) (*clustertest.Cluster, *clu
 func TestFailoverInPlainLines(t *testing.T) {
 	t.Parallel()
 	_, cl, clock := simEnv(t)
-	backends, vip, err := backendsOf(cl)
-	require.NoError(t, err)
 	cfg := config{interval: time.Second, lines: 0, simulated: true, clock: clustertest.SteppingClock{FakeClock: clock},
 		max: 40, plan: failoverPlan(cl)}
 	var out, errb bytes.Buffer
-	_, err = watch(context.Background(), cfg, backends, vip, &out, &errb)
+	_, err := watch(context.Background(), cfg, cl, &out, &errb)
 	require.NoError(t, err)
 	assert.Empty(t, errb.String())
 	s := out.String()
@@ -144,14 +157,13 @@ func TestFailoverInPlainLines(t *testing.T) {
 func TestUnreachableNodeShown(t *testing.T) {
 	t.Parallel()
 	_, cl, clock := simEnv(t, clustertest.Unreachable("be2.chefha.test"))
-	backends, vip, err := backendsOf(cl)
-	require.NoError(t, err)
 	var out, errb bytes.Buffer
-	findings, err := watch(context.Background(), config{interval: time.Second, once: true, clock: clock}, backends, vip, &out, &errb)
+	alarm, err := watch(context.Background(), config{interval: time.Second, once: true, clock: clock}, cl, &out, &errb)
 	require.NoError(t, err)
-	assert.True(t, findings, "-once exits 1")
-	assert.Regexp(t, `(?m)^\d\d:\d\d:\d\d be2\.chefha\.test unreadable: be2\.chefha\.test: not reached`, out.String())
-	assert.Regexp(t, `(?m)^\d\d:\d\d:\d\d unreadable: be2\.chefha\.test: not reached`, out.String())
+	assert.True(t, alarm, "-once exits 1")
+	assert.Regexp(t, `(?m)^\d\d:\d\d:\d\d be2\.chefha\.test unreachable: not reached at `, out.String())
+	assert.Regexp(t, `(?m)^\d\d:\d\d:\d\d be2\.chefha\.test drbd unknown: the node could not be read$`, out.String())
+	assert.Regexp(t, `(?m)^\d\d:\d\d:\d\d unreadable: be2\.chefha\.test unreadable: .*not reached`, out.String())
 	assert.Regexp(t, `(?m)^\d\d:\d\d:\d\d be1\.chefha\.test master`, out.String())
 }
 
@@ -164,13 +176,11 @@ func TestHostileBytesEscaped(t *testing.T) {
 	_, cl, clock := simEnv(t,
 		clustertest.File("be2.chefha.test", keepalived.ClusterLogPath, hostile, 0o644),
 		clustertest.File("be1.chefha.test", keepalived.RequestedPath, "master\x1b[31m\n", 0o644))
-	backends, vip, err := backendsOf(cl)
-	require.NoError(t, err)
 	render := func(cfg config) string {
 		t.Helper()
 		cfg.interval, cfg.once, cfg.clock, cfg.lines, cfg.width = time.Second, true, clock, 10, 200
 		var out, errb bytes.Buffer
-		_, err := watch(context.Background(), cfg, backends, vip, &out, &errb)
+		_, err := watch(context.Background(), cfg, cl, &out, &errb)
 		require.NoError(t, err)
 		return out.String()
 	}
@@ -191,15 +201,15 @@ func TestHostileBytesEscaped(t *testing.T) {
 
 	js := render(config{json: true})
 	var snap struct {
-		Nodes []struct {
+		Backends []struct {
 			Log      []string `json:"log"`
 			Problems []string `json:"problems"`
-		} `json:"nodes"`
+		} `json:"backends"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(js), &snap))
-	require.Len(t, snap.Nodes, 2)
-	require.Len(t, snap.Nodes[1].Log, 2)
-	assert.Equal(t, hostile[:strings.IndexByte(hostile, '\n')], snap.Nodes[1].Log[0], "JSON keeps the bytes (valid UTF-8: JSON has no other)")
+	require.Len(t, snap.Backends, 2)
+	require.Len(t, snap.Backends[1].Log, 2)
+	assert.Equal(t, hostile[:strings.IndexByte(hostile, '\n')], snap.Backends[1].Log[0], "JSON keeps the bytes (valid UTF-8: JSON has no other)")
 }
 
 // On a terminal: one screen from the top, each line cut to the width and
@@ -207,11 +217,9 @@ func TestHostileBytesEscaped(t *testing.T) {
 func TestScreen(t *testing.T) {
 	t.Parallel()
 	_, cl, clock := simEnv(t)
-	backends, vip, err := backendsOf(cl)
-	require.NoError(t, err)
 	var out, errb bytes.Buffer
 	cfg := config{interval: time.Second, max: 2, clock: clustertest.SteppingClock{FakeClock: clock}, lines: 4, width: 100, terminal: true, simulated: true}
-	_, err = watch(context.Background(), cfg, backends, vip, &out, &errb)
+	_, err := watch(context.Background(), cfg, cl, &out, &errb)
 	require.NoError(t, err)
 	frames := strings.Split(out.String(), ansiHome)
 	require.Len(t, frames, 3, "two screens, each from the top")

@@ -10,13 +10,13 @@ import (
 
 	"github.com/chefha/chefha/internal/cli"
 	"github.com/chefha/chefha/internal/termsafe"
-	"github.com/chefha/chefha/keepalived"
+	"github.com/chefha/chefha/upgrade"
 )
 
 // renderer writes snapshots in one of the output forms. note says what
 // the simulation does next ("" on a real cluster).
 type renderer interface {
-	render(s keepalived.Snapshot, note string) error
+	render(s upgrade.WatchSnapshot, note string) error
 	close() error
 }
 
@@ -28,7 +28,7 @@ type jsonRenderer struct {
 	simulated bool
 }
 
-func (r *jsonRenderer) render(s keepalived.Snapshot, _ string) error {
+func (r *jsonRenderer) render(s upgrade.WatchSnapshot, _ string) error {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return err
@@ -41,65 +41,6 @@ func (r *jsonRenderer) render(s keepalived.Snapshot, _ string) error {
 }
 
 func (r *jsonRenderer) close() error { return nil }
-
-// state is a node's state in words, for a line of its own; every part
-// that came from the node is escaped.
-func state(n keepalived.NodeSnapshot) string {
-	if n.Err != nil {
-		return "unreadable: " + termsafe.Line(n.Err.Error())
-	}
-	s := string(n.Current)
-	if n.Requested != "" && n.Requested != n.Current {
-		s += " (requested " + string(n.Requested) + ")"
-	}
-	if l := lock(n); l != "-" {
-		s += ", lock " + l
-	}
-	if n.HasVIP {
-		s += ", holds the VIP"
-	}
-	return s + ", services " + services(n)
-}
-
-// lock is the transition lock: "-" when there is none; "stale" when the
-// process that took it is gone.
-func lock(n keepalived.NodeSnapshot) string {
-	switch {
-	case n.LockPID == 0:
-		return "-"
-	case n.LockAlive:
-		return fmt.Sprintf("pid %d live", n.LockPID)
-	}
-	return fmt.Sprintf("pid %d stale", n.LockPID)
-}
-
-func services(n keepalived.NodeSnapshot) string {
-	switch {
-	case n.Services == nil:
-		return "?"
-	case n.Services.Down == 0:
-		return fmt.Sprintf("%d up", n.Services.Up)
-	}
-	return fmt.Sprintf("%d up, %d down", n.Services.Up, n.Services.Down)
-}
-
-// findingLines are the findings, each with its fix on the next line, and
-// the nodes' problems, escaped. A finding's detail names its node.
-func findingLines(s keepalived.Snapshot) []string {
-	var out []string
-	for _, f := range s.Findings {
-		out = append(out, termsafe.Line(string(f.Problem)+": "+f.Detail))
-		if f.Fix != "" {
-			out = append(out, "  fix: "+termsafe.Line(f.Fix))
-		}
-	}
-	for _, n := range s.Nodes() {
-		for _, p := range n.Problems {
-			out = append(out, termsafe.Line("unread: "+n.Name+": "+p))
-		}
-	}
-	return out
-}
 
 // gapNote stands where cluster.log lines were missed.
 const gapNote = "(lines missed: more written since the last look than one read holds, or the log was rotated)"
@@ -119,7 +60,7 @@ func newPlain(w io.Writer, cfg config) *plain {
 	return &plain{w: w, simulated: cfg.simulated, seen: map[string]string{}}
 }
 
-func (p *plain) render(s keepalived.Snapshot, note string) error {
+func (p *plain) render(s upgrade.WatchSnapshot, note string) error {
 	var b strings.Builder
 	at := s.Time.Format("15:04:05")
 	if !p.started {
@@ -134,17 +75,30 @@ func (p *plain) render(s keepalived.Snapshot, note string) error {
 			fmt.Fprintf(&b, "%s simulation: %s\n", at, termsafe.Line(note))
 		}
 	}
-	for _, n := range s.Nodes() {
-		name := termsafe.Line(n.Name)
-		if st := state(n); p.seen[n.Name] != st {
-			p.seen[n.Name] = st
-			fmt.Fprintf(&b, "%s %s %s\n", at, name, st)
+	// changed writes line under key when it differs from the last one.
+	changed := func(key, line string) {
+		if p.seen[key] != line {
+			p.seen[key] = line
+			fmt.Fprintf(&b, "%s %s\n", at, line)
 		}
+	}
+	for _, n := range s.Backends {
+		name := termsafe.Line(n.Name)
+		changed(n.Name, name+" "+state(n))
+		changed("drbd "+n.Name, name+" drbd "+drbdLine(n))
 		if n.LogGap {
 			fmt.Fprintf(&b, "%s %s log: %s\n", at, name, gapNote)
 		}
 		for _, l := range n.Log {
 			fmt.Fprintf(&b, "%s %s log: %s\n", at, name, termsafe.Line(l))
+		}
+	}
+	for _, f := range s.Frontends {
+		changed(f.Name, termsafe.Line(f.Name)+" "+frontendLine(f))
+	}
+	if s.Step != nil {
+		for i, l := range stepLines(s.Step, s.Time.Location()) {
+			changed(fmt.Sprintf("step %d", i), "upgrade "+l)
 		}
 	}
 	if f := findingLines(s); !slices.Equal(f, p.findings) || s.Seq == 1 {
@@ -180,13 +134,17 @@ const (
 	ansiEraseDown = "\x1b[J"
 )
 
-func (sc *screen) render(s keepalived.Snapshot, note string) error {
-	nodes := s.Nodes()
+func (sc *screen) render(s upgrade.WatchSnapshot, note string) error {
+	nodes := s.Backends
 	if sc.nameWidth == 0 {
+		sc.nameWidth = len("FRONT END")
 		for i, n := range nodes {
 			name := termsafe.Line(n.Name)
 			sc.nameWidth = max(sc.nameWidth, utf8.RuneCountInString(name))
 			sc.prefix[i], _, _ = strings.Cut(name, ".")
+		}
+		for _, f := range s.Frontends {
+			sc.nameWidth = max(sc.nameWidth, utf8.RuneCountInString(termsafe.Line(f.Name)))
 		}
 	}
 	for i, n := range nodes {
@@ -219,7 +177,7 @@ func (sc *screen) render(s keepalived.Snapshot, note string) error {
 		}
 		name := termsafe.Line(n.Name)
 		if n.Err != nil {
-			lines = append(lines, fmt.Sprintf("%-*s %-9s  unreadable: %s", sc.nameWidth, name, role, termsafe.Line(n.Err.Error())))
+			lines = append(lines, fmt.Sprintf("%-*s %-9s  %s", sc.nameWidth, name, role, nodeErr(n.Name, n.Err)))
 			continue
 		}
 		vip := "-"
@@ -229,7 +187,23 @@ func (sc *screen) render(s keepalived.Snapshot, note string) error {
 		case n.HasVIP:
 			vip = "yes"
 		}
-		lines = append(lines, row(name, role, string(n.Current), string(n.Requested), lock(n), vip, services(n)))
+		lines = append(lines, row(name, role, string(n.Current), string(n.Requested), lock(n), vip, services(n.Services)))
+	}
+	cell := func(name, what string) string { return fmt.Sprintf("%-*s %s", sc.nameWidth, name, what) }
+	lines = append(lines, "", cell("DRBD", "CONNECTION ROLES DISKS"))
+	for _, n := range nodes {
+		lines = append(lines, cell(termsafe.Line(n.Name), drbdLine(n)))
+	}
+	lines = append(lines, "", cell("FRONT END", "SERVICES"))
+	for _, f := range s.Frontends {
+		lines = append(lines, cell(termsafe.Line(f.Name), frontendLine(f)))
+	}
+	if len(s.Frontends) == 0 {
+		lines = append(lines, "none in the topology")
+	}
+	if s.Step != nil {
+		lines = append(lines, "", "UPGRADE")
+		lines = append(lines, stepLines(s.Step, s.Time.Location())...)
 	}
 	lines = append(lines, "", fmt.Sprintf("cluster.log (last %d lines)", sc.cfg.lines))
 	lines = append(lines, sc.log...)
@@ -237,7 +211,7 @@ func (sc *screen) render(s keepalived.Snapshot, note string) error {
 	if f := findingLines(s); len(f) > 0 {
 		lines = append(lines, f...)
 	} else {
-		lines = append(lines, "none: one master, the other backup, no transition under way")
+		lines = append(lines, "none: one master, the other backup, no transition under way, DRBD in sync, the front ends' services up")
 	}
 	var b strings.Builder
 	b.WriteString(ansiHome)

@@ -34,14 +34,14 @@ type logStat struct {
 	inode  string
 }
 
-func parseLogStat(file string, s section) (logStat, error) {
-	if s.rc != 0 {
-		if strings.Contains(s.out, "No such file") {
+func parseLogStat(file string, s Output) (logStat, error) {
+	if s.RC != 0 {
+		if strings.Contains(s.Text, "No such file") {
 			return logStat{}, nil
 		}
-		return logStat{}, fmt.Errorf("stat %s failed: %s", file, oneLine(s.out))
+		return logStat{}, fmt.Errorf("stat %s failed: %s", file, oneLine(s.Text))
 	}
-	f := strings.Fields(s.out)
+	f := strings.Fields(s.Text)
 	if len(f) == 0 {
 		return logStat{}, fmt.Errorf("stat %s printed nothing", file)
 	}
@@ -60,10 +60,10 @@ func parseLogStat(file string, s section) (logStat, error) {
 	return st, nil
 }
 
-// next takes one poll's stat, tail and second stat sections and returns
+// next takes one look's stat, tail and second stat outputs and returns
 // the new complete lines, whether some were missed, and what could not be
 // read. On the first look it returns the last backlog lines.
-func (f *logFollower) next(file string, stat1, tail, stat2 section, backlog int) ([]string, bool, error) {
+func (f *logFollower) next(file string, stat1, tail, stat2 Output, backlog int) ([]string, bool, error) {
 	a, err := parseLogStat(file, stat1)
 	if err != nil {
 		return nil, false, err
@@ -81,10 +81,10 @@ func (f *logFollower) next(file string, stat1, tail, stat2 section, backlog int)
 		*f = logFollower{started: true}
 		return nil, false, nil
 	}
-	if tail.rc != 0 {
-		return nil, false, fmt.Errorf("tail %s failed: %s", file, oneLine(tail.out))
+	if tail.RC != 0 {
+		return nil, false, fmt.Errorf("tail %s failed: %s", file, oneLine(tail.Text))
 	}
-	w := tail.out
+	w := tail.Text
 	if int64(len(w)) > a.size {
 		return nil, false, nil // not the file the stats saw: read again next time
 	}
