@@ -47,6 +47,10 @@ type Cmd struct {
 	// "Defaults requiretty", root commands run under a pseudo-terminal,
 	// which merges their stderr into Stdout (see SSH.Run).
 	Sudo bool
+	// Label, if set, names the command in logs instead of its argv: a
+	// script of kilobytes sent every few seconds says nothing more for
+	// being written out each time. The node runs Argv.
+	Label string
 }
 
 // Command builds a Cmd from a program and its arguments.

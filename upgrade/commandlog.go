@@ -188,6 +188,9 @@ func callStatus(c cluster.Call) string {
 // secrets redacted, the operator's private commands replaced; private
 // says one was.
 func (l *commandLog) commandLine(cmd cluster.Cmd) (line string, private bool) {
+	if cmd.Label != "" {
+		return termsafe.Line(cmd.Label), false
+	}
 	words := make([]string, len(cmd.Argv))
 	for i, a := range cmd.Argv {
 		if stand, ok := l.private[a]; ok {

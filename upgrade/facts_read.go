@@ -114,7 +114,12 @@ func (e *UnreadableError) Unwrap() error { return e.Err }
 // within timeout.
 func readNode(ctx context.Context, n cluster.Node, peer string, timeout time.Duration, only ...string) (map[string]Section, error) {
 	token := newToken()
-	cmd := cluster.Cmd{Argv: []string{"sh", "-c", factScript(peer, token, only...)}, Sudo: true}
+	what := "every section"
+	if len(only) > 0 {
+		what = strings.Join(only, " ")
+	}
+	cmd := cluster.Cmd{Argv: []string{"sh", "-c", factScript(peer, token, only...)}, Sudo: true,
+		Label: "sh -c <chefha's facts script: " + what + ">"}
 	start := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
