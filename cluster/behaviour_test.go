@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +33,28 @@ func testNodeBehaviour(t *testing.T, n cluster.Node, dir string) {
 		res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"tr", "a-z", "A-Z"}, Stdin: []byte("keepalived\n")})
 		require.NoError(t, err)
 		assert.Equal(t, "KEEPALIVED\n", string(res.Stdout))
+	})
+	t.Run("output as it arrives", func(t *testing.T) {
+		// The first line is there while the command still runs (it waits
+		// for the test to see it), and Output gets only the command's
+		// stdout: no wrapper's line, no stderr.
+		seen := make(chan struct{})
+		w := &notifyWriter{on: "Migrations to Run: [1.8]\n", seen: seen}
+		mark := filepath.Join(dir, "output-seen")
+		go func() {
+			select {
+			case <-seen:
+				os.WriteFile(mark, nil, 0o644)
+			case <-time.After(30 * time.Second):
+			}
+		}()
+		res, err := n.Run(ctx, cluster.Cmd{Argv: []string{"sh", "-c", `echo 'Migrations to Run: [1.8]'; echo noise >&2; ` +
+			`i=0; while [ ! -e "$1" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; echo done`, "sh", mark}, Output: w})
+		require.NoError(t, err)
+		assert.Equal(t, "Migrations to Run: [1.8]\ndone\n", string(res.Stdout))
+		assert.Equal(t, "Migrations to Run: [1.8]\ndone\n", w.String(), "streamed while it ran, then the rest")
+		_, err = os.Stat(mark)
+		assert.NoError(t, err, "the first line reached Output before the command ended")
 	})
 	t.Run("exit code and stderr", func(t *testing.T) {
 		res, err := n.Run(ctx, cluster.Command("sh", "-c", "echo out; echo 'runsv not running' >&2; exit 3"))
@@ -181,4 +204,29 @@ func TestWriteFileFrom(t *testing.T) {
 		s := startSSHD(t, k)
 		testWriteFileFrom(t, dialReal(t, s.config(k, "fe1")), t.TempDir())
 	})
+}
+
+// notifyWriter keeps what is written and closes seen once it holds on.
+type notifyWriter struct {
+	mu   sync.Mutex
+	b    strings.Builder
+	on   string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *notifyWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b.Write(p)
+	if strings.Contains(w.b.String(), w.on) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
+}
+
+func (w *notifyWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"strings"
 	"time"
@@ -47,6 +48,10 @@ type Cmd struct {
 	// "Defaults requiretty", root commands run under a pseudo-terminal,
 	// which merges their stderr into Stdout (see SSH.Run).
 	Sudo bool
+	// Output, if not nil, also gets the command's standard output as it
+	// arrives (Result holds all of it at the end): what a long command is
+	// doing can be shown while it runs.
+	Output io.Writer
 	// Label, if set, names the command in logs instead of its argv: a
 	// script of kilobytes sent every few seconds says nothing more for
 	// being written out each time. The node runs Argv.

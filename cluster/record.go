@@ -304,6 +304,9 @@ func (r *Replay) Run(ctx context.Context, c Cmd) (Result, error) {
 		return Result{}, err
 	}
 	e, err := r.answer(Exchange{Op: "run", Argv: c.Argv, Sudo: c.Sudo, Stdin: c.Stdin})
+	if c.Output != nil {
+		c.Output.Write(e.Stdout) // all at once: the recording kept no timing
+	}
 	return Result{Stdout: slices.Clone(e.Stdout), Stderr: slices.Clone(e.Stderr), ExitCode: e.ExitCode}, err
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"time"
@@ -81,6 +82,9 @@ func (n *SSH) run(ctx context.Context, c Cmd) (Result, error) {
 func (n *SSH) wait(ctx context.Context, conn *sshConn, sess *ssh.Session, c Cmd, line string, tty bool) (Result, error) {
 	var stdout, stderr syncBuffer
 	sess.Stdout, sess.Stderr = &stdout, &stderr
+	if c.Output != nil {
+		sess.Stdout = io.MultiWriter(&stdout, &afterPIDLine{w: c.Output})
+	}
 	if err := sess.Start(line); err != nil {
 		return Result{}, fmt.Errorf("%s: start %s: %w", n.Name(), c, err)
 	}
@@ -117,6 +121,30 @@ func (n *SSH) wait(ctx context.Context, conn *sshConn, sess *ssh.Session, c Cmd,
 		return res, fmt.Errorf("%s: %s: %w (the command's outcome is unknown): %v", n.Name(), c, ErrConnectionLost, err)
 	}
 	return res, nil
+}
+
+// afterPIDLine passes on what comes after the PID line Run's wrapper
+// prints first.
+type afterPIDLine struct {
+	w    io.Writer
+	past bool
+}
+
+func (a *afterPIDLine) Write(p []byte) (int, error) {
+	n := len(p)
+	if !a.past {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			return n, nil
+		}
+		a.past, p = true, p[i+1:]
+	}
+	if len(p) > 0 {
+		if _, err := a.w.Write(p); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
 }
 
 // splitPID removes the PID line Run's wrapper prints first.

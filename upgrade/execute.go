@@ -125,8 +125,9 @@ func (r *Runner) act(ctx context.Context, step Step, a Action) error {
 	}
 	switch a.Kind {
 	case ActRun:
-		defer r.heartbeatWhile(ctx, step, a, msg)()
-		return r.runCmd(ctx, step, a)
+		var out outputTail
+		defer r.heartbeatWhile(ctx, step, a, msg, &out)()
+		return r.runCmd(ctx, step, a, &out)
 	case ActUpload:
 		n, err := r.node(a.Node)
 		if err != nil {
@@ -207,7 +208,7 @@ func (r *Runner) ownsLock(ctx context.Context, node string) error {
 // a migration in half; the markers of partybus's silent failures count as
 // failures; a failed bootstrap upgrade is retried once after a gate
 // (OC-11382: partybus resumes from the level reached).
-func (r *Runner) runCmd(ctx context.Context, step Step, a Action) error {
+func (r *Runner) runCmd(ctx context.Context, step Step, a Action, out *outputTail) error {
 	n, err := r.node(a.Node)
 	if err != nil {
 		return err
@@ -216,7 +217,7 @@ func (r *Runner) runCmd(ctx context.Context, step Step, a Action) error {
 	if a.Critical {
 		argv = detached(step.ID, a.Node, a.Argv)
 	}
-	res, err := n.Run(ctx, cluster.Cmd{Argv: argv, Sudo: true})
+	res, err := n.Run(ctx, cluster.Cmd{Argv: argv, Sudo: true, Output: out})
 	if err != nil && ctx.Err() != nil {
 		if a.Critical {
 			return fmt.Errorf("stopped waiting for %s on %s, which goes on running on the node, detached (its output: %s/…log); a resumed run waits for it: %w",
@@ -231,7 +232,7 @@ func (r *Runner) runCmd(ctx context.Context, step Step, a Action) error {
 			if gerr := r.gate(ctx, step, &GateSpec{Master: a.Node}); gerr != nil {
 				return fmt.Errorf("%w; then: %v", err, gerr)
 			}
-			res, err = n.Run(ctx, cluster.Cmd{Argv: argv, Sudo: true})
+			res, err = n.Run(ctx, cluster.Cmd{Argv: argv, Sudo: true, Output: out})
 		}
 	}
 	if err != nil && a.IgnoreExit {

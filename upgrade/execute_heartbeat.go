@@ -17,9 +17,10 @@ const heartbeatEvery = 10 * time.Second
 
 // heartbeatWhile emits an EventProgress for a every heartbeat (by the
 // machine's clock, which the command's runtime is) until the returned
-// func is called. A detached command's beat carries the last line it
-// wrote so far: which migration partybus is at says more than a time.
-func (r *Runner) heartbeatWhile(ctx context.Context, step Step, a Action, what string) (stop func()) {
+// func is called. The beat carries the last line the command wrote so
+// far (out; a detached command's, read from its log on the node): which
+// migration partybus is at says more than a time.
+func (r *Runner) heartbeatWhile(ctx context.Context, step Step, a Action, what string, out *outputTail) (stop func()) {
 	every := r.o.heartbeat
 	if every <= 0 {
 		every = heartbeatEvery
@@ -39,11 +40,13 @@ func (r *Runner) heartbeatWhile(ctx context.Context, step Step, a Action, what s
 			case <-t.C:
 				ev := Event{Kind: EventProgress, Step: step.ID, Node: a.Node, Elapsed: time.Since(start),
 					Message: fmt.Sprintf("still running after %s: %s", time.Since(start).Round(time.Second), what)}
+				line := out.String()
 				if a.Critical {
-					if line := r.lastLine(ctx, step, a, min(every, lastLineTimeout)); line != "" {
-						ev.LastOutput = line
-						ev.Message += "; last output: " + line
-					}
+					line = r.detachedLastLine(ctx, step, a, min(every, lastLineTimeout))
+				}
+				if line != "" {
+					ev.LastOutput = line
+					ev.Message += "; last output: " + line
 				}
 				select {
 				case <-done:
@@ -64,11 +67,11 @@ const lastLineTimeout = 5 * time.Second
 // lastLineMax is how much of a last line a beat carries.
 const lastLineMax = 200
 
-// lastLine is the last non-empty line the detached command a wrote to its
+// detachedLastLine is the last non-empty line the detached command a wrote to its
 // log on the node so far, or "" when there is none or it cannot be read
 // within timeout. It reads only the log's tail, as root (the log is
 // root's, 0600 in a 0700 directory).
-func (r *Runner) lastLine(ctx context.Context, step Step, a Action, timeout time.Duration) string {
+func (r *Runner) detachedLastLine(ctx context.Context, step Step, a Action, timeout time.Duration) string {
 	n, err := r.node(a.Node)
 	if err != nil {
 		return ""
@@ -79,10 +82,52 @@ func (r *Runner) lastLine(ctx context.Context, step Step, a Action, timeout time
 	if err != nil {
 		return ""
 	}
-	lines := strings.Split(strings.TrimRight(string(res.Stdout), "\r\n\t "), "\n")
-	last := strings.TrimSpace(lines[len(lines)-1])
-	if len(last) > lastLineMax {
-		last = last[:lastLineMax] + "…"
+	var l outputTail
+	l.Write(res.Stdout)
+	return l.String()
+}
+
+// outputTail keeps the last non-empty line written to it: a command's
+// output as it arrives, read by its heartbeat.
+type outputTail struct {
+	mu   sync.Mutex
+	cur  []byte // the line being written
+	last string // the last one ended
+}
+
+func (l *outputTail) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range p {
+		switch c {
+		case '\n', '\r': // a progress bar's \r ends its line too
+			if s := strings.TrimSpace(string(l.cur)); s != "" {
+				l.last = s
+			}
+			l.cur = l.cur[:0]
+		default:
+			if len(l.cur) < 4*lastLineMax {
+				l.cur = append(l.cur, c)
+			}
+		}
 	}
-	return last
+	return len(p), nil
+}
+
+// String is the last non-empty line, or the one being written if none
+// ended yet, cut to lastLineMax bytes.
+func (l *outputTail) String() string {
+	if l == nil {
+		return ""
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.last
+	if s == "" {
+		s = strings.TrimSpace(string(l.cur))
+	}
+	if len(s) > lastLineMax {
+		s = strings.ToValidUTF8(s[:lastLineMax], "") + "…"
+	}
+	return s
 }

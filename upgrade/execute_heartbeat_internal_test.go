@@ -49,7 +49,7 @@ func TestHeartbeatCarriesTheLastLine(t *testing.T) {
 	r.o.heartbeat = 5 * time.Millisecond
 	a := Action{Kind: ActRun, Node: "be1", Argv: ctl("upgrade"), Critical: true}
 	step := Step{ID: "hop1/upgrade-bootstrap"}
-	stop := r.heartbeatWhile(context.Background(), step, a, "be1: private-chef-ctl upgrade")
+	stop := r.heartbeatWhile(context.Background(), step, a, "be1: private-chef-ctl upgrade", nil)
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(beats) > 0 }, 5*time.Second, time.Millisecond)
 	stop()
 	mu.Lock()
@@ -62,4 +62,49 @@ func TestHeartbeatCarriesTheLastLine(t *testing.T) {
 	defer node.mu.Unlock()
 	assert.Equal(t, "tail -c 2048 "+DetachDir+"/"+detachID(step.ID, "be1", a.Argv)+".log", node.sent[0])
 	assert.True(t, slices.Contains(detached(step.ID, "be1", a.Argv), detachID(step.ID, "be1", a.Argv)), "the log the command writes")
+}
+
+func TestOutputTail(t *testing.T) {
+	long := strings.Repeat("é", lastLineMax) // two bytes each
+	for _, tt := range []struct {
+		name   string
+		writes []string
+		want   string
+	}{
+		{"nothing yet", nil, ""},
+		{"a line being written", []string{"Recipe: private-chef::"}, "Recipe: private-chef::"},
+		{"the last ended line", []string{"one\ntwo\n", "thr"}, "two"},
+		{"blank lines skipped", []string{"Chef Client finished\n\n  \n"}, "Chef Client finished"},
+		{"a line across writes", []string{"Running migr", "ation 1.9\n"}, "Running migration 1.9"},
+		{"a progress bar's carriage return", []string{"10%\r20%\r"}, "20%"},
+		{"cut, valid UTF-8", []string{long + "\n"}, strings.Repeat("é", lastLineMax/2) + "…"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var o outputTail
+			for _, w := range tt.writes {
+				o.Write([]byte(w))
+			}
+			assert.Equal(t, tt.want, o.String())
+		})
+	}
+	var none *outputTail
+	assert.Empty(t, none.String(), "no output kept: no line")
+}
+
+// A command that is not detached: its beat carries the last line its
+// output stream brought so far.
+func TestHeartbeatOfAStreamedCommand(t *testing.T) {
+	r := NewRunner(nil)
+	var mu sync.Mutex
+	var beats []Event
+	r.o.onEvent = func(ev Event) { mu.Lock(); beats = append(beats, ev); mu.Unlock() }
+	r.o.heartbeat = 5 * time.Millisecond
+	var out outputTail
+	out.Write([]byte("Recipe: private-chef::keepalived\n  * template[/var/opt/opscode/keepalived/etc/keepalived.conf] action create"))
+	stop := r.heartbeatWhile(context.Background(), Step{ID: "hop1/reconfigure-all"}, Action{Kind: ActRun, Node: "be1", Argv: ctl("reconfigure")}, "be1: private-chef-ctl reconfigure", &out)
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(beats) > 0 }, 5*time.Second, time.Millisecond)
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, "Recipe: private-chef::keepalived", beats[0].LastOutput)
 }
