@@ -229,6 +229,10 @@ type Ctl struct {
 	SVWAIT Fact[int] `json:"svwait"`
 	// Commands are the commands it answers, sorted.
 	Commands []Command `json:"commands"`
+	// SvCommands are SV_COMMAND_NAMES: the sv verbs 1.2.8's script passes
+	// to a service (`private-chef-ctl SERVICE VERB`), or those omnibus-ctl
+	// defines a method for, of which only the command map's are answered.
+	SvCommands Fact[[]string] `json:"sv_commands,omitempty"`
 	// ServiceFirst: `private-chef-ctl SERVICE COMMAND` (1.2.8's script)
 	// rather than omnibus-ctl's `COMMAND SERVICE`.
 	ServiceFirst Fact[bool] `json:"service_first"`
@@ -259,6 +263,9 @@ type Command struct {
 	// script does not say (1.2.8).
 	Arity  int    `json:"arity"`
 	Source string `json:"source"`
+	// NoMethod: omnibus-ctl's command map lists it, but nothing defines
+	// the method run sends it to, so it raises NoMethodError (exit 1).
+	NoMethod bool `json:"no_method,omitempty"`
 }
 
 // File is a file or directory under /etc/opscode a recipe declares.
