@@ -131,8 +131,8 @@ func (n *Node) Sv(ctx context.Context, verb, dir string, wait time.Duration, lsb
 				return fmt.Sprintf("timeout: down: %s: 0s, normally up, want up\n", shown), 1
 			}
 		}
-	case "restart", "force-restart", "force-reload", "term", "kill", "hup", "interrupt", "quit", "alarm", "cont", "pause":
-		if slices.Contains([]string{"hup", "alarm", "interrupt", "quit", "cont", "pause"}, verb) {
+	case "restart", "force-restart", "force-reload", "term", "kill", "hup", "interrupt", "quit", "alarm", "cont", "pause", "1", "2":
+		if slices.Contains([]string{"hup", "alarm", "interrupt", "quit", "cont", "pause", "1", "2"}, verb) { // signals only (USR1, USR2)
 			break
 		}
 		if s.up && s.stopDelay > wait && verb != "kill" {
