@@ -122,6 +122,13 @@ type ServiceAction struct {
 	// Conditional: the resource sits under a condition in its recipe.
 	Conditional bool   `json:"conditional,omitempty"`
 	Source      string `json:"source"`
+	// CtlStop: the recipe first runs `/opt/opscode/bin/private-chef-ctl
+	// stop SERVICE` (an execute resource), the old service's stop before
+	// its link goes.
+	CtlStop Fact[bool] `json:"ctl_stop"`
+	// DeletesSvDir: the recipe deletes /opt/opscode/sv/SERVICE (a
+	// directory resource, action :delete), the service gone for good.
+	DeletesSvDir Fact[bool] `json:"deletes_sv_dir"`
 }
 
 // Roles say where a service runs.
