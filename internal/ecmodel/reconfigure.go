@@ -59,13 +59,7 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 	// keepalived_safemode (11.1.8): on the data master still under
 	// opscode-runsvdir, restart keepalived as MASTER and wait for DRBD.
 	safemode := ha && master && rel.Version >= "11.1.8" && !n.Bug(issue.OC11669) && slices.Contains(h.Jobs(), "opscode-runsvdir")
-	if slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), "oc_bifrost") && n.linked("opscode-authz") {
-		// recipes/oc_bifrost.rb (11.x): stop opscode-authz, disable it and
-		// delete its sv directory; the other 1.x services wait for cleanup.
-		h.Sv(ctx, "stop", "opscode-authz", 7*time.Second, true)
-		h.Remove(path.Join(ServiceDir, "opscode-authz"))
-		h.RemoveAll(path.Join(SvDir, "opscode-authz"))
-	}
+	n.retire(ctx) // the other 1.x services wait for cleanup
 	for _, s := range rel.Services(n.Backend(), n.Bootstrap()) {
 		n.enable(s, ha && rel.IsHA(s), owner)
 	}
@@ -90,6 +84,7 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 			h.Remove(path.Join(ServiceDir, s)) // runit_service :disable
 		}
 	}
+	n.startDatabase(ctx, !ha || master)
 	if ha {
 		// recipes/drbd.rb: the DRBD directories, the data dir (mount
 		// point) among them, and the resource file.

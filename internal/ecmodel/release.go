@@ -231,8 +231,7 @@ var (
 		"opscode-chef", "opscode-erchef", "opscode-expander", "opscode-expander-reindexer", "opscode-org-creator", "opscode-solr",
 		"opscode-webui", "php-fpm", "postgresql", "rabbitmq", "redis"}
 	pcFrontend = []string{"nginx", "nrpe", "opscode-account", "opscode-authz", "opscode-certificate", "opscode-chef", "opscode-erchef", "opscode-webui"}
-	// attributes/default.rb keepalived service_order, 1.4.6 (1.2.8.3 names
-	// postgresql "postgres" there, a service that does not exist).
+	// attributes/default.rb keepalived service_order, 1.4.6.
 	pcHA = []string{"couchdb", "postgresql", "rabbitmq", "redis", "opscode-authz", "opscode-certificate", "opscode-account", "opscode-solr",
 		"opscode-expander", "opscode-expander-reindexer", "opscode-org-creator", "opscode-chef", "opscode-erchef", "opscode-webui",
 		"php-fpm", "fcgiwrap", "nagios", "nginx"}
@@ -302,8 +301,20 @@ func buildReleases() map[string]Release {
 		}
 		return out
 	}
+	// 1.2.8.3 names the database service postgres (recipes/postgresql.rb:114
+	// runit_service "postgres"; attributes/default.rb:537 service_order
+	// key postgresql, service "postgres"); 1.4.6 renames it postgresql and
+	// retires postgres (recipes/postgresql.rb:19-36).
+	postgres := func(list []string) []string {
+		out := slices.Clone(list)
+		if i := slices.Index(out, "postgresql"); i >= 0 {
+			out[i] = "postgres"
+		}
+		return out
+	}
+	pc128Backend := postgres(pcBackend)
 	rels := map[string]Release{
-		"1.2.8": {Version: "1.2.8", Backend: pcBackend, Frontend: pcFrontend, HA: pcHAFor(pcBackend),
+		"1.2.8": {Version: "1.2.8", Backend: pc128Backend, Frontend: pcFrontend, HA: postgres(pcHAFor(pcBackend)),
 			Level: migration.Level{Major: 1, Minor: 4}, Migrations: migrations(pcMigrations[:4]...), DownFiles: true, Job: "opscode-runsvdir", LogOwner: "root"},
 		// 1.4.6 ships bookshelf, disabled by default (attributes: enable false).
 		"1.4.6": {Version: "1.4.6", OmnibusCtl: "0.0.6", Backend: pcBackend, Frontend: pcFrontend, HA: pcHAFor(pcBackend),
