@@ -107,8 +107,10 @@ type Cookbooks struct {
 	// metadata.rb constraint ("= 1.3.0").
 	Runit Fact[string] `json:"runit"`
 	// RunitRestartOnUpdate is the runit cookbook's restart_on_update
-	// default, when the constraint names one version: a changed run script
-	// restarts the service.
+	// default, when the constraint names one version, or (1.x) whether
+	// the bundled runit_service definition subscribes a running service's
+	// restart to its run template: a changed run script restarts the
+	// service.
 	RunitRestartOnUpdate Fact[bool] `json:"runit_restart_on_update"`
 }
 
@@ -298,8 +300,10 @@ type Keepalived struct {
 	RunArgs Fact[[]string] `json:"run_args"`
 	// ConfRestart says whether a changed keepalived.conf restarts
 	// keepalived: "always", "never" (its guard names no service of the
-	// release), or the guard as written.
+	// release, or the template notifies nothing), or the guard as written.
 	ConfRestart Fact[string] `json:"conf_restart"`
+	// ClusterShRestart is the same for a changed cluster.sh.
+	ClusterShRestart Fact[string] `json:"cluster_sh_restart"`
 	// ClusterSVWAIT is what cluster.sh exports as SVWAIT.
 	ClusterSVWAIT Fact[int] `json:"cluster_svwait"`
 	// ClusterServices is how cluster.sh finds the services it moves:
