@@ -56,6 +56,13 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		// resource owns it and it keeps whatever owner it has.
 		h.Chown(LogDir, root+":"+root)
 	}
+	// 1.x's runit_service asks should_notify?("keepalived") as the recipe
+	// is compiled, before anything changes: linked and running.
+	keepalivedRan := false
+	if n.linked("keepalived") {
+		_, st := h.Sv(ctx, "status", "keepalived", 0, true)
+		keepalivedRan = st == 0
+	}
 	// keepalived_safemode (11.1.8): on the data master still under
 	// opscode-runsvdir, restart keepalived as MASTER and wait for DRBD.
 	safemode := ha && master && rel.Version >= "11.1.8" && !n.Bug(issue.OC11669) && slices.Contains(h.Jobs(), "opscode-runsvdir")
@@ -105,11 +112,11 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		if safemode {
 			state = "MASTER"
 		}
-		changed := n.writeIfChanged(KeepalivedConf, n.keepalivedConf(state), 0o644)
-		changed = n.writeIfChanged(ClusterSh, n.clusterShText(), 0o755) || changed
-		n.enable("keepalived", false, owner)
+		conf := n.writeIfChanged(KeepalivedConf, n.keepalivedConf(state), 0o644)
+		sh := n.writeIfChanged(ClusterSh, n.clusterShText(), 0o755)
+		run := n.enable("keepalived", false, owner)
 		n.waitSupervised(ctx, "keepalived")
-		if changed && n.linked("keepalived") {
+		if rel.restartsKeepalived(conf, sh, run, keepalivedRan) && n.linked("keepalived") {
 			h.Sv(ctx, "restart", "keepalived", 30*time.Second, true) // notifies :restart
 			if safemode && !n.waitForMount(ctx, io) {
 				return 1
@@ -213,10 +220,11 @@ func (n *Node) writeIfChanged(name, content string, perm fs.FileMode) bool {
 // enable is runit_service (1.x) or component_runit_service (11.x): sv
 // dir, run script, log dir, the service link, and for an HA service on an
 // HA back end the marker files the release manages (keepalive_me, down).
-func (n *Node) enable(s string, ha bool, owner string) {
+// It reports whether the run script changed.
+func (n *Node) enable(s string, ha bool, owner string) (runChanged bool) {
 	h, sv, rel := n.H, path.Join(SvDir, s), n.Installed
 	h.MkdirAll(path.Join(sv, "log"), 0o755)
-	n.writeIfChanged(path.Join(sv, "run"), runScript(rel, s), 0o755)
+	runChanged = n.writeIfChanged(path.Join(sv, "run"), runScript(rel, s), 0o755)
 	n.writeIfChanged(path.Join(sv, "log", "run"), logRunScript(rel, s), 0o755)
 	dir := rel.LogDirOf(s)
 	if _, err := h.Lstat(dir); err != nil {
@@ -250,6 +258,7 @@ func (n *Node) enable(s string, ha bool, owner string) {
 	if !n.linked(s) {
 		h.Symlink(sv, path.Join(ServiceDir, s))
 	}
+	return runChanged
 }
 
 // waitSupervised is runit_service's supervise_NAME_sleep (runit/
