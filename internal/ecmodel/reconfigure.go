@@ -75,7 +75,7 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		// @1.4.6 include_recipe "runit"; @11.1.8 "enterprise::runit"), and
 		// each runit_service waits for its runsv: a fresh node's services
 		// are all supervised before keepalived, the last, is linked.
-		h.StartJob(ctx, rel.Job)
+		h.StartJob(ctx, rel.RunsvdirJob())
 	}
 	for _, s := range rel.KeptDown() {
 		// runit_service … action :down ("defined, but dead":
@@ -130,14 +130,7 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 			}
 		}
 	}
-	if old := n.Configured.Job; old != rel.Job || !slices.Contains(h.Jobs(), rel.Job) {
-		if old != rel.Job && !n.Bug(TwoRunsvdirs) && slices.Contains(h.Jobs(), old) {
-			h.StopJob(ctx, old) // enterprise::runit_upstart: initctl stop opscode-runsvdir
-		}
-		if !slices.Contains(h.Jobs(), rel.Job) {
-			h.StartJob(ctx, rel.Job)
-		}
-	}
+	n.switchJobs(ctx)
 	n.writeRunning(ha)
 	n.writeAccountConfig()
 	n.writePartybusConfig(master && !n.midTransition())

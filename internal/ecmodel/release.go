@@ -84,8 +84,6 @@ type Release struct {
 	// UpgradeSleep is the sleep upgrade.rb runs between reconfigure and
 	// partybus ("Sleeping for 2 minutes before migration", 11.1.7+).
 	UpgradeSleep time.Duration
-	// Job is the Upstart job running runsvdir.
-	Job string
 	// LogOwner owns the services' log directories under /var/log/opscode
 	// (root in 1.x, opscode from 11.0, whose svlogd runs as opscode).
 	LogOwner string
@@ -278,7 +276,7 @@ func buildReleases() map[string]Release {
 	ec := func(v, ctl string, b, f, h []string, lvl int, files []string, svwait int, down bool, sleep time.Duration) Release {
 		r := Release{Version: v, OmnibusCtl: ctl, Backend: b, Frontend: f, BootstrapOnly: []string{"opscode-chef-mover"}, HA: h,
 			Level: migration.Level{Major: 1, Minor: lvl}, Migrations: migrations(files...), WrapperSVWAIT: svwait, DownFiles: down,
-			KeepaliveMe: true, UpgradeSleep: sleep, Job: "private-chef-runsvdir", LogOwner: "opscode", AuthzMigrator: "0.0.1"}
+			KeepaliveMe: true, UpgradeSleep: sleep, LogOwner: "opscode", AuthzMigrator: "0.0.1"}
 		if v >= "11.1.7" {
 			r.KeepalivedLogOwned, r.AuthzMigrator = true, "0.0.3"
 		}
@@ -315,10 +313,10 @@ func buildReleases() map[string]Release {
 	pc128Backend := postgres(pcBackend)
 	rels := map[string]Release{
 		"1.2.8": {Version: "1.2.8", Backend: pc128Backend, Frontend: pcFrontend, HA: postgres(pcHAFor(pcBackend)),
-			Level: migration.Level{Major: 1, Minor: 4}, Migrations: migrations(pcMigrations[:4]...), DownFiles: true, Job: "opscode-runsvdir", LogOwner: "root"},
+			Level: migration.Level{Major: 1, Minor: 4}, Migrations: migrations(pcMigrations[:4]...), DownFiles: true, LogOwner: "root"},
 		// 1.4.6 ships bookshelf, disabled by default (attributes: enable false).
 		"1.4.6": {Version: "1.4.6", OmnibusCtl: "0.0.6", Backend: pcBackend, Frontend: pcFrontend, HA: pcHAFor(pcBackend),
-			Level: migration.Level{Major: 1, Minor: 7}, Migrations: migrations(pcMigrations...), DownFiles: true, Job: "opscode-runsvdir", LogOwner: "root"},
+			Level: migration.Level{Major: 1, Minor: 7}, Migrations: migrations(pcMigrations...), DownFiles: true, LogOwner: "root"},
 		"11.0.2": ec("11.0.2", "0.0.6", b110, f110, h110, 12, ecMigrations, 0, false, 0),
 		"11.1.6": ec("11.1.6", "0.0.7", b111, f111, h111, 13, ec13, 0, false, 0),
 		"11.1.8": ec("11.1.8", "0.0.7", b111, f111, h111, 13, ec13, 30, false, 2*time.Minute),
