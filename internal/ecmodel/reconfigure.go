@@ -372,9 +372,11 @@ func (n *Node) Cleanup(ctx context.Context, io IO) int {
 	return 0
 }
 
-// family names the template generation: cluster.sh.erb and keepalived.conf
-// change between 1.4.6 and 11.0.2 and not again up to 11.2.0, so only that
-// upgrade makes reconfigure restart keepalived (notifies :restart).
+// family names cluster.sh.erb's generation, which changes between 1.4.6
+// and 11.0.2 and not again up to 11.2.0 (the services it names aside):
+// the model's cluster.sh carries it, so that the hop to 11 rewrites it;
+// whether a rewrite restarts keepalived is the release's
+// (restartsKeepalived).
 func family(r Release) string {
 	if strings.HasPrefix(r.Version, "11.") {
 		return "11.x"
