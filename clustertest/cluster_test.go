@@ -102,6 +102,7 @@ func TestVersions(t *testing.T) {
 		{"1.4.6", "opscode-runsvdir", migration.Level{Major: 1, Minor: 7}},
 		{"11.0.2", "private-chef-runsvdir", migration.Level{Major: 1, Minor: 12}},
 		{"11.1.8", "private-chef-runsvdir", migration.Level{Major: 1, Minor: 13}},
+		{"11.2.0", "private_chef-runsvdir", migration.Level{Major: 1, Minor: 13}},
 	} {
 		t.Run(tc.version, func(t *testing.T) {
 			s := start(t, tc.version)

@@ -624,6 +624,9 @@ func TestCtlCommandsFromThePackaging(t *testing.T) {
 		assert.Contains(t, out, "I don't know that command.", version)
 		out, _, code = s.run(t, be1, "private-chef-ctl", "stop", "opscode-erchef")
 		assert.Equal(t, 0, code, "%s: %s", version, out)
+		out, _, code = s.run(t, be2, "private-chef-ctl", "reconfigure")
+		assert.Equal(t, 0, code, out)
+		assert.Contains(t, out, "\nopscode Reconfigured!\n", "omnibus-ctl's display_name (lib/omnibus-ctl.rb@0.0.6:273)")
 	}
 	s := start(t, "1.2.8")
 	out, _, code := s.run(t, be1, "private-chef-ctl", "opscode-erchef", "down")

@@ -229,6 +229,9 @@ func (c *Cluster) plantNode(n *Node, no NodeOptions) error {
 				n.StopJob(ctx, j)
 			}
 		}
+		// The replica runs the jobs the node ran, its services supervised
+		// by them, with no runsv left over from the ones stopped here.
+		n.orphaned = false
 		for _, j := range r.Jobs {
 			if !slices.Contains(n.jobs, j) {
 				if err := n.StartJob(ctx, j); err != nil {

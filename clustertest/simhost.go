@@ -22,9 +22,13 @@ type Node struct {
 	// holds it.
 	VIP string
 
-	owners     map[string]string
-	svcs       map[string]*service
-	jobs       []string
+	owners map[string]string
+	svcs   map[string]*service
+	jobs   []string
+	// orphaned: the runsv of the linked services outlived the runsvdir
+	// that started them (its job stopped) and still hold their services'
+	// supervise locks, children of init, until a post-stop signals them.
+	orphaned   bool
 	procs      []string // stray processes (knobs)
 	runsvLog   string
 	diskFull   bool

@@ -100,7 +100,7 @@ func (c *Cluster) installNode(n *Node, o Options, rb, version string) error {
 			return err
 		}
 	}
-	if err := n.StartJob(context.Background(), rel.Job); err != nil {
+	if err := n.StartJob(context.Background(), rel.RunsvdirJob()); err != nil {
 		return err
 	}
 	if code := ecmodel.Ctl(context.Background(), n, []string{"reconfigure"}, ecmodel.IO{Stdout: io.Discard, Stderr: io.Discard}); code != 0 {

@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/chefha/chefha/internal/ecmodel"
@@ -91,7 +92,7 @@ func (n *Node) Sv(ctx context.Context, verb, dir string, wait time.Duration, lsb
 	if !ok {
 		return fmt.Sprintf("fail: %s: unable to change to service directory: file does not exist\n", shown), 1
 	}
-	if len(n.jobs) == 0 {
+	if !n.supervised() {
 		if verb == "status" && lsb {
 			return fmt.Sprintf("warning: %s: unable to open supervise/ok: file does not exist\n", shown), 4
 		}
@@ -131,8 +132,8 @@ func (n *Node) Sv(ctx context.Context, verb, dir string, wait time.Duration, lsb
 				return fmt.Sprintf("timeout: down: %s: 0s, normally up, want up\n", shown), 1
 			}
 		}
-	case "restart", "force-restart", "force-reload", "term", "kill", "hup", "interrupt", "quit", "alarm", "cont", "pause":
-		if slices.Contains([]string{"hup", "alarm", "interrupt", "quit", "cont", "pause"}, verb) {
+	case "restart", "force-restart", "force-reload", "term", "kill", "hup", "interrupt", "quit", "alarm", "cont", "pause", "1", "2":
+		if slices.Contains([]string{"hup", "alarm", "interrupt", "quit", "cont", "pause", "1", "2"}, verb) { // signals only (USR1, USR2)
 			break
 		}
 		if s.up && s.stopDelay > wait && verb != "kill" {
@@ -166,8 +167,12 @@ func (n *Node) serviceChanged(name string, up bool) {
 // Jobs are the Upstart runsvdir jobs running.
 func (n *Node) Jobs() []string { return slices.Clone(n.jobs) }
 
+// supervised reports whether runsv run for the linked services: a
+// runsvdir's, or the orphans a stopped one left.
+func (n *Node) supervised() bool { return len(n.jobs) > 0 || n.orphaned }
+
 // Supervised: the simulation's runsvdir supervises every link at once.
-func (n *Node) Supervised(string) bool { return len(n.jobs) > 0 }
+func (n *Node) Supervised(string) bool { return n.supervised() }
 
 // StartJob starts a runsvdir job: runsv comes up for every linked service
 // and starts those without a down file; svlogd recreates a missing current.
@@ -175,7 +180,10 @@ func (n *Node) StartJob(ctx context.Context, job string) error {
 	if slices.Contains(n.jobs, job) {
 		return fmt.Errorf("initctl: Job is already running: %s", job)
 	}
-	first := len(n.jobs) == 0
+	// A runsvdir's runsv start the services only where no runsv holds
+	// their supervise locks: not beside another runsvdir's, nor beside the
+	// orphans of a stopped one.
+	first := !n.supervised()
 	n.jobs = append(n.jobs, job)
 	ents, _ := n.ReadDir(ecmodel.ServiceDir)
 	for _, e := range ents {
@@ -201,12 +209,57 @@ func (n *Node) StartJob(ctx context.Context, job string) error {
 	return nil
 }
 
-// StopJob stops a runsvdir job. runsvdir exits on TERM and leaves its runsv
-// processes (and so the services) running (runsvdir(8)).
+// StopJob ends a runsvdir job's runsvdir: it exits on TERM and leaves its
+// runsv processes (and so the services) running, orphaned (runsvdir(8)).
+// The first job's runsvdir is the one whose runsv hold the locks; a
+// second one's runsv never got them.
 func (n *Node) StopJob(ctx context.Context, job string) error {
-	if !slices.Contains(n.jobs, job) {
+	i := slices.Index(n.jobs, job)
+	if i < 0 {
 		return fmt.Errorf("initctl: Unknown instance: ")
 	}
-	n.jobs = slices.DeleteFunc(n.jobs, func(j string) bool { return j == job })
+	n.jobs = slices.Delete(n.jobs, i, i+1)
+	if i == 0 {
+		n.orphaned = true
+	}
+	return nil
+}
+
+// SignalOrphanRunsv is `pkill -SIG -P 1 runsv$`: the orphaned runsv, and
+// the stray ones (AddProcess "runsv NAME"), get sig. On TERM each stops
+// its service and exits; a running runsvdir's runsv then start the
+// services without a down file. On HUP they die and their services run
+// on: unsupervised, or adopted by a running runsvdir's runsv (the real
+// ones would start a second instance beside; the simulation keeps one).
+func (n *Node) SignalOrphanRunsv(ctx context.Context, sig syscall.Signal) error {
+	for i, p := range n.procs {
+		if name, ok := strings.CutPrefix(p, "runsv "); ok {
+			if sig == syscall.SIGTERM {
+				n.orphanGone(name)
+			}
+			n.procs[i] = ""
+		}
+	}
+	if !n.orphaned {
+		return nil
+	}
+	n.orphaned = false
+	if sig != syscall.SIGTERM {
+		return nil
+	}
+	for _, name := range n.linkedNames() {
+		if s := n.svc(name); s.up {
+			s.up, s.since, s.termAt = false, n.Now(), time.Time{}
+			n.serviceChanged(name, false)
+		}
+	}
+	if len(n.jobs) > 0 {
+		for _, name := range n.linkedNames() {
+			if s := n.svc(name); !s.up && n.normallyUp(name) {
+				s.up, s.pid, s.since = true, n.pid(), n.Now()
+				n.serviceChanged(name, true)
+			}
+		}
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package keepalived
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -53,7 +54,7 @@ func ExitMeaning(code int) string {
 	case 0:
 		return "all checks passed"
 	case 1:
-		return "stopped early: not reconfigured, keepalived or DRBD not enabled, or the DRBD partition or device missing"
+		return "stopped early: not reconfigured, keepalived or DRBD not enabled, the DRBD partition or device missing, or a cluster status file missing"
 	case 2:
 		return "inconsistent cluster status: requested ≠ current, a failover may be running"
 	case 3:
@@ -77,10 +78,24 @@ const (
 	verdictError = "ERRORS WERE DETECTED."
 )
 
+// ErrNoClusterStatus is ha-status stopped by a missing cluster status
+// file: right after its DRBD device check ha.rb File.reads
+// requested_cluster_status and current_cluster_status, and File.read of a
+// missing file raises Errno::ENOENT, which nothing rescues: Ruby exits 1
+// with no verdict (opscode-omnibus@11.1.8:files/private-chef-ctl-commands/
+// ha.rb:67-68, the same lines at 1.4.6–11.2.0; 1.2.8.3's own
+// bin/private-chef-ctl:301-302). The node's HA state cannot be judged.
+var ErrNoClusterStatus = errors.New("ha-status raised reading the cluster status files: " + RequestedPath + " or " + CurrentStatusPath + " is missing")
+
+// lastBeforeStatus is the check ha.rb prints just before it reads the
+// cluster status files.
+const lastBeforeStatus = "DRBD device "
+
 // ParseHAStatus reads ha-status output. Every non-blank line must be
 // tagged [OK], [WARN] or [ERROR]; the last tagged line must be the
 // verdict, and the verdict must agree with the exit code (a pass with a
-// non-zero code, or the reverse, is an error, not a guess).
+// non-zero code, or the reverse, is an error, not a guess). Output that
+// stops after the DRBD device check with exit 1 is ErrNoClusterStatus.
 func ParseHAStatus(r io.Reader, exitCode int) (HAStatus, error) {
 	h := HAStatus{ExitCode: exitCode}
 	sc := bufio.NewScanner(r)
@@ -123,6 +138,9 @@ func ParseHAStatus(r io.Reader, exitCode int) (HAStatus, error) {
 		if exitCode == 1 && len(h.Checks) > 0 && h.Checks[len(h.Checks)-1].Level == LevelError {
 			h.Aborted = true
 			return h, nil
+		}
+		if last := len(h.Checks) - 1; exitCode == 1 && last >= 0 && h.Checks[last].Level == LevelOK && strings.HasPrefix(h.Checks[last].Text, lastBeforeStatus) {
+			return HAStatus{}, ErrNoClusterStatus
 		}
 		return HAStatus{}, fmt.Errorf("ha-status: no verdict line (output cut short?)")
 	}

@@ -52,6 +52,19 @@ func TestParseHAStatusModelFixtures(t *testing.T) {
 	}
 }
 
+// A missing cluster status file makes ha.rb raise (File.read) after its
+// DRBD device check: exit 1, no verdict, the last line an [OK]. That is
+// no healthy node, nor output cut short.
+func TestParseHAStatusWithoutAClusterStatusFile(t *testing.T) {
+	t.Parallel()
+	body, code := modelFixture(t, "ha-status-model-no-status-file.txt")
+	require.Equal(t, 1, code)
+	_, err := keepalived.ParseHAStatus(bytes.NewReader(body), code)
+	assert.ErrorIs(t, err, keepalived.ErrNoClusterStatus)
+	_, err = keepalived.ParseHAStatus(bytes.NewReader(body), 0)
+	assert.NotErrorIs(t, err, keepalived.ErrNoClusterStatus, "exit 0 without a verdict is output cut short")
+}
+
 func TestParseHAStatusEarlyExitNeedsExit1(t *testing.T) {
 	t.Parallel()
 	body, _ := modelFixture(t, "ha-status-model-frontend.txt")

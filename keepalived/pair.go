@@ -1,6 +1,7 @@
 package keepalived
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -62,7 +63,11 @@ func Judge(p Pair) []Finding {
 	var out []Finding
 	nodes := []NodeState{p.Bootstrap, p.Secondary}
 	for _, n := range nodes {
-		if n.Err != nil {
+		switch {
+		case errors.Is(n.Err, ErrNoClusterStatus):
+			out = append(out, Finding{Problem: ProblemUnreadable, Node: n.Name, Detail: n.Err.Error(),
+				Fix: "cluster.sh writes " + RequestedPath + " before " + CurrentStatusPath + " on every transition: give it the node's current state (cp " + CurrentStatusPath + " " + RequestedPath + "), or run the transition again on " + n.Name})
+		case n.Err != nil:
 			out = append(out, Finding{Problem: ProblemUnreadable, Node: n.Name, Detail: n.Err.Error(),
 				Fix: "check that the node is up and reachable, and that keepalived has run once (private-chef-ctl reconfigure)"})
 		}

@@ -65,7 +65,10 @@ func checkPair(in Input) []Finding {
 	var kf []keepalived.Finding
 	noVIP := vipOf(in.Facts.Topology) == "" // a host list names no VIP: master and backup are judged alone
 	for _, f := range keepalived.Judge(p) {
-		if f.Problem == keepalived.ProblemUnreadable { // reachable reports those
+		// A node that could not be read at all is reachable's to report; one
+		// read without its cluster status files is this check's: ha-status
+		// stops there too (keepalived.ErrNoClusterStatus).
+		if nf, _ := in.Facts.Node(f.Node); f.Problem == keepalived.ProblemUnreadable && nf.Err != "" {
 			continue
 		}
 		if noVIP && (f.Problem == keepalived.ProblemVIPNotOnMaster || f.Problem == keepalived.ProblemVIPOnBackup) {

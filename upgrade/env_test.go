@@ -78,11 +78,11 @@ func writePackages(t testing.TB, dir string) []string {
 }
 
 // packageFiles are the packages' bytes by file name, built once per test
-// binary: every upgrade environment gets the same eight (compressing
+// binary: every upgrade environment gets the same ten (compressing
 // them anew was a twentieth of the package's CPU).
 var packageFiles = sync.OnceValues(func() (map[string][]byte, error) {
 	out := map[string][]byte{}
-	for _, v := range []string{"1.4.6", "11.0.2", "11.1.6", "11.1.8"} {
+	for _, v := range []string{"1.4.6", "11.0.2", "11.1.6", "11.1.8", "11.2.0"} {
 		var deb, rpm bytes.Buffer
 		if err := pkgfile.WriteDeb(&deb, pkgfile.Meta{Name: "private-chef", Version: v, Release: "1", Arch: "amd64"}); err != nil {
 			return nil, err

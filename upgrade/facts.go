@@ -350,8 +350,17 @@ func (n NodeFacts) KeepalivedState(vip string) keepalived.NodeState {
 		st.Err = err
 		return st
 	}
-	if req, ok := n.ok("requested"); ok {
-		st.Requested, _ = keepalived.ParseStatus(keepalived.RequestedPath, []byte(req))
+	// ha-status File.reads requested_cluster_status as well: a missing one
+	// stops it with no verdict (keepalived.ErrNoClusterStatus), so a node
+	// without a readable one is no node whose state can be judged healthy.
+	req, ok := n.ok("requested")
+	if !ok {
+		st.Err = fmt.Errorf("%s: %s (%w)", keepalived.RequestedPath, strings.TrimSpace(req), keepalived.ErrNoClusterStatus)
+		return st
+	}
+	if st.Requested, err = keepalived.ParseStatus(keepalived.RequestedPath, []byte(req)); err != nil {
+		st.Err = err
+		return st
 	}
 	if lock, ok := n.ok("lock"); ok {
 		if pid, err := keepalived.ParseLock(keepalived.LockPath, []byte(lock)); err == nil {

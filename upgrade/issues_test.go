@@ -99,8 +99,9 @@ func TestKnownIssuesFor(t *testing.T) {
 func TestVIPIsMatchedExactly(t *testing.T) {
 	addrs := func(a string) NodeFacts {
 		return NodeFacts{Node: "be2", Sections: map[string]Section{
-			"current": {Output: "backup"},
-			"addrs":   {Output: "1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet " + a + " brd 10.0.0.255 scope global eth0"},
+			"current":   {Output: "backup"},
+			"requested": {Output: "backup"},
+			"addrs":     {Output: "1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet " + a + " brd 10.0.0.255 scope global eth0"},
 		}}
 	}
 	assert.False(t, addrs("10.0.0.10/24").KeepalivedState("10.0.0.1").HasVIP, "10.0.0.10 is not the VIP 10.0.0.1")

@@ -126,14 +126,19 @@ func TestGateRerunsAFailedMasterTransition(t *testing.T) {
 // master: the runner's TERM takes postgresql down with it (runsv stops
 // its service before it exits), the new job's runsv leaves it down (an
 // HA service's down file), and keepalived, master already, starts
-// nothing. The runner starts it again, on the master, and says so.
+// nothing. The runner starts it again, on the master, and says so. It is
+// planted after the bootstrap's upgrade: after its reconfigure the
+// services are down anyway, the stop of opscode-runsvdir having TERMed
+// every runsv, keepalived's among them (its post-stop), and cluster.sh
+// moving the node back to master.
 func TestOrphanTakenDownIsStartedAgainOnTheMaster(t *testing.T) {
 	t.Parallel()
 	e := newUpgradeEnv(t, "1.4.6", 1)
 	planted := false
 	var starts []string
 	r := e.runner("11.1.8", nil, upgrade.WithEvents(func(ev upgrade.Event) {
-		if ev.Kind == upgrade.EventAction && !planted && ev.Node == e.sim.Bootstrap().Name && strings.Contains(ev.Message, "no runsv of the stopped job") {
+		if ev.Kind == upgrade.EventAction && !planted && ev.Node == e.sim.Bootstrap().Name && strings.HasSuffix(ev.Step, "/"+string(upgrade.StepUpgradeBootstrap)) &&
+			strings.Contains(ev.Message, "no runsv of the stopped job") {
 			planted = true
 			e.sim.Bootstrap().Lock(func(n *clustertest.Node) { require.NoError(t, n.AddProcess("runsv postgresql")) })
 		}

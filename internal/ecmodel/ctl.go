@@ -10,12 +10,6 @@ import (
 	"time"
 )
 
-// svCommands are 1.2.8's SV_COMMAND_NAMES (bin/private-chef-ctl
-// @1.2.8.3): the sv verbs it passes through. omnibus-ctl (1.4.6+) answers
-// only the commands of its command_map, which the packaging table holds.
-var svCommands = []string{"status", "up", "down", "once", "pause", "cont", "hup", "alarm", "interrupt", "quit", "term", "kill",
-	"start", "stop", "restart", "shutdown", "force-stop", "force-reload", "force-restart", "force-shutdown", "check"}
-
 // ctlSays is what the release's private-chef-ctl prints where the
 // packaging table names it: a reconfigure's last line ("opscode
 // Reconfigured!" from omnibus-ctl, 1.2.8's "Chef Server Reconfigured!"),
@@ -29,19 +23,31 @@ func (r Release) ctlSays() (reconfigured, unknown string) {
 }
 
 // ctlCommand is how the installed omnibus-ctl knows cmd: whether it does,
-// and whether it takes a service (arity 2), as its command_map says
-// (lib/omnibus-ctl.rb, the version the release pins: packaging table).
-func (r Release) ctlCommand(cmd string) (known, takesService bool) {
+// whether it takes a service (arity 2), as its command_map says
+// (lib/omnibus-ctl.rb, the version the release pins: packaging table),
+// and whether a method answers it (noMethod: "int" at 0.0.6–0.0.8, whose
+// sv verb is "interrupt").
+func (r Release) ctlCommand(cmd string) (known, takesService, noMethod bool) {
 	p, ok := r.packaging()
 	if !ok {
-		return false, false
+		return false, false, false
 	}
 	for _, c := range p.Ctl.Commands {
 		if c.Name == cmd {
-			return true, c.Arity == 2
+			return true, c.Arity == 2, c.NoMethod
 		}
 	}
-	return false, false
+	return false, false, false
+}
+
+// svCommands are 1.2.8's SV_COMMAND_NAMES (bin/private-chef-ctl:26-28
+// @1.2.8.3, in the packaging table): the sv verbs `private-chef-ctl
+// [SERVICE] VERB` passes through, "1" and "2" (USR1, USR2) included.
+func (r Release) svCommands() []string {
+	if p, ok := r.packaging(); ok {
+		return p.Ctl.SvCommands.Value
+	}
+	return nil
 }
 
 // Ctl is `/opt/opscode/bin/private-chef-ctl ARGS…` as the installed
@@ -78,7 +84,7 @@ func (n *Node) Ctl(ctx context.Context, args []string, io IO) int {
 	}
 	// up, down, pause, cont, … are sv verbs omnibus-ctl does not know: it
 	// says so and exits 1 (lib/omnibus-ctl.rb 0.0.6–0.0.8).
-	known, arity2 := rel.ctlCommand(cmd)
+	known, arity2, noMethod := rel.ctlCommand(cmd)
 	if !known {
 		_, unknown := rel.ctlSays()
 		fmt.Fprintln(io.Stdout, unknown)
@@ -90,6 +96,12 @@ func (n *Node) Ctl(ctx context.Context, args []string, io IO) int {
 	if len(args) > 1 && !arity2 {
 		fmt.Fprintf(io.Stdout, "The command %s does not accept any arguments\n", cmd)
 		return 2
+	}
+	if noMethod {
+		// run sends the command's name to itself (lib/omnibus-ctl.rb
+		// @0.0.6:357-358): no method, an uncaught NoMethodError, exit 1.
+		fmt.Fprintf(io.Stderr, "omnibus-ctl.rb: in `run': undefined method `%s' for #<Omnibus::Ctl> (NoMethodError)\n", strings.ReplaceAll(cmd, "-", "_"))
+		return 1
 	}
 	switch cmd {
 	case "graceful-kill":
@@ -240,10 +252,14 @@ func (c *ctl) tail(ctx context.Context, service string) int {
 // node only starts keepalived (and exits before nrpe, since
 // run_sv_command exits).
 func (c *ctl) run128(ctx context.Context, args []string) int {
+	svCommands := c.n.Installed.svCommands()
 	if len(args) > 1 {
+		// bin/private-chef-ctl:534-541 @1.2.8.3: ARGV[1] first.
 		switch {
 		case slices.Contains(svCommands, args[1]):
 			return c.runSv(ctx, args[1], args[0])
+		case args[1] == "tail":
+			return c.tail(ctx, args[0])
 		case args[1] == "graceful-kill":
 			return c.gracefulKill(ctx, args[0])
 		}

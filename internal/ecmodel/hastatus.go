@@ -134,8 +134,8 @@ func (n *Node) HAStatus(ctx context.Context, io IO) int {
 		}
 	}
 	ha := n.haServices()
-	if !strings.HasPrefix(n.Installed.Version, "11.") {
-		ha = n.Configured.HA // 1.x: the 'ha' attributes plus php-fpm, fcgiwrap, the reindexer
+	if attr, ok := n.Installed.haStatusByAttribute(); ok {
+		ha = attr
 	}
 	for _, s := range n.svNames() {
 		if !n.linked(s) {

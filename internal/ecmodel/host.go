@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"syscall"
 	"time"
 )
 
@@ -78,7 +79,17 @@ type Supervisor interface {
 	// Jobs are the Upstart jobs whose runsvdir runs.
 	Jobs() []string
 	StartJob(ctx context.Context, job string) error
+	// StopJob is Upstart ending a job's main process: runsvdir gets TERM
+	// and exits at once, its runsv (and their services) left running,
+	// orphaned to init (runsvdir(8)). The job file's pre-stop and
+	// post-stop are the model's (ecmodel.StopJob).
 	StopJob(ctx context.Context, job string) error
+	// SignalOrphanRunsv is `pkill -SIG -P 1 runsv$`, a job's post-stop:
+	// every runsv whose parent is init gets sig. On TERM a runsv stops its
+	// service and exits (runsv.c @runit 2.1.1: TERM is control "x"); on
+	// HUP, which runsv does not catch, it dies and leaves its service
+	// running, unsupervised. It returns once they have exited.
+	SignalOrphanRunsv(ctx context.Context, sig syscall.Signal) error
 }
 
 // Network is what ha-status and cluster.sh ask of the network.

@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -17,6 +18,11 @@ type memHost struct {
 	up    map[string]bool // service name → running
 	vip   string          // an address `ip a show dev eth0` lists
 	now   time.Time
+	// jobs are the runsvdir jobs running; orphaned says a stopped one's
+	// runsv live on; signals are what SignalOrphanRunsv was given.
+	jobs     []string
+	orphaned bool
+	signals  []syscall.Signal
 }
 
 type memFile struct {
@@ -28,7 +34,7 @@ type memFile struct {
 
 func newMemHost() *memHost {
 	return &memHost{files: map[string]*memFile{"/": {mode: fs.ModeDir | 0o755}}, up: map[string]bool{},
-		now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+		now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC), jobs: []string{"private-chef-runsvdir"}}
 }
 
 func (h *memHost) mkdirs(name string) {
@@ -176,10 +182,6 @@ func (h *memHost) Sv(ctx context.Context, verb, dir string, wait time.Duration, 
 
 func (h *memHost) ProcessGroup(int) (int, bool)                     { return 0, false }
 func (h *memHost) KillGroup(int) []int                              { return nil }
-func (h *memHost) Jobs() []string                                   { return []string{"private-chef-runsvdir"} }
-func (h *memHost) StartJob(context.Context, string) error           { return nil }
-func (h *memHost) Supervised(string) bool                           { return true }
-func (h *memHost) StopJob(context.Context, string) error            { return nil }
 func (h *memHost) DRBDAdm(context.Context, ...string) (string, int) { return "", 0 }
 func (h *memHost) Mount(string, string) error                       { return nil }
 func (h *memHost) Umount(string) error                              { return nil }
@@ -204,3 +206,30 @@ func (h *memHost) Addresses(dev string) (string, bool) {
 }
 
 var _ Host = (*memHost)(nil)
+
+func (h *memHost) Jobs() []string         { return slices.Clone(h.jobs) }
+func (h *memHost) Supervised(string) bool { return true }
+func (h *memHost) StartJob(_ context.Context, job string) error {
+	h.jobs = append(h.jobs, job)
+	return nil
+}
+
+// StopJob: runsvdir exits, its runsv orphaned.
+func (h *memHost) StopJob(_ context.Context, job string) error {
+	h.jobs = slices.DeleteFunc(h.jobs, func(j string) bool { return j == job })
+	h.orphaned = true
+	return nil
+}
+
+// SignalOrphanRunsv: on TERM the orphans stop their services; on HUP they
+// die and the services run on.
+func (h *memHost) SignalOrphanRunsv(_ context.Context, sig syscall.Signal) error {
+	h.signals = append(h.signals, sig)
+	if h.orphaned && sig == syscall.SIGTERM {
+		for s := range h.up {
+			h.up[s] = false
+		}
+	}
+	h.orphaned = false
+	return nil
+}

@@ -56,16 +56,17 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		// resource owns it and it keeps whatever owner it has.
 		h.Chown(LogDir, root+":"+root)
 	}
+	// 1.x's runit_service asks should_notify?("keepalived") as the recipe
+	// is compiled, before anything changes: linked and running.
+	keepalivedRan := false
+	if n.linked("keepalived") {
+		_, st := h.Sv(ctx, "status", "keepalived", 0, true)
+		keepalivedRan = st == 0
+	}
 	// keepalived_safemode (11.1.8): on the data master still under
 	// opscode-runsvdir, restart keepalived as MASTER and wait for DRBD.
 	safemode := ha && master && rel.Version >= "11.1.8" && !n.Bug(issue.OC11669) && slices.Contains(h.Jobs(), "opscode-runsvdir")
-	if slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), "oc_bifrost") && n.linked("opscode-authz") {
-		// recipes/oc_bifrost.rb (11.x): stop opscode-authz, disable it and
-		// delete its sv directory; the other 1.x services wait for cleanup.
-		h.Sv(ctx, "stop", "opscode-authz", 7*time.Second, true)
-		h.Remove(path.Join(ServiceDir, "opscode-authz"))
-		h.RemoveAll(path.Join(SvDir, "opscode-authz"))
-	}
+	n.retire(ctx) // the other 1.x services wait for cleanup
 	for _, s := range rel.Services(n.Backend(), n.Bootstrap()) {
 		n.enable(s, ha && rel.IsHA(s), owner)
 	}
@@ -74,7 +75,7 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		// @1.4.6 include_recipe "runit"; @11.1.8 "enterprise::runit"), and
 		// each runit_service waits for its runsv: a fresh node's services
 		// are all supervised before keepalived, the last, is linked.
-		h.StartJob(ctx, rel.Job)
+		h.StartJob(ctx, rel.RunsvdirJob())
 	}
 	for _, s := range rel.KeptDown() {
 		// runit_service … action :down ("defined, but dead":
@@ -90,6 +91,7 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 			h.Remove(path.Join(ServiceDir, s)) // runit_service :disable
 		}
 	}
+	n.startDatabase(ctx, !ha || master)
 	if ha {
 		// recipes/drbd.rb: the DRBD directories, the data dir (mount
 		// point) among them, and the resource file.
@@ -110,11 +112,11 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		if safemode {
 			state = "MASTER"
 		}
-		changed := n.writeIfChanged(KeepalivedConf, n.keepalivedConf(state), 0o644)
-		changed = n.writeIfChanged(ClusterSh, n.clusterShText(), 0o755) || changed
-		n.enable("keepalived", false, owner)
+		conf := n.writeIfChanged(KeepalivedConf, n.keepalivedConf(state), 0o644)
+		sh := n.writeIfChanged(ClusterSh, n.clusterShText(), 0o755)
+		run := n.enable("keepalived", false, owner)
 		n.waitSupervised(ctx, "keepalived")
-		if changed && n.linked("keepalived") {
+		if rel.restartsKeepalived(conf, sh, run, keepalivedRan) && n.linked("keepalived") {
 			h.Sv(ctx, "restart", "keepalived", 30*time.Second, true) // notifies :restart
 			if safemode && !n.waitForMount(ctx, io) {
 				return 1
@@ -128,14 +130,7 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 			}
 		}
 	}
-	if old := n.Configured.Job; old != rel.Job || !slices.Contains(h.Jobs(), rel.Job) {
-		if old != rel.Job && !n.Bug(TwoRunsvdirs) && slices.Contains(h.Jobs(), old) {
-			h.StopJob(ctx, old) // enterprise::runit_upstart: initctl stop opscode-runsvdir
-		}
-		if !slices.Contains(h.Jobs(), rel.Job) {
-			h.StartJob(ctx, rel.Job)
-		}
-	}
+	n.switchJobs(ctx)
 	n.writeRunning(ha)
 	n.writeAccountConfig()
 	n.writePartybusConfig(master && !n.midTransition())
@@ -218,10 +213,11 @@ func (n *Node) writeIfChanged(name, content string, perm fs.FileMode) bool {
 // enable is runit_service (1.x) or component_runit_service (11.x): sv
 // dir, run script, log dir, the service link, and for an HA service on an
 // HA back end the marker files the release manages (keepalive_me, down).
-func (n *Node) enable(s string, ha bool, owner string) {
+// It reports whether the run script changed.
+func (n *Node) enable(s string, ha bool, owner string) (runChanged bool) {
 	h, sv, rel := n.H, path.Join(SvDir, s), n.Installed
 	h.MkdirAll(path.Join(sv, "log"), 0o755)
-	n.writeIfChanged(path.Join(sv, "run"), runScript(rel, s), 0o755)
+	runChanged = n.writeIfChanged(path.Join(sv, "run"), runScript(rel, s), 0o755)
 	n.writeIfChanged(path.Join(sv, "log", "run"), logRunScript(rel, s), 0o755)
 	dir := rel.LogDirOf(s)
 	if _, err := h.Lstat(dir); err != nil {
@@ -255,6 +251,7 @@ func (n *Node) enable(s string, ha bool, owner string) {
 	if !n.linked(s) {
 		h.Symlink(sv, path.Join(ServiceDir, s))
 	}
+	return runChanged
 }
 
 // waitSupervised is runit_service's supervise_NAME_sleep (runit/
@@ -375,9 +372,11 @@ func (n *Node) Cleanup(ctx context.Context, io IO) int {
 	return 0
 }
 
-// family names the template generation: cluster.sh.erb and keepalived.conf
-// change between 1.4.6 and 11.0.2 and not again up to 11.2.0, so only that
-// upgrade makes reconfigure restart keepalived (notifies :restart).
+// family names cluster.sh.erb's generation, which changes between 1.4.6
+// and 11.0.2 and not again up to 11.2.0 (the services it names aside):
+// the model's cluster.sh carries it, so that the hop to 11 rewrites it;
+// whether a rewrite restarts keepalived is the release's
+// (restartsKeepalived).
 func family(r Release) string {
 	if strings.HasPrefix(r.Version, "11.") {
 		return "11.x"

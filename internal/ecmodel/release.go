@@ -84,8 +84,6 @@ type Release struct {
 	// UpgradeSleep is the sleep upgrade.rb runs between reconfigure and
 	// partybus ("Sleeping for 2 minutes before migration", 11.1.7+).
 	UpgradeSleep time.Duration
-	// Job is the Upstart job running runsvdir.
-	Job string
 	// LogOwner owns the services' log directories under /var/log/opscode
 	// (root in 1.x, opscode from 11.0, whose svlogd runs as opscode).
 	LogOwner string
@@ -231,8 +229,7 @@ var (
 		"opscode-chef", "opscode-erchef", "opscode-expander", "opscode-expander-reindexer", "opscode-org-creator", "opscode-solr",
 		"opscode-webui", "php-fpm", "postgresql", "rabbitmq", "redis"}
 	pcFrontend = []string{"nginx", "nrpe", "opscode-account", "opscode-authz", "opscode-certificate", "opscode-chef", "opscode-erchef", "opscode-webui"}
-	// attributes/default.rb keepalived service_order, 1.4.6 (1.2.8.3 names
-	// postgresql "postgres" there, a service that does not exist).
+	// attributes/default.rb keepalived service_order, 1.4.6.
 	pcHA = []string{"couchdb", "postgresql", "rabbitmq", "redis", "opscode-authz", "opscode-certificate", "opscode-account", "opscode-solr",
 		"opscode-expander", "opscode-expander-reindexer", "opscode-org-creator", "opscode-chef", "opscode-erchef", "opscode-webui",
 		"php-fpm", "fcgiwrap", "nagios", "nginx"}
@@ -279,7 +276,7 @@ func buildReleases() map[string]Release {
 	ec := func(v, ctl string, b, f, h []string, lvl int, files []string, svwait int, down bool, sleep time.Duration) Release {
 		r := Release{Version: v, OmnibusCtl: ctl, Backend: b, Frontend: f, BootstrapOnly: []string{"opscode-chef-mover"}, HA: h,
 			Level: migration.Level{Major: 1, Minor: lvl}, Migrations: migrations(files...), WrapperSVWAIT: svwait, DownFiles: down,
-			KeepaliveMe: true, UpgradeSleep: sleep, Job: "private-chef-runsvdir", LogOwner: "opscode", AuthzMigrator: "0.0.1"}
+			KeepaliveMe: true, UpgradeSleep: sleep, LogOwner: "opscode", AuthzMigrator: "0.0.1"}
 		if v >= "11.1.7" {
 			r.KeepalivedLogOwned, r.AuthzMigrator = true, "0.0.3"
 		}
@@ -302,12 +299,24 @@ func buildReleases() map[string]Release {
 		}
 		return out
 	}
+	// 1.2.8.3 names the database service postgres (recipes/postgresql.rb:114
+	// runit_service "postgres"; attributes/default.rb:537 service_order
+	// key postgresql, service "postgres"); 1.4.6 renames it postgresql and
+	// retires postgres (recipes/postgresql.rb:19-36).
+	postgres := func(list []string) []string {
+		out := slices.Clone(list)
+		if i := slices.Index(out, "postgresql"); i >= 0 {
+			out[i] = "postgres"
+		}
+		return out
+	}
+	pc128Backend := postgres(pcBackend)
 	rels := map[string]Release{
-		"1.2.8": {Version: "1.2.8", Backend: pcBackend, Frontend: pcFrontend, HA: pcHAFor(pcBackend),
-			Level: migration.Level{Major: 1, Minor: 4}, Migrations: migrations(pcMigrations[:4]...), DownFiles: true, Job: "opscode-runsvdir", LogOwner: "root"},
+		"1.2.8": {Version: "1.2.8", Backend: pc128Backend, Frontend: pcFrontend, HA: postgres(pcHAFor(pcBackend)),
+			Level: migration.Level{Major: 1, Minor: 4}, Migrations: migrations(pcMigrations[:4]...), DownFiles: true, LogOwner: "root"},
 		// 1.4.6 ships bookshelf, disabled by default (attributes: enable false).
 		"1.4.6": {Version: "1.4.6", OmnibusCtl: "0.0.6", Backend: pcBackend, Frontend: pcFrontend, HA: pcHAFor(pcBackend),
-			Level: migration.Level{Major: 1, Minor: 7}, Migrations: migrations(pcMigrations...), DownFiles: true, Job: "opscode-runsvdir", LogOwner: "root"},
+			Level: migration.Level{Major: 1, Minor: 7}, Migrations: migrations(pcMigrations...), DownFiles: true, LogOwner: "root"},
 		"11.0.2": ec("11.0.2", "0.0.6", b110, f110, h110, 12, ecMigrations, 0, false, 0),
 		"11.1.6": ec("11.1.6", "0.0.7", b111, f111, h111, 13, ec13, 0, false, 0),
 		"11.1.8": ec("11.1.8", "0.0.7", b111, f111, h111, 13, ec13, 30, false, 2*time.Minute),

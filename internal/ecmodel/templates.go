@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/chefha/chefha/internal/packaging"
 )
 
 // The files reconfigure renders from the packaging's templates
@@ -128,19 +130,21 @@ func (n *Node) clusterServicesFor(rel Release) []string {
 }
 
 // runScript is a service's sv/NAME/run. keepalived's is
-// sv-keepalived-run.erb (1.4.6 without --dump-conf, 11.x with it); the
-// others start the service's program under /opt/opscode/embedded. Every
-// one runs it under `chpst -P`, in a process group of its own
-// (templates/default/sv-*-run.erb at 1.4.6, 11.0.2 and 11.1.8): what
-// graceful-kill SIGKILLs is that group, never runsv's.
+// sv-keepalived-run.erb with the arguments the packaging table read from
+// it (1.2.8.3–11.0.2: no --dump-conf, `--use-file PATH`; 11.1.6–11.2.0:
+// --dump-conf, `--use-file=PATH`); the others start the service's program
+// under /opt/opscode/embedded. Every one runs it under `chpst -P`, in a
+// process group of its own (templates/default/sv-*-run.erb at 1.4.6,
+// 11.0.2 and 11.1.8): what graceful-kill SIGKILLs is that group, never
+// runsv's.
 func runScript(rel Release, s string) string {
 	if s == "keepalived" {
-		dump := " --dump-conf"
-		if !strings.HasPrefix(rel.Version, "11.") {
-			dump = ""
+		args := []string{"chpst", "-P", "/opt/opscode/embedded/sbin/keepalived", "--log-console", "--log-detail", "--dump-conf",
+			"--dont-fork", "--use-file=" + KeepalivedConf}
+		if p, ok := rel.packaging(); ok && p.Keepalived.RunArgs.Known() {
+			args = p.Keepalived.RunArgs.Value
 		}
-		return "#!/bin/sh\nexec 2>&1\nexec chpst -P /opt/opscode/embedded/sbin/keepalived --log-console --log-detail" + dump +
-			" --dont-fork --use-file=" + KeepalivedConf + "\n"
+		return "#!/bin/sh\nexec 2>&1\nexec " + strings.Join(args, " ") + "\n"
 	}
 	return "#!/bin/sh\nexec 2>&1\nexec chpst -P /opt/opscode/embedded/bin/" + s + "\n"
 }
@@ -161,4 +165,27 @@ func logRunScript(rel Release, s string) string {
 		return "#!/bin/sh\nexec svlogd -tt " + dir + "\n"
 	}
 	return "#!/bin/sh\nexec chpst -U opscode -u opscode \\\n  svlogd -tt " + dir + "\n"
+}
+
+// restartsKeepalived says whether the reconfigure that changed these of
+// keepalived's files restarts it, as the release's recipes notify (the
+// packaging table): 11.x on a changed keepalived.conf or cluster.sh
+// (recipes/keepalived.rb:24, :31 @11.0.2; :33, :42 @11.1.8, 11.2.0) or run
+// script (runit v1.3.0's restart_on_update, 11.0–11.1.x); 1.x never for
+// the two templates (keepalived.conf's notifies asks
+// should_notify?("kepalived"), a service that does not exist; cluster.sh's
+// has none: recipes/keepalived.rb:20-31 @1.2.8.3, 1.4.6), and for its run
+// script only when keepalived ran as the recipe was compiled (the bundled
+// runit_service definition's subscribes, under should_notify?).
+func (r Release) restartsKeepalived(conf, clusterSh, run, wasRunning bool) bool {
+	p, ok := r.packaging()
+	if !ok {
+		return conf || clusterSh
+	}
+	on := func(f packaging.Fact[string]) bool { return f.Value == "always" }
+	runRestarts := p.Cookbooks.RunitRestartOnUpdate.Value
+	if !strings.HasPrefix(r.Version, "11.") {
+		runRestarts = runRestarts && wasRunning
+	}
+	return conf && on(p.Keepalived.ConfRestart) || clusterSh && on(p.Keepalived.ClusterShRestart) || run && runRestarts
 }

@@ -253,6 +253,21 @@ func (r Release) Retired() []string {
 	return out
 }
 
+// Retirement returns the action that disables a retired service (see
+// Retired), with what its recipe does around it: the stop before, the
+// removal of its sv directory after.
+func (r Release) Retirement(name string) (ServiceAction, bool) {
+	if _, defined := r.Service(name); defined {
+		return ServiceAction{}, false
+	}
+	for _, a := range r.ServiceActions {
+		if a.Service == name && slices.Contains(a.Actions, "disable") {
+			return a, true
+		}
+	}
+	return ServiceAction{}, false
+}
+
 // ServiceNames returns the names of the release's runit services, sorted.
 func (r Release) ServiceNames() []string {
 	out := make([]string, len(r.Services))

@@ -170,6 +170,31 @@ func TestFactsFromTheIssue(t *testing.T) {
 			t.Errorf("%s keepalived log owner = %q, want %q", v, k.Log.Owner.Value, owner)
 		}
 	}
+	// 1.2.8's postgres: 1.4.6 stops it through private-chef-ctl, disables
+	// it and deletes its sv directory (recipes/postgresql.rb:24-35); 11.x
+	// stops and disables it with the runit resource and deletes the
+	// directory (recipes/old_postgres_cleanup.rb).
+	if a, ok := get("1.4.6").Retirement("postgres"); !ok || !a.CtlStop.Value || !a.DeletesSvDir.Value {
+		t.Errorf("1.4.6 postgres retirement = %+v, %v", a, ok)
+	}
+	if a, ok := get("11.1.8").Retirement("postgres"); !ok || a.CtlStop.Value || !slices.Contains(a.Actions, "stop") || !a.DeletesSvDir.Value {
+		t.Errorf("11.1.8 postgres retirement = %+v, %v", a, ok)
+	}
+	if _, ok := get("1.4.6").Retirement("postgresql"); ok {
+		t.Error("1.4.6 retires postgresql, which it defines")
+	}
+	// keepalived: 1.x restarts it for neither keepalived.conf (its guard
+	// names "kepalived") nor cluster.sh (no notifies), only for its run
+	// script; 11.x for both templates.
+	for v, want := range map[string]string{"1.2.8.3": "never", "1.4.6": "never", "11.0.2": "always", "11.2.0": "always"} {
+		k := get(v).Keepalived
+		if k.ConfRestart.Value != want || k.ClusterShRestart.Value != want {
+			t.Errorf("%s keepalived restarts: conf %q, cluster.sh %q, want %q", v, k.ConfRestart.Value, k.ClusterShRestart.Value, want)
+		}
+	}
+	if !get("1.4.6").Cookbooks.RunitRestartOnUpdate.Value || !get("11.0.2").Cookbooks.RunitRestartOnUpdate.Value {
+		t.Error("a changed run script restarts a service in 1.4.6 and 11.0.2")
+	}
 	// chef-mover: bootstrap only, kept down.
 	mover, _ := get("11.1.8").Service("opscode-chef-mover")
 	if mover.Backend.Value || !mover.Bootstrap.Value || mover.Action.Value != "down" || mover.HA.Value {

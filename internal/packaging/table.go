@@ -107,8 +107,10 @@ type Cookbooks struct {
 	// metadata.rb constraint ("= 1.3.0").
 	Runit Fact[string] `json:"runit"`
 	// RunitRestartOnUpdate is the runit cookbook's restart_on_update
-	// default, when the constraint names one version: a changed run script
-	// restarts the service.
+	// default, when the constraint names one version, or (1.x) whether
+	// the bundled runit_service definition subscribes a running service's
+	// restart to its run template: a changed run script restarts the
+	// service.
 	RunitRestartOnUpdate Fact[bool] `json:"runit_restart_on_update"`
 }
 
@@ -122,6 +124,13 @@ type ServiceAction struct {
 	// Conditional: the resource sits under a condition in its recipe.
 	Conditional bool   `json:"conditional,omitempty"`
 	Source      string `json:"source"`
+	// CtlStop: the recipe first runs `/opt/opscode/bin/private-chef-ctl
+	// stop SERVICE` (an execute resource), the old service's stop before
+	// its link goes.
+	CtlStop Fact[bool] `json:"ctl_stop"`
+	// DeletesSvDir: the recipe deletes /opt/opscode/sv/SERVICE (a
+	// directory resource, action :delete), the service gone for good.
+	DeletesSvDir Fact[bool] `json:"deletes_sv_dir"`
 }
 
 // Roles say where a service runs.
@@ -229,6 +238,10 @@ type Ctl struct {
 	SVWAIT Fact[int] `json:"svwait"`
 	// Commands are the commands it answers, sorted.
 	Commands []Command `json:"commands"`
+	// SvCommands are SV_COMMAND_NAMES: the sv verbs 1.2.8's script passes
+	// to a service (`private-chef-ctl SERVICE VERB`), or those omnibus-ctl
+	// defines a method for, of which only the command map's are answered.
+	SvCommands Fact[[]string] `json:"sv_commands,omitempty"`
 	// ServiceFirst: `private-chef-ctl SERVICE COMMAND` (1.2.8's script)
 	// rather than omnibus-ctl's `COMMAND SERVICE`.
 	ServiceFirst Fact[bool] `json:"service_first"`
@@ -259,6 +272,9 @@ type Command struct {
 	// script does not say (1.2.8).
 	Arity  int    `json:"arity"`
 	Source string `json:"source"`
+	// NoMethod: omnibus-ctl's command map lists it, but nothing defines
+	// the method run sends it to, so it raises NoMethodError (exit 1).
+	NoMethod bool `json:"no_method,omitempty"`
 }
 
 // File is a file or directory under /etc/opscode a recipe declares.
@@ -284,8 +300,10 @@ type Keepalived struct {
 	RunArgs Fact[[]string] `json:"run_args"`
 	// ConfRestart says whether a changed keepalived.conf restarts
 	// keepalived: "always", "never" (its guard names no service of the
-	// release), or the guard as written.
+	// release, or the template notifies nothing), or the guard as written.
 	ConfRestart Fact[string] `json:"conf_restart"`
+	// ClusterShRestart is the same for a changed cluster.sh.
+	ClusterShRestart Fact[string] `json:"cluster_sh_restart"`
 	// ClusterSVWAIT is what cluster.sh exports as SVWAIT.
 	ClusterSVWAIT Fact[int] `json:"cluster_svwait"`
 	// ClusterServices is how cluster.sh finds the services it moves:

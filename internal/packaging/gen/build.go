@@ -134,6 +134,7 @@ var (
 	metadataRunit = regexp.MustCompile(`^\s*depends\s+['"]runit['"]\s*,\s*['"]([^'"]+)['"]`)
 	metadataVer   = regexp.MustCompile(`^\s*version\s+['"]([^'"]+)['"]`)
 	restartDflt   = regexp.MustCompile(`@restart_on_update\s*=\s*(true|false)`)
+	runSubscribe  = regexp.MustCompile(`subscribes\s+:restart,\s*resources\(:template\s*=>\s*"#\{sv_dir_name\}/run"\)`)
 )
 
 // findLine returns the first line of text matching re, its submatches and
@@ -178,6 +179,18 @@ func (r *rel) cookbooks() (packaging.Cookbooks, error) {
 		}
 		cb.EnterpriseChefCommon = packaging.Fact[string]{Value: "", Source: r.pcRef(berks[:strings.LastIndex(berks, "/")])}
 		cb.Runit = packaging.Fact[string]{Value: "bundled " + m[1], Source: at(r.pcRef(meta), line)}
+		// The bundled definition subscribes the service's restart to its
+		// run template (when run_restart, true by default, and the service
+		// runs: should_notify?).
+		def, err := r.pc(runitDefinition)
+		if err != nil {
+			return cb, err
+		}
+		if _, line := findLine(def, runSubscribe); line > 0 {
+			cb.RunitRestartOnUpdate = packaging.Fact[bool]{Value: true, Source: at(r.pcRef(runitDefinition), line)}
+		} else {
+			cb.RunitRestartOnUpdate = packaging.Fact[bool]{Value: false, Source: r.pcRef(runitDefinition)}
+		}
 		return cb, nil
 	case err != nil:
 		return cb, err

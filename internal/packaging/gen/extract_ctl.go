@@ -79,6 +79,14 @@ func (r *rel) ctl() (packaging.Ctl, error) {
 	if err != nil {
 		return c, err
 	}
+	sv, svLine, err := svCommandNames(lib, libRef)
+	if err != nil {
+		return c, err
+	}
+	if svLine > 0 {
+		c.SvCommands = packaging.Fact[[]string]{Value: sv, Source: at(libRef, svLine)}
+	}
+	markNoMethod(cmds, lib, sv)
 	c.Commands = cmds
 
 	// The project's commands (rsync'd into the omnibus-ctl service dir and
@@ -307,30 +315,15 @@ func (r *rel) ctlScript() (packaging.Ctl, error) {
 	c.SVWAIT = packaging.Fact[int]{Value: 0, Source: file}
 	var cmds []packaging.Command
 	lines := strings.Split(text, "\n")
-	// SV_COMMAND_NAMES = %w[...] may span lines.
-	for i, l := range lines {
-		if !svNamesRe.MatchString(l) {
-			continue
-		}
-		j := i
-		chunk := ""
-		for ; j < len(lines); j++ {
-			chunk += lines[j] + "\n"
-			if strings.Contains(lines[j], "]") {
-				break
-			}
-		}
-		toks, err := Tokenize(chunk)
-		if err != nil {
-			return c, fmt.Errorf("%s:%d: %w", file, i+1, err)
-		}
-		for _, t := range toks {
-			if t.Kind == Words {
-				for _, w := range t.Words {
-					cmds = append(cmds, packaging.Command{Name: w, Source: at(file, i+1)})
-				}
-			}
-		}
+	sv, svLine, err := svCommandNames(text, file)
+	if err != nil {
+		return c, err
+	}
+	for _, w := range sv {
+		cmds = append(cmds, packaging.Command{Name: w, Source: at(file, svLine)})
+	}
+	if svLine > 0 {
+		c.SvCommands = packaging.Fact[[]string]{Value: sv, Source: at(file, svLine)}
 	}
 	for i, l := range lines {
 		m := whenRe.FindStringSubmatch(l)

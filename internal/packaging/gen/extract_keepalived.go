@@ -66,22 +66,8 @@ func (r *rel) keepalived(services []packaging.Service) (packaging.Keepalived, er
 	for _, s := range services {
 		names[s.Name] = true
 	}
-	k.ConfRestart = packaging.Fact[string]{Value: "never", Source: conf.Source()}
-	if _, p, ok := conf.Prop("notifies"); ok {
-		src := at(conf.File, p.Line)
-		switch {
-		case p.Modifier == "":
-			k.ConfRestart = packaging.Fact[string]{Value: "always", Source: src}
-		default:
-			guard := p.Modifier + " " + exprString(p.ModCond)
-			k.ConfRestart = packaging.Fact[string]{Value: guard, Source: src}
-			if call, ok := p.ModCond.(*CallExpr); ok && call.Name == "should_notify?" && len(call.Args) == 1 && p.Modifier == "if" {
-				if arg := env.Eval(call.Args[0]); arg.Kind == Str && !names[arg.S] {
-					k.ConfRestart = packaging.Fact[string]{Value: "never", Source: src}
-				}
-			}
-		}
-	}
+	k.ConfRestart = restartOn(*conf, env, names)
+	k.ClusterShRestart = restartOn(*cluster, env, names)
 
 	// The run script.
 	runFile := cookbook + "/templates/default/sv-keepalived-run.erb"
@@ -240,4 +226,25 @@ func directives(tmpl string, env *Env) ([]packaging.Directive, error) {
 		return nil, fmt.Errorf("unclosed block %q", blocks[len(blocks)-1])
 	}
 	return out, nil
+}
+
+// restartOn says whether a change of the template res renders restarts
+// keepalived: "never" without a notifies, or when its guard is
+// should_notify? of a name no service of the release has (1.x's
+// "kepalived"); "always" with an unguarded one; else the guard as written.
+func restartOn(res Resource, env *Env, names map[string]bool) packaging.Fact[string] {
+	_, p, ok := res.Prop("notifies")
+	if !ok {
+		return packaging.Fact[string]{Value: "never", Source: res.Source()}
+	}
+	src := at(res.File, p.Line)
+	if p.Modifier == "" {
+		return packaging.Fact[string]{Value: "always", Source: src}
+	}
+	if call, ok := p.ModCond.(*CallExpr); ok && call.Name == "should_notify?" && len(call.Args) == 1 && p.Modifier == "if" {
+		if arg := env.Eval(call.Args[0]); arg.Kind == Str && !names[arg.S] {
+			return packaging.Fact[string]{Value: "never", Source: src}
+		}
+	}
+	return packaging.Fact[string]{Value: p.Modifier + " " + exprString(p.ModCond), Source: src}
 }

@@ -159,10 +159,12 @@ func (r *rel) services(out *packaging.Release) error {
 				action, _, _ := res.Prop("action")
 				if acts := symbols(action); len(acts) > 0 && !contains(acts, "enable") && !contains(acts, "down") {
 					// An action on a service, not its definition.
-					out.ServiceActions = append(out.ServiceActions, packaging.ServiceAction{
+					a := packaging.ServiceAction{
 						Service: res.Name.S, Actions: acts, Guard: guard(res), Recipe: recipeName(rc.File),
 						Conditional: res.Conditional, Source: res.Source(),
-					})
+					}
+					a.CtlStop, a.DeletesSvDir = retirement(rc, res.Name.S)
+					out.ServiceActions = append(out.ServiceActions, a)
 					continue
 				}
 				if rc != tree[0] {

@@ -181,6 +181,9 @@ func hostop(ctx context.Context, h *Host, args []string) int {
 		return fail(h.StartJob(ctx, args[1]))
 	case len(args) == 2 && args[0] == "stop-job":
 		return fail(h.StopJob(ctx, args[1]))
+	case len(args) == 2 && args[0] == "pkill-runsv":
+		sig, _ := strconv.Atoi(args[1])
+		return fail(h.SignalOrphanRunsv(ctx, syscall.Signal(sig)))
 	case len(args) == 3 && args[0] == "mount":
 		return fail(h.Mount(args[1], args[2]))
 	case len(args) == 2 && args[0] == "umount":

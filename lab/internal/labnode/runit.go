@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -238,14 +237,9 @@ func supervised(dir string) bool {
 	return true
 }
 
-// StopJob is `initctl stop JOB` as the packaging's job files run it.
-// opscode-runsvdir (1.x, runit/files/default/opscode-runsvdir): TERM
-// runsvdir, which leaves its runsv, then post-stop `pkill -TERM -P 1
-// runsv$`: every orphaned runsv stops its service and exits, keepalived
-// with them (its notify_stop runs cluster.sh backup). private-chef-runsvdir
-// (11.x, enterprise-chef-common templates/default/init-runsvdir.erb):
-// pre-stop `private-chef-ctl stop`, TERM runsvdir, post-stop `pkill -HUP
-// -P 1 runsv$`.
+// StopJob is Upstart's stop of a job's main process: runsvdir gets TERM
+// and exits, leaving its runsv orphaned (runsvdir(8)); the job file's
+// pre-stop and post-stop are the model's (ecmodel.StopJob).
 func (h *Host) StopJob(ctx context.Context, job string) error {
 	if h.root != "" {
 		if out, code := h.hostop(ctx, "stop-job", job); code != 0 {
@@ -257,11 +251,6 @@ func (h *Host) StopJob(ctx context.Context, job string) error {
 	if pid == 0 {
 		return fmt.Errorf("initctl: Unknown instance: ")
 	}
-	post := syscall.SIGTERM
-	if job != "opscode-runsvdir" {
-		ecmodel.Ctl(ctx, h, []string{"stop"}, ecmodel.IO{Stdout: io.Discard, Stderr: io.Discard})
-		post = syscall.SIGHUP
-	}
 	syscall.Kill(pid, syscall.SIGTERM)
 	// Upstart runs post-stop once the main process is gone, however long
 	// that takes on a loaded machine: runsv orphaned later would miss the
@@ -272,9 +261,23 @@ func (h *Host) StopJob(ctx context.Context, job string) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	os.Remove(h.p(h.jobPIDFile(job)))
+	return nil
+}
+
+// SignalOrphanRunsv is a job's post-stop `pkill -SIG -P 1 runsv$`: the
+// node's runsv whose parent is its PID 1 get sig (TERM: they stop their
+// service and exit; HUP: they die, the service left running).
+func (h *Host) SignalOrphanRunsv(ctx context.Context, sig syscall.Signal) error {
+	if h.root != "" {
+		if out, code := h.hostop(ctx, "pkill-runsv", strconv.Itoa(int(sig))); code != 0 {
+			return errors.New(strings.TrimSpace(out))
+		}
+		return nil
+	}
 	orphans := orphanRunsv()
 	for _, p := range orphans {
-		syscall.Kill(p, post)
+		syscall.Kill(p, sig)
 	}
 	// Upstart returns once post-stop has signalled them. The recipe that
 	// stops the job writes the new job's file and checks its status
@@ -294,7 +297,6 @@ func (h *Host) StopJob(ctx context.Context, job string) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	os.Remove(h.p(h.jobPIDFile(job)))
 	return nil
 }
 
@@ -352,7 +354,7 @@ func initctl(h *Host, args []string) int {
 		return 2
 	}
 	job := args[1]
-	if !slices.Contains([]string{"opscode-runsvdir", "private-chef-runsvdir", "private_chef-runsvdir"}, job) {
+	if !ecmodel.JobKnown(h, job) {
 		fmt.Fprintln(os.Stderr, "initctl: Unknown job: "+job)
 		return 1
 	}
@@ -365,7 +367,7 @@ func initctl(h *Host, args []string) int {
 			return 1
 		}
 	case "stop":
-		if err := h.StopJob(ctx, job); err != nil {
+		if err := ecmodel.StopJob(ctx, h, job); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
