@@ -239,5 +239,5 @@ func TestScreen(t *testing.T) {
 		assert.Contains(t, text, "\nfindings\nnone: ")
 		assert.Contains(t, text, simBanner)
 	}
-	assert.Contains(t, out.String(), "state transition already …"+ansiEraseLine, "a long log line cut, marked")
+	assert.Contains(t, out.String(), "…"+ansiEraseLine, "a long line cut, marked")
 }
