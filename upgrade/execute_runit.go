@@ -162,7 +162,7 @@ func (r *Runner) restartTakenDown(ctx context.Context, step Step, node string, s
 	if err != nil {
 		return err
 	}
-	secs, err := readNode(ctx, n, "", r.o.readTimeout, "status", "current")
+	secs, err := readNode(ctx, n, "", r.o.readTimeout, "status", "current", "requested", "lock", "ps")
 	if err != nil {
 		return err
 	}
@@ -181,9 +181,14 @@ func (r *Runner) restartTakenDown(ctx context.Context, step Step, node string, s
 		return nil
 	}
 	if srv, ok := r.cluster.Topology.Server(node); ok && srv.IsBackend() {
-		if cur, _ := after.ok("current"); strings.TrimSpace(cur) != string(keepalived.Master) {
+		// A master on its way to backup (requested backup, or cluster.sh
+		// still holding the lock) is no master to start services on: its
+		// transition stops them, and a start races it on a node whose
+		// DRBD data is about to go.
+		if st := after.KeepalivedState(""); !settledMaster(st) {
 			r.emit(Event{Kind: EventFinding, Step: step.ID, Node: node, Message: fmt.Sprintf(
-				"%s ran under an orphaned runsv and is down now; left down: %s is not the keepalived master (cluster.sh starts HA services on the master)", strings.Join(down, ", "), node)})
+				"%s ran under an orphaned runsv and is down now; left down: %s is not a settled keepalived master (%s; cluster.sh starts HA services on the master)",
+				strings.Join(down, ", "), node, st.Summary())})
 			return nil
 		}
 	}
@@ -248,3 +253,9 @@ func (r *Runner) resupervised(ctx context.Context, node string, orphans []runit.
 // leftovers is what both runsvdir jobs stopped leave: runsvdir, runsv,
 // svlogd and unsupervised services.
 func leftovers(ps []runit.Process) []runit.Process { return runit.Leftovers(ps, "/opt/opscode/") }
+
+// settledMaster reports whether a back end is keepalived master and staying
+// so: requested master too, and no transition running.
+func settledMaster(st keepalived.NodeState) bool {
+	return st.Err == nil && st.Current == keepalived.Master && st.Requested == keepalived.Master && !st.InTransition()
+}
