@@ -54,7 +54,7 @@ FUZZ := upgrade:FuzzLoadFacts upgrade:FuzzDecodeRecord cluster:FuzzParseTreeList
 	runit:FuzzParsePS runit:FuzzParseStatus runit:FuzzParseStat migration:FuzzParse \
 	keepalived:FuzzParseClusterLog keepalived:FuzzParseHAStatus keepalived:FuzzParseStatus \
 	drbd:FuzzParseProc lvm:FuzzParseReport lvm:FuzzParseFindmnt clustertest:FuzzSplit clustertest:FuzzLVMCommand internal/ecmodel:FuzzHAStatus \
-	lab/internal/hostnet:FuzzParseAddrs lab/internal/hostnet:FuzzParseRoutes \
+	lab/internal/hostnet:FuzzParseAddrs lab/internal/hostnet:FuzzParseRoutes internal/wrap:FuzzHanging \
 	keepalived:FuzzLogFollower keepalived:FuzzParsePoll
 
 fuzz:

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode/utf8"
 
 	"github.com/chefha/chefha/internal/termsafe"
+	"github.com/chefha/chefha/internal/wrap"
 )
 
 // WriteJSON writes the view as one JSON object on one line (the schema is
@@ -123,38 +123,8 @@ func (v PlanView) WriteText(w io.Writer, width int) error {
 	return err
 }
 
-// writeCommand writes a shell command to copy and paste: indented, cut
-// at blanks outside single quotes, each cut line ending in " \\".
-func writeCommand(b *strings.Builder, cmd string, width int) {
-	var words []string
-	start, quoted := 0, false
-	for i := 0; i < len(cmd); i++ {
-		switch {
-		case cmd[i] == '\'':
-			quoted = !quoted
-		case cmd[i] == ' ' && !quoted:
-			if i > start {
-				words = append(words, cmd[start:i])
-			}
-			start = i + 1
-		}
-	}
-	if start < len(cmd) {
-		words = append(words, cmd[start:])
-	}
-	line, indent := "  ", "  "
-	for i, w := range words {
-		if i > 0 && utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w)+2 > width {
-			b.WriteString(line + " \\\n")
-			line, indent = "      ", "      "
-		}
-		if line != indent {
-			line += " "
-		}
-		line += w
-	}
-	b.WriteString(line + "\n")
-}
+// writeCommand writes a shell command to copy and paste (wrap.Command).
+func writeCommand(b *strings.Builder, cmd string, width int) { b.WriteString(wrap.Command(cmd, width)) }
 
 // WriteMarkdown writes the plan as a Markdown document (GitHub tables),
 // for a change ticket or a review. Text read from nodes, files and flags

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chefha/chefha/internal/termsafe"
+	"github.com/chefha/chefha/internal/wrap"
 	"github.com/chefha/chefha/issue"
 )
 
@@ -352,42 +353,10 @@ func (g findingGroup) writeBlock(b *strings.Builder, width int) {
 // longer than a line is cut.
 func writeWrapped(b *strings.Builder, first, rest, s string, width int) {
 	prefix := first
-	for _, line := range wrap(s, width-utf8.RuneCountInString(first), width-utf8.RuneCountInString(rest)) {
+	for _, line := range wrap.Lines(s, width-utf8.RuneCountInString(first), width-utf8.RuneCountInString(rest)) {
 		b.WriteString(prefix + line + "\n")
 		prefix = rest
 	}
-}
-
-// wrap breaks s into lines of at most firstWidth runes, then restWidth.
-func wrap(s string, firstWidth, restWidth int) []string {
-	var lines []string
-	avail := max(firstWidth, 1)
-	var cur []rune
-	flush := func() {
-		lines = append(lines, strings.TrimRight(string(cur), " "))
-		cur = cur[:0]
-		avail = max(restWidth, 1)
-	}
-	for _, word := range strings.Fields(s) {
-		wr := []rune(word)
-		if len(cur) > 0 && len(cur)+1+len(wr) > avail {
-			flush()
-		}
-		if len(cur) > 0 {
-			cur = append(cur, ' ')
-		}
-		for len(cur)+len(wr) > avail { // a word longer than the line: cut it
-			n := avail - len(cur)
-			cur = append(cur, wr[:n]...)
-			wr = wr[n:]
-			flush()
-		}
-		cur = append(cur, wr...)
-	}
-	if len(cur) > 0 || len(lines) == 0 {
-		flush()
-	}
-	return lines
 }
 
 // clip shortens s to at most n runes, ending in … when cut.

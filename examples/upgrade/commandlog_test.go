@@ -23,7 +23,8 @@ func TestFailedRunNamesItsCommandLog(t *testing.T) {
 	journal := filepath.Join(n.Dir, "j.json")
 	cmdlog := filepath.Join(n.Dir, "j.commands.log")
 	base := []string{"-config", n.RB, "-ssh-config", n.Conf, "-package", n.Pkg, "-journal", journal,
-		"-backup-cmd", "cat /var/backups/ready", "-backup-check", "test -e /var/backups/ready", "-apply", "-without-rehearsal"}
+		"-backup-cmd", "cat /var/backups/ready", "-backup-check", "test -e /var/backups/ready", "-apply", "-without-rehearsal",
+		"-width", "300"} // each message on a line of its own
 	code, out, errs := runArgs(t, base...)
 	require.Equal(t, exitFailed, code, "%s%s", out, errs)
 	assert.Regexp(t, `\nstopped after \S+: step hop1/backup .*\ncommand log: `+regexp.QuoteMeta(cmdlog)+`\nthe journal is `, out)

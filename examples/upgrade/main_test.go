@@ -439,7 +439,7 @@ func TestNoBackupIsRefusedUpFront(t *testing.T) {
 func TestBlockedPlanNamesTheWayPast(t *testing.T) {
 	t.Parallel()
 	n := startNamed(t, clustertest.Options{Version: "1.4.6", Frontends: 1, Knobs: []clustertest.Knob{clustertest.TwoRunsvdirs(), clustertest.StaleLinks()}})
-	code, out, errs := runArgs(t, "-config", n.RB, "-ssh-config", n.Conf, "-package", n.Pkg, "-backup-waived", "test", "-journal", filepath.Join(n.Dir, "j.json"))
+	code, out, errs := runArgs(t, "-config", n.RB, "-ssh-config", n.Conf, "-package", n.Pkg, "-backup-waived", "test", "-journal", filepath.Join(n.Dir, "j.json"), "-width", "300")
 	assert.NotEqual(t, exitOK, code)
 	all := out + errs
 	assert.Contains(t, all, "-recover-runit runs the runbook's runit recovery first, which remedies runit-processes on be1.chefha.test")
@@ -495,10 +495,10 @@ func TestSimulationSaysSoEverywhere(t *testing.T) {
 // satisfied.
 func TestSuccessNamesWhatComesNext(t *testing.T) {
 	t.Parallel()
-	code, out, errs := runArgs(t, "-apply")
+	code, out, errs := runArgs(t, "-apply", "-width", "300")
 	require.Equal(t, exitOK, code, errs)
 	tail := out[strings.LastIndex(out, "upgrade to 11.1.8 done"):]
 	assert.Contains(t, tail, " -verify\n")
 	assert.Contains(t, tail, " -phase cleanup -yes\n")
-	assert.Regexp(t, `when satisfied, on fe1\.chefha\.test:  rm -rf /etc/opscode\.chefha-backup-\d{8}T\d{6}Z\n`, tail)
+	assert.Regexp(t, `when satisfied, on fe1\.chefha\.test: +rm -rf /etc/opscode\.chefha-backup-\d{8}T\d{6}Z\n`, tail)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chefha/chefha/internal/cli"
 	"github.com/chefha/chefha/internal/termsafe"
+	"github.com/chefha/chefha/internal/wrap"
 	"github.com/chefha/chefha/upgrade"
 )
 
@@ -65,7 +66,8 @@ func (o *output) event(all bool) func(upgrade.Event) {
 		}
 		if line := progressLine(time.Since(o.start), ev); line != "" {
 			o.mu.Lock()
-			fmt.Fprintln(o.stdout, line)
+			// Under its time stamp, as a failed step's lines are.
+			fmt.Fprintln(o.stdout, wrap.Hanging(line, o.width, progressIndent))
 			o.mu.Unlock()
 		}
 	}
@@ -165,28 +167,35 @@ func (o *output) end(err error, outcome upgrade.Outcome, apply bool, phase, targ
 	}
 	w := o.stdout
 	var at *upgrade.AtTargetError
+	say := func(format string, a ...any) { fmt.Fprintln(w, wrap.Hanging(fmt.Sprintf(format, a...), o.width, 2)) }
 	switch {
 	case errors.As(err, &at) && len(at.Behind) == 0:
-		fmt.Fprintf(w, "\nalready at %s (migration level %s): nothing to upgrade.\nnext: check the cluster, and once it is tested, clean up what 1.x left:\n  %s\n  %s\n",
-			termsafe.Line(at.Version), termsafe.Line(at.Level), termsafe.Line(o.verifyCmd), termsafe.Line(o.cleanupCmd))
+		say("\nalready at %s (migration level %s): nothing to upgrade.\nnext: check the cluster, and once it is tested, clean up what 1.x left:",
+			termsafe.Line(at.Version), termsafe.Line(at.Level))
+		fmt.Fprint(w, wrap.Command(termsafe.Line(o.verifyCmd), o.width), wrap.Command(termsafe.Line(o.cleanupCmd), o.width))
 	case errors.Is(err, upgrade.ErrNeedsConfirmation):
-		fmt.Fprintf(w, "\npaused: %s.\nOnce it is, run again with -yes.\n", msg)
+		say("\npaused: %s.\nOnce it is, run again with -yes.", msg)
 	case errors.Is(err, upgrade.ErrStopped):
-		fmt.Fprintf(w, "\nstopped on request after %s; the journal is %s: run again with -resume to continue\n", took, termsafe.Line(jrnl.String()))
+		say("\nstopped on request after %s; the journal is %s: run again with -resume to continue", took, termsafe.Line(jrnl.String()))
 	case err != nil && (!apply || outcome == upgrade.OutcomeRefused):
 		// Nothing was done: no journal to resume.
-		fmt.Fprintf(w, "\nrefused: %s\n", msg)
+		say("\nrefused: %s", msg)
 	case err != nil:
-		fmt.Fprintf(w, "\nstopped after %s: %s\n", took, msg)
-		fmt.Fprintf(w, "the journal is %s: fix the cause and run again with -resume\n", termsafe.Line(jrnl.String()))
+		say("\nstopped after %s: %s", took, msg)
+		say("the journal is %s: fix the cause and run again with -resume", termsafe.Line(jrnl.String()))
 	case !apply:
-		fmt.Fprintf(w, "\ndry run: nothing was changed. Run with -apply to act.\n")
+		say("\ndry run: nothing was changed. Run with -apply to act.")
 	default:
-		fmt.Fprintf(w, "\n%s to %s done in %s\n", phase, target, took)
+		say("\n%s to %s done in %s", phase, target, took)
 		if phase == string(upgrade.PhaseUpgrade) {
 			o.afterUpgrade(w)
 		}
 	}
+}
+
+// indented puts two more blanks before each line of s.
+func indented(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n"
 }
 
 // afterUpgrade says what comes after a finished upgrade: check it, clean
@@ -198,21 +207,25 @@ func (o *output) afterUpgrade(w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "next:")
 	}
-	fmt.Fprintf(w, "  check the upgraded cluster:  %s\n  once it is tested, remove what the old release left:  %s\n",
-		termsafe.Line(o.verifyCmd), termsafe.Line(o.cleanupCmd))
+	fmt.Fprint(w, "  check the upgraded cluster:\n", indented(wrap.Command(termsafe.Line(o.verifyCmd), o.width-2)),
+		"  once it is tested, remove what the old release left:\n", indented(wrap.Command(termsafe.Line(o.cleanupCmd), o.width-2)))
 	if o.record == nil {
 		return
 	}
 	rec := o.record()
 	for _, k := range rec.Kept {
-		fmt.Fprintf(w, "  when satisfied, on %s:  rm -rf %s\n", termsafe.Line(k.Node), termsafe.Line(k.Path))
+		fmt.Fprintln(w, wrap.Hanging(fmt.Sprintf("  when satisfied, on %s:  rm -rf %s", termsafe.Line(k.Node), termsafe.Line(k.Path)), o.width, 6))
 	}
 	for _, b := range rec.Backups {
 		if b.Snapshot != "" && b.Lost == "" {
-			fmt.Fprintf(w, "  when satisfied, on %s:  lvremove %s  (the run's backup; chefha never removes it)\n", termsafe.Line(b.Node), termsafe.Line(b.Snapshot))
+			fmt.Fprintln(w, wrap.Hanging(fmt.Sprintf("  when satisfied, on %s:  lvremove %s  (the run's backup; chefha never removes it)", termsafe.Line(b.Node), termsafe.Line(b.Snapshot)), o.width, 6))
 		}
 	}
 }
+
+// progressIndent is where a progress line's text starts, past its time
+// stamp ("[    1.5s] ✗ "): a line's continuations start there too.
+const progressIndent = 13
 
 func progressLine(elapsed time.Duration, ev upgrade.Event) string {
 	t := fmt.Sprintf("[%7.1fs]", elapsed.Seconds())
@@ -236,7 +249,7 @@ func progressLine(elapsed time.Duration, ev upgrade.Event) string {
 		for i, l := range lines {
 			lines[i] = termsafe.Line(l)
 		}
-		return fmt.Sprintf("%s ✗ %s", t, strings.Join(lines, "\n"+strings.Repeat(" ", len(t))+"   "))
+		return fmt.Sprintf("%s ✗ %s", t, strings.Join(lines, "\n"+strings.Repeat(" ", progressIndent)))
 	case upgrade.EventAction:
 		if ev.DryRun {
 			return fmt.Sprintf("%s     would: %s", t, msg)

@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -24,7 +27,7 @@ func TestOperatorPathsGolden(t *testing.T) {
 	})
 	t.Run("no-backup", func(t *testing.T) {
 		t.Parallel()
-		n := startNamed(t, clustertest.Options{Version: "11.1.6", Frontends: 1})
+		n := startFixed(t, clustertest.Options{Version: "11.1.6", Frontends: 1})
 		base := []string{"-config", n.RB, "-ssh-config", n.Conf, "-package", n.Pkg, "-journal", filepath.Join(n.Dir, "j.json"), "-width", "80"}
 		code, out, errs := runArgs(t, append(base, "-apply", "-without-rehearsal")...)
 		golden(t, "paths-no-backup.txt", n.scrub(transcript(code, out, errs)))
@@ -34,7 +37,7 @@ func TestOperatorPathsGolden(t *testing.T) {
 		// The backup's check does not find what its command made: the run
 		// stops at the backup, before anything changed; once the operator
 		// puts it right, the resumed run finishes.
-		n := startNamed(t, clustertest.Options{Version: "11.1.6", Frontends: 1})
+		n := startFixed(t, clustertest.Options{Version: "11.1.6", Frontends: 1})
 		base := []string{"-config", n.RB, "-ssh-config", n.Conf, "-package", n.Pkg, "-journal", filepath.Join(n.Dir, "j.json"),
 			"-backup-cmd", "mkdir -p /var/backups/chefha", "-backup-check", "test -e /var/backups/chefha/ready",
 			"-hold", "10ms", "-width", "80", "-apply", "-without-rehearsal"}
@@ -64,6 +67,7 @@ func transcript(code int, out, errs string) string {
 }
 
 var (
+	fixedBase    = regexp.MustCompile(`/tmp/chefha-paths-[0-9a-f]{8}`)
 	gateProgress = regexp.MustCompile(`(?m)^\[ *[0-9]+\.[0-9]s\]     waiting: .*\n`)
 	volatile     = []struct {
 		re   *regexp.Regexp
@@ -77,7 +81,30 @@ var (
 	}
 )
 
+// startFixed is startNamed with its files in directories whose names are
+// as long on every machine and run (/tmp/chefha-paths-XXXXXXXX/{run,conf}):
+// the output is cut to 80 columns before the names are replaced, so a
+// longer name would move the cuts.
+func startFixed(t *testing.T, o clustertest.Options) namedSim {
+	t.Helper()
+	var base string
+	for {
+		base = fmt.Sprintf("/tmp/chefha-paths-%08x", rand.Uint32())
+		err := os.Mkdir(base, 0o700)
+		if err == nil {
+			break
+		}
+		require.ErrorIs(t, err, fs.ErrExist)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	for _, d := range []string{"run", "conf"} {
+		require.NoError(t, os.Mkdir(filepath.Join(base, d), 0o700))
+	}
+	return startNamedIn(t, o, filepath.Join(base, "run"), filepath.Join(base, "conf"))
+}
+
 // scrub names the test's directories by what they are.
 func (n namedSim) scrub(s string) string {
-	return strings.NewReplacer(filepath.Dir(n.RB), "CONFDIR", filepath.Dir(n.Conf), "SSHDIR", n.Dir, "DIR").Replace(s)
+	s = strings.NewReplacer(filepath.Dir(n.RB), "CONFDIR", filepath.Dir(n.Conf), "SSHDIR", n.Dir, "DIR").Replace(s)
+	return fixedBase.ReplaceAllString(s, "/tmp/chefha-paths-XXXXXXXX")
 }

@@ -113,12 +113,19 @@ type namedSim struct {
 
 func startNamed(t *testing.T, o clustertest.Options) namedSim {
 	t.Helper()
+	return startNamedIn(t, o, t.TempDir(), t.TempDir())
+}
+
+// startNamedIn is startNamed with its files in dir and what names the
+// cluster in confDir.
+func startNamedIn(t *testing.T, o clustertest.Options, dir, confDir string) namedSim {
+	t.Helper()
 	o.TransitionTime = 10 * time.Millisecond
 	sim, err := clustertest.New(o)
 	require.NoError(t, err)
 	t.Cleanup(func() { sim.Close() })
-	n := namedSim{Sim: sim, Dir: t.TempDir()}
-	n.RB, n.Conf, err = sim.WriteNamed(t.TempDir())
+	n := namedSim{Sim: sim, Dir: dir}
+	n.RB, n.Conf, err = sim.WriteNamed(confDir)
 	require.NoError(t, err)
 	n.Pkg, err = clustertest.WritePackage(n.Dir, "debian", "11.1.8")
 	require.NoError(t, err)
