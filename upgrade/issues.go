@@ -64,7 +64,11 @@ func KnownIssues() []KnownIssue {
 			// Fresh 11.1.0–11.1.6 back ends have the same trigger code.
 			From: constraint(">= 11.0.0, < 11.1.7"), Check: "migration-level", Mitigation: MitigateWorkaround,
 			Action: "compare every node's migration-level with the front ends and the version table; copy the right level to the back ends (old file kept) before upgrading",
-			Source: "11.0.2–11.1.6 recipes/partybus.rb: the 'set initial migration level' execute subscribes only to directory[/var/opt/opscode], which an HA back end's interrupted first install never reaches; 11.1.7 adds the subscription to directory[/var/opt/opscode/postgresql] (1ddab5ff, fab306a5)"},
+			// 11.1.7+'s sanity check, run after pg_upgrade (a back end's first
+			// reconfigure after 1.x) when the file is missing
+			// (recipes/partybus.rb:54-77 @11.1.8).
+			Signatures: []string{"migration-level file is missing or corrupt"},
+			Source:     "11.0.2–11.1.6 recipes/partybus.rb: the 'set initial migration level' execute subscribes only to directory[/var/opt/opscode], which an HA back end's interrupted first install never reaches; 11.1.7 adds the subscription to directory[/var/opt/opscode/postgresql] (1ddab5ff, fab306a5)"},
 		{ID: issue.OC11382, Title: "HA upgrades to 11.1.3+ fail because keepalived restart interferes with partybus migrations",
 			// The unconditional restart is there from 11.0.1 (keepalived.rb:24,31
 			// @11.0.1); 11.0.0 asks should_notify?("kepalived"), a service
