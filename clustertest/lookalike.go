@@ -30,9 +30,10 @@ type NodeOptions struct {
 	// whose package was installed and not yet reconfigured has Running
 	// below Installed.
 	Running string
-	// Level, when set, is the migration-level file's content: "" is the
-	// empty file OC-11297 leaves on an 11.0.x back end. LevelMissing
-	// removes the file instead.
+	// Level, when set, is the migration-level file's content ("" an empty
+	// file, as partybus leaves one it created when its first migration
+	// fails: bin/partybus:70 @11.0.2). LevelMissing removes the file, as
+	// OC-11297 leaves a back end.
 	Level        *string
 	LevelMissing bool
 	// EtcOpscode is this node's /etc/opscode, when it is not the

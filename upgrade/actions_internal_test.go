@@ -23,3 +23,11 @@ func TestNameIssueOfAnSvTimeout(t *testing.T) {
 		assert.Contains(t, err.Error(), "not in the state asked for: timeout: run: opscode-expander")
 	}
 }
+
+// 11.1.7+'s reconfigure after 1.x fails on a back end without its level
+// (recipes/partybus.rb:54-77 @11.1.8): the error names OC-11297.
+func TestNameIssueOfAMissingLevel(t *testing.T) {
+	stderr := "RuntimeError\n------------\nERROR:\nThe /var/opt/opscode/upgrades/migration-level file is missing or corrupt!  Please read …\n"
+	err := nameIssue(&cluster.ExitError{Node: "be1", Cmd: "private-chef-ctl reconfigure", Result: cluster.Result{Stderr: []byte(stderr), ExitCode: 1}})
+	assert.Contains(t, err.Error(), "this is OC-11297")
+}

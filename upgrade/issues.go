@@ -64,18 +64,30 @@ func KnownIssues() []KnownIssue {
 			// Fresh 11.1.0–11.1.6 back ends have the same trigger code.
 			From: constraint(">= 11.0.0, < 11.1.7"), Check: "migration-level", Mitigation: MitigateWorkaround,
 			Action: "compare every node's migration-level with the front ends and the version table; copy the right level to the back ends (old file kept) before upgrading",
-			Source: "11.0.2–11.1.6 recipes/partybus.rb: the 'set initial migration level' execute subscribes only to directory[/var/opt/opscode], which an HA back end's interrupted first install never reaches; 11.1.7 adds the subscription to directory[/var/opt/opscode/postgresql] (1ddab5ff, fab306a5)"},
+			// 11.1.7+'s sanity check, run after pg_upgrade (a back end's first
+			// reconfigure after 1.x) when the file is missing
+			// (recipes/partybus.rb:54-77 @11.1.8).
+			Signatures: []string{"migration-level file is missing or corrupt"},
+			Source:     "11.0.2–11.1.6 recipes/partybus.rb: the 'set initial migration level' execute subscribes only to directory[/var/opt/opscode], which an HA back end's interrupted first install never reaches; 11.1.7 adds the subscription to directory[/var/opt/opscode/postgresql] (1ddab5ff, fab306a5)"},
 		{ID: issue.OC11382, Title: "HA upgrades to 11.1.3+ fail because keepalived restart interferes with partybus migrations",
-			// The restart is there for every target from 11.0.1; the runbook
-			// names 11.1.3+. No source prints a message of its own: partybus
-			// fails on whatever the stopped services do to it.
+			// The unconditional restart is there from 11.0.1 (keepalived.rb:24,31
+			// @11.0.1); 11.0.0 asks should_notify?("kepalived"), a service
+			// that never exists (libraries/helper.rb:78-80 @11.0.0), so it
+			// never restarts. The runbook names 11.1.3+. No source prints a
+			// message of its own: partybus fails on whatever the stopped
+			// services do to it, so there is no signature.
 			Target: constraint(">= 11.0.1, < 11.1.8"), Mitigation: MitigateGate,
 			Action: "gate on a stable keepalived pair (bootstrap master, no transition) before and after every upgrade step; re-run upgrade once after a gate (partybus resumes from the level reached)",
 			Source: "11.0.1+ recipes/keepalived.rb: keepalived.conf and cluster.sh notify :restart on keepalived; 11.1.7 private-chef-ctl-commands/upgrade.rb adds the 120 s sleep before partybus, 11.1.8 keepalived_safemode"},
 		{ID: issue.OC11426, Title: "Upgrade runit ownership issue OPC 1.4.6 → EC 11.1.3+",
-			From: from1x, Target: before1118, Check: "log-dir", Mitigation: MitigateWorkaround,
+			// No upper bound: the runbook files it under "Before 11.1.8"
+			// (ha-upgrade-notes.rst:38,42), but neither CHANGELOG.md @11.2.0
+			// (11.1.7, 11.1.8) names it nor does anything between 11.1.6 and
+			// 11.1.8 re-own what 1.x's svlogd left (git diff 11.1.6 11.1.8
+			// -- files/private-chef-cookbooks files/private-chef-upgrades).
+			From: from1x, Target: constraint(">= 11.0.0"), Check: "log-dir", Mitigation: MitigateWorkaround,
 			Action: "chown -R opscode:opscode /var/log/opscode before the EC 11 reconfigure and upgrade, so svlogd (run as opscode on EC 11) can rotate the logs 1.x's root svlogd left",
-			Source: "no code names it: the runbook ('OPC 1.4.6 -> EC11.1.3+') and its docs, which list it before 11.1.8; the related code: 11.1.3+ recipes/default.rb manages /var/log/opscode opscode:opscode 0755 (7aa73aa2), migration 1.8 chowns only SERVICE/*"},
+			Source: "no code names it, and no release's code fixes it: the runbook ('OPC 1.4.6 -> EC11.1.3+'); the related code: 11.1.3+ recipes/default.rb manages /var/log/opscode itself opscode:opscode 0755 (7aa73aa2), migration 1.8 chowns only SERVICE/*"},
 		{ID: issue.OC11490, Title: "Root ownership of /var/log/opscode/keepalived prevents keepalived from running properly",
 			Target: before1118, Check: "keepalived-log-dir", Mitigation: MitigateWorkaround,
 			Action: "chown -R opscode:opscode /var/log/opscode/keepalived before reconfiguring: EC 11's keepalived svlogd runs as opscode and cannot write a root-owned directory",

@@ -73,11 +73,17 @@ func TestKnownIssuesFor(t *testing.T) {
 	// 11.2.0's second runsvdir job only on a hop to 11.2.0.
 	assert.Equal(t, []issue.ID{issue.OC11499, issue.OC11574, issue.StaleFailover}, beyond("1.4.6", "11.1.8"))
 	assert.Equal(t, []issue.ID{issue.OC11499, issue.OC11574, issue.SecondRunsvdirJob, issue.StaleFailover}, beyond("11.1.8", "11.2.0"))
-	// To 11.1.8 the "before 11.1.8" bugs are fixed; 11575 (down files) and
-	// 11540 (fixed in 11.2.0) are still open, and the installed (older)
-	// private-chef-ctl still waits 7 s (11657).
-	assert.Equal(t, []issue.ID{issue.OC11540, issue.OC11575, issue.OC11657}, ids("1.2.8", "11.1.8"))
-	assert.Equal(t, []issue.ID{issue.OC11540, issue.OC11575, issue.OC11657}, ids("1.4.6", "11.1.8"))
+	// To 11.1.8 the "before 11.1.8" bugs are fixed but 11426, which no
+	// release's code fixes; 11575 (down files) and 11540 (fixed in 11.2.0)
+	// are still open, and the installed (older) private-chef-ctl still
+	// waits 7 s (11657).
+	assert.Equal(t, []issue.ID{issue.OC11426, issue.OC11540, issue.OC11575, issue.OC11657}, ids("1.2.8", "11.1.8"))
+	assert.Equal(t, []issue.ID{issue.OC11426, issue.OC11540, issue.OC11575, issue.OC11657}, ids("1.4.6", "11.1.8"))
+	// OC-11382's restart is unconditional from 11.0.1; 11.0.0 never notifies.
+	k, _ := LookupIssue(issue.OC11382)
+	assert.False(t, k.AppliesTo(v("1.4.6"), v("11.0.0")))
+	assert.True(t, k.AppliesTo(v("1.4.6"), v("11.0.1")))
+	assert.Empty(t, k.Signatures, "no source prints an OC-11382 message of its own")
 	// To 11.1.3 from 1.4.6: every bug of the 1.4 → 11 path but redis_lb's
 	// restart (1.x has no redis_lb to restart).
 	assert.Equal(t, []issue.ID{issue.OC11382, issue.OC11426, issue.OC11490, issue.OC11540, issue.OC11575, issue.OC11656, issue.OC11657,

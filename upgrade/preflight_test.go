@@ -253,7 +253,7 @@ func TestPreflightHealthyCluster(t *testing.T) {
 	for _, k := range rep.KnownIssues {
 		ids = append(ids, k.ID)
 	}
-	assert.Equal(t, []issue.ID{issue.OC11540, issue.OC11575, issue.OC11657, issue.OC11499, issue.OC11574, issue.StaleFailover}, ids)
+	assert.Equal(t, []issue.ID{issue.OC11426, issue.OC11540, issue.OC11575, issue.OC11657, issue.OC11499, issue.OC11574, issue.StaleFailover}, ids)
 }
 
 func TestPreflightUnreachableNode(t *testing.T) {

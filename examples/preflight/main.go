@@ -158,7 +158,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	default:
 		sim, err := clustertest.New(clustertest.Options{Version: "1.4.6", Frontends: 3, Knobs: []clustertest.Knob{
-			clustertest.MigrationLevel("be2.chefha.test", ""), // OC-11297's empty file on the standby
+			clustertest.MigrationLevel("be2.chefha.test", ""), // an empty level on the standby (partybus' CREAT)
 			clustertest.RunsvdirErrors(),
 			clustertest.FrontendsStopped(),
 		}})

@@ -39,12 +39,12 @@ func isEC11(t Target) bool {
 	return strings.HasPrefix(v, "11.")
 }
 
-// KnobOC11297: 11.0.x back ends do not save their migration level (the
-// "set initial migration level" execute subscribes only to
-// directory[/var/opt/opscode], which the back end's interrupted first
-// install never reaches: recipes/partybus.rb @11.0.2–11.1.6): their file
-// is missing, and an upgrade to 11.0.x leaves it so. (Lab: yes, the level
-// files removed and the model's partybus armed.)
+// KnobOC11297: back ends installed fresh before 11.1.7 never got their
+// migration level (the "set initial migration level" execute subscribes
+// only to directory[/var/opt/opscode], which the back end's interrupted
+// first install never reaches: recipes/partybus.rb @1.4.6–11.1.6): their
+// file is missing, never empty. partybus' own upgrade writes it again
+// (dsl_runner.rb @11.0.2), from 0.0. (Lab: yes, the level files removed.)
 func KnobOC11297() Knob {
 	return arm(issue.OC11297, Backends, func(t Target) error { return t.Remove(migration.Path) })
 }

@@ -85,6 +85,11 @@ func (n *Node) partybus(ctx context.Context, io IO) int {
 	dataMaster := strings.Contains(string(cfg), "is_data_master                = true")
 	bootstrapServer := strings.Contains(string(cfg), "bootstrap_server              = true")
 	b, err := h.ReadFile(migration.Path)
+	if err != nil {
+		// bin/partybus:70 @11.0.2 opens the file RDWR|CREAT for its lock:
+		// a missing level becomes an empty file, read as 0.0.
+		h.WriteFile(migration.Path, nil, 0o644)
+	}
 	state, perr := migration.Parse(b)
 	if err != nil || perr != nil {
 		state = migration.Level{} // MigrationState rescues JSON::ParserError as 0.0
@@ -110,13 +115,9 @@ func (n *Node) partybus(ctx context.Context, io IO) int {
 		}
 		n.plog(io, "Finished Migration %s in 0.1 seconds", m.Level)
 		state = m.Level
-		if n.Bug(issue.OC11297) && n.Backend() && strings.HasPrefix(rel.Version, "11.0.") {
-			// 11.0.x back ends do not save the level: the file is never
-			// written (recipes/partybus.rb @11.0.2–11.1.6); nothing in the
-			// packaging writes an empty one.
-			h.Remove(migration.Path)
-			continue
-		}
+		// DSLRunner#run writes the level after every migration, on every
+		// node (partybus/lib/partybus/dsl_runner.rb:13-17 @11.0.2):
+		// OC-11297 is the install's missing file, not partybus'.
 		h.WriteFile(migration.Path, migration.Format(m.Level), 0o644)
 	}
 	return 0
@@ -303,4 +304,30 @@ func (n *Node) upgradeSleep(d time.Duration) time.Duration {
 		}
 	}
 	return d
+}
+
+// levelMissingAfterPgUpgrade is 11.1.7+'s 'migration-level file sanity
+// check' ruby_block (recipes/partybus.rb:54-77 @11.1.8): notified (delayed)
+// by private-chef_pg_upgrade[upgrade_if_necessary], which acts when the
+// previous run's postgresql data_dir differs from this one's
+// (providers/pg_upgrade.rb:54-95 @11.1.8): 1.x's drbd/data/postgresql
+// (libraries/private_chef.rb:238 @1.4.6) against 11.x's postgresql_9.2
+// (:270 @11.1.8), so a back end's first 11.1.7+ reconfigure after 1.x. Its
+// not_if 'test -f' lets it raise only when the file is missing, as an
+// OC-11297 back end's is. The 'set initial migration level' execute does
+// not rescue it: its back end trigger, directory[/var/opt/opscode/
+// postgresql], already exists from 1.x (postgresql.rb:54-57 @1.4.6). It
+// reports whether it printed the failure.
+func (n *Node) levelMissingAfterPgUpgrade(io IO) bool {
+	rel, prev := n.Installed, n.Configured
+	if !n.Backend() || !strings.HasPrefix(prev.Version, "1.") || !strings.HasPrefix(rel.Version, "11.") || rel.Version < "11.1.7" {
+		return false
+	}
+	if _, err := n.H.Lstat(migration.Path); err == nil {
+		return false
+	}
+	fmt.Fprintf(io.Stderr, "RuntimeError\n------------\nERROR:\nThe %s file is missing or corrupt!  "+
+		"Please read http://docs.opscode.com/upgrade_server_ha_notes.html#pre-flight-check and correct this file before proceeding\n\n"+
+		"Error message No such file or directory - %s\n", migration.Path, migration.Path)
+	return true
 }

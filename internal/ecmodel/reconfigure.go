@@ -137,8 +137,12 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 	if n.Bug(issue.OC11656) && strings.HasPrefix(rel.Version, "11.") && rel.Version < "11.1.7" {
 		h.Chmod(TopologyPath, 0o600) // the cookbooks inherit a hardened umask
 	}
+	levelMissing := n.levelMissingAfterPgUpgrade(io) // a delayed notification: the run fails last
 	h.WriteFile(ModelDir+"/release", []byte(rel.Version+"\n"), 0o644)
 	n.Configured = rel
+	if levelMissing {
+		return 1
+	}
 	fmt.Fprintln(io.Stdout, "Chef Client finished, 84 resources updated")
 	return 0
 }
