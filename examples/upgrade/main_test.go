@@ -43,7 +43,7 @@ func TestPlanByDefault(t *testing.T) {
 	assert.Contains(t, s, "upgrade plan 1.4.6 → 11.1.8: 1 hop, 17 steps")
 	assert.Regexp(t, `\nbe1\.chefha\.test +backend, bootstrap +1\.4\.6 → 11\.1\.8 +1\.7 → 1\.13\n`, s)
 	assert.Regexp(t, `\nfe3\.chefha\.test +frontend +1\.4\.6 → 11\.1\.8 +1\.7 → 1\.13\n`, s)
-	assert.Contains(t, s, "known issues on this path, and what chefha does about each:\n  OC-11540")
+	assert.Contains(t, s, "known issues on this path, and what chefha does about each:\n  OC-11426")
 	assert.Contains(t, s, "stops of service:\n  - frontends (fe1.chefha.test, fe2.chefha.test, fe3.chefha.test) from\n    hop1/stop-frontends until hop1/start-all")
 	assert.Contains(t, s, "  - bootstrap (be1.chefha.test) from hop1/reconfigure-bootstrap until\n    hop1/upgrade-bootstrap")
 	assert.True(t, strings.HasSuffix(s, "\nnext:\n  go run ./examples/upgrade -apply\n"), "the command to run next ends the plan:\n%s", s)
