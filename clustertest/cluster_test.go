@@ -117,8 +117,14 @@ func TestVersions(t *testing.T) {
 			want, err := migration.Expected(v)
 			require.NoError(t, err)
 			assert.Equal(t, want, l, "the emulator agrees with the migration table")
-			manifest, _, _ := s.run(t, be1, "cat", "/opt/opscode/version-manifest.txt")
-			assert.Equal(t, "private-chef "+tc.version+"\n", manifest)
+			// The package names its version where the release's does:
+			// 1.2's pc-version.txt, the manifest from 1.4 on.
+			path, file := ecmodel.VersionFile(tc.version)
+			got, _, _ := s.run(t, be1, "cat", path)
+			assert.Equal(t, string(file), got)
+			if tc.version == "1.2.8" {
+				assert.Equal(t, "Opscode Private Chef 1.2.8.3\n\n", got)
+			}
 		})
 	}
 }

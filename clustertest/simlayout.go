@@ -41,7 +41,7 @@ func (c *Cluster) install(o Options, rb string) error {
 			return err
 		}
 		if installed != running {
-			if err := n.WriteFile(ecmodel.ManifestPath, []byte("private-chef "+installed+"\n"), 0o644); err != nil {
+			if err := ecmodel.WriteVersionFile(n, installed); err != nil {
 				return err
 			}
 		}
@@ -67,10 +67,11 @@ func (c *Cluster) installNode(n *Node, o Options, rb, version string) error {
 	if osRelease == "" {
 		osRelease = "NAME=\"Ubuntu\"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"12.04\"\n"
 	}
+	versionPath, versionFile := ecmodel.VersionFile(version)
 	files := map[string]string{
-		ecmodel.ManifestPath: "private-chef " + version + "\n",
-		"/etc/os-release":    osRelease,
-		migration.Path:       string(migration.Format(rel.Level)),
+		versionPath:       string(versionFile),
+		"/etc/os-release": osRelease,
+		migration.Path:    string(migration.Format(rel.Level)),
 	}
 	tree := o.Nodes[n.Name].EtcOpscode
 	if tree == nil {

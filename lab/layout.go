@@ -156,11 +156,12 @@ func (l *Lab) layoutNode(n *Node, rel ecmodel.Release, spec Spec, rb, exe string
 	}
 	files := map[string]string{
 		ecmodel.TopologyPath:          rb,
-		ecmodel.ManifestPath:          "private-chef " + rel.Version + "\n",
 		migration.Path:                string(migration.Format(rel.Level)),
 		"/etc/opscode/pivotal.pem":    "-----BEGIN RSA PRIVATE KEY-----\n(lab)\n",
 		"/etc/opscode/webui_priv.pem": "-----BEGIN RSA PRIVATE KEY-----\n(lab webui)\n",
 	}
+	versionPath, versionFile := ecmodel.VersionFile(rel.Version)
+	files[versionPath] = string(versionFile)
 	if n.Bootstrap {
 		files["/var/opt/opscode/bootstrapped"] = ""
 	}

@@ -99,6 +99,7 @@ func TestReplicaPassesTheSamePreflight(t *testing.T) {
 			},
 			Knobs: []clustertest.Knob{clustertest.OC11426(), clustertest.OC11490(), clustertest.OC11656(), clustertest.OC11540(),
 				clustertest.FrontendsStopped(), clustertest.LogFSFull(), clustertest.DRBDResync(40, 1024)}},
+		"Private Chef 1.2.8.3": {Version: "1.2.8", Frontends: 1, Knobs: []clustertest.Knob{clustertest.LogDirMode(), clustertest.StaleLinks()}},
 		"split brain, RHEL": {Version: "11.1.8", Frontends: 1, Knobs: []clustertest.Knob{clustertest.RHEL(), clustertest.SplitBrain(),
 			clustertest.StandbyKeepalivedStopped(), clustertest.ServiceDisabled("fe1.chefha.test", "opscode-webui")}},
 	} {

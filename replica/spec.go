@@ -145,6 +145,7 @@ func FromFacts(f upgrade.Facts, etc *Tree, known []Release) (Spec, error) {
 	if s.Version, err = bf.Version(); err != nil {
 		return Spec{}, fmt.Errorf("replica: %w", err)
 	}
+	s.Version = releaseOf(s.Version)
 	vip := ""
 	if f.Topology.BackendVIP != nil {
 		vip = f.Topology.BackendVIP.IPAddress
@@ -200,6 +201,7 @@ func nodeSpec(n upgrade.NodeFacts, known []Release, s *Spec) (NodeSpec, error) {
 	if ns.Installed, err = n.Version(); err != nil {
 		return ns, fmt.Errorf("replica: %w", err)
 	}
+	ns.Installed = releaseOf(ns.Installed)
 	if lvl, ok := n.Sections["level"]; ok && lvl.RC == 0 {
 		content := lvl.Output
 		ns.Level = &content
@@ -371,4 +373,14 @@ func procDRBD(n upgrade.NodeFacts) (drbd.Resource, error) {
 	}
 	r.Disk, r.PeerDisk, err = drbd.ParseDState([]byte(n.Sections["drbd-dstate"].Output))
 	return r, err
+}
+
+// releaseOf is the release a package version belongs to: Private Chef
+// 1.2's build versions have a fourth part ("1.2.8.3", pc-version.txt),
+// and only the first three decide the release (migration.ParseVersion).
+func releaseOf(version string) string {
+	if parts := strings.Split(version, "."); len(parts) > 3 {
+		return strings.Join(parts[:3], ".")
+	}
+	return version
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -212,20 +213,18 @@ func matrixPlan(t *testing.T, env *upgradeEnv, rep upgrade.Report, p matrixPath)
 	}
 }
 
-// A real Private Chef 1.2.8.3 has no version manifest: its version is
+// A Private Chef 1.2.8.3 has no version manifest: its version is
 // /opt/opscode/pc-version.txt's ("Opscode Private Chef 1.2.8.3",
-// opscode-omnibus 1.2.8.3), four parts, where the model's 1.2.8 writes a
-// manifest. The model's facts, read as 1.2.8.3's, pass the same matrix
-// and plan by 1.4.6.
+// opscode-omnibus 1.2.8.3 config/software/pc-version.rb), four parts, as
+// the model's 1.2.8 writes it. Read so, it passes the same matrix and plans
+// by 1.4.6.
 func TestMatrixHealthyPC1283(t *testing.T) {
 	t.Parallel()
 	env := newUpgradeEnv(t, "1.2.8", 1)
 	facts := upgrade.Gather(context.Background(), env.cl)
-	for i, n := range facts.Nodes {
-		secs := maps.Clone(n.Sections)
-		secs["manifest"] = upgrade.Section{Output: "cat: /opt/opscode/version-manifest.txt: No such file or directory\n", RC: 1}
-		secs["pcversion"] = upgrade.Section{Output: "Opscode Private Chef 1.2.8.3\n"}
-		facts.Nodes[i].Sections = secs
+	for _, n := range facts.Nodes {
+		assert.NotZero(t, n.Sections["manifest"].RC, "%s: no version manifest on 1.2.8", n.Node)
+		assert.True(t, strings.HasPrefix(n.Sections["pcversion"].Output, "Opscode Private Chef 1.2.8.3\n"), n.Node)
 	}
 	for _, p := range healthyMatrix[0].to {
 		t.Run(p.to, func(t *testing.T) {

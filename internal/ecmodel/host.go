@@ -129,6 +129,7 @@ const (
 	InitDir        = "/opt/opscode/init"
 	CtlPath        = "/opt/opscode/bin/private-chef-ctl"
 	ManifestPath   = "/opt/opscode/version-manifest.txt"
+	PCVersionPath  = "/opt/opscode/pc-version.txt" // Private Chef 1.2's, in place of the manifest
 	RunningJSON    = "/etc/opscode/chef-server-running.json"
 	TopologyPath   = "/etc/opscode/private-chef.rb"
 	LogDir         = "/var/log/opscode"

@@ -44,7 +44,7 @@ func Install(h Host, argv []string, io IO) int {
 		return 2
 	}
 	h.Remove(ModelDir + "/redis_lb-restarted")
-	if err := h.WriteFile(ManifestPath, []byte("private-chef "+info.Version+"\n"), 0o644); err != nil {
+	if err := WriteVersionFile(h, info.Version); err != nil {
 		fmt.Fprintf(io.Stderr, "%s: error: %v\n", argv[0], err)
 		return 2
 	}

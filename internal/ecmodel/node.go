@@ -47,7 +47,7 @@ func Load(h Host) (*Node, error) {
 	}
 	n := &Node{H: h, Topology: top, Me: me}
 	if n.Installed, ok = Releases()[inst]; !ok {
-		return nil, fmt.Errorf("ecmodel: no release %q (from %s)", inst, ManifestPath)
+		return nil, fmt.Errorf("ecmodel: no release %q (from its version file)", inst)
 	}
 	n.Configured = n.Installed
 	if b, err := h.ReadFile(ModelDir + "/release"); err == nil {
@@ -58,18 +58,56 @@ func Load(h Host) (*Node, error) {
 	return n, nil
 }
 
-// InstalledVersion reads the package version from the version manifest,
-// whose first line is "private-chef VERSION".
+// VersionFile is the file in which a release's package names its version,
+// and what it holds: from 1.4 on the version manifest ("private-chef
+// 1.4.6"; config/projects/private-chef.rb:59 @1.4.6, deps "version-manifest");
+// Private Chef 1.2 has none but /opt/opscode/pc-version.txt, whose first
+// line is "Opscode Private Chef" and the build version, then a blank line
+// and the software versions (config/software/pc-version.rb @1.2.8.3). The
+// model's 1.2.8 is the 1.2.8.3 build.
+func VersionFile(version string) (path string, content []byte) {
+	if strings.HasPrefix(version, "1.2.") {
+		if strings.Count(version, ".") == 2 {
+			version += ".3"
+		}
+		return PCVersionPath, []byte("Opscode Private Chef " + version + "\n\n")
+	}
+	return ManifestPath, []byte("private-chef " + version + "\n")
+}
+
+// InstalledVersion reads the package version as the model's releases name
+// it, from the version manifest or, on Private Chef 1.2, pc-version.txt.
 func InstalledVersion(h Files) (string, error) {
 	b, err := h.ReadFile(ManifestPath)
 	if err != nil {
-		return "", fmt.Errorf("ecmodel: %s: %w", ManifestPath, err)
+		pc, err2 := h.ReadFile(PCVersionPath)
+		if err2 != nil {
+			return "", fmt.Errorf("ecmodel: %s: %w (nor %s)", ManifestPath, err, PCVersionPath)
+		}
+		f := strings.Fields(strings.SplitN(string(pc), "\n", 2)[0])
+		if len(f) != 4 || strings.Join(f[:3], " ") != "Opscode Private Chef" {
+			return "", fmt.Errorf("ecmodel: %s: first line is not \"Opscode Private Chef VERSION\"", PCVersionPath)
+		}
+		parts := strings.Split(f[3], ".")
+		return strings.Join(parts[:min(3, len(parts))], "."), nil
 	}
 	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
 	if len(f) < 2 || f[0] != "private-chef" {
 		return "", fmt.Errorf("ecmodel: %s: first line is not \"private-chef VERSION\"", ManifestPath)
 	}
 	return f[1], nil
+}
+
+// WriteVersionFile writes version's VersionFile on h and removes the other
+// kind, as a package install replaces the old package's files.
+func WriteVersionFile(h Files, version string) error {
+	p, content := VersionFile(version)
+	for _, other := range []string{ManifestPath, PCVersionPath} {
+		if other != p {
+			h.Remove(other)
+		}
+	}
+	return h.WriteFile(p, content, 0o644)
 }
 
 // Backend, Bootstrap and HA describe the node's role.
