@@ -98,7 +98,7 @@ func TestLabUpgradeKilledAndResumed(t *testing.T) {
 		err, time.Since(start).Round(time.Millisecond), strings.Join(said, "\n"), stderr.String())
 	t.Logf("killed after the install, %s in", time.Since(start).Round(time.Millisecond))
 
-	out, err := exec.Command(bin, append(args, "-resume")...).CombinedOutput()
+	out, err := exec.Command(bin, append(args, "-resume", "-width", "200")...).CombinedOutput() // a line for each message
 	t.Logf("resumed (%s in all):\n%s", time.Since(start).Round(time.Millisecond), out)
 	require.NoError(t, err)
 	assert.Regexp(t, `· hop1/install-package: recorded done, and its effect is on the cluster`, string(out), "the resumed run says what it found done")
