@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"strconv"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -157,20 +156,11 @@ func (h nodeSFTP) Readlink(p string) (string, error) {
 }
 
 // chownIDs records an SFTP chown (numeric ids) as the node's owner names:
-// the inverse of simID.
+// simName of its ids.
 func (n *Node) chownIDs(p string, uid, gid uint32) error {
 	if _, err := n.files.Lstat(p); err != nil {
 		return err
 	}
-	name := func(id uint32) string {
-		switch id {
-		case 0:
-			return "root"
-		case 498:
-			return "opscode"
-		}
-		return strconv.FormatUint(uint64(id), 10)
-	}
-	n.Lock(func(n *Node) { n.owners[path.Clean(p)] = name(uid) + ":" + name(gid) })
+	n.Lock(func(n *Node) { n.owners[path.Clean(p)] = simName(uid) + ":" + simName(gid) })
 	return nil
 }
