@@ -43,6 +43,14 @@ type CopyOptions struct {
 	// opscode with the same uid only if the operator made it so): off by
 	// default, so files belong to the writing user, as with `scp -r`.
 	PreserveOwners bool
+	// OwnersByName copies owners by user and group name: each path gets
+	// on the destination the user and group whose names it has on the
+	// source (chown NAME:GROUP), so the two ends need the same names,
+	// not the same ids, as Chef's packaging gives them (useradd opscode
+	// picks whatever id is free). It needs root on the destination; a
+	// name the destination lacks fails the copy with an *OwnerError
+	// naming it and the path. It excludes PreserveOwners.
+	OwnersByName bool
 	// Now stamps the backup's name; default time.Now.
 	Now func() time.Time
 }
@@ -100,10 +108,17 @@ func CopyTree(ctx context.Context, from Node, fromPath string, to TreeWriter, to
 	fail := func(err error) (CopyReport, error) {
 		return CopyReport{}, fmt.Errorf("copy %s:%s to %s:%s: %w", from.Name(), fromPath, to.Name(), toPath, err)
 	}
+	owners, err := opt.ownership()
+	if err != nil {
+		return fail(err)
+	}
 	ents, err := listTree(ctx, from, fromPath)
 	byFile := noTools(err)
 	if byFile {
 		ents, err = walkTree(ctx, from, fromPath)
+		if err == nil && owners == ownersByName {
+			err = ownerNames(ctx, from, fromPath, ents)
+		}
 	}
 	if err != nil {
 		return fail(err)
@@ -112,7 +127,7 @@ func CopyTree(ctx context.Context, from Node, fromPath string, to TreeWriter, to
 	stage := toPath + ".chefha-new-" + stamp
 	var rep CopyReport
 	if !byFile {
-		rep, err = stageTree(ctx, from, fromPath, to, toPath, stage, ents, opt)
+		rep, err = stageTree(ctx, from, fromPath, to, toPath, stage, ents, opt, owners)
 		// A destination without the tools the source has: start again.
 		if byFile = noTools(err); byFile {
 			if err = to.RemoveAll(ctx, stage); err != nil {
@@ -121,7 +136,7 @@ func CopyTree(ctx context.Context, from Node, fromPath string, to TreeWriter, to
 		}
 	}
 	if byFile {
-		rep, err = copyFileByFile(ctx, from, fromPath, to, stage, ents, opt)
+		rep, err = copyFileByFile(ctx, from, fromPath, to, toPath, stage, ents, opt, owners)
 	}
 	if errors.Is(err, errStageExists) {
 		return fail(fmt.Errorf("%s already exists on %s: another copy is running or was interrupted; remove it", stage, to.Name()))
@@ -167,8 +182,8 @@ func CopyTree(ctx context.Context, from Node, fromPath string, to TreeWriter, to
 
 // stageTree builds and verifies the stage: reuse on the node, send the
 // rest, set modes, compare digests.
-func stageTree(ctx context.Context, from Node, fromPath string, to TreeWriter, toPath, stage string, ents []treeEntry, opt CopyOptions) (CopyReport, error) {
-	plan, err := planStage(ctx, to, toPath, stage, ents, opt.PreserveOwners)
+func stageTree(ctx context.Context, from Node, fromPath string, to TreeWriter, toPath, stage string, ents []treeEntry, opt CopyOptions, owners ownership) (CopyReport, error) {
+	plan, err := planStage(ctx, to, toPath, stage, ents, owners)
 	if err != nil {
 		return CopyReport{}, err
 	}
@@ -197,7 +212,7 @@ func stageTree(ctx context.Context, from Node, fromPath string, to TreeWriter, t
 	if rep.BytesSent, err = sendFiles(ctx, from, fromPath, to, stage, plan.send, opt.Concurrency, true); err != nil {
 		return CopyReport{}, err
 	}
-	if err := finishStage(ctx, to, stage, ents, plan.send, plan.links, opt.PreserveOwners); err != nil {
+	if err := finishStage(ctx, to, toPath, stage, ents, plan.send, plan.links, owners); err != nil {
 		return CopyReport{}, err
 	}
 	return rep, nil

@@ -22,6 +22,8 @@ type treeEntry struct {
 	mode   string // permission bits in octal (%m)
 	uid    int
 	gid    int
+	user   string // the owner's name (%u), its uid where none has it
+	group  string // the group's name (%g), likewise
 	size   int64
 	target string // a symlink's target
 	sum    [sha256.Size]byte
@@ -35,7 +37,7 @@ func (e treeEntry) record() string {
 }
 
 // listScript prints a tree for parseTreeListing: each path as find's
-// "%y %m %U %G %s %P\0%l\0" (NUL-separated, so any name survives), an
+// "%y %m %U %G %u %g %s %P\0%l\0" (NUL-separated, so any name survives), an
 // empty field to end the list, then sha256sum of every regular file in
 // byte order of their names, which is the order the parser expects. One
 // command for the whole tree: a round trip per file is what made copying
@@ -44,7 +46,7 @@ const listScript = `r=$1
 if [ ! -e "$r" ] && [ ! -h "$r" ]; then echo "$r: no such directory" >&2; exit 66; fi
 if [ ! -d "$r" ] || [ -h "$r" ]; then echo "$r is not a directory" >&2; exit 65; fi
 cd -- "$r" || exit
-find . -printf '%y %m %U %G %s %P\0%l\0' || exit
+find . -printf '%y %m %U %G %u %g %s %P\0%l\0' || exit
 printf '\0'
 find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum --
 `
@@ -152,13 +154,17 @@ func parseTreeListing(out []byte) ([]treeEntry, error) {
 	return ents, nil
 }
 
-// parseListingHeader reads "%y %m %U %G %s %P".
+// parseListingHeader reads "%y %m %U %G %u %g %s %P". Names have no
+// blanks (useradd refuses them), so only the path can.
 func parseListingHeader(hdr string) (treeEntry, error) {
-	f := strings.SplitN(hdr, " ", 6)
-	if len(f) != 6 || len(f[0]) != 1 {
-		return treeEntry{}, fmt.Errorf("listing entry %q is not \"type mode uid gid size path\"", hdr)
+	f := strings.SplitN(hdr, " ", 8)
+	if len(f) != 8 || len(f[0]) != 1 {
+		return treeEntry{}, fmt.Errorf("listing entry %q is not \"type mode uid gid user group size path\"", hdr)
 	}
-	e := treeEntry{typ: f[0][0], mode: f[1], rel: f[5]}
+	e := treeEntry{typ: f[0][0], mode: f[1], user: f[4], group: f[5], rel: f[7]}
+	if e.user == "" || e.group == "" {
+		return treeEntry{}, fmt.Errorf("listing entry %q: bad owner or size", hdr)
+	}
 	switch e.typ {
 	case 'f', 'd', 'l':
 	default:
@@ -170,7 +176,7 @@ func parseListingHeader(hdr string) (treeEntry, error) {
 	var err1, err2, err3 error
 	e.uid, err1 = strconv.Atoi(f[2])
 	e.gid, err2 = strconv.Atoi(f[3])
-	e.size, err3 = strconv.ParseInt(f[4], 10, 64)
+	e.size, err3 = strconv.ParseInt(f[6], 10, 64)
 	if err := errors.Join(err1, err2, err3); err != nil || e.uid < 0 || e.gid < 0 || e.size < 0 {
 		return treeEntry{}, fmt.Errorf("listing entry %q: bad owner or size", hdr)
 	}

@@ -54,33 +54,33 @@ func TestParseTreeListingFixture(t *testing.T) {
 
 func TestParseTreeListingErrors(t *testing.T) {
 	t.Parallel()
-	root := "d 755 0 0 4096 \x00\x00"
+	root := "d 755 0 0 root root 4096 \x00\x00"
 	sum := func(s, name string) string {
 		h := sha256.Sum256([]byte(s))
 		return hex.EncodeToString(h[:]) + "  " + name + "\n"
 	}
-	file := "f 644 0 0 1 a\x00\x00"
+	file := "f 644 0 0 root root 1 a\x00\x00"
 	for _, tc := range []struct {
 		name, in, msg string
 	}{
 		{"empty", "", "before its terminator"},
 		{"only terminator", "\x00", "listing is empty"},
 		{"no terminator", root, "before its terminator"},
-		{"cut in an entry", "d 755 0 0 4096 \x00", "inside the entry"},
+		{"cut in an entry", "d 755 0 0 root root 4096 \x00", "inside the entry"},
 		{"root not first", file + root + "\x00" + sum("x", "./a"), "root must come first"},
 		{"two roots", root + root + "\x00", "root must come first"},
-		{"root is a file", "f 644 0 0 1 \x00\x00\x00", "not a directory"},
-		{"short header", root + "f 644 a\x00\x00\x00", "is not \"type mode uid gid size path\""},
-		{"fifo", root + "p 644 0 0 0 fifo\x00\x00\x00", "CopyTree copies files, directories and symlinks only"},
-		{"bad mode", root + "f 8x 0 0 1 a\x00\x00\x00", "bad mode"},
-		{"mode too wide", root + "f 17777 0 0 1 a\x00\x00\x00", "bad mode"},
-		{"bad owner", root + "f 644 x 0 1 a\x00\x00\x00", "bad owner or size"},
-		{"negative size", root + "f 644 0 0 -1 a\x00\x00\x00", "bad owner or size"},
-		{"dot dot", root + "f 644 0 0 1 ../etc/passwd\x00\x00\x00", "not clean"},
-		{"absolute", root + "f 644 0 0 1 /etc/passwd\x00\x00\x00", "not clean"},
+		{"root is a file", "f 644 0 0 root root 1 \x00\x00\x00", "not a directory"},
+		{"short header", root + "f 644 a\x00\x00\x00", "is not \"type mode uid gid user group size path\""},
+		{"fifo", root + "p 644 0 0 root root 0 fifo\x00\x00\x00", "CopyTree copies files, directories and symlinks only"},
+		{"bad mode", root + "f 8x 0 0 root root 1 a\x00\x00\x00", "bad mode"},
+		{"mode too wide", root + "f 17777 0 0 root root 1 a\x00\x00\x00", "bad mode"},
+		{"bad owner", root + "f 644 x 0 root root 1 a\x00\x00\x00", "bad owner or size"},
+		{"negative size", root + "f 644 0 0 root root -1 a\x00\x00\x00", "bad owner or size"},
+		{"dot dot", root + "f 644 0 0 root root 1 ../etc/passwd\x00\x00\x00", "not clean"},
+		{"absolute", root + "f 644 0 0 root root 1 /etc/passwd\x00\x00\x00", "not clean"},
 		{"twice", root + file + file + "\x00", "twice"},
-		{"link without target", root + "l 777 0 0 1 a\x00\x00\x00", "has no target"},
-		{"file with target", root + "f 644 0 0 1 a\x00t\x00\x00", "but has a target"},
+		{"link without target", root + "l 777 0 0 root root 1 a\x00\x00\x00", "has no target"},
+		{"file with target", root + "f 644 0 0 root root 1 a\x00t\x00\x00", "but has a target"},
 		{"missing sum", root + file + "\x00", "printed 0 lines for 1 files"},
 		{"extra sum", root + file + "\x00" + sum("x", "./a") + sum("y", "./b"), "printed 2 lines for 1 files"},
 		{"no final newline", root + file + "\x00" + strings.TrimSuffix(sum("x", "./a"), "\n"), "does not end in a newline"},
@@ -125,8 +125,8 @@ func FuzzParseTreeListing(f *testing.F) {
 	if b, err := os.ReadFile("testdata/copytree/listing-gnu.bin"); err == nil {
 		f.Add(b)
 	}
-	f.Add([]byte("d 755 0 0 4096 \x00\x00\x00"))
-	f.Add([]byte("d 755 0 0 4096 \x00\x00l 777 0 0 1 a\x00b\x00\x00"))
+	f.Add([]byte("d 755 0 0 root root 4096 \x00\x00\x00"))
+	f.Add([]byte("d 755 0 0 root root 4096 \x00\x00l 777 0 0 1 a\x00b\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ents, err := parseTreeListing(b)
 		if err != nil {

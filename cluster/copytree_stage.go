@@ -139,7 +139,7 @@ type dirMaker interface {
 // its directories are made directly, every file is to be sent, and the
 // one command is the finishing script. Otherwise buildStage's script makes
 // it, and finishes it too if nothing is to be sent.
-func planStage(ctx context.Context, to TreeWriter, old, stage string, ents []treeEntry, owners bool) (stagePlan, error) {
+func planStage(ctx context.Context, to TreeWriter, old, stage string, ents []treeEntry, owners ownership) (stagePlan, error) {
 	var plan stagePlan
 	if dm, ok := to.(dirMaker); ok {
 		if _, err := to.Stat(ctx, old); errors.Is(err, fs.ErrNotExist) {
@@ -161,8 +161,8 @@ func planStage(ctx context.Context, to TreeWriter, old, stage string, ents []tre
 		}
 	}
 	var finish string
-	if !owners {
-		finish = finishScript(stage, finishCommands(ents, nil, nil, false), true)
+	if owners == ownersWriter {
+		finish = finishScript(stage, finishCommands(ents, nil, nil, ownersWriter), true)
 	}
 	return buildStage(ctx, to, old, stage, ents, finish)
 }

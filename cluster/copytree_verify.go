@@ -22,7 +22,7 @@ find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum -- | sed 's/^\
 // symlinks still to make, owners when asked, the modes of the files sent
 // (the server created them with its default mode) and of the directories
 // (kept 0700 until now).
-func finishCommands(ents []treeEntry, sent, links []*treeEntry, owners bool) []string {
+func finishCommands(ents []treeEntry, sent, links []*treeEntry, owners ownership) []string {
 	var cmds []string
 	if len(links) > 0 {
 		var words []string
@@ -53,19 +53,22 @@ func finishCommands(ents []treeEntry, sent, links []*treeEntry, owners bool) []s
 			dirs = append(dirs, &ents[i])
 		}
 	}
-	if owners {
+	if owners != ownersWriter {
 		// chown clears set-id bits, so every file's mode is set after it.
 		byOwner := map[string][]string{}
 		var order []string
 		for _, e := range ents {
 			o := strconv.Itoa(e.uid) + ":" + strconv.Itoa(e.gid)
+			if owners == ownersByName {
+				o = e.ownerName()
+			}
 			if byOwner[o] == nil {
 				order = append(order, o)
 			}
 			byOwner[o] = append(byOwner[o], ShellQuote(dotRel(e.rel)))
 		}
 		for _, o := range order {
-			cmds = append(cmds, splitCommand("chown -h "+o+" --", byOwner[o])...)
+			cmds = append(cmds, chownCommand(o, byOwner[o], owners)...)
 		}
 		sent = files
 	}
@@ -94,7 +97,7 @@ func finishScript(stage string, cmds []string, last bool) string {
 // finishStage completes the stage (finishCommands) and verifies it against
 // the source, in one command unless the lists are long (a fresh copy of a
 // big tree).
-func finishStage(ctx context.Context, to Node, stage string, ents []treeEntry, sent, links []*treeEntry, owners bool) error {
+func finishStage(ctx context.Context, to Node, root, stage string, ents []treeEntry, sent, links []*treeEntry, owners ownership) error {
 	cmds := finishCommands(ents, sent, links, owners)
 	for {
 		n, size := 0, 0
@@ -104,6 +107,10 @@ func finishStage(ctx context.Context, to Node, stage string, ents []treeEntry, s
 		}
 		last := n == len(cmds)
 		res, err := runScript(ctx, to, "finish and verify "+stage, finishScript(stage, cmds[:n], last))
+		var ee *ExitError
+		if owners == ownersByName && errors.As(err, &ee) && ee.Result.ExitCode == ownerExit {
+			return ownerErrorFrom(to.Name(), stage, root, ee.Result.Stderr)
+		}
 		if err != nil {
 			return err
 		}

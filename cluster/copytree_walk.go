@@ -95,11 +95,11 @@ func hashFiles(ctx context.Context, n Node, paths []string) ([][sha256.Size]byte
 // copyFileByFile builds and verifies the stage over SFTP calls: directories
 // and links one by one, every file sent with its mode, every file hashed
 // back, directory modes last.
-func copyFileByFile(ctx context.Context, from Node, fromPath string, to TreeWriter, stage string, ents []treeEntry, opt CopyOptions) (CopyReport, error) {
+func copyFileByFile(ctx context.Context, from Node, fromPath string, to TreeWriter, toPath, stage string, ents []treeEntry, opt CopyOptions, owners ownership) (CopyReport, error) {
 	dm, ok1 := to.(dirMaker)
 	sl, ok2 := to.(symlinker)
 	ch, ok3 := to.(chowner)
-	if !ok1 || !ok2 || !ok3 && opt.PreserveOwners {
+	if !ok1 || !ok2 || !ok3 && owners == ownersByID {
 		return CopyReport{}, fmt.Errorf("%s runs no GNU find and coreutils, and %T cannot make directories, links and owners without them", to.Name(), to)
 	}
 	if _, err := to.Stat(ctx, stage); err == nil {
@@ -136,6 +136,20 @@ func copyFileByFile(ctx context.Context, from Node, fromPath string, to TreeWrit
 			return CopyReport{}, &ChecksumError{Node: to.Name(), Path: paths[i], Want: fmt.Sprintf("%x", f.sum), Got: fmt.Sprintf("%x", sums[i])}
 		}
 	}
+	if owners == ownersByName {
+		// By chown NAME:GROUP on the destination (SFTP knows ids only),
+		// before the modes: chown clears set-id bits.
+		if err := chownByName(ctx, to, stage, toPath, ents); err != nil {
+			return CopyReport{}, err
+		}
+		for _, f := range files {
+			if mode, _ := strconv.ParseUint(f.mode, 8, 32); mode&0o7000 != 0 {
+				if err := chmodEntry(ctx, to, path.Join(stage, f.rel), f.mode); err != nil {
+					return CopyReport{}, err
+				}
+			}
+		}
+	}
 	// Deepest first: a parent made read-only must not stop its children.
 	all := append([]*treeEntry{&ents[0]}, dirs...)
 	sort.Slice(all, func(i, j int) bool { return all[i].rel > all[j].rel })
@@ -145,7 +159,7 @@ func copyFileByFile(ctx context.Context, from Node, fromPath string, to TreeWrit
 			return CopyReport{}, err
 		}
 	}
-	if opt.PreserveOwners {
+	if owners == ownersByID {
 		for _, e := range ents {
 			// Not links: an SFTP chown would follow them.
 			if e.typ == 'l' {
@@ -161,4 +175,10 @@ func copyFileByFile(ctx context.Context, from Node, fromPath string, to TreeWrit
 		rep.Bytes += f.size
 	}
 	return rep, nil
+}
+
+// chmodEntry sets a path's mode, set-id bits included, with chmod.
+func chmodEntry(ctx context.Context, to Node, p, mode string) error {
+	_, err := to.Run(ctx, Cmd{Argv: []string{"chmod", mode, "--", p}})
+	return err
 }

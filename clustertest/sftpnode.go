@@ -5,7 +5,7 @@ import (
 	"io"
 	"os"
 	"path"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -87,7 +87,7 @@ func (h nodeSFTP) Filecmd(r *sftp.Request) error {
 		if _, err := files.Lstat(r.Target); err == nil {
 			return os.ErrExist // SFTP rename does not overwrite
 		}
-		return files.Rename(p, r.Target)
+		return h.n.rename(p, r.Target)
 	case "Rmdir":
 		return files.Remove(p)
 	case "Remove":
@@ -109,7 +109,30 @@ func (h nodeSFTP) Filecmd(r *sftp.Request) error {
 
 func (h nodeSFTP) PosixRename(r *sftp.Request) error {
 	h.n.Settle()
-	return h.n.files.Rename(r.Filepath, r.Target)
+	return h.n.rename(r.Filepath, r.Target)
+}
+
+// rename moves a path and the owners recorded for it and below it, as a
+// rename keeps the inodes' owners (CopyTree swaps in a stage it chowned).
+func (n *Node) rename(from, to string) error {
+	if err := n.files.Rename(from, to); err != nil {
+		return err
+	}
+	from, to = path.Clean(from), path.Clean(to)
+	n.Lock(func(n *Node) {
+		for p := range n.owners {
+			if p == to || strings.HasPrefix(p, to+"/") {
+				delete(n.owners, p)
+			}
+		}
+		for p, o := range n.owners {
+			if p == from || strings.HasPrefix(p, from+"/") {
+				delete(n.owners, p)
+				n.owners[to+strings.TrimPrefix(p, from)] = o
+			}
+		}
+	})
+	return nil
 }
 
 func (h nodeSFTP) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
@@ -157,20 +180,11 @@ func (h nodeSFTP) Readlink(p string) (string, error) {
 }
 
 // chownIDs records an SFTP chown (numeric ids) as the node's owner names:
-// the inverse of simID.
+// simName of its ids.
 func (n *Node) chownIDs(p string, uid, gid uint32) error {
 	if _, err := n.files.Lstat(p); err != nil {
 		return err
 	}
-	name := func(id uint32) string {
-		switch id {
-		case 0:
-			return "root"
-		case 498:
-			return "opscode"
-		}
-		return strconv.FormatUint(uint64(id), 10)
-	}
-	n.Lock(func(n *Node) { n.owners[path.Clean(p)] = name(uid) + ":" + name(gid) })
+	n.Lock(func(n *Node) { n.owners[path.Clean(p)] = simName(uid) + ":" + simName(gid) })
 	return nil
 }

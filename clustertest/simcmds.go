@@ -81,16 +81,41 @@ func unixPerm(m fs.FileMode) uint32 {
 }
 
 // simID is the id a simulated node gives a user or group name: root is 0,
-// the packaging's opscode a system id (as useradd -r picks one), any
-// other name an ordinary one.
+// the packaging's users and groups system ids (as useradd -r and
+// groupadd -r pick them: opscode, 1.x's opscode-pgsql and opscode-nagios),
+// any other name an ordinary one.
 func simID(name string) string {
-	switch name {
-	case "root":
-		return "0"
-	case "opscode":
-		return "498"
+	if id, ok := simKnownID(name); ok {
+		return id
 	}
 	return "1000"
+}
+
+// simKnownID is the id of a name every simulated node has, false for
+// any other: chown refuses those, as on a node without that user.
+func simKnownID(name string) (string, bool) {
+	switch name {
+	case "root":
+		return "0", true
+	case "opscode":
+		return "498", true
+	case "opscode-pgsql":
+		return "497", true
+	case "opscode-nagios":
+		return "496", true
+	}
+	return "", false
+}
+
+// simName is the name of a simulated id (simKnownID's inverse), the id
+// itself when no name has it.
+func simName(id uint32) string {
+	for _, name := range []string{"root", "opscode", "opscode-pgsql", "opscode-nagios"} {
+		if known, _ := simKnownID(name); known == strconv.FormatUint(uint64(id), 10) {
+			return name
+		}
+	}
+	return strconv.FormatUint(uint64(id), 10)
 }
 
 func (n *Node) owner(p string) string {

@@ -170,14 +170,23 @@ func (n *Node) fileCommand(argv []string, e shellIO) int {
 		if !strings.Contains(owner, ":") {
 			owner += ":" + owner
 		}
+		u, g, _ := strings.Cut(owner, ":")
+		for i, name := range []string{u, g} {
+			if _, known := simKnownID(name); !known && strings.Trim(name, "0123456789") != "" {
+				fmt.Fprintf(e.Stderr, "chown: invalid %s: '%s'\n", []string{"user", "group"}[i], args[0])
+				return 1
+			}
+		}
 		for _, p := range args[1:] {
 			if _, err := n.files.Lstat(p); err != nil {
 				fmt.Fprintf(e.Stderr, "chown: cannot access '%s': No such file or directory\n", p)
 				return 1
 			}
 			n.owners[path.Clean(p)] = owner
+			if recursive {
+				n.chownBelow(path.Clean(p), owner)
+			}
 			if recursive && path.Clean(p) == "/var/log/opscode" {
-				n.owners["/var/log/opscode/keepalived"] = owner
 				n.runsvLog = ""
 			}
 		}
@@ -274,4 +283,20 @@ func (n *Node) fileCommand(argv []string, e shellIO) int {
 		return notEmulated(argv, e)
 	}
 	return notEmulated(argv, e)
+}
+
+// chownBelow is chown -R's walk: every path below dir (links not
+// followed) gets owner.
+func (n *Node) chownBelow(dir, owner string) {
+	ents, err := n.files.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, en := range ents {
+		p := path.Join(dir, en.Name())
+		n.owners[p] = owner
+		if en.IsDir() {
+			n.chownBelow(p, owner)
+		}
+	}
 }

@@ -253,7 +253,9 @@ func (l *Lab) install(ctx context.Context) error {
 	return l.waitSettled(ctx, l.Nodes[1], keepalived.Backup)
 }
 
-// hostPrep makes the mount points and the opscode user the nodes need.
+// hostPrep makes the mount points, and the users and group the
+// packaging's resources name, which the nodes see through the host's
+// /etc/passwd and /etc/group.
 func hostPrep(ctx context.Context) error {
 	for _, p := range append(slices.Clone(labnode.Private), labnode.DRBDDir) {
 		if err := os.MkdirAll(p, 0o755); err != nil {
@@ -266,13 +268,41 @@ func hostPrep(ctx context.Context) error {
 		return fmt.Errorf("%w: /etc/opscode/private-chef.rb exists: this machine is a Chef server, not a lab host", ErrUnsupported)
 	}
 	os.Remove("/etc/opscode")
-	if err := exec.CommandContext(ctx, "id", "opscode").Run(); err != nil {
-		if err := run(ctx, "useradd", "-r", "-M", "-s", "/usr/sbin/nologin", "opscode"); err != nil {
-			// Another lab starting at the same moment may have made it.
-			if exec.CommandContext(ctx, "id", "opscode").Run() != nil {
-				return err
-			}
+	// opscode runs the services; 1.x's postgresql log directory is
+	// opscode-pgsql's, nagios' group opscode-nagios's
+	// (chef-boneyard/opscode-omnibus@1.4.6:files/private-chef-cookbooks/
+	// private-chef/recipes/postgresql.rb, nagios.rb; the packaging
+	// table's Service.Log).
+	for _, a := range []struct {
+		name  string
+		group bool
+	}{{"opscode", false}, {"opscode-pgsql", false}, {"opscode-nagios", true}} {
+		if err := ensureAccount(ctx, a.name, a.group); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// ensureAccount makes a system user (with its group) or a system group
+// unless the host has it.
+func ensureAccount(ctx context.Context, name string, group bool) error {
+	exists := func() bool {
+		if group {
+			return exec.CommandContext(ctx, "getent", "group", name).Run() == nil
+		}
+		return exec.CommandContext(ctx, "id", name).Run() == nil
+	}
+	if exists() {
+		return nil
+	}
+	argv := []string{"useradd", "-r", "-M", "-s", "/usr/sbin/nologin", name}
+	if group {
+		argv = []string{"groupadd", "-r", name}
+	}
+	if err := run(ctx, argv[0], argv[1:]...); err != nil && !exists() {
+		// Another lab starting at the same moment may have made it.
+		return err
 	}
 	return nil
 }

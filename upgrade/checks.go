@@ -149,6 +149,7 @@ func Checks() []Check {
 		check{"standby-services-stopped", "no HA service runs on the standby back end (" + string(issue.OC11575) + ")", backendRole, false, nil, checkStandbyStopped},
 		check{"services-up", "every service the node's role and version run is up, on every node", allRoles, false, postOnly, checkServicesUp},
 		check{"keepalived-running", "keepalived runs on both back ends again", backendRole, false, postOnly, checkKeepalivedRunning},
+		check{"etc-opscode-perms", "/etc/opscode's files have the owner, group and mode the target's recipes give them (the keys opscode:root 0600)", allRoles, false, postOnly, checkEtcOpscodePerms},
 	}
 }
 

@@ -277,7 +277,11 @@ func (r *Runner) copyTree(ctx context.Context, step Step, a Action) error {
 	if !ok {
 		return fmt.Errorf("%s cannot receive a tree copy (%T)", a.Node, n)
 	}
-	rep, err := cluster.CopyTree(ctx, from, a.Path, tw, a.Path, cluster.CopyOptions{})
+	// By name: the keys are opscode's (opscode:root 0600,
+	// chef-boneyard/opscode-omnibus@11.1.8:files/private-chef-cookbooks/
+	// private-chef/recipes/default.rb), and opscode's uid is whatever
+	// useradd picked on each node.
+	rep, err := cluster.CopyTree(ctx, from, a.Path, tw, a.Path, cluster.CopyOptions{OwnersByName: true})
 	if err == nil && rep.Backup != "" {
 		r.rec.Kept = append(r.rec.Kept, KeptCopy{Node: a.Node, Path: rep.Backup, At: time.Now().UTC()})
 		r.emit(Event{Kind: EventFinding, Step: step.ID, Node: a.Node, Message: fmt.Sprintf("%s: %d files sent (%d bytes), %d unchanged, %d removed; the old tree is kept as %s",

@@ -73,6 +73,9 @@ var factCommands = append([]factCommand{
 	{"os", "cat /etc/os-release"},
 	{"machine", "uname -m"},
 	{"etcsums", "sha256sum " + EtcOpscode + "/* " + EtcOpscode + "/*/*"},
+	// Owners and modes of /etc/opscode, for the post-flight's comparison
+	// with the recipes' (etc-opscode-perms).
+	{"etcstat", "stat -c '" + runit.StatFormat + "' " + EtcOpscode + " " + EtcOpscode + "/* " + EtcOpscode + "/*/*"},
 	// DRBD, on the back ends: /proc/drbd where the kernel module is loaded,
 	// drbdadm's answers where it is not readable, the mount table, and the
 	// peer's replication address, as ha-status reads them (opscode-omnibus

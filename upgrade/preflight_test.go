@@ -77,6 +77,8 @@ func brokenAfter() []clustertest.Knob {
 	return []clustertest.Knob{
 		clustertest.ServiceDown(fe1, "opscode-erchef"),
 		clustertest.StandbyKeepalivedStopped(),
+		// A key left readable by all, as a copy under a 022 umask leaves it.
+		clustertest.File(fe1, "/etc/opscode/webui_priv.pem", "-----BEGIN RSA PRIVATE KEY-----\n(simulated webui)\n", 0o644),
 	}
 }
 

@@ -46,9 +46,10 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		fmt.Fprintln(io.Stderr, "Errno::ECONNREFUSED: Connection refused - connect(2) for 127.0.0.1:16379")
 		return 1
 	}
-	owner := rel.LogOwner + ":" + rel.LogOwner
+	owner, bugOwner := rel.LogOwner+":"+rel.LogOwner, ""
 	if n.Bug(issue.OC11426) && strings.HasPrefix(rel.Version, "11.") {
 		owner, _ = h.Owner(LogDir) // the bug: ownership is not fixed
+		bugOwner = owner
 	}
 	h.MkdirAll(LogDir, 0o755) // a new one root's
 	if root := rel.LogRootOwner(); root != "" && !n.Bug(issue.OC11426) {
@@ -68,7 +69,7 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 	safemode := ha && master && rel.Version >= "11.1.8" && !n.Bug(issue.OC11669) && slices.Contains(h.Jobs(), "opscode-runsvdir")
 	n.retire(ctx) // the other 1.x services wait for cleanup
 	for _, s := range rel.Services(n.Backend(), n.Bootstrap()) {
-		n.enable(s, ha && rel.IsHA(s), owner)
+		n.enable(s, ha && rel.IsHA(s), owner, bugOwner)
 	}
 	if len(h.Jobs()) == 0 {
 		// The runit recipe comes before the services' (recipes/default.rb
@@ -114,7 +115,7 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		}
 		conf := n.writeIfChanged(KeepalivedConf, n.keepalivedConf(state), 0o644)
 		sh := n.writeIfChanged(ClusterSh, n.clusterShText(), 0o755)
-		run := n.enable("keepalived", false, owner)
+		run := n.enable("keepalived", false, owner, bugOwner)
 		n.waitSupervised(ctx, "keepalived")
 		if rel.restartsKeepalived(conf, sh, run, keepalivedRan) && n.linked("keepalived") {
 			h.Sv(ctx, "restart", "keepalived", 30*time.Second, true) // notifies :restart
@@ -132,6 +133,7 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 	}
 	n.switchJobs(ctx)
 	n.writeRunning(ha)
+	n.layEtcOpscode()
 	n.writeAccountConfig()
 	n.writePartybusConfig(master && !n.midTransition())
 	if n.Bug(issue.OC11656) && strings.HasPrefix(rel.Version, "11.") && rel.Version < "11.1.7" {
@@ -217,14 +219,19 @@ func (n *Node) writeIfChanged(name, content string, perm fs.FileMode) bool {
 // enable is runit_service (1.x) or component_runit_service (11.x): sv
 // dir, run script, log dir, the service link, and for an HA service on an
 // HA back end the marker files the release manages (keepalive_me, down).
-// It reports whether the run script changed.
-func (n *Node) enable(s string, ha bool, owner string) (runChanged bool) {
+// The log directory gets what its directory resource sets (ownLogDir;
+// owner where the table does not know the service, bugOwner under
+// OC-11426); keepalived's is converge's. It reports whether the run
+// script changed.
+func (n *Node) enable(s string, ha bool, owner, bugOwner string) (runChanged bool) {
 	h, sv, rel := n.H, path.Join(SvDir, s), n.Installed
 	h.MkdirAll(path.Join(sv, "log"), 0o755)
 	runChanged = n.writeIfChanged(path.Join(sv, "run"), runScript(rel, s), 0o755)
 	n.writeIfChanged(path.Join(sv, "log", "run"), logRunScript(rel, s), 0o755)
 	dir := rel.LogDirOf(s)
-	if _, err := h.Lstat(dir); err != nil {
+	_, err := h.Lstat(dir)
+	fresh := err != nil
+	if fresh {
 		// The directory resource; current is svlogd's, made by the user
 		// the log run script runs it as.
 		h.MkdirAll(dir, 0o755)
@@ -232,7 +239,7 @@ func (n *Node) enable(s string, ha bool, owner string) (runChanged bool) {
 		h.Chown(path.Join(dir, "current"), svlogdUser(rel))
 	}
 	if s != "keepalived" {
-		h.Chown(dir, owner)
+		n.ownLogDir(s, dir, fresh, owner, bugOwner)
 	}
 	for _, f := range []struct {
 		name          string

@@ -1,0 +1,55 @@
+package upgrade_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chefha/chefha/upgrade"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// etcFindings are the post-flight's etc-opscode-perms findings.
+func etcFindings(t *testing.T, e *upgradeEnv, target string) []upgrade.Finding {
+	t.Helper()
+	rep, err := upgrade.Postflight(context.Background(), e.cl, e.options(target)...)
+	require.NoError(t, err)
+	var out []upgrade.Finding
+	for _, f := range rep.Findings {
+		if f.Check == "etc-opscode-perms" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// After a full upgrade /etc/opscode on every node has the owners and modes
+// the target's recipes give it, copied from the bootstrap by name; a key
+// that lost its owner or mode fails the post-flight with the fix.
+func TestPostflightEtcOpscodePerms(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "11.1.6", 1)
+	require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()))
+	e.assertUpgraded(t, "11.1.8", "1.13")
+	fs := etcFindings(t, e, "11.1.8")
+	require.Len(t, fs, 1)
+	assert.Equal(t, upgrade.OK, fs[0].Severity, "%v", fs[0].Evidence)
+
+	const key = "/etc/opscode/webui_priv.pem"
+	fe := e.sim.Node("fe1.chefha.test")
+	require.NoError(t, fe.Chown(key, "root:root"))
+	require.NoError(t, fe.Chmod(key, 0o644))
+	fs = etcFindings(t, e, "11.1.8")
+	require.Len(t, fs, 1)
+	f := fs[0]
+	assert.Equal(t, upgrade.Fail, f.Severity)
+	assert.Equal(t, "fe1.chefha.test", f.Node)
+	require.Len(t, f.Evidence, 1)
+	assert.Contains(t, f.Evidence[0], key+" is root(0):root(0) 0644; 11.1.8's recipes make it opscode:root 0600")
+	assert.Contains(t, f.Evidence[0], "recipes/default.rb:", "the packaging source")
+	assert.True(t, strings.HasPrefix(f.Fix, "chown opscode:root "+key+"; chmod 0600 "+key), f.Fix)
+	assert.Contains(t, f.Fix, "private-chef-ctl reconfigure")
+	assert.False(t, slices.ContainsFunc(fs, func(f upgrade.Finding) bool { return f.Node == "be1.chefha.test" }))
+}
