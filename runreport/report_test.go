@@ -5,23 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"flag"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/internal/golden"
 	"github.com/chefha/chefha/runreport"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden reports testdata/*.md, *.svg and *.json (implied by -record)")
 
 const (
 	okRun      = "upgrade-1.4.6-11.1.8"
@@ -30,16 +26,11 @@ const (
 	resumedRun = "resumed-dropped-connection"
 )
 
-// golden compares got with testdata/name, rewriting it under -update.
-func golden(t *testing.T, name string, got []byte) {
+// goldenFile compares got with testdata/name, rewriting it under -update
+// or -record.
+func goldenFile(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update || *record {
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err)
-	assert.Equal(t, string(want), string(got), "%s differs: run go test ./runreport -update and review the diff", path)
+	golden.Assert(t, name, got, *record)
 }
 
 func render(t *testing.T, r runreport.Report) (md, svg []byte) {
@@ -59,11 +50,11 @@ func TestGolden(t *testing.T) {
 			r := runreport.Build(rec, events)
 			md, svg := render(t, r)
 			assertTables(t, string(md))
-			golden(t, name+".md", md)
-			golden(t, name+".svg", svg)
+			goldenFile(t, name+".md", md)
+			goldenFile(t, name+".svg", svg)
 			js, err := json.MarshalIndent(r, "", "  ")
 			require.NoError(t, err)
-			golden(t, name+".report.json", append(js, '\n'))
+			goldenFile(t, name+".report.json", append(js, '\n'))
 		})
 	}
 }
@@ -289,7 +280,7 @@ func TestReportFromTheJournalAlone(t *testing.T) {
 	assert.Equal(t, r.Steps[15].End, r.Downtime[0].To, "until start-all finished")
 	assert.Contains(t, r.Downtime[0].How, "journal")
 	md, svg := render(t, r)
-	golden(t, okRun+".journal-only.md", md)
+	goldenFile(t, okRun+".journal-only.md", md)
 	parseSVG(t, svg)
 
 	// A journal of a run that stopped half-way says so.
@@ -538,11 +529,11 @@ func TestGoldenRehearsal(t *testing.T) {
 			r := runreport.FromRehearsal(plan, rh, nil)
 			md, svg := render(t, r)
 			assertTables(t, string(md))
-			golden(t, name+".md", md)
-			golden(t, name+".svg", svg)
+			goldenFile(t, name+".md", md)
+			goldenFile(t, name+".svg", svg)
 			js, err := json.MarshalIndent(r, "", "  ")
 			require.NoError(t, err)
-			golden(t, name+".report.json", append(js, '\n'))
+			goldenFile(t, name+".report.json", append(js, '\n'))
 			require.NotNil(t, r.Rehearsal)
 			assert.True(t, r.Rehearsal.SamePlan)
 			assert.Equal(t, rh.Passed, r.Outcome == upgrade.OutcomeDone)
@@ -566,8 +557,8 @@ func TestGoldenRehearsal(t *testing.T) {
 		r.SetRehearsal(rh)
 		md, svg := render(t, r)
 		assertTables(t, string(md))
-		golden(t, lvmRun+".rehearsed.md", md)
-		golden(t, lvmRun+".rehearsed.svg", svg)
+		goldenFile(t, lvmRun+".rehearsed.md", md)
+		goldenFile(t, lvmRun+".rehearsed.svg", svg)
 		assert.Contains(t, string(md), "## Rehearsal on a replica\n")
 		assert.Contains(t, string(md), "(the same plan as this run)")
 		assert.Empty(t, r.Notes)

@@ -39,17 +39,17 @@ func TestPlanViewGolden(t *testing.T) {
 		var b bytes.Buffer
 		require.NoError(t, v.WriteText(&b, width))
 		assertFits(t, b.String(), width)
-		golden(t, "plan-"+strconv.Itoa(width)+".golden", b.Bytes())
+		goldenFile(t, "plan-"+strconv.Itoa(width)+".golden", b.Bytes())
 	}
 	var b bytes.Buffer
 	require.NoError(t, v.WriteMarkdown(&b))
-	golden(t, "plan.md.golden", b.Bytes())
+	goldenFile(t, "plan.md.golden", b.Bytes())
 	b.Reset()
 	require.NoError(t, v.WriteJSON(&b))
 	assert.Equal(t, 1, strings.Count(b.String(), "\n"), "one object on one line")
 	var pretty bytes.Buffer
 	require.NoError(t, json.Indent(&pretty, b.Bytes(), "", "  "))
-	golden(t, "plan.json.golden", append(pretty.Bytes(), '\n'))
+	goldenFile(t, "plan.json.golden", append(pretty.Bytes(), '\n'))
 }
 
 func TestPlanViewContent(t *testing.T) {

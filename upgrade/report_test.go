@@ -3,7 +3,6 @@ package upgrade_test
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,24 +11,17 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/chefha/chefha/internal/golden"
 	"github.com/chefha/chefha/upgrade"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files of testdata/golden from the output")
-
-// golden compares got with testdata/golden/name, or rewrites it under -update.
-func golden(t *testing.T, name string, got []byte) {
+// goldenFile compares got with testdata/golden/name, or rewrites it under
+// -update.
+func goldenFile(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test ./upgrade -run %s -update to write it", t.Name())
-	assert.Equal(t, string(want), string(got), "%s differs (go test ./upgrade -run %s -update rewrites it)", path, t.Name())
+	golden.Assert(t, filepath.Join("golden", name), got)
 }
 
 func loadFacts(t *testing.T, name string) upgrade.Facts {
@@ -63,7 +55,7 @@ func TestReportTextGolden(t *testing.T) {
 		var b bytes.Buffer
 		require.NoError(t, rep.WriteText(&b, width))
 		assertFits(t, b.String(), width)
-		golden(t, "report-"+strconv.Itoa(width)+".golden", b.Bytes())
+		goldenFile(t, "report-"+strconv.Itoa(width)+".golden", b.Bytes())
 	}
 }
 

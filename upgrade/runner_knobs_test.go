@@ -107,7 +107,7 @@ func TestRunnerAgainstEveryKnob(t *testing.T) {
 			var events []upgrade.Event
 			err = e.runner(target, &events, more...).Run(context.Background())
 			assertDryRunListsTheRun(t, dry, events)
-			golden(t, "dryrun/"+goldenName(tt.name)+".txt", dryRunText(dry, e.packages))
+			goldenFile(t, "dryrun/"+goldenName(tt.name)+".txt", dryRunText(dry, e.packages))
 			assertNoBareCommandFailsOver(t, events, e.sim.Bootstrap().Name, e.sim.Secondary().Name)
 			if tt.outcome == finish {
 				require.NoError(t, err)

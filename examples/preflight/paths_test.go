@@ -2,22 +2,17 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/chefha/chefha/clustertest"
-	"github.com/stretchr/testify/assert"
+	"github.com/chefha/chefha/internal/golden"
 	"github.com/stretchr/testify/require"
 )
 
 var simPort = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
-
-var update = flag.Bool("update", false, "rewrite testdata/paths-*.txt")
 
 // The terminal output of the pre-flight's paths off the happy path, at 80
 // columns, as golden files (testdata/paths-*.txt): a node that cannot be
@@ -61,13 +56,7 @@ func TestOperatorPathsGolden(t *testing.T) {
 			got = r.Replace(got + fmt.Sprintf("--- exit status %d\n", code))
 			got = simPort.ReplaceAllString(got, "127.0.0.1:PORT") // each simulated node listens on a free port
 			assertFits(t, out.String(), 80)
-			path := filepath.Join("testdata", "paths-"+tt.name+".txt")
-			if *update {
-				require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
-			}
-			want, err := os.ReadFile(path)
-			require.NoError(t, err)
-			assert.Equal(t, string(want), got, "%s differs: go test ./examples/preflight -update, and review the diff", path)
+			golden.Assert(t, "paths-"+tt.name+".txt", []byte(got))
 		})
 	}
 }

@@ -23,14 +23,14 @@ func TestOperatorPathsGolden(t *testing.T) {
 	t.Run("at-target", func(t *testing.T) {
 		t.Parallel()
 		code, out, errs := runArgs(t, "-target", "1.4.6", "-width", "80")
-		golden(t, "paths-at-target.txt", transcript(code, out, errs))
+		goldenText(t, "paths-at-target.txt", transcript(code, out, errs))
 	})
 	t.Run("no-backup", func(t *testing.T) {
 		t.Parallel()
 		n := startFixed(t, clustertest.Options{Version: "11.1.6", Frontends: 1})
 		base := []string{"-config", n.RB, "-ssh-config", n.Conf, "-package", n.Pkg, "-journal", filepath.Join(n.Dir, "j.json"), "-width", "80"}
 		code, out, errs := runArgs(t, append(base, "-apply", "-without-rehearsal")...)
-		golden(t, "paths-no-backup.txt", n.scrub(transcript(code, out, errs)))
+		goldenText(t, "paths-no-backup.txt", n.scrub(transcript(code, out, errs)))
 	})
 	t.Run("failed-then-resumed", func(t *testing.T) {
 		t.Parallel()
@@ -42,10 +42,10 @@ func TestOperatorPathsGolden(t *testing.T) {
 			"-backup-cmd", "mkdir -p /var/backups/chefha", "-backup-check", "test -e /var/backups/chefha/ready",
 			"-hold", "10ms", "-width", "80", "-apply", "-without-rehearsal"}
 		code, out, errs := runArgs(t, base...)
-		golden(t, "paths-failed-step.txt", n.scrub(transcript(code, out, errs)))
+		goldenText(t, "paths-failed-step.txt", n.scrub(transcript(code, out, errs)))
 		require.NoError(t, n.Sim.Bootstrap().WriteFile("/var/backups/chefha/ready", nil, 0o644))
 		code, out, errs = runArgs(t, append(base, "-resume")...)
-		golden(t, "paths-resumed.txt", n.scrub(transcript(code, out, errs)))
+		goldenText(t, "paths-resumed.txt", n.scrub(transcript(code, out, errs)))
 	})
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/internal/golden"
 	"github.com/chefha/chefha/replica"
 	"github.com/chefha/chefha/runreport"
 	"github.com/chefha/chefha/upgrade"
@@ -20,18 +20,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.txt")
-
-// golden compares got with testdata/name, rewriting it under -update.
-func golden(t *testing.T, name string, got string) {
+// goldenText compares got with testdata/name, rewriting it under -update.
+func goldenText(t *testing.T, name string, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.WriteFile(p, []byte(got), 0o644))
-	}
-	want, err := os.ReadFile(p)
-	require.NoError(t, err)
-	assert.Equal(t, string(want), got, "%s differs: run go test ./examples/upgrade -update and review the diff", p)
+	golden.Assert(t, name, []byte(got))
 }
 
 // recordedRehearsal reads a plan and its rehearsal recorded for runreport's
@@ -67,7 +59,7 @@ func TestRehearsalTextGolden(t *testing.T) {
 		for i, l := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
 			assert.LessOrEqual(t, len([]rune(l)), 80, "%s line %d: %q", name, i+1, l)
 		}
-		golden(t, name+".txt", b.String())
+		goldenText(t, name+".txt", b.String())
 	}
 }
 

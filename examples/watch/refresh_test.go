@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,21 +14,14 @@ import (
 
 	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/clustertest"
+	"github.com/chefha/chefha/internal/golden"
 	"github.com/chefha/chefha/upgrade"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
 // golden compares got with testdata/name, rewriting it under -update.
-func golden(t *testing.T, name, got string) {
+func goldenText(t *testing.T, name, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(t, os.WriteFile(p, []byte(got), 0o644))
-	}
-	want, err := os.ReadFile(p)
-	require.NoError(t, err)
-	assert.Equal(t, string(want), got, "%s differs: run go test ./examples/watch -update and review the diff", p)
+	golden.Assert(t, name, []byte(got))
 }
 
 // upgradeSteps are the steps of a 1.4.6 → 11.1.8 upgrade of a cluster with
@@ -87,11 +78,11 @@ func TestRefreshGolden(t *testing.T) {
 	}
 	plain, alarm := render(cfg)
 	assert.True(t, alarm, "the resync is not ignored")
-	golden(t, "refresh-plain.golden", plain)
+	goldenText(t, "refresh-plain.golden", plain)
 	cfg.terminal = true
 	screen, _ := render(cfg)
 	screen = strings.NewReplacer(ansiHome, "", ansiEraseLine, "", ansiEraseDown, "").Replace(screen)
-	golden(t, "refresh-screen.golden", screen)
+	goldenText(t, "refresh-screen.golden", screen)
 
 	for _, s := range []string{plain, screen} {
 		assert.Contains(t, s, "step 10/15 hop1/upgrade-bootstrap running since")
