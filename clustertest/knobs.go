@@ -48,10 +48,13 @@ func OC11657() Knob { return ecmodel.KnobOC11657() } // opscode-expander stops s
 // SVWAIT=30, migration 1.9's stop of it times out and partybus dies
 // leaving the services it stopped down.
 func SlowStop(service string, d time.Duration) Knob { return ecmodel.KnobSlowStop(service, d) }
-func OC11658() Knob                                 { return ecmodel.KnobOC11658() } // authz migration fails silently
-func OC11662() Knob                                 { return ecmodel.KnobOC11662() } // redis_lb starts slower than sv waits
-func OC11669() Knob                                 { return ecmodel.KnobOC11669() } // 1.4 → 11 reconfigure drops the master
-func OC11670() Knob                                 { return ecmodel.KnobOC11670() } // migration 1.9 skipped mid-transition
+
+// SlowStart makes service take d to come up on every node: beyond sv's
+// wait, its start times out though it comes up all the same.
+func SlowStart(service string, d time.Duration) Knob { return ecmodel.KnobSlowStart(service, d) }
+func OC11658() Knob                                  { return ecmodel.KnobOC11658() } // authz migration fails silently
+func OC11669() Knob                                  { return ecmodel.KnobOC11669() } // 1.4 → 11 reconfigure drops the master
+func OC11670() Knob                                  { return ecmodel.KnobOC11670() } // migration 1.9 skipped mid-transition
 
 // PartybusLocked makes the migration-level lock look held on every node.
 func PartybusLocked() Knob { return ecmodel.KnobPartybusLocked() }

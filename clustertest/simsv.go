@@ -126,7 +126,7 @@ func (n *Node) Sv(ctx context.Context, verb, dir string, wait time.Duration, lsb
 		if !s.up {
 			s.up, s.pid, s.since = true, n.pid(), now
 			n.serviceChanged(name, true)
-			// It comes up later than sv waits (OC-11662), or does not
+			// It comes up later than sv waits (KnobSlowStart), or does not
 			// stay up (keepalived under OC-11490): sv gives up waiting.
 			if s.startDelay > wait || !s.up {
 				return fmt.Sprintf("timeout: down: %s: 0s, normally up, want up\n", shown), 1

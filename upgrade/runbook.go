@@ -80,7 +80,7 @@ func runbook() []stepDef {
 			run: runUpgradeNode, done: upgradeSeen, verify: nodesUpgraded, skipWhenDone: true},
 
 		{kind: StepStartAll, title: fixed("start all machines (keepalived only on the standby)"),
-			ids: []issue.ID{issue.OC11575, issue.OC11574, issue.OC11662}, nodes: onAll, waits: "every node's services up, the bootstrap master and stable",
+			ids: []issue.ID{issue.OC11575, issue.OC11574}, nodes: onAll, waits: "every node's services up, the bootstrap master and stable",
 			run: runStartAll},
 
 		{kind: StepVerify, title: func(c *hopCtx) string {

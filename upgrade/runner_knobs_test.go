@@ -52,7 +52,7 @@ func TestRunnerAgainstEveryKnob(t *testing.T) {
 		// 11.1.8's oc_authz_migrator exits on errors, so partybus fails loudly;
 		// the swallowed failure is before it (oc_authz_migrator 0.0.1).
 		{name: "OC-11658 fixed in the 11.1.8 target", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11658()}, outcome: stop, msg: []string{"OC-11658", "exitstatus: 1"}},
-		{name: "OC-11662", version: "11.0.2", knobs: []clustertest.Knob{clustertest.OC11662()}, outcome: finish},
+		{name: "slow start", version: "11.0.2", knobs: []clustertest.Knob{clustertest.SlowStart("redis_lb", 12*time.Second)}, outcome: finish},
 		{name: "OC-11669", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11669()}, outcome: finish},
 		{name: "OC-11670", version: "1.4.6", knobs: []clustertest.Knob{clustertest.OC11669(), clustertest.OC11670()}, outcome: finish},
 		{name: "partybus lock", version: "11.0.2", knobs: []clustertest.Knob{clustertest.PartybusLocked()}, outcome: stop, msg: []string{"Unable to obtain file lock", "another upgrade holds"}, harmless: true},

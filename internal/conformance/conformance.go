@@ -131,7 +131,7 @@ func Table() []Case {
 				run1(Bootstrap, 7, []string{"[ERROR] my DRBD status is: ", "[ERROR] opscode-chef-mover is not running.", "[ERROR] ERRORS WERE DETECTED."}, "private-chef-ctl", "ha-status"),
 			}},
 		{Name: "6 omnibus-ctl returns the first non-zero sv exit; sv 1 for a missing directory", Version: "11.1.8", ReadOnly: true,
-			Knobs: []ecmodel.Knob{slow(), ecmodel.KnobOC11662()}, Steps: []Step{
+			Knobs: []ecmodel.Knob{slow(), ecmodel.KnobSlowStart("redis_lb", 12*time.Second)}, Steps: []Step{
 				run1(Bootstrap, 1, []string{"fail: nosuch: unable to change to service directory: file does not exist"}, "sv", "status", "nosuch"),
 				run1(Bootstrap, 0, nil, "private-chef-ctl", "stop", "nosuch"),
 			}},
