@@ -68,7 +68,7 @@ func transcript(code int, out, errs string) string {
 
 var (
 	fixedBase    = regexp.MustCompile(`/tmp/chefha-paths-[0-9a-f]{8}`)
-	gateProgress = regexp.MustCompile(`(?m)^\[ *[0-9]+\.[0-9]s\]     waiting: .*\n`)
+	gateProgress = regexp.MustCompile(`(?m)^\[ *[0-9]+\.[0-9]s\]     waiting: .*\n(?: {13}.*\n)*`) // its cut lines too
 	volatile     = []struct {
 		re   *regexp.Regexp
 		with string
