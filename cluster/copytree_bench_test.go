@@ -158,13 +158,15 @@ func BenchmarkCopyTree(b *testing.B) {
 		"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"}
 	remote := localUserName() + "@127.0.0.1:"
 
+	// As the upgrade copies /etc/opscode: owners by name. `scp -p` and
+	// `rsync -a` as a user other than root keep no owners either way.
 	chefha := func(b *testing.B, dst string) {
 		n, err := cluster.DialSSH(context.Background(), cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer n.Close()
-		rep, err := cluster.CopyTree(context.Background(), cluster.NewLocal("bootstrap"), src, n, dst, cluster.CopyOptions{})
+		rep, err := cluster.CopyTree(context.Background(), cluster.NewLocal("bootstrap"), src, n, dst, cluster.CopyOptions{OwnersByName: true})
 		if err != nil {
 			b.Fatal(err)
 		}
