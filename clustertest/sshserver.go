@@ -227,8 +227,9 @@ func (s *SSHServer) session(user string, ch ssh.Channel, reqs <-chan *ssh.Reques
 			r.Reply(true, nil)
 			s.execs.Add(1)
 			done := make(chan int, 1)
+			stdout, stderr := newCoalescer(ch), newCoalescer(ch.Stderr())
 			go func() {
-				done <- s.exec(ctx, Exec{User: user, Command: p.Command, Stdin: ch, Stdout: ch, Stderr: ch.Stderr()})
+				done <- s.exec(ctx, Exec{User: user, Command: p.Command, Stdin: ch, Stdout: stdout, Stderr: stderr})
 			}()
 			// Signals and a closed channel cancel the command.
 			go func() {
@@ -243,6 +244,8 @@ func (s *SSHServer) session(user string, ch ssh.Channel, reqs <-chan *ssh.Reques
 				cancel()
 			}()
 			status := <-done
+			stdout.Close()
+			stderr.Close()
 			ch.CloseWrite()
 			var b [4]byte
 			binary.BigEndian.PutUint32(b[:], uint32(status))
