@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -159,7 +160,7 @@ func gather(ctx context.Context, c *cluster.Cluster, o options, only ...string) 
 	rs := cluster.Each(ctx, c.Nodes(servers), o.concurrency, func(ctx context.Context, n cluster.Node) (map[string]Section, error) {
 		peer := peerOf(c.Topology, n.Name())
 		secs, err := readNode(ctx, n, peer, o.readTimeout, only...)
-		if err == nil && peer == "" && pairMember(c.Topology, n.Name()) && (len(only) == 0 || containsString(only, "drbd-peer")) {
+		if err == nil && peer == "" && pairMember(c.Topology, n.Name()) && (len(only) == 0 || slices.Contains(only, "drbd-peer")) {
 			pingLearntPeer(ctx, n, secs, o.readTimeout)
 		}
 		return secs, err

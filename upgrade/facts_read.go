@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,7 @@ func factScript(peer, token string, only ...string) string {
 	sec, rcm := fmt.Sprintf(markSection, token), fmt.Sprintf(markRC, token)
 	var b strings.Builder
 	for _, c := range factCommands {
-		if len(only) > 0 && !containsString(only, c.name) || peer == "" && strings.Contains(c.cmd, peerPlaceholder) {
+		if len(only) > 0 && !slices.Contains(only, c.name) || peer == "" && strings.Contains(c.cmd, peerPlaceholder) {
 			continue
 		}
 		cmd := strings.ReplaceAll(c.cmd, peerPlaceholder, cluster.ShellJoin([]string{peer}))
@@ -79,7 +80,7 @@ func parseSections(out, peer, token string, only ...string) (map[string]Section,
 		if peer == "" && strings.Contains(c.cmd, peerPlaceholder) {
 			continue
 		}
-		if _, ok := secs[c.name]; !ok && (len(only) == 0 || containsString(only, c.name)) {
+		if _, ok := secs[c.name]; !ok && (len(only) == 0 || slices.Contains(only, c.name)) {
 			return secs, fmt.Errorf("facts: no %s section in the output (cut short?)", c.name)
 		}
 	}

@@ -356,20 +356,11 @@ func (r *Runner) reconcile(ctx context.Context, p planned) error {
 func (r *Runner) undoneLater(def stepDef, later []Step) bool {
 	for _, s := range later {
 		_, recorded := r.rec.Steps[s.ID]
-		if containsKind(def.undoneBy, s.Kind) {
+		if slices.Contains(def.undoneBy, s.Kind) {
 			return true
 		}
 		if !recorded {
 			return false
-		}
-	}
-	return false
-}
-
-func containsKind(ks []StepKind, k StepKind) bool {
-	for _, x := range ks {
-		if x == k {
-			return true
 		}
 	}
 	return false

@@ -176,7 +176,7 @@ func configCopied(r *stepRun) (bool, string) {
 		}
 		have := n.EtcSums()
 		for p, sum := range want {
-			if !containsString(regenerated, p) && have[p] != sum {
+			if !slices.Contains(regenerated, p) && have[p] != sum {
 				return false, fmt.Sprintf("%s: %s differs from the bootstrap's", node, p)
 			}
 		}
