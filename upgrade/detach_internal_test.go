@@ -30,15 +30,15 @@ func TestDetachedCommandOutlivesItsWait(t *testing.T) {
 	_, err := n.Run(ctx, cluster.Cmd{Argv: argv})
 	require.ErrorIs(t, err, context.DeadlineExceeded, "the wait was cut")
 
-	start := time.Now()
 	res, err := n.Run(context.Background(), cluster.Cmd{Argv: argv})
 	var ee *cluster.ExitError
 	require.True(t, errors.As(err, &ee), "the command's own status comes back: %v", err)
 	assert.Equal(t, 3, ee.Result.ExitCode)
 	assert.Equal(t, "migrated\n", string(res.Stdout), "its output, read from its log")
-	assert.Less(t, time.Since(start), 2*time.Second, "the second call attached to the first run instead of starting anew")
+	// Attached, not started anew: the command ran once (a time bound
+	// said the same, and failed on a loaded machine).
 	b, _ := os.ReadFile(marker)
-	assert.Equal(t, "ran\n", string(b), "it ran once, to its end, though its first wait was cancelled")
+	assert.Equal(t, "ran\n", string(b), "it ran once, to its end, though its first wait was cancelled; the second call attached to that run")
 
 	_, err = n.Run(context.Background(), cluster.Cmd{Argv: argv})
 	require.Error(t, err)
