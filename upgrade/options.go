@@ -78,7 +78,7 @@ func WithTarget(version string) Option {
 	return func(o *options) {
 		v, err := migration.ParseVersion(version)
 		if err != nil {
-			o.target, o.targetErr = nil, fmt.Errorf("target version %q: %w", version, err)
+			o.target, o.targetErr = nil, fmt.Errorf("target version %q: %w (give a release as its packages name it, such as 11.1.8)", version, err)
 			return
 		}
 		o.target, o.targetErr = v, nil

@@ -214,13 +214,13 @@ func runStartAll(r *stepRun) ([]Action, error) {
 	return append(acts, g), nil
 }
 
-// standbyStops are the HA services the start at the end stops on the
-// standby, in name order: those running; in a dry run also every HA
-// service of the target release, which the standby's own upgrade may
-// have started by then.
+// standbyStops are the HA services the start at the end may stop on the
+// standby, in name order: those running and every HA service of the
+// target release, which the standby's own upgrade may have started by
+// then (may keeps a run to those running, and a dry run lists them all).
 func (r *stepRun) standbyStops(running []string) []string {
 	out := slices.Clone(running)
-	if rel, _, ok := packaging.Nearest(r.c.to); ok && r.c.o.dryRun {
+	if rel, _, ok := packaging.Nearest(r.c.to); ok {
 		for _, s := range rel.HAServices() {
 			if !slices.Contains(out, s) && !slices.Contains(notHA, s) {
 				out = append(out, s)

@@ -6,10 +6,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"golang.org/x/term"
 
+	"github.com/chefha/chefha/internal/wrap"
 	"github.com/chefha/chefha/upgrade"
 )
 
@@ -63,23 +63,8 @@ func MarkSimulation(obj []byte) []byte {
 }
 
 // Wrap breaks text at spaces into lines of at most width runes (a longer
-// word keeps its own line), each ending in a newline.
+// word keeps its own line), each ending in a newline: one paragraph,
+// fitted as wrap.Hanging fits a line.
 func Wrap(text string, width int) string {
-	var b strings.Builder
-	n := 0
-	for _, word := range strings.Fields(text) {
-		wl := utf8.RuneCountInString(word)
-		if n > 0 && n+1+wl > width {
-			b.WriteByte('\n')
-			n = 0
-		}
-		if n > 0 {
-			b.WriteByte(' ')
-			n++
-		}
-		b.WriteString(word)
-		n += wl
-	}
-	b.WriteByte('\n')
-	return b.String()
+	return wrap.Hanging(strings.Join(strings.Fields(text), " "), width, 0) + "\n"
 }
