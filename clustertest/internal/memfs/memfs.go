@@ -23,7 +23,6 @@ package memfs
 import (
 	"io/fs"
 	"os"
-	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -111,84 +110,6 @@ func (i *inode) size() int64 {
 	return int64(len(i.data))
 }
 
-// clean makes name an absolute, clean path without allocating when it
-// already is one.
-func clean(name string) string {
-	if strings.HasPrefix(name, "/") {
-		return path.Clean(name)
-	}
-	return path.Clean("/" + name)
-}
-
-// entry is where a name leads: the directory holding it and the name in
-// it, and the inode there (nil when nothing is). The root has no dir.
-type entry struct {
-	dir  *inode
-	base string
-	ino  *inode
-}
-
-// resolve walks name from the root, following every link on the way and
-// the last one too when follow is set. A missing last component is not an
-// error: its entry has a nil ino, for the calls that create it.
-func (f *FS) resolve(name string, follow bool) (entry, syscall.Errno) {
-	p, links := clean(name), 0
-restart:
-	if p == "/" {
-		return entry{ino: f.root}, 0
-	}
-	dir := f.root
-	for i := 1; ; {
-		j := strings.IndexByte(p[i:], '/')
-		last := j < 0
-		c := p[i:]
-		if !last {
-			c = p[i : i+j]
-		}
-		if !dir.isDir() {
-			return entry{}, syscall.ENOTDIR
-		}
-		ino := dir.child(c)
-		switch {
-		case ino == nil && last:
-			return entry{dir: dir, base: c, ino: nil}, 0
-		case ino == nil:
-			return entry{}, syscall.ENOENT
-		case ino.isLink() && (follow || !last):
-			if links++; links > MaxLinks {
-				return entry{}, syscall.ELOOP
-			}
-			if ino.target == "" {
-				return entry{}, syscall.ENOENT
-			}
-			t := ino.target
-			if !strings.HasPrefix(t, "/") {
-				t = p[:i] + t // p[:i] is the link's directory, with its slash
-			}
-			if !last {
-				t += p[i+j:]
-			}
-			p = path.Clean(t)
-			goto restart
-		case last:
-			return entry{dir: dir, base: c, ino: ino}, 0
-		}
-		dir, i = ino, i+j+1
-	}
-}
-
-// lookup is resolve for an existing name.
-func (f *FS) lookup(op, name string, follow bool) (entry, error) {
-	e, errno := f.resolve(name, follow)
-	if errno == 0 && e.ino == nil {
-		errno = syscall.ENOENT
-	}
-	if errno != 0 {
-		return e, &fs.PathError{Op: op, Path: name, Err: errno}
-	}
-	return e, nil
-}
-
 // modeBits keeps the permission and setuid, setgid and sticky bits of m,
 // as chmod(2) does.
 func modeBits(m fs.FileMode) fs.FileMode {
@@ -245,28 +166,6 @@ func (f *FS) open(name string, flag int, perm fs.FileMode) (*inode, error) {
 	}
 	return e.ino, nil
 }
-
-// info is a FileInfo taken under the lock: it does not change after.
-type info struct {
-	name  string
-	size  int64
-	mode  fs.FileMode
-	mtime time.Time
-}
-
-func (i info) Name() string       { return i.name }
-func (i info) Size() int64        { return i.size }
-func (i info) Mode() fs.FileMode  { return i.mode }
-func (i info) ModTime() time.Time { return i.mtime }
-func (i info) IsDir() bool        { return i.mode.IsDir() }
-func (i info) Sys() any           { return nil }
-
-func (i *inode) info(name string) info {
-	return info{name: name, size: i.size(), mode: i.mode, mtime: i.mtime}
-}
-
-// baseName is os.Stat's Name: the last element of the name as given.
-func baseName(name string) string { return path.Base(clean(name)) }
 
 func (f *FS) Lstat(name string) (fs.FileInfo, error) {
 	f.mu.Lock()
