@@ -64,6 +64,19 @@ func TestReconfigureOwnersAndModesFromTable(t *testing.T) {
 					assert.Equal(t, fmt.Sprintf("%s:%s %s", f.Owner.Value, f.Group.Value, strings.TrimLeft(f.Mode.Value, "0")),
 						fmt.Sprintf("%s:%s %s", u, g, m), "%s %s (%s)", node, f.Path, f.Source)
 				}
+				// The services' configurations (the model writes every one
+				// its services' recipes declare), owners from 11.1.7 on.
+				configs := 0
+				for _, f := range packaging.EnforcedFiles(rel.ServiceFilesFor(role)) {
+					if !rel.IsServiceRecipe(f.Recipe) || !strings.Contains(f.Path, "/etc/") {
+						continue
+					}
+					u, g, m := stat(f.Path)
+					assert.Equal(t, fmt.Sprintf("%s:%s %s", f.Owner.Value, f.Group.Value, strings.TrimLeft(f.Mode.Value, "0")),
+						fmt.Sprintf("%s:%s %s", u, g, m), "%s %s (%s)", node, f.Path, f.Source)
+					configs++
+				}
+				assert.NotZero(t, configs, "%s: no service configuration judged", node)
 			}
 			// The brief's examples, spelled out.
 			p, want := "/etc/opscode/webui_priv.pem", "opscode root 600\n"

@@ -135,7 +135,7 @@ func Checks() []Check {
 		check{"log-dir", "/var/log/opscode lets the services reach their logs (755; owned by opscode on EC 11), every SERVICE/current exists, its filesystem is not full", allRoles, false, nil, checkLogDir},
 		check{"keepalived-log-dir", "/var/log/opscode/keepalived is owned by opscode on EC 11 (" + string(issue.OC11490) + ")", backendRole, false, nil, checkKeepalivedLogDir},
 		check{"non-ssl-port", "private-chef.rb does not set nginx['non_ssl_port'] = false for a target that breaks on it (" + string(issue.OC11540) + ")", allRoles, false, preOnly, checkNonSSLPort},
-		check{"config-readable", "private-chef.rb is readable by the services, not left 600 by a umask (" + string(issue.OC11656) + ")", allRoles, false, nil, checkConfigReadable},
+		check{"config-readable", "private-chef.rb and the services' configurations are readable by the services, not narrowed by a umask (" + string(issue.OC11656) + ")", allRoles, false, nil, checkConfigReadable},
 		check{"frontends-stopped", "all front ends are stopped (private-chef-ctl stop)", frontendRoles, false, preOnly, checkFrontendsStopped},
 		check{"standby-keepalived-stopped", "keepalived is stopped on the non-bootstrap back end", backendRole, false, preOnly, checkStandbyKeepalived},
 		pairCheck{check{"keepalived-pair", "exactly one back end is master and holds the VIP, none in transition", backendRole, false, nil, checkPair}},
@@ -150,6 +150,7 @@ func Checks() []Check {
 		check{"services-up", "every service the node's role and version run is up, on every node", allRoles, false, postOnly, checkServicesUp},
 		check{"keepalived-running", "keepalived runs on both back ends again", backendRole, false, postOnly, checkKeepalivedRunning},
 		check{"etc-opscode-perms", "/etc/opscode's files have the owner, group and mode the target's recipes give them (the keys opscode:root 0600)", allRoles, false, postOnly, checkEtcOpscodePerms},
+		check{"service-file-perms", "the services' configurations and start scripts have the owner, group and mode the target's recipes give them (opscode's from 11.1.7, " + string(issue.OC11656) + ")", allRoles, false, postOnly, checkServiceFilePerms},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/chefha/chefha/cluster"
 	"github.com/chefha/chefha/internal/packaging"
 	"github.com/chefha/chefha/runit"
 )
@@ -15,23 +16,43 @@ import (
 // (chef-boneyard/opscode-omnibus@11.1.8:files/private-chef-cookbooks/
 // private-chef/recipes/default.rb), and a copy that lost their owner, or
 // a umask that widened a mode, leaves services unable to read them or
-// anyone able to. Only resources every reconfigure applies with a
-// literal owner, group and mode are judged (packaging.File.Enforced),
-// and only where the file exists: whether it should is not an owner's
-// matter.
+// anyone able to.
 func checkEtcOpscodePerms(in Input) []Finding {
+	return checkFilePerms(in, "etc-opscode-perms", "etcstat", func(rel packaging.Release, _ packaging.Role) []packaging.File {
+		return rel.EtcOpscode
+	}, "/etc/opscode has the owners and modes the recipes give it")
+}
+
+// checkServiceFilePerms does the same for the files the recipes lay down
+// for the services (the table's ServiceFiles): from 11.1.7 on, six
+// services' configurations and start scripts are opscode's (OC-11656,
+// chef-boneyard/opscode-omnibus commit 634da696, "Set explicit owner and
+// group for services without them"), which a reconfigure under the new
+// release must have left so.
+func checkServiceFilePerms(in Input) []Finding {
+	return checkFilePerms(in, "service-file-perms", "svcstat", packaging.Release.ServiceFilesFor,
+		"the services' configurations and start scripts have the owners and modes the recipes give them")
+}
+
+// checkFilePerms judges the files of a facts section of stat lines against
+// the release's resources that files lists for the node's role. Only
+// resources every reconfigure applies with a literal owner, group and mode
+// are judged (packaging.EnforcedFiles), and only where the file exists:
+// whether it should is not an owner's matter.
+func checkFilePerms(in Input, name, section string, files func(packaging.Release, packaging.Role) []packaging.File, okMsg string) []Finding {
 	var fs []Finding
+	judged := false
 	for _, n := range readable(in) {
-		rel, ok := etcRelease(in, n)
+		rel, ok := permsRelease(in, n)
 		if !ok {
 			continue
 		}
-		stats, found := n.etcStats()
+		stats, found := n.statSection(section)
 		if !found {
 			continue // facts read before chefha gathered them
 		}
 		var ev, chowns, chmods []string
-		for _, want := range enforcedEtc(rel) {
+		for _, want := range packaging.EnforcedFiles(files(rel, n.packagingRole(in))) {
 			i := slices.IndexFunc(stats, func(s runit.FileStat) bool { return s.Path == want.Path })
 			if i < 0 {
 				continue
@@ -41,6 +62,7 @@ func checkEtcOpscodePerms(in Input) []Finding {
 			if err != nil {
 				continue
 			}
+			judged = true
 			owner, group := want.Owner.Value, want.Group.Value
 			badOwner := got.Owner != owner || got.Group != group
 			badMode := runit.FormatMode(got.Mode) != runit.FormatMode(mode)
@@ -48,7 +70,7 @@ func checkEtcOpscodePerms(in Input) []Finding {
 				continue
 			}
 			ev = append(ev, fmt.Sprintf("%s is %s %s; %s's recipes make it %s:%s %s (%s)",
-				got.Path, got.Owners(), runit.FormatMode(got.Mode), rel.Version, owner, group, runit.FormatMode(mode), want.Mode.Source))
+				got.Path, got.Owners(), runit.FormatMode(got.Mode), rel.Version, owner, group, runit.FormatMode(mode), want.Source))
 			if badOwner {
 				chowns = append(chowns, "chown "+owner+":"+group+" "+got.Path)
 			}
@@ -59,15 +81,18 @@ func checkEtcOpscodePerms(in Input) []Finding {
 		if len(ev) == 0 {
 			continue
 		}
-		fs = append(fs, Finding{Check: "etc-opscode-perms", Severity: Fail, Node: n.Node, Symptom: "owner-mode", Evidence: ev,
+		fs = append(fs, Finding{Check: name, Severity: Fail, Node: n.Node, Symptom: "owner-mode", Evidence: ev,
 			Fix: strings.Join(append(chowns, chmods...), "; ") + " (or private-chef-ctl reconfigure on " + n.Node + ", which sets them again)"})
 	}
-	return result("etc-opscode-perms", fs, "/etc/opscode has the owners and modes the recipes give it")
+	if len(fs) == 0 && !judged {
+		return []Finding{{Check: name, Severity: Skip, Evidence: []string{"no node has a file whose owner, group and mode the release's recipes set"}}}
+	}
+	return result(name, fs, okMsg)
 }
 
-// etcRelease is the release whose recipes a node's /etc/opscode is
-// judged by: the target's, else (no target given) the installed one's.
-func etcRelease(in Input, n *nodeView) (packaging.Release, bool) {
+// permsRelease is the release whose recipes a node's files are judged by:
+// the target's, else (no target given) the installed one's.
+func permsRelease(in Input, n *nodeView) (packaging.Release, bool) {
 	if in.Target != nil {
 		rel, _, ok := packaging.Nearest(in.Target.String())
 		return rel, ok
@@ -75,25 +100,22 @@ func etcRelease(in Input, n *nodeView) (packaging.Release, bool) {
 	return n.packaging()
 }
 
-// enforcedEtc are the release's /etc/opscode resources every reconfigure
-// applies, each path once with its last declaration's values.
-func enforcedEtc(rel packaging.Release) []packaging.File {
-	var out []packaging.File
-	for _, f := range rel.EtcOpscode {
-		if slices.ContainsFunc(out, func(o packaging.File) bool { return o.Path == f.Path }) {
-			continue
-		}
-		if last, _ := rel.EtcOpscodeFile(f.Path); last.Enforced() {
-			out = append(out, last)
-		}
+// packagingRole is the node's role as the recipes tell roles apart.
+func (n *nodeView) packagingRole(in Input) packaging.Role {
+	if n.Role == cluster.RoleFrontend {
+		return packaging.Frontend
 	}
-	return out
+	if b, ok := in.Facts.Topology.Bootstrap(); ok && b.Name == n.Node {
+		return packaging.Bootstrap
+	}
+	return packaging.Backend
 }
 
-// etcStats parses the etcstat section, stat's complaints about missing
-// files left out; false when the facts have no such section.
-func (n *nodeView) etcStats() ([]runit.FileStat, bool) {
-	sec, found := n.Sections["etcstat"]
+// statSection parses a section of stat lines (runit.StatFormat), stat's
+// complaints about missing files left out; false when the facts have no
+// such section.
+func (n *nodeView) statSection(name string) ([]runit.FileStat, bool) {
+	sec, found := n.Sections[name]
 	if !found {
 		return nil, false
 	}

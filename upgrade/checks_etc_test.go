@@ -53,3 +53,59 @@ func TestPostflightEtcOpscodePerms(t *testing.T) {
 	assert.Contains(t, f.Fix, "private-chef-ctl reconfigure")
 	assert.False(t, slices.ContainsFunc(fs, func(f upgrade.Finding) bool { return f.Node == "be1.chefha.test" }))
 }
+
+// From 11.1.7 the recipes make six services' configurations and start
+// scripts opscode's (OC-11656, opscode-omnibus commit 634da696): after an
+// upgrade to 11.1.8 the post-flight finds them so, and a configuration a
+// hand narrowed fails service-file-perms and warns config-readable, each
+// naming the file, the recipe and the fix.
+func TestPostflightServiceFilePerms(t *testing.T) {
+	t.Parallel()
+	e := newUpgradeEnv(t, "11.1.6", 1)
+	const cfg = "/var/opt/opscode/opscode-erchef/etc/app.config"
+	be := e.sim.Node("be1.chefha.test")
+	owner, err := be.Owner(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, "root:root", owner, "11.1.6's recipe sets no owner")
+	require.NoError(t, e.runner("11.1.8", nil).Run(context.Background()))
+	owner, err = be.Owner(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, "opscode:opscode", owner, "11.1.8's recipe makes it opscode's")
+
+	byCheck := func() map[string][]upgrade.Finding {
+		rep, err := upgrade.Postflight(context.Background(), e.cl, e.options("11.1.8")...)
+		require.NoError(t, err)
+		out := map[string][]upgrade.Finding{}
+		for _, f := range rep.Findings {
+			out[f.Check] = append(out[f.Check], f)
+		}
+		return out
+	}
+	fs := byCheck()
+	require.Len(t, fs["service-file-perms"], 1)
+	assert.Equal(t, upgrade.OK, fs["service-file-perms"][0].Severity, "%v", fs["service-file-perms"][0].Evidence)
+
+	require.NoError(t, be.Chown(cfg, "root:root"))
+	require.NoError(t, be.Chmod(cfg, 0o600))
+	fs = byCheck()
+	require.Len(t, fs["service-file-perms"], 1)
+	f := fs["service-file-perms"][0]
+	assert.Equal(t, upgrade.Fail, f.Severity)
+	assert.Equal(t, "be1.chefha.test", f.Node)
+	require.Len(t, f.Evidence, 1)
+	assert.Contains(t, f.Evidence[0], cfg+" is root(0):root(0) 0600; 11.1.8's recipes make it opscode:opscode 0644")
+	assert.Contains(t, f.Evidence[0], "recipes/opscode-erchef.rb:", "the packaging source")
+	assert.Equal(t, "chown opscode:opscode "+cfg+"; chmod 0644 "+cfg+" (or private-chef-ctl reconfigure on be1.chefha.test, which sets them again)", f.Fix)
+
+	var readable []upgrade.Finding
+	for _, f := range fs["config-readable"] {
+		if f.Severity != upgrade.OK {
+			readable = append(readable, f)
+		}
+	}
+	require.Len(t, readable, 1, "%v", fs["config-readable"])
+	assert.Equal(t, upgrade.Warn, readable[0].Severity)
+	assert.Equal(t, "be1.chefha.test", readable[0].Node)
+	assert.Equal(t, "OC-11656", string(readable[0].Issue))
+	assert.Contains(t, readable[0].Evidence[0], cfg+" is root(0):root(0) 0600; 11.1.8's recipes make it readable to all, mode 0644")
+}

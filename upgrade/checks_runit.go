@@ -235,6 +235,41 @@ func checkConfigReadable(in Input) []Finding {
 				Evidence: []string{fmt.Sprintf("%s has mode %s", cluster.TopologyPath, runit.FormatMode(st.Mode))},
 				Fix:      "chmod 644 " + cluster.TopologyPath + " and run reconfigure with umask 022"})
 		}
+		fs = append(fs, unreadableServiceConfigs(in, n)...)
 	}
 	return result("config-readable", fs, "configuration readable")
+}
+
+// unreadableServiceConfigs finds the services' configuration files that
+// the installed release's recipes make readable to all (mode 0644 and the
+// like) and that are not: whatever narrowed them, a service running as
+// another user than the file's owner cannot read its configuration.
+func unreadableServiceConfigs(in Input, n *nodeView) []Finding {
+	rel, ok := n.packaging()
+	if !ok {
+		return nil
+	}
+	stats, found := n.statSection("svcstat")
+	if !found {
+		return nil
+	}
+	var ev, chmods []string
+	for _, want := range rel.ServiceFilesFor(n.packagingRole(in)) {
+		mode, err := packaging.ParseMode(want.Mode.Value)
+		if err != nil || mode&0o004 == 0 || !strings.Contains(want.Path, "/etc/") {
+			continue
+		}
+		i := slices.IndexFunc(stats, func(s runit.FileStat) bool { return s.Path == want.Path })
+		if i < 0 || stats[i].Mode.Perm()&0o004 != 0 {
+			continue
+		}
+		ev = append(ev, fmt.Sprintf("%s is %s %s; %s's recipes make it readable to all, mode %s (%s)",
+			want.Path, stats[i].Owners(), runit.FormatMode(stats[i].Mode), rel.Version, runit.FormatMode(mode), want.Mode.Source))
+		chmods = append(chmods, "chmod "+runit.FormatMode(mode)+" "+want.Path)
+	}
+	if len(ev) == 0 {
+		return nil
+	}
+	return []Finding{{Check: "config-readable", Severity: Warn, Node: n.Node, Issue: issue.OC11656, Symptom: "service-config-mode", Evidence: ev,
+		Fix: strings.Join(chmods, "; ") + ", then private-chef-ctl reconfigure with umask 022"}}
 }

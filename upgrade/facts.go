@@ -77,6 +77,9 @@ var factCommands = append([]factCommand{
 	// Owners and modes of /etc/opscode, for the post-flight's comparison
 	// with the recipes' (etc-opscode-perms).
 	{"etcstat", "stat -c '" + runit.StatFormat + "' " + EtcOpscode + " " + EtcOpscode + "/* " + EtcOpscode + "/*/*"},
+	// And of the files the recipes lay down for the services, every
+	// release's (service-file-perms, config-readable).
+	{"svcstat", "stat -c '" + runit.StatFormat + "' " + strings.Join(packaging.ServiceFilePaths(), " ")},
 	// DRBD, on the back ends: /proc/drbd where the kernel module is loaded,
 	// drbdadm's answers where it is not readable, the mount table, and the
 	// peer's replication address, as ha-status reads them (opscode-omnibus

@@ -107,8 +107,8 @@ func KnownIssues() []KnownIssue {
 			Source:     "11.1.x recipes/redis_lb.rb restarts only when its template changed; 11.2.0 restarts unconditionally"},
 		{ID: issue.OC11656, Title: "Test umask inheritance and cleanup ownership in EC11 embedded cookbooks",
 			Target: before1118, Check: "config-readable", Mitigation: MitigateWorkaround,
-			Action: "run reconfigure and upgrade with umask 022; check private-chef.rb is readable afterwards (umask 022 does not undo root ownership: 11.1.7 sets owners explicitly)",
-			Source: "11.1.7 'Set explicit owner and group for services without them'"},
+			Action: "run reconfigure and upgrade with umask 022; check private-chef.rb and the services' configurations are readable afterwards, and after the upgrade that bookshelf's, oc_bifrost's, opscode-certificate's, opscode-chef-mover's, opscode-erchef's and opscode-org-creator's are opscode's (service-file-perms; umask 022 does not undo root ownership: 11.1.7 sets owners explicitly)",
+			Source: "chef-boneyard/opscode-omnibus commit 634da696 (in 11.1.7), 'Set explicit owner and group for services without them': the services' recipes, read into the packaging table's ServiceFiles"},
 		{ID: issue.OC11657, Title: "Default svwait timeout of 7 seconds is too short, causes many unnecessary failures during reconfigure/upgrade",
 			From: constraint("< 11.1.7"), Mitigation: MitigateSVWait, // the installed private-chef-ctl stops services before the new one exists
 			Action:     "export SVWAIT=30 for every private-chef-ctl call (the 11.1.7+ wrapper exports it itself, overriding the caller's)",

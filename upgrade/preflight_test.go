@@ -79,6 +79,8 @@ func brokenAfter() []clustertest.Knob {
 		clustertest.StandbyKeepalivedStopped(),
 		// A key left readable by all, as a copy under a 022 umask leaves it.
 		clustertest.File(fe1, "/etc/opscode/webui_priv.pem", "-----BEGIN RSA PRIVATE KEY-----\n(simulated webui)\n", 0o644),
+		// erchef's configuration narrowed by a hand under a 077 umask.
+		clustertest.File(be1, "/var/opt/opscode/opscode-erchef/etc/app.config", "(a hand-made app.config)\n", 0o600),
 	}
 }
 

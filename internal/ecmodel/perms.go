@@ -1,6 +1,7 @@
 package ecmodel
 
 import (
+	"path"
 	"strings"
 
 	"github.com/chefha/chefha/cluster"
@@ -76,6 +77,36 @@ func (n *Node) layEtcOpscode() {
 		if fresh && f.Kind == "directory" {
 			h.MkdirAll(f.Path, 0o755)
 		} else if fresh {
+			h.WriteFile(f.Path, []byte("(the model's "+f.Path+")\n"), 0o644)
+		}
+		setOwnerMode(h, f.Path, f.Owner.Value, f.Group.Value, f.Mode.Value, fresh)
+	}
+}
+
+// layServiceFiles gives the files the recipes lay down for the node's
+// services the owner, group and mode their resources set (from 11.1.7 six
+// services' are opscode's: OC-11656). A missing configuration (a path
+// under an etc directory) is written as a stand-in; any other file, a
+// start script or cluster.sh, is the model's own business or absent, so
+// only an existing one is touched. It runs after the model wrote its own
+// files, whose content it keeps.
+func (n *Node) layServiceFiles() {
+	p, ok := n.Installed.packaging()
+	if !ok {
+		return
+	}
+	h := n.H
+	for _, f := range p.ServiceFilesFor(n.pkgRole()) {
+		if f.Conditional || !p.IsServiceRecipe(f.Recipe) {
+			continue
+		}
+		_, err := h.Lstat(f.Path)
+		fresh := err != nil
+		if fresh && !strings.Contains(f.Path, "/etc/") {
+			continue
+		}
+		if fresh {
+			h.MkdirAll(path.Dir(f.Path), 0o755)
 			h.WriteFile(f.Path, []byte("(the model's "+f.Path+")\n"), 0o644)
 		}
 		setOwnerMode(h, f.Path, f.Owner.Value, f.Group.Value, f.Mode.Value, fresh)

@@ -136,6 +136,7 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 	n.layEtcOpscode()
 	n.writeAccountConfig()
 	n.writePartybusConfig(master && !n.midTransition())
+	n.layServiceFiles()
 	if n.Bug(issue.OC11656) && strings.HasPrefix(rel.Version, "11.") && rel.Version < "11.1.7" {
 		h.Chmod(TopologyPath, 0o600) // the cookbooks inherit a hardened umask
 	}

@@ -236,6 +236,26 @@ func TestFactsFromTheIssue(t *testing.T) {
 			t.Errorf("11.1.8 /etc/opscode/%s = %+v", p, f)
 		}
 	}
+	// OC-11656 (commit 634da696, in 11.1.7): six services' configurations
+	// become opscode's; 11.1.6's recipes set no owner.
+	owners := func(v, path string) string {
+		for _, f := range get(v).ServiceFiles {
+			if f.Path == path {
+				return f.Owner.Value + ":" + f.Group.Value + " " + f.Mode.Value
+			}
+		}
+		return "(none)"
+	}
+	for _, p := range []string{"bookshelf/etc/app.config", "oc_bifrost/etc/sys.config", "opscode-certificate/etc/certificate.config",
+		"opscode-chef-mover/etc/sys.config", "opscode-erchef/etc/app.config", "opscode-org-creator/etc/app.config"} {
+		p = "/var/opt/opscode/" + p
+		if got := owners("11.1.6", p); got != ": 0644" {
+			t.Errorf("11.1.6 %s = %s", p, got)
+		}
+		if got := owners("11.1.8", p); got != "opscode:opscode 0644" {
+			t.Errorf("11.1.8 %s = %s", p, got)
+		}
+	}
 	// 1.2.8's ha-status expects postgres running on the passive node.
 	if ha := get("1.2.8.3").HAStatusServices(); slices.Contains(ha, "postgres") || !slices.Contains(ha, "php-fpm") || !slices.Contains(ha, "couchdb") {
 		t.Errorf("1.2.8.3 ha-status HA services = %v", ha)

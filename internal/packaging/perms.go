@@ -3,6 +3,7 @@ package packaging
 import (
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 )
 
@@ -29,6 +30,70 @@ func (r Release) EtcOpscodeFor(role Role) []File {
 	for _, f := range r.EtcOpscode {
 		if r.RecipeRuns(f.Recipe, role) {
 			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// IsServiceRecipe reports whether the recipe declares one of the
+// release's services (the bootstrap and partybus recipes do not).
+func (r Release) IsServiceRecipe(recipe string) bool {
+	return slices.ContainsFunc(r.Services, func(s Service) bool { return s.Recipe == recipe })
+}
+
+// ServiceFilesFor returns the service files whose recipe runs on the
+// role, in the table's order.
+func (r Release) ServiceFilesFor(role Role) []File {
+	var out []File
+	for _, f := range r.ServiceFiles {
+		if r.RecipeRuns(f.Recipe, role) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ServiceFilePaths returns every path a release's recipes lay down for its
+// services, once each and sorted: what a node's facts stat, whatever its
+// release.
+func ServiceFilePaths() []string {
+	t, err := load()
+	if err != nil {
+		return nil
+	}
+	rels, err := t.all()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, r := range rels {
+		for _, f := range r.ServiceFiles {
+			if !f.Conditional && !slices.Contains(out, f.Path) {
+				out = append(out, f.Path)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// EnforcedFiles returns the files of a list (a release's EtcOpscode or
+// ServiceFiles) every reconfigure applies, each path once with its last
+// declaration's values: a later resource for the same path wins in Chef.
+func EnforcedFiles(files []File) []File {
+	var out []File
+	for i, f := range files {
+		if slices.ContainsFunc(out, func(o File) bool { return o.Path == f.Path }) {
+			continue
+		}
+		last := f
+		for _, g := range files[i+1:] {
+			if g.Path == f.Path {
+				last = g
+			}
+		}
+		if last.Enforced() {
+			out = append(out, last)
 		}
 	}
 	return out

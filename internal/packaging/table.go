@@ -75,6 +75,10 @@ type Release struct {
 	// EtcOpscode are the files and directories under /etc/opscode the
 	// recipes declare, sorted by path.
 	EtcOpscode []File `json:"etc_opscode"`
+	// ServiceFiles are the files and templates the recipes lay down for
+	// the services (configuration under /var/opt/opscode/SERVICE, start
+	// scripts under /opt/opscode/embedded/service), sorted by path.
+	ServiceFiles []File `json:"service_files"`
 	// Keepalived is keepalived's configuration and run script.
 	Keepalived Keepalived `json:"keepalived"`
 	// Migrations are partybus's migration files, in level order.
@@ -277,7 +281,7 @@ type Command struct {
 	NoMethod bool `json:"no_method,omitempty"`
 }
 
-// File is a file or directory under /etc/opscode a recipe declares.
+// File is a file or directory a recipe declares.
 type File struct {
 	Path string `json:"path"`
 	// Kind is the resource type: file, template, directory.

@@ -123,6 +123,9 @@ func (r *rel) build() (packaging.Release, error) {
 	if out.EtcOpscode, err = r.etcOpscode(); err != nil {
 		return out, fmt.Errorf("/etc/opscode: %w", err)
 	}
+	if out.ServiceFiles, err = r.serviceFiles(); err != nil {
+		return out, fmt.Errorf("service files: %w", err)
+	}
 	if out.Software, err = r.software(out.Ctl.OmnibusSoftware.Value); err != nil {
 		return out, fmt.Errorf("software: %w", err)
 	}

@@ -223,6 +223,14 @@ func TestBuildKeepalivedAndRest(t *testing.T) {
 	if !ok || sec.Kind != "library" || sec.Mode.Value != "0600" {
 		t.Errorf("secrets = %+v", sec)
 	}
+	if len(r.ServiceFiles) != 1 {
+		t.Fatalf("service files = %+v", r.ServiceFiles)
+	}
+	if cfg := r.ServiceFiles[0]; cfg.Path != "/var/opt/opscode/widget/etc/widget.config" || cfg.Kind != "template" ||
+		cfg.Owner.Value != "acme" || cfg.Group.Value != "acme" || cfg.Mode.Value != "0644" || cfg.Recipe != "widget" ||
+		!strings.HasPrefix(cfg.Source, fakeCB+"recipes/widget.rb:") {
+		t.Errorf("widget.config = %+v", cfg)
+	}
 }
 
 func TestBuildDeterministic(t *testing.T) {

@@ -169,6 +169,57 @@ func (r *rel) postinst() ([]packaging.Fact[string], error) {
 // the recipes it includes and the service recipes, and the chmod the
 // library runs on private-chef-secrets.json.
 func (r *rel) etcOpscode() ([]packaging.File, error) {
+	out, err := r.fileResources(func(res Resource) bool {
+		return res.Name.S == "/etc/opscode" || strings.HasPrefix(res.Name.S, "/etc/opscode/")
+	})
+	if err != nil {
+		return nil, err
+	}
+	lib := cookbook + "/libraries/private_chef.rb"
+	text, err := r.pc(lib)
+	if err != nil {
+		return nil, err
+	}
+	ms, lines := findAll(text, chmodRe)
+	for i, m := range ms {
+		mode, _ := modeString(Value{Kind: Str, S: m[1]})
+		src := at(r.pcRef(lib), lines[i])
+		out = append(out, packaging.File{
+			Path:   m[2],
+			Kind:   "library",
+			Owner:  packaging.Fact[string]{Value: "", Source: src},
+			Group:  packaging.Fact[string]{Value: "", Source: src},
+			Mode:   packaging.Fact[string]{Value: mode, Source: src},
+			Recipe: "",
+			Source: src,
+		})
+	}
+	sortFiles(out)
+	return out, nil
+}
+
+// serviceFiles collects the files and templates the recipes lay down for
+// the services to read or run: under a service's directory in
+// /var/opt/opscode (its configuration) or its release in
+// /opt/opscode/embedded/service (its start script). 11.1.7 gave them an
+// owner (OC-11656, opscode-omnibus commit 634da696); before, Chef made
+// them root's.
+func (r *rel) serviceFiles() ([]packaging.File, error) {
+	out, err := r.fileResources(func(res Resource) bool {
+		if res.Type != "file" && res.Type != "template" {
+			return false
+		}
+		return strings.HasPrefix(res.Name.S, "/var/opt/opscode/") || strings.HasPrefix(res.Name.S, "/opt/opscode/embedded/service/")
+	})
+	sortFiles(out)
+	return out, err
+}
+
+// fileResources are the file, template and directory resources (and the
+// copies cookbook_file and remote_file make) of recipes/default.rb, the
+// recipes it includes and the service recipes, whose path the generator
+// could evaluate and keep accepts; deletions left out.
+func (r *rel) fileResources(keep func(Resource) bool) ([]packaging.File, error) {
 	seen := map[string]bool{}
 	tree, names, err := r.recipeTree("default", seen)
 	if err != nil {
@@ -198,7 +249,7 @@ func (r *rel) etcOpscode() ([]packaging.File, error) {
 			default:
 				continue
 			}
-			if res.Name.Kind != Str || (res.Name.S != "/etc/opscode" && !strings.HasPrefix(res.Name.S, "/etc/opscode/")) {
+			if res.Name.Kind != Str || !keep(res) {
 				continue
 			}
 			if action, _, ok := res.Prop("action"); ok && contains(symbols(action), "delete") {
@@ -216,30 +267,15 @@ func (r *rel) etcOpscode() ([]packaging.File, error) {
 			})
 		}
 	}
-	lib := cookbook + "/libraries/private_chef.rb"
-	text, err := r.pc(lib)
-	if err != nil {
-		return nil, err
-	}
-	ms, lines := findAll(text, chmodRe)
-	for i, m := range ms {
-		mode, _ := modeString(Value{Kind: Str, S: m[1]})
-		src := at(r.pcRef(lib), lines[i])
-		out = append(out, packaging.File{
-			Path:   m[2],
-			Kind:   "library",
-			Owner:  packaging.Fact[string]{Value: "", Source: src},
-			Group:  packaging.Fact[string]{Value: "", Source: src},
-			Mode:   packaging.Fact[string]{Value: mode, Source: src},
-			Recipe: "",
-			Source: src,
-		})
-	}
+	return out, nil
+}
+
+// sortFiles orders files by path, then by where they are declared.
+func sortFiles(out []packaging.File) {
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Path != out[j].Path {
 			return out[i].Path < out[j].Path
 		}
 		return out[i].Source < out[j].Source
 	})
-	return out, nil
 }

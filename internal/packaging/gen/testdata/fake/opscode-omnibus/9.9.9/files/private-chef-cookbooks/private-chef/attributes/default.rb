@@ -28,3 +28,4 @@ default['private_chef']['keepalived']['service_posthooks'] = {
 if File.exists?("/etc/acme-flag")
   default['private_chef']['widget']['flag'] = true
 end
+default['private_chef']['widget']['dir'] = "/var/opt/opscode/widget"

@@ -11,3 +11,12 @@ runit_service "old-widget" do
 end
 
 component_runit_service "widget"
+
+widget_etc = File.join(node['private_chef']['widget']['dir'], "etc")
+
+template File.join(widget_etc, "widget.config") do
+  source "widget.config.erb"
+  owner node['private_chef']['user']['username']
+  group "acme"
+  mode "644"
+end
