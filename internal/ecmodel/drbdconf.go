@@ -15,8 +15,9 @@ import (
 // group root), next to drbd.conf, which includes etc/*.res and which
 // /etc/drbd.conf links to. drbdadm reads the pair's replication addresses
 // from it, and so does chefha's drbd-peer check where the operator's host
-// list names none. The packaging table (internal/packaging) does not
-// carry the template; these facts are read from the tags named.
+// list names none. The packaging table (internal/packaging) carries the
+// template's owner and mode (ServiceFiles); the path, port and text are
+// read from the tags named.
 const (
 	// DRBDEtcDir is drbd_etc_dir: the drbd dir attribute,
 	// /var/opt/opscode/drbd (attributes/default.rb @1.4.6:543,
@@ -27,10 +28,6 @@ const (
 	// DRBDPort is the primary's and secondary's port attribute
 	// (attributes/default.rb @1.4.6:552,555, @11.1.8:522,525).
 	DRBDPort = 7788
-	// drbdResMode is the template's mode "0655" (recipes/drbd.rb
-	// @11.1.8:35), owner root (@11.1.8:33; before 11.1.8 the resource
-	// names none and chef-solo, run as root, creates it root's).
-	drbdResMode = 0o655
 )
 
 // pc0Res renders pc0.res.erb for the installed release with
@@ -76,5 +73,5 @@ func (n *Node) pc0Res() string {
 // writeDRBDConfig is recipes/drbd.rb's directories and pc0.res.
 func (n *Node) writeDRBDConfig() {
 	n.H.MkdirAll(DRBDEtcDir, 0o755)
-	n.writeIfChanged(DRBDResFile, n.pc0Res(), drbdResMode)
+	n.writeIfChanged(DRBDResFile, n.pc0Res(), n.Installed.serviceFileMode(DRBDResFile))
 }

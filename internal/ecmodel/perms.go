@@ -1,6 +1,7 @@
 package ecmodel
 
 import (
+	"io/fs"
 	"path"
 	"strings"
 
@@ -111,6 +112,21 @@ func (n *Node) layServiceFiles() {
 		}
 		setOwnerMode(h, f.Path, f.Owner.Value, f.Group.Value, f.Mode.Value, fresh)
 	}
+}
+
+// serviceFileMode is the mode the release's recipes give a file they lay
+// down for a service (the table's ServiceFiles; the last declaration
+// wins), 0644 where the table has none.
+func (r Release) serviceFileMode(p string) fs.FileMode {
+	mode := fs.FileMode(0o644)
+	if rel, ok := r.packaging(); ok {
+		for _, f := range rel.ServiceFiles {
+			if m, err := packaging.ParseMode(f.Mode.Value); f.Path == p && err == nil {
+				mode = m
+			}
+		}
+	}
+	return mode
 }
 
 // setOwnerMode applies a resource's owner, group and mode to p. An empty
