@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/chefha/chefha/cluster"
-	"github.com/chefha/chefha/issue"
 	"github.com/chefha/chefha/migration"
 	"github.com/chefha/chefha/runit"
 )
@@ -239,11 +238,8 @@ func nameIssue(err error) error {
 			if !strings.Contains(out, sig) {
 				continue
 			}
-			if k.ID == issue.OC11657 && strings.Contains(ee.Cmd, svwait) {
-				// Not the 7 s default: the service took longer than the
-				// 30 s chefha gave it, which no known issue explains.
-				return fmt.Errorf("%w\n  a service did not get there within %s s (chefha's wait, not %s's 7 s default): it is slower than that to stop or start; its log says why (private-chef-ctl tail SERVICE)",
-					err, strings.TrimPrefix(svwait, "SVWAIT="), k.ID)
+			if k.ranMitigated(ee.Cmd) {
+				return fmt.Errorf("%w\n  %s", err, k.Mitigated)
 			}
 			return fmt.Errorf("%w\n  this is %s (%s): %s", err, k.ID, k.Title, k.Action)
 		}

@@ -1,6 +1,8 @@
 package upgrade
 
 import (
+	"strings"
+
 	"github.com/Masterminds/semver/v3"
 	"github.com/chefha/chefha/issue"
 )
@@ -35,9 +37,20 @@ type KnownIssue struct {
 	// Signatures are output fragments by which a failed command shows
 	// this issue, so the runner's error can name it.
 	Signatures []string
+	// Mitigated is what a signature means in the output of a command that
+	// already ran with the issue's mitigation (its Mitigation, e.g. the
+	// SVWAIT chefha exports): no longer this issue, but what is then
+	// left. "" when a signature names the issue whatever the command.
+	Mitigated string
 	// Source is where the facts about it come from (tag and path of
 	// chef-boneyard/opscode-omnibus unless said otherwise).
 	Source string
+}
+
+// ranMitigated reports whether a command line carries the issue's
+// mitigation, so that its signature in the output means Mitigated.
+func (k KnownIssue) ranMitigated(cmd string) bool {
+	return k.Mitigated != "" && k.Mitigation == MitigateSVWait && strings.Contains(cmd, svwait)
 }
 
 // AppliesTo reports whether the issue bites on a hop from → to.
@@ -113,7 +126,9 @@ func KnownIssues() []KnownIssue {
 			From: constraint("< 11.1.7"), Mitigation: MitigateSVWait, // the installed private-chef-ctl stops services before the new one exists
 			Action:     "export SVWAIT=30 for every private-chef-ctl call (the 11.1.7+ wrapper exports it itself, overriding the caller's)",
 			Signatures: []string{"timeout: run: ", "timeout: down: "},
-			Source:     "11.1.7 config/software/private-chef-ctl.rb: export SVWAIT=30"},
+			Mitigated: "a service did not get there within " + strings.TrimPrefix(svwait, "SVWAIT=") + " s (chefha's wait, not " + string(issue.OC11657) + "'s 7 s default): " +
+				"it is slower than that to stop or start; its log says why (private-chef-ctl tail SERVICE)",
+			Source: "11.1.7 config/software/private-chef-ctl.rb: export SVWAIT=30"},
 		{ID: issue.OC11658, Title: "oc_authz_migrator failures are not trapped, leaving Authz → Bifrost data un-migrated",
 			// 0.0.1 (11.0.0–11.1.6) exits 0 on failure and nothing in the
 			// output tells it; 0.0.3 (11.1.7+) exits non-zero, partybus
