@@ -276,13 +276,8 @@ func (r Report) nodeList(nodes []string) string {
 	return strings.Join(nodes, ", ")
 }
 
-// mdEscaper backslash-escapes what Markdown would read as markup; the
-// line breaks a table cell cannot hold are already escaped by termsafe.
-var mdEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`,
-	"<", "&lt;", ">", "&gt;", "&", "&amp;", "|", `\|`, "#", `\#`, "!", `\!`)
-
 // md is text from a node, a file or the runner, safe in a Markdown table cell.
-func md(s string) string { return mdEscaper.Replace(termsafe.Line(s)) }
+func md(s string) string { return termsafe.MarkdownCell(s) }
 
 // fenced is a code block holding s as written (control characters escaped),
 // fenced by more backticks than s holds in a row.

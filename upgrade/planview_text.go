@@ -199,11 +199,9 @@ func (v PlanView) WriteMarkdown(w io.Writer) error {
 	return err
 }
 
-// md makes text safe in a Markdown table cell on a terminal: escaped
-// control characters, | escaped.
-func md(s string) string {
-	return strings.ReplaceAll(termsafe.Line(s), "|", `\|`)
-}
+// md makes text safe in a Markdown table cell (termsafe.MarkdownCell, as
+// the report's).
+func md(s string) string { return termsafe.MarkdownCell(s) }
 
 func orQuery(s string) string {
 	if s == "" {

@@ -42,3 +42,15 @@ func FuzzString(f *testing.F) {
 		}
 	})
 }
+
+func TestMarkdownCell(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis_lb | *down*":   `redis\_lb \| \*down\*`,
+		"a\nb <x> & [y](z) #": `a\\nb &lt;x&gt; &amp; \[y\](z) \#`,
+		"\x1b[2J":             `\\x1b\[2J`,
+	} {
+		if got := MarkdownCell(in); got != want {
+			t.Errorf("MarkdownCell(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
