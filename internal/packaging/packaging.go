@@ -403,7 +403,9 @@ func (r Release) clone() Release {
 	out.Ctl.Commands = slices.Clone(r.Ctl.Commands)
 	out.Ctl.HAStatusExtra.Value = slices.Clone(r.Ctl.HAStatusExtra.Value)
 	out.Ctl.HAStatusReads = slices.Clone(r.Ctl.HAStatusReads)
+	out.Ctl.SvCommands.Value = slices.Clone(r.Ctl.SvCommands.Value)
 	out.EtcOpscode = slices.Clone(r.EtcOpscode)
+	out.ServiceFiles = slices.Clone(r.ServiceFiles)
 	out.Keepalived.Directives = make([]Directive, len(r.Keepalived.Directives))
 	for i, d := range r.Keepalived.Directives {
 		if d.WhenDefault != nil {

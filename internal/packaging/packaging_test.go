@@ -420,3 +420,40 @@ func (l openLog) Open(name string) (fs.File, error) {
 	*l.opened = append(*l.opened, name)
 	return l.fsys.Open(name)
 }
+
+// A release handed out is the caller's: no slice in it, however deep,
+// shares its array with the table's cached copy (a field added to Release
+// and forgotten in clone fails here).
+func TestCloneSharesNoSlice(t *testing.T) {
+	for _, v := range []string{"1.2.8.3", "1.4.6", "11.1.8", "11.2.0"} {
+		orig, ok := Lookup(v)
+		if !ok {
+			t.Fatalf("no %s", v)
+		}
+		cp := orig.clone()
+		var walk func(path string, a, b reflect.Value)
+		walk = func(path string, a, b reflect.Value) {
+			switch a.Kind() {
+			case reflect.Slice:
+				if a.Len() > 0 && a.Pointer() == b.Pointer() {
+					t.Errorf("%s %s: the clone shares the slice", v, path)
+				}
+				for i := 0; i < a.Len(); i++ {
+					walk(fmt.Sprintf("%s[%d]", path, i), a.Index(i), b.Index(i))
+				}
+			case reflect.Struct:
+				for i := 0; i < a.NumField(); i++ {
+					walk(path+"."+a.Type().Field(i).Name, a.Field(i), b.Field(i))
+				}
+			case reflect.Pointer:
+				if !a.IsNil() {
+					if a.Pointer() == b.Pointer() {
+						t.Errorf("%s %s: the clone shares the pointer", v, path)
+					}
+					walk(path, a.Elem(), b.Elem())
+				}
+			}
+		}
+		walk("Release", reflect.ValueOf(orig), reflect.ValueOf(cp))
+	}
+}
