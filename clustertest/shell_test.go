@@ -111,3 +111,21 @@ func TestSessionsHaveTheirOwnUmask(t *testing.T) {
 	require.Zero(t, boot.Run(ctx, "private-chef-ctl reconfigure", nil, io.Discard, &stderr), stderr.String())
 	assert.Equal(t, os.FileMode(0o644), mode(), "the next session starts with the login's 022")
 }
+
+// In a script, a command's trailing 2>/dev/null drops its complaints, as sh
+// does: the facts' stat of every release's service files says nothing of
+// the many a node does not have.
+func TestStderrToDevNull(t *testing.T) {
+	t.Parallel()
+	sim, err := clustertest.New(clustertest.Options{Version: "11.1.8"})
+	require.NoError(t, err)
+	t.Cleanup(func() { sim.Close() })
+	var stdout, stderr bytes.Buffer
+	code := sim.Bootstrap().Run(context.Background(), "sh -c 'stat -c %n /etc/opscode/private-chef.rb /nonexistent 2>/dev/null'", nil, &stdout, &stderr)
+	assert.NotZero(t, code, "stat of a missing file fails")
+	assert.Equal(t, "/etc/opscode/private-chef.rb\n", stdout.String())
+	assert.Empty(t, stderr.String())
+	stderr.Reset()
+	sim.Bootstrap().Run(context.Background(), "sh -c 'stat -c %n /nonexistent'", nil, io.Discard, &stderr)
+	assert.Contains(t, stderr.String(), "/nonexistent", "without it the complaint is there")
+}

@@ -149,6 +149,8 @@ func (n *Node) script(ctx context.Context, s string, e shellIO) int {
 		ee := e
 		if len(argv) > 0 && argv[len(argv)-1] == "2>&1" {
 			argv, ee.Stderr = argv[:len(argv)-1], e.Stdout
+		} else if len(argv) > 0 && argv[len(argv)-1] == "2>/dev/null" {
+			argv, ee.Stderr = argv[:len(argv)-1], io.Discard
 		}
 		status = n.command(ctx, argv, ee)
 	}

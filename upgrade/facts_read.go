@@ -46,7 +46,13 @@ func factScript(peer, token string, only ...string) string {
 		// printf starts the status line on a line of its own even when the
 		// output does not end in a newline (a cut-short file); the parser
 		// takes that one newline off again.
-		fmt.Fprintf(&b, "echo %s%s\n%s 2>&1\nprintf '\\n%s%%d\\n' $?\n", sec, c.name, cmd, rcm)
+		// A command that sends its stderr elsewhere itself (stat's
+		// complaints about the many files a release does not have) keeps
+		// it there; any other's is part of its section.
+		if !strings.HasSuffix(cmd, " 2>/dev/null") {
+			cmd += " 2>&1"
+		}
+		fmt.Fprintf(&b, "echo %s%s\n%s\nprintf '\\n%s%%d\\n' $?\n", sec, c.name, cmd, rcm)
 	}
 	b.WriteString("true\n")
 	return b.String()
