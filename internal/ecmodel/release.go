@@ -281,6 +281,16 @@ func buildReleases() map[string]Release {
 			r.KeepalivedLogOwned, r.AuthzMigrator = true, "0.0.3"
 		}
 		r.AuthzNeedsMaster = v >= "11.1.8"
+		if !r.AuthzNeedsMaster {
+			// Through 11.1.7, 009_migrate_authz.rb guards its body with
+			// `if is_data_master` instead of calling must_be_data_master.
+			r.Migrations = slices.Clone(r.Migrations)
+			for i, m := range r.Migrations {
+				if m.File == "009_migrate_authz.rb" {
+					r.Migrations[i].DataMaster = false
+				}
+			}
+		}
 		switch {
 		case v >= "11.2.0":
 			r.InternalLBURL, r.RestartsRedisLB = "helper", true
