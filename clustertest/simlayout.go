@@ -71,7 +71,7 @@ func (c *Cluster) installNode(n *Node, o Options, rb, version string) error {
 	files := map[string]string{
 		versionPath:       string(versionFile),
 		"/etc/os-release": osRelease,
-		migration.Path:    string(migration.Format(rel.Level)),
+		migration.Path:    string(migration.Format(rel.Level())),
 	}
 	tree := o.Nodes[n.Name].EtcOpscode
 	if tree == nil {

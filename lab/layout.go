@@ -156,7 +156,7 @@ func (l *Lab) layoutNode(n *Node, rel ecmodel.Release, spec Spec, rb, exe string
 	}
 	files := map[string]string{
 		ecmodel.TopologyPath:          rb,
-		migration.Path:                string(migration.Format(rel.Level)),
+		migration.Path:                string(migration.Format(rel.Level())),
 		"/etc/opscode/pivotal.pem":    "-----BEGIN RSA PRIVATE KEY-----\n(lab)\n",
 		"/etc/opscode/webui_priv.pem": "-----BEGIN RSA PRIVATE KEY-----\n(lab webui)\n",
 	}

@@ -68,8 +68,8 @@ func (n *Node) Ctl(ctx context.Context, args []string, io IO) int {
 	if s, err := strconv.Atoi(io.Env["SVWAIT"]); err == nil {
 		wait = time.Duration(s) * time.Second
 	}
-	if rel.WrapperSVWAIT > 0 {
-		wait = time.Duration(rel.WrapperSVWAIT) * time.Second // the wrapper's export wins
+	if rel.WrapperSVWAIT() > 0 {
+		wait = time.Duration(rel.WrapperSVWAIT()) * time.Second // the wrapper's export wins
 	}
 	c := &ctl{n: n, io: io, wait: wait}
 	if len(args) == 0 {

@@ -37,7 +37,7 @@ func (n *Node) Upgrade(ctx context.Context, io IO) int {
 		Disarm(n.H, issue.OC11382)
 		n.H.Sv(ctx, "restart", "keepalived", 30*time.Second, true)
 	}
-	if d := n.Installed.UpgradeSleep; d > 0 {
+	if d := n.Installed.UpgradeSleep(); d > 0 {
 		fmt.Fprintln(io.Stdout, "Sleeping for 2 minutes before migration")
 		if err := n.H.Sleep(ctx, n.upgradeSleep(d)); err != nil {
 			return 130
@@ -93,12 +93,12 @@ func (n *Node) partybus(ctx context.Context, io IO) int {
 	state, perr := migration.Parse(b)
 	if err != nil || perr != nil {
 		state = migration.Level{} // MigrationState rescues JSON::ParserError as 0.0
-		if prev := n.Configured.Level; n.Configured.Version != "" && prev.Minor > 0 {
+		if prev := n.Configured.Level(); n.Configured.Version != "" && prev.Minor > 0 {
 			n.Harm("migration-level unreadable (%q): partybus re-ran every migration from 0.0", strings.TrimSpace(string(b)))
 		}
 	}
 	pending := rel.Pending(state)
-	n.plog(io, "Latest Migration Available: %s", rel.Level)
+	n.plog(io, "Latest Migration Available: %s", rel.Level())
 	// Ruby 1.9.3's Array#inspect calls each MigrationFile's to_s
 	// ("MAJOR.MINOR"); Ruby 2.0 stopped that (Feature #6130).
 	var levels []string
@@ -138,7 +138,7 @@ func (n *Node) runMigration(ctx context.Context, io IO, m Migration, dataMaster,
 			fmt.Fprintln(io.Stdout, "[private-chef-upgrade] - \tDatabase Up")
 		}
 	}
-	if m.Level.Minor == 9 && !n.Installed.AuthzNeedsMaster {
+	if m.Level.Minor == 9 && !n.Installed.AuthzNeedsMaster() {
 		// 009_migrate_authz.rb through 11.1.7: `if is_data_master`, with
 		// is_data_master frozen by the last reconfigure.
 		if !dataMaster {
@@ -207,7 +207,7 @@ func (n *Node) migrateAuthz(ctx context.Context, io IO) int {
 	if !n.Bug(issue.OC11658) {
 		return 0
 	}
-	if n.Installed.AuthzMigrator == "0.0.1" {
+	if n.Installed.AuthzMigrator() == "0.0.1" {
 		n.Harm("authz data un-migrated: oc_authz_migrator 0.0.1 failed and partybus went on (OC-11658)")
 		return 0
 	}

@@ -103,10 +103,10 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 		// OC-11490: before 11.1.7 the directory resource names no owner, so
 		// a root-owned directory stays root's; 11.1.7's (and safe mode's)
 		// re-owns it opscode, 0700.
-		if !n.Bug(issue.OC11490) || safemode || rel.KeepalivedLogOwned {
+		if !n.Bug(issue.OC11490) || safemode || rel.KeepalivedLogOwned() {
 			h.Chown(LogDir+"/keepalived", owner)
 		}
-		if safemode || rel.KeepalivedLogOwned {
+		if safemode || rel.KeepalivedLogOwned() {
 			h.Chmod(LogDir+"/keepalived", 0o700)
 		}
 		state := "BACKUP"
@@ -245,7 +245,7 @@ func (n *Node) enable(s string, ha bool, owner, bugOwner string) (runChanged boo
 	for _, f := range []struct {
 		name          string
 		managed, want bool
-	}{{"keepalive_me", rel.KeepaliveMe, ha}, {"down", rel.DownFiles, ha}} {
+	}{{"keepalive_me", rel.KeepaliveMe(), ha}, {"down", rel.DownFiles(), ha}} {
 		p := path.Join(sv, f.name)
 		switch {
 		case !f.managed: // left as it is (a 1.x down file survives 11.0–11.1.8)

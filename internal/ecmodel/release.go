@@ -17,12 +17,6 @@ import (
 // (repository chef-boneyard/opscode-omnibus unless said otherwise).
 type Release struct {
 	Version string
-	// OmnibusCtl is the omnibus-ctl gem behind private-chef-ctl: the
-	// omnibus-software pin of the Gemfile.lock at the tag (0.0.6 for 1.4.6
-	// and 11.0.2, 0.0.7 for 11.1.x) or config/projects/private-chef.rb's
-	// override (0.0.8 for 11.2.0). "" for 1.2.8, whose private-chef-ctl is
-	// its own script (files/private-chef-cookbooks/bin/private-chef-ctl).
-	OmnibusCtl string
 	// Backend and Frontend are the services an HA node of that role runs:
 	// recipes/default.rb's service list filtered by attributes/default.rb's
 	// enable defaults and libraries/private_chef.rb's gen_backend,
@@ -36,41 +30,6 @@ type Release struct {
 	// globs sv/*/keepalive_me (enterprise-chef-common's
 	// component_runit_service) and sorts.
 	HA []string
-	// Level is the last migration shipped (files/private-chef-upgrades/001).
-	Level migration.Level
-	// Migrations are the partybus files, in the order partybus sorts them.
-	Migrations []Migration
-	// WrapperSVWAIT is what the private-chef-ctl wrapper exports
-	// (config/software/private-chef-ctl.rb: `export SVWAIT=30` from 11.1.7),
-	// 0 when it leaves SVWAIT alone.
-	WrapperSVWAIT int
-	// DownFiles: reconfigure creates sv/X/down for the HA services of an HA
-	// back end and deletes it for the others. 1.x: the bundled runit
-	// definition's `down` parameter, passed node[svc]['ha'] by every
-	// service recipe (1.4.6 files/private-chef-cookbooks/runit/definitions/
-	// runit_service.rb, recipes/couchdb.rb); 11.2.0: enterprise-chef-common
-	// 0.4.4 component_runit_service (OC-11575). 11.0–11.1.8 use 0.3.0, which
-	// neither writes nor removes a down file: a node upgraded from 1.x
-	// keeps its old ones.
-	DownFiles bool
-	// KeepaliveMe: reconfigure marks HA services with sv/X/keepalive_me,
-	// which 11.x's cluster.sh and ha-status glob (enterprise-chef-common
-	// component_runit_service, 0.3.0 and 0.4.4); 1.x has no such file.
-	KeepaliveMe bool
-	// KeepalivedLogOwned: recipes/keepalived.rb gives /var/log/opscode/
-	// keepalived owner opscode, mode 0700, re-owning an existing directory
-	// (11.1.7+, OC-11490/OC-11656); earlier releases set no owner.
-	KeepalivedLogOwned bool
-	// AuthzMigrator is the oc_authz_migrator migration 1.9 runs
-	// (config/software/oc_authz_migrator.rb): 0.0.1 in 11.0.2–11.1.6, whose
-	// opc-run.sh swallows its errors (OC-11658); 0.0.3 from 11.1.7 ("exit
-	// immediately on errors", CHANGELOG). "" before 11.
-	AuthzMigrator string
-	// AuthzNeedsMaster: 009_migrate_authz.rb runs on the bootstrap and
-	// calls must_be_data_master (11.1.8+). Through 11.1.7 its body is
-	// guarded by `if Partybus.config.is_data_master` and skipped silently
-	// otherwise, the level written all the same (OC-11670).
-	AuthzNeedsMaster bool
 	// InternalLBURL is how templates/default/opscode-account-config.rb.erb
 	// renders Chef::Config[:internal_lb_url]: "http" (11.1.3–11.1.8:
 	// http://VIP:non_ssl_port, "http://127.0.0.1:false" when it is false,
@@ -81,9 +40,6 @@ type Release struct {
 	// master unconditionally before writing its keys (11.2.0); 11.1.x
 	// restart it only when its config template changed (OC-11601).
 	RestartsRedisLB bool
-	// UpgradeSleep is the sleep upgrade.rb runs between reconfigure and
-	// partybus ("Sleeping for 2 minutes before migration", 11.1.7+).
-	UpgradeSleep time.Duration
 	// LogOwner owns the services' log directories under /var/log/opscode
 	// (root in 1.x, opscode from 11.0, whose svlogd runs as opscode).
 	LogOwner string
@@ -169,15 +125,111 @@ type Migration struct {
 	DataMaster bool
 }
 
+// The facts below are the packaging table's (internal/packaging), read the
+// first time a release is asked: each names the table's field.
+
+// OmnibusCtl is the omnibus-ctl gem behind private-chef-ctl (Ctl.OmnibusCtl:
+// 0.0.6 for 1.4.6 and 11.0.2, 0.0.7 for 11.1.x, 0.0.8 for 11.2.0), "" for
+// 1.2.8, whose private-chef-ctl is its own script.
+func (r Release) OmnibusCtl() string {
+	p, ok := r.packaging()
+	if !ok {
+		return ""
+	}
+	return p.Ctl.OmnibusCtl.Value
+}
+
 // StopAllSkipsKeepalived reports whether `private-chef-ctl stop|start|restart`
-// without a service leaves keepalived alone: omnibus-ctl 0.1.1 added
-// `next if service_name == "keepalived" && service != "keepalived" &&
-// sv_cmd != "status"`; 0.0.6–0.0.8 act on every enabled service.
-func (r Release) StopAllSkipsKeepalived() bool { return r.OmnibusCtl >= "0.1.1" }
+// without a service leaves keepalived alone (Ctl.StopAllSkipsKeepalived:
+// omnibus-ctl 0.1.1's `next if service_name == "keepalived"`; 0.0.6–0.0.8
+// act on every enabled service).
+func (r Release) StopAllSkipsKeepalived() bool {
+	p, ok := r.packaging()
+	return ok && p.Ctl.StopAllSkipsKeepalived.Value
+}
 
 // ServiceFirst reports whether private-chef-ctl takes SERVICE COMMAND (1.2.8's
-// own script) instead of omnibus-ctl's COMMAND SERVICE.
-func (r Release) ServiceFirst() bool { return r.OmnibusCtl == "" }
+// own script) instead of omnibus-ctl's COMMAND SERVICE (Ctl.ServiceFirst).
+func (r Release) ServiceFirst() bool {
+	p, ok := r.packaging()
+	return ok && p.Ctl.ServiceFirst.Value
+}
+
+// WrapperSVWAIT is what the private-chef-ctl wrapper exports (Ctl.SVWAIT:
+// `export SVWAIT=30` from 11.1.7), 0 when it leaves SVWAIT alone.
+func (r Release) WrapperSVWAIT() int {
+	p, ok := r.packaging()
+	if !ok {
+		return 0
+	}
+	return p.Ctl.SVWAIT.Value
+}
+
+// UpgradeSleep is the sleep `private-chef-ctl upgrade` runs between
+// reconfigure and partybus (Ctl.UpgradeSleep: two minutes from 11.1.7).
+func (r Release) UpgradeSleep() time.Duration {
+	p, ok := r.packaging()
+	if !ok {
+		return 0
+	}
+	return time.Duration(p.Ctl.UpgradeSleep.Value) * time.Second
+}
+
+// KeepaliveMe reports whether reconfigure marks HA services with
+// sv/X/keepalive_me, which 11.x's cluster.sh and ha-status glob (a
+// service's KeepaliveMe "created").
+func (r Release) KeepaliveMe() bool {
+	return r.anyService(func(s packaging.Service) bool { return s.KeepaliveMe.Value == "created" })
+}
+
+// DownFiles reports whether reconfigure creates sv/X/down for the HA
+// services of an HA back end and deletes it for the others (a service's
+// DownFile "created": 1.x and 11.2.0; 11.0–11.1.8's enterprise-chef-common
+// 0.3.0 neither writes nor removes one, OC-11575).
+func (r Release) DownFiles() bool {
+	return r.anyService(func(s packaging.Service) bool { return s.DownFile.Value == "created" })
+}
+
+// KeepalivedLogOwned reports whether recipes/keepalived.rb gives
+// /var/log/opscode/keepalived an owner, re-owning an existing directory
+// (keepalived's Log.Owner: opscode, mode 0700, from 11.1.7; OC-11490).
+func (r Release) KeepalivedLogOwned() bool {
+	return r.anyService(func(s packaging.Service) bool { return s.Name == "keepalived" && s.Log.Owner.Value != "" })
+}
+
+// AuthzMigrator is the oc_authz_migrator migration 1.9 runs (Software):
+// 0.0.1 in 11.0.2–11.1.6, whose opc-run.sh swallows its errors
+// (OC-11658); 0.0.3 from 11.1.7. "" before 11.
+func (r Release) AuthzMigrator() string {
+	p, ok := r.packaging()
+	if !ok {
+		return ""
+	}
+	v, _ := p.SoftwareVersion("oc_authz_migrator")
+	return v
+}
+
+// AuthzNeedsMaster reports whether 009_migrate_authz.rb calls
+// must_be_data_master (its MustBeDataMaster, 11.1.8+). Through 11.1.7 its
+// body is guarded by `if Partybus.config.is_data_master` and skipped
+// silently otherwise, the level written all the same (OC-11670).
+func (r Release) AuthzNeedsMaster() bool {
+	p, ok := r.packaging()
+	if !ok {
+		return false
+	}
+	for _, m := range p.Migrations {
+		if m.File == "009_migrate_authz.rb" {
+			return m.MustBeDataMaster.Value
+		}
+	}
+	return false
+}
+
+func (r Release) anyService(f func(packaging.Service) bool) bool {
+	p, ok := r.packaging()
+	return ok && slices.ContainsFunc(p.Services, f)
+}
 
 // IsHA reports whether name is one of the release's HA services.
 func (r Release) IsHA(name string) bool { return slices.Contains(r.HA, name) }
@@ -198,26 +250,29 @@ func (r Release) Services(backend, bootstrap bool) []string {
 	return out
 }
 
-// Pending returns the migrations above from, in partybus order.
-func (r Release) Pending(from migration.Level) []Migration {
-	var out []Migration
-	for _, m := range r.Migrations {
-		if from.Less(m.Level) {
-			out = append(out, m)
-		}
+// Level is the last migration the release ships (the table's LastLevel:
+// files/private-chef-upgrades/001).
+func (r Release) Level() migration.Level {
+	p, ok := r.packaging()
+	if !ok {
+		return migration.Level{}
 	}
-	return out
+	return migration.Level{Major: p.LastLevel.Value.Major, Minor: p.LastLevel.Value.Minor}
 }
 
-func migrations(files ...string) []Migration {
+// Pending returns the migrations above from, in partybus order (the
+// table's Migrations).
+func (r Release) Pending(from migration.Level) []Migration {
+	p, ok := r.packaging()
+	if !ok {
+		return nil
+	}
 	var out []Migration
-	for _, f := range files {
-		minor := 0
-		for _, c := range f[:3] {
-			minor = minor*10 + int(c-'0')
+	for _, m := range p.Migrations {
+		lvl := migration.Level{Major: m.Level.Major, Minor: m.Level.Minor}
+		if from.Less(lvl) {
+			out = append(out, Migration{Level: lvl, File: m.File, DataMaster: m.MustBeDataMaster.Value})
 		}
-		dm := slices.Contains([]string{"009_migrate_authz.rb", "010_chef_mover.rb", "012_erchef_to_sqitch.rb", "013_bcrypt_users.rb"}, f)
-		out = append(out, Migration{Level: migration.Level{Major: 1, Minor: minor}, File: f, DataMaster: dm})
 	}
 	return out
 }
@@ -233,10 +288,6 @@ var (
 	pcHA = []string{"couchdb", "postgresql", "rabbitmq", "redis", "opscode-authz", "opscode-certificate", "opscode-account", "opscode-solr",
 		"opscode-expander", "opscode-expander-reindexer", "opscode-org-creator", "opscode-chef", "opscode-erchef", "opscode-webui",
 		"php-fpm", "fcgiwrap", "nagios", "nginx"}
-	pcMigrations = []string{"001_ad_migration.rb", "002_erchef_0.11.0.rb", "003_run_history.rb", "004_erchef_0.13.0.rb",
-		"005_erchef_0.15.0.rb", "005_seperate_reporting.rb", "006_gzip_nodes.rb", "007_index_checksums.rb"}
-	ecMigrations = append(slices.Clone(pcMigrations), "008_fix_logging.rb", "009_migrate_authz.rb", "010_chef_mover.rb",
-		"011_upgrade_cbv_schema.rb", "012_erchef_to_sqitch.rb")
 )
 
 // ec11 builds an EC 11 release: withRedis adds redis_lb (11.1.0+), cert
@@ -273,24 +324,8 @@ func buildReleases() map[string]Release {
 	b110, f110, h110 := ec11(false, false)
 	b111, f111, h111 := ec11(true, true)
 	b112, f112, h112 := ec11(true, true, "oc_id")
-	ec := func(v, ctl string, b, f, h []string, lvl int, files []string, svwait int, down bool, sleep time.Duration) Release {
-		r := Release{Version: v, OmnibusCtl: ctl, Backend: b, Frontend: f, BootstrapOnly: []string{"opscode-chef-mover"}, HA: h,
-			Level: migration.Level{Major: 1, Minor: lvl}, Migrations: migrations(files...), WrapperSVWAIT: svwait, DownFiles: down,
-			KeepaliveMe: true, UpgradeSleep: sleep, LogOwner: "opscode", AuthzMigrator: "0.0.1"}
-		if v >= "11.1.7" {
-			r.KeepalivedLogOwned, r.AuthzMigrator = true, "0.0.3"
-		}
-		r.AuthzNeedsMaster = v >= "11.1.8"
-		if !r.AuthzNeedsMaster {
-			// Through 11.1.7, 009_migrate_authz.rb guards its body with
-			// `if is_data_master` instead of calling must_be_data_master.
-			r.Migrations = slices.Clone(r.Migrations)
-			for i, m := range r.Migrations {
-				if m.File == "009_migrate_authz.rb" {
-					r.Migrations[i].DataMaster = false
-				}
-			}
-		}
+	ec := func(v string, b, f, h []string) Release {
+		r := Release{Version: v, Backend: b, Frontend: f, BootstrapOnly: []string{"opscode-chef-mover"}, HA: h, LogOwner: "opscode"}
 		switch {
 		case v >= "11.2.0":
 			r.InternalLBURL, r.RestartsRedisLB = "helper", true
@@ -299,7 +334,6 @@ func buildReleases() map[string]Release {
 		}
 		return r
 	}
-	ec13 := append(slices.Clone(ecMigrations), "013_bcrypt_users.rb")
 	pcHAFor := func(svcs []string) []string {
 		var out []string
 		for _, s := range pcHA {
@@ -323,14 +357,14 @@ func buildReleases() map[string]Release {
 	pc128Backend := postgres(pcBackend)
 	rels := map[string]Release{
 		"1.2.8": {Version: "1.2.8", Backend: pc128Backend, Frontend: pcFrontend, HA: postgres(pcHAFor(pcBackend)),
-			Level: migration.Level{Major: 1, Minor: 4}, Migrations: migrations(pcMigrations[:4]...), DownFiles: true, LogOwner: "root"},
+			LogOwner: "root"},
 		// 1.4.6 ships bookshelf, disabled by default (attributes: enable false).
-		"1.4.6": {Version: "1.4.6", OmnibusCtl: "0.0.6", Backend: pcBackend, Frontend: pcFrontend, HA: pcHAFor(pcBackend),
-			Level: migration.Level{Major: 1, Minor: 7}, Migrations: migrations(pcMigrations...), DownFiles: true, LogOwner: "root"},
-		"11.0.2": ec("11.0.2", "0.0.6", b110, f110, h110, 12, ecMigrations, 0, false, 0),
-		"11.1.6": ec("11.1.6", "0.0.7", b111, f111, h111, 13, ec13, 0, false, 0),
-		"11.1.8": ec("11.1.8", "0.0.7", b111, f111, h111, 13, ec13, 30, false, 2*time.Minute),
-		"11.2.0": ec("11.2.0", "0.0.8", b112, f112, h112, 13, ec13, 30, true, 2*time.Minute),
+		"1.4.6": {Version: "1.4.6", Backend: pcBackend, Frontend: pcFrontend, HA: pcHAFor(pcBackend),
+			LogOwner: "root"},
+		"11.0.2": ec("11.0.2", b110, f110, h110),
+		"11.1.6": ec("11.1.6", b111, f111, h111),
+		"11.1.8": ec("11.1.8", b111, f111, h111),
+		"11.2.0": ec("11.2.0", b112, f112, h112),
 	}
 	for v, r := range rels {
 		r.pkg = sync.OnceValues(func() (*packaging.Release, bool) {
