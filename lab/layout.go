@@ -125,9 +125,7 @@ func (l *Lab) drbdPrep() error {
 func allServices() []string {
 	var out []string
 	for _, r := range ecmodel.Releases() {
-		out = append(out, r.Backend...)
-		out = append(out, r.Frontend...)
-		out = append(out, r.BootstrapOnly...)
+		out = append(out, r.AllServices()...)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

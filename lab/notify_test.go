@@ -109,7 +109,7 @@ func TestLabPackagingClusterSh(t *testing.T) {
 	t.Parallel()
 	needLab(t)
 	rel := ecmodel.Releases()["11.1.8"]
-	script := renderClusterSh(t, rel.HA)
+	script := renderClusterSh(t, rel.HA())
 	l := startLab(t, lab.Spec{Version: "11.1.8", NotifyScript: script})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -56,7 +56,7 @@ func (Simulation) Name() string { return "simulation" }
 func (Simulation) Releases() []Release {
 	var out []Release
 	for v, r := range ecmodel.Releases() {
-		out = append(out, Release{Version: v, Backend: r.Services(true, false), Boot: r.BootstrapOnly, Frontend: r.Services(false, false)})
+		out = append(out, Release{Version: v, Backend: r.Services(true, false), Boot: r.BootstrapOnly(), Frontend: r.Services(false, false)})
 	}
 	sort.Slice(out, func(i, j int) bool { return versionLess(out[i].Version, out[j].Version) })
 	return out

@@ -157,7 +157,7 @@ func (n *Node) clusterServices() []string {
 	if strings.HasPrefix(n.Configured.Version, "11.") {
 		return n.haServices()
 	}
-	return slices.Clone(n.Configured.HA)
+	return n.Configured.HA()
 }
 
 // ctlService runs /opt/opscode/bin/private-chef-ctl as cluster.sh does

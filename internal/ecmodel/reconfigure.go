@@ -40,7 +40,7 @@ func (n *Node) converge(ctx context.Context, io IO) int {
 	// libraries/helpers.rb: an HA back end is the data master when
 	// current_cluster_status says master, or, with none, when it is the
 	// bootstrap): the passive back end's reconfigure never fails on it.
-	if _, err := h.Lstat(ModelDir + "/redis_lb-restarted"); err != nil && n.Bug(issue.OC11601) && !rel.RestartsRedisLB && (!ha || master) &&
+	if _, err := h.Lstat(ModelDir + "/redis_lb-restarted"); err != nil && n.Bug(issue.OC11601) && !rel.RestartsRedisLB() && (!ha || master) &&
 		slices.Contains(rel.Services(n.Backend(), n.Bootstrap()), "redis_lb") &&
 		slices.Contains(n.Configured.Services(n.Backend(), n.Bootstrap()), "redis_lb") && n.Configured.Version != rel.Version {
 		fmt.Fprintln(io.Stderr, "Errno::ECONNREFUSED: Connection refused - connect(2) for 127.0.0.1:16379")
@@ -284,7 +284,7 @@ func (n *Node) waitSupervised(ctx context.Context, s string) {
 const EmbeddedSv = "/opt/opscode/embedded/bin/sv"
 
 func allServices(rel Release) []string {
-	all := slices.Concat(rel.Backend, rel.Frontend, rel.BootstrapOnly)
+	all := rel.AllServices()
 	slices.Sort(all)
 	return slices.Compact(all)
 }

@@ -4,7 +4,6 @@ import (
 	"maps"
 	"path"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -17,29 +16,12 @@ import (
 // (repository chef-boneyard/opscode-omnibus unless said otherwise).
 type Release struct {
 	Version string
-	// Backend and Frontend are the services an HA node of that role runs:
-	// recipes/default.rb's service list filtered by attributes/default.rb's
-	// enable defaults and libraries/private_chef.rb's gen_backend,
-	// gen_frontend and gen_keepalived. keepalived is not listed here.
-	Backend, Frontend []string
-	// BootstrapOnly are back-end services only the bootstrap runs
-	// (opscode-chef-mover: gen_backend enables it for !!bootstrap).
-	BootstrapOnly []string
-	// HA are the services keepalived moves, in cluster.sh's start order:
-	// 1.x uses attributes' keepalived service_order filtered by 'ha'; 11.x
-	// globs sv/*/keepalive_me (enterprise-chef-common's
-	// component_runit_service) and sorts.
-	HA []string
 	// InternalLBURL is how templates/default/opscode-account-config.rb.erb
 	// renders Chef::Config[:internal_lb_url]: "http" (11.1.3–11.1.8:
 	// http://VIP:non_ssl_port, "http://127.0.0.1:false" when it is false,
 	// OC-11540), "helper" (11.2.0 libraries/helper.rb internal_lb_url:
 	// https://VIP:ssl_port then), "" where the model does not render it.
 	InternalLBURL string
-	// RestartsRedisLB: recipes/redis_lb.rb restarts redis_lb on the data
-	// master unconditionally before writing its keys (11.2.0); 11.1.x
-	// restart it only when its config template changed (OC-11601).
-	RestartsRedisLB bool
 	// LogOwner owns the services' log directories under /var/log/opscode
 	// (root in 1.x, opscode from 11.0, whose svlogd runs as opscode).
 	LogOwner string
@@ -232,22 +214,97 @@ func (r Release) anyService(f func(packaging.Service) bool) bool {
 }
 
 // IsHA reports whether name is one of the release's HA services.
-func (r Release) IsHA(name string) bool { return slices.Contains(r.HA, name) }
+func (r Release) IsHA(name string) bool { return slices.Contains(r.HA(), name) }
 
-// Services returns what a node of the given role runs, sorted, without
+// HA are the services keepalived moves (the table's HA), in cluster.sh's
+// start order: 1.x walks attributes' keepalived service_order; 11.x globs
+// sv/*/keepalive_me (enterprise-chef-common's component_runit_service),
+// sorted. keepalived is not one of them.
+func (r Release) HA() []string {
+	p, ok := r.packaging()
+	if !ok {
+		return nil
+	}
+	ha := func(name string) bool {
+		s, ok := p.Service(name)
+		return ok && s.HA.Value && name != "keepalived"
+	}
+	var out []string
+	if len(p.Keepalived.ServiceOrder) > 0 {
+		for _, e := range p.Keepalived.ServiceOrder {
+			if ha(e.Service) && !slices.Contains(out, e.Service) {
+				out = append(out, e.Service)
+			}
+		}
+		return out
+	}
+	for _, name := range p.ServiceNames() {
+		if ha(name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Services returns what a node of the given role runs (the table's
+// ServicesFor: recipes/default.rb's list, attributes' enable defaults and
+// gen_backend, gen_frontend and gen_keepalived), sorted, without
 // keepalived.
 func (r Release) Services(backend, bootstrap bool) []string {
-	var out []string
-	if backend {
-		out = append(out, r.Backend...)
-		if bootstrap {
-			out = append(out, r.BootstrapOnly...)
-		}
-	} else {
-		out = append(out, r.Frontend...)
+	role := packaging.Frontend
+	switch {
+	case backend && bootstrap:
+		role = packaging.Bootstrap
+	case backend:
+		role = packaging.Backend
 	}
-	sort.Strings(out)
+	return r.servicesFor(role)
+}
+
+func (r Release) servicesFor(roles ...packaging.Role) []string {
+	p, ok := r.packaging()
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, role := range roles {
+		for _, s := range p.ServicesFor(role) {
+			if s != "keepalived" && !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	slices.Sort(out)
 	return out
+}
+
+// BootstrapOnly are the back-end services only the bootstrap runs
+// (opscode-chef-mover: gen_backend enables it for !!bootstrap).
+func (r Release) BootstrapOnly() []string {
+	var out []string
+	backend := r.servicesFor(packaging.Backend)
+	for _, s := range r.servicesFor(packaging.Bootstrap) {
+		if !slices.Contains(backend, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// AllServices are the services any node of the release runs, sorted.
+func (r Release) AllServices() []string {
+	return r.servicesFor(packaging.Backend, packaging.Bootstrap, packaging.Frontend)
+}
+
+// RestartsRedisLB reports whether recipes/redis_lb.rb restarts redis_lb on
+// the data master unconditionally before writing its keys (a redis_lb
+// restart among the table's ServiceActions: 11.2.0); 11.1.x restart it
+// only when its config template changed (OC-11601).
+func (r Release) RestartsRedisLB() bool {
+	p, ok := r.packaging()
+	return ok && slices.ContainsFunc(p.ServiceActions, func(a packaging.ServiceAction) bool {
+		return a.Service == "redis_lb" && slices.Contains(a.Actions, "restart")
+	})
 }
 
 // Level is the last migration the release ships (the table's LastLevel:
@@ -277,42 +334,6 @@ func (r Release) Pending(from migration.Level) []Migration {
 	return out
 }
 
-// The 1.x service lists (1.2.8.3 and 1.4.6 recipes/default.rb; nagios.rb
-// adds fcgiwrap and php-fpm, opscode-expander.rb the reindexer).
-var (
-	pcBackend = []string{"couchdb", "fcgiwrap", "nagios", "nginx", "nrpe", "opscode-account", "opscode-authz", "opscode-certificate",
-		"opscode-chef", "opscode-erchef", "opscode-expander", "opscode-expander-reindexer", "opscode-org-creator", "opscode-solr",
-		"opscode-webui", "php-fpm", "postgresql", "rabbitmq", "redis"}
-	pcFrontend = []string{"nginx", "nrpe", "opscode-account", "opscode-authz", "opscode-certificate", "opscode-chef", "opscode-erchef", "opscode-webui"}
-	// attributes/default.rb keepalived service_order, 1.4.6.
-	pcHA = []string{"couchdb", "postgresql", "rabbitmq", "redis", "opscode-authz", "opscode-certificate", "opscode-account", "opscode-solr",
-		"opscode-expander", "opscode-expander-reindexer", "opscode-org-creator", "opscode-chef", "opscode-erchef", "opscode-webui",
-		"php-fpm", "fcgiwrap", "nagios", "nginx"}
-)
-
-// ec11 builds an EC 11 release: withRedis adds redis_lb (11.1.0+), cert
-// says whether front ends run opscode-certificate (11.1.x+), extra adds
-// services (oc_id in 11.2.0).
-func ec11(withRedis, cert bool, extra ...string) (backend, frontend, ha []string) {
-	backend = []string{"bookshelf", "couchdb", "nginx", "oc_bifrost", "opscode-account", "opscode-certificate", "opscode-erchef",
-		"opscode-expander", "opscode-expander-reindexer", "opscode-org-creator", "opscode-solr", "opscode-webui", "postgresql", "rabbitmq"}
-	frontend = []string{"nginx", "oc_bifrost", "opscode-account", "opscode-erchef", "opscode-webui"}
-	if withRedis {
-		backend = append(backend, "redis_lb")
-	}
-	if cert {
-		frontend = append(frontend, "opscode-certificate")
-	}
-	backend, frontend = append(backend, extra...), append(frontend, extra...)
-	// gen_keepalived marks every back-end service but chef-mover HA; the
-	// reindexer shares opscode-expander's attributes.
-	ha = slices.Clone(backend)
-	sort.Strings(backend)
-	sort.Strings(frontend)
-	sort.Strings(ha)
-	return backend, frontend, ha
-}
-
 // Releases are the versions the model knows, by version string. The
 // table is built once; each caller gets its own map, and shares the
 // releases' slices, which nobody changes.
@@ -321,50 +342,23 @@ func Releases() map[string]Release { return maps.Clone(releaseTable()) }
 var releaseTable = sync.OnceValue(buildReleases)
 
 func buildReleases() map[string]Release {
-	b110, f110, h110 := ec11(false, false)
-	b111, f111, h111 := ec11(true, true)
-	b112, f112, h112 := ec11(true, true, "oc_id")
-	ec := func(v string, b, f, h []string) Release {
-		r := Release{Version: v, Backend: b, Frontend: f, BootstrapOnly: []string{"opscode-chef-mover"}, HA: h, LogOwner: "opscode"}
+	ec := func(v string) Release {
+		r := Release{Version: v, LogOwner: "opscode"}
 		switch {
 		case v >= "11.2.0":
-			r.InternalLBURL, r.RestartsRedisLB = "helper", true
+			r.InternalLBURL = "helper"
 		case v >= "11.1.3":
 			r.InternalLBURL = "http"
 		}
 		return r
 	}
-	pcHAFor := func(svcs []string) []string {
-		var out []string
-		for _, s := range pcHA {
-			if slices.Contains(svcs, s) {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	// 1.2.8.3 names the database service postgres (recipes/postgresql.rb:114
-	// runit_service "postgres"; attributes/default.rb:537 service_order
-	// key postgresql, service "postgres"); 1.4.6 renames it postgresql and
-	// retires postgres (recipes/postgresql.rb:19-36).
-	postgres := func(list []string) []string {
-		out := slices.Clone(list)
-		if i := slices.Index(out, "postgresql"); i >= 0 {
-			out[i] = "postgres"
-		}
-		return out
-	}
-	pc128Backend := postgres(pcBackend)
 	rels := map[string]Release{
-		"1.2.8": {Version: "1.2.8", Backend: pc128Backend, Frontend: pcFrontend, HA: postgres(pcHAFor(pcBackend)),
-			LogOwner: "root"},
-		// 1.4.6 ships bookshelf, disabled by default (attributes: enable false).
-		"1.4.6": {Version: "1.4.6", Backend: pcBackend, Frontend: pcFrontend, HA: pcHAFor(pcBackend),
-			LogOwner: "root"},
-		"11.0.2": ec("11.0.2", b110, f110, h110),
-		"11.1.6": ec("11.1.6", b111, f111, h111),
-		"11.1.8": ec("11.1.8", b111, f111, h111),
-		"11.2.0": ec("11.2.0", b112, f112, h112),
+		"1.2.8":  {Version: "1.2.8", LogOwner: "root"},
+		"1.4.6":  {Version: "1.4.6", LogOwner: "root"},
+		"11.0.2": ec("11.0.2"),
+		"11.1.6": ec("11.1.6"),
+		"11.1.8": ec("11.1.8"),
+		"11.2.0": ec("11.2.0"),
 	}
 	for v, r := range rels {
 		r.pkg = sync.OnceValues(func() (*packaging.Release, bool) {

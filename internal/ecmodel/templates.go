@@ -126,7 +126,7 @@ func (n *Node) clusterServicesFor(rel Release) []string {
 		}
 		return out
 	}
-	return rel.HA
+	return rel.HA()
 }
 
 // runScript is a service's sv/NAME/run. keepalived's is
