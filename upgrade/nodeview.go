@@ -143,12 +143,13 @@ func (n *nodeView) upServices() []string {
 }
 
 // notHA are the services that run on a back end whatever its keepalived
-// role: keepalived itself, nrpe (Private Chef 1.x's monitoring agent) and
-// opscode-chef-mover (EC 11, bootstrap only). Every other service is an HA
+// role, whatever the release (packaging.NeverHA: keepalived itself, 1.x's
+// nrpe, EC 11's opscode-chef-mover). Every other service is an HA
 // service: cluster.sh starts it on the master and stops it on the backup
-// (opscode-omnibus 1.4.6 libraries/private_chef.rb gen_keepalived; 11.x
-// the services with an sv/NAME/keepalive_me file).
-var notHA = []string{"keepalived", "nrpe", "opscode-chef-mover"}
+// (1.x gen_keepalived; 11.x the services with an sv/NAME/keepalive_me
+// file). One list for every release: mid-upgrade a node runs services of
+// two.
+var notHA = packaging.NeverHA()
 
 // haUp lists the node's running HA services.
 func (n *nodeView) haUp() []string {

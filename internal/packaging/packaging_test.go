@@ -457,3 +457,9 @@ func TestCloneSharesNoSlice(t *testing.T) {
 		walk("Release", reflect.ValueOf(orig), reflect.ValueOf(cp))
 	}
 }
+
+func TestNeverHA(t *testing.T) {
+	if got, want := NeverHA(), []string{"keepalived", "nrpe", "opscode-chef-mover"}; !slices.Equal(got, want) {
+		t.Errorf("NeverHA() = %v, want %v", got, want)
+	}
+}

@@ -53,6 +53,37 @@ func (r Release) ServiceFilesFor(role Role) []File {
 	return out
 }
 
+// NeverHA returns the services that run on a back end whatever its
+// keepalived role, sorted: those some release defines and none makes HA
+// (keepalived itself, 1.x's nrpe, EC 11's opscode-chef-mover).
+func NeverHA() []string {
+	t, err := load()
+	if err != nil {
+		return nil
+	}
+	rels, err := t.all()
+	if err != nil {
+		return nil
+	}
+	var seen, ha []string
+	for _, r := range rels {
+		for _, s := range r.Services {
+			seen = append(seen, s.Name)
+			if s.HA.Value {
+				ha = append(ha, s.Name)
+			}
+		}
+	}
+	var out []string
+	for _, s := range seen {
+		if !slices.Contains(ha, s) && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // ServiceFilePaths returns every path a release's recipes lay down for its
 // services, once each and sorted: what a node's facts stat, whatever its
 // release.
