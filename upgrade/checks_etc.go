@@ -18,7 +18,7 @@ import (
 // a umask that widened a mode, leaves services unable to read them or
 // anyone able to.
 func checkEtcOpscodePerms(in Input) []Finding {
-	return checkFilePerms(in, "etc-opscode-perms", "etcstat", func(rel packaging.Release, _ packaging.Role) []packaging.File {
+	return checkFilePerms(in, "etc-opscode-perms", Fail, "etcstat", func(rel packaging.Release, _ packaging.Role) []packaging.File {
 		return rel.EtcOpscode
 	}, "/etc/opscode has the owners and modes the recipes give it")
 }
@@ -28,10 +28,20 @@ func checkEtcOpscodePerms(in Input) []Finding {
 // services' configurations and start scripts are opscode's (OC-11656,
 // chef-boneyard/opscode-omnibus commit 634da696, "Set explicit owner and
 // group for services without them"), which a reconfigure under the new
-// release must have left so.
+// release must have left so. Only the services' own recipes' files are
+// judged (not the bootstrap's marker), and a difference warns: a service
+// still reads a root-owned 0644 configuration, so it shows a reconfigure
+// that did not run at the target rather than a broken cluster.
 func checkServiceFilePerms(in Input) []Finding {
-	return checkFilePerms(in, "service-file-perms", "svcstat", packaging.Release.ServiceFilesFor,
-		"the services' configurations and start scripts have the owners and modes the recipes give them")
+	return checkFilePerms(in, "service-file-perms", Warn, "svcstat", func(rel packaging.Release, role packaging.Role) []packaging.File {
+		var out []packaging.File
+		for _, f := range rel.ServiceFilesFor(role) {
+			if rel.IsServiceRecipe(f.Recipe) {
+				out = append(out, f)
+			}
+		}
+		return out
+	}, "the services' configurations and start scripts have the owners and modes the recipes give them")
 }
 
 // checkFilePerms judges the files of a facts section of stat lines against
@@ -39,7 +49,7 @@ func checkServiceFilePerms(in Input) []Finding {
 // resources every reconfigure applies with a literal owner, group and mode
 // are judged (packaging.EnforcedFiles), and only where the file exists:
 // whether it should is not an owner's matter.
-func checkFilePerms(in Input, name, section string, files func(packaging.Release, packaging.Role) []packaging.File, okMsg string) []Finding {
+func checkFilePerms(in Input, name string, sev Severity, section string, files func(packaging.Release, packaging.Role) []packaging.File, okMsg string) []Finding {
 	var fs []Finding
 	judged := false
 	for _, n := range readable(in) {
@@ -81,7 +91,7 @@ func checkFilePerms(in Input, name, section string, files func(packaging.Release
 		if len(ev) == 0 {
 			continue
 		}
-		fs = append(fs, Finding{Check: name, Severity: Fail, Node: n.Node, Symptom: "owner-mode", Evidence: ev,
+		fs = append(fs, Finding{Check: name, Severity: sev, Node: n.Node, Symptom: "owner-mode", Evidence: ev,
 			Fix: strings.Join(append(chowns, chmods...), "; ") + " (or private-chef-ctl reconfigure on " + n.Node + ", which sets them again)"})
 	}
 	if len(fs) == 0 && !judged {

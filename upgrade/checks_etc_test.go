@@ -58,7 +58,8 @@ func TestPostflightEtcOpscodePerms(t *testing.T) {
 // scripts opscode's (OC-11656, opscode-omnibus commit 634da696): after an
 // upgrade to 11.1.8 the post-flight finds them so, and a configuration a
 // hand narrowed fails service-file-perms and warns config-readable, each
-// naming the file, the recipe and the fix.
+// naming the file, the recipe and the fix. The bootstrap's marker is not a
+// service's file: its mode is nobody's business.
 func TestPostflightServiceFilePerms(t *testing.T) {
 	t.Parallel()
 	e := newUpgradeEnv(t, "11.1.6", 1)
@@ -90,7 +91,7 @@ func TestPostflightServiceFilePerms(t *testing.T) {
 	fs = byCheck()
 	require.Len(t, fs["service-file-perms"], 1)
 	f := fs["service-file-perms"][0]
-	assert.Equal(t, upgrade.Fail, f.Severity)
+	assert.Equal(t, upgrade.Warn, f.Severity, "a service still reads it: a warning, not a refusal")
 	assert.Equal(t, "be1.chefha.test", f.Node)
 	require.Len(t, f.Evidence, 1)
 	assert.Contains(t, f.Evidence[0], cfg+" is root(0):root(0) 0600; 11.1.8's recipes make it opscode:opscode 0644")
@@ -108,4 +109,11 @@ func TestPostflightServiceFilePerms(t *testing.T) {
 	assert.Equal(t, "be1.chefha.test", readable[0].Node)
 	assert.Equal(t, "OC-11656", string(readable[0].Issue))
 	assert.Contains(t, readable[0].Evidence[0], cfg+" is root(0):root(0) 0600; 11.1.8's recipes make it readable to all, mode 0644")
+
+	require.NoError(t, be.Chown(cfg, "opscode:opscode"))
+	require.NoError(t, be.Chmod(cfg, 0o644))
+	require.NoError(t, be.WriteFile("/var/opt/opscode/bootstrapped", nil, 0o644))
+	fs = byCheck()
+	require.Len(t, fs["service-file-perms"], 1)
+	assert.Equal(t, upgrade.OK, fs["service-file-perms"][0].Severity, "%v", fs["service-file-perms"][0].Evidence)
 }
