@@ -69,3 +69,26 @@ func TestServiceStandIn(t *testing.T) {
 	// Nothing of it is left in its process group.
 	assert.Eventually(t, func() bool { return syscall.Kill(-cmd.Process.Pid, 0) != nil }, 2*time.Second, 20*time.Millisecond)
 }
+
+// Without delays the stand-in is ready at once and stops at once on TERM.
+func TestServiceStandInWithoutDelays(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		peer.Missing(t, "sh (dash)")
+	}
+	dir := t.TempDir()
+	script := filepath.Join(dir, "chefha-service")
+	require.NoError(t, os.WriteFile(script, []byte(Service(dir)), 0o755))
+	link := filepath.Join(dir, "nginx")
+	require.NoError(t, os.Symlink(script, link))
+	cmd := exec.Command(link)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out strings.Builder
+	cmd.Stdout = &out
+	require.NoError(t, cmd.Start())
+	require.Eventually(t, func() bool { _, err := os.Stat(filepath.Join(dir, "ready", "nginx")); return err == nil }, 5*time.Second, 20*time.Millisecond)
+	assert.FileExists(t, filepath.Join(dir, "nginx-restarted"))
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait())
+	assert.Contains(t, out.String(), "nginx: draining for 0s\nnginx: stopped\n")
+	assert.Eventually(t, func() bool { return syscall.Kill(-cmd.Process.Pid, 0) != nil }, 2*time.Second, 20*time.Millisecond)
+}
