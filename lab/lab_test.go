@@ -140,7 +140,10 @@ func TestLabFailoverWatched(t *testing.T) {
 		sf, _ := f.Node(l.Nodes[1].Name)
 		return keepalived.Pair{Bootstrap: bf.KeepalivedState(l.VIP), Secondary: sf.KeepalivedState(l.VIP)}, nil
 	}
-	g := keepalived.Gate{Read: read, Master: l.Nodes[0].Name, Hold: 2 * time.Second, Timeout: time.Minute, Poll: 200 * time.Millisecond, CheckVIP: true}
+	// Every look is a whole Gather of the three nodes (some 150 processes
+	// on them); a look a second, as the watch's, is enough for holds of
+	// seconds: the failover's moment is the test's own look below.
+	g := keepalived.Gate{Read: read, Master: l.Nodes[0].Name, Hold: 2 * time.Second, Timeout: time.Minute, Poll: time.Second, CheckVIP: true}
 	_, err = g.Wait(ctx)
 	require.NoError(t, err, "be1 master at start")
 
