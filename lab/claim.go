@@ -33,6 +33,15 @@ const claimDir = "/run/chefha-lab"
 // own.
 const labDirPrefix = "/var/tmp/chefha-lab."
 
+// labFSOptions are those of the tmpfs that holds a lab's files. On the
+// machine's disk every status file runsv renames, every log line svlogd
+// writes and every file a node's programs change was block I/O: on a
+// virtual machine each write a trap to the hypervisor (runsv, which
+// renames its status files at every change of its service, spent most of
+// its CPU there). The size is a bound, not a reservation: a lab holds a
+// few tens of MB.
+const labFSOptions = "size=2g,mode=0700"
+
 // pool is where Start looks for a subnet when the Spec names none: the /24s
 // of 10.231.0.0/16, in order.
 var pool = netip.MustParsePrefix("10.231.0.0/16")
@@ -174,6 +183,11 @@ func newClaim(s netip.Prefix) (*claim, error) {
 			c.release()
 			return nil, err
 		}
+		if err := syscall.Mount("chefha-lab", labDir(id), "tmpfs", 0, labFSOptions); err != nil {
+			os.Remove(labDir(id))
+			c.release()
+			return nil, fmt.Errorf("lab: the lab's file system: %w", err)
+		}
 		return c, nil
 	}
 	return nil, errors.New("lab: no unused claim ID after 10 tries")
@@ -305,8 +319,15 @@ func removeLab(ctx context.Context, id string) {
 			deleteLink(ctx, l)
 		}
 	}
-	syscall.Unmount(drbdDisk(labDir(id)), syscall.MNT_DETACH)
+	unmountLabDir(labDir(id))
 	os.RemoveAll(labDir(id))
+}
+
+// unmountLabDir unmounts a lab's file systems: its DRBD disk and the lab's
+// own tmpfs (a lab left by a version that had none has no mount).
+func unmountLabDir(dir string) {
+	syscall.Unmount(drbdDisk(dir), syscall.MNT_DETACH)
+	syscall.Unmount(dir, syscall.MNT_DETACH)
 }
 
 // drbdDisk is a lab's shared DRBD disk, a tmpfs on the host.

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/chefha/chefha/cluster"
@@ -371,7 +370,7 @@ func (l *Lab) close() error {
 		return nil // not a started lab
 	}
 	deleteLink(ctx, l.bridge)
-	syscall.Unmount(drbdDisk(l.Dir), syscall.MNT_DETACH)
+	unmountLabDir(l.Dir)
 	err := os.RemoveAll(l.Dir)
 	l.claim.release()
 	return err

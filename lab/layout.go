@@ -194,7 +194,7 @@ func (l *Lab) layoutNode(n *Node, rel ecmodel.Release, spec Spec, rb, exe string
 		}
 	}
 	scripts := map[string]string{
-		"/usr/local/bin/initctl":                   svdir.Shim("initctl"),
+		"/usr/local/bin/initctl":                   svdir.Initctl(labnode.JobPIDFile("$job"), ecmodel.JobFile("$job"), labnode.RunsvdirJobs),
 		"/usr/local/bin/dpkg":                      svdir.Shim("dpkg"),
 		"/usr/local/bin/rpm":                       svdir.Shim("rpm"),
 		"/usr/local/bin/drbdadm":                   svdir.Shim("drbdadm"),

@@ -49,7 +49,10 @@ func TestLabReplica(t *testing.T) {
 		return out
 	}
 	target := upgrade.WithTarget("11.1.8")
-	want, err := upgrade.Preflight(ctx, prod, target)
+	// The lab's pre-flight judges the read the replica was built from (a
+	// read is a Gather of every node: some 150 processes on them); the
+	// last one, below, reads the lab again.
+	want, err := upgrade.Preflight(ctx, prod, target, upgrade.WithFacts(facts))
 	require.NoError(t, err)
 	got, err := upgrade.Preflight(ctx, rc, target)
 	require.NoError(t, err)

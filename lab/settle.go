@@ -42,7 +42,9 @@ func (l *Lab) waitSettled(ctx context.Context, n *Node, want keepalived.Status) 
 			return fmt.Errorf("lab: %s's keepalived did not settle as %s in %s (%s): %w; its cluster.log:\n%s", n.Name, want,
 				time.Since(start).Round(time.Millisecond), why, ctx.Err(), log)
 		}
-		sleep(ctx, 100*time.Millisecond)
+		// A look walks the node's /proc: five a second, over the
+		// seconds a lab's elections take, is plenty.
+		sleep(ctx, 200*time.Millisecond)
 	}
 }
 
@@ -102,9 +104,9 @@ func keepalivedState(n *Node) keepalived.Status {
 // notify_stop forked. Missing the last two let a lab be "up" while a
 // transition was about to take the lock (a keepalived restart runs two).
 // It reads the node's own /proc (through its PID 1's root), which lists
-// only the node's processes: a walk of the machine's /proc, every 100 ms
-// per settling lab, cost more CPU than the labs' keepalived and runit
-// together.
+// only the node's processes: a walk of the machine's /proc, at every
+// look of every settling lab, cost more CPU than the labs' keepalived and
+// runit together.
 func (n *Node) notifyRunning() string {
 	pid1, err := n.pid1()
 	if err != nil {
@@ -122,14 +124,23 @@ func (n *Node) notifyRunning() string {
 			continue
 		}
 		dir := filepath.Join(proc, e.Name())
+		comm, _ := os.ReadFile(filepath.Join(dir, "comm"))
+		switch string(bytes.TrimSpace(comm)) {
+		case "keepalived":
+			keepaliveds = append(keepaliveds, e.Name())
+			continue
+		case "runsv", "runsvdir", "svlogd", "sleep", "sshd":
+			// Most of a node's processes: programs that neither are
+			// cluster.sh nor start it (a fork about to exec it bears its
+			// parent's name), whose command line and environment need
+			// no reading.
+			continue
+		}
 		cmd, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
 		env, _ := os.ReadFile(filepath.Join(dir, "environ"))
 		if bytes.Contains(cmd, []byte(keepalived.ClusterShPath)) || bytes.Contains(cmd, []byte(ecmodel.ClusterShProgram)) ||
 			slices.ContainsFunc(bytes.Split(env, []byte{0}), func(v []byte) bool { return bytes.Equal(v, role) }) {
 			return fmt.Sprintf("cluster.sh runs (pid %s on the node)", e.Name())
-		}
-		if comm, _ := os.ReadFile(filepath.Join(dir, "comm")); string(bytes.TrimSpace(comm)) == "keepalived" {
-			keepaliveds = append(keepaliveds, e.Name())
 		}
 	}
 	if len(keepaliveds) > 2 {

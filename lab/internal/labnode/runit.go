@@ -137,8 +137,14 @@ func embeddedSv(argv0 string, args []string) int {
 	return code
 }
 
-// Upstart jobs: a job's runsvdir pid is kept in ModelDir/jobs/JOB.pid.
-func (h *Host) jobPIDFile(job string) string { return ecmodel.ModelDir + "/jobs/" + job + ".pid" }
+// Upstart jobs: a job's runsvdir pid is kept in JobPIDFile(JOB).
+func (h *Host) jobPIDFile(job string) string { return JobPIDFile(job) }
+
+// JobPIDFile is where the pid of job's runsvdir is kept in a node.
+func JobPIDFile(job string) string { return ecmodel.ModelDir + "/jobs/" + job + ".pid" }
+
+// RunsvdirJobs are the runsvdir jobs of the packaging's releases.
+var RunsvdirJobs = []string{"opscode-runsvdir", "private-chef-runsvdir", "private_chef-runsvdir"}
 
 func (h *Host) jobPID(job string) int {
 	b, err := os.ReadFile(h.p(h.jobPIDFile(job)))
@@ -155,7 +161,7 @@ func (h *Host) jobPID(job string) int {
 // Jobs are the runsvdir jobs running.
 func (h *Host) Jobs() []string {
 	var out []string
-	for _, j := range []string{"opscode-runsvdir", "private-chef-runsvdir", "private_chef-runsvdir"} {
+	for _, j := range RunsvdirJobs {
 		if h.jobPID(j) > 0 {
 			out = append(out, j)
 		}
@@ -348,6 +354,7 @@ func procPPID(pid int) int {
 }
 
 // initctl is `initctl status|start|stop JOB`, printed as Upstart does.
+// The node's initctl answers status itself (svdir.Initctl), as this does.
 func initctl(h *Host, args []string) int {
 	if len(args) != 2 {
 		fmt.Fprintln(os.Stderr, "initctl: usage: initctl status|start|stop JOB")
