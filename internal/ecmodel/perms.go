@@ -64,23 +64,8 @@ func (n *Node) ownLogDir(service, dir string, fresh bool, fallback, bugOwner str
 // Chef's file resource does to an existing file on every run. Resources
 // under a condition and the library-written secrets are left alone.
 func (n *Node) layEtcOpscode() {
-	p, ok := n.Installed.packaging()
-	if !ok {
-		return
-	}
-	h := n.H
-	for _, f := range p.EtcOpscodeFor(n.pkgRole()) {
-		if f.Conditional || f.Kind == "library" {
-			continue
-		}
-		_, err := h.Lstat(f.Path)
-		fresh := err != nil
-		if fresh && f.Kind == "directory" {
-			h.MkdirAll(f.Path, 0o755)
-		} else if fresh {
-			h.WriteFile(f.Path, []byte("(the model's "+f.Path+")\n"), 0o644)
-		}
-		setOwnerMode(h, f.Path, f.Owner.Value, f.Group.Value, f.Mode.Value, fresh)
+	if p, ok := n.Installed.packaging(); ok {
+		n.layFiles(p.EtcOpscodeFor(n.pkgRole()), func(f packaging.File) bool { return f.Kind != "library" }, func(packaging.File) bool { return true })
 	}
 }
 
@@ -92,21 +77,29 @@ func (n *Node) layEtcOpscode() {
 // only an existing one is touched. It runs after the model wrote its own
 // files, whose content it keeps.
 func (n *Node) layServiceFiles() {
-	p, ok := n.Installed.packaging()
-	if !ok {
-		return
+	if p, ok := n.Installed.packaging(); ok {
+		n.layFiles(p.ServiceFilesFor(n.pkgRole()), func(f packaging.File) bool { return p.IsServiceRecipe(f.Recipe) },
+			func(f packaging.File) bool { return strings.Contains(f.Path, "/etc/") })
 	}
+}
+
+// layFiles applies the resources keep accepts, each under no condition: a
+// missing path that create accepts is made (a directory, or a stand-in
+// file), and each gets its resource's owner, group and mode.
+func (n *Node) layFiles(files []packaging.File, keep, create func(packaging.File) bool) {
 	h := n.H
-	for _, f := range p.ServiceFilesFor(n.pkgRole()) {
-		if f.Conditional || !p.IsServiceRecipe(f.Recipe) {
+	for _, f := range files {
+		if f.Conditional || !keep(f) {
 			continue
 		}
 		_, err := h.Lstat(f.Path)
 		fresh := err != nil
-		if fresh && !strings.Contains(f.Path, "/etc/") {
+		switch {
+		case fresh && !create(f):
 			continue
-		}
-		if fresh {
+		case fresh && f.Kind == "directory":
+			h.MkdirAll(f.Path, 0o755)
+		case fresh:
 			h.MkdirAll(path.Dir(f.Path), 0o755)
 			h.WriteFile(f.Path, []byte("(the model's "+f.Path+")\n"), 0o644)
 		}

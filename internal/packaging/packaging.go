@@ -106,6 +106,21 @@ func (t *table) all() ([]*Release, error) {
 	return out, nil
 }
 
+// every returns each release of the embedded table, oldest first, for the
+// facts that hold across releases (what any node may have, whatever it
+// runs now); nil when the table cannot be read.
+func every() []*Release {
+	t, err := load()
+	if err != nil {
+		return nil
+	}
+	rels, err := t.all()
+	if err != nil {
+		return nil
+	}
+	return rels
+}
+
 // Load returns a copy of the embedded table (each release decoded once
 // per process), or why it cannot be read.
 func Load() (Table, error) {

@@ -25,9 +25,12 @@ func (r Release) RecipeRuns(recipe string, role Role) bool {
 
 // EtcOpscodeFor returns the /etc/opscode resources whose recipe runs on
 // the role, in the table's order.
-func (r Release) EtcOpscodeFor(role Role) []File {
+func (r Release) EtcOpscodeFor(role Role) []File { return r.filesFor(r.EtcOpscode, role) }
+
+// filesFor returns the files whose recipe runs on the role, in order.
+func (r Release) filesFor(files []File, role Role) []File {
 	var out []File
-	for _, f := range r.EtcOpscode {
+	for _, f := range files {
 		if r.RecipeRuns(f.Recipe, role) {
 			out = append(out, f)
 		}
@@ -43,30 +46,14 @@ func (r Release) IsServiceRecipe(recipe string) bool {
 
 // ServiceFilesFor returns the service files whose recipe runs on the
 // role, in the table's order.
-func (r Release) ServiceFilesFor(role Role) []File {
-	var out []File
-	for _, f := range r.ServiceFiles {
-		if r.RecipeRuns(f.Recipe, role) {
-			out = append(out, f)
-		}
-	}
-	return out
-}
+func (r Release) ServiceFilesFor(role Role) []File { return r.filesFor(r.ServiceFiles, role) }
 
 // NeverHA returns the services that run on a back end whatever its
 // keepalived role, sorted: those some release defines and none makes HA
 // (keepalived itself, 1.x's nrpe, EC 11's opscode-chef-mover).
 func NeverHA() []string {
-	t, err := load()
-	if err != nil {
-		return nil
-	}
-	rels, err := t.all()
-	if err != nil {
-		return nil
-	}
 	var seen, ha []string
-	for _, r := range rels {
+	for _, r := range every() {
 		for _, s := range r.Services {
 			seen = append(seen, s.Name)
 			if s.HA.Value {
@@ -88,16 +75,8 @@ func NeverHA() []string {
 // services, once each and sorted: what a node's facts stat, whatever its
 // release.
 func ServiceFilePaths() []string {
-	t, err := load()
-	if err != nil {
-		return nil
-	}
-	rels, err := t.all()
-	if err != nil {
-		return nil
-	}
 	var out []string
-	for _, r := range rels {
+	for _, r := range every() {
 		for _, f := range r.ServiceFiles {
 			if !f.Conditional && !slices.Contains(out, f.Path) {
 				out = append(out, f.Path)

@@ -23,16 +23,8 @@ func (r Release) JobNames() []string {
 // private_chef-runsvdir (11.2.0, which no later release removes). A node
 // may run any of them, whatever it has installed now.
 func RunsvdirJobs() []string {
-	t, err := load()
-	if err != nil {
-		return nil
-	}
-	rels, err := t.all()
-	if err != nil {
-		return nil
-	}
 	var out []string
-	for _, r := range rels {
+	for _, r := range every() {
 		for _, j := range r.Upstart.Jobs {
 			if !slices.Contains(out, j.Name) {
 				out = append(out, j.Name)

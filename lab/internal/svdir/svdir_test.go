@@ -49,15 +49,7 @@ func TestServiceStandIn(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "delays"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "delays", "opscode-expander"), []byte("1 1\n"), 0o644))
-	script := filepath.Join(dir, "chefha-service")
-	require.NoError(t, os.WriteFile(script, []byte(Service(dir)), 0o755))
-	link := filepath.Join(dir, "opscode-expander")
-	require.NoError(t, os.Symlink(script, link))
-	cmd := exec.Command(link)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out strings.Builder
-	cmd.Stdout = &out
-	require.NoError(t, cmd.Start())
+	cmd, out := startStandIn(t, dir, "opscode-expander")
 	ready := filepath.Join(dir, "ready", "opscode-expander")
 	assert.NoFileExists(t, ready, "not ready before its start delay")
 	require.Eventually(t, func() bool { _, err := os.Stat(ready); return err == nil }, 5*time.Second, 20*time.Millisecond)
@@ -71,21 +63,29 @@ func TestServiceStandIn(t *testing.T) {
 	assert.Eventually(t, func() bool { return syscall.Kill(-cmd.Process.Pid, 0) != nil }, 2*time.Second, 20*time.Millisecond)
 }
 
+// startStandIn starts the stand-in under a service's name, in a process
+// group of its own, its output gathered.
+func startStandIn(t *testing.T, dir, name string) (*exec.Cmd, *strings.Builder) {
+	t.Helper()
+	script := filepath.Join(dir, "chefha-service")
+	require.NoError(t, os.WriteFile(script, []byte(Service(dir)), 0o755))
+	link := filepath.Join(dir, name)
+	require.NoError(t, os.Symlink(script, link))
+	cmd := exec.Command(link)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &strings.Builder{}
+	cmd.Stdout = out
+	require.NoError(t, cmd.Start())
+	return cmd, out
+}
+
 // Without delays the stand-in is ready at once and stops at once on TERM.
 func TestServiceStandInWithoutDelays(t *testing.T) {
 	if _, err := exec.LookPath("sh"); err != nil {
 		peer.Missing(t, "sh (dash)")
 	}
 	dir := t.TempDir()
-	script := filepath.Join(dir, "chefha-service")
-	require.NoError(t, os.WriteFile(script, []byte(Service(dir)), 0o755))
-	link := filepath.Join(dir, "nginx")
-	require.NoError(t, os.Symlink(script, link))
-	cmd := exec.Command(link)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out strings.Builder
-	cmd.Stdout = &out
-	require.NoError(t, cmd.Start())
+	cmd, out := startStandIn(t, dir, "nginx")
 	require.Eventually(t, func() bool { _, err := os.Stat(filepath.Join(dir, "ready", "nginx")); return err == nil }, 5*time.Second, 20*time.Millisecond)
 	assert.FileExists(t, filepath.Join(dir, "nginx-restarted"))
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
