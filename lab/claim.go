@@ -319,15 +319,23 @@ func removeLab(ctx context.Context, id string) {
 			deleteLink(ctx, l)
 		}
 	}
-	unmountLabDir(labDir(id))
-	os.RemoveAll(labDir(id))
+	removeLabDir(labDir(id))
 }
 
-// unmountLabDir unmounts a lab's file systems: its DRBD disk and the lab's
-// own tmpfs (a lab left by a version that had none has no mount).
-func unmountLabDir(dir string) {
+// removeLabDir deletes a lab's files and unmounts its file systems (its
+// DRBD disk and the lab's own tmpfs; a lab left by a version that had none
+// has no mount). The files go first, while the tmpfs is still mounted
+// here: a node process that outlived the lab holds a copy of the mount,
+// and a detached tmpfs keeps its files' memory until that copy is gone.
+func removeLabDir(dir string) error {
 	syscall.Unmount(drbdDisk(dir), syscall.MNT_DETACH)
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			os.RemoveAll(filepath.Join(dir, e.Name())) // the rest is removed below or reported
+		}
+	}
 	syscall.Unmount(dir, syscall.MNT_DETACH)
+	return os.RemoveAll(dir)
 }
 
 // drbdDisk is a lab's shared DRBD disk, a tmpfs on the host.

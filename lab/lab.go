@@ -370,8 +370,7 @@ func (l *Lab) close() error {
 		return nil // not a started lab
 	}
 	deleteLink(ctx, l.bridge)
-	unmountLabDir(l.Dir)
-	err := os.RemoveAll(l.Dir)
+	err := removeLabDir(l.Dir)
 	l.claim.release()
 	return err
 }

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/chefha/chefha/internal/ecmodel"
+	"github.com/chefha/chefha/internal/packaging"
 	"github.com/chefha/chefha/internal/stockhome"
 	"github.com/chefha/chefha/lab/internal/labnode"
 	"github.com/chefha/chefha/lab/internal/svdir"
@@ -194,7 +195,7 @@ func (l *Lab) layoutNode(n *Node, rel ecmodel.Release, spec Spec, rb, exe string
 		}
 	}
 	scripts := map[string]string{
-		"/usr/local/bin/initctl":                   svdir.Initctl(labnode.JobPIDFile("$job"), ecmodel.JobFile("$job"), labnode.RunsvdirJobs),
+		"/usr/local/bin/initctl":                   svdir.Initctl(labnode.JobPIDFile("$job"), ecmodel.JobFile("$job"), packaging.RunsvdirJobs()),
 		"/usr/local/bin/dpkg":                      svdir.Shim("dpkg"),
 		"/usr/local/bin/rpm":                       svdir.Shim("rpm"),
 		"/usr/local/bin/drbdadm":                   svdir.Shim("drbdadm"),

@@ -3,8 +3,10 @@ package labnode
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"github.com/chefha/chefha/internal/packaging"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -48,4 +50,13 @@ func TestHostFilesStayInTheNode(t *testing.T) {
 	require.Error(t, h.Symlink("/x", "/usr/bin/private-chef-ctl"))
 	require.NoError(t, h.WriteFile("/opt/opscode/service/nginx/down", nil, 0o644), "through a link to a node path")
 	assert.FileExists(t, filepath.Join(root, "opt/opscode/sv/nginx/down"))
+}
+
+// The jobs the node program knows are the packaging table's, every
+// release's: one the table gains and the node misses would leave its
+// initctl blind to it.
+func TestRunsvdirJobsAreThePackagings(t *testing.T) {
+	if got, want := runsvdirJobs(), packaging.RunsvdirJobs(); !slices.Equal(got, want) {
+		t.Errorf("the node's runsvdir jobs %v, the packaging table's %v", got, want)
+	}
 }

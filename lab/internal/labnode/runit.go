@@ -143,8 +143,13 @@ func (h *Host) jobPIDFile(job string) string { return JobPIDFile(job) }
 // JobPIDFile is where the pid of job's runsvdir is kept in a node.
 func JobPIDFile(job string) string { return ecmodel.ModelDir + "/jobs/" + job + ".pid" }
 
-// RunsvdirJobs are the runsvdir jobs of the packaging's releases.
-var RunsvdirJobs = []string{"opscode-runsvdir", "private-chef-runsvdir", "private_chef-runsvdir"}
+// runsvdirJobs are the runsvdir jobs of the packaging's releases
+// (packaging.RunsvdirJobs, which TestRunsvdirJobsAreThePackagings holds
+// this to): typed, because the node program, started for every command,
+// cannot afford to decode every release to learn them.
+func runsvdirJobs() []string {
+	return []string{"opscode-runsvdir", "private-chef-runsvdir", "private_chef-runsvdir"}
+}
 
 func (h *Host) jobPID(job string) int {
 	b, err := os.ReadFile(h.p(h.jobPIDFile(job)))
@@ -161,7 +166,7 @@ func (h *Host) jobPID(job string) int {
 // Jobs are the runsvdir jobs running.
 func (h *Host) Jobs() []string {
 	var out []string
-	for _, j := range RunsvdirJobs {
+	for _, j := range runsvdirJobs() {
 		if h.jobPID(j) > 0 {
 			out = append(out, j)
 		}
