@@ -57,7 +57,7 @@ func TestPostflightEtcOpscodePerms(t *testing.T) {
 // From 11.1.7 the recipes make six services' configurations and start
 // scripts opscode's (OC-11656, opscode-omnibus commit 634da696): after an
 // upgrade to 11.1.8 the post-flight finds them so, and a configuration a
-// hand narrowed fails service-file-perms and warns config-readable, each
+// hand narrowed warns in service-file-perms and config-readable, each
 // naming the file, the recipe and the fix. The bootstrap's marker is not a
 // service's file: its mode is nobody's business.
 func TestPostflightServiceFilePerms(t *testing.T) {
@@ -110,7 +110,23 @@ func TestPostflightServiceFilePerms(t *testing.T) {
 	assert.Equal(t, "OC-11656", string(readable[0].Issue))
 	assert.Contains(t, readable[0].Evidence[0], cfg+" is root(0):root(0) 0600; 11.1.8's recipes make it readable to all, mode 0644")
 
+	// Its own service reads an opscode-owned 0600 configuration: only the
+	// mode differs from the recipe's.
 	require.NoError(t, be.Chown(cfg, "opscode:opscode"))
+	fs = byCheck()
+	require.Len(t, fs["service-file-perms"], 1)
+	assert.Equal(t, upgrade.Warn, fs["service-file-perms"][0].Severity)
+	assert.False(t, slices.ContainsFunc(fs["config-readable"], func(f upgrade.Finding) bool { return f.Severity != upgrade.OK }),
+		"readable by its owner, the service: %v", fs["config-readable"])
+
+	// A target between the table's releases is not judged by the one below.
+	rep, err := upgrade.Postflight(context.Background(), e.cl, e.options("11.1.7")...)
+	require.NoError(t, err)
+	i := slices.IndexFunc(rep.Findings, func(f upgrade.Finding) bool { return f.Check == "service-file-perms" })
+	require.GreaterOrEqual(t, i, 0)
+	assert.Equal(t, upgrade.Skip, rep.Findings[i].Severity)
+	assert.Contains(t, rep.Findings[i].Evidence[0], "the packaging table has no 11.1.7")
+
 	require.NoError(t, be.Chmod(cfg, 0o644))
 	require.NoError(t, be.WriteFile("/var/opt/opscode/bootstrapped", nil, 0o644))
 	fs = byCheck()

@@ -242,8 +242,10 @@ func checkConfigReadable(in Input) []Finding {
 
 // unreadableServiceConfigs finds the services' configuration files that
 // the installed release's recipes make readable to all (mode 0644 and the
-// like) and that are not: whatever narrowed them, a service running as
-// another user than the file's owner cannot read its configuration.
+// like) and that their service cannot read now: not the recipe's owner's
+// (the service's user) with its read bit, and neither group- nor
+// world-readable, the rule private-chef.rb is held to. A mode that only
+// differs is service-file-perms' business.
 func unreadableServiceConfigs(in Input, n *nodeView) []Finding {
 	rel, ok := n.packaging()
 	if !ok {
@@ -260,11 +262,16 @@ func unreadableServiceConfigs(in Input, n *nodeView) []Finding {
 			continue
 		}
 		i := slices.IndexFunc(stats, func(s runit.FileStat) bool { return s.Path == want.Path })
-		if i < 0 || stats[i].Mode.Perm()&0o004 != 0 {
+		if i < 0 {
+			continue
+		}
+		got := stats[i]
+		ownersRead := want.Owner.Value != "" && got.Owner == want.Owner.Value && got.Mode.Perm()&0o400 != 0
+		if ownersRead || got.Mode.Perm()&0o044 != 0 {
 			continue
 		}
 		ev = append(ev, fmt.Sprintf("%s is %s %s; %s's recipes make it readable to all, mode %s (%s)",
-			want.Path, stats[i].Owners(), runit.FormatMode(stats[i].Mode), rel.Version, runit.FormatMode(mode), want.Mode.Source))
+			want.Path, got.Owners(), runit.FormatMode(got.Mode), rel.Version, runit.FormatMode(mode), want.Mode.Source))
 		chmods = append(chmods, "chmod "+runit.FormatMode(mode)+" "+want.Path)
 	}
 	if len(ev) == 0 {
