@@ -132,7 +132,7 @@ func writeCommand(b *strings.Builder, cmd string, width int) { b.WriteString(wra
 func (v PlanView) WriteMarkdown(w io.Writer) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "# chefha %s plan: %s → %s\n\n", md(string(v.Phase)), md(v.From), md(v.To))
-	fmt.Fprintf(b, "Plan `%s`: %s, %s.\n\n", md(v.Plan), count(len(v.Hops), "hop"), count(len(v.Steps), "step"))
+	fmt.Fprintf(b, "Plan %s: %s, %s.\n\n", termsafe.MarkdownCode(v.Plan), count(len(v.Hops), "hop"), count(len(v.Steps), "step"))
 	if len(v.Hops) > 0 {
 		b.WriteString("| hop | from | to | migration level |\n|---|---|---|---|\n")
 		for i, h := range v.Hops {
@@ -143,7 +143,7 @@ func (v PlanView) WriteMarkdown(w io.Writer) error {
 	if len(v.Packages) > 0 {
 		b.WriteString("| package file | family | version | sha256 |\n|---|---|---|---|\n")
 		for _, p := range v.Packages {
-			fmt.Fprintf(b, "| %s | %s | %s | %s |\n", md(p.File), md(p.Family), md(p.Version), md(p.SHA256))
+			fmt.Fprintf(b, "| %s | %s | %s | %s |\n", termsafe.MarkdownCode(p.File), md(p.Family), md(p.Version), termsafe.MarkdownCode(p.SHA256))
 		}
 		b.WriteString("\n")
 	}

@@ -6,8 +6,32 @@ import "strings"
 var markdownEscaper = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`,
 	"<", "&lt;", ">", "&gt;", "&", "&amp;", "|", `\|`, "#", `\#`, "!", `\!`)
 
-// MarkdownCell is Line for a Markdown table cell: text from a node, a file
-// or the runner, with what Markdown would read as markup escaped, so that
-// the report or plan shows it as written whether read on a terminal or
-// rendered. Line already escaped the line breaks a cell cannot hold.
+// MarkdownCell is Line for prose in a Markdown table cell: text from a
+// node, a file or the runner, with what Markdown would read as markup
+// escaped, so that a rendered report shows it as written (on a terminal
+// the escapes show). Line already escaped the line breaks a cell cannot
+// hold. A value an operator copies (a file name, a digest) goes in
+// MarkdownCode instead.
 func MarkdownCell(s string) string { return markdownEscaper.Replace(Line(s)) }
+
+// MarkdownCode is Line as a Markdown code span for a table cell: copied
+// from a terminal or a rendered page it is the value as written, but for
+// the | a table cell needs escaped even there. The fence is one backtick
+// longer than the longest run in s.
+func MarkdownCode(s string) string {
+	s = strings.ReplaceAll(Line(s), "|", `\|`)
+	run, longest := 0, 0
+	for _, c := range s {
+		if c == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}

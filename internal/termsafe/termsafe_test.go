@@ -54,3 +54,16 @@ func TestMarkdownCell(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkdownCode(t *testing.T) {
+	for in, want := range map[string]string{
+		"private-chef_11.1.8-1_amd64.deb": "`private-chef_11.1.8-1_amd64.deb`",
+		"a`b":                             "``a`b``",
+		"`x`":                             "`` `x` ``",
+		"a|b\n":                           "`a\\|b\\n`",
+	} {
+		if got := MarkdownCode(in); got != want {
+			t.Errorf("MarkdownCode(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
