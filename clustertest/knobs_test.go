@@ -171,8 +171,9 @@ func TestKnobOC11540(t *testing.T) {
 		s := start(t, "11.0.2", clustertest.OC11540())
 		_, _, code := s.run(t, fe1, "private-chef-ctl", "reconfigure")
 		require.Equal(t, 0, code)
-		out, _, _ := s.run(t, fe1, "cat", account)
-		assert.NotContains(t, out, "internal_lb_url", "no internal_lb_url before 11.1.3")
+		out, _, code := s.run(t, fe1, "cat", account)
+		require.Equal(t, 0, code, "the recipe's template is laid down")
+		assert.Equal(t, "(the model's "+account+")\n", out, "no internal_lb_url before 11.1.3")
 	})
 }
 

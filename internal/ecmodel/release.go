@@ -335,8 +335,8 @@ func (r Release) Pending(from migration.Level) []Migration {
 }
 
 // Releases are the versions the model knows, by version string. The
-// table is built once; each caller gets its own map, and shares the
-// releases' slices, which nobody changes.
+// table is built once and each caller gets its own map; a release reads
+// its facts from the packaging table the first time it is asked.
 func Releases() map[string]Release { return maps.Clone(releaseTable()) }
 
 var releaseTable = sync.OnceValue(buildReleases)

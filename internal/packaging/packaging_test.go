@@ -425,7 +425,7 @@ func (l openLog) Open(name string) (fs.File, error) {
 // shares its array with the table's cached copy (a field added to Release
 // and forgotten in clone fails here).
 func TestCloneSharesNoSlice(t *testing.T) {
-	for _, v := range []string{"1.2.8.3", "1.4.6", "11.1.8", "11.2.0"} {
+	for _, v := range Versions() {
 		orig, ok := Lookup(v)
 		if !ok {
 			t.Fatalf("no %s", v)
@@ -435,7 +435,7 @@ func TestCloneSharesNoSlice(t *testing.T) {
 		walk = func(path string, a, b reflect.Value) {
 			switch a.Kind() {
 			case reflect.Slice:
-				if a.Len() > 0 && a.Pointer() == b.Pointer() {
+				if a.Cap() > 0 && a.Pointer() == b.Pointer() {
 					t.Errorf("%s %s: the clone shares the slice", v, path)
 				}
 				for i := 0; i < a.Len(); i++ {
