@@ -279,22 +279,8 @@ func (r Report) nodeList(nodes []string) string {
 // md is text from a node, a file or the runner, safe in a Markdown table cell.
 func md(s string) string { return termsafe.MarkdownCell(s) }
 
-// fenced is a code block holding s as written (control characters escaped),
-// fenced by more backticks than s holds in a row.
-func fenced(s string) string {
-	s = termsafe.String(strings.TrimRight(s, "\n"))
-	run, longest := 0, 0
-	for _, c := range s {
-		if c == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	fence := strings.Repeat("`", max(3, longest+1))
-	return fence + "text\n" + s + "\n" + fence
-}
+// fenced is a code block holding s as written (control characters escaped).
+func fenced(s string) string { return termsafe.MarkdownBlock(s, "text") }
 
 func abbreviate(xs []string, n int) string {
 	if len(xs) <= n {

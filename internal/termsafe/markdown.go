@@ -20,6 +20,24 @@ func MarkdownCell(s string) string { return markdownEscaper.Replace(Line(s)) }
 // longer than the longest run in s.
 func MarkdownCode(s string) string {
 	s = strings.ReplaceAll(Line(s), "|", `\|`)
+	fence := strings.Repeat("`", backticks(s)+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// MarkdownBlock is String as a fenced code block of the language lang
+// (text, sh): the fence is longer than any run of backticks in s, and
+// three at least.
+func MarkdownBlock(s, lang string) string {
+	s = String(strings.TrimRight(s, "\n"))
+	fence := strings.Repeat("`", max(3, backticks(s)+1))
+	return fence + lang + "\n" + s + "\n" + fence
+}
+
+// backticks is the longest run of backticks in s.
+func backticks(s string) int {
 	run, longest := 0, 0
 	for _, c := range s {
 		if c == '`' {
@@ -29,9 +47,5 @@ func MarkdownCode(s string) string {
 			run = 0
 		}
 	}
-	fence := strings.Repeat("`", longest+1)
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
-		s = " " + s + " "
-	}
-	return fence + s + fence
+	return longest
 }

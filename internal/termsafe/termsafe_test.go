@@ -67,3 +67,15 @@ func TestMarkdownCode(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkdownBlock(t *testing.T) {
+	for in, want := range map[string]string{
+		"ls\n":             "```text\nls\n```",
+		"a ```` b":         "`````text\na ```` b\n`````",
+		"esc \x1b[2J done": "```text\nesc \\x1b[2J done\n```",
+	} {
+		if got := MarkdownBlock(in, "text"); got != want {
+			t.Errorf("MarkdownBlock(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
