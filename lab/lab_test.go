@@ -194,6 +194,10 @@ func TestLabFailoverWatched(t *testing.T) {
 		}
 		if s.Backends[1].HasVIP {
 			t.Logf("watch snapshot %d shows it; its poll began %s after the test's own look saw the VIP move", s.Seq, s.Time.Sub(took).Round(10*time.Millisecond))
+			// The VIP cannot move before the kill: a snapshot from before
+			// it showing be2 with the VIP would be a wrong read, not the
+			// failover the watch must show.
+			assert.False(t, s.Time.Before(killed), "the watch's first snapshot with be2 holding the VIP was polled before the kill")
 			assert.LessOrEqual(t, after, 2, "seen within two polls")
 			return
 		}
